@@ -1,0 +1,74 @@
+// Package cluster holds the vocabulary shared by the node that runs the Raft
+// cluster and the layers that use it (the web API, the CLI): the status
+// report, the operations a caller may ask of the cluster, and their errors.
+//
+// It has no behaviour of its own, so that web and node can agree on types
+// without importing each other.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// Errors shared by every implementation of Cluster.
+var (
+	// ErrNoLeader means the cluster has no known leader right now (election
+	// in progress or quorum lost); the caller may retry.
+	ErrNoLeader = errors.New("cluster has no leader")
+	// ErrNotReady means this node is not yet a caught-up member of a cluster.
+	ErrNotReady = errors.New("node is not ready")
+	// ErrNodeNotFound means the named node is not a member of the cluster.
+	ErrNodeNotFound = errors.New("node is not a cluster member")
+	// ErrClosed means the node is shutting down.
+	ErrClosed = errors.New("node is closed")
+	// ErrTooLarge means a proposed command exceeds the size limit.
+	ErrTooLarge = errors.New("command too large")
+)
+
+// Member describes one server in the Raft configuration.
+type Member struct {
+	ID       string `json:"id"`
+	Address  string `json:"address"`
+	Suffrage string `json:"suffrage"`
+	Leader   bool   `json:"leader"`
+}
+
+// Status is a point-in-time report of one node's view of the cluster.
+type Status struct {
+	NodeID       string   `json:"node_id"`
+	State        string   `json:"state"`
+	LeaderID     string   `json:"leader_id"`
+	LeaderAddr   string   `json:"leader_address"`
+	Term         uint64   `json:"term"`
+	CommitIndex  uint64   `json:"commit_index"`
+	AppliedIndex uint64   `json:"applied_index"`
+	LastContact  string   `json:"last_contact,omitempty"`
+	Ready        bool     `json:"ready"`
+	Members      []Member `json:"members"`
+}
+
+// Cluster is what the upper layers may ask of the node.
+type Cluster interface {
+	// Propose replicates one encoded raftfsm command. It returns only after
+	// the command is committed by a quorum and applied on this node, so a
+	// read on this node afterwards sees it. Writes reaching a follower are
+	// forwarded to the leader transparently.
+	Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error)
+	// Status reports this node's view of the cluster.
+	Status(ctx context.Context) (Status, error)
+	// CreateJoinToken mints a single-use join token valid for ttl.
+	CreateJoinToken(ctx context.Context, ttl time.Duration) (string, error)
+	// RemoveNode removes a member and revokes its certificate.
+	RemoveNode(ctx context.Context, nodeID string) error
+	// TransferLeadership asks the leader to hand leadership to another voter.
+	TransferLeadership(ctx context.Context) error
+	// Ready reports whether this node is a member with a known leader and
+	// has applied everything committed that it knows of.
+	Ready() bool
+	// FSM gives read access to this node's replica of the state.
+	FSM() *raftfsm.FSM
+}

@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchSeconds is how long each load level runs (WAEDGE_BENCH_SECONDS).
+func benchSeconds() time.Duration {
+	if s, err := strconv.Atoi(os.Getenv("WAEDGE_BENCH_SECONDS")); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 5 * time.Second
+}
+
+// rssMB reads a process's resident set size.
+func rssMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[min(len(d)-1, int(float64(len(d))*p))]
+}
+
+// BenchmarkClusterWrites measures replicated writes (tenant creation through
+// the admin API: HTTP, auth, forwarding to the leader, Raft commit on a
+// quorum, bbolt apply) on a 3-process cluster, spreading requests over all
+// three nodes. Run with -benchtime=1x; each level runs WAEDGE_BENCH_SECONDS.
+func BenchmarkClusterWrites(b *testing.B) {
+	nodes, token := startCluster(b)
+	var seq atomic.Int64
+	for _, writers := range []int{1, 8, 64, 512} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			tr := &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}
+			client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			defer tr.CloseIdleConnections()
+			deadline := time.Now().Add(benchSeconds())
+			var (
+				mu       sync.Mutex
+				lats     []time.Duration
+				failures atomic.Int64
+				peakRSS  = make([]float64, len(nodes))
+			)
+			stopRSS := make(chan struct{})
+			rssDone := make(chan struct{})
+			go func() {
+				defer close(rssDone)
+				t := time.NewTicker(250 * time.Millisecond)
+				defer t.Stop()
+				for {
+					select {
+					case <-stopRSS:
+						return
+					case <-t.C:
+						for i, p := range nodes {
+							if r := rssMB(p.cmd.Process.Pid); r > peakRSS[i] {
+								peakRSS[i] = r
+							}
+						}
+					}
+				}
+			}()
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					local := make([]time.Duration, 0, 1024)
+					for i := w; time.Now().Before(deadline); i++ {
+						n := seq.Add(1)
+						p := nodes[i%len(nodes)]
+						body := fmt.Sprintf(`{"name":"bench %d","phone":"+1%010d"}`, n, n)
+						t0 := time.Now()
+						req, _ := http.NewRequestWithContext(context.Background(), "POST", p.url("/admin/v1/tenants"), strings.NewReader(body))
+						req.Header.Set("Content-Type", "application/json")
+						req.Header.Set("Authorization", "Bearer "+token)
+						resp, err := client.Do(req)
+						if err != nil {
+							failures.Add(1)
+							continue
+						}
+						_, _ = drain(resp)
+						if resp.StatusCode != 200 {
+							failures.Add(1)
+							continue
+						}
+						local = append(local, time.Since(t0))
+					}
+					mu.Lock()
+					lats = append(lats, local...)
+					mu.Unlock()
+				}(w)
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			close(stopRSS)
+			<-rssDone
+			b.StopTimer()
+			rate := float64(len(lats)) / elapsed.Seconds()
+			b.ReportMetric(rate, "writes/s")
+			b.ReportMetric(float64(percentile(lats, 0.50).Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(percentile(lats, 0.99).Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(failures.Load()), "failed")
+			maxRSS := 0.0
+			for _, r := range peakRSS {
+				maxRSS = max(maxRSS, r)
+			}
+			b.ReportMetric(maxRSS, "peak-rss-MB")
+		})
+	}
+}
+
+// BenchmarkClusterOps measures the operational numbers of issue 2: binary
+// size, start-up time to ready, idle memory, and time from kill -9 of the
+// leader to the first successful write.
+func BenchmarkClusterOps(b *testing.B) {
+	fi, err := os.Stat(binary)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := newProc(b, "solo")
+	t0 := time.Now()
+	p.start()
+	p.waitReady(20 * time.Second)
+	b.ReportMetric(float64(time.Since(t0).Milliseconds()), "startup-to-ready-ms")
+	b.ReportMetric(float64(fi.Size())/(1<<20), "binary-MB")
+	p.kill()
+
+	nodes, token := startCluster(b)
+	// Idle for a moment so the RSS reflects a settled node.
+	settle := time.Now().Add(2 * time.Second)
+	waitFor(b, "settle", 5*time.Second, func() bool { return time.Now().After(settle) })
+	idle := 0.0
+	for _, n := range nodes {
+		idle = max(idle, rssMB(n.cmd.Process.Pid))
+	}
+	b.ReportMetric(idle, "idle-rss-MB")
+
+	leader := leaderProc(b, nodes, token)
+	var other *proc
+	for _, n := range nodes {
+		if n != leader {
+			other = n
+			break
+		}
+	}
+	leader.kill()
+	killed := time.Now()
+	var n atomic.Int64
+	waitFor(b, "a write after the kill", 15*time.Second, func() bool {
+		i := n.Add(1)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		code, err := doJSON(ctx, "POST", other.url("/admin/v1/tenants"), token,
+			map[string]string{"name": "after kill", "phone": fmt.Sprintf("+1666%07d", i)}, nil)
+		return err == nil && code == 200
+	})
+	b.ReportMetric(float64(time.Since(killed).Milliseconds()), "kill-to-write-ms")
+}
+
+func drain(resp *http.Response) (int64, error) {
+	defer resp.Body.Close()
+	var buf [4096]byte
+	var n int64
+	for {
+		k, err := resp.Body.Read(buf[:])
+		n += int64(k)
+		if err != nil {
+			return n, nil
+		}
+	}
+}

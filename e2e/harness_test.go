@@ -1,0 +1,327 @@
+// Package e2e holds black-box tests: they build the waedge binary and drive
+// real processes over real TCP, as an operator would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the waedge binary built once for the whole package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "waedge-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "waedge")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Dir = ".."
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build waedge: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+// proc is one running `waedge serve`.
+type proc struct {
+	t           testing.TB
+	name        string
+	dataDir     string
+	httpAddr    string
+	clusterAddr string
+	args        []string
+	cmd         *exec.Cmd
+	log         *lockedBuffer
+	done        chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newProc(t testing.TB, name string, extra ...string) *proc {
+	p := &proc{t: t, name: name, dataDir: t.TempDir(), httpAddr: freeAddr(t), clusterAddr: freeAddr(t)}
+	p.args = append([]string{"serve", "--data-dir", p.dataDir, "--http-addr", p.httpAddr,
+		"--cluster-addr", p.clusterAddr, "--log-format", "json"}, extra...)
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("--- log of %s ---\n%s", p.name, tail(p.log.String(), 60))
+		}
+	})
+	return p
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// start launches the process with its (unchanged) command line.
+func (p *proc) start() {
+	p.t.Helper()
+	if p.log == nil {
+		p.log = &lockedBuffer{}
+	}
+	p.cmd = exec.Command(binary, p.args...)
+	p.cmd.Stdout = p.log
+	p.cmd.Stderr = p.log
+	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		_ = cmd.Wait()
+		close(done)
+	}(p.cmd, p.done)
+}
+
+// kill sends SIGKILL and waits for the process to go.
+func (p *proc) kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// stop sends SIGTERM and waits for a graceful exit.
+func (p *proc) stop() {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		p.t.Fatalf("%s did not stop on SIGTERM", p.name)
+	}
+}
+
+func (p *proc) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (p *proc) url(path string) string { return "http://" + p.httpAddr + path }
+
+func (p *proc) adminToken() string {
+	p.t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.dataDir, "admin.token"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+// ready reports whether /readyz answers 200.
+func (p *proc) ready() bool {
+	resp, err := httpClient.Get(p.url("/readyz"))
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode == 200
+}
+
+func (p *proc) waitReady(timeout time.Duration) {
+	p.t.Helper()
+	waitFor(p.t, p.name+" ready", timeout, func() bool {
+		if !p.alive() {
+			p.t.Fatalf("%s exited:\n%s", p.name, tail(p.log.String(), 40))
+		}
+		return p.ready()
+	})
+}
+
+// cli runs a waedge client command and returns stdout.
+func cli(t testing.TB, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// doJSON performs an authenticated JSON request.
+func doJSON(ctx context.Context, method, url, token string, body any, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if out != nil && resp.StatusCode/100 == 2 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode %s: %w", b, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// clusterStatus is the subset of GET /admin/v1/cluster the tests read.
+type clusterStatus struct {
+	NodeID       string `json:"node_id"`
+	State        string `json:"state"`
+	LeaderID     string `json:"leader_id"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Members      []struct {
+		ID string `json:"id"`
+	} `json:"members"`
+}
+
+func (p *proc) status(token string) (clusterStatus, error) {
+	var st clusterStatus
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	code, err := doJSON(ctx, "GET", p.url("/admin/v1/cluster"), token, nil, &st)
+	if err == nil && code != 200 {
+		err = fmt.Errorf("status %d", code)
+	}
+	return st, err
+}
+
+// startCluster starts node 1, then joins two more through the CLI.
+func startCluster(t testing.TB) ([]*proc, string) {
+	t.Helper()
+	n1 := newProc(t, "node1")
+	n1.start()
+	n1.waitReady(20 * time.Second)
+	token := n1.adminToken()
+	tokenFile := filepath.Join(n1.dataDir, "admin.token")
+	nodes := []*proc{n1}
+	for i := 2; i <= 3; i++ {
+		out, errOut, err := cli(t, "cluster", "join-token", "--server", n1.url(""), "--token-file", tokenFile)
+		if err != nil {
+			t.Fatalf("join-token: %v\n%s", err, errOut)
+		}
+		var jt struct {
+			JoinToken string `json:"join_token"`
+		}
+		if err := json.Unmarshal([]byte(out), &jt); err != nil || jt.JoinToken == "" {
+			t.Fatalf("join-token output %q: %v", out, err)
+		}
+		p := newProc(t, "node"+strconv.Itoa(i), "--join", n1.clusterAddr, "--join-token", jt.JoinToken)
+		p.start()
+		nodes = append(nodes, p)
+	}
+	for _, p := range nodes {
+		p.waitReady(30 * time.Second)
+	}
+	waitFor(t, "three members", 10*time.Second, func() bool {
+		st, err := n1.status(token)
+		return err == nil && len(st.Members) == 3
+	})
+	return nodes, token
+}
+
+func leaderProc(t testing.TB, nodes []*proc, token string) *proc {
+	t.Helper()
+	var leader *proc
+	waitFor(t, "a leader", 15*time.Second, func() bool {
+		for _, p := range nodes {
+			if !p.alive() {
+				continue
+			}
+			if st, err := p.status(token); err == nil && st.State == "Leader" {
+				leader = p
+				return true
+			}
+		}
+		return false
+	})
+	return leader
+}

@@ -1,0 +1,205 @@
+// Command waedge runs the WhatsApp Business Cloud API on the business's own
+// premises: a Raft cluster of waedge nodes holding the Signal sessions and
+// the sealed messages of the business's phone numbers.
+//
+//	waedge serve      run a node (bootstraps a one-node cluster on first start)
+//	waedge cluster …  inspect and change cluster membership (admin API client)
+//	waedge tenant …   create and list businesses (admin API client)
+//	waedge version    print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/waedge/waedge/cli"
+	"github.com/waedge/waedge/embed"
+	"github.com/waedge/waedge/node"
+	"github.com/waedge/waedge/web"
+)
+
+// Set with -ldflags "-X main.version=… -X main.commit=…".
+var (
+	version = "dev"
+	commit  = "none"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr, getenv)
+	case "cluster", "tenant":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return cli.Run(ctx, args, stdout, stderr, getenv)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "waedge %s (commit %s, %s)\n", version, commit, runtime.Version())
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "waedge: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: waedge <command> [flags]
+
+commands:
+  serve                         run a node (first start bootstraps a one-node cluster)
+  cluster status                show the cluster as this node sees it
+  cluster join-token [--ttl D]  mint a single-use join token
+  cluster remove NODE_ID        remove a node and revoke its certificate
+  cluster transfer-leadership   hand leadership to another node
+  tenant create --name N --phone +E164
+  tenant list
+  version                       print the version
+
+Run 'waedge serve -h' for the node's flags. Every flag can also be set as WAEDGE_<FLAG>
+(upper case, dashes as underscores), e.g. WAEDGE_DATA_DIR.
+`)
+}
+
+// envDefault returns the WAEDGE_* value for flag name, or def.
+func envDefault(getenv func(string) string, name, def string) string {
+	if v := getenv("WAEDGE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+		return v
+	}
+	return def
+}
+
+func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	str := func(name, def, help string) *string {
+		return fs.String(name, envDefault(getenv, name, def), help)
+	}
+	dataDir := str("data-dir", "./waedge-data", "directory for this node's state")
+	httpAddr := str("http-addr", "127.0.0.1:8080", "address of the HTTP API and console")
+	clusterAddr := str("cluster-addr", "127.0.0.1:8081", "address for Raft and node-to-node RPC (mutual TLS)")
+	advertise := str("advertise-addr", "", "cluster address peers dial, when it differs from --cluster-addr")
+	join := str("join", "", "comma-separated cluster addresses of members to join")
+	joinToken := str("join-token", "", "join token from 'waedge cluster join-token'")
+	logLevel := str("log-level", "info", "debug, info, warn or error")
+	logFormat := str("log-format", "auto", "json, text, or auto (text on a terminal)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "waedge serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	logger, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	logger.Info("starting waedge", slog.String("version", version), slog.String("commit", commit),
+		slog.String("go", runtime.Version()), slog.String("data_dir", *dataDir),
+		slog.String("http_addr", *httpAddr), slog.String("cluster_addr", *clusterAddr),
+		slog.String("advertise_addr", *advertise), slog.String("join", *join))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// Bind the HTTP port first so a port clash fails before any state changes.
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		logger.Error("cannot listen on HTTP address", slog.Any("err", err))
+		return 1
+	}
+	var joins []string
+	for _, j := range strings.Split(*join, ",") {
+		if j = strings.TrimSpace(j); j != "" {
+			joins = append(joins, j)
+		}
+	}
+	n, err := node.New(ctx, node.Config{
+		DataDir:       *dataDir,
+		ClusterAddr:   *clusterAddr,
+		AdvertiseAddr: *advertise,
+		Join:          joins,
+		JoinToken:     *joinToken,
+		Logger:        logger,
+	})
+	if err != nil {
+		_ = ln.Close()
+		logger.Error("cannot start node", slog.Any("err", err))
+		return 1
+	}
+	app := web.New(web.Deps{
+		Cluster:        n,
+		Logger:         logger.With(slog.String("component", "web")),
+		Console:        embed.Console(),
+		RequestTimeout: 30 * time.Second,
+		Now:            time.Now,
+	})
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- app.Listener(ln) }()
+	logger.Info("waedge is serving", slog.String("http_addr", ln.Addr().String()), slog.String("node_id", n.ID()))
+
+	code := 0
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-httpErr:
+		logger.Error("HTTP server stopped", slog.Any("err", err))
+		code = 1
+	}
+	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
+		logger.Warn("HTTP shutdown", slog.Any("err", err))
+	}
+	if err := n.Close(); err != nil {
+		logger.Warn("node shutdown", slog.Any("err", err))
+	}
+	return code
+}
+
+// newLogger builds the process logger: JSON unless writing to a terminal.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "auto", "":
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				return slog.New(slog.NewTextHandler(w, opts)), nil
+			}
+		}
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("log format %q: want json, text or auto", format)
+	}
+}

@@ -1,0 +1,120 @@
+package node
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+)
+
+// Config is everything a node needs to start. Zero values of the tuning
+// fields mean "use the default".
+type Config struct {
+	// DataDir holds the node id, TLS material, the Raft log and the FSM.
+	DataDir string
+	// ClusterAddr is the TCP address Raft and node-to-node RPC listen on.
+	ClusterAddr string
+	// AdvertiseAddr is what peers dial; defaults to ClusterAddr.
+	AdvertiseAddr string
+	// Join lists cluster addresses of existing members to join through.
+	Join []string
+	// JoinToken is the token minted by `waedge cluster join-token`.
+	JoinToken string
+	// NodeID overrides the persisted/generated node id (tests).
+	NodeID string
+	// Logger receives the node's structured log.
+	Logger *slog.Logger
+
+	// HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout tune Raft.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	// SnapshotThreshold is how many log entries trigger a (cheap) snapshot
+	// and log compaction; TrailingLogs how many entries are kept after it.
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// SnapshotInterval is how often Raft checks whether to snapshot.
+	SnapshotInterval time.Duration
+	// MaxBatch bounds the commands packed into one Raft entry.
+	MaxBatch int
+	// MaxCommandSize bounds one encoded command.
+	MaxCommandSize int
+	// ApplyTimeout bounds a proposal when the caller's context has no deadline.
+	ApplyTimeout time.Duration
+	// JoinTimeout bounds the whole join procedure at start-up.
+	JoinTimeout time.Duration
+}
+
+const (
+	fileNodeID      = "node-id"
+	fileAdminToken  = "admin.token"
+	fileJoined      = "joined-with"
+	fileJoinPending = "join-pending"
+	fileBootstrap   = "bootstrap-pending"
+	dirTLS          = "tls"
+	fileCACert      = "ca.crt"
+	fileNodeCert    = "node.crt"
+	fileNodeKey     = "node.key"
+	dirRaft         = "raft"
+	fileRaftDB      = "raft.db"
+	dirSnapshots    = "snapshots"
+	fileFSM         = "fsm.db"
+)
+
+func (c *Config) path(elem ...string) string {
+	return filepath.Join(append([]string{c.DataDir}, elem...)...)
+}
+
+// withDefaults validates c and fills in defaults.
+func (c Config) withDefaults() (Config, error) {
+	if c.DataDir == "" {
+		return c, fmt.Errorf("%w: data dir is required", ErrBadConfig)
+	}
+	if c.ClusterAddr == "" {
+		c.ClusterAddr = "127.0.0.1:8081"
+	}
+	if _, _, err := net.SplitHostPort(c.ClusterAddr); err != nil {
+		return c, fmt.Errorf("%w: cluster address %q: %v", ErrBadConfig, c.ClusterAddr, err)
+	}
+	if c.AdvertiseAddr == "" {
+		c.AdvertiseAddr = c.ClusterAddr
+	}
+	host, port, err := net.SplitHostPort(c.AdvertiseAddr)
+	if err != nil {
+		return c, fmt.Errorf("%w: advertise address %q: %v", ErrBadConfig, c.AdvertiseAddr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) || port == "0" {
+		return c, fmt.Errorf("%w: advertise address %q must name a reachable host and port (set --advertise-addr)", ErrBadConfig, c.AdvertiseAddr)
+	}
+	if len(c.Join) > 0 && c.JoinToken == "" {
+		return c, fmt.Errorf("%w: --join needs --join-token", ErrBadConfig)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.HeartbeatTimeout, 700*time.Millisecond)
+	def(&c.ElectionTimeout, 700*time.Millisecond)
+	def(&c.LeaderLeaseTimeout, 350*time.Millisecond)
+	def(&c.SnapshotInterval, 30*time.Second)
+	def(&c.ApplyTimeout, 10*time.Second)
+	def(&c.JoinTimeout, 60*time.Second)
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 16384
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = 10240
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 1024
+	}
+	if c.MaxCommandSize <= 0 {
+		c.MaxCommandSize = 1 << 20
+	}
+	return c, nil
+}

@@ -1,0 +1,535 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/waedge/waedge/pki"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// testLogger writes the node's log to the test log only when -v is given.
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitFor polls cond until it is true or the deadline passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func testConfig(t testing.TB, dir string) Config {
+	return Config{
+		DataDir:            dir,
+		ClusterAddr:        freeAddr(t),
+		Logger:             testLogger(t),
+		HeartbeatTimeout:   300 * time.Millisecond,
+		ElectionTimeout:    300 * time.Millisecond,
+		LeaderLeaseTimeout: 150 * time.Millisecond,
+		JoinTimeout:        20 * time.Second,
+	}
+}
+
+func startNode(t testing.TB, cfg Config) *Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start node in %s: %v", cfg.DataDir, err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	return n
+}
+
+func noop(t testing.TB) []byte {
+	t.Helper()
+	c, err := raftfsm.EncodeCommand(raftfsm.CmdNoop, struct{}{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func putValue(t testing.TB, key, val string) []byte {
+	t.Helper()
+	c, err := raftfsm.EncodeCommand(raftfsm.CmdPutClusterValue, raftfsm.PutClusterValue{Key: key, Value: []byte(val)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func mustPropose(t testing.TB, n *Node, cmd []byte) raftfsm.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := n.Propose(ctx, cmd)
+	if err != nil {
+		t.Fatalf("propose on %s: %v", n.ID(), err)
+	}
+	return res
+}
+
+func dump(t testing.TB, n *Node) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := n.FSM().Dump(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func leaderOf(nodes ...*Node) *Node {
+	for _, n := range nodes {
+		if n != nil && n.IsLeader() {
+			return n
+		}
+	}
+	return nil
+}
+
+func TestBootstrapSingleNode(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n := startNode(t, cfg)
+	waitFor(t, "ready", 10*time.Second, n.Ready)
+
+	fi, err := os.Stat(cfg.path(fileAdminToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin token mode %v, want 0600", fi.Mode().Perm())
+	}
+	tok, _ := os.ReadFile(cfg.path(fileAdminToken))
+	rec, err := n.FSM().LookupToken(sha256.Sum256(bytes.TrimSpace(tok)))
+	if err != nil || rec.Kind != "admin" {
+		t.Fatalf("admin token not replicated: %+v %v", rec, err)
+	}
+	if _, err := os.Stat(cfg.path(fileBootstrap)); !os.IsNotExist(err) {
+		t.Fatal("bootstrap marker left behind")
+	}
+	if _, err := n.FSM().ClusterValue(valueCAKey); err != nil {
+		t.Fatalf("CA key not replicated: %v", err)
+	}
+	if res := mustPropose(t, n, putValue(t, "k", "v")); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if v, err := n.FSM().ClusterValue("k"); err != nil || string(v) != "v" {
+		t.Fatalf("read after write: %q %v", v, err)
+	}
+
+	// Restart with the same configuration: no second bootstrap, same token.
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n2 := startNode(t, cfg)
+	waitFor(t, "ready after restart", 10*time.Second, n2.Ready)
+	tok2, _ := os.ReadFile(cfg.path(fileAdminToken))
+	if !bytes.Equal(tok, tok2) {
+		t.Fatal("admin token changed on restart")
+	}
+	if v, err := n2.FSM().ClusterValue("k"); err != nil || string(v) != "v" {
+		t.Fatalf("state lost on restart: %q %v", v, err)
+	}
+	st, err := n2.Status(context.Background())
+	if err != nil || len(st.Members) != 1 {
+		t.Fatalf("members after restart: %+v %v", st.Members, err)
+	}
+}
+
+// testCluster is three in-process nodes on loopback.
+type testCluster struct {
+	t     *testing.T
+	cfgs  []Config
+	nodes []*Node
+}
+
+func newTestCluster(t *testing.T) *testCluster {
+	c := &testCluster{t: t}
+	cfg1 := testConfig(t, t.TempDir())
+	n1 := startNode(t, cfg1)
+	waitFor(t, "first node ready", 10*time.Second, n1.Ready)
+	c.cfgs = append(c.cfgs, cfg1)
+	c.nodes = append(c.nodes, n1)
+	for i := 0; i < 2; i++ {
+		tok, err := n1.CreateJoinToken(context.Background(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig(t, t.TempDir())
+		cfg.Join = []string{cfg1.ClusterAddr}
+		cfg.JoinToken = tok
+		n := startNode(t, cfg)
+		c.cfgs = append(c.cfgs, cfg)
+		c.nodes = append(c.nodes, n)
+	}
+	for _, n := range c.nodes {
+		waitFor(t, "node "+n.ID()+" ready", 15*time.Second, n.Ready)
+	}
+	return c
+}
+
+func (c *testCluster) live() []*Node {
+	var out []*Node
+	for _, n := range c.nodes {
+		if n != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (c *testCluster) leader() *Node {
+	var l *Node
+	waitFor(c.t, "a leader", 10*time.Second, func() bool {
+		l = leaderOf(c.nodes...)
+		return l != nil
+	})
+	return l
+}
+
+func (c *testCluster) follower() *Node {
+	l := c.leader()
+	for _, n := range c.live() {
+		if n != l {
+			return n
+		}
+	}
+	c.t.Fatal("no follower")
+	return nil
+}
+
+func (c *testCluster) index(n *Node) int {
+	for i, m := range c.nodes {
+		if m == n {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *testCluster) stop(n *Node) {
+	i := c.index(n)
+	if err := n.Close(); err != nil {
+		c.t.Logf("close %s: %v", n.ID(), err)
+	}
+	c.nodes[i] = nil
+}
+
+func (c *testCluster) restart(i int) *Node {
+	n := startNode(c.t, c.cfgs[i])
+	c.nodes[i] = n
+	return n
+}
+
+// converged waits until every live node holds the same state.
+func (c *testCluster) converged() {
+	c.t.Helper()
+	nodes := c.live()
+	waitFor(c.t, "replicas to converge", 15*time.Second, func() bool {
+		want := dump(c.t, nodes[0])
+		for _, n := range nodes[1:] {
+			if !bytes.Equal(want, dump(c.t, n)) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestThreeNodeCluster(t *testing.T) {
+	c := newTestCluster(t)
+
+	t.Run("membership", func(t *testing.T) {
+		st, err := c.nodes[2].Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Members) != 3 {
+			t.Fatalf("members: %+v", st.Members)
+		}
+		for _, m := range st.Members {
+			if m.Suffrage != "Voter" {
+				t.Fatalf("member %s is %s", m.ID, m.Suffrage)
+			}
+		}
+	})
+
+	t.Run("write via follower is forwarded and readable at once", func(t *testing.T) {
+		f := c.follower()
+		for i := 0; i < 20; i++ {
+			key := fmt.Sprintf("fwd-%d", i)
+			if res := mustPropose(t, f, putValue(t, key, "x")); res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			if v, err := f.FSM().ClusterValue(key); err != nil || string(v) != "x" {
+				t.Fatalf("follower cannot read its own write %s: %v", key, err)
+			}
+		}
+		// Domain errors travel back from the leader intact.
+		cmd, _ := raftfsm.EncodeCommand(raftfsm.CmdRevokeToken, raftfsm.RevokeToken{TokenID: "no-such-token"})
+		res := mustPropose(t, f, cmd)
+		if !errors.Is(res.Err, raftfsm.ErrNotFound) {
+			t.Fatalf("domain error via forwarding: %v", res.Err)
+		}
+		c.converged()
+	})
+
+	t.Run("bad, replayed and foreign tokens are refused", func(t *testing.T) {
+		tok, err := c.leader().CreateJoinToken(context.Background(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, _ := pki.ParseJoinToken(tok)
+		wrongSecret := parsed
+		wrongSecret.Secret[0] ^= 0xff
+		foreignCA, _ := pki.NewCA("other", time.Now())
+		foreign := parsed
+		foreign.CAFingerprint = foreignCA.Fingerprint()
+		used := c.cfgs[1].JoinToken
+
+		for _, tc := range []struct {
+			name  string
+			token string
+			want  error
+		}{
+			{"wrong secret", wrongSecret.String(), ErrJoinRefused},
+			{"replayed token", used, ErrJoinRefused},
+			{"other cluster's CA", foreign.String(), pki.ErrFingerprintMismatch},
+		} {
+			cfg := testConfig(t, t.TempDir())
+			cfg.Join = []string{c.cfgs[0].ClusterAddr}
+			cfg.JoinToken = tc.token
+			cfg.JoinTimeout = 5 * time.Second
+			n, err := New(context.Background(), cfg)
+			if err == nil {
+				_ = n.Close()
+				t.Fatalf("%s: join succeeded", tc.name)
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("%s: got %v, want %v", tc.name, err, tc.want)
+			}
+		}
+		// The unused token still works afterwards (failed attempts did not burn it).
+		st, _ := c.leader().Status(context.Background())
+		if len(st.Members) != 3 {
+			t.Fatalf("membership changed: %+v", st.Members)
+		}
+	})
+
+	t.Run("a node of another cluster cannot talk to this one", func(t *testing.T) {
+		other := startNode(t, testConfig(t, t.TempDir()))
+		waitFor(t, "other cluster ready", 10*time.Second, other.Ready)
+		_, err := other.pool.call(context.Background(), c.cfgs[0].ClusterAddr, &rpcRequest{Op: "propose", Cmds: [][]byte{noop(t)}})
+		if err == nil {
+			t.Fatal("foreign node's RPC was accepted")
+		}
+		_ = other.Close()
+	})
+
+	t.Run("leader loss: new leader, writes continue, restarted node catches up", func(t *testing.T) {
+		old := c.leader()
+		oldIdx := c.index(old)
+		c.stop(old)
+		start := time.Now()
+		var l *Node
+		waitFor(t, "new leader", 10*time.Second, func() bool {
+			l = leaderOf(c.nodes...)
+			return l != nil
+		})
+		for _, n := range c.live() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			res, err := n.Propose(ctx, putValue(t, "after-failover-"+n.ID(), "y"))
+			cancel()
+			if err != nil || res.Err != nil {
+				t.Fatalf("write after failover via %s: %v %v", n.ID(), err, res.Err)
+			}
+		}
+		t.Logf("writes resumed %v after the leader stopped", time.Since(start).Round(time.Millisecond))
+
+		n := c.restart(oldIdx)
+		waitFor(t, "restarted node ready", 15*time.Second, n.Ready)
+		c.converged()
+		if v, err := n.FSM().ClusterValue("after-failover-" + l.ID()); err != nil || string(v) != "y" {
+			t.Fatalf("restarted node missing a write: %v", err)
+		}
+		st, _ := n.Status(context.Background())
+		if len(st.Members) != 3 {
+			t.Fatalf("restart duplicated membership: %+v", st.Members)
+		}
+	})
+
+	t.Run("restart of a joined node with unchanged command line", func(t *testing.T) {
+		f := c.follower()
+		i := c.index(f)
+		c.stop(f)
+		n := c.restart(i)
+		waitFor(t, "rejoined", 15*time.Second, n.Ready)
+		st, _ := c.leader().Status(context.Background())
+		if len(st.Members) != 3 {
+			t.Fatalf("members after restart: %+v", st.Members)
+		}
+		c.converged()
+	})
+
+	t.Run("removed node cannot come back without a new token", func(t *testing.T) {
+		victim := c.follower()
+		i := c.index(victim)
+		id := victim.ID()
+		if err := c.leader().RemoveNode(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		c.stop(victim)
+		if err := c.leader().RemoveNode(context.Background(), id); !errors.Is(err, ErrNodeNotFound) {
+			t.Fatalf("removing again: %v", err)
+		}
+		// Same command line: starts, but the cluster refuses it.
+		n := c.restart(i)
+		mustPropose(t, c.leader(), putValue(t, "while-removed", "z"))
+		if _, err := n.FSM().ClusterValue("while-removed"); err == nil {
+			t.Fatal("removed node received new writes")
+		}
+		if n.isMember() && n.Ready() {
+			t.Fatal("removed node reports ready")
+		}
+		c.stop(n)
+		// With a fresh token it comes back.
+		tok, err := c.leader().CreateJoinToken(context.Background(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.cfgs[i].JoinToken = tok
+		c.cfgs[i].Join = []string{c.cfgs[c.index(c.leader())].ClusterAddr}
+		n = c.restart(i)
+		waitFor(t, "readmitted node ready", 15*time.Second, n.Ready)
+		c.converged()
+		if v, err := n.FSM().ClusterValue("while-removed"); err != nil || string(v) != "z" {
+			t.Fatalf("readmitted node did not catch up: %v", err)
+		}
+	})
+
+	t.Run("transfer leadership", func(t *testing.T) {
+		old := c.leader()
+		if err := c.follower().TransferLeadership(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "another leader", 10*time.Second, func() bool {
+			l := leaderOf(c.nodes...)
+			return l != nil && l != old
+		})
+	})
+}
+
+func TestGroupCommit(t *testing.T) {
+	n := startNode(t, testConfig(t, t.TempDir()))
+	waitFor(t, "ready", 10*time.Second, n.Ready)
+	before := n.Raft().LastIndex()
+	const writers, each = 64, 20
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				res, err := n.Propose(ctx, putValue(t, fmt.Sprintf("w%d-%d", w, i), "v"))
+				cancel()
+				if err != nil || res.Err != nil {
+					failed.Add(1)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d proposals failed", failed.Load())
+	}
+	entries := n.Raft().LastIndex() - before
+	t.Logf("%d commands in %d raft entries", writers*each, entries)
+	if entries >= writers*each/4 {
+		t.Fatalf("group commit ineffective: %d commands took %d entries", writers*each, entries)
+	}
+}
+
+func TestLeaderWorkers(t *testing.T) {
+	c := newTestCluster(t)
+	var mu sync.Mutex
+	running := map[string]int{}
+	for _, n := range c.nodes {
+		id := n.ID()
+		n.RegisterWorker("probe", func(ctx context.Context) error {
+			mu.Lock()
+			running[id]++
+			mu.Unlock()
+			<-ctx.Done()
+			mu.Lock()
+			running[id]--
+			mu.Unlock()
+			return nil
+		})
+	}
+	onlyLeaderRuns := func(l *Node) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for id, r := range running {
+				if (id == l.ID()) != (r == 1) || r > 1 {
+					return false
+				}
+			}
+			return running[l.ID()] == 1
+		}
+	}
+	l := c.leader()
+	waitFor(t, "worker on the leader only", 10*time.Second, onlyLeaderRuns(l))
+	c.stop(l)
+	l2 := c.leader()
+	waitFor(t, "worker moved to the new leader", 10*time.Second, onlyLeaderRuns(l2))
+	if l2.Raft().State() != raft.Leader {
+		t.Fatal("not leader")
+	}
+}
+
+func TestProposeTooLarge(t *testing.T) {
+	n := startNode(t, testConfig(t, t.TempDir()))
+	waitFor(t, "ready", 10*time.Second, n.Ready)
+	big := putValue(t, "big", strings.Repeat("x", 2<<20))
+	if _, err := n.Propose(context.Background(), big); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+}

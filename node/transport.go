@@ -1,0 +1,222 @@
+package node
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/waedge/waedge/pki"
+)
+
+// One TCP port carries Raft, node-to-node RPC and the join protocol. Every
+// connection is TLS; the first byte inside TLS says what it is for.
+const (
+	hdrRaft byte = 'R' // Raft RPCs (mutual TLS, member certificate)
+	hdrRPC  byte = 'C' // cluster RPC: forwarded proposals and joins (mutual TLS)
+	hdrJoin byte = 'J' // join protocol (server-authenticated only; the token authenticates the client)
+
+	handshakeTimeout = 5 * time.Second
+)
+
+// mux accepts TLS connections on the cluster port and routes them by header.
+type mux struct {
+	ln         net.Listener
+	serverTLS  *tls.Config
+	authorize  func(nodeID string) bool
+	handleRPC  func(conn net.Conn, peerID string)
+	handleJoin func(conn net.Conn)
+	logger     *slog.Logger
+
+	raftCh    chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
+}
+
+func newMux(ln net.Listener, serverTLS *tls.Config, logger *slog.Logger) *mux {
+	return &mux{
+		ln:        ln,
+		serverTLS: serverTLS,
+		logger:    logger,
+		raftCh:    make(chan net.Conn, 16),
+		closed:    make(chan struct{}),
+		conns:     make(map[net.Conn]struct{}),
+	}
+}
+
+func (m *mux) serve() {
+	m.wg.Add(1)
+	defer m.wg.Done()
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			select {
+			case <-m.closed:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			m.logger.Error("cluster listener failed", slog.Any("err", err))
+			return
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.handle(c)
+		}()
+	}
+}
+
+func (m *mux) track(c net.Conn, add bool) bool {
+	m.connsMu.Lock()
+	defer m.connsMu.Unlock()
+	if add {
+		select {
+		case <-m.closed:
+			return false
+		default:
+		}
+		m.conns[c] = struct{}{}
+	} else {
+		delete(m.conns, c)
+	}
+	return true
+}
+
+func (m *mux) handle(raw net.Conn) {
+	tc := tls.Server(raw, m.serverTLS)
+	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
+	if err := tc.Handshake(); err != nil {
+		m.logger.Warn("cluster connection refused: TLS handshake failed",
+			slog.String("peer_addr", raw.RemoteAddr().String()), slog.Any("err", err))
+		_ = raw.Close()
+		return
+	}
+	var hdr [1]byte
+	if _, err := io.ReadFull(tc, hdr[:]); err != nil {
+		_ = tc.Close()
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	peerID := ""
+	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+		peerID, _ = pki.NodeIDFromCert(certs[0])
+	}
+	switch hdr[0] {
+	case hdrRaft, hdrRPC:
+		if peerID == "" || (m.authorize != nil && !m.authorize(peerID)) {
+			m.logger.Warn("cluster connection refused: peer is not an authorized member",
+				slog.String("peer_addr", raw.RemoteAddr().String()), slog.String("peer_node_id", peerID))
+			_ = tc.Close()
+			return
+		}
+		if hdr[0] == hdrRaft {
+			select {
+			case m.raftCh <- tc:
+			case <-m.closed:
+				_ = tc.Close()
+			}
+			return
+		}
+		if !m.track(tc, true) {
+			_ = tc.Close()
+			return
+		}
+		defer m.track(tc, false)
+		m.handleRPC(tc, peerID)
+	case hdrJoin:
+		if !m.track(tc, true) {
+			_ = tc.Close()
+			return
+		}
+		defer m.track(tc, false)
+		m.handleJoin(tc)
+	default:
+		_ = tc.Close()
+	}
+}
+
+// close stops accepting, closes RPC connections and waits for handlers.
+func (m *mux) close() {
+	m.closeOnce.Do(func() {
+		close(m.closed)
+		_ = m.ln.Close()
+		m.connsMu.Lock()
+		for c := range m.conns {
+			_ = c.Close()
+		}
+		m.connsMu.Unlock()
+	})
+	m.wg.Wait()
+}
+
+// dialTLS opens a connection to addr, completes a TLS handshake with cfg and
+// writes the header byte.
+func dialTLS(addr string, cfg *tls.Config, hdr byte, timeout time.Duration) (*tls.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	raw, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(raw, cfg)
+	_ = tc.SetDeadline(time.Now().Add(timeout))
+	if err := tc.Handshake(); err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	if _, err := tc.Write([]byte{hdr}); err != nil {
+		_ = tc.Close()
+		return nil, err
+	}
+	_ = tc.SetDeadline(time.Time{})
+	return tc, nil
+}
+
+// addr is a net.Addr for the advertised cluster address.
+type addr string
+
+func (a addr) Network() string { return "tcp" }
+func (a addr) String() string  { return string(a) }
+
+// streamLayer is the raft.StreamLayer over the mux.
+type streamLayer struct {
+	m         *mux
+	clientTLS *tls.Config
+	advertise addr
+}
+
+var _ raft.StreamLayer = (*streamLayer)(nil)
+
+// Accept returns the next inbound Raft connection.
+func (s *streamLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-s.m.raftCh:
+		return c, nil
+	case <-s.m.closed:
+		return nil, fmt.Errorf("raft stream: %w", ErrClosed)
+	}
+}
+
+// Close is a no-op: the node closes the shared listener itself.
+func (s *streamLayer) Close() error { return nil }
+
+// Addr is the advertised cluster address.
+func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+// Dial opens a Raft connection to a peer.
+func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return dialTLS(string(address), s.clientTLS, hdrRaft, timeout)
+}

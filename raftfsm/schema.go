@@ -1,0 +1,45 @@
+package raftfsm
+
+// Every bucket and key layout of the state machine lives here.
+//
+// Keys are chosen so that high-volume buckets can be appended in order
+// (monotonic keys); low-volume records are keyed by their id.
+var (
+	// bucketMeta holds the FSM's own bookkeeping: applied index and term,
+	// the latest Raft configuration.
+	bucketMeta = []byte("meta")
+	// bucketBusinesses: business id → Business.
+	bucketBusinesses = []byte("businesses")
+	// bucketWABAs: WABA id → WABA.
+	bucketWABAs = []byte("wabas")
+	// bucketPhones: phone-number id → Phone.
+	bucketPhones = []byte("phones")
+	// bucketPhoneByNumber: E.164 digits → phone-number id (uniqueness).
+	bucketPhoneByNumber = []byte("phone_by_number")
+	// bucketApps: app id → App.
+	bucketApps = []byte("apps")
+	// bucketTokens: sha256(token) → Token.
+	bucketTokens = []byte("tokens")
+	// bucketTokenIDs: token id → sha256(token).
+	bucketTokenIDs = []byte("token_ids")
+	// bucketCluster: key → value (cluster CA, settings).
+	bucketCluster = []byte("cluster")
+	// bucketJoinTokens: token id → JoinTokenInfo.
+	bucketJoinTokens = []byte("join_tokens")
+	// bucketRemoved: node id → removal time (BE int64 ms).
+	bucketRemoved = []byte("removed_members")
+	// bucketMembers: node id → admission time (BE int64 ms).
+	bucketMembers = []byte("members")
+)
+
+// allBuckets is created on open.
+var allBuckets = [][]byte{
+	bucketMeta, bucketBusinesses, bucketWABAs, bucketPhones, bucketPhoneByNumber, bucketApps,
+	bucketTokens, bucketTokenIDs, bucketCluster, bucketJoinTokens, bucketRemoved, bucketMembers,
+}
+
+// Keys in bucketMeta.
+var (
+	keyApplied = []byte("applied") // index BE64 | term BE64
+	keyConfig  = []byte("config")  // index BE64 | encoded raft configuration
+)

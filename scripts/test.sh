@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this script).
+# Installs what it needs on a fresh Debian machine with Go; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CGO_ENABLED="${CGO_ENABLED:-1}"   # the race detector needs cgo
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+if ! command -v go >/dev/null 2>&1; then
+	echo "Go is required (https://go.dev/dl); this machine has none" >&2
+	exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== build (static, as shipped)"
+CGO_ENABLED=0 go build -o /dev/null .
+
+# Packages whose tests fit the time budget under the race detector.
+race_pkgs=$(go list ./... | grep -Ev '/e2e$' || true)
+echo "== unit and in-process cluster tests (race detector on)"
+go test -race -count=1 -timeout 20m $race_pkgs
+
+echo "== black-box tests (real processes)"
+go test -count=1 -timeout 20m ./e2e/...
