@@ -1,0 +1,191 @@
+// Package cli is the client side of waedge's admin commands: `waedge
+// cluster …` and `waedge tenant …` call the admin API of a running node and
+// print its JSON answer.
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Run executes one admin command (args[0] is "cluster" or "tenant") and
+// returns the process exit code: 0 success, 1 the server refused or could
+// not be reached, 2 usage error.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet(args[0]+" "+args[1], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", envOr(getenv, "WAEDGE_SERVER", "http://127.0.0.1:8080"), "admin API base URL")
+	tokenFile := fs.String("token-file", envOr(getenv, "WAEDGE_TOKEN_FILE", "./waedge-data/admin.token"), "file holding the admin token")
+	token := fs.String("token", getenv("WAEDGE_ADMIN_TOKEN"), "admin token (overrides --token-file)")
+	timeout := fs.Duration("timeout", 30*time.Second, "request timeout")
+
+	var method, path string
+	var body any
+	switch args[0] + " " + args[1] {
+	case "cluster status":
+		method, path = "GET", "/admin/v1/cluster"
+	case "cluster join-token":
+		ttl := fs.Duration("ttl", 24*time.Hour, "how long the token stays valid (1m to 168h)")
+		if !parse(fs, args[2:], 0) {
+			return 2
+		}
+		method, path, body = "POST", "/admin/v1/cluster/join-tokens", map[string]int64{"ttl_seconds": int64(ttl.Seconds())}
+	case "cluster remove":
+		if !parse(fs, args[2:], 1) {
+			return 2
+		}
+		method, path = "DELETE", "/admin/v1/cluster/nodes/"+url.PathEscape(fs.Arg(0))
+	case "cluster transfer-leadership":
+		method, path = "POST", "/admin/v1/cluster/transfer-leadership"
+	case "tenant create":
+		name := fs.String("name", "", "business name")
+		phone := fs.String("phone", "", "business phone number, E.164 (+15551234567)")
+		if !parse(fs, args[2:], 0) {
+			return 2
+		}
+		if *name == "" || *phone == "" {
+			fmt.Fprintln(stderr, "tenant create: --name and --phone are required")
+			return 2
+		}
+		method, path, body = "POST", "/admin/v1/tenants", map[string]string{"name": *name, "phone": *phone}
+	case "tenant list":
+		method, path = "GET", "/admin/v1/tenants"
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0]+" "+args[1], usage)
+		return 2
+	}
+	if method != "" && !fs.Parsed() && !parse(fs, args[2:], 0) {
+		return 2
+	}
+	tok := strings.TrimSpace(*token)
+	if tok == "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "cannot read admin token: %v (use --token-file or --token)\n", err)
+			return 1
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	out, err := call(ctx, strings.TrimRight(*server, "/")+path, method, tok, body)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out, "", "  ") != nil {
+		pretty.Reset()
+		pretty.Write(out)
+	}
+	pretty.WriteByte('\n')
+	_, _ = stdout.Write(pretty.Bytes())
+	return 0
+}
+
+const usage = `usage:
+  waedge cluster status
+  waedge cluster join-token [--ttl 24h]
+  waedge cluster remove NODE_ID
+  waedge cluster transfer-leadership
+  waedge tenant create --name NAME --phone +E164
+  waedge tenant list
+common flags: --server URL (WAEDGE_SERVER), --token-file PATH (WAEDGE_TOKEN_FILE), --token T (WAEDGE_ADMIN_TOKEN)
+`
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// parse parses flags and checks the number of positional arguments.
+func parse(fs *flag.FlagSet, args []string, positional int) bool {
+	// Allow flags after the positional argument (waedge cluster remove ID --server …).
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return false
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	if len(pos) != positional {
+		fmt.Fprintf(fs.Output(), "%s: expected %d argument(s), got %d\n", fs.Name(), positional, len(pos))
+		return false
+	}
+	_ = fs.Parse(pos)
+	return true
+}
+
+// apiError is the Graph error envelope.
+type apiError struct {
+	Error struct {
+		Message   string `json:"message"`
+		Code      int    `json:"code"`
+		ErrorData struct {
+			Details string `json:"details"`
+		} `json:"error_data"`
+	} `json:"error"`
+}
+
+// ErrServer is returned when the server answers with an error.
+var ErrServer = errors.New("server refused the request")
+
+func call(ctx context.Context, u, method, token string, body any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e apiError
+		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
+			msg := e.Error.Message
+			if e.Error.ErrorData.Details != "" {
+				msg += ": " + e.Error.ErrorData.Details
+			}
+			return nil, fmt.Errorf("%w (HTTP %d): %s", ErrServer, resp.StatusCode, msg)
+		}
+		return nil, fmt.Errorf("%w (HTTP %d)", ErrServer, resp.StatusCode)
+	}
+	return b, nil
+}

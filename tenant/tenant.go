@@ -1,0 +1,158 @@
+// Package tenant creates businesses (a business, its WhatsApp Business
+// Account, one phone number, an app and the first access token) and
+// resolves access tokens to the business they belong to.
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/waedge/waedge/cluster"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// Errors.
+var (
+	// ErrInvalid: the request's name or phone number is not acceptable.
+	ErrInvalid = errors.New("invalid tenant request")
+	// ErrPhoneTaken: the phone number is already registered.
+	ErrPhoneTaken = errors.New("phone number already registered")
+	// ErrUnauthenticated: the bearer token is missing or unknown.
+	ErrUnauthenticated = errors.New("unauthenticated")
+)
+
+// CreateRequest asks for a new business with one phone number.
+type CreateRequest struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
+}
+
+// Created is what the caller gets back, once: the access token and the app
+// secret are not retrievable later.
+type Created struct {
+	BusinessID         string `json:"business_id"`
+	WABAID             string `json:"waba_id"`
+	PhoneNumberID      string `json:"phone_number_id"`
+	DisplayPhoneNumber string `json:"display_phone_number"`
+	AppID              string `json:"app_id"`
+	AppSecret          string `json:"app_secret"`
+	AccessToken        string `json:"access_token"`
+}
+
+// Validate checks the request.
+func (r CreateRequest) Validate() error {
+	name := strings.TrimSpace(r.Name)
+	if name == "" || utf8.RuneCountInString(name) > 256 {
+		return fmt.Errorf("%w: name must be 1 to 256 characters", ErrInvalid)
+	}
+	p := r.Phone
+	if !strings.HasPrefix(p, "+") || len(p) < 9 || len(p) > 16 {
+		return fmt.Errorf("%w: phone must be E.164: + then 8 to 15 digits", ErrInvalid)
+	}
+	for _, c := range p[1:] {
+		if c < '0' || c > '9' {
+			return fmt.Errorf("%w: phone must be E.164: + then 8 to 15 digits", ErrInvalid)
+		}
+	}
+	if p[1] == '0' {
+		return fmt.Errorf("%w: phone must not start with 0 after the +", ErrInvalid)
+	}
+	return nil
+}
+
+// numericID returns a random 15-digit id, as Graph ids look.
+func numericID() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(9e14))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d", n.Int64()+1e14), nil
+}
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// NewAccessToken returns a fresh API access token and its hash.
+func NewAccessToken() (string, [32]byte, error) {
+	s, err := randomString(36)
+	if err != nil {
+		return "", [32]byte{}, err
+	}
+	tok := "EAAW" + s
+	return tok, sha256.Sum256([]byte(tok)), nil
+}
+
+// Create proposes a new tenant.
+func Create(ctx context.Context, c cluster.Cluster, req CreateRequest, now time.Time) (Created, error) {
+	if err := req.Validate(); err != nil {
+		return Created{}, err
+	}
+	var ids [4]string
+	for i := range ids {
+		id, err := numericID()
+		if err != nil {
+			return Created{}, err
+		}
+		ids[i] = id
+	}
+	secretB := make([]byte, 16)
+	if _, err := rand.Read(secretB); err != nil {
+		return Created{}, err
+	}
+	tok, hash, err := NewAccessToken()
+	if err != nil {
+		return Created{}, err
+	}
+	name := strings.TrimSpace(req.Name)
+	out := Created{
+		BusinessID: ids[0], WABAID: ids[1], PhoneNumberID: ids[2], AppID: ids[3],
+		DisplayPhoneNumber: req.Phone, AppSecret: hex.EncodeToString(secretB), AccessToken: tok,
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdCreateTenant, raftfsm.CreateTenant{
+		BusinessID: out.BusinessID, BusinessName: name, WABAID: out.WABAID, WABAName: name,
+		PhoneNumberID: out.PhoneNumberID, DisplayPhoneNumber: req.Phone, VerifiedName: name,
+		AppID: out.AppID, AppSecret: out.AppSecret, TokenID: "tok-" + hex.EncodeToString(hash[:8]),
+		TokenHash: hash, CreatedAt: now.UnixMilli(),
+	})
+	if err != nil {
+		return Created{}, err
+	}
+	res, err := c.Propose(ctx, cmd)
+	if err != nil {
+		return Created{}, err
+	}
+	if res.Err != nil {
+		if errors.Is(res.Err, raftfsm.ErrConflict) {
+			return Created{}, ErrPhoneTaken
+		}
+		return Created{}, res.Err
+	}
+	return out, nil
+}
+
+// Authenticate resolves a bearer token. The FSM compares hashes in constant
+// time; the token itself is never stored or logged.
+func Authenticate(fsm *raftfsm.FSM, bearer string) (raftfsm.Token, error) {
+	if bearer == "" || len(bearer) > 512 {
+		return raftfsm.Token{}, ErrUnauthenticated
+	}
+	t, err := fsm.LookupToken(sha256.Sum256([]byte(bearer)))
+	if err != nil {
+		return raftfsm.Token{}, ErrUnauthenticated
+	}
+	return t, nil
+}

@@ -1,0 +1,161 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waedge/waedge/cluster"
+	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/tenant"
+)
+
+const localToken = "waedge.token"
+
+// adminAPI serves /admin/v1: cluster operations and tenant management.
+type adminAPI struct{ d Deps }
+
+// auth admits admin and operator tokens.
+func (a *adminAPI) auth(c *fiber.Ctx) error {
+	tok, err := tenant.Authenticate(a.d.Cluster.FSM(), bearer(c))
+	if err != nil {
+		return graph.ErrAuth
+	}
+	if tok.Kind != raftfsm.TokenAdmin && tok.Kind != raftfsm.TokenOperator {
+		return graph.ErrPermission.With("an admin or operator token is required")
+	}
+	c.Locals(localToken, tok)
+	return c.Next()
+}
+
+// requireAdmin admits only admin tokens.
+func (a *adminAPI) requireAdmin(c *fiber.Ctx) error {
+	tok, _ := c.Locals(localToken).(raftfsm.Token)
+	if tok.Kind != raftfsm.TokenAdmin {
+		return graph.ErrPermission.With("an admin token is required")
+	}
+	return c.Next()
+}
+
+func (a *adminAPI) clusterStatus(c *fiber.Ctx) error {
+	st, err := a.d.Cluster.Status(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
+}
+
+// decodeJSON decodes an optional JSON body strictly into v.
+func decodeJSON(c *fiber.Ctx, v any) error {
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return graph.ErrInvalidParameter.Withf("invalid JSON body: %v", err)
+	}
+	return nil
+}
+
+func (a *adminAPI) joinToken(c *fiber.Ctx) error {
+	var req struct {
+		TTLSeconds int64 `json:"ttl_seconds"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	ttl := 24 * time.Hour
+	if req.TTLSeconds != 0 {
+		if req.TTLSeconds < 60 || req.TTLSeconds > 7*24*3600 {
+			return graph.ErrInvalidParameter.With("ttl_seconds must be between 60 and 604800")
+		}
+		ttl = time.Duration(req.TTLSeconds) * time.Second
+	}
+	tok, err := a.d.Cluster.CreateJoinToken(c.UserContext(), ttl)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"join_token": tok, "expires_at": a.d.Now().Add(ttl).Unix()})
+}
+
+func (a *adminAPI) removeNode(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	if err := a.d.Cluster.RemoveNode(c.UserContext(), id); err != nil {
+		if errors.Is(err, cluster.ErrNodeNotFound) {
+			return graph.ErrObjectNotFound.With("no cluster member has this id")
+		}
+		return err
+	}
+	return c.JSON(fiber.Map{"success": true})
+}
+
+func (a *adminAPI) transferLeadership(c *fiber.Ctx) error {
+	if err := a.d.Cluster.TransferLeadership(c.UserContext()); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"success": true})
+}
+
+func (a *adminAPI) createTenant(c *fiber.Ctx) error {
+	var req tenant.CreateRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		if req.Name == "" && req.Phone == "" {
+			return graph.ErrMissingParameter.With("name and phone are required")
+		}
+		return graph.ErrInvalidParameter.With(err.Error())
+	}
+	created, err := tenant.Create(c.UserContext(), a.d.Cluster, req, a.d.Now())
+	if err != nil {
+		if errors.Is(err, tenant.ErrPhoneTaken) {
+			return graph.ErrInvalidParameter.With("phone number already registered")
+		}
+		return err
+	}
+	return c.JSON(created)
+}
+
+// tenantView is what listings show: never secrets or token hashes.
+type tenantView struct {
+	BusinessID         string `json:"business_id"`
+	WABAID             string `json:"waba_id"`
+	PhoneNumberID      string `json:"phone_number_id"`
+	DisplayPhoneNumber string `json:"display_phone_number"`
+	Name               string `json:"name"`
+}
+
+func (a *adminAPI) listTenants(c *fiber.Ctx) error {
+	ts, err := a.d.Cluster.FSM().ListTenants()
+	if err != nil {
+		return err
+	}
+	out := make([]tenantView, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tenantView{BusinessID: t.BusinessID, WABAID: t.WABAID, PhoneNumberID: t.PhoneNumberID,
+			DisplayPhoneNumber: t.DisplayPhoneNumber, Name: t.BusinessName})
+	}
+	return c.JSON(fiber.Map{"data": out})
+}
+
+// fsmDigest reports a hash of this node's whole replicated state, so
+// operators and tests can check that replicas agree.
+func (a *adminAPI) fsmDigest(c *fiber.Ctx) error {
+	fsm := a.d.Cluster.FSM()
+	h := sha256.New()
+	idx, _ := fsm.AppliedIndex()
+	if err := fsm.Dump(h); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"applied_index": idx, "sha256": hex.EncodeToString(h.Sum(nil))})
+}

@@ -1,0 +1,53 @@
+package web
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/tenant"
+)
+
+const localBusiness = "waedge.business"
+
+// graphAPI serves the Graph-compatible Cloud API.
+type graphAPI struct{ d Deps }
+
+// auth resolves the API access token to its business.
+func (g *graphAPI) auth(c *fiber.Ctx) error {
+	tok, err := tenant.Authenticate(g.d.Cluster.FSM(), bearer(c))
+	if err != nil {
+		return graph.ErrAuth
+	}
+	if tok.Kind != raftfsm.TokenAPI || tok.BusinessID == "" {
+		return graph.ErrPermission.With("an access token of a business is required")
+	}
+	c.Locals(localBusiness, tok.BusinessID)
+	return c.Next()
+}
+
+func businessOf(c *fiber.Ctx) string {
+	b, _ := c.Locals(localBusiness).(string)
+	return b
+}
+
+// getNode answers GET /{node-id}: today, phone numbers. An id of another
+// business answers exactly like a missing one (tenant isolation).
+func (g *graphAPI) getNode(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("node"))
+	t, err := g.d.Cluster.FSM().Tenant(id)
+	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.BusinessID != businessOf(c)) {
+		return graph.ErrObjectNotFound.Withf("Unsupported get request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation", id)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{
+		"id":                   t.PhoneNumberID,
+		"display_phone_number": t.DisplayPhoneNumber,
+		"verified_name":        t.VerifiedName,
+	})
+}

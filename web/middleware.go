@@ -1,0 +1,120 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+const localRequestID = "waedge.request_id"
+
+func requestID(c *fiber.Ctx) string {
+	if v, ok := c.Locals(localRequestID).(string); ok {
+		return v
+	}
+	return ""
+}
+
+// withRequestID gives every request an id (the Graph fbtrace_id), echoed in
+// X-Request-Id.
+func withRequestID() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id := "A" + base64.RawURLEncoding.EncodeToString(b[:])
+		c.Locals(localRequestID, id)
+		c.Set("X-Request-Id", id)
+		return c.Next()
+	}
+}
+
+// withRecover turns a panic into an internal error (logged with its stack,
+// never shown to the client).
+func withRecover(logger *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.Error("panic in handler", slog.String("route", routeOf(c)),
+					slog.String("request_id", requestID(c)), slog.String("panic", fmt.Sprint(r)),
+					slog.String("stack", string(debug.Stack())))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return c.Next()
+	}
+}
+
+// withDeadline bounds every request: fasthttp does not cancel a request's
+// context when the client goes away, so waedge sets its own deadline.
+func withDeadline(d time.Duration) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), d)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return c.Next()
+	}
+}
+
+// withAccessLog logs method, route pattern, status and latency — no bodies,
+// no query strings, no tokens.
+func withAccessLog(logger *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			// Let the error handler write the response so the status is known.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+		}
+		if logger.Enabled(c.UserContext(), slog.LevelDebug) || c.Response().StatusCode() >= 500 {
+			logger.Log(context.Background(), levelFor(c.Response().StatusCode()), "http request",
+				slog.String("method", c.Method()), slog.String("route", routeOf(c)),
+				slog.Int("status", c.Response().StatusCode()),
+				slog.Duration("latency", time.Since(start)), slog.String("request_id", requestID(c)))
+		}
+		return nil
+	}
+}
+
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
+}
+
+var versionPrefix = regexp.MustCompile(`^/v[0-9]{1,3}\.[0-9]{1,3}(/|$)`)
+
+// withVersionStripped serves /vNN.N/… exactly like the unversioned path, as
+// Graph does for any version.
+func withVersionStripped() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p := c.Path()
+		if loc := versionPrefix.FindStringIndex(p); loc != nil {
+			rest := p[loc[1]:]
+			if !strings.HasPrefix(rest, "/") {
+				rest = "/" + rest
+			}
+			c.Path(rest)
+		}
+		return c.Next()
+	}
+}
+
+// bearer extracts the token of an "Authorization: Bearer …" header.
+func bearer(c *fiber.Ctx) string {
+	h := c.Get(fiber.HeaderAuthorization)
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}

@@ -1,0 +1,95 @@
+// Package web is waedge's HTTP surface: the Graph-compatible Cloud API, the
+// admin API behind the CLI and console, health endpoints, and the console's
+// static files. It only wires routes to handlers; every error leaves
+// through one error handler as a Graph error envelope.
+package web
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+
+	"github.com/waedge/waedge/cluster"
+)
+
+// Deps are the web layer's dependencies.
+type Deps struct {
+	// Cluster is the node (writes, status, membership).
+	Cluster cluster.Cluster
+	// Logger receives access and error logs.
+	Logger *slog.Logger
+	// Console holds the console's static files; nil serves no console.
+	Console fs.FS
+	// RequestTimeout bounds each request (default 30s).
+	RequestTimeout time.Duration
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+}
+
+// maxBody is the default request body limit.
+const maxBody = 4 << 20
+
+// New builds the Fiber app.
+func New(d Deps) *fiber.App {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.RequestTimeout <= 0 {
+		d.RequestTimeout = 30 * time.Second
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "waedge",
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler(d.Logger),
+		BodyLimit:             maxBody,
+		ReadTimeout:           60 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	app.Use(withRequestID(), withAccessLog(d.Logger), withRecover(d.Logger), withDeadline(d.RequestTimeout))
+
+	app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	app.Get("/readyz", func(c *fiber.Ctx) error {
+		if !d.Cluster.Ready() {
+			return cluster.ErrNotReady
+		}
+		return c.JSON(fiber.Map{"status": "ready"})
+	})
+
+	admin := &adminAPI{d: d}
+	a := app.Group("/admin/v1", admin.auth)
+	a.Get("/cluster", admin.clusterStatus)
+	a.Post("/cluster/join-tokens", admin.requireAdmin, admin.joinToken)
+	a.Delete("/cluster/nodes/:id", admin.requireAdmin, admin.removeNode)
+	a.Post("/cluster/transfer-leadership", admin.requireAdmin, admin.transferLeadership)
+	a.Post("/tenants", admin.requireAdmin, admin.createTenant)
+	a.Get("/tenants", admin.requireAdmin, admin.listTenants)
+	a.Get("/debug/fsm-digest", admin.requireAdmin, admin.fsmDigest)
+
+	if d.Console != nil {
+		app.Use("/console", func(c *fiber.Ctx) error {
+			c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+			c.Set("X-Content-Type-Options", "nosniff")
+			c.Set("Referrer-Policy", "no-referrer")
+			return c.Next()
+		}, filesystem.New(filesystem.Config{
+			Root:         http.FS(d.Console),
+			Index:        "index.html",
+			NotFoundFile: "index.html",
+		}))
+	}
+
+	api := &graphAPI{d: d}
+	g := app.Group("/", withVersionStripped(), api.auth)
+	g.Get("/:node<regex(^[0-9]{1,32}$)>", api.getNode)
+	return app
+}
