@@ -116,14 +116,14 @@ func DecodeEntry(b []byte) ([][]byte, error) {
 	}
 	p := 1
 	n, k := binary.Uvarint(b[p:])
-	if k <= 0 || n > maxCommandsPerEntry || n > uint64(len(b)) {
+	if k <= 0 || k != uvarintLen(n) || n > maxCommandsPerEntry || n > uint64(len(b)) {
 		return nil, fmt.Errorf("%w: bad command count", errCorrupt)
 	}
 	p += k
 	cmds := make([][]byte, 0, n)
 	for i := uint64(0); i < n; i++ {
 		l, k := binary.Uvarint(b[p:])
-		if k <= 0 || l > maxCommandLen || l > uint64(len(b)-p-k) {
+		if k <= 0 || k != uvarintLen(l) || l > maxCommandLen || l > uint64(len(b)-p-k) {
 			return nil, fmt.Errorf("%w: bad command length", errCorrupt)
 		}
 		p += k
@@ -134,6 +134,13 @@ func DecodeEntry(b []byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(b)-p)
 	}
 	return cmds, nil
+}
+
+// uvarintLen is the length of the canonical encoding of v; a decoder that
+// accepts only canonical varints gives every entry exactly one encoding.
+func uvarintLen(v uint64) int {
+	var buf [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(buf[:], v)
 }
 
 // Result is the outcome of applying one command.

@@ -53,7 +53,8 @@ func New(d Deps) *fiber.App {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
-	app.Use(withRequestID(), withAccessLog(d.Logger), withRecover(d.Logger), withDeadline(d.RequestTimeout))
+	app.Use(withRequestID(), withAccessLog(d.Logger), withRecover(d.Logger), withDeadline(d.RequestTimeout),
+		withVersionStripped())
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -89,7 +90,6 @@ func New(d Deps) *fiber.App {
 	}
 
 	api := &graphAPI{d: d}
-	g := app.Group("/", withVersionStripped(), api.auth)
-	g.Get("/:node<regex(^[0-9]{1,32}$)>", api.getNode)
+	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
 	return app
 }

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization")+" "+string(b))
+		if strings.HasSuffix(r.URL.Path, "/nodes/missing") {
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"error":{"message":"(#100) Unsupported get request","code":100,"error_data":{"details":"no cluster member has this id"}}}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	tokenFile := filepath.Join(t.TempDir(), "admin.token")
+	if err := os.WriteFile(tokenFile, []byte("tok123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(k string) string {
+		return map[string]string{"WAEDGE_SERVER": srv.URL, "WAEDGE_TOKEN_FILE": tokenFile}[k]
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		req  string
+		out  string
+	}{
+		{[]string{"cluster", "status"}, 0, "GET /admin/v1/cluster Bearer tok123 ", `"ok": true`},
+		{[]string{"cluster", "join-token", "--ttl", "1h"}, 0, `POST /admin/v1/cluster/join-tokens Bearer tok123 {"ttl_seconds":3600}`, ""},
+		{[]string{"cluster", "remove", "node-2"}, 0, "DELETE /admin/v1/cluster/nodes/node-2 Bearer tok123 ", ""},
+		{[]string{"cluster", "remove", "missing"}, 1, "DELETE /admin/v1/cluster/nodes/missing Bearer tok123 ", ""},
+		{[]string{"cluster", "transfer-leadership"}, 0, "POST /admin/v1/cluster/transfer-leadership Bearer tok123 ", ""},
+		{[]string{"tenant", "create", "--name", "Acme", "--phone", "+15551234567"}, 0, `POST /admin/v1/tenants Bearer tok123 {"name":"Acme","phone":"+15551234567"}`, ""},
+		{[]string{"tenant", "list", "--token", "other"}, 0, "GET /admin/v1/tenants Bearer other ", ""},
+		{[]string{"tenant", "create", "--name", "Acme"}, 2, "", ""},
+		{[]string{"cluster", "remove"}, 2, "", ""},
+		{[]string{"cluster", "explode"}, 2, "", ""},
+	} {
+		got = nil
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), tc.args, &out, &errb, env)
+		if code != tc.code {
+			t.Fatalf("%v: exit %d, want %d (%s)", tc.args, code, tc.code, errb.String())
+		}
+		if tc.req != "" && (len(got) != 1 || got[0] != tc.req) {
+			t.Fatalf("%v: request %q, want %q", tc.args, got, tc.req)
+		}
+		if tc.req == "" && len(got) != 0 {
+			t.Fatalf("%v: unexpected request %q", tc.args, got)
+		}
+		if !strings.Contains(out.String(), tc.out) {
+			t.Fatalf("%v: output %q", tc.args, out.String())
+		}
+		if tc.code == 1 && !strings.Contains(errb.String(), "no cluster member has this id") {
+			t.Fatalf("%v: error output %q", tc.args, errb.String())
+		}
+	}
+}
