@@ -2,9 +2,9 @@ package node
 
 import (
 	"bufio"
-	"crypto/tls"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"

@@ -47,6 +47,7 @@ type Node struct {
 	trans    *raft.NetworkTransport
 	raft     *raft.Raft
 	mux      *mux
+	stream   *streamLayer
 	pool     *rpcPool
 	caCert   *x509.Certificate
 
@@ -371,6 +372,7 @@ func (n *Node) open(bootstrap bool) error {
 	clientTLS := pki.ClientTLSConfig(n.caCert, nodeCert)
 	n.pool = newRPCPool(clientTLS)
 	stream := &streamLayer{m: n.mux, clientTLS: clientTLS, advertise: addr(cfg.AdvertiseAddr)}
+	n.stream = stream
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 4,
@@ -552,7 +554,14 @@ func (n *Node) Close() error {
 		}
 		if n.raft != nil {
 			n.raft.DeregisterObserver(n.observer)
-			if e := n.raft.Shutdown().Error(); e != nil {
+			// Shut Raft down while closing every connection under it, so no
+			// replication pipeline can hold the shutdown on a silent peer.
+			f := n.raft.Shutdown()
+			done := make(chan error, 1)
+			go func() { done <- f.Error() }()
+			n.mux.close()
+			n.stream.closeAll()
+			if e := <-done; e != nil {
 				err = errors.Join(err, e)
 			}
 		}

@@ -124,8 +124,12 @@ func (m *mux) handle(raw net.Conn) {
 			return
 		}
 		if hdr[0] == hdrRaft {
+			if !m.track(tc, true) {
+				_ = tc.Close()
+				return
+			}
 			select {
-			case m.raftCh <- tc:
+			case m.raftCh <- &trackedConn{Conn: tc, m: m}:
 			case <-m.closed:
 				_ = tc.Close()
 			}
@@ -163,6 +167,18 @@ func (m *mux) close() {
 	m.wg.Wait()
 }
 
+// trackedConn forgets itself in the mux when raft closes it.
+type trackedConn struct {
+	net.Conn
+	m    *mux
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { c.m.track(c.Conn, false) })
+	return c.Conn.Close()
+}
+
 // dialTLS opens a connection to addr, completes a TLS handshake with cfg and
 // writes the header byte.
 func dialTLS(addr string, cfg *tls.Config, hdr byte, timeout time.Duration) (*tls.Conn, error) {
@@ -191,11 +207,18 @@ type addr string
 func (a addr) Network() string { return "tcp" }
 func (a addr) String() string  { return string(a) }
 
-// streamLayer is the raft.StreamLayer over the mux.
+// streamLayer is the raft.StreamLayer over the mux. It remembers the
+// connections it dialed so that shutdown can close them: a Raft pipeline
+// blocked on a peer that stopped answering would otherwise hold
+// raft.Shutdown until the transport's I/O timeout, again and again.
 type streamLayer struct {
 	m         *mux
 	clientTLS *tls.Config
 	advertise addr
+
+	mu     sync.Mutex
+	dialed map[net.Conn]struct{}
+	closed bool
 }
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
@@ -218,5 +241,51 @@ func (s *streamLayer) Addr() net.Addr { return s.advertise }
 
 // Dial opens a Raft connection to a peer.
 func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialTLS(string(address), s.clientTLS, hdrRaft, timeout)
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("raft stream: %w", ErrClosed)
+	}
+	c, err := dialTLS(string(address), s.clientTLS, hdrRaft, timeout)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = c.Close()
+		return nil, fmt.Errorf("raft stream: %w", ErrClosed)
+	}
+	if s.dialed == nil {
+		s.dialed = make(map[net.Conn]struct{})
+	}
+	d := &dialedConn{Conn: c, s: s}
+	s.dialed[d] = struct{}{}
+	return d, nil
+}
+
+// closeAll refuses new dials and closes every dialed connection.
+func (s *streamLayer) closeAll() {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.dialed
+	s.dialed = nil
+	s.mu.Unlock()
+	for c := range conns {
+		_ = c.(*dialedConn).Conn.Close()
+	}
+}
+
+// dialedConn removes itself from the stream layer's set when closed.
+type dialedConn struct {
+	net.Conn
+	s *streamLayer
+}
+
+func (d *dialedConn) Close() error {
+	d.s.mu.Lock()
+	delete(d.s.dialed, d)
+	d.s.mu.Unlock()
+	return d.Conn.Close()
 }

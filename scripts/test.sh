@@ -27,7 +27,7 @@ CGO_ENABLED=0 go build -o /dev/null .
 # Packages whose tests fit the time budget under the race detector.
 race_pkgs=$(go list ./... | grep -Ev '/e2e$' || true)
 echo "== unit and in-process cluster tests (race detector on)"
-go test -race -count=1 -timeout 20m $race_pkgs
+go test -race -count=1 -timeout 8m $race_pkgs
 
 echo "== black-box tests (real processes)"
-go test -count=1 -timeout 20m ./e2e/...
+go test -count=1 -timeout 8m ./e2e/...
