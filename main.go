@@ -16,6 +16,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
@@ -104,6 +106,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	joinToken := str("join-token", "", "join token from 'waedge cluster join-token'")
 	logLevel := str("log-level", "info", "debug, info, warn or error")
 	logFormat := str("log-format", "auto", "json, text, or auto (text on a terminal)")
+	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -127,6 +130,9 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *pprofAddr != "" {
+		startPprof(*pprofAddr, logger)
+	}
 	// Bind the HTTP port first so a port clash fails before any state changes.
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
@@ -178,6 +184,20 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		logger.Warn("node shutdown", slog.Any("err", err))
 	}
 	return code
+}
+
+// startPprof serves the Go profiler on addr (operators and benchmarks).
+func startPprof(addr string, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil {
+			logger.Warn("pprof server stopped", slog.Any("err", err))
+		}
+	}()
 }
 
 // newLogger builds the process logger: JSON unless writing to a terminal.

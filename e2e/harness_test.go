@@ -277,7 +277,11 @@ func (p *proc) status(token string) (clusterStatus, error) {
 // startCluster starts node 1, then joins two more through the CLI.
 func startCluster(t testing.TB) ([]*proc, string) {
 	t.Helper()
-	n1 := newProc(t, "node1")
+	var extra []string
+	if a := os.Getenv("WAEDGE_BENCH_PPROF"); a != "" {
+		extra = append(extra, "--pprof-addr", a) // profile node 1 (the first leader)
+	}
+	n1 := newProc(t, "node1", extra...)
 	n1.start()
 	n1.waitReady(20 * time.Second)
 	token := n1.adminToken()

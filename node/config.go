@@ -38,6 +38,12 @@ type Config struct {
 	SnapshotInterval time.Duration
 	// MaxBatch bounds the commands packed into one Raft entry.
 	MaxBatch int
+	// MaxInFlight bounds the batches a batcher has outstanding at once.
+	// While they are in flight, new proposals queue up and form the next,
+	// larger batch: that is the whole group-commit mechanism. Measured on the
+	// 2-core machine, 1 beats 2, 4 and 8 at every concurrency (fewer, larger
+	// entries; each Raft round costs ~2.5 ms of fsyncs).
+	MaxInFlight int
 	// MaxCommandSize bounds one encoded command.
 	MaxCommandSize int
 	// ApplyTimeout bounds a proposal when the caller's context has no deadline.
@@ -112,6 +118,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 1024
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 1
 	}
 	if c.MaxCommandSize <= 0 {
 		c.MaxCommandSize = 1 << 20

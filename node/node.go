@@ -385,7 +385,11 @@ func (n *Node) open(bootstrap bool) error {
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
 	rc.ElectionTimeout = cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
-	rc.CommitTimeout = 5 * time.Millisecond
+	// Followers learn the commit index from the next AppendEntries; with no
+	// new entries that comes after CommitTimeout (randomised up to 2×). A
+	// forwarded write waits for it (read-your-writes), so keep it short:
+	// measured 9.6 ms → 5 ms per single-writer request going from 5 ms to 1 ms.
+	rc.CommitTimeout = 2 * time.Millisecond
 	rc.MaxAppendEntries = 512
 	rc.BatchApplyCh = true
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
@@ -412,8 +416,8 @@ func (n *Node) open(bootstrap bool) error {
 	go n.watchLeader()
 
 	go n.mux.serve()
-	n.leaderB = newBatcher(cfg.MaxBatch, n.applyLocal)
-	n.forwardB = newBatcher(cfg.MaxBatch, n.applyForward)
+	n.leaderB = newBatcher(cfg.MaxBatch, cfg.MaxInFlight, n.applyLocal)
+	n.forwardB = newBatcher(cfg.MaxBatch, cfg.MaxInFlight, n.applyForward)
 	n.workers = newWorkerSet(n)
 	n.bg.Add(1)
 	go n.workers.run()

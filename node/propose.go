@@ -15,11 +15,6 @@ import (
 // maxBatchBytes bounds the encoded size of one Raft entry built by a batcher.
 const maxBatchBytes = 4 << 20
 
-// inFlightBatches bounds the batches a batcher has outstanding at once.
-// While they are all in flight, new proposals queue up and form the next,
-// larger batch: that is the whole group-commit mechanism.
-const inFlightBatches = 8
-
 // proposal is one command waiting to be replicated.
 type proposal struct {
 	ctx  context.Context
@@ -47,11 +42,11 @@ type batcher struct {
 	wg     sync.WaitGroup
 }
 
-func newBatcher(max int, apply applyFunc) *batcher {
+func newBatcher(max, inFlight int, apply applyFunc) *batcher {
 	b := &batcher{
 		in:     make(chan *proposal, 4*max),
 		max:    max,
-		sem:    make(chan struct{}, inFlightBatches),
+		sem:    make(chan struct{}, inFlight),
 		apply:  apply,
 		closed: make(chan struct{}),
 	}
