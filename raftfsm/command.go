@@ -34,6 +34,12 @@ const (
 	CmdConsumeJoinToken CommandType = 7
 	// CmdRemoveMember revokes a node.
 	CmdRemoveMember CommandType = 8
+	// CmdAcceptMessage stores an outbound message accepted by the API.
+	CmdAcceptMessage CommandType = 9
+	// CmdRecordInbound stores an inbound message and opens the 24-hour window.
+	CmdRecordInbound CommandType = 10
+	// CmdMarkRead marks an inbound message as read by the business.
+	CmdMarkRead CommandType = 11
 )
 
 const (

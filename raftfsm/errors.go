@@ -22,6 +22,9 @@ var (
 	ErrIgnored = errors.New("command type unknown to this version; ignored")
 	// ErrVersion: a compare-and-set precondition failed.
 	ErrVersion = errors.New("version mismatch")
+	// ErrWindowClosed: a non-template message outside the 24-hour customer
+	// service window.
+	ErrWindowClosed = errors.New("customer service window closed")
 	// ErrClosed: the FSM is closed.
 	ErrClosed = errors.New("state machine closed")
 )
@@ -38,6 +41,7 @@ var codes = []struct {
 	{5, ErrTokenUsed},
 	{6, ErrIgnored},
 	{7, ErrVersion},
+	{8, ErrWindowClosed},
 }
 
 // codeUnknown is the code of an error that is not a known sentinel.

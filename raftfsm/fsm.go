@@ -61,6 +61,9 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdCreateJoinToken:  f.applyCreateJoinToken,
 		CmdConsumeJoinToken: f.applyConsumeJoinToken,
 		CmdRemoveMember:     f.applyRemoveMember,
+		CmdAcceptMessage:    f.applyAcceptMessage,
+		CmdRecordInbound:    f.applyRecordInbound,
+		CmdMarkRead:         f.applyMarkRead,
 	}
 	if err := f.openDB(); err != nil {
 		return nil, err

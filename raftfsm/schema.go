@@ -30,12 +30,21 @@ var (
 	bucketRemoved = []byte("removed_members")
 	// bucketMembers: node id → admission time (BE int64 ms).
 	bucketMembers = []byte("members")
+	// bucketMessages: monotonic key (BE64 unix ns | BE64 sequence, chosen by
+	// the proposer) → Message. Appends in key order.
+	bucketMessages = []byte("messages")
+	// bucketMessageIDs: wamid → message key.
+	bucketMessageIDs = []byte("message_ids")
+	// bucketWindows: phone-number id "/" consumer wa_id → last inbound
+	// message time (BE int64 ms): the 24-hour customer service window.
+	bucketWindows = []byte("windows")
 )
 
 // allBuckets is created on open.
 var allBuckets = [][]byte{
 	bucketMeta, bucketBusinesses, bucketWABAs, bucketPhones, bucketPhoneByNumber, bucketApps,
 	bucketTokens, bucketTokenIDs, bucketCluster, bucketJoinTokens, bucketRemoved, bucketMembers,
+	bucketMessages, bucketMessageIDs, bucketWindows,
 }
 
 // Keys in bucketMeta.

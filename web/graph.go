@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -14,7 +15,10 @@ import (
 const localBusiness = "waedge.business"
 
 // graphAPI serves the Graph-compatible Cloud API.
-type graphAPI struct{ d Deps }
+type graphAPI struct {
+	d   Deps
+	seq atomic.Uint64 // message key sequence
+}
 
 // auth resolves the API access token to its business.
 func (g *graphAPI) auth(c *fiber.Ctx) error {

@@ -91,5 +91,6 @@ func New(d Deps) *fiber.App {
 
 	api := &graphAPI{d: d}
 	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
+	app.Post("/:node<regex(^[0-9]{1,32}$)>/messages", api.auth, api.sendMessage)
 	return app
 }

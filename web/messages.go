@@ -1,0 +1,99 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// messageKey returns a new message key: the time prefix keeps keys (nearly)
+// monotonic across the cluster, so the messages bucket is appended in
+// order; the sequence makes them unique within this process.
+func (g *graphAPI) messageKey() []byte {
+	var k [16]byte
+	binary.BigEndian.PutUint64(k[:8], uint64(g.d.Now().UnixNano()))
+	binary.BigEndian.PutUint64(k[8:], g.seq.Add(1))
+	return k[:]
+}
+
+// ownPhone resolves a phone-number id of the caller's business. A foreign
+// id answers exactly like a missing one.
+func (g *graphAPI) ownPhone(c *fiber.Ctx) (raftfsm.Tenant, error) {
+	id := strings.Clone(c.Params("node"))
+	t, err := g.d.Cluster.FSM().Tenant(id)
+	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.BusinessID != businessOf(c)) {
+		return t, graph.ErrObjectNotFound.Withf("Unsupported post request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation", id)
+	}
+	return t, err
+}
+
+// sendMessage answers POST /{phone-number-id}/messages.
+func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
+	t, err := g.ownPhone(c)
+	if err != nil {
+		return err
+	}
+	req, err := cloudapi.ParseSend(c.Body())
+	if err != nil {
+		return err
+	}
+	now := g.d.Now()
+	if req.IsMarkRead() {
+		cmd, err := raftfsm.EncodeCommand(raftfsm.CmdMarkRead, raftfsm.MarkRead{
+			PhoneNumberID: t.PhoneNumberID, WAMID: req.MessageID, At: now.UnixMilli()})
+		if err != nil {
+			return err
+		}
+		res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
+		if err != nil {
+			return err
+		}
+		if errors.Is(res.Err, raftfsm.ErrNotFound) {
+			return graph.ErrParameterValue.With("message_id is not a message received by this phone number")
+		}
+		if res.Err != nil {
+			return res.Err
+		}
+		return c.JSON(fiber.Map{"success": true})
+	}
+	waID := req.WAID()
+	if waID == cloudapi.NormalizePhone(t.DisplayPhoneNumber) {
+		return cloudapi.ErrRecipientIsSender
+	}
+	content, err := cloudapi.EncodeContent(req)
+	if err != nil {
+		return err
+	}
+	var keyID [9]byte
+	if _, err := rand.Read(keyID[:]); err != nil {
+		return err
+	}
+	wamid := cloudapi.NewWAMID(waID, true, keyID)
+	typ := req.MessageContent().Type
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{
+		Key: g.messageKey(), WAMID: wamid, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
+		To: waID, Type: typ, Content: content, CallbackData: req.BizOpaqueCallbackData,
+		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
+	})
+	if err != nil {
+		return err
+	}
+	res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
+	if err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(res.Err, raftfsm.ErrWindowClosed):
+		return cloudapi.ErrReEngagement
+	case res.Err != nil:
+		return res.Err
+	}
+	return c.JSON(cloudapi.NewSendResponse(req, wamid))
+}

@@ -1,0 +1,126 @@
+package web_test
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// openWindow records an inbound message from waID, as the network layer
+// will (issue 4), so the 24-hour window is open.
+func (h *harness) openWindow(phoneID, waID string, at time.Time) string {
+	h.t.Helper()
+	var key [16]byte
+	binary.BigEndian.PutUint64(key[:8], uint64(at.UnixNano()))
+	key[15] = byte(len(waID))
+	wamid := "wamid.in-" + waID + "-" + at.Format("150405.000")
+	cmd, _ := raftfsm.EncodeCommand(raftfsm.CmdRecordInbound, raftfsm.RecordInbound{
+		Key: key[:], WAMID: wamid, PhoneNumberID: phoneID, From: waID, Type: "text",
+		Content: []byte("x"), ReceivedAt: at.UnixMilli()})
+	if r, err := h.c.Propose(context.Background(), cmd); err != nil || r.Err != nil {
+		h.t.Fatalf("record inbound: %v %v", err, r.Err)
+	}
+	return wamid
+}
+
+func TestSendMessages(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550001000")
+	b := h.createTenant("+15550002000")
+	send := a["phone_number_id"]
+	url := "/v21.0/" + send + "/messages"
+	h.openWindow(send, "15551234567", time.Now().Add(-time.Hour))
+
+	bodies := map[string]string{
+		"text":        `{"messaging_product":"whatsapp","to":"+1 555 123 4567","type":"text","text":{"body":"Olá 👍"}}`,
+		"image":       `{"messaging_product":"whatsapp","to":"15551234567","type":"image","image":{"link":"https://x.com/a.jpg","caption":"c"}}`,
+		"location":    `{"messaging_product":"whatsapp","to":"15551234567","type":"location","location":{"latitude":1,"longitude":2}}`,
+		"interactive": `{"messaging_product":"whatsapp","to":"15551234567","type":"interactive","interactive":{"type":"button","body":{"text":"ok?"},"action":{"buttons":[{"type":"reply","reply":{"id":"y","title":"Yes"}}]}}}`,
+		"reaction":    `{"messaging_product":"whatsapp","to":"15551234567","type":"reaction","reaction":{"message_id":"wamid.X","emoji":"😀"}}`,
+	}
+	for name, body := range bodies {
+		code, out := h.do("POST", url, a["access_token"], body)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", name, code, out)
+		}
+		var resp struct {
+			MessagingProduct string `json:"messaging_product"`
+			Contacts         []struct {
+				Input string `json:"input"`
+				WAID  string `json:"wa_id"`
+			} `json:"contacts"`
+			Messages []struct{ ID string } `json:"messages"`
+		}
+		if err := json.Unmarshal(out, &resp); err != nil || len(resp.Messages) != 1 || !strings.HasPrefix(resp.Messages[0].ID, "wamid.") ||
+			resp.Contacts[0].WAID != "15551234567" || resp.MessagingProduct != "whatsapp" {
+			t.Fatalf("%s: response %s", name, out)
+		}
+		m, err := h.c.fsm.MessageByID(resp.Messages[0].ID)
+		if err != nil || m.Status != "accepted" || m.Direction != raftfsm.DirectionOut || m.Peer != "15551234567" {
+			t.Fatalf("%s: stored %+v %v", name, m, err)
+		}
+	}
+	stored := h.c.fsm.MessageCount()
+
+	// Rejections store nothing.
+	for _, tc := range []struct {
+		name, token, url, body string
+		status, code           int
+	}{
+		{"invalid body", a["access_token"], url, `{"messaging_product":"whatsapp","to":"15551234567","type":"text"}`, 400, 131008},
+		{"window closed", a["access_token"], url, `{"messaging_product":"whatsapp","to":"15559999999","text":{"body":"hi"}}`, 400, 131047},
+		{"recipient is sender", a["access_token"], url, `{"messaging_product":"whatsapp","to":"+15550001000","text":{"body":"hi"}}`, 400, 131021},
+		{"other business's number", b["access_token"], url, bodies["text"], 400, 100},
+		{"missing number", a["access_token"], "/v21.0/123456789/messages", bodies["text"], 400, 100},
+		{"no token", "", url, bodies["text"], 401, 190},
+	} {
+		code, out := h.do("POST", tc.url, tc.token, tc.body)
+		if code != tc.status || decodeEnvelope(t, out).Error.Code != tc.code {
+			t.Fatalf("%s: %d %s", tc.name, code, out)
+		}
+	}
+	if n := h.c.fsm.MessageCount(); n != stored {
+		t.Fatalf("rejected requests stored %d messages", n-stored)
+	}
+
+	// Templates need no open window.
+	code, out := h.do("POST", url, a["access_token"], `{"messaging_product":"whatsapp","to":"15559999999","type":"template","template":{"name":"hello","language":{"code":"en_US"}}}`)
+	if code != 200 || !strings.Contains(string(out), `"message_status":"accepted"`) {
+		t.Fatalf("template: %d %s", code, out)
+	}
+
+	// A window older than 24 hours is closed.
+	h.openWindow(send, "15557777777", time.Now().Add(-25*time.Hour))
+	code, out = h.do("POST", url, a["access_token"], `{"messaging_product":"whatsapp","to":"15557777777","text":{"body":"late"}}`)
+	if code != 400 || decodeEnvelope(t, out).Error.Code != 131047 {
+		t.Fatalf("expired window: %d %s", code, out)
+	}
+
+	// Mark as read: only messages received by this number.
+	in := h.openWindow(send, "15556666666", time.Now())
+	code, out = h.do("POST", url, a["access_token"], `{"messaging_product":"whatsapp","status":"read","message_id":"`+in+`","typing_indicator":{"type":"text"}}`)
+	if code != 200 || string(out) != `{"success":true}` {
+		t.Fatalf("mark read: %d %s", code, out)
+	}
+	if m, _ := h.c.fsm.MessageByID(in); m.Status != "read" {
+		t.Fatalf("status %q", m.Status)
+	}
+	code, out = h.do("POST", "/v21.0/"+b["phone_number_id"]+"/messages", b["access_token"], `{"messaging_product":"whatsapp","status":"read","message_id":"`+in+`"}`)
+	if code != 400 || decodeEnvelope(t, out).Error.Code != 131009 {
+		t.Fatalf("foreign mark read: %d %s", code, out)
+	}
+
+	// A foreign phone id answers exactly like a missing one.
+	_, foreign := h.do("POST", url, b["access_token"], bodies["text"])
+	_, missing := h.do("POST", "/v21.0/999999999999/messages", b["access_token"], bodies["text"])
+	ef, em := decodeEnvelope(t, foreign), decodeEnvelope(t, missing)
+	if ef.Error.Code != em.Error.Code || ef.Error.Message != em.Error.Message ||
+		strings.ReplaceAll(ef.Error.ErrorData.Details, send, "ID") != strings.ReplaceAll(em.Error.ErrorData.Details, "999999999999", "ID") {
+		t.Fatalf("foreign vs missing:\n%s\n%s", foreign, missing)
+	}
+}
