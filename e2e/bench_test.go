@@ -196,3 +196,72 @@ func drain(resp *http.Response) (int64, error) {
 		}
 	}
 }
+
+// BenchmarkSendMessages measures POST /{phone-number-id}/messages accepted
+// through a 3-process cluster (template messages, which need no open
+// customer-service window), 64 and 512 concurrent senders spread over the
+// nodes. Run with -benchtime=1x.
+func BenchmarkSendMessages(b *testing.B) {
+	nodes, token := startCluster(b)
+	var created tenantCreated
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	code, err := doJSON(ctx, "POST", nodes[0].url("/admin/v1/tenants"), token,
+		map[string]string{"name": "Bench", "phone": "+15550009999"}, &created)
+	cancel()
+	if err != nil || code != 200 {
+		b.Fatalf("create tenant: %d %v", code, err)
+	}
+	body := `{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"hello","language":{"code":"en_US"}}}`
+	for _, writers := range []int{64, 512} {
+		b.Run(fmt.Sprintf("senders=%d", writers), func(b *testing.B) {
+			tr := &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}
+			client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			defer tr.CloseIdleConnections()
+			deadline := time.Now().Add(benchSeconds())
+			var mu sync.Mutex
+			var lats []time.Duration
+			var failures atomic.Int64
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					var local []time.Duration
+					for i := w; time.Now().Before(deadline); i++ {
+						p := nodes[i%len(nodes)]
+						t0 := time.Now()
+						req, _ := http.NewRequest("POST", p.url("/v21.0/"+created.PhoneNumberID+"/messages"), strings.NewReader(body))
+						req.Header.Set("Content-Type", "application/json")
+						req.Header.Set("Authorization", "Bearer "+created.AccessToken)
+						resp, err := client.Do(req)
+						if err != nil {
+							failures.Add(1)
+							continue
+						}
+						_, _ = drain(resp)
+						if resp.StatusCode != 200 {
+							failures.Add(1)
+							continue
+						}
+						local = append(local, time.Since(t0))
+					}
+					mu.Lock()
+					lats = append(lats, local...)
+					mu.Unlock()
+				}(w)
+			}
+			wg.Wait()
+			el := time.Since(start)
+			b.ReportMetric(float64(len(lats))/el.Seconds(), "msgs/s")
+			b.ReportMetric(float64(percentile(lats, 0.50).Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(percentile(lats, 0.99).Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(failures.Load()), "failed")
+			peak := 0.0
+			for _, n := range nodes {
+				peak = max(peak, rssMB(n.cmd.Process.Pid))
+			}
+			b.ReportMetric(peak, "rss-MB")
+		})
+	}
+}
