@@ -29,6 +29,7 @@ import (
 	"github.com/waedge/waedge/embed"
 	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/web"
+	"github.com/waedge/waedge/webhook"
 )
 
 // Set with -ldflags "-X main.version=… -X main.commit=…".
@@ -158,6 +159,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		logger.Error("cannot start node", slog.Any("err", err))
 		return 1
 	}
+	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{}, logger.With(slog.String("component", "webhooks"))).Run)
 	app := web.New(web.Deps{
 		Cluster:        n,
 		Logger:         logger.With(slog.String("component", "web")),

@@ -40,6 +40,12 @@ const (
 	CmdRecordInbound CommandType = 10
 	// CmdMarkRead marks an inbound message as read by the business.
 	CmdMarkRead CommandType = 11
+	// CmdSetSubscription sets a WABA's webhook callback.
+	CmdSetSubscription CommandType = 12
+	// CmdDeleteSubscription removes a WABA's webhook callback.
+	CmdDeleteSubscription CommandType = 13
+	// CmdWebhookAttempt records the outcome of one webhook delivery attempt.
+	CmdWebhookAttempt CommandType = 14
 )
 
 const (

@@ -53,17 +53,20 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 	}
 	f := &FSM{path: path, logger: logger, appliedCh: make(chan struct{})}
 	f.handlers = map[CommandType]handler{
-		CmdNoop:             func(*bolt.Tx, []byte) ([]byte, error) { return nil, nil },
-		CmdCreateTenant:     f.applyCreateTenant,
-		CmdCreateToken:      f.applyCreateToken,
-		CmdRevokeToken:      f.applyRevokeToken,
-		CmdPutClusterValue:  f.applyPutClusterValue,
-		CmdCreateJoinToken:  f.applyCreateJoinToken,
-		CmdConsumeJoinToken: f.applyConsumeJoinToken,
-		CmdRemoveMember:     f.applyRemoveMember,
-		CmdAcceptMessage:    f.applyAcceptMessage,
-		CmdRecordInbound:    f.applyRecordInbound,
-		CmdMarkRead:         f.applyMarkRead,
+		CmdNoop:               func(*bolt.Tx, []byte) ([]byte, error) { return nil, nil },
+		CmdCreateTenant:       f.applyCreateTenant,
+		CmdCreateToken:        f.applyCreateToken,
+		CmdRevokeToken:        f.applyRevokeToken,
+		CmdPutClusterValue:    f.applyPutClusterValue,
+		CmdCreateJoinToken:    f.applyCreateJoinToken,
+		CmdConsumeJoinToken:   f.applyConsumeJoinToken,
+		CmdRemoveMember:       f.applyRemoveMember,
+		CmdAcceptMessage:      f.applyAcceptMessage,
+		CmdRecordInbound:      f.applyRecordInbound,
+		CmdMarkRead:           f.applyMarkRead,
+		CmdSetSubscription:    f.applySetSubscription,
+		CmdDeleteSubscription: f.applyDeleteSubscription,
+		CmdWebhookAttempt:     f.applyWebhookAttempt,
 	}
 	if err := f.openDB(); err != nil {
 		return nil, err

@@ -56,6 +56,9 @@ type RecordInbound struct {
 	Type          string
 	Content       []byte
 	ReceivedAt    int64
+	// Event is the webhook to queue, built by the proposer; it is queued
+	// only if the WABA has a subscription.
+	Event *OutboxEvent
 }
 
 // MarkRead is the payload of CmdMarkRead.
@@ -121,6 +124,9 @@ func (f *FSM) applyRecordInbound(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		CreatedAt: c.ReceivedAt, UpdatedAt: c.ReceivedAt,
 	}))
 	mustPut(tx, bucketMessageIDs, []byte(c.WAMID), c.Key)
+	if c.Event != nil {
+		enqueue(tx, p.WABAID, p.BusinessID, c.Event)
+	}
 	wk := windowKey(c.PhoneNumberID, c.From)
 	if w := tx.Bucket(bucketWindows).Get(wk); len(w) != 8 || int64(beUint64(w)) < c.ReceivedAt {
 		mustPut(tx, bucketWindows, wk, be64(c.ReceivedAt))

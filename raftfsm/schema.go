@@ -38,13 +38,17 @@ var (
 	// bucketWindows: phone-number id "/" consumer wa_id → last inbound
 	// message time (BE int64 ms): the 24-hour customer service window.
 	bucketWindows = []byte("windows")
+	// bucketSubscriptions: WABA id → Subscription (webhook callback).
+	bucketSubscriptions = []byte("subscriptions")
+	// bucketOutbox: monotonic key → OutboxEvent (webhooks not yet delivered).
+	bucketOutbox = []byte("outbox")
 )
 
 // allBuckets is created on open.
 var allBuckets = [][]byte{
 	bucketMeta, bucketBusinesses, bucketWABAs, bucketPhones, bucketPhoneByNumber, bucketApps,
 	bucketTokens, bucketTokenIDs, bucketCluster, bucketJoinTokens, bucketRemoved, bucketMembers,
-	bucketMessages, bucketMessageIDs, bucketWindows,
+	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
 }
 
 // Keys in bucketMeta.

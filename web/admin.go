@@ -159,3 +159,27 @@ func (a *adminAPI) fsmDigest(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"applied_index": idx, "sha256": hex.EncodeToString(h.Sum(nil))})
 }
+
+// outbox lists webhook events waiting for delivery: attempts, last status
+// and next try (never the body, which may carry message content).
+func (a *adminAPI) outbox(c *fiber.Ctx) error {
+	evs, err := a.d.Cluster.FSM().Outbox(1000)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		ID            string `json:"id"`
+		WABAID        string `json:"waba_id"`
+		CreatedAt     int64  `json:"created_at"`
+		Attempts      int    `json:"attempts"`
+		LastStatus    string `json:"last_status,omitempty"`
+		LastAttemptAt int64  `json:"last_attempt_at,omitempty"`
+		NextAt        int64  `json:"next_attempt_at"`
+	}
+	out := make([]row, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, row{ID: hex.EncodeToString(e.Key), WABAID: e.WABAID, CreatedAt: e.CreatedAt / 1000,
+			Attempts: e.Attempts, LastStatus: e.LastStatus, LastAttemptAt: e.LastAttemptAt / 1000, NextAt: e.NextAt / 1000})
+	}
+	return c.JSON(fiber.Map{"data": out})
+}

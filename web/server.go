@@ -28,6 +28,8 @@ type Deps struct {
 	RequestTimeout time.Duration
 	// Now is the clock (tests inject one).
 	Now func() time.Time
+	// HTTPClient makes outgoing calls (webhook verification handshakes).
+	HTTPClient *http.Client
 }
 
 // maxBody is the default request body limit.
@@ -43,6 +45,9 @@ func New(d Deps) *fiber.App {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.HTTPClient == nil {
+		d.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "waedge",
@@ -75,6 +80,7 @@ func New(d Deps) *fiber.App {
 	a.Post("/tenants", admin.requireAdmin, admin.createTenant)
 	a.Get("/tenants", admin.requireAdmin, admin.listTenants)
 	a.Get("/debug/fsm-digest", admin.requireAdmin, admin.fsmDigest)
+	a.Get("/webhooks/outbox", admin.requireAdmin, admin.outbox)
 
 	if d.Console != nil {
 		app.Use("/console", func(c *fiber.Ctx) error {
@@ -92,5 +98,8 @@ func New(d Deps) *fiber.App {
 	api := &graphAPI{d: d}
 	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/messages", api.auth, api.sendMessage)
+	app.Post("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscribe)
+	app.Get("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscriptions)
+	app.Delete("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.unsubscribe)
 	return app
 }

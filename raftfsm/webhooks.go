@@ -1,0 +1,165 @@
+package raftfsm
+
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Subscription is a WABA's webhook callback (set through
+// /{waba-id}/subscribed_apps after the verification handshake).
+type Subscription struct {
+	WABAID      string
+	BusinessID  string
+	AppID       string
+	CallbackURL string
+	CreatedAt   int64
+}
+
+// SetSubscription is the payload of CmdSetSubscription.
+type SetSubscription struct {
+	WABAID      string
+	BusinessID  string
+	AppID       string
+	CallbackURL string
+	At          int64
+}
+
+// DeleteSubscription is the payload of CmdDeleteSubscription.
+type DeleteSubscription struct {
+	WABAID     string
+	BusinessID string
+}
+
+// OutboxEvent is one webhook waiting for delivery. Body is the exact JSON
+// to POST (signed at send time with the app secret).
+type OutboxEvent struct {
+	Key           []byte
+	WABAID        string
+	BusinessID    string
+	Body          []byte
+	CreatedAt     int64
+	Attempts      int
+	NextAt        int64
+	LastStatus    string
+	LastAttemptAt int64
+}
+
+// WebhookAttempt is the payload of CmdWebhookAttempt: the dispatcher's
+// report of one attempt, with the next try chosen by the leader.
+type WebhookAttempt struct {
+	Key       []byte
+	Delivered bool
+	GiveUp    bool
+	Status    string // "200", "503", "timeout", …
+	At        int64
+	NextAt    int64
+}
+
+// enqueue adds ev to the outbox when the WABA has a subscription.
+func enqueue(tx *bolt.Tx, wabaID, businessID string, ev *OutboxEvent) {
+	if tx.Bucket(bucketSubscriptions).Get([]byte(wabaID)) == nil || len(ev.Key) != 16 {
+		return
+	}
+	e := *ev
+	e.WABAID, e.BusinessID, e.NextAt = wabaID, businessID, ev.CreatedAt
+	mustPut(tx, bucketOutbox, e.Key, marshal(e))
+}
+
+func (f *FSM) applySetSubscription(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c SetSubscription
+	decode(payload, &c)
+	v := tx.Bucket(bucketWABAs).Get([]byte(c.WABAID))
+	if v == nil {
+		return nil, domainErr(ErrNotFound, "waba")
+	}
+	var w WABA
+	decode(v, &w)
+	if w.BusinessID != c.BusinessID {
+		return nil, domainErr(ErrNotFound, "waba")
+	}
+	if c.CallbackURL == "" || c.AppID == "" {
+		return nil, domainErr(ErrInvalid, "callback URL and app are required")
+	}
+	mustPut(tx, bucketSubscriptions, []byte(c.WABAID), marshal(Subscription{
+		WABAID: c.WABAID, BusinessID: c.BusinessID, AppID: c.AppID, CallbackURL: c.CallbackURL, CreatedAt: c.At}))
+	return nil, nil
+}
+
+func (f *FSM) applyDeleteSubscription(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c DeleteSubscription
+	decode(payload, &c)
+	v := tx.Bucket(bucketSubscriptions).Get([]byte(c.WABAID))
+	if v == nil {
+		return nil, domainErr(ErrNotFound, "subscription")
+	}
+	var s Subscription
+	decode(v, &s)
+	if s.BusinessID != c.BusinessID {
+		return nil, domainErr(ErrNotFound, "subscription")
+	}
+	mustDelete(tx, bucketSubscriptions, []byte(c.WABAID))
+	return nil, nil
+}
+
+func (f *FSM) applyWebhookAttempt(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c WebhookAttempt
+	decode(payload, &c)
+	v := tx.Bucket(bucketOutbox).Get(c.Key)
+	if v == nil {
+		return nil, domainErr(ErrNotFound, "outbox event")
+	}
+	if c.Delivered || c.GiveUp {
+		mustDelete(tx, bucketOutbox, bytes.Clone(c.Key))
+		return nil, nil
+	}
+	var e OutboxEvent
+	decode(v, &e)
+	e.Attempts++
+	e.LastStatus, e.LastAttemptAt, e.NextAt = c.Status, c.At, c.NextAt
+	mustPut(tx, bucketOutbox, bytes.Clone(c.Key), marshal(e))
+	return nil, nil
+}
+
+// Subscription returns a WABA's webhook subscription.
+func (f *FSM) Subscription(wabaID string) (Subscription, error) {
+	var s Subscription
+	err := f.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSubscriptions).Get([]byte(wabaID))
+		if v == nil {
+			return ErrNotFound
+		}
+		return unmarshal(v, &s)
+	})
+	return s, err
+}
+
+// WABA returns a WABA record.
+func (f *FSM) WABA(id string) (WABA, error) {
+	var w WABA
+	err := f.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketWABAs).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		return unmarshal(v, &w)
+	})
+	return w, err
+}
+
+// Outbox returns up to limit queued events in queue order (limit ≤ 0: all).
+func (f *FSM) Outbox(limit int) ([]OutboxEvent, error) {
+	var out []OutboxEvent
+	err := f.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			var e OutboxEvent
+			if err := unmarshal(v, &e); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,171 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// errCallbackVerification: the callback did not echo the challenge.
+var errCallbackVerification = &graph.Error{Status: 400, Code: 2200, Title: "Callback verification failed"}
+
+// ownWABA resolves a WABA id of the caller's business; a foreign id answers
+// exactly like a missing one.
+func (g *graphAPI) ownWABA(c *fiber.Ctx) (raftfsm.WABA, error) {
+	id := strings.Clone(c.Params("node"))
+	w, err := g.d.Cluster.FSM().WABA(id)
+	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && w.BusinessID != businessOf(c)) {
+		return w, graph.ErrObjectNotFound.Withf("Unsupported request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation", id)
+	}
+	return w, err
+}
+
+// subscribeParams reads override_callback_uri and verify_token from the
+// query, a form or a JSON body (clients use all three).
+func subscribeParams(c *fiber.Ctx) (callback, verifyToken string, err error) {
+	callback, verifyToken = strings.Clone(c.Query("override_callback_uri")), strings.Clone(c.Query("verify_token"))
+	body := bytes.TrimSpace(c.Body())
+	switch {
+	case len(body) == 0:
+	case strings.HasPrefix(string(c.Request().Header.ContentType()), fiber.MIMEApplicationJSON) || body[0] == '{':
+		var p struct {
+			Callback    string `json:"override_callback_uri"`
+			VerifyToken string `json:"verify_token"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return "", "", graph.ErrInvalidParameter.With("request body is not valid JSON")
+		}
+		if p.Callback != "" {
+			callback = p.Callback
+		}
+		if p.VerifyToken != "" {
+			verifyToken = p.VerifyToken
+		}
+	default:
+		if v := c.FormValue("override_callback_uri"); v != "" {
+			callback = strings.Clone(v)
+		}
+		if v := c.FormValue("verify_token"); v != "" {
+			verifyToken = strings.Clone(v)
+		}
+	}
+	return callback, verifyToken, nil
+}
+
+// verifyCallback performs the GET handshake: the receiver must answer 200
+// with the challenge as its body.
+func (g *graphAPI) verifyCallback(ctx context.Context, callback, verifyToken string) error {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	challenge := hex.EncodeToString(b[:])
+	u, err := cloudapi.ChallengeURL(callback, verifyToken, challenge)
+	if err != nil {
+		return graph.ErrParameterValue.With("override_callback_uri must be an http(s) URL")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return errCallbackVerification.With("could not build the verification request")
+	}
+	resp, err := g.d.HTTPClient.Do(req)
+	if err != nil {
+		return errCallbackVerification.With("the callback URL could not be reached")
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(got)) != challenge {
+		return errCallbackVerification.With("the callback did not return the challenge (check verify_token)")
+	}
+	return nil
+}
+
+// subscribe answers POST /{waba-id}/subscribed_apps.
+func (g *graphAPI) subscribe(c *fiber.Ctx) error {
+	w, err := g.ownWABA(c)
+	if err != nil {
+		return err
+	}
+	callback, verifyToken, err := subscribeParams(c)
+	if err != nil {
+		return err
+	}
+	if callback == "" {
+		return graph.ErrMissingParameter.With("override_callback_uri is required: waedge has no app-level callback")
+	}
+	if verifyToken == "" {
+		return graph.ErrMissingParameter.With("verify_token is required with override_callback_uri")
+	}
+	if err := g.verifyCallback(c.UserContext(), callback, verifyToken); err != nil {
+		return err
+	}
+	ts, err := g.d.Cluster.FSM().TenantsByBusiness(w.BusinessID)
+	if err != nil || len(ts) == 0 {
+		return graph.ErrInternal
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSetSubscription, raftfsm.SetSubscription{
+		WABAID: w.ID, BusinessID: w.BusinessID, AppID: ts[0].AppID, CallbackURL: callback, At: g.d.Now().UnixMilli()})
+	if err != nil {
+		return err
+	}
+	res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
+	if err != nil {
+		return err
+	}
+	if res.Err != nil {
+		return res.Err
+	}
+	return c.JSON(fiber.Map{"success": true})
+}
+
+// subscriptions answers GET /{waba-id}/subscribed_apps.
+func (g *graphAPI) subscriptions(c *fiber.Ctx) error {
+	w, err := g.ownWABA(c)
+	if err != nil {
+		return err
+	}
+	s, err := g.d.Cluster.FSM().Subscription(w.ID)
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return c.JSON(fiber.Map{"data": []any{}})
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"data": []any{fiber.Map{
+		"whatsapp_business_api_data": fiber.Map{"id": s.AppID, "name": "waedge"},
+		"override_callback_uri":      s.CallbackURL,
+	}}})
+}
+
+// unsubscribe answers DELETE /{waba-id}/subscribed_apps.
+func (g *graphAPI) unsubscribe(c *fiber.Ctx) error {
+	w, err := g.ownWABA(c)
+	if err != nil {
+		return err
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdDeleteSubscription, raftfsm.DeleteSubscription{WABAID: w.ID, BusinessID: w.BusinessID})
+	if err != nil {
+		return err
+	}
+	res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
+	if err != nil {
+		return err
+	}
+	if res.Err != nil && !errors.Is(res.Err, raftfsm.ErrNotFound) {
+		return res.Err
+	}
+	return c.JSON(fiber.Map{"success": true})
+}

@@ -1,0 +1,209 @@
+// Package webhook delivers the replicated webhook outbox to businesses:
+// at least once, signed, with exponential back-off for up to 7 days, a
+// concurrency limit per endpoint, and no effect on message acceptance (the
+// outbox is written by the same Raft commands that accept messages; this
+// worker only reads it and reports attempts).
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// Proposer replicates a command (the node).
+type Proposer interface {
+	Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error)
+	FSM() *raftfsm.FSM
+}
+
+// Config tunes the dispatcher; zero values take the defaults.
+type Config struct {
+	// Client sends the POSTs (default: 10 s timeout).
+	Client *http.Client
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+	// BaseBackoff is the delay after the first failure (default 1 s); it
+	// doubles per attempt up to MaxBackoff (default 1 h).
+	BaseBackoff, MaxBackoff time.Duration
+	// GiveUpAfter drops an event this long after it was queued (default 7 days).
+	GiveUpAfter time.Duration
+	// PerEndpoint bounds concurrent deliveries to one callback URL (default 8).
+	PerEndpoint int
+	// Poll is how often the outbox is scanned (default 200 ms).
+	Poll time.Duration
+	// Scan bounds how many queued events one scan looks at (default 2048).
+	Scan int
+}
+
+// Dispatcher is the leader-only webhook worker.
+type Dispatcher struct {
+	p      Proposer
+	cfg    Config
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	inflight map[string]bool // outbox keys being delivered
+	perURL   map[string]int
+}
+
+// New returns a dispatcher; run it with Run as a leader-only worker.
+func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = time.Hour
+	}
+	if cfg.GiveUpAfter <= 0 {
+		cfg.GiveUpAfter = 7 * 24 * time.Hour
+	}
+	if cfg.PerEndpoint <= 0 {
+		cfg.PerEndpoint = 8
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 200 * time.Millisecond
+	}
+	if cfg.Scan <= 0 {
+		cfg.Scan = 2048
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{p: p, cfg: cfg, logger: logger, inflight: map[string]bool{}, perURL: map[string]int{}}
+}
+
+// Backoff is the delay before attempt n+1 after n failed attempts.
+func (d *Dispatcher) Backoff(n int) time.Duration {
+	b := d.cfg.BaseBackoff
+	for i := 1; i < n && b < d.cfg.MaxBackoff; i++ {
+		b *= 2
+	}
+	return min(b, d.cfg.MaxBackoff)
+}
+
+// Run delivers until ctx ends (leadership lost or shutdown).
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(d.cfg.Poll)
+	defer t.Stop()
+	for {
+		if err := d.scan(ctx, &wg); err != nil {
+			d.logger.Warn("webhook outbox scan failed", slog.Any("err", err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
+	events, err := d.p.FSM().Outbox(d.cfg.Scan)
+	if err != nil {
+		return err
+	}
+	now := d.cfg.Now().UnixMilli()
+	for _, e := range events {
+		key := string(e.Key)
+		if e.NextAt > now {
+			continue
+		}
+		sub, err := d.p.FSM().Subscription(e.WABAID)
+		if err != nil {
+			// Unsubscribed since: nothing to deliver to.
+			d.report(ctx, raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "unsubscribed", At: now})
+			continue
+		}
+		d.mu.Lock()
+		busy := d.inflight[key] || d.perURL[sub.CallbackURL] >= d.cfg.PerEndpoint
+		if !busy {
+			d.inflight[key] = true
+			d.perURL[sub.CallbackURL]++
+		}
+		d.mu.Unlock()
+		if busy {
+			continue
+		}
+		wg.Add(1)
+		go func(e raftfsm.OutboxEvent, sub raftfsm.Subscription) {
+			defer wg.Done()
+			d.deliver(ctx, e, sub)
+			d.mu.Lock()
+			delete(d.inflight, string(e.Key))
+			d.perURL[sub.CallbackURL]--
+			d.mu.Unlock()
+		}(e, sub)
+	}
+	return nil
+}
+
+// deliver makes one attempt and replicates its outcome.
+func (d *Dispatcher) deliver(ctx context.Context, e raftfsm.OutboxEvent, sub raftfsm.Subscription) {
+	app, err := d.p.FSM().App(sub.AppID)
+	if err != nil {
+		d.logger.Warn("webhook app missing", slog.String("waba_id", e.WABAID))
+		return
+	}
+	status := "error"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.CallbackURL, bytes.NewReader(e.Body))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", cloudapi.Sign(app.Secret, e.Body))
+		req.Header.Set("User-Agent", "waedge-webhooks/1")
+		var resp *http.Response
+		resp, err = d.cfg.Client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+			status = strconv.Itoa(resp.StatusCode)
+		} else if ctx.Err() != nil {
+			return // leadership lost mid-attempt: the next leader retries
+		} else {
+			status = "unreachable"
+		}
+	}
+	now := d.cfg.Now()
+	a := raftfsm.WebhookAttempt{Key: e.Key, Status: status, At: now.UnixMilli()}
+	switch {
+	case status == "200":
+		a.Delivered = true
+	case now.Sub(time.UnixMilli(e.CreatedAt)) >= d.cfg.GiveUpAfter:
+		a.GiveUp = true
+		d.logger.Warn("webhook event dropped after retrying for the maximum time",
+			slog.String("waba_id", e.WABAID), slog.String("event", hex.EncodeToString(e.Key)), slog.Int("attempts", e.Attempts+1))
+	default:
+		a.NextAt = now.Add(d.Backoff(e.Attempts + 1)).UnixMilli()
+	}
+	d.report(ctx, a)
+}
+
+func (d *Dispatcher) report(ctx context.Context, a raftfsm.WebhookAttempt) {
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdWebhookAttempt, a)
+	if err != nil {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := d.p.Propose(pctx, cmd); err != nil && ctx.Err() == nil {
+		d.logger.Warn("recording webhook attempt failed", slog.Any("err", fmt.Errorf("propose: %w", err)))
+	}
+}

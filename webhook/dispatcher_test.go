@@ -1,0 +1,179 @@
+package webhook
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// direct applies proposals straight to a real FSM.
+type direct struct {
+	fsm *raftfsm.FSM
+	mu  sync.Mutex
+	idx uint64
+}
+
+func (d *direct) FSM() *raftfsm.FSM { return d.fsm }
+
+func (d *direct) Propose(_ context.Context, cmd []byte) (raftfsm.Result, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.idx++
+	r := d.fsm.Apply(&raft.Log{Index: d.idx, Term: 1, Type: raft.LogCommand, Data: raftfsm.EncodeEntry([][]byte{cmd})})
+	return r.([]raftfsm.Result)[0], nil
+}
+
+func (d *direct) must(t *testing.T, typ raftfsm.CommandType, payload any) {
+	t.Helper()
+	cmd, err := raftfsm.EncodeCommand(typ, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := d.Propose(context.Background(), cmd); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval
+	}
+}
+
+func setup(t *testing.T, callback string) *direct {
+	f, err := raftfsm.Open(filepath.Join(t.TempDir(), "fsm.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	d := &direct{fsm: f}
+	d.must(t, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "B", WABAID: "2",
+		PhoneNumberID: "3", DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s3cr3t", TokenID: "t",
+		TokenHash: sha256.Sum256([]byte("tok"))})
+	d.must(t, raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: "2", BusinessID: "1", AppID: "4", CallbackURL: callback})
+	return d
+}
+
+func inbound(t *testing.T, d *direct, n int, body string) []byte {
+	var key [16]byte
+	binary.BigEndian.PutUint64(key[:8], uint64(n))
+	n2 := cloudapi.InboundTextNotification("2", cloudapi.Metadata{DisplayPhoneNumber: "15550001000", PhoneNumberID: "3"},
+		"15551234567", "Zoë", "wamid.in"+string(rune('a'+n)), 1700000000, body)
+	b, err := cloudapi.MarshalASCII(n2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.must(t, raftfsm.CmdRecordInbound, raftfsm.RecordInbound{Key: key[:], WAMID: "wamid.in" + string(rune('a'+n)),
+		PhoneNumberID: "3", From: "15551234567", Type: "text", ReceivedAt: time.Now().UnixMilli(),
+		Event: &raftfsm.OutboxEvent{Key: key[:], Body: b, CreatedAt: time.Now().UnixMilli()}})
+	return b
+}
+
+func TestRetriesUntilDelivered(t *testing.T) {
+	var calls atomic.Int64
+	var mu sync.Mutex
+	var got [][]byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		// Independent signature check.
+		m := hmac.New(sha256.New, []byte("s3cr3t"))
+		m.Write(body)
+		if r.Header.Get("X-Hub-Signature-256") != "sha256="+hex.EncodeToString(m.Sum(nil)) {
+			w.WriteHeader(401)
+			return
+		}
+		if calls.Add(1) <= 3 {
+			w.WriteHeader(503)
+			return
+		}
+		mu.Lock()
+		got = append(got, body)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	d := setup(t, srv.URL)
+	want := inbound(t, d, 1, "Olá 👍")
+
+	disp := New(d, Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond}, nil)
+	if disp.Backoff(1) != 20*time.Millisecond || disp.Backoff(3) != 80*time.Millisecond {
+		t.Fatalf("backoff %v %v", disp.Backoff(1), disp.Backoff(3))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = disp.Run(ctx); close(done) }()
+	start := time.Now()
+	waitFor(t, "delivery", 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 1
+	})
+	cancel()
+	<-done
+	if string(got[0]) != string(want) {
+		t.Fatalf("delivered body differs")
+	}
+	// Three failures then success, after 20+40+80 ms of back-off.
+	if calls.Load() != 4 || time.Since(start) < 140*time.Millisecond {
+		t.Fatalf("%d calls in %v", calls.Load(), time.Since(start))
+	}
+	if ev, _ := d.fsm.Outbox(0); len(ev) != 0 {
+		t.Fatalf("outbox not emptied: %+v", ev)
+	}
+}
+
+func TestFailedAttemptsAreRecordedAndDroppedAfterMaxAge(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) }))
+	defer srv.Close()
+	d := setup(t, srv.URL)
+	inbound(t, d, 1, "x")
+	now := time.Now()
+	var clock atomic.Int64
+	clock.Store(now.UnixNano())
+	disp := New(d, Config{Now: func() time.Time { return time.Unix(0, clock.Load()) }, BaseBackoff: time.Hour, Poll: 5 * time.Millisecond}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = disp.Run(ctx) }()
+	waitFor(t, "first attempt recorded", 5*time.Second, func() bool {
+		ev, _ := d.fsm.Outbox(0)
+		return len(ev) == 1 && ev[0].Attempts == 1
+	})
+	ev, _ := d.fsm.Outbox(0)
+	if ev[0].LastStatus != "500" || ev[0].NextAt < now.Add(59*time.Minute).UnixMilli() {
+		t.Fatalf("attempt record %+v", ev[0])
+	}
+	// Eight days later the next attempt fails and the event is dropped.
+	clock.Store(now.Add(8 * 24 * time.Hour).UnixNano())
+	waitFor(t, "event dropped", 5*time.Second, func() bool {
+		ev, _ := d.fsm.Outbox(0)
+		return len(ev) == 0
+	})
+}
+
+func TestNoSubscriptionNoEvent(t *testing.T) {
+	d := setup(t, "http://127.0.0.1:1/")
+	d.must(t, raftfsm.CmdDeleteSubscription, raftfsm.DeleteSubscription{WABAID: "2", BusinessID: "1"})
+	inbound(t, d, 1, "x")
+	if ev, _ := d.fsm.Outbox(0); len(ev) != 0 {
+		t.Fatal("event queued without a subscription")
+	}
+}
