@@ -40,9 +40,9 @@ type Config struct {
 	GiveUpAfter time.Duration
 	// PerEndpoint bounds concurrent deliveries to one callback URL (default 8).
 	PerEndpoint int
-	// Poll is how often the outbox is scanned (default 200 ms).
+	// Poll is how often the outbox is scanned (default 20 ms).
 	Poll time.Duration
-	// Scan bounds how many queued events one scan looks at (default 2048).
+	// Scan bounds how many queued events one scan looks at (default 512).
 	Scan int
 }
 
@@ -78,10 +78,10 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 		cfg.PerEndpoint = 8
 	}
 	if cfg.Poll <= 0 {
-		cfg.Poll = 200 * time.Millisecond
+		cfg.Poll = 20 * time.Millisecond
 	}
 	if cfg.Scan <= 0 {
-		cfg.Scan = 2048
+		cfg.Scan = 512
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
