@@ -51,8 +51,8 @@ var valid = map[string]string{
     {"type":"button","sub_type":"url","index":"1","parameters":[{"type":"text","text":"abc123"}]}]}}`,
 	"named params": `{` + to + `,"type":"template","template":{"name":"t","language":{"code":"en"},
   "components":[{"type":"body","parameters":[{"type":"text","parameter_name":"first_name","text":"Ana"}]}]}}`,
-	"reply context":   `{` + to + `,"context":{"message_id":"wamid.X"},"type":"text","text":{"body":"re"},"biz_opaque_callback_data":"order-42"}`,
-	"mark read":       `{"messaging_product":"whatsapp","status":"read","message_id":"wamid.HBgL"}`,
+	"reply context":    `{` + to + `,"context":{"message_id":"wamid.X"},"type":"text","text":{"body":"re"},"biz_opaque_callback_data":"order-42"}`,
+	"mark read":        `{"messaging_product":"whatsapp","status":"read","message_id":"wamid.HBgL"}`,
 	"mark read typing": `{"messaging_product":"whatsapp","status":"read","message_id":"wamid.HBgL","typing_indicator":{"type":"text"}}`,
 }
 
