@@ -27,7 +27,9 @@ import (
 
 	"github.com/waedge/waedge/cli"
 	"github.com/waedge/waedge/embed"
+	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/node"
+	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/web"
 	"github.com/waedge/waedge/webhook"
 )
@@ -107,6 +109,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	joinToken := str("join-token", "", "join token from 'waedge cluster join-token'")
 	logLevel := str("log-level", "info", "debug, info, warn or error")
 	logFormat := str("log-format", "auto", "json, text, or auto (text on a terminal)")
+	masterKeyFile := str("master-key-file", "", "file holding the cluster key-encryption key (32 bytes, hex or base64); default: generated at bootstrap and received when joining")
 	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -140,6 +143,25 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		logger.Error("cannot listen on HTTP address", slog.Any("err", err))
 		return 1
 	}
+	var masterKey []byte
+	if v := getenv("WAEDGE_MASTER_KEY"); v != "" || *masterKeyFile != "" {
+		if v == "" {
+			b, err := os.ReadFile(*masterKeyFile)
+			if err != nil {
+				_ = ln.Close()
+				logger.Error("cannot read master key file", slog.Any("err", err))
+				return 1
+			}
+			v = string(b)
+		}
+		k, err := keyring.ParseKEK(v)
+		if err != nil {
+			_ = ln.Close()
+			logger.Error("invalid master key", slog.Any("err", err))
+			return 1
+		}
+		masterKey = k[:]
+	}
 	var joins []string
 	for _, j := range strings.Split(*join, ",") {
 		if j = strings.TrimSpace(j); j != "" {
@@ -152,6 +174,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		AdvertiseAddr: *advertise,
 		Join:          joins,
 		JoinToken:     *joinToken,
+		MasterKey:     masterKey,
 		Logger:        logger,
 	})
 	if err != nil {
@@ -166,6 +189,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		Console:        embed.Console(),
 		RequestTimeout: 30 * time.Second,
 		Now:            time.Now,
+		Sealer:         seal.New(n, n.KEK(), time.Now),
 	})
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()

@@ -21,6 +21,12 @@ type Config struct {
 	Join []string
 	// JoinToken is the token minted by `waedge cluster join-token`.
 	JoinToken string
+	// MasterKey is the cluster key-encryption key (32 bytes) when the
+	// operator supplies it (--master-key-file / WAEDGE_MASTER_KEY). When
+	// nil, the first node generates one and joiners receive it over the
+	// mutually authenticated join; either way it is kept in
+	// <data-dir>/master.key (0600) and never enters Raft.
+	MasterKey []byte
 	// NodeID overrides the persisted/generated node id (tests).
 	NodeID string
 	// Logger receives the node's structured log.
@@ -66,6 +72,7 @@ const (
 	fileRaftDB      = "raft.db"
 	dirSnapshots    = "snapshots"
 	fileFSM         = "fsm.db"
+	fileMasterKey   = "master.key"
 )
 
 func (c *Config) path(elem ...string) string {
@@ -95,6 +102,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if len(c.Join) > 0 && c.JoinToken == "" {
 		return c, fmt.Errorf("%w: --join needs --join-token", ErrBadConfig)
+	}
+	if c.MasterKey != nil && len(c.MasterKey) != 32 {
+		return c, fmt.Errorf("%w: the master key must be 32 bytes", ErrBadConfig)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -41,6 +41,9 @@ func (n *Node) join(ctx context.Context, tok pki.JoinToken) error {
 		for _, target := range n.cfg.Join {
 			resp, err := n.joinOnce(ctx, target, cfg, req)
 			if err == nil {
+				if err := n.acceptMasterKey(resp.MasterKey); err != nil {
+					return err
+				}
 				if err := n.writeTLS(resp.CACert, resp.NodeCert, keyPEM); err != nil {
 					return err
 				}
@@ -182,7 +185,7 @@ func (n *Node) admit(ctx context.Context, req *joinRequest) (*joinResponse, erro
 	if err != nil {
 		return nil, err
 	}
-	return &joinResponse{CACert: ca.CertPEM, NodeCert: certPEM}, nil
+	return &joinResponse{CACert: ca.CertPEM, NodeCert: certPEM, MasterKey: n.kek[:]}, nil
 }
 
 // requestAdd asks the cluster (over mutual TLS, with the certificate just

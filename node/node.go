@@ -4,6 +4,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -50,6 +51,7 @@ type Node struct {
 	stream   *streamLayer
 	pool     *rpcPool
 	caCert   *x509.Certificate
+	kek      [32]byte
 
 	leaderB  *batcher
 	forwardB *batcher
@@ -94,9 +96,15 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.logger = n.logger.With(slog.String("node_id", n.id))
 
+	if err := n.loadMasterKey(); err != nil {
+		return nil, err
+	}
 	bootstrap, err := n.prepareTLS(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if n.kek == ([32]byte{}) {
+		return nil, fmt.Errorf("%w: no master key: this data dir neither created nor joined a cluster", ErrBadConfig)
 	}
 	if err := n.open(bootstrap); err != nil {
 		n.closeStores()
@@ -182,8 +190,55 @@ func (n *Node) prepareTLS(ctx context.Context) (bool, error) {
 	}
 }
 
+// loadMasterKey takes the configured key, or the one kept in the data dir.
+func (n *Node) loadMasterKey() error {
+	b, err := os.ReadFile(n.cfg.path(fileMasterKey))
+	switch {
+	case err == nil:
+		k, derr := hex.DecodeString(strings.TrimSpace(string(b)))
+		if derr != nil || len(k) != 32 {
+			return fmt.Errorf("%w: corrupt %s", ErrBadConfig, fileMasterKey)
+		}
+		if n.cfg.MasterKey != nil && !bytes.Equal(k, n.cfg.MasterKey) {
+			return fmt.Errorf("%w: the configured master key differs from the one this node holds", ErrBadConfig)
+		}
+		copy(n.kek[:], k)
+	case n.cfg.MasterKey != nil:
+		copy(n.kek[:], n.cfg.MasterKey)
+		return n.saveMasterKey()
+	}
+	return nil
+}
+
+func (n *Node) saveMasterKey() error {
+	return pki.WriteFileAtomic(n.cfg.path(fileMasterKey), []byte(hex.EncodeToString(n.kek[:])+"\n"), 0o600)
+}
+
+// acceptMasterKey takes the cluster's key from the join answer.
+func (n *Node) acceptMasterKey(k []byte) error {
+	if len(k) != 32 {
+		return fmt.Errorf("%w: the cluster sent no master key", ErrJoinFailed)
+	}
+	if n.kek != ([32]byte{}) && !bytes.Equal(n.kek[:], k) {
+		return fmt.Errorf("%w: this node's master key differs from the cluster's", ErrBadConfig)
+	}
+	copy(n.kek[:], k)
+	return n.saveMasterKey()
+}
+
+// KEK returns the cluster key-encryption key.
+func (n *Node) KEK() [32]byte { return n.kek }
+
 // createCluster generates the cluster CA and this node's certificate.
 func (n *Node) createCluster() error {
+	if n.kek == ([32]byte{}) {
+		if _, err := rand.Read(n.kek[:]); err != nil {
+			return err
+		}
+		if err := n.saveMasterKey(); err != nil {
+			return err
+		}
+	}
 	now := time.Now()
 	ca, err := pki.NewCA("waedge cluster CA", now)
 	if err != nil {

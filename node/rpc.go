@@ -67,8 +67,9 @@ type joinRequest struct {
 
 // joinResponse carries the joiner's certificate.
 type joinResponse struct {
-	CACert   []byte
-	NodeCert []byte
+	CACert    []byte
+	NodeCert  []byte
+	MasterKey []byte
 }
 
 func writeFrame(w *bufio.Writer, v any) error {

@@ -46,6 +46,8 @@ const (
 	CmdDeleteSubscription CommandType = 13
 	// CmdWebhookAttempt records the outcome of one webhook delivery attempt.
 	CmdWebhookAttempt CommandType = 14
+	// CmdPutDataKey records a day's wrapped data key (first one wins).
+	CmdPutDataKey CommandType = 15
 )
 
 const (

@@ -67,6 +67,7 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdSetSubscription:    f.applySetSubscription,
 		CmdDeleteSubscription: f.applyDeleteSubscription,
 		CmdWebhookAttempt:     f.applyWebhookAttempt,
+		CmdPutDataKey:         f.applyPutDataKey,
 	}
 	if err := f.openDB(); err != nil {
 		return nil, err

@@ -42,6 +42,8 @@ var (
 	bucketSubscriptions = []byte("subscriptions")
 	// bucketOutbox: monotonic key → OutboxEvent (webhooks not yet delivered).
 	bucketOutbox = []byte("outbox")
+	// bucketDataKeys: day (BE32 unix days) → data key wrapped by the cluster KEK.
+	bucketDataKeys = []byte("data_keys")
 )
 
 // allBuckets is created on open.
@@ -49,6 +51,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketBusinesses, bucketWABAs, bucketPhones, bucketPhoneByNumber, bucketApps,
 	bucketTokens, bucketTokenIDs, bucketCluster, bucketJoinTokens, bucketRemoved, bucketMembers,
 	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
+	bucketDataKeys,
 }
 
 // Keys in bucketMeta.

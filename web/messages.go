@@ -76,10 +76,16 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		return err
 	}
 	wamid := cloudapi.NewWAMID(waID, true, keyID)
+	// Content is sealed here, on the proposer: the Raft log, snapshots and
+	// backups only ever hold ciphertext.
+	sealed, err := g.d.Sealer.Seal(c.UserContext(), []byte(wamid), content)
+	if err != nil {
+		return err
+	}
 	typ := req.MessageContent().Type
 	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{
 		Key: g.messageKey(), WAMID: wamid, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
-		To: waID, Type: typ, Content: content, CallbackData: req.BizOpaqueCallbackData,
+		To: waID, Type: typ, Content: sealed, CallbackData: req.BizOpaqueCallbackData,
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
 	})
 	if err != nil {

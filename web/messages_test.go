@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/raftfsm"
 )
 
@@ -63,6 +64,20 @@ func TestSendMessages(t *testing.T) {
 		m, err := h.c.fsm.MessageByID(resp.Messages[0].ID)
 		if err != nil || m.Status != "accepted" || m.Direction != raftfsm.DirectionOut || m.Peer != "15551234567" {
 			t.Fatalf("%s: stored %+v %v", name, m, err)
+		}
+		// Stored sealed: no plaintext, and it opens only bound to its own id.
+		if strings.Contains(string(m.Content), `"type"`) {
+			t.Fatalf("%s: content stored in plaintext", name)
+		}
+		pt, err := h.sealer.Open([]byte(m.WAMID), m.Content)
+		if err != nil {
+			t.Fatalf("%s: open sealed content: %v", name, err)
+		}
+		if c, err := cloudapi.DecodeContent(pt); err != nil || c.Type != name {
+			t.Fatalf("%s: content %+v %v", name, c, err)
+		}
+		if _, err := h.sealer.Open([]byte("wamid.other"), m.Content); err == nil {
+			t.Fatalf("%s: sealed content opens under another id", name)
 		}
 	}
 	stored := h.c.fsm.MessageCount()

@@ -5,6 +5,7 @@
 package web
 
 import (
+	"context"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -30,6 +31,14 @@ type Deps struct {
 	Now func() time.Time
 	// HTTPClient makes outgoing calls (webhook verification handshakes).
 	HTTPClient *http.Client
+	// Sealer seals message content before it is replicated (required).
+	Sealer Sealer
+}
+
+// Sealer seals content at rest (package seal).
+type Sealer interface {
+	Seal(ctx context.Context, aad, plaintext []byte) ([]byte, error)
+	Open(aad, sealed []byte) ([]byte, error)
 }
 
 // maxBody is the default request body limit.

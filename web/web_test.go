@@ -20,7 +20,9 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/waedge/waedge/cluster"
+	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/web"
 )
 
@@ -86,16 +88,25 @@ func (c *fakeCluster) token(t *testing.T, tok, kind, business string) {
 }
 
 type harness struct {
-	t   *testing.T
-	app *fiber.App
-	c   *fakeCluster
+	t      *testing.T
+	app    *fiber.App
+	c      *fakeCluster
+	sealer *seal.Sealer
 }
 
 func newHarness(t *testing.T) *harness {
 	c := newFake(t)
 	c.token(t, "admin-tok", raftfsm.TokenAdmin, "")
 	c.token(t, "operator-tok", raftfsm.TokenOperator, "")
-	return &harness{t: t, c: c, app: web.New(web.Deps{Cluster: c})}
+	var kek keyring.KEK
+	kek[0] = 7
+	h := &harness{t: t, c: c, sealer: seal.New(c, kek, nil)}
+	return h.withApp()
+}
+
+func (h *harness) withApp() *harness {
+	h.app = web.New(web.Deps{Cluster: h.c, Sealer: h.sealer})
+	return h
 }
 
 func (h *harness) do(method, path, token, body string) (int, []byte) {

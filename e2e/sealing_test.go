@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestNoPlaintextOnDisk sends messages carrying a unique marker through a
+// 3-process cluster and then searches every byte under every node's data
+// dir (bbolt state machine, Raft log, snapshots, keys) for it: content is
+// sealed on the proposer, so the marker must appear nowhere.
+func TestNoPlaintextOnDisk(t *testing.T) {
+	nodes, token := startCluster(t)
+	var created tenantCreated
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if code, err := doJSON(ctx, "POST", nodes[0].url("/admin/v1/tenants"), token,
+		map[string]string{"name": "Seal", "phone": "+15550007777"}, &created); err != nil || code != 200 {
+		t.Fatalf("create tenant: %d %v", code, err)
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	marker := "MARKER-" + hex.EncodeToString(b[:])
+	for i, p := range nodes {
+		body := map[string]any{"messaging_product": "whatsapp", "to": "15551230000", "type": "template",
+			"template": map[string]any{"name": "order_update", "language": map[string]string{"code": "en"},
+				"components": []any{map[string]any{"type": "body", "parameters": []any{
+					map[string]string{"type": "text", "text": fmt.Sprintf("%s-%d", marker, i)}}}}}}
+		var resp map[string]any
+		code, err := doJSON(ctx, "POST", p.url("/v21.0/"+created.PhoneNumberID+"/messages"), created.AccessToken, body, &resp)
+		if err != nil || code != 200 {
+			t.Fatalf("send via %s: %d %v", p.name, code, err)
+		}
+	}
+	// Every node has applied the writes before we look.
+	waitFor(t, "replicas agree", 20*time.Second, func() bool {
+		var first digest
+		for i, p := range nodes {
+			d, err := fsmDigest(p, token)
+			if err != nil || (i > 0 && d != first) {
+				return false
+			}
+			first = d
+		}
+		return true
+	})
+	for _, p := range nodes {
+		files := 0
+		err := filepath.WalkDir(p.dataDir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files++
+			if bytes.Contains(data, []byte(marker)) {
+				t.Errorf("%s: plaintext marker found in %s", p.name, path)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if files < 5 {
+			t.Fatalf("%s: only %d files scanned", p.name, files)
+		}
+	}
+	// Sanity: the marker does reach the disk if the check is wrong — the
+	// consumer number (kept in clear as the message's destination) is found.
+	found := false
+	_ = filepath.WalkDir(nodes[0].dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if data, _ := os.ReadFile(path); bytes.Contains(data, []byte("15551230000")) {
+				found = true
+			}
+		}
+		return nil
+	})
+	if !found {
+		t.Fatal("the scan finds nothing at all; it cannot be trusted")
+	}
+}
