@@ -211,7 +211,8 @@ func BenchmarkSendMessages(b *testing.B) {
 	if err != nil || code != 200 {
 		b.Fatalf("create tenant: %d %v", code, err)
 	}
-	body := `{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"hello","language":{"code":"en_US"}}}`
+	createTemplate(b, nodes[0], created.AccessToken, created.WABAID, "hello", "Hello!")
+	body := `{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"hello","language":{"code":"en"}}}`
 	for _, writers := range []int{64, 512} {
 		b.Run(fmt.Sprintf("senders=%d", writers), func(b *testing.B) {
 			tr := &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}

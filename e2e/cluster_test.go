@@ -12,6 +12,7 @@ import (
 
 type tenantCreated struct {
 	BusinessID    string `json:"business_id"`
+	WABAID        string `json:"waba_id"`
 	PhoneNumberID string `json:"phone_number_id"`
 	AccessToken   string `json:"access_token"`
 }
@@ -150,23 +151,7 @@ func TestBlackBoxClusterSurvivesLeaderKill(t *testing.T) {
 	// The killed node, restarted with the same command line, converges.
 	leader.start()
 	leader.waitReady(30 * time.Second)
-	waitFor(t, "identical state on all three nodes", 30*time.Second, func() bool {
-		var first digest
-		for i, p := range nodes {
-			d, err := fsmDigest(p, token)
-			if err != nil {
-				return false
-			}
-			if i == 0 {
-				first = d
-				continue
-			}
-			if d != first {
-				return false
-			}
-		}
-		return true
-	})
+	waitConverged(t, nodes, token)
 	st, err := leader.status(token)
 	if err != nil || len(st.Members) != 3 {
 		t.Fatalf("after restart: members %+v, err %v", st.Members, err)

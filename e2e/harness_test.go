@@ -329,3 +329,16 @@ func leaderProc(t testing.TB, nodes []*proc, token string) *proc {
 	})
 	return leader
 }
+
+// createTemplate defines an approved template through the Graph API.
+func createTemplate(t testing.TB, p *proc, token, wabaID, name, bodyText string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, err := doJSON(ctx, "POST", p.url("/v21.0/"+wabaID+"/message_templates"), token, map[string]any{
+		"name": name, "language": "en", "category": "UTILITY",
+		"components": []any{map[string]string{"type": "BODY", "text": bodyText}}}, nil)
+	if err != nil || code != 200 {
+		t.Fatalf("create template %s: %d %v", name, code, err)
+	}
+}

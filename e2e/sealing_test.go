@@ -26,6 +26,9 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 		map[string]string{"name": "Seal", "phone": "+15550007777"}, &created); err != nil || code != 200 {
 		t.Fatalf("create tenant: %d %v", code, err)
 	}
+	createTemplate(t, nodes[0], created.AccessToken, created.WABAID, "order_update", "Update: {{1}}")
+	// The tenant and template reach the other nodes within a commit round.
+	waitConverged(t, nodes, token)
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	marker := "MARKER-" + hex.EncodeToString(b[:])
@@ -41,17 +44,7 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 		}
 	}
 	// Every node has applied the writes before we look.
-	waitFor(t, "replicas agree", 20*time.Second, func() bool {
-		var first digest
-		for i, p := range nodes {
-			d, err := fsmDigest(p, token)
-			if err != nil || (i > 0 && d != first) {
-				return false
-			}
-			first = d
-		}
-		return true
-	})
+	waitConverged(t, nodes, token)
 	for _, p := range nodes {
 		files := 0
 		err := filepath.WalkDir(p.dataDir, func(path string, d fs.DirEntry, err error) error {
@@ -89,4 +82,20 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	if !found {
 		t.Fatal("the scan finds nothing at all; it cannot be trusted")
 	}
+}
+
+// waitConverged waits until every node reports the same state digest.
+func waitConverged(t testing.TB, nodes []*proc, token string) {
+	t.Helper()
+	waitFor(t, "replicas agree", 20*time.Second, func() bool {
+		var first digest
+		for i, p := range nodes {
+			d, err := fsmDigest(p, token)
+			if err != nil || (i > 0 && d != first) {
+				return false
+			}
+			first = d
+		}
+		return true
+	})
 }

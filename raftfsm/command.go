@@ -48,6 +48,12 @@ const (
 	CmdWebhookAttempt CommandType = 14
 	// CmdPutDataKey records a day's wrapped data key (first one wins).
 	CmdPutDataKey CommandType = 15
+	// CmdCreateTemplate adds a message template (status PENDING).
+	CmdCreateTemplate CommandType = 16
+	// CmdSetTemplateStatus approves or rejects a template.
+	CmdSetTemplateStatus CommandType = 17
+	// CmdDeleteTemplates deletes a template (all languages of a name).
+	CmdDeleteTemplates CommandType = 18
 )
 
 const (

@@ -68,6 +68,9 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdDeleteSubscription: f.applyDeleteSubscription,
 		CmdWebhookAttempt:     f.applyWebhookAttempt,
 		CmdPutDataKey:         f.applyPutDataKey,
+		CmdCreateTemplate:     f.applyCreateTemplate,
+		CmdSetTemplateStatus:  f.applySetTemplateStatus,
+		CmdDeleteTemplates:    f.applyDeleteTemplates,
 	}
 	if err := f.openDB(); err != nil {
 		return nil, err

@@ -44,6 +44,10 @@ var (
 	bucketOutbox = []byte("outbox")
 	// bucketDataKeys: day (BE32 unix days) → data key wrapped by the cluster KEK.
 	bucketDataKeys = []byte("data_keys")
+	// bucketTemplates: WABA id 0 name 0 language → Template.
+	bucketTemplates = []byte("templates")
+	// bucketTemplateIDs: template id → templates key.
+	bucketTemplateIDs = []byte("template_ids")
 )
 
 // allBuckets is created on open.
@@ -51,7 +55,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketBusinesses, bucketWABAs, bucketPhones, bucketPhoneByNumber, bucketApps,
 	bucketTokens, bucketTokenIDs, bucketCluster, bucketJoinTokens, bucketRemoved, bucketMembers,
 	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
-	bucketDataKeys,
+	bucketDataKeys, bucketTemplates, bucketTemplateIDs,
 }
 
 // Keys in bucketMeta.

@@ -43,6 +43,11 @@ func businessOf(c *fiber.Ctx) string {
 func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("node"))
 	t, err := g.d.Cluster.FSM().Tenant(id)
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		if tpl, terr := g.d.Cluster.FSM().TemplateByID(id); terr == nil && tpl.BusinessID == businessOf(c) {
+			return c.JSON(templateView(tpl))
+		}
+	}
 	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.BusinessID != businessOf(c)) {
 		return graph.ErrObjectNotFound.Withf("Unsupported get request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation", id)
 	}

@@ -63,6 +63,11 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		}
 		return c.JSON(fiber.Map{"success": true})
 	}
+	if req.Type == "template" {
+		if err := g.checkTemplate(t.WABAID, req); err != nil {
+			return err
+		}
+	}
 	waID := req.WAID()
 	if waID == cloudapi.NormalizePhone(t.DisplayPhoneNumber) {
 		return cloudapi.ErrRecipientIsSender

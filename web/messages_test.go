@@ -103,8 +103,13 @@ func TestSendMessages(t *testing.T) {
 		t.Fatalf("rejected requests stored %d messages", n-stored)
 	}
 
-	// Templates need no open window.
+	// Templates need no open window, but must exist and be approved.
 	code, out := h.do("POST", url, a["access_token"], `{"messaging_product":"whatsapp","to":"15559999999","type":"template","template":{"name":"hello","language":{"code":"en_US"}}}`)
+	if code != 404 || decodeEnvelope(t, out).Error.Code != 132001 {
+		t.Fatalf("unknown template: %d %s", code, out)
+	}
+	h.createTemplate(a["access_token"], a["waba_id"], "hello", "en_US", "Hello there")
+	code, out = h.do("POST", url, a["access_token"], `{"messaging_product":"whatsapp","to":"15559999999","type":"template","template":{"name":"hello","language":{"code":"en_US"}}}`)
 	if code != 200 || !strings.Contains(string(out), `"message_status":"accepted"`) {
 		t.Fatalf("template: %d %s", code, out)
 	}

@@ -90,6 +90,7 @@ func New(d Deps) *fiber.App {
 	a.Get("/tenants", admin.requireAdmin, admin.listTenants)
 	a.Get("/debug/fsm-digest", admin.requireAdmin, admin.fsmDigest)
 	a.Get("/webhooks/outbox", admin.requireAdmin, admin.outbox)
+	a.Post("/templates/:id/status", admin.requireAdmin, admin.setTemplateStatus)
 
 	if d.Console != nil {
 		app.Use("/console", func(c *fiber.Ctx) error {
@@ -110,5 +111,8 @@ func New(d Deps) *fiber.App {
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscribe)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscriptions)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.unsubscribe)
+	app.Post("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.createTemplate)
+	app.Get("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.listTemplates)
+	app.Delete("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.deleteTemplates)
 	return app
 }

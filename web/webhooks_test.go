@@ -52,6 +52,13 @@ func TestSubscribedApps(t *testing.T) {
 			t.Fatalf("foreign %s: %d %s", m, code, out)
 		}
 	}
+	// Template review results are queued as webhooks for the subscriber.
+	h.createTemplate(a["access_token"], a["waba_id"], "promo", "en", "Sale!")
+	evs, _ := h.c.fsm.Outbox(0)
+	if len(evs) != 1 || !strings.Contains(string(evs[0].Body), `"field":"message_template_status_update"`) ||
+		!strings.Contains(string(evs[0].Body), `"event":"APPROVED"`) || evs[0].WABAID != a["waba_id"] {
+		t.Fatalf("outbox: %+v", evs)
+	}
 	code, out = h.do("DELETE", url, a["access_token"], "")
 	if code != 200 {
 		t.Fatalf("delete: %d %s", code, out)

@@ -1,0 +1,167 @@
+package raftfsm
+
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Template is a stored message template.
+type Template struct {
+	ID           string
+	WABAID       string
+	BusinessID   string
+	Name         string
+	Language     string
+	Category     string
+	Components   []byte // the definition's components, JSON
+	BodyParams   int
+	HeaderParams int
+	Status       string // PENDING, APPROVED, REJECTED
+	Reason       string
+	CreatedAt    int64
+	UpdatedAt    int64
+}
+
+// CreateTemplate is the payload of CmdCreateTemplate.
+type CreateTemplate struct{ Template Template }
+
+// SetTemplateStatus is the payload of CmdSetTemplateStatus; Event is the
+// message_template_status_update webhook, queued if the WABA subscribes.
+type SetTemplateStatus struct {
+	ID     string
+	Status string
+	Reason string
+	At     int64
+	Event  *OutboxEvent
+}
+
+// DeleteTemplates is the payload of CmdDeleteTemplates: every language of
+// Name (or only template ID when given) in the WABA.
+type DeleteTemplates struct {
+	WABAID     string
+	BusinessID string
+	Name       string
+	ID         string
+}
+
+func templateKey(waba, name, lang string) []byte {
+	return []byte(waba + "\x00" + name + "\x00" + lang)
+}
+
+func (f *FSM) applyCreateTemplate(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c CreateTemplate
+	decode(payload, &c)
+	t := c.Template
+	if t.ID == "" || t.Name == "" || t.Language == "" {
+		return nil, domainErr(ErrInvalid, "template id, name and language are required")
+	}
+	v := tx.Bucket(bucketWABAs).Get([]byte(t.WABAID))
+	if v == nil {
+		return nil, domainErr(ErrNotFound, "waba")
+	}
+	var w WABA
+	decode(v, &w)
+	if w.BusinessID != t.BusinessID {
+		return nil, domainErr(ErrNotFound, "waba")
+	}
+	key := templateKey(t.WABAID, t.Name, t.Language)
+	if tx.Bucket(bucketTemplates).Get(key) != nil || tx.Bucket(bucketTemplateIDs).Get([]byte(t.ID)) != nil {
+		return nil, domainErr(ErrConflict, "template %s (%s) exists", t.Name, t.Language)
+	}
+	t.Status, t.UpdatedAt = "PENDING", t.CreatedAt
+	mustPut(tx, bucketTemplates, key, marshal(t))
+	mustPut(tx, bucketTemplateIDs, []byte(t.ID), key)
+	return nil, nil
+}
+
+func (f *FSM) applySetTemplateStatus(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c SetTemplateStatus
+	decode(payload, &c)
+	if c.Status != "APPROVED" && c.Status != "REJECTED" && c.Status != "PAUSED" && c.Status != "DISABLED" {
+		return nil, domainErr(ErrInvalid, "status %q", c.Status)
+	}
+	key := tx.Bucket(bucketTemplateIDs).Get([]byte(c.ID))
+	if key == nil {
+		return nil, domainErr(ErrNotFound, "template")
+	}
+	key = bytes.Clone(key)
+	var t Template
+	decode(tx.Bucket(bucketTemplates).Get(key), &t)
+	t.Status, t.Reason, t.UpdatedAt = c.Status, c.Reason, c.At
+	mustPut(tx, bucketTemplates, key, marshal(t))
+	if c.Event != nil {
+		enqueue(tx, t.WABAID, t.BusinessID, c.Event)
+	}
+	return nil, nil
+}
+
+func (f *FSM) applyDeleteTemplates(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c DeleteTemplates
+	decode(payload, &c)
+	prefix := []byte(c.WABAID + "\x00" + c.Name + "\x00")
+	var keys [][]byte
+	var ids []string
+	cur := tx.Bucket(bucketTemplates).Cursor()
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		var t Template
+		decode(v, &t)
+		if t.BusinessID != c.BusinessID || (c.ID != "" && t.ID != c.ID) {
+			continue
+		}
+		keys = append(keys, bytes.Clone(k))
+		ids = append(ids, t.ID)
+	}
+	if len(keys) == 0 {
+		return nil, domainErr(ErrNotFound, "template")
+	}
+	for i, k := range keys {
+		mustDelete(tx, bucketTemplates, k)
+		mustDelete(tx, bucketTemplateIDs, []byte(ids[i]))
+	}
+	return nil, nil
+}
+
+// TemplateByID returns a template.
+func (f *FSM) TemplateByID(id string) (Template, error) {
+	var t Template
+	err := f.View(func(tx *bolt.Tx) error {
+		key := tx.Bucket(bucketTemplateIDs).Get([]byte(id))
+		if key == nil {
+			return ErrNotFound
+		}
+		return unmarshal(tx.Bucket(bucketTemplates).Get(key), &t)
+	})
+	return t, err
+}
+
+// TemplateByName returns the template of a WABA by name and language.
+func (f *FSM) TemplateByName(wabaID, name, lang string) (Template, error) {
+	var t Template
+	err := f.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketTemplates).Get(templateKey(wabaID, name, lang))
+		if v == nil {
+			return ErrNotFound
+		}
+		return unmarshal(v, &t)
+	})
+	return t, err
+}
+
+// Templates returns a WABA's templates in name/language order.
+func (f *FSM) Templates(wabaID string) ([]Template, error) {
+	var out []Template
+	err := f.View(func(tx *bolt.Tx) error {
+		prefix := []byte(wabaID + "\x00")
+		cur := tx.Bucket(bucketTemplates).Cursor()
+		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+			var t Template
+			if err := unmarshal(v, &t); err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return nil
+	})
+	return out, err
+}

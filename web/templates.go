@@ -1,0 +1,238 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+func templateID() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(9e14))
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatInt(n.Int64()+1e14, 10), nil
+}
+
+// templateView is a template as Graph shows it.
+func templateView(t raftfsm.Template) fiber.Map {
+	m := fiber.Map{"id": t.ID, "name": t.Name, "language": t.Language, "status": t.Status, "category": t.Category}
+	var comps json.RawMessage
+	if json.Unmarshal(t.Components, &comps) == nil {
+		m["components"] = comps
+	}
+	if t.Reason != "" {
+		m["rejected_reason"] = t.Reason
+	}
+	return m
+}
+
+// statusEvent builds the message_template_status_update webhook.
+func statusEvent(key []byte, t raftfsm.Template, status, reason string, at int64) (*raftfsm.OutboxEvent, error) {
+	id, _ := strconv.ParseInt(t.ID, 10, 64)
+	value := map[string]any{"event": status, "message_template_id": id, "message_template_name": t.Name,
+		"message_template_language": t.Language, "reason": reason, "message_template_category": t.Category}
+	if reason == "" {
+		value["reason"] = "NONE"
+	}
+	body, err := cloudapi.MarshalASCII(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
+		"id": t.WABAID, "time": at / 1000, "changes": []any{map[string]any{"field": "message_template_status_update", "value": value}}}}})
+	if err != nil {
+		return nil, err
+	}
+	return &raftfsm.OutboxEvent{Key: key, Body: body, CreatedAt: at}, nil
+}
+
+// createTemplate answers POST /{waba-id}/message_templates. The default
+// review policy approves a template that passes validation.
+func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
+	w, err := g.ownWABA(c)
+	if err != nil {
+		return err
+	}
+	req, nBody, nHeader, err := cloudapi.ParseCreateTemplate(c.Body())
+	if err != nil {
+		return err
+	}
+	comps, err := json.Marshal(req.Components)
+	if err != nil {
+		return err
+	}
+	id, err := templateID()
+	if err != nil {
+		return err
+	}
+	now := g.d.Now().UnixMilli()
+	t := raftfsm.Template{ID: id, WABAID: w.ID, BusinessID: w.BusinessID, Name: req.Name, Language: req.Language,
+		Category: req.Category, Components: comps, BodyParams: nBody, HeaderParams: nHeader, CreatedAt: now}
+	if err := g.propose(c, raftfsm.CmdCreateTemplate, raftfsm.CreateTemplate{Template: t}); err != nil {
+		if errors.Is(err, raftfsm.ErrConflict) {
+			return graph.ErrInvalidParameter.Withf("a template named %s already exists in language %s", req.Name, req.Language)
+		}
+		return err
+	}
+	ev, err := statusEvent(g.messageKey(), t, "APPROVED", "", now)
+	if err != nil {
+		return err
+	}
+	if err := g.propose(c, raftfsm.CmdSetTemplateStatus, raftfsm.SetTemplateStatus{ID: id, Status: "APPROVED", At: now, Event: ev}); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"id": id, "status": "APPROVED", "category": req.Category})
+}
+
+// propose encodes, replicates and unwraps a domain error.
+func (g *graphAPI) propose(c *fiber.Ctx, typ raftfsm.CommandType, payload any) error {
+	cmd, err := raftfsm.EncodeCommand(typ, payload)
+	if err != nil {
+		return err
+	}
+	res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+// listTemplates answers GET /{waba-id}/message_templates with Graph
+// filters and cursor paging.
+func (g *graphAPI) listTemplates(c *fiber.Ctx) error {
+	w, err := g.ownWABA(c)
+	if err != nil {
+		return err
+	}
+	ts, err := g.d.Cluster.FSM().Templates(w.ID)
+	if err != nil {
+		return err
+	}
+	limit := 25
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return graph.ErrInvalidParameter.With("limit must be between 1 and 1000")
+		}
+		limit = n
+	}
+	start := 0
+	if a := c.Query("after"); a != "" {
+		b, err := base64.RawURLEncoding.DecodeString(a)
+		n, aerr := strconv.Atoi(string(b))
+		if err != nil || aerr != nil || n < 0 {
+			return graph.ErrInvalidParameter.With("after is not a valid cursor")
+		}
+		start = n
+	}
+	name, status, lang, cat := c.Query("name"), strings.ToUpper(c.Query("status")), c.Query("language"), strings.ToUpper(c.Query("category"))
+	var matched []raftfsm.Template
+	for _, t := range ts {
+		if (name == "" || strings.Contains(t.Name, name)) && (status == "" || t.Status == status) &&
+			(lang == "" || t.Language == lang) && (cat == "" || t.Category == cat) {
+			matched = append(matched, t)
+		}
+	}
+	data := []fiber.Map{}
+	end := min(start+limit, len(matched))
+	for i := start; i < end; i++ {
+		data = append(data, templateView(matched[i]))
+	}
+	cursor := func(i int) string { return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(i))) }
+	out := fiber.Map{"data": data}
+	if len(data) > 0 {
+		paging := fiber.Map{"cursors": fiber.Map{"before": cursor(start), "after": cursor(end)}}
+		if end < len(matched) {
+			paging["next"] = fmt.Sprintf("%s?limit=%d&after=%s", c.Path(), limit, cursor(end))
+		}
+		out["paging"] = paging
+	}
+	return c.JSON(out)
+}
+
+// deleteTemplates answers DELETE /{waba-id}/message_templates?name=…[&hsm_id=…].
+func (g *graphAPI) deleteTemplates(c *fiber.Ctx) error {
+	w, err := g.ownWABA(c)
+	if err != nil {
+		return err
+	}
+	name := strings.Clone(c.Query("name"))
+	if name == "" {
+		return graph.ErrMissingParameter.With("name is required")
+	}
+	err = g.propose(c, raftfsm.CmdDeleteTemplates, raftfsm.DeleteTemplates{
+		WABAID: w.ID, BusinessID: w.BusinessID, Name: name, ID: strings.Clone(c.Query("hsm_id"))})
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return graph.ErrParameterValue.With("no template with this name")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"success": true})
+}
+
+// checkTemplate enforces 132001 and 132000 on a template send.
+func (g *graphAPI) checkTemplate(wabaID string, req *cloudapi.SendRequest) error {
+	t, err := g.d.Cluster.FSM().TemplateByName(wabaID, req.Template.Name, req.Template.Language.Code)
+	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.Status != "APPROVED") {
+		return cloudapi.ErrTemplateMissing.Withf("template name (%s) does not exist in %s or is not approved", req.Template.Name, req.Template.Language.Code)
+	}
+	if err != nil {
+		return err
+	}
+	body, header := req.Template.TemplateParamCounts()
+	if body != t.BodyParams || header != t.HeaderParams {
+		return cloudapi.ErrTemplateParams.Withf("body: expected %d, received %d; header: expected %d, received %d",
+			t.BodyParams, body, t.HeaderParams, header)
+	}
+	return nil
+}
+
+// setTemplateStatus answers POST /admin/v1/templates/:id/status.
+func (a *adminAPI) setTemplateStatus(c *fiber.Ctx) error {
+	var req struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	req.Status = strings.ToUpper(req.Status)
+	if req.Status != "APPROVED" && req.Status != "REJECTED" && req.Status != "PAUSED" && req.Status != "DISABLED" {
+		return graph.ErrParameterValue.With("status must be APPROVED, REJECTED, PAUSED or DISABLED")
+	}
+	t, err := a.d.Cluster.FSM().TemplateByID(strings.Clone(c.Params("id")))
+	if err != nil {
+		return graph.ErrObjectNotFound.With("no template with this id")
+	}
+	now := a.d.Now().UnixMilli()
+	var key [16]byte
+	binary.BigEndian.PutUint64(key[:8], uint64(a.d.Now().UnixNano()))
+	_, _ = rand.Read(key[8:])
+	ev, err := statusEvent(key[:], t, req.Status, req.Reason, now)
+	if err != nil {
+		return err
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSetTemplateStatus, raftfsm.SetTemplateStatus{
+		ID: t.ID, Status: req.Status, Reason: req.Reason, At: now, Event: ev})
+	if err != nil {
+		return err
+	}
+	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
+	if err != nil {
+		return err
+	}
+	if res.Err != nil {
+		return res.Err
+	}
+	return c.JSON(fiber.Map{"success": true})
+}
