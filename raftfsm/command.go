@@ -54,6 +54,12 @@ const (
 	CmdSetTemplateStatus CommandType = 17
 	// CmdDeleteTemplates deletes a template (all languages of a name).
 	CmdDeleteTemplates CommandType = 18
+	// CmdRegisterPhone registers or deregisters a phone number.
+	CmdRegisterPhone CommandType = 19
+	// CmdSetPIN sets a phone number's two-step verification PIN.
+	CmdSetPIN CommandType = 20
+	// CmdUpdateProfile updates a phone number's business profile.
+	CmdUpdateProfile CommandType = 21
 )
 
 const (

@@ -25,6 +25,10 @@ var (
 	// ErrWindowClosed: a non-template message outside the 24-hour customer
 	// service window.
 	ErrWindowClosed = errors.New("customer service window closed")
+	// ErrRateLimited: too many register/deregister calls in 72 hours.
+	ErrRateLimited = errors.New("rate limit exceeded")
+	// ErrPINMismatch: the two-step verification PIN does not match.
+	ErrPINMismatch = errors.New("PIN mismatch")
 	// ErrClosed: the FSM is closed.
 	ErrClosed = errors.New("state machine closed")
 )
@@ -42,6 +46,8 @@ var codes = []struct {
 	{6, ErrIgnored},
 	{7, ErrVersion},
 	{8, ErrWindowClosed},
+	{9, ErrRateLimited},
+	{10, ErrPINMismatch},
 }
 
 // codeUnknown is the code of an error that is not a known sentinel.

@@ -71,6 +71,9 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdCreateTemplate:     f.applyCreateTemplate,
 		CmdSetTemplateStatus:  f.applySetTemplateStatus,
 		CmdDeleteTemplates:    f.applyDeleteTemplates,
+		CmdRegisterPhone:      f.applyRegisterPhone,
+		CmdSetPIN:             f.applySetPIN,
+		CmdUpdateProfile:      f.applyUpdateProfile,
 	}
 	if err := f.openDB(); err != nil {
 		return nil, err

@@ -81,6 +81,20 @@ type Phone struct {
 	DisplayPhoneNumber string
 	VerifiedName       string
 	CreatedAt          int64
+	Registered         bool
+	PINHash            []byte  // two-step verification PIN (sha256 of id:pin)
+	RegisterLog        []int64 // register/deregister calls in the last 72 h (unix ms)
+	Profile            Profile
+}
+
+// Profile is a phone number's WhatsApp business profile.
+type Profile struct {
+	About       string
+	Address     string
+	Description string
+	Email       string
+	Websites    []string
+	Vertical    string
 }
 
 // App is a stored app (holder of the webhook signing secret).
@@ -167,7 +181,7 @@ func (f *FSM) applyCreateTenant(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		{bucketBusinesses, []byte(c.BusinessID), marshal(Business{ID: c.BusinessID, Name: c.BusinessName, CreatedAt: c.CreatedAt})},
 		{bucketWABAs, []byte(c.WABAID), marshal(WABA{ID: c.WABAID, BusinessID: c.BusinessID, Name: c.WABAName, CreatedAt: c.CreatedAt})},
 		{bucketPhones, []byte(c.PhoneNumberID), marshal(Phone{ID: c.PhoneNumberID, WABAID: c.WABAID, BusinessID: c.BusinessID,
-			DisplayPhoneNumber: c.DisplayPhoneNumber, VerifiedName: c.VerifiedName, CreatedAt: c.CreatedAt})},
+			DisplayPhoneNumber: c.DisplayPhoneNumber, VerifiedName: c.VerifiedName, CreatedAt: c.CreatedAt, Registered: true})},
 		{bucketPhoneByNumber, []byte(number), []byte(c.PhoneNumberID)},
 		{bucketApps, []byte(c.AppID), marshal(App{ID: c.AppID, BusinessID: c.BusinessID, Secret: c.AppSecret, CreatedAt: c.CreatedAt})},
 		{bucketTokens, c.TokenHash[:], marshal(Token{ID: c.TokenID, BusinessID: c.BusinessID, Kind: TokenAPI, Hash: c.TokenHash, CreatedAt: c.CreatedAt})},

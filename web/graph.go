@@ -54,9 +54,9 @@ func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{
-		"id":                   t.PhoneNumberID,
-		"display_phone_number": t.DisplayPhoneNumber,
-		"verified_name":        t.VerifiedName,
-	})
+	p, err := g.d.Cluster.FSM().Phone(t.PhoneNumberID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(phoneView(p, c.Query("fields")))
 }

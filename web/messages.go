@@ -63,6 +63,11 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		}
 		return c.JSON(fiber.Map{"success": true})
 	}
+	if p, err := g.d.Cluster.FSM().Phone(t.PhoneNumberID); err != nil {
+		return err
+	} else if !p.Registered {
+		return errNotRegistered
+	}
 	if req.Type == "template" {
 		if err := g.checkTemplate(t.WABAID, req); err != nil {
 			return err

@@ -1,0 +1,156 @@
+package raftfsm
+
+import (
+	"crypto/subtle"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Registration limits (Cloud API: 10 register calls per number per 72 h).
+const (
+	RegisterWindowMillis = 72 * 60 * 60 * 1000
+	RegisterMaxCalls     = 10
+)
+
+// RegisterPhone is the payload of CmdRegisterPhone.
+type RegisterPhone struct {
+	PhoneNumberID string
+	BusinessID    string
+	Register      bool   // false: deregister
+	PINHash       []byte // register only
+	At            int64
+}
+
+// SetPIN is the payload of CmdSetPIN.
+type SetPIN struct {
+	PhoneNumberID string
+	BusinessID    string
+	PINHash       []byte
+}
+
+// UpdateProfile is the payload of CmdUpdateProfile; nil fields are kept.
+type UpdateProfile struct {
+	PhoneNumberID string
+	BusinessID    string
+	About         *string
+	Address       *string
+	Description   *string
+	Email         *string
+	Websites      *[]string
+	Vertical      *string
+}
+
+// ownPhone loads a phone of the business (ErrNotFound otherwise).
+func ownPhone(tx *bolt.Tx, id, business string) (Phone, error) {
+	var p Phone
+	v := tx.Bucket(bucketPhones).Get([]byte(id))
+	if v == nil {
+		return p, domainErr(ErrNotFound, "phone number")
+	}
+	decode(v, &p)
+	if p.BusinessID != business {
+		return p, domainErr(ErrNotFound, "phone number")
+	}
+	return p, nil
+}
+
+func (f *FSM) applyRegisterPhone(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c RegisterPhone
+	decode(payload, &c)
+	p, err := ownPhone(tx, c.PhoneNumberID, c.BusinessID)
+	if err != nil {
+		return nil, err
+	}
+	var recent []int64
+	for _, t := range p.RegisterLog {
+		if c.At-t < RegisterWindowMillis {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= RegisterMaxCalls {
+		return nil, domainErr(ErrRateLimited, "register/deregister calls")
+	}
+	if c.Register && len(p.PINHash) > 0 && subtle.ConstantTimeCompare(p.PINHash, c.PINHash) != 1 {
+		// A failed PIN still counts as an attempt.
+		p.RegisterLog = append(recent, c.At)
+		mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
+		return nil, ErrPINMismatch
+	}
+	p.RegisterLog = append(recent, c.At)
+	p.Registered = c.Register
+	if c.Register && len(p.PINHash) == 0 {
+		p.PINHash = c.PINHash
+	}
+	mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
+	return nil, nil
+}
+
+func (f *FSM) applySetPIN(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c SetPIN
+	decode(payload, &c)
+	p, err := ownPhone(tx, c.PhoneNumberID, c.BusinessID)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.PINHash) == 0 {
+		return nil, domainErr(ErrInvalid, "pin")
+	}
+	p.PINHash = c.PINHash
+	mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
+	return nil, nil
+}
+
+func (f *FSM) applyUpdateProfile(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c UpdateProfile
+	decode(payload, &c)
+	p, err := ownPhone(tx, c.PhoneNumberID, c.BusinessID)
+	if err != nil {
+		return nil, err
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&p.Profile.About, c.About)
+	set(&p.Profile.Address, c.Address)
+	set(&p.Profile.Description, c.Description)
+	set(&p.Profile.Email, c.Email)
+	set(&p.Profile.Vertical, c.Vertical)
+	if c.Websites != nil {
+		p.Profile.Websites = *c.Websites
+	}
+	mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
+	return nil, nil
+}
+
+// Phone returns a phone-number record.
+func (f *FSM) Phone(id string) (Phone, error) {
+	var p Phone
+	err := f.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketPhones).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		return unmarshal(v, &p)
+	})
+	return p, err
+}
+
+// PhonesOfWABA returns the phone numbers of a WABA.
+func (f *FSM) PhonesOfWABA(wabaID string) ([]Phone, error) {
+	var out []Phone
+	err := f.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPhones).ForEach(func(_, v []byte) error {
+			var p Phone
+			if err := unmarshal(v, &p); err != nil {
+				return err
+			}
+			if p.WABAID == wabaID {
+				out = append(out, p)
+			}
+			return nil
+		})
+	})
+	return out, err
+}

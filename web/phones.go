@@ -1,0 +1,249 @@
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+var (
+	errRegisterLimit = &graph.Error{Status: 400, Code: 133016, Title: "Account register deregister rate limit exceeded",
+		Details: "Registration or deregistration failed because there were too many attempts for this phone number in a short period of time (10 per 72 hours)."}
+	errPINMismatch   = &graph.Error{Status: 400, Code: 133005, Title: "Two step verification PIN mismatch"}
+	errNotRegistered = &graph.Error{Status: 400, Code: 133010, Title: "Phone number not registered",
+		Details: "The phone number is not registered on the WhatsApp Business Platform; call /register first."}
+)
+
+func pinHash(phoneID, pin string) []byte {
+	h := sha256.Sum256([]byte(phoneID + ":" + pin))
+	return h[:]
+}
+
+func validPIN(pin string) bool {
+	if len(pin) != 6 {
+		return false
+	}
+	for _, c := range pin {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// phoneView renders a phone number, restricted to fields when given.
+func phoneView(p raftfsm.Phone, fields string) fiber.Map {
+	status := "CONNECTED"
+	if !p.Registered {
+		status = "DISCONNECTED"
+	}
+	all := fiber.Map{
+		"id": p.ID, "display_phone_number": p.DisplayPhoneNumber, "verified_name": p.VerifiedName,
+		"code_verification_status": "VERIFIED", "quality_rating": "GREEN", "platform_type": "CLOUD_API",
+		"throughput": fiber.Map{"level": "STANDARD"}, "status": status, "name_status": "APPROVED",
+		"is_pin_enabled": len(p.PINHash) > 0, "account_mode": "LIVE", "is_official_business_account": false,
+	}
+	if fields == "" {
+		return fiber.Map{"id": p.ID, "display_phone_number": p.DisplayPhoneNumber, "verified_name": p.VerifiedName,
+			"code_verification_status": "VERIFIED", "quality_rating": "GREEN", "platform_type": "CLOUD_API",
+			"throughput": fiber.Map{"level": "STANDARD"}}
+	}
+	out := fiber.Map{"id": p.ID}
+	for _, f := range strings.Split(fields, ",") {
+		if v, ok := all[strings.TrimSpace(f)]; ok {
+			out[strings.TrimSpace(f)] = v
+		}
+	}
+	return out
+}
+
+// phoneNumbers answers GET /{waba-id}/phone_numbers.
+func (g *graphAPI) phoneNumbers(c *fiber.Ctx) error {
+	w, err := g.ownWABA(c)
+	if err != nil {
+		return err
+	}
+	ps, err := g.d.Cluster.FSM().PhonesOfWABA(w.ID)
+	if err != nil {
+		return err
+	}
+	data := make([]fiber.Map, 0, len(ps))
+	for _, p := range ps {
+		data = append(data, phoneView(p, c.Query("fields")))
+	}
+	return c.JSON(fiber.Map{"data": data})
+}
+
+// phoneBody decodes a small JSON (or form) body of a phone-number edge.
+func phoneBody(c *fiber.Ctx, v any) error {
+	body := c.Body()
+	if len(body) == 0 {
+		return nil
+	}
+	if body[0] == '{' {
+		if err := json.Unmarshal(body, v); err != nil {
+			return graph.ErrInvalidParameter.With("request body is not valid JSON")
+		}
+		return nil
+	}
+	q, err := url.ParseQuery(string(body))
+	if err != nil {
+		return graph.ErrInvalidParameter.With("request body is not valid")
+	}
+	m := map[string]string{}
+	for k := range q {
+		m[k] = q.Get(k)
+	}
+	b, _ := json.Marshal(m)
+	_ = json.Unmarshal(b, v)
+	return nil
+}
+
+// register answers POST /{phone-number-id}/register and /deregister.
+func (g *graphAPI) register(on bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		t, err := g.ownPhone(c)
+		if err != nil {
+			return err
+		}
+		var req struct {
+			MessagingProduct string `json:"messaging_product"`
+			PIN              string `json:"pin"`
+		}
+		if err := phoneBody(c, &req); err != nil {
+			return err
+		}
+		if on {
+			if req.PIN == "" {
+				return graph.ErrMissingParameter.With("pin is required")
+			}
+			if !validPIN(req.PIN) {
+				return graph.ErrParameterValue.With("pin must be 6 digits")
+			}
+		}
+		err = g.propose(c, raftfsm.CmdRegisterPhone, raftfsm.RegisterPhone{PhoneNumberID: t.PhoneNumberID,
+			BusinessID: t.BusinessID, Register: on, PINHash: pinHash(t.PhoneNumberID, req.PIN), At: g.d.Now().UnixMilli()})
+		switch {
+		case errors.Is(err, raftfsm.ErrRateLimited):
+			return errRegisterLimit
+		case errors.Is(err, raftfsm.ErrPINMismatch):
+			return errPINMismatch
+		case err != nil:
+			return err
+		}
+		return c.JSON(fiber.Map{"success": true})
+	}
+}
+
+// updatePhone answers POST /{phone-number-id} (two-step verification PIN).
+func (g *graphAPI) updatePhone(c *fiber.Ctx) error {
+	t, err := g.ownPhone(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		PIN string `json:"pin"`
+	}
+	if err := phoneBody(c, &req); err != nil {
+		return err
+	}
+	if req.PIN == "" {
+		return graph.ErrMissingParameter.With("pin is required")
+	}
+	if !validPIN(req.PIN) {
+		return graph.ErrParameterValue.With("pin must be 6 digits")
+	}
+	if err := g.propose(c, raftfsm.CmdSetPIN, raftfsm.SetPIN{PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
+		PINHash: pinHash(t.PhoneNumberID, req.PIN)}); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"success": true})
+}
+
+var verticals = map[string]bool{"UNDEFINED": true, "OTHER": true, "AUTO": true, "BEAUTY": true, "APPAREL": true,
+	"EDU": true, "ENTERTAIN": true, "EVENT_PLAN": true, "FINANCE": true, "GROCERY": true, "GOVT": true, "HOTEL": true,
+	"HEALTH": true, "NONPROFIT": true, "PROF_SERVICES": true, "RETAIL": true, "TRAVEL": true, "RESTAURANT": true, "NOT_A_BIZ": true}
+
+// profile answers GET /{phone-number-id}/whatsapp_business_profile.
+func (g *graphAPI) profile(c *fiber.Ctx) error {
+	t, err := g.ownPhone(c)
+	if err != nil {
+		return err
+	}
+	p, err := g.d.Cluster.FSM().Phone(t.PhoneNumberID)
+	if err != nil {
+		return err
+	}
+	websites := p.Profile.Websites
+	if websites == nil {
+		websites = []string{}
+	}
+	return c.JSON(fiber.Map{"data": []fiber.Map{{"messaging_product": "whatsapp", "about": p.Profile.About,
+		"address": p.Profile.Address, "description": p.Profile.Description, "email": p.Profile.Email,
+		"websites": websites, "vertical": p.Profile.Vertical}}})
+}
+
+// updateProfile answers POST /{phone-number-id}/whatsapp_business_profile.
+func (g *graphAPI) updateProfile(c *fiber.Ctx) error {
+	t, err := g.ownPhone(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		MessagingProduct string    `json:"messaging_product"`
+		About            *string   `json:"about"`
+		Address          *string   `json:"address"`
+		Description      *string   `json:"description"`
+		Email            *string   `json:"email"`
+		Websites         *[]string `json:"websites"`
+		Vertical         *string   `json:"vertical"`
+		ProfilePicture   *string   `json:"profile_picture_handle"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(c.Body())))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return graph.ErrInvalidParameter.With("request body is not valid JSON or has an unknown field")
+	}
+	if req.MessagingProduct != "whatsapp" {
+		return graph.ErrMissingParameter.With("messaging_product must be whatsapp")
+	}
+	check := func(name string, v *string, lo, hi int) error {
+		if v != nil && (len([]rune(*v)) < lo || len([]rune(*v)) > hi) {
+			return graph.ErrParameterValue.Withf("%s must be %d to %d characters", name, lo, hi)
+		}
+		return nil
+	}
+	for _, e := range []error{check("about", req.About, 1, 139), check("address", req.Address, 0, 256),
+		check("description", req.Description, 0, 512), check("email", req.Email, 0, 128)} {
+		if e != nil {
+			return e
+		}
+	}
+	if req.Websites != nil {
+		if len(*req.Websites) > 2 {
+			return graph.ErrParameterValue.With("websites: at most 2")
+		}
+		for _, w := range *req.Websites {
+			u, err := url.Parse(w)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || len(w) > 256 {
+				return graph.ErrParameterValue.With("websites must be http(s) URLs of at most 256 characters")
+			}
+		}
+	}
+	if req.Vertical != nil && !verticals[*req.Vertical] {
+		return graph.ErrParameterValue.With("vertical is not a known industry")
+	}
+	if err := g.propose(c, raftfsm.CmdUpdateProfile, raftfsm.UpdateProfile{PhoneNumberID: t.PhoneNumberID,
+		BusinessID: t.BusinessID, About: req.About, Address: req.Address, Description: req.Description,
+		Email: req.Email, Websites: req.Websites, Vertical: req.Vertical}); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"success": true})
+}
