@@ -12,6 +12,15 @@ if ! command -v go >/dev/null 2>&1; then
 	exit 1
 fi
 
+# The conformance test runs a real third-party Cloud API client under node.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	echo "== installing node and npm (Debian packages)"
+	if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; else
+		sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm >/dev/null; fi
+fi
+echo "== npm ci (e2e/conformance: whatsapp-api-js)"
+npm ci --prefix e2e/conformance --no-audit --no-fund --loglevel=error
+
 echo "== go vet"
 go vet ./...
 

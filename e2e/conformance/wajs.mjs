@@ -1,0 +1,105 @@
+// Conformance check: the whatsapp-api-js client library (MIT, an
+// independent implementation of Meta's Cloud API) talks to waedge with only
+// the base URL changed (through its fetch ponyfill), and verifies waedge's
+// webhook signature and subscription handshake as it would Meta's.
+//
+// Environment: BASE (http://host:port), TOKEN, PNID, WABA, APP_SECRET,
+// SIGNED_BODY (base64 of a webhook body signed by waedge), SIGNATURE,
+// EXPECT_TEXT (the text inside that body).
+import http from "node:http";
+import { WhatsAppAPI } from "whatsapp-api-js";
+import { Text, Template, Language, BodyComponent, BodyParameter } from "whatsapp-api-js/messages";
+
+const env = process.env;
+let passed = 0;
+let failed = 0;
+function check(name, ok, detail) {
+  if (ok) {
+    passed++;
+    console.log(`ok   ${name}`);
+  } else {
+    failed++;
+    console.log(`FAIL ${name}: ${detail}`);
+  }
+}
+
+const base = env.BASE;
+const rewrite = (url, init) => fetch(String(url).replace("https://graph.facebook.com", base), init);
+const api = new WhatsAppAPI({
+  token: env.TOKEN,
+  appSecret: env.APP_SECRET,
+  webhookVerifyToken: "conformance-verify",
+  v: "v21.0",
+  ponyfill: { fetch: rewrite },
+});
+
+// A receiver built on the library: GET handshake and signed POSTs.
+let received = null;
+api.on.message = ({ message, name }) => {
+  received = { text: message.text?.body, name };
+};
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, "http://x");
+  if (req.method === "GET") {
+    try {
+      res.end(api.get(Object.fromEntries(url.searchParams)));
+    } catch {
+      res.statusCode = 403;
+      res.end();
+    }
+    return;
+  }
+  res.statusCode = 405;
+  res.end();
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const port = server.address().port;
+
+try {
+  // 1. Subscription: waedge must complete the library's GET handshake.
+  const sub = await fetch(`${base}/v21.0/${env.WABA}/subscribed_apps`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${env.TOKEN}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ override_callback_uri: `http://127.0.0.1:${port}/hook`, verify_token: "conformance-verify" }),
+  });
+  check("subscribed_apps handshake answered by the library", sub.status === 200, `${sub.status} ${await sub.text()}`);
+
+  // 2. A template send through the library's sendMessage.
+  const tpl = new Template("order_update", new Language("en"), new BodyComponent(new BodyParameter("Ana")));
+  const r1 = await api.sendMessage(env.PNID, "15551234567", tpl);
+  check("sendMessage(template) returns a wamid", r1?.messages?.[0]?.id?.startsWith("wamid.") && r1?.contacts?.[0]?.wa_id === "15551234567", JSON.stringify(r1));
+
+  // 3. A free-form text outside the 24-hour window: the Graph error the library expects.
+  const r2 = await api.sendMessage(env.PNID, "15551234567", new Text("hello"));
+  check("sendMessage(text) outside the window gets error 131047", r2?.error?.code === 131047 && /^\(#131047\)/.test(r2?.error?.message), JSON.stringify(r2));
+
+  // 4. Mark-as-read of an unknown message: a Graph error, not a crash.
+  const r3 = await api.markAsRead(env.PNID, "wamid.unknown");
+  check("markAsRead of an unknown id gets a Graph error", typeof r3?.error?.code === "number" && r3?.error?.fbtrace_id, JSON.stringify(r3));
+
+  // 5. A webhook signed by waedge passes the library's signature check and parses.
+  const raw = Buffer.from(env.SIGNED_BODY, "base64").toString("utf8");
+  let err = null;
+  try {
+    await api.post(JSON.parse(raw), raw, env.SIGNATURE);
+  } catch (e) {
+    err = e;
+  }
+  await new Promise((r) => setTimeout(r, 50)); // the library offloads its emitter to the next tick
+  check("webhook signature verified and message parsed", !err && received?.text === env.EXPECT_TEXT, `${err} ${JSON.stringify(received)}`);
+
+  // 6. A tampered body is rejected by the library.
+  let rejected = false;
+  try {
+    await api.post(JSON.parse(raw), raw.replace("15551234567", "15551234568"), env.SIGNATURE);
+  } catch {
+    rejected = true;
+  }
+  check("tampered webhook rejected", rejected, "accepted");
+} catch (e) {
+  check("no exception", false, e?.stack ?? e);
+} finally {
+  server.close();
+}
+console.log(`conformance: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);

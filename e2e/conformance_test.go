@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waedge/waedge/cloudapi"
+)
+
+// TestConformanceWhatsAppAPIJS runs a real third-party Cloud API client,
+// the npm package whatsapp-api-js, under node against a running waedge.
+// scripts/test.sh installs node and the package (e2e/conformance).
+func TestConformanceWhatsAppAPIJS(t *testing.T) {
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is required for the conformance test (scripts/test.sh installs it)")
+	}
+	if _, err := os.Stat(filepath.Join("conformance", "node_modules", "whatsapp-api-js")); err != nil {
+		t.Fatal("run `npm ci --prefix e2e/conformance` first (scripts/test.sh does)")
+	}
+	p := newProc(t, "solo")
+	p.start()
+	p.waitReady(20 * time.Second)
+	admin := p.adminToken()
+	var created struct {
+		tenantCreated
+		AppSecret string `json:"app_secret"`
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if code, err := doJSON(ctx, "POST", p.url("/admin/v1/tenants"), admin,
+		map[string]string{"name": "Conformance", "phone": "+15550004242"}, &created); err != nil || code != 200 {
+		t.Fatalf("create tenant: %d %v", code, err)
+	}
+	createTemplate(t, p, created.AccessToken, created.WABAID, "order_update", "Hi {{1}}")
+
+	text := "Olá, ção 👍 中文"
+	body, err := cloudapi.MarshalASCII(cloudapi.InboundTextNotification(created.WABAID,
+		cloudapi.Metadata{DisplayPhoneNumber: "15550004242", PhoneNumberID: created.PhoneNumberID},
+		"15551234567", "Zoë", "wamid.conformance", time.Now().Unix(), text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nodeBin, "wajs.mjs")
+	cmd.Dir = "conformance"
+	cmd.Env = append(os.Environ(),
+		"BASE=http://"+p.httpAddr, "TOKEN="+created.AccessToken, "PNID="+created.PhoneNumberID,
+		"WABA="+created.WABAID, "APP_SECRET="+created.AppSecret,
+		"SIGNED_BODY="+base64.StdEncoding.EncodeToString(body), "SIGNATURE="+cloudapi.Sign(created.AppSecret, body),
+		"EXPECT_TEXT="+text)
+	out, err := cmd.CombinedOutput()
+	t.Logf("whatsapp-api-js against waedge:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "conformance: 6 passed, 0 failed") {
+		t.Fatalf("conformance failed: %v", err)
+	}
+	// The subscription the library's handshake approved is stored.
+	var subs struct {
+		Data []struct {
+			URI string `json:"override_callback_uri"`
+		} `json:"data"`
+	}
+	if code, err := doJSON(ctx, "GET", p.url("/v21.0/"+created.WABAID+"/subscribed_apps"), created.AccessToken, nil, &subs); err != nil || code != 200 || len(subs.Data) != 1 {
+		t.Fatalf("subscription: %d %v %+v", code, err, subs)
+	}
+}
