@@ -431,8 +431,13 @@ func (n *Node) open(bootstrap bool) error {
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 4,
-		Timeout: 10 * time.Second,
-		Logger:  newHCLogger(cfg.Logger, "raft-net"),
+		// No pipelined replication: a pipeline whose decoder has stopped
+		// (its connection closed) blocks the sender forever, which held
+		// raft.Shutdown in tests; and raft's own notes measure pipelining
+		// as no help with batching.
+		MaxRPCsInFlight: 1,
+		Timeout:         10 * time.Second,
+		Logger:          newHCLogger(cfg.Logger, "raft-net"),
 	})
 
 	rc := raft.DefaultConfig()
