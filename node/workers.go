@@ -74,7 +74,16 @@ func (s *workerSet) becomeLeader() {
 	// Apply everything committed in earlier terms before any worker looks at
 	// the state (invariant 3: a new leader never acts on stale sessions).
 	for {
-		err := s.n.raft.Barrier(30 * time.Second).Error()
+		// The barrier's future is never answered if Raft shuts down under
+		// it, so wait for it alongside the node's stop signal.
+		errCh := make(chan error, 1)
+		go func() { errCh <- s.n.raft.Barrier(30 * time.Second).Error() }()
+		var err error
+		select {
+		case err = <-errCh:
+		case <-s.stopped:
+			return
+		}
 		if err == nil {
 			break
 		}
