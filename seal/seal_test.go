@@ -1,0 +1,82 @@
+package seal
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/waedge/waedge/keyring"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+type direct struct {
+	fsm   *raftfsm.FSM
+	mu    sync.Mutex
+	idx   uint64
+	calls int
+}
+
+func (d *direct) FSM() *raftfsm.FSM { return d.fsm }
+
+func (d *direct) Propose(_ context.Context, cmd []byte) (raftfsm.Result, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.idx++
+	d.calls++
+	r := d.fsm.Apply(&raft.Log{Index: d.idx, Term: 1, Type: raft.LogCommand, Data: raftfsm.EncodeEntry([][]byte{cmd})})
+	return r.([]raftfsm.Result)[0], nil
+}
+
+func TestSealAcrossNodesAndDays(t *testing.T) {
+	f, err := raftfsm.Open(filepath.Join(t.TempDir(), "fsm.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d := &direct{fsm: f}
+	var kek keyring.KEK
+	kek[3] = 9
+	day1 := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	now := day1
+	clock := func() time.Time { return now }
+	a, b := New(d, kek, clock), New(d, kek, clock)
+
+	s1, err := a.Seal(context.Background(), []byte("id1"), []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Seal(context.Background(), []byte("id2"), []byte("again")); err != nil || d.calls != 1 {
+		t.Fatalf("second seal proposed again (%d proposals): %v", d.calls, err)
+	}
+	// Another node with the same KEK opens it from the replicated wrapped key.
+	if pt, err := b.Open([]byte("id1"), s1); err != nil || string(pt) != "hello" {
+		t.Fatalf("other node: %q %v", pt, err)
+	}
+	// The next day gets its own key.
+	now = day1.Add(24 * time.Hour)
+	s2, _ := b.Seal(context.Background(), []byte("id3"), []byte("tomorrow"))
+	if id1, _ := keyring.KeyID(s1); id1 != Day(day1) {
+		t.Fatalf("day key id %d", id1)
+	}
+	if id2, _ := keyring.KeyID(s2); id2 != Day(day1)+1 {
+		t.Fatalf("next day key id %d", id2)
+	}
+	// A node with another KEK cannot open anything.
+	var other keyring.KEK
+	other[0] = 1
+	if _, err := New(d, other, clock).Open([]byte("id1"), s1); err == nil {
+		t.Fatal("opened with a foreign KEK")
+	}
+	// A blob whose key was never stored is unreadable.
+	var lost keyring.DataKey
+	lost.ID = 1
+	blob, _ := keyring.Seal(lost, nil, []byte("x"))
+	if _, err := a.Open(nil, blob); !errors.Is(err, keyring.ErrKeyDestroyed) {
+		t.Fatalf("missing key: %v", err)
+	}
+}
