@@ -46,92 +46,106 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return d[min(len(d)-1, int(float64(len(d))*p))]
 }
 
+// loadResult is what one load level measured.
+type loadResult struct {
+	lats     []time.Duration
+	failures int64
+	elapsed  time.Duration
+	peakRSS  float64
+}
+
+// runLoad sends requests from `writers` goroutines for benchSeconds, each
+// request built by newReq(i, n) for the n-th request overall, spread over
+// the nodes, and samples the nodes' resident memory meanwhile.
+func runLoad(nodes []*proc, writers int, newReq func(p *proc, n int64) *http.Request) loadResult {
+	tr := &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	defer tr.CloseIdleConnections()
+	var (
+		seq      atomic.Int64
+		mu       sync.Mutex
+		res      loadResult
+		failures atomic.Int64
+	)
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				for _, p := range nodes {
+					res.peakRSS = max(res.peakRSS, rssMB(p.cmd.Process.Pid))
+				}
+			}
+		}
+	}()
+	deadline := time.Now().Add(benchSeconds())
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var local []time.Duration
+			for i := w; time.Now().Before(deadline); i++ {
+				req := newReq(nodes[i%len(nodes)], seq.Add(1))
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					failures.Add(1)
+					continue
+				}
+				_, _ = drain(resp)
+				if resp.StatusCode != 200 {
+					failures.Add(1)
+					continue
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			res.lats = append(res.lats, local...)
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	close(stop)
+	<-sampled
+	res.failures = failures.Load()
+	return res
+}
+
+// report publishes a load level's figures.
+func (r loadResult) report(b *testing.B, unit string) {
+	b.ReportMetric(float64(len(r.lats))/r.elapsed.Seconds(), unit)
+	b.ReportMetric(float64(percentile(r.lats, 0.50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(percentile(r.lats, 0.99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(r.failures), "failed")
+	b.ReportMetric(r.peakRSS, "peak-rss-MB")
+}
+
+func jsonPost(url, token, body string) *http.Request {
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	return req
+}
+
 // BenchmarkClusterWrites measures replicated writes (tenant creation through
 // the admin API: HTTP, auth, forwarding to the leader, Raft commit on a
 // quorum, bbolt apply) on a 3-process cluster, spreading requests over all
 // three nodes. Run with -benchtime=1x; each level runs WAEDGE_BENCH_SECONDS.
 func BenchmarkClusterWrites(b *testing.B) {
 	nodes, token := startCluster(b)
-	var seq atomic.Int64
 	for _, writers := range []int{1, 8, 64, 512} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			tr := &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}
-			client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-			defer tr.CloseIdleConnections()
-			deadline := time.Now().Add(benchSeconds())
-			var (
-				mu       sync.Mutex
-				lats     []time.Duration
-				failures atomic.Int64
-				peakRSS  = make([]float64, len(nodes))
-			)
-			stopRSS := make(chan struct{})
-			rssDone := make(chan struct{})
-			go func() {
-				defer close(rssDone)
-				t := time.NewTicker(250 * time.Millisecond)
-				defer t.Stop()
-				for {
-					select {
-					case <-stopRSS:
-						return
-					case <-t.C:
-						for i, p := range nodes {
-							if r := rssMB(p.cmd.Process.Pid); r > peakRSS[i] {
-								peakRSS[i] = r
-							}
-						}
-					}
-				}
-			}()
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := 0; w < writers; w++ {
-				wg.Add(1)
-				go func(w int) {
-					defer wg.Done()
-					local := make([]time.Duration, 0, 1024)
-					for i := w; time.Now().Before(deadline); i++ {
-						n := seq.Add(1)
-						p := nodes[i%len(nodes)]
-						body := fmt.Sprintf(`{"name":"bench %d","phone":"+1%010d"}`, n, n)
-						t0 := time.Now()
-						req, _ := http.NewRequestWithContext(context.Background(), "POST", p.url("/admin/v1/tenants"), strings.NewReader(body))
-						req.Header.Set("Content-Type", "application/json")
-						req.Header.Set("Authorization", "Bearer "+token)
-						resp, err := client.Do(req)
-						if err != nil {
-							failures.Add(1)
-							continue
-						}
-						_, _ = drain(resp)
-						if resp.StatusCode != 200 {
-							failures.Add(1)
-							continue
-						}
-						local = append(local, time.Since(t0))
-					}
-					mu.Lock()
-					lats = append(lats, local...)
-					mu.Unlock()
-				}(w)
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			close(stopRSS)
-			<-rssDone
-			b.StopTimer()
-			rate := float64(len(lats)) / elapsed.Seconds()
-			b.ReportMetric(rate, "writes/s")
-			b.ReportMetric(float64(percentile(lats, 0.50).Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(percentile(lats, 0.99).Microseconds())/1000, "p99-ms")
-			b.ReportMetric(float64(failures.Load()), "failed")
-			maxRSS := 0.0
-			for _, r := range peakRSS {
-				maxRSS = max(maxRSS, r)
-			}
-			b.ReportMetric(maxRSS, "peak-rss-MB")
+			runLoad(nodes, writers, func(p *proc, n int64) *http.Request {
+				return jsonPost(p.url("/admin/v1/tenants"), token, fmt.Sprintf(`{"name":"bench %d","phone":"+1%010d"}`, n, n))
+			}).report(b, "writes/s")
 		})
 	}
 }
@@ -212,57 +226,13 @@ func BenchmarkSendMessages(b *testing.B) {
 		b.Fatalf("create tenant: %d %v", code, err)
 	}
 	createTemplate(b, nodes[0], created.AccessToken, created.WABAID, "hello", "Hello!")
+	waitConverged(b, nodes, token)
 	body := `{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"hello","language":{"code":"en"}}}`
 	for _, writers := range []int{64, 512} {
 		b.Run(fmt.Sprintf("senders=%d", writers), func(b *testing.B) {
-			tr := &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}
-			client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-			defer tr.CloseIdleConnections()
-			deadline := time.Now().Add(benchSeconds())
-			var mu sync.Mutex
-			var lats []time.Duration
-			var failures atomic.Int64
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := 0; w < writers; w++ {
-				wg.Add(1)
-				go func(w int) {
-					defer wg.Done()
-					var local []time.Duration
-					for i := w; time.Now().Before(deadline); i++ {
-						p := nodes[i%len(nodes)]
-						t0 := time.Now()
-						req, _ := http.NewRequest("POST", p.url("/v21.0/"+created.PhoneNumberID+"/messages"), strings.NewReader(body))
-						req.Header.Set("Content-Type", "application/json")
-						req.Header.Set("Authorization", "Bearer "+created.AccessToken)
-						resp, err := client.Do(req)
-						if err != nil {
-							failures.Add(1)
-							continue
-						}
-						_, _ = drain(resp)
-						if resp.StatusCode != 200 {
-							failures.Add(1)
-							continue
-						}
-						local = append(local, time.Since(t0))
-					}
-					mu.Lock()
-					lats = append(lats, local...)
-					mu.Unlock()
-				}(w)
-			}
-			wg.Wait()
-			el := time.Since(start)
-			b.ReportMetric(float64(len(lats))/el.Seconds(), "msgs/s")
-			b.ReportMetric(float64(percentile(lats, 0.50).Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(percentile(lats, 0.99).Microseconds())/1000, "p99-ms")
-			b.ReportMetric(float64(failures.Load()), "failed")
-			peak := 0.0
-			for _, n := range nodes {
-				peak = max(peak, rssMB(n.cmd.Process.Pid))
-			}
-			b.ReportMetric(peak, "rss-MB")
+			runLoad(nodes, writers, func(p *proc, _ int64) *http.Request {
+				return jsonPost(p.url("/v21.0/"+created.PhoneNumberID+"/messages"), created.AccessToken, body)
+			}).report(b, "msgs/s")
 		})
 	}
 }
