@@ -60,6 +60,8 @@ const (
 	CmdSetPIN CommandType = 20
 	// CmdUpdateProfile updates a phone number's business profile.
 	CmdUpdateProfile CommandType = 21
+	// CmdSetPhoneLimits sets a phone number's throughput and pair-rate limits.
+	CmdSetPhoneLimits CommandType = 22
 )
 
 const (

@@ -74,6 +74,7 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdRegisterPhone:      f.applyRegisterPhone,
 		CmdSetPIN:             f.applySetPIN,
 		CmdUpdateProfile:      f.applyUpdateProfile,
+		CmdSetPhoneLimits:     f.applySetPhoneLimits,
 	}
 	if err := f.openDB(); err != nil {
 		return nil, err

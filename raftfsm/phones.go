@@ -154,3 +154,27 @@ func (f *FSM) PhonesOfWABA(wabaID string) ([]Phone, error) {
 	})
 	return out, err
 }
+
+// SetPhoneLimits is the payload of CmdSetPhoneLimits (operator action).
+type SetPhoneLimits struct {
+	PhoneNumberID string
+	ThroughputMPS int
+	PairPerMinute int
+}
+
+func (f *FSM) applySetPhoneLimits(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c SetPhoneLimits
+	decode(payload, &c)
+	if c.ThroughputMPS < 0 || c.ThroughputMPS > 100000 || c.PairPerMinute < 0 || c.PairPerMinute > 100000 {
+		return nil, domainErr(ErrInvalid, "limits out of range")
+	}
+	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
+	if v == nil {
+		return nil, domainErr(ErrNotFound, "phone number")
+	}
+	var p Phone
+	decode(v, &p)
+	p.ThroughputMPS, p.PairPerMinute = c.ThroughputMPS, c.PairPerMinute
+	mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
+	return nil, nil
+}

@@ -85,6 +85,10 @@ type Phone struct {
 	PINHash            []byte  // two-step verification PIN (sha256 of id:pin)
 	RegisterLog        []int64 // register/deregister calls in the last 72 h (unix ms)
 	Profile            Profile
+	// ThroughputMPS is the messages/s limit of the number (0: the default, 80).
+	ThroughputMPS int
+	// PairPerMinute is the limit to one consumer (0: the default, 10).
+	PairPerMinute int
 }
 
 // Profile is a phone number's WhatsApp business profile.

@@ -183,3 +183,33 @@ func (a *adminAPI) outbox(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"data": out})
 }
+
+// setPhoneLimits answers POST /admin/v1/phones/:id/limits
+// {"throughput_mps":N,"pair_per_minute":M} (0 restores a default).
+func (a *adminAPI) setPhoneLimits(c *fiber.Ctx) error {
+	var req struct {
+		ThroughputMPS int `json:"throughput_mps"`
+		PairPerMinute int `json:"pair_per_minute"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSetPhoneLimits, raftfsm.SetPhoneLimits{
+		PhoneNumberID: strings.Clone(c.Params("id")), ThroughputMPS: req.ThroughputMPS, PairPerMinute: req.PairPerMinute})
+	if err != nil {
+		return err
+	}
+	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
+	if err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(res.Err, raftfsm.ErrNotFound):
+		return graph.ErrObjectNotFound.With("no phone number with this id")
+	case errors.Is(res.Err, raftfsm.ErrInvalid):
+		return graph.ErrParameterValue.With("limits must be between 0 and 100000")
+	case res.Err != nil:
+		return res.Err
+	}
+	return c.JSON(fiber.Map{"success": true})
+}

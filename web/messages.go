@@ -63,9 +63,11 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		}
 		return c.JSON(fiber.Map{"success": true})
 	}
-	if p, err := g.d.Cluster.FSM().Phone(t.PhoneNumberID); err != nil {
+	phone, err := g.d.Cluster.FSM().Phone(t.PhoneNumberID)
+	if err != nil {
 		return err
-	} else if !p.Registered {
+	}
+	if !phone.Registered {
 		return errNotRegistered
 	}
 	if req.Type == "template" {
@@ -76,6 +78,9 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 	waID := req.WAID()
 	if waID == cloudapi.NormalizePhone(t.DisplayPhoneNumber) {
 		return cloudapi.ErrRecipientIsSender
+	}
+	if err := g.limits.allow(phone, waID, now, g.share(c)); err != nil {
+		return err
 	}
 	content, err := cloudapi.EncodeContent(req)
 	if err != nil {

@@ -91,6 +91,7 @@ func New(d Deps) *fiber.App {
 	a.Get("/debug/fsm-digest", admin.requireAdmin, admin.fsmDigest)
 	a.Get("/webhooks/outbox", admin.requireAdmin, admin.outbox)
 	a.Post("/templates/:id/status", admin.requireAdmin, admin.setTemplateStatus)
+	a.Post("/phones/:id/limits", admin.requireAdmin, admin.setPhoneLimits)
 
 	if d.Console != nil {
 		app.Use("/console", func(c *fiber.Ctx) error {
@@ -105,7 +106,7 @@ func New(d Deps) *fiber.App {
 		}))
 	}
 
-	api := &graphAPI{d: d}
+	api := &graphAPI{d: d, limits: newLimiter()}
 	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/messages", api.auth, api.sendMessage)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscribe)
