@@ -148,15 +148,9 @@ func Unix(sec int64) string { return strconv.FormatInt(sec, 10) }
 
 // InboundTextNotification builds the webhook for one inbound text message.
 func InboundTextNotification(wabaID string, md Metadata, from, profileName, wamid string, at int64, body string) Notification {
-	msg, _ := json.Marshal(map[string]any{
-		"from": from, "id": wamid, "timestamp": Unix(at), "type": "text", "text": map[string]string{"body": body},
-	})
-	c := WebhookContact{WAID: from}
-	c.Profile.Name = profileName
-	return Notification{Object: "whatsapp_business_account", Entry: []Entry{{ID: wabaID, Changes: []Change{{
-		Field: "messages",
-		Value: MessagesValue{MessagingProduct: "whatsapp", Metadata: md, Contacts: []WebhookContact{c}, Messages: []json.RawMessage{msg}},
-	}}}}}
+	n, _ := InboundNotification(wabaID, md, profileName, InboundMessage{
+		From: from, ID: wamid, Timestamp: at, Type: "text", Text: &InboundText{Body: body}})
+	return n
 }
 
 // StatusNotification builds the webhook for one status change.
