@@ -222,9 +222,11 @@ func (n *Node) requestAdd(ctx context.Context, tokenID string) error {
 	}
 }
 
-// handleAdd adds the authenticated peer as a voter (leader only).
-func (n *Node) handleAdd(ctx context.Context, peerID string, req *joinRequest) *rpcResponse {
-	if req == nil || req.NodeID != peerID {
+// handleAdd adds the authenticated peer as a voter (leader only). A
+// follower checks the joiner's certificate itself and forwards the request
+// as "add-forwarded", which the leader accepts from any member.
+func (n *Node) handleAdd(ctx context.Context, peerID string, req *joinRequest, forwarded bool) *rpcResponse {
+	if req == nil || (!forwarded && req.NodeID != peerID) {
 		return &rpcResponse{ErrKind: errKindJoinRefused, Err: "node id does not match certificate"}
 	}
 	if n.raft.State() != raft.Leader {
@@ -232,7 +234,7 @@ func (n *Node) handleAdd(ctx context.Context, peerID string, req *joinRequest) *
 		if leaderAddr == "" {
 			return &rpcResponse{ErrKind: errKindNoLeader, Err: "no leader"}
 		}
-		resp, err := n.pool.call(ctx, string(leaderAddr), &rpcRequest{Op: "add", Join: req})
+		resp, err := n.pool.call(ctx, string(leaderAddr), &rpcRequest{Op: "add-forwarded", Join: req})
 		if err != nil {
 			return &rpcResponse{ErrKind: errKindNoLeader, Err: "leader unreachable"}
 		}

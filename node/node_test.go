@@ -433,7 +433,8 @@ func TestThreeNodeCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.cfgs[i].JoinToken = tok
-		c.cfgs[i].Join = []string{c.cfgs[c.index(c.leader())].ClusterAddr}
+		// Join through a follower: both the join and the add step are forwarded.
+		c.cfgs[i].Join = []string{c.cfgs[c.index(c.follower())].ClusterAddr}
 		n = c.restart(i)
 		waitFor(t, "readmitted node ready", 15*time.Second, n.Ready)
 		c.converged()

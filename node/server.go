@@ -58,7 +58,9 @@ func (n *Node) dispatchRPC(ctx context.Context, peerID string, req *rpcRequest) 
 		}
 		return n.handleJoin(ctx, req.Join)
 	case "add":
-		return n.handleAdd(ctx, peerID, req.Join)
+		return n.handleAdd(ctx, peerID, req.Join, false)
+	case "add-forwarded":
+		return n.handleAdd(ctx, peerID, req.Join, true)
 	case "remove":
 		if req.Join == nil {
 			return &rpcResponse{ErrKind: errKindInternal, Err: "empty remove request"}
