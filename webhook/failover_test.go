@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -99,12 +100,15 @@ func TestLeaderLossLosesNoEvent(t *testing.T) {
 		id := fmt.Sprintf("wamid.in-%d", i)
 		body, _ := cloudapi.MarshalASCII(cloudapi.InboundTextNotification("2",
 			cloudapi.Metadata{DisplayPhoneNumber: "15550001000", PhoneNumberID: "3"}, "15551234567", "Ana", id, 1700000000, "hi"))
-		err := propose(via, raftfsm.CmdRecordInbound, raftfsm.RecordInbound{Key: key[:], WAMID: id, PhoneNumberID: "3",
+		rec := raftfsm.RecordInbound{Key: key[:], WAMID: id, PhoneNumberID: "3",
 			From: "15551234567", Type: "text", ReceivedAt: time.Now().UnixMilli(),
-			Event: &raftfsm.OutboxEvent{Key: key[:], Body: body, CreatedAt: time.Now().UnixMilli()}})
-		if err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
+			Event: &raftfsm.OutboxEvent{Key: key[:], Body: body, CreatedAt: time.Now().UnixMilli()}}
+		// A write cut off by the leader's stop has an unknown outcome: retry it,
+		// as the network connector does; the message id makes the retry safe.
+		nodetest.WaitFor(t, fmt.Sprintf("event %d recorded", i), 15*time.Second, func() bool {
+			err := propose(via, raftfsm.CmdRecordInbound, rec)
+			return err == nil || errors.Is(err, raftfsm.ErrConflict)
+		})
 	}
 	nodetest.WaitFor(t, "every event delivered", 30*time.Second, func() bool {
 		mu.Lock()
