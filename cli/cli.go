@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,9 +27,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	fs := flag.NewFlagSet(args[0]+" "+args[1], flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	// Our own usage text: flag's default one would print the defaults,
+	// which may include a token taken from the environment.
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	server := fs.String("server", envOr(getenv, "WAEDGE_SERVER", "http://127.0.0.1:8080"), "admin API base URL")
 	tokenFile := fs.String("token-file", envOr(getenv, "WAEDGE_TOKEN_FILE", "./waedge-data/admin.token"), "file holding the admin token")
-	token := fs.String("token", getenv("WAEDGE_ADMIN_TOKEN"), "admin token (overrides --token-file)")
+	token := fs.String("token", "", "admin token (overrides --token-file; env WAEDGE_ADMIN_TOKEN)")
 	timeout := fs.Duration("timeout", 30*time.Second, "request timeout")
 
 	var method, path string
@@ -58,7 +60,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return 2
 		}
 		if *name == "" || *phone == "" {
-			fmt.Fprintln(stderr, "tenant create: --name and --phone are required")
+			fmt.Fprint(stderr, "tenant create: --name and --phone are required\n\n"+usage)
 			return 2
 		}
 		method, path, body = "POST", "/admin/v1/tenants", map[string]string{"name": *name, "phone": *phone}
@@ -73,6 +75,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	tok := strings.TrimSpace(*token)
 	if tok == "" {
+		tok = strings.TrimSpace(getenv("WAEDGE_ADMIN_TOKEN"))
+	}
+	if tok == "" {
 		b, err := os.ReadFile(*tokenFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "cannot read admin token: %v (use --token-file or --token)\n", err)
@@ -82,7 +87,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	out, err := call(ctx, strings.TrimRight(*server, "/")+path, method, tok, body)
+	client := &http.Client{Timeout: *timeout}
+	out, err := call(ctx, client, strings.TrimRight(*server, "/")+path, method, tok, body)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -147,34 +153,32 @@ type apiError struct {
 	} `json:"error"`
 }
 
-// ErrServer is returned when the server answers with an error.
-var ErrServer = errors.New("server refused the request")
-
-func call(ctx context.Context, u, method, token string, body any) ([]byte, error) {
+// call sends one admin API request and returns the body of a 2xx answer.
+func call(ctx context.Context, client *http.Client, u, method, token string, body any) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("failed to encode request: %w", err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("invalid server address: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to read the answer of %s: %w", u, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		var e apiError

@@ -20,16 +20,6 @@ import (
 	"github.com/waedge/waedge/raftfsm"
 )
 
-// Errors.
-var (
-	// ErrInvalid: the request's name or phone number is not acceptable.
-	ErrInvalid = errors.New("invalid tenant request")
-	// ErrPhoneTaken: the phone number is already registered.
-	ErrPhoneTaken = errors.New("phone number already registered")
-	// ErrUnauthenticated: the bearer token is missing or unknown.
-	ErrUnauthenticated = errors.New("unauthenticated")
-)
-
 // CreateRequest asks for a new business with one phone number.
 type CreateRequest struct {
 	Name  string `json:"name"`
@@ -48,7 +38,9 @@ type Created struct {
 	AccessToken        string `json:"access_token"`
 }
 
-// Validate checks the request.
+// Validate checks the request: a name of 1 to 256 characters (after
+// trimming spaces) and an E.164 phone number ("+" then 8 to 15 digits, the
+// first not 0). Errors wrap ErrInvalid and carry a public explanation.
 func (r CreateRequest) Validate() error {
 	name := strings.TrimSpace(r.Name)
 	if name == "" || utf8.RuneCountInString(name) > 256 {
@@ -73,7 +65,7 @@ func (r CreateRequest) Validate() error {
 func numericID() (string, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(9e14))
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("failed to generate id: %w", err)
 	}
 	return fmt.Sprintf("%d", n.Int64()+1e14), nil
 }
@@ -81,12 +73,13 @@ func numericID() (string, error) {
 func randomString(n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		return "", err
+		return "", fmt.Errorf("failed to read random bytes: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// NewAccessToken returns a fresh API access token and its hash.
+// NewAccessToken returns a fresh API access token ("EAAW" then 48 base64url
+// characters, shaped like Meta's) and its sha256, the only form ever stored.
 func NewAccessToken() (string, [32]byte, error) {
 	s, err := randomString(36)
 	if err != nil {
@@ -96,7 +89,12 @@ func NewAccessToken() (string, [32]byte, error) {
 	return tok, sha256.Sum256([]byte(tok)), nil
 }
 
-// Create proposes a new tenant.
+// Create proposes a new tenant: a business, its WABA, one phone number, an
+// app with its secret and a first API access token. The token and the app
+// secret are returned once and only their hash (token) or the FSM copy
+// (secret, needed to sign webhooks) is kept. A phone number that is already
+// registered gives ErrPhoneTaken; an invalid request gives ErrInvalid before
+// anything is proposed.
 func Create(ctx context.Context, c cluster.Cluster, req CreateRequest, now time.Time) (Created, error) {
 	if err := req.Validate(); err != nil {
 		return Created{}, err
@@ -111,7 +109,7 @@ func Create(ctx context.Context, c cluster.Cluster, req CreateRequest, now time.
 	}
 	secretB := make([]byte, 16)
 	if _, err := rand.Read(secretB); err != nil {
-		return Created{}, err
+		return Created{}, fmt.Errorf("failed to generate app secret: %w", err)
 	}
 	tok, hash, err := NewAccessToken()
 	if err != nil {
@@ -129,17 +127,17 @@ func Create(ctx context.Context, c cluster.Cluster, req CreateRequest, now time.
 		TokenHash: hash, CreatedAt: now.UnixMilli(),
 	})
 	if err != nil {
-		return Created{}, err
+		return Created{}, fmt.Errorf("failed to encode tenant: %w", err)
 	}
 	res, err := c.Propose(ctx, cmd)
 	if err != nil {
-		return Created{}, err
+		return Created{}, fmt.Errorf("failed to propose tenant: %w", err)
 	}
 	if res.Err != nil {
 		if errors.Is(res.Err, raftfsm.ErrConflict) {
 			return Created{}, ErrPhoneTaken
 		}
-		return Created{}, res.Err
+		return Created{}, fmt.Errorf("failed to create tenant: %w", res.Err)
 	}
 	return out, nil
 }
@@ -147,7 +145,7 @@ func Create(ctx context.Context, c cluster.Cluster, req CreateRequest, now time.
 // Authenticate resolves a bearer token. The FSM compares hashes in constant
 // time; the token itself is never stored or logged.
 func Authenticate(fsm *raftfsm.FSM, bearer string) (raftfsm.Token, error) {
-	if bearer == "" || len(bearer) > 512 {
+	if fsm == nil || bearer == "" || len(bearer) > 512 {
 		return raftfsm.Token{}, ErrUnauthenticated
 	}
 	t, err := fsm.LookupToken(sha256.Sum256([]byte(bearer)))

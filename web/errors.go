@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 
@@ -61,6 +62,8 @@ func toGraph(err error) (*graph.Error, bool) {
 		return graph.ErrAuth, true
 	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrNotReady), errors.Is(err, cluster.ErrClosed):
 		return graph.ErrServiceUnavailable.With("the cluster is electing a leader or shutting down; retry"), true
+	case errors.Is(err, context.DeadlineExceeded):
+		return graph.ErrServiceUnavailable.With("the request timed out; retry"), true
 	case errors.Is(err, cluster.ErrTooLarge):
 		return &graph.Error{Status: 413, Code: 100, Title: "Request entity too large"}, true
 	}
@@ -72,6 +75,12 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		g, known := toGraph(err)
 		trace := requestID(c)
+		if trace == "" {
+			// Errors raised by fasthttp before any middleware ran (body
+			// too large, malformed request) still get a trace id.
+			trace = newRequestID()
+			c.Set("X-Request-Id", trace)
+		}
 		if !known {
 			logger.Error("request failed", slog.String("method", c.Method()), slog.String("route", routeOf(c)),
 				slog.String("request_id", trace), slog.Any("err", err))

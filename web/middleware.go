@@ -23,13 +23,19 @@ func requestID(c *fiber.Ctx) string {
 	return ""
 }
 
+// newRequestID returns a fresh id shaped like a Graph fbtrace_id.
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "A" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
 // withRequestID gives every request an id (the Graph fbtrace_id), echoed in
-// X-Request-Id.
+// X-Request-Id. A client-sent X-Request-Id is not reused: it would let a
+// caller write arbitrary text into the logs.
 func withRequestID() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var b [12]byte
-		_, _ = rand.Read(b[:])
-		id := "A" + base64.RawURLEncoding.EncodeToString(b[:])
+		id := newRequestID()
 		c.Locals(localRequestID, id)
 		c.Set("X-Request-Id", id)
 		return c.Next()

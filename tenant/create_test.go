@@ -1,0 +1,211 @@
+package tenant_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/waedge/waedge/cluster"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/tenant"
+)
+
+// fakeCluster applies every proposal straight to a real FSM, as a
+// one-node cluster would after commit.
+type fakeCluster struct {
+	cluster.Cluster // unused methods panic if called
+	fsm             *raftfsm.FSM
+	mu              sync.Mutex
+	index           uint64
+	proposals       [][]byte
+	fail            error
+}
+
+func newFake(t *testing.T) *fakeCluster {
+	t.Helper()
+	f, err := raftfsm.Open(filepath.Join(t.TempDir(), "fsm.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return &fakeCluster{fsm: f}
+}
+
+func (c *fakeCluster) Propose(_ context.Context, cmd []byte) (raftfsm.Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.proposals = append(c.proposals, append([]byte(nil), cmd...))
+	if c.fail != nil {
+		return raftfsm.Result{}, c.fail
+	}
+	c.index++
+	rs := c.fsm.Apply(&raft.Log{Index: c.index, Term: 1, Type: raft.LogCommand, Data: raftfsm.EncodeEntry([][]byte{cmd})})
+	return rs.([]raftfsm.Result)[0], nil
+}
+
+func (c *fakeCluster) FSM() *raftfsm.FSM { return c.fsm }
+
+var (
+	idShape     = regexp.MustCompile(`^[1-9][0-9]{14,15}$`)
+	secretShape = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	tokenShape  = regexp.MustCompile(`^EAAW[A-Za-z0-9_-]{48}$`)
+)
+
+func TestCreateAndAuthenticate(t *testing.T) {
+	c := newFake(t)
+	now := time.UnixMilli(1_760_000_000_123)
+	got, err := tenant.Create(context.Background(), c, tenant.CreateRequest{Name: "  Acme Ltd ", Phone: "+15551234567"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, id := range map[string]string{"business": got.BusinessID, "waba": got.WABAID, "phone": got.PhoneNumberID, "app": got.AppID} {
+		if !idShape.MatchString(id) {
+			t.Errorf("%s id %q is not 15-16 digits", name, id)
+		}
+	}
+	if ids := map[string]bool{got.BusinessID: true, got.WABAID: true, got.PhoneNumberID: true, got.AppID: true}; len(ids) != 4 {
+		t.Errorf("ids are not distinct: %+v", got)
+	}
+	if !secretShape.MatchString(got.AppSecret) {
+		t.Errorf("app secret %q is not 32 hex characters", got.AppSecret)
+	}
+	if !tokenShape.MatchString(got.AccessToken) {
+		t.Errorf("access token %q is not EAAW + 48 base64url characters", got.AccessToken)
+	}
+	if got.DisplayPhoneNumber != "+15551234567" {
+		t.Errorf("display phone %q", got.DisplayPhoneNumber)
+	}
+
+	// The token is stored only as its hash.
+	if len(c.proposals) != 1 {
+		t.Fatalf("%d proposals, want 1", len(c.proposals))
+	}
+	if strings.Contains(string(c.proposals[0]), got.AccessToken) {
+		t.Fatal("the proposed command carries the access token in clear")
+	}
+	_, payload, err := raftfsm.DecodeCommand(c.proposals[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ct raftfsm.CreateTenant
+	if err := raftfsm.DecodePayload(payload, &ct); err != nil {
+		t.Fatal(err)
+	}
+	if ct.TokenHash != sha256.Sum256([]byte(got.AccessToken)) {
+		t.Fatal("stored hash is not sha256(token)")
+	}
+	if ct.BusinessName != "Acme Ltd" || ct.CreatedAt != now.UnixMilli() {
+		t.Fatalf("payload name %q created %d", ct.BusinessName, ct.CreatedAt)
+	}
+
+	tn, err := c.fsm.Tenant(got.PhoneNumberID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tn.BusinessID != got.BusinessID || tn.WABAID != got.WABAID || tn.AppID != got.AppID {
+		t.Fatalf("stored tenant %+v does not match %+v", tn, got)
+	}
+
+	tok, err := tenant.Authenticate(c.fsm, got.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.BusinessID != got.BusinessID || tok.Kind != raftfsm.TokenAPI {
+		t.Fatalf("token resolves to %+v", tok)
+	}
+
+	for name, bearer := range map[string]string{
+		"empty":          "",
+		"unknown":        "EAAW" + strings.Repeat("A", 48),
+		"hash as token":  hex.EncodeToString(ct.TokenHash[:]),
+		"one char short": got.AccessToken[:len(got.AccessToken)-1],
+		"too long":       strings.Repeat("x", 513),
+	} {
+		if _, err := tenant.Authenticate(c.fsm, bearer); !errors.Is(err, tenant.ErrUnauthenticated) {
+			t.Errorf("%s: %v, want ErrUnauthenticated", name, err)
+		}
+	}
+	if _, err := tenant.Authenticate(nil, got.AccessToken); !errors.Is(err, tenant.ErrUnauthenticated) {
+		t.Errorf("nil FSM: %v", err)
+	}
+}
+
+func TestCreateErrors(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_760_000_000, 0)
+	c := newFake(t)
+	if _, err := tenant.Create(ctx, c, tenant.CreateRequest{Name: "A", Phone: "+4930123456"}, now); err != nil {
+		t.Fatal(err)
+	}
+	before := len(c.proposals)
+	for _, tc := range []struct {
+		name    string
+		req     tenant.CreateRequest
+		fail    error
+		want    error
+		propose bool
+	}{
+		{"phone taken", tenant.CreateRequest{Name: "B", Phone: "+4930123456"}, nil, tenant.ErrPhoneTaken, true},
+		{"bad phone", tenant.CreateRequest{Name: "B", Phone: "4930123456"}, nil, tenant.ErrInvalid, false},
+		{"no name", tenant.CreateRequest{Name: " ", Phone: "+4930123457"}, nil, tenant.ErrInvalid, false},
+		{"no leader", tenant.CreateRequest{Name: "B", Phone: "+4930123458"}, cluster.ErrNoLeader, cluster.ErrNoLeader, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.fail = tc.fail
+			defer func() { c.fail = nil }()
+			_, err := tenant.Create(ctx, c, tc.req, now)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+			if proposed := len(c.proposals) > before; proposed != tc.propose {
+				t.Fatalf("proposed=%v, want %v", proposed, tc.propose)
+			}
+			before = len(c.proposals)
+		})
+	}
+	ts, err := c.fsm.ListTenants()
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("tenants after failures: %d %v", len(ts), err)
+	}
+}
+
+func TestTokensAreUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		tok, hash, err := tenant.NewAccessToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tokenShape.MatchString(tok) || hash != sha256.Sum256([]byte(tok)) || seen[tok] {
+			t.Fatalf("bad or repeated token %q", tok)
+		}
+		seen[tok] = true
+	}
+}
+
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{"+15551234567", "+0", "", "+", "+1555123456789012", "+١٢٣٤٥٦٧٨٩"} {
+		f.Add("Acme", s)
+	}
+	f.Fuzz(func(t *testing.T, name, phone string) {
+		err := tenant.CreateRequest{Name: name, Phone: phone}.Validate()
+		if err != nil {
+			if !errors.Is(err, tenant.ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		if !regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`).MatchString(phone) || strings.TrimSpace(name) == "" {
+			t.Fatalf("accepted name %q phone %q", name, phone)
+		}
+	})
+}
