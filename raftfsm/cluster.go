@@ -2,7 +2,6 @@ package raftfsm
 
 import (
 	"crypto/subtle"
-	"encoding/binary"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -46,6 +45,7 @@ type JoinTokenInfo struct {
 	UsedAt     int64
 }
 
+// applyPutClusterValue sets (or replaces) a cluster-wide value.
 func (f *FSM) applyPutClusterValue(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c PutClusterValue
 	decode(payload, &c)
@@ -56,11 +56,12 @@ func (f *FSM) applyPutClusterValue(tx *bolt.Tx, payload []byte) ([]byte, error) 
 	return nil, nil
 }
 
+// applyCreateJoinToken records a join token (only its secret's hash).
 func (f *FSM) applyCreateJoinToken(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c CreateJoinToken
 	decode(payload, &c)
-	if c.TokenID == "" {
-		return nil, domainErr(ErrInvalid, "token id")
+	if c.TokenID == "" || c.SecretHash == ([32]byte{}) {
+		return nil, domainErr(ErrInvalid, "join token id and secret hash are required")
 	}
 	if tx.Bucket(bucketJoinTokens).Get([]byte(c.TokenID)) != nil {
 		return nil, domainErr(ErrConflict, "join token exists")
@@ -71,6 +72,9 @@ func (f *FSM) applyCreateJoinToken(tx *bolt.Tx, payload []byte) ([]byte, error) 
 	return nil, nil
 }
 
+// applyConsumeJoinToken admits NodeID with a join token: unknown, wrong or
+// expired tokens are ErrTokenInvalid, consumed ones ErrTokenUsed. Success
+// marks the token used, records the member and lifts an earlier removal.
 func (f *FSM) applyConsumeJoinToken(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c ConsumeJoinToken
 	decode(payload, &c)
@@ -93,6 +97,7 @@ func (f *FSM) applyConsumeJoinToken(tx *bolt.Tx, payload []byte) ([]byte, error)
 	return nil, nil
 }
 
+// applyRemoveMember moves a node from the members to the removed set.
 func (f *FSM) applyRemoveMember(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c RemoveMember
 	decode(payload, &c)
@@ -102,47 +107,4 @@ func (f *FSM) applyRemoveMember(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	mustDelete(tx, bucketMembers, []byte(c.NodeID))
 	mustPut(tx, bucketRemoved, []byte(c.NodeID), be64(c.At))
 	return nil, nil
-}
-
-func be64(v int64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(v))
-	return b[:]
-}
-
-// ClusterValue returns a cluster-wide value.
-func (f *FSM) ClusterValue(key string) ([]byte, error) {
-	var out []byte
-	err := f.View(func(tx *bolt.Tx) error {
-		out = get(tx, bucketCluster, []byte(key))
-		if out == nil {
-			return ErrNotFound
-		}
-		return nil
-	})
-	return out, err
-}
-
-// IsMemberRemoved reports whether nodeID was removed from the cluster (and
-// not readmitted with a new join token since).
-func (f *FSM) IsMemberRemoved(nodeID string) bool {
-	removed := false
-	_ = f.View(func(tx *bolt.Tx) error {
-		removed = tx.Bucket(bucketRemoved).Get([]byte(nodeID)) != nil
-		return nil
-	})
-	return removed
-}
-
-// JoinTokenInfo returns a stored join token.
-func (f *FSM) JoinTokenInfo(id string) (JoinTokenInfo, error) {
-	var info JoinTokenInfo
-	err := f.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketJoinTokens).Get([]byte(id))
-		if v == nil {
-			return ErrNotFound
-		}
-		return unmarshal(v, &info)
-	})
-	return info, err
 }

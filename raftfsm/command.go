@@ -2,7 +2,6 @@ package raftfsm
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
@@ -64,28 +63,29 @@ const (
 	CmdSetPhoneLimits CommandType = 22
 )
 
-const (
-	commandVersion = 1
-	entryVersion   = 1
-	// maxCommandsPerEntry and maxCommandLen bound what a decoder allocates.
-	maxCommandsPerEntry = 1 << 16
-	maxCommandLen       = 64 << 20
-)
+// Ignorable reports whether an older binary may skip commands of type t.
+func (t CommandType) Ignorable() bool { return t&FlagIgnorable != 0 }
 
-var errCorrupt = errors.New("corrupt raft entry")
+// commandVersion is the first byte of every command.
+const commandVersion = 1
 
+// newHandle returns the msgpack handle for payloads and stored records.
+// Its options are part of the on-disk and on-log format: changing them
+// changes the bytes replicas write.
 func newHandle() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
-	h.Canonical = true
+	h.Canonical = true // maps (if any) encode in sorted key order
 	h.RawToString = true
 	h.WriteExt = true
 	return h
 }
 
-// codecHandle is immutable after construction and safe for concurrent use.
+// codecHandle is configured once and only read afterwards; go-msgpack
+// handles are safe for concurrent use.
 var codecHandle = newHandle()
 
 // EncodeCommand encodes a command: [version][type BE16][msgpack payload].
+// A nil payload encodes as no payload bytes at all.
 func EncodeCommand(t CommandType, payload any) ([]byte, error) {
 	out := make([]byte, 3, 64)
 	out[0] = commandVersion
@@ -100,81 +100,47 @@ func EncodeCommand(t CommandType, payload any) ([]byte, error) {
 	return out, nil
 }
 
-// DecodeCommand splits a command into its type and payload.
+// DecodeCommand splits a command into its type and payload. The payload
+// aliases b.
 func DecodeCommand(b []byte) (CommandType, []byte, error) {
 	if len(b) < 3 {
-		return 0, nil, fmt.Errorf("%w: command of %d bytes", errCorrupt, len(b))
+		return 0, nil, fmt.Errorf("%w: command of %d bytes", ErrCorrupt, len(b))
 	}
 	if b[0] != commandVersion {
-		return 0, nil, fmt.Errorf("%w: command version %d", errCorrupt, b[0])
+		return 0, nil, fmt.Errorf("%w: command version %d", ErrCorrupt, b[0])
 	}
 	return CommandType(binary.BigEndian.Uint16(b[1:3])), b[3:], nil
 }
 
-// DecodePayload decodes a command payload into v.
+// DecodePayload decodes a command payload into v (a pointer to the
+// command's payload struct). Decoded byte slices and strings are copies.
 func DecodePayload(payload []byte, v any) error {
 	if err := codec.NewDecoderBytes(payload, codecHandle).Decode(v); err != nil {
-		return fmt.Errorf("%w: payload: %v", errCorrupt, err)
+		return fmt.Errorf("%w: payload: %v", ErrCorrupt, err)
 	}
 	return nil
 }
 
-// EncodeEntry packs commands into one Raft log entry:
-// [version][uvarint n] then n × [uvarint len][command].
-func EncodeEntry(cmds [][]byte) []byte {
-	size := 1 + binary.MaxVarintLen64
-	for _, c := range cmds {
-		size += binary.MaxVarintLen64 + len(c)
+// decode decodes a payload inside Apply or panics: an undecodable committed
+// command means this binary cannot follow the log, and continuing would
+// fork the replicas.
+func decode(payload []byte, v any) {
+	if err := DecodePayload(payload, v); err != nil {
+		panic(fmt.Sprintf("raftfsm: %v", err))
 	}
-	out := make([]byte, 0, size)
-	out = append(out, entryVersion)
-	out = binary.AppendUvarint(out, uint64(len(cmds)))
-	for _, c := range cmds {
-		out = binary.AppendUvarint(out, uint64(len(c)))
-		out = append(out, c...)
-	}
-	return out
 }
 
-// DecodeEntry unpacks a Raft log entry into its commands. The returned
-// slices alias b.
-func DecodeEntry(b []byte) ([][]byte, error) {
-	if len(b) < 2 || b[0] != entryVersion {
-		return nil, fmt.Errorf("%w: bad entry header", errCorrupt)
+// marshal encodes a stored record. Records are Go structs, so the encoding
+// is deterministic.
+func marshal(v any) []byte {
+	var b []byte
+	if err := codec.NewEncoderBytes(&b, codecHandle).Encode(v); err != nil {
+		panic(fmt.Sprintf("raftfsm: encode record: %v", err))
 	}
-	p := 1
-	n, k := binary.Uvarint(b[p:])
-	if k <= 0 || k != uvarintLen(n) || n > maxCommandsPerEntry || n > uint64(len(b)) {
-		return nil, fmt.Errorf("%w: bad command count", errCorrupt)
-	}
-	p += k
-	cmds := make([][]byte, 0, n)
-	for i := uint64(0); i < n; i++ {
-		l, k := binary.Uvarint(b[p:])
-		if k <= 0 || k != uvarintLen(l) || l > maxCommandLen || l > uint64(len(b)-p-k) {
-			return nil, fmt.Errorf("%w: bad command length", errCorrupt)
-		}
-		p += k
-		cmds = append(cmds, b[p:p+int(l)])
-		p += int(l)
-	}
-	if p != len(b) {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(b)-p)
-	}
-	return cmds, nil
+	return b
 }
 
-// uvarintLen is the length of the canonical encoding of v; a decoder that
-// accepts only canonical varints gives every entry exactly one encoding.
-func uvarintLen(v uint64) int {
-	var buf [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(buf[:], v)
-}
-
-// Result is the outcome of applying one command.
-type Result struct {
-	// Value is handler-defined output (may be nil).
-	Value []byte
-	// Err is nil or a domain error (errors.Is-able against the sentinels).
-	Err error
+// unmarshal decodes a stored record; the result shares no memory with b.
+func unmarshal(b []byte, v any) error {
+	return codec.NewDecoderBytes(b, codecHandle).Decode(v)
 }

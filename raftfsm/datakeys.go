@@ -1,8 +1,6 @@
 package raftfsm
 
 import (
-	"encoding/binary"
-
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -11,12 +9,6 @@ import (
 type PutDataKey struct {
 	Day     uint32
 	Wrapped []byte
-}
-
-func dayKey(day uint32) []byte {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], day)
-	return b[:]
 }
 
 func (f *FSM) applyPutDataKey(tx *bolt.Tx, payload []byte) ([]byte, error) {

@@ -29,8 +29,11 @@ var (
 	ErrRateLimited = errors.New("rate limit exceeded")
 	// ErrPINMismatch: the two-step verification PIN does not match.
 	ErrPINMismatch = errors.New("PIN mismatch")
-	// ErrClosed: the FSM is closed.
+	// ErrClosed: the FSM is closed (not a domain error; has no wire code).
 	ErrClosed = errors.New("state machine closed")
+	// ErrCorrupt: an entry, command or payload that does not decode. Apply
+	// panics on it; it is returned only by the exported decoders.
+	ErrCorrupt = errors.New("corrupt raft entry")
 )
 
 // codes gives each domain error a stable number for the wire.
@@ -53,7 +56,8 @@ var codes = []struct {
 // codeUnknown is the code of an error that is not a known sentinel.
 const codeUnknown uint16 = 0xffff
 
-// ErrorCode returns err's wire code (0 for nil).
+// ErrorCode returns err's wire code: 0 for nil, the sentinel's code for a
+// domain error (wrapped or not), 0xffff for anything else.
 func ErrorCode(err error) uint16 {
 	if err == nil {
 		return 0
@@ -67,7 +71,8 @@ func ErrorCode(err error) uint16 {
 }
 
 // ErrorFromCode rebuilds a domain error from its wire code and message, so
-// errors.Is against the sentinel holds on the receiving side.
+// errors.Is against the sentinel holds on the receiving side. Code 0 gives
+// nil; an unknown code gives a plain error carrying msg.
 func ErrorFromCode(code uint16, msg string) error {
 	if code == 0 {
 		return nil
@@ -79,6 +84,9 @@ func ErrorFromCode(code uint16, msg string) error {
 			}
 			return &remoteError{sentinel: c.err, msg: msg}
 		}
+	}
+	if msg == "" {
+		msg = fmt.Sprintf("remote error (code %d)", code)
 	}
 	return errors.New(msg)
 }

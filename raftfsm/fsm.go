@@ -3,13 +3,10 @@ package raftfsm
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -30,13 +27,14 @@ type FSM struct {
 	path   string
 	logger *slog.Logger
 
-	mu sync.RWMutex // guards db (swapped by Restore)
+	mu sync.RWMutex // guards db, which Restore swaps; View and Apply hold it for reading
 	db *bolt.DB
 
 	appliedMu sync.Mutex
 	applied   uint64
 	term      uint64
-	appliedCh chan struct{} // closed and replaced when applied advances
+	closed    bool
+	appliedCh chan struct{} // closed and replaced when applied advances (or on Close)
 
 	handlers map[CommandType]handler
 }
@@ -46,7 +44,9 @@ var (
 	_ raft.BatchingFSM = (*FSM)(nil)
 )
 
-// Open opens (or creates) the state machine database at path.
+// Open opens (or creates, mode 0600) the state machine database at path,
+// creates missing buckets and loads the applied index. A nil logger
+// discards.
 func Open(path string, logger *slog.Logger) (*FSM, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -79,9 +79,13 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 	if err := f.openDB(); err != nil {
 		return nil, err
 	}
+	idx, term := f.AppliedIndex()
+	logger.Info("state machine opened", slog.Uint64("applied_index", idx), slog.Uint64("applied_term", term))
 	return f, nil
 }
 
+// openDB opens f.path, creates the buckets and loads the applied index.
+// Callers hold mu for writing, or own f exclusively.
 func (f *FSM) openDB() error {
 	db, err := bolt.Open(f.path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true})
 	if err != nil {
@@ -94,9 +98,7 @@ func (f *FSM) openDB() error {
 				return err
 			}
 		}
-		if v := tx.Bucket(bucketMeta).Get(keyApplied); len(v) == 16 {
-			idx, term = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
-		}
+		idx, term = parseApplied(tx.Bucket(bucketMeta).Get(keyApplied))
 		return nil
 	})
 	if err != nil {
@@ -108,18 +110,30 @@ func (f *FSM) openDB() error {
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database and wakes WaitApplied callers, which then
+// return ErrClosed. Close is idempotent.
 func (f *FSM) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.appliedMu.Lock()
+	if !f.closed {
+		f.closed = true
+		close(f.appliedCh)
+		f.appliedCh = make(chan struct{})
+	}
+	f.appliedMu.Unlock()
 	if f.db == nil {
 		return nil
 	}
 	err := f.db.Close()
 	f.db = nil
-	return err
+	if err != nil {
+		return fmt.Errorf("close %s: %w", f.path, err)
+	}
+	return nil
 }
 
+// setApplied publishes a new applied index and wakes every waiter.
 func (f *FSM) setApplied(idx, term uint64) {
 	f.appliedMu.Lock()
 	f.applied, f.term = idx, term
@@ -128,21 +142,27 @@ func (f *FSM) setApplied(idx, term uint64) {
 	f.appliedMu.Unlock()
 }
 
-// AppliedIndex returns the index and term of the last applied entry.
+// AppliedIndex returns the index and term of the last applied entry, from
+// memory; it always equals what the database holds.
 func (f *FSM) AppliedIndex() (index, term uint64) {
 	f.appliedMu.Lock()
 	defer f.appliedMu.Unlock()
 	return f.applied, f.term
 }
 
-// WaitApplied returns once the applied index reaches index, or ctx ends.
+// WaitApplied returns nil once AppliedIndex() ≥ index, ctx's error when
+// ctx ends first, or ErrClosed when the FSM is closed first. Waiters are
+// woken by Apply; nothing polls.
 func (f *FSM) WaitApplied(ctx context.Context, index uint64) error {
 	for {
 		f.appliedMu.Lock()
-		applied, ch := f.applied, f.appliedCh
+		applied, closed, ch := f.applied, f.closed, f.appliedCh
 		f.appliedMu.Unlock()
 		if applied >= index {
 			return nil
+		}
+		if closed {
+			return ErrClosed
 		}
 		select {
 		case <-ch:
@@ -152,15 +172,20 @@ func (f *FSM) WaitApplied(ctx context.Context, index uint64) error {
 	}
 }
 
-// Apply applies one log entry.
+// Apply applies one log entry (see ApplyBatch).
 func (f *FSM) Apply(l *raft.Log) any {
 	return f.ApplyBatch([]*raft.Log{l})[0]
 }
 
 // ApplyBatch applies a batch of log entries in one bbolt transaction, with
-// the applied index and term written in the same transaction. Entries at or
-// below the stored applied index are skipped: that makes replay after a
-// restart, and a streamed snapshot that is newer than its metadata, safe.
+// the applied index and term written in the same transaction. Responses:
+// []Result for a command entry, nil for everything else.
+//
+// Entries at or below the stored applied index are skipped (response nil):
+// that makes replay after a restart, and a streamed snapshot that is newer
+// than its metadata, harmless. A corrupt entry, an unknown command type
+// without FlagIgnorable, or a failing write panics: a replica that cannot
+// follow the log must stop rather than diverge.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	f.mu.RLock()
@@ -168,9 +193,13 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	if f.db == nil {
 		panic("raftfsm: apply on a closed state machine")
 	}
-	applied, _ := f.AppliedIndex()
+	if applied, _ := f.AppliedIndex(); len(logs) == 0 || logs[len(logs)-1].Index <= applied {
+		return out // nothing new: do not even open a write transaction
+	}
 	var lastIdx, lastTerm uint64
 	err := f.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		applied, _ := parseApplied(meta.Get(keyApplied))
 		for i, l := range logs {
 			if l.Index <= applied {
 				continue
@@ -179,21 +208,16 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			case raft.LogCommand:
 				out[i] = f.applyEntry(tx, l)
 			case raft.LogConfiguration:
-				v := make([]byte, 8, 8+len(l.Data))
-				binary.BigEndian.PutUint64(v, l.Index)
-				if err := tx.Bucket(bucketMeta).Put(keyConfig, append(v, l.Data...)); err != nil {
+				if err := meta.Put(keyConfig, configValue(l.Index, l.Data)); err != nil {
 					return err
 				}
 			}
-			lastIdx, lastTerm = l.Index, l.Term
+			applied, lastIdx, lastTerm = l.Index, l.Index, l.Term
 		}
 		if lastIdx == 0 {
 			return nil
 		}
-		var v [16]byte
-		binary.BigEndian.PutUint64(v[:], lastIdx)
-		binary.BigEndian.PutUint64(v[8:], lastTerm)
-		return tx.Bucket(bucketMeta).Put(keyApplied, v[:])
+		return meta.Put(keyApplied, appliedValue(lastIdx, lastTerm))
 	})
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: bbolt write failed: %v", err))
@@ -204,7 +228,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	return out
 }
 
-// applyEntry applies every command of one entry; it returns []Result.
+// applyEntry applies every command of one entry and returns []Result.
 func (f *FSM) applyEntry(tx *bolt.Tx, l *raft.Log) []Result {
 	cmds, err := DecodeEntry(l.Data)
 	if err != nil {
@@ -218,8 +242,9 @@ func (f *FSM) applyEntry(tx *bolt.Tx, l *raft.Log) []Result {
 		}
 		h, ok := f.handlers[t]
 		if !ok {
-			if t&FlagIgnorable != 0 {
-				f.logger.Warn("skipping unknown ignorable command", slog.Uint64("type", uint64(t)), slog.Uint64("raft_index", l.Index))
+			if t.Ignorable() {
+				f.logger.Warn("skipping unknown ignorable command",
+					slog.Uint64("type", uint64(t)), slog.Uint64("raft_index", l.Index))
 				results[i] = Result{Err: ErrIgnored}
 				continue
 			}
@@ -231,16 +256,8 @@ func (f *FSM) applyEntry(tx *bolt.Tx, l *raft.Log) []Result {
 	return results
 }
 
-// decode decodes a payload or panics: an undecodable committed command means
-// this binary cannot follow the log, and continuing would fork the replicas.
-func decode(payload []byte, v any) {
-	if err := DecodePayload(payload, v); err != nil {
-		panic(fmt.Sprintf("raftfsm: %v", err))
-	}
-}
-
 // View runs fn in a read-only transaction. Values must be copied before fn
-// returns.
+// returns. Returns ErrClosed on a closed FSM.
 func (f *FSM) View(fn func(tx *bolt.Tx) error) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -251,7 +268,8 @@ func (f *FSM) View(fn func(tx *bolt.Tx) error) error {
 }
 
 // Dump writes every bucket in key order, one "bucket key=value" line per
-// record (hex), for determinism checks: equal logs give equal dumps.
+// record (hex; nested buckets as "bucket/key"), for determinism checks:
+// equal logs give equal dumps.
 func (f *FSM) Dump(w io.Writer) error {
 	return f.View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
@@ -270,8 +288,8 @@ func dumpBucket(w io.Writer, prefix string, b *bolt.Bucket) error {
 	})
 }
 
-// Backup writes a consistent copy of the live database to w without
-// blocking writers, and returns the bytes written.
+// Backup writes a consistent copy of the live database to w (a bbolt file)
+// without blocking writers, and returns the bytes written.
 func (f *FSM) Backup(w io.Writer) (int64, error) {
 	var n int64
 	err := f.View(func(tx *bolt.Tx) error {
@@ -279,7 +297,10 @@ func (f *FSM) Backup(w io.Writer) (int64, error) {
 		n, err = tx.WriteTo(w)
 		return err
 	})
-	return n, err
+	if err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	return n, nil
 }
 
 // Sync flushes the database to stable storage.
@@ -292,83 +313,6 @@ func (f *FSM) Sync() error {
 	return f.db.Sync()
 }
 
-// Snapshot returns a snapshot that copies nothing: the database is durable
-// and knows its applied index, so compaction only needs metadata. The data
-// is streamed from the live database when a follower needs it.
-func (f *FSM) Snapshot() (raft.FSMSnapshot, error) { return liveSnapshot{f: f}, nil }
-
-type liveSnapshot struct{ f *FSM }
-
-// Persist makes sure everything applied so far is on disk (the log before
-// this point may now be compacted away) and records only metadata.
-func (s liveSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := s.f.Sync(); err != nil {
-		_ = sink.Cancel()
-		return err
-	}
-	return sink.Close()
-}
-
-// Release is a no-op.
-func (s liveSnapshot) Release() {}
-
-// Restore replaces the database with the snapshot streamed from rc: the
-// bytes go to a temporary file, which is synced and renamed over the live
-// file. If installing fails, the old database is reopened.
-func (f *FSM) Restore(rc io.ReadCloser) error {
-	defer rc.Close()
-	tmp := f.path + ".restore"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, rc)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = checkBolt(tmp)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("receive snapshot: %w", err)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.db != nil {
-		if err := f.db.Close(); err != nil {
-			return err
-		}
-		f.db = nil
-	}
-	renameErr := os.Rename(tmp, f.path)
-	if err := f.openDBLocked(); err != nil {
-		return errors.Join(renameErr, err)
-	}
-	if renameErr != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("install snapshot: %w", renameErr)
-	}
-	idx, term := f.AppliedIndex()
-	f.logger.Info("snapshot restored", slog.Uint64("applied_index", idx), slog.Uint64("term", term))
-	return nil
-}
-
-// openDBLocked is openDB for callers holding mu.
-func (f *FSM) openDBLocked() error { return f.openDB() }
-
-// checkBolt verifies that path is a readable bbolt database.
-func checkBolt(path string) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	return db.Close()
-}
-
 // get copies a value out of a bucket (nil when absent).
 func get(tx *bolt.Tx, bucket, key []byte) []byte {
 	v := tx.Bucket(bucket).Get(key)
@@ -376,4 +320,18 @@ func get(tx *bolt.Tx, bucket, key []byte) []byte {
 		return nil
 	}
 	return bytes.Clone(v)
+}
+
+// mustPut writes inside Apply; a failing write panics.
+func mustPut(tx *bolt.Tx, bucket, k, v []byte) {
+	if err := tx.Bucket(bucket).Put(k, v); err != nil {
+		panic(fmt.Sprintf("raftfsm: put %s: %v", bucket, err))
+	}
+}
+
+// mustDelete deletes inside Apply; a failing delete panics.
+func mustDelete(tx *bolt.Tx, bucket, k []byte) {
+	if err := tx.Bucket(bucket).Delete(k); err != nil {
+		panic(fmt.Sprintf("raftfsm: delete %s: %v", bucket, err))
+	}
 }

@@ -68,8 +68,6 @@ type MarkRead struct {
 	At            int64
 }
 
-func windowKey(phoneID, waID string) []byte { return []byte(phoneID + "/" + waID) }
-
 func (f *FSM) applyAcceptMessage(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c AcceptMessage
 	decode(payload, &c)
@@ -153,11 +151,6 @@ func (f *FSM) applyMarkRead(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	m.Status, m.UpdatedAt = "read", c.At
 	mustPut(tx, bucketMessages, key, marshal(m))
 	return nil, nil
-}
-
-func beUint64(b []byte) uint64 {
-	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
 }
 
 // MessageByID returns a stored message.

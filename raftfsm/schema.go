@@ -1,5 +1,7 @@
 package raftfsm
 
+import "encoding/binary"
+
 // Every bucket and key layout of the state machine lives here.
 //
 // Keys are chosen so that high-volume buckets can be appended in order
@@ -63,3 +65,55 @@ var (
 	keyApplied = []byte("applied") // index BE64 | term BE64
 	keyConfig  = []byte("config")  // index BE64 | encoded raft configuration
 )
+
+// Key and value layouts shared by several buckets.
+
+// be64 encodes v big-endian, so byte order equals numeric order for v ≥ 0
+// (times, sequence numbers): monotonic keys append at the end of a bucket.
+func be64(v int64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(v))
+	return b[:]
+}
+
+// beUint64 decodes the first 8 bytes of b, big-endian.
+func beUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// appliedValue is the keyApplied value: index BE64 | term BE64.
+func appliedValue(index, term uint64) []byte {
+	var v [16]byte
+	binary.BigEndian.PutUint64(v[:], index)
+	binary.BigEndian.PutUint64(v[8:], term)
+	return v[:]
+}
+
+// parseApplied decodes a keyApplied value (zeros when absent or malformed).
+func parseApplied(v []byte) (index, term uint64) {
+	if len(v) != 16 {
+		return 0, 0
+	}
+	return binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
+}
+
+// configValue is the keyConfig value: index BE64 | encoded configuration.
+func configValue(index uint64, data []byte) []byte {
+	v := make([]byte, 8, 8+len(data))
+	binary.BigEndian.PutUint64(v, index)
+	return append(v, data...)
+}
+
+// windowKey is the bucketWindows key: phone-number id "/" consumer wa_id.
+func windowKey(phoneID, waID string) []byte { return []byte(phoneID + "/" + waID) }
+
+// templateKey is the bucketTemplates key: WABA id 0 name 0 language, so a
+// WABA's templates (and one name's languages) are a key prefix.
+func templateKey(waba, name, lang string) []byte {
+	return []byte(waba + "\x00" + name + "\x00" + lang)
+}
+
+// dayKey is the bucketDataKeys key: unix day, BE32.
+func dayKey(day uint32) []byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], day)
+	return b[:]
+}

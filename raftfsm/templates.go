@@ -45,10 +45,6 @@ type DeleteTemplates struct {
 	ID         string
 }
 
-func templateKey(waba, name, lang string) []byte {
-	return []byte(waba + "\x00" + name + "\x00" + lang)
-}
-
 func (f *FSM) applyCreateTemplate(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c CreateTemplate
 	decode(payload, &c)
