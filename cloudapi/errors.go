@@ -1,31 +1,89 @@
 // Package cloudapi is the wire layer of the WhatsApp Cloud API: request and
 // response types, strict decoding and validation with the platform's error
-// codes, message ids, and the one codec for stored message content. It has
-// no storage and no HTTP server; the web layer and the domain packages use
-// it so that every route rejects bad input the same way.
+// codes, message ids, the one codec for stored message content, webhook
+// envelopes and signatures, Graph cursor paging and the platform's rules as
+// pure functions. It has no storage and no HTTP server; the web layer and
+// the domain packages use it so that every route rejects bad input the same
+// way and every webhook has Meta's shape.
 package cloudapi
 
-import "github.com/waedge/waedge/graph"
+import (
+	"errors"
 
-// Cloud API errors beyond graph's generic ones.
-var (
-	// ErrReEngagement: more than 24 hours since the customer last wrote (131047).
-	ErrReEngagement = &graph.Error{Status: 400, Code: 131047, Title: "Re-engagement message",
-		Details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number."}
-	// ErrRecipientIsSender: the recipient is the sending number itself (131021).
-	ErrRecipientIsSender = &graph.Error{Status: 400, Code: 131021, Title: "Recipient cannot be sender"}
-	// ErrUnsupportedType: unknown message type (131051... answered as 100 on send).
-	ErrUnsupportedType = graph.ErrInvalidParameter
+	"github.com/waedge/waedge/graph"
 )
 
+// Cloud API errors beyond graph's generic ones. They are templates: add the
+// request-specific text with With or Withf.
+var (
+	// ErrReEngagement: more than 24 hours since the customer last wrote and
+	// the message is not a template (131047, 400).
+	ErrReEngagement = &graph.Error{Status: 400, Code: 131047, Title: "Re-engagement message",
+		Details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number."}
+	// ErrRecipientIsSender: the recipient is the sending number itself (131021, 400).
+	ErrRecipientIsSender = &graph.Error{Status: 400, Code: 131021, Title: "Recipient cannot be sender",
+		Details: "Sender and recipient phone number is the same."}
+	// ErrThroughput: the phone number's messages-per-second limit was
+	// reached (130429, 400).
+	ErrThroughput = &graph.Error{Status: 400, Code: 130429, Title: "Rate limit hit",
+		Details: "Cloud API message throughput has been reached for this phone number."}
+	// ErrPairRateLimit: too many messages from one business number to one
+	// consumer in a short time (131056, 400); other recipients are unaffected.
+	ErrPairRateLimit = &graph.Error{Status: 400, Code: 131056, Title: "(Business Account, Consumer Account) pair rate limit hit",
+		Details: "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time."}
+	// ErrUnsupportedMessage: a message type the platform cannot handle
+	// (131051, 400); also carried by inbound "unsupported" messages.
+	ErrUnsupportedMessage = &graph.Error{Status: 400, Code: 131051, Title: "Unsupported message type",
+		Details: "Message type is currently not supported."}
+	// ErrMediaUpload: outbound media could not be fetched or processed
+	// (131053, 400).
+	ErrMediaUpload = &graph.Error{Status: 400, Code: 131053, Title: "Media upload error"}
+	// ErrTemplateParams: the parameters do not match the template (132000, 400).
+	ErrTemplateParams = &graph.Error{Status: 400, Code: 132000, Title: "Number of parameters does not match the expected number of params"}
+	// ErrTemplateMissing: no approved template with this name and language
+	// (132001, 404).
+	ErrTemplateMissing = &graph.Error{Status: 404, Code: 132001, Title: "Template name does not exist in the translation"}
+	// ErrNotRegistered: the sending phone number is not registered (133010, 400).
+	ErrNotRegistered = &graph.Error{Status: 400, Code: 133010, Title: "Account not registered",
+		Details: "The phone number is not registered on the WhatsApp Business Platform; call /register first."}
+	// ErrRegisterRateLimit: too many register/deregister calls for one
+	// number (133016, 400).
+	ErrRegisterRateLimit = &graph.Error{Status: 400, Code: 133016, Title: "Account register deregister rate limit exceeded",
+		Details: "Registration or deregistration failed because there were too many attempts for this phone number in a short period of time."}
+	// ErrIdentityKeyMismatch: recipient_identity_key_hash no longer matches
+	// the consumer's identity (137000, 400).
+	ErrIdentityKeyMismatch = &graph.Error{Status: 400, Code: 137000, Title: "Identity key mismatch",
+		Details: "The recipient's identity key hash does not match recipient_identity_key_hash."}
+	// ErrWABARateLimit: too many management calls on one business account
+	// (80007, 400).
+	ErrWABARateLimit = &graph.Error{Status: 400, Code: 80007, Title: "Rate limit issues",
+		Details: "The WhatsApp Business Account has reached its rate limit."}
+)
+
+// Plain errors for inputs that are not Graph requests.
+var (
+	// ErrBadWAMID: the string is not a message id of Meta's wamid shape.
+	ErrBadWAMID = errors.New("malformed message id")
+	// ErrBadContent: stored content bytes are not of a known version/kind.
+	ErrBadContent = errors.New("malformed stored content")
+	// ErrBadCallback: a webhook callback is not an absolute http(s) URL.
+	ErrBadCallback = errors.New("callback must be an absolute http(s) URL")
+)
+
+// missing is a 131008 naming the absent field.
 func missing(field string) error {
 	return graph.ErrMissingParameter.Withf("%s is required", field)
 }
 
+// invalid is a 131009 with a details text that names the field.
 func invalid(format string, args ...any) error {
 	return graph.ErrParameterValue.Withf(format, args...)
 }
 
+// badParam is a 100 with a details text that names the field.
 func badParam(format string, args ...any) error {
 	return graph.ErrInvalidParameter.Withf(format, args...)
 }
+
+// errTruncated: a message id's bytes end inside a value.
+var errTruncated = errors.New("truncated")

@@ -1,20 +1,9 @@
 package cloudapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"regexp"
 	"strings"
-
-	"github.com/waedge/waedge/graph"
-)
-
-// Template errors at send time.
-var (
-	// ErrTemplateMissing: no approved template with this name and language (132001).
-	ErrTemplateMissing = &graph.Error{Status: 404, Code: 132001, Title: "Template name does not exist in the translation"}
-	// ErrTemplateParams: the parameters do not match the template (132000).
-	ErrTemplateParams = &graph.Error{Status: 400, Code: 132000, Title: "Number of parameters does not match the expected number of params"}
 )
 
 // CreateTemplateRequest is the body of POST /{waba-id}/message_templates.
@@ -69,10 +58,8 @@ func Params(text string) int {
 // returns the number of body and header parameters the template takes.
 func ParseCreateTemplate(body []byte) (*CreateTemplateRequest, int, int, error) {
 	var r CreateTemplateRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return nil, 0, 0, decodeError(err)
+	if err := decodeStrict(body, &r); err != nil {
+		return nil, 0, 0, err
 	}
 	switch {
 	case r.Name == "":

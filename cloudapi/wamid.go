@@ -3,42 +3,54 @@ package cloudapi
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 )
 
-// Message ids look like Meta's: "wamid." + base64 of a Thrift-compact
-// struct {1: {1: wa_id string, 2: int 1}, 2: from_me bool, 3: hex key id}.
+// Message ids look like Meta's (cloud-api.md §2.6): "wamid." + standard
+// base64 of a Thrift compact-protocol struct
+//
+//	{1: {1: wa_id binary, 2: i32 1}, 2: from_me bool, 3: key_id binary}
+//
+// where key_id is upper-case hex (18 characters for business-sent ids).
 
-// ErrBadWAMID: a string that is not a message id of this shape.
-var ErrBadWAMID = errors.New("malformed message id")
+const (
+	wamidPrefix = "wamid."
+	maxWAMID    = 512 // characters after the prefix; Meta's are ~60
 
-// NewWAMID builds a message id for a conversation with waID.
+	// Thrift compact type nibbles.
+	ctStop   = 0x0
+	ctTrue   = 0x1
+	ctFalse  = 0x2
+	ctByte   = 0x3
+	ctI16    = 0x4
+	ctI32    = 0x5
+	ctI64    = 0x6
+	ctBinary = 0x8
+	ctStruct = 0xc
+)
+
+// NewWAMID builds a message id for a conversation with waID; fromMe is
+// true for messages the business sent. keyID is random per message.
 func NewWAMID(waID string, fromMe bool, keyID [9]byte) string {
-	var b []byte
-	// field 1 (struct), delta 1, type 12
-	b = append(b, 0x1c)
-	// inner field 1: binary (type 8), delta 1
-	b = append(b, 0x18)
+	key := strings.ToUpper(hex.EncodeToString(keyID[:]))
+	b := make([]byte, 0, 16+len(waID)+len(key))
+	b = append(b, 1<<4|ctStruct) // field 1: struct
+	b = append(b, 1<<4|ctBinary) // .1: wa_id
 	b = appendVarint(b, uint64(len(waID)))
 	b = append(b, waID...)
-	// inner field 2: i32 (type 5), delta 1, zigzag(1)=2
-	b = append(b, 0x15, 0x02)
-	b = append(b, 0x00) // end inner struct
-	// field 2: bool, delta 1: type 1 = true, 2 = false
-	if fromMe {
-		b = append(b, 0x11)
+	b = append(b, 1<<4|ctI32, 0x02) // .2: i32 zigzag(1)
+	b = append(b, ctStop)
+	if fromMe { // field 2: bool, the value lives in the type nibble
+		b = append(b, 1<<4|ctTrue)
 	} else {
-		b = append(b, 0x12)
+		b = append(b, 1<<4|ctFalse)
 	}
-	// field 3: binary, delta 1
-	key := strings.ToUpper(hex.EncodeToString(keyID[:]))
-	b = append(b, 0x18)
+	b = append(b, 1<<4|ctBinary) // field 3: key id
 	b = appendVarint(b, uint64(len(key)))
 	b = append(b, key...)
-	b = append(b, 0x00) // end struct
-	return "wamid." + base64.StdEncoding.EncodeToString(b)
+	b = append(b, ctStop)
+	return wamidPrefix + base64.StdEncoding.EncodeToString(b)
 }
 
 func appendVarint(b []byte, v uint64) []byte {
@@ -49,92 +61,148 @@ func appendVarint(b []byte, v uint64) []byte {
 	return append(b, byte(v))
 }
 
-// ParseWAMID decodes a message id built by NewWAMID (or Meta's own).
+// ParseWAMID decodes a message id built by NewWAMID or by Meta. Unknown
+// extra fields (of the scalar, binary and struct types) are skipped, so
+// inbound ids with longer keys or additional fields still decode.
 func ParseWAMID(s string) (waID string, fromMe bool, keyID string, err error) {
-	raw, ok := strings.CutPrefix(s, "wamid.")
-	if !ok || len(raw) > 256 {
+	raw, ok := strings.CutPrefix(s, wamidPrefix)
+	if !ok || raw == "" || len(raw) > maxWAMID {
 		return "", false, "", ErrBadWAMID
 	}
 	b, derr := base64.StdEncoding.DecodeString(raw)
 	if derr != nil {
-		return "", false, "", ErrBadWAMID
-	}
-	p := 0
-	next := func() (byte, bool) {
-		if p >= len(b) {
-			return 0, false
+		// Some clients strip the padding.
+		if b, derr = base64.RawStdEncoding.DecodeString(raw); derr != nil {
+			return "", false, "", fmt.Errorf("%w: not base64", ErrBadWAMID)
 		}
-		c := b[p]
-		p++
-		return c, true
 	}
-	str := func() (string, bool) {
-		var n uint64
-		for shift := 0; shift < 35; shift += 7 {
-			c, ok := next()
-			if !ok {
-				return "", false
-			}
-			n |= uint64(c&0x7f) << shift
-			if c < 0x80 {
-				if n > uint64(len(b)-p) {
-					return "", false
+	d := compactReader{b: b}
+	var haveFrom, haveKey bool
+	err = d.readStruct(0, func(id int16, typ byte) error {
+		switch {
+		case id == 1 && typ == ctStruct:
+			return d.readStruct(1, func(id int16, typ byte) error {
+				if id == 1 && typ == ctBinary {
+					v, err := d.binary()
+					waID = v
+					return err
 				}
-				v := string(b[p : p+int(n)])
-				p += int(n)
-				return v, true
-			}
+				return d.skip(typ, 2)
+			})
+		case id == 2 && (typ == ctTrue || typ == ctFalse):
+			fromMe, haveFrom = typ == ctTrue, true
+			return nil
+		case id == 3 && typ == ctBinary:
+			v, err := d.binary()
+			keyID, haveKey = v, true
+			return err
+		default:
+			return d.skip(typ, 1)
 		}
-		return "", false
+	})
+	if err != nil {
+		return "", false, "", fmt.Errorf("%w: %w", ErrBadWAMID, err)
 	}
-	if c, ok := next(); !ok || c != 0x1c {
-		return "", false, "", ErrBadWAMID
+	if d.p != len(b) {
+		return "", false, "", fmt.Errorf("%w: trailing bytes", ErrBadWAMID)
 	}
-	if c, ok := next(); !ok || c != 0x18 {
-		return "", false, "", ErrBadWAMID
-	}
-	if waID, ok = str(); !ok {
-		return "", false, "", ErrBadWAMID
-	}
-	// skip the rest of the inner struct up to its stop byte
-	for {
-		c, ok := next()
-		if !ok {
-			return "", false, "", ErrBadWAMID
-		}
-		if c == 0x00 {
-			break
-		}
-		if c&0x0f == 0x05 { // i32 varint
-			for {
-				v, ok := next()
-				if !ok {
-					return "", false, "", ErrBadWAMID
-				}
-				if v < 0x80 {
-					break
-				}
-			}
-			continue
-		}
-		return "", false, "", ErrBadWAMID
-	}
-	switch c, _ := next(); c {
-	case 0x11:
-		fromMe = true
-	case 0x12:
-		fromMe = false
-	default:
-		return "", false, "", ErrBadWAMID
-	}
-	if c, ok := next(); !ok || c != 0x18 {
-		return "", false, "", ErrBadWAMID
-	}
-	if keyID, ok = str(); !ok {
-		return "", false, "", ErrBadWAMID
-	}
-	if waID == "" || keyID == "" {
-		return "", false, "", fmt.Errorf("%w: empty part", ErrBadWAMID)
+	if waID == "" || !haveFrom || !haveKey || keyID == "" {
+		return "", false, "", fmt.Errorf("%w: missing part", ErrBadWAMID)
 	}
 	return waID, fromMe, keyID, nil
+}
+
+// compactReader reads the subset of the Thrift compact protocol that
+// message ids use.
+type compactReader struct {
+	b []byte
+	p int
+}
+
+func (d *compactReader) readByte() (byte, error) {
+	if d.p >= len(d.b) {
+		return 0, errTruncated
+	}
+	c := d.b[d.p]
+	d.p++
+	return c, nil
+}
+
+func (d *compactReader) varint() (uint64, error) {
+	var v uint64
+	for shift := 0; shift < 64; shift += 7 {
+		c, err := d.readByte()
+		if err != nil {
+			return 0, err
+		}
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("varint too long")
+}
+
+func (d *compactReader) binary() (string, error) {
+	n, err := d.varint()
+	if err != nil {
+		return "", err
+	}
+	if n > uint64(len(d.b)-d.p) {
+		return "", errTruncated
+	}
+	v := string(d.b[d.p : d.p+int(n)])
+	d.p += int(n)
+	return v, nil
+}
+
+// readStruct calls field for every field header until the stop byte.
+func (d *compactReader) readStruct(depth int, field func(id int16, typ byte) error) error {
+	if depth > 4 {
+		return fmt.Errorf("nested too deep")
+	}
+	var last int16
+	for {
+		h, err := d.readByte()
+		if err != nil {
+			return err
+		}
+		if h == ctStop {
+			return nil
+		}
+		typ, delta := h&0x0f, int16(h>>4)
+		id := last + delta
+		if delta == 0 { // long form: zigzag i16 field id follows
+			v, err := d.varint()
+			if err != nil {
+				return err
+			}
+			id = int16(v>>1) ^ -int16(v&1)
+		}
+		last = id
+		if err := field(id, typ); err != nil {
+			return err
+		}
+	}
+}
+
+// skip passes over one value of type typ.
+func (d *compactReader) skip(typ byte, depth int) error {
+	switch typ {
+	case ctTrue, ctFalse:
+		return nil
+	case ctByte:
+		_, err := d.readByte()
+		return err
+	case ctI16, ctI32, ctI64:
+		_, err := d.varint()
+		return err
+	case ctBinary:
+		_, err := d.binary()
+		return err
+	case ctStruct:
+		return d.readStruct(depth, func(_ int16, typ byte) error { return d.skip(typ, depth+1) })
+	default:
+		return fmt.Errorf("unsupported field type %d", typ)
+	}
 }

@@ -1,0 +1,48 @@
+package cloudapi
+
+// SendResponse is the answer to an accepted message (cloud-api.md §2.5).
+type SendResponse struct {
+	MessagingProduct string            `json:"messaging_product"`
+	Contacts         []ResponseContact `json:"contacts"`
+	Messages         []ResponseMessage `json:"messages"`
+}
+
+// ResponseContact echoes the recipient as sent (Input) and as the
+// canonical WhatsApp id (WAID).
+type ResponseContact struct {
+	Input string `json:"input"`
+	WAID  string `json:"wa_id"`
+}
+
+// ResponseMessage carries the new message id; MessageStatus is set for
+// templates only ("accepted").
+type ResponseMessage struct {
+	ID            string `json:"id"`
+	MessageStatus string `json:"message_status,omitempty"`
+}
+
+// MessageStatusAccepted is the message_status of an accepted template.
+const MessageStatusAccepted = "accepted"
+
+// NewSendResponse builds the response for an accepted message with id
+// wamid: contacts[].input is the request's to exactly as given.
+func NewSendResponse(r *SendRequest, wamid string) SendResponse {
+	m := ResponseMessage{ID: wamid}
+	if r.MessageType() == "template" {
+		m.MessageStatus = MessageStatusAccepted
+	}
+	return SendResponse{
+		MessagingProduct: "whatsapp",
+		Contacts:         []ResponseContact{{Input: r.To, WAID: r.WAID()}},
+		Messages:         []ResponseMessage{m},
+	}
+}
+
+// SuccessResponse is the {"success":true} answer of mutations such as
+// mark-as-read.
+type SuccessResponse struct {
+	Success bool `json:"success"`
+}
+
+// Success is the {"success":true} answer.
+func Success() SuccessResponse { return SuccessResponse{Success: true} }

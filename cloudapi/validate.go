@@ -1,0 +1,658 @@
+package cloudapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits of cloud-api.md §2.3 (what client SDKs enforce and the platform
+// mirrors). Lengths are in characters (Unicode code points).
+const (
+	MaxTextBody           = 4096
+	MaxCaption            = 1024
+	MaxCallbackData       = 512
+	MaxInteractiveBody    = 1024
+	MaxInteractiveHeader  = 60
+	MaxInteractiveFooter  = 60
+	MaxReplyButtons       = 3
+	MaxReplyButtonTitle   = 20
+	MaxReplyButtonID      = 256
+	MaxListButton         = 20
+	MaxListSections       = 10
+	MaxListSectionTitle   = 24
+	MaxListRows           = 10
+	MaxListRowID          = 200
+	MaxListRowTitle       = 24
+	MaxListRowDescription = 72
+	MaxCTADisplayText     = 20
+	MaxFlowCTA            = 20
+	MaxTemplateBodyParam  = 32768
+	MaxTemplateHeaderText = 60
+	MaxParameterName      = 20
+	MaxContacts           = 257
+)
+
+func runes(s string) int { return utf8.RuneCountInString(s) }
+
+func checkLen(field, s string, limit int) error {
+	if runes(s) > limit {
+		return invalid("%s must be at most %d characters", field, limit)
+	}
+	return nil
+}
+
+// Validate applies the platform's rules to a decoded request. Codes: 100
+// for unknown or unsupported values and misplaced fields, 131008 for a
+// missing required field, 131009 for a value out of range.
+func (r *SendRequest) Validate() error {
+	if r.MessagingProduct == "" {
+		return missing("messaging_product")
+	}
+	if r.MessagingProduct != "whatsapp" {
+		return badParam("messaging_product must be whatsapp, not %q", r.MessagingProduct)
+	}
+	if r.Status != "" {
+		return r.validateMarkRead()
+	}
+	if r.TypingIndicator != nil || r.MessageID != "" {
+		return badParam("typing_indicator and message_id belong to a mark-as-read request (status read)")
+	}
+	if r.RecipientType != "" && r.RecipientType != "individual" {
+		return invalid("recipient_type %q is not supported (only individual)", r.RecipientType)
+	}
+	if r.To == "" {
+		if r.Recipient != "" {
+			return invalid("recipient: business-scoped user ids are not supported, address the consumer with to")
+		}
+		return missing("to")
+	}
+	if r.WAID() == "" {
+		return invalid("to must be a phone number of 8 to 15 digits (+, spaces, dashes, dots and parentheses are ignored)")
+	}
+	if err := checkLen("biz_opaque_callback_data", r.BizOpaqueCallbackData, MaxCallbackData); err != nil {
+		return err
+	}
+	if r.Context != nil && r.Context.MessageID == "" {
+		return missing("context.message_id")
+	}
+	typ := r.MessageType()
+	present := r.payloads()
+	if len(present) > 1 {
+		return badParam("only one message object may be given, got %s", strings.Join(present, ", "))
+	}
+	if len(present) == 1 && present[0] != typ {
+		return badParam("type is %s but the request carries %s", typ, present[0])
+	}
+	switch typ {
+	case "text":
+		if r.Text == nil {
+			return missing("text")
+		}
+		if strings.TrimSpace(r.Text.Body) == "" {
+			return missing("text.body")
+		}
+		return checkLen("text.body", r.Text.Body, MaxTextBody)
+	case "image", "audio", "video", "document", "sticker":
+		return validateMedia(typ, typ, r.media(typ))
+	case "location":
+		return validateLocation("location", r.Location)
+	case "contacts":
+		return validateContacts(r.Contacts)
+	case "interactive":
+		return validateInteractive(r.Interactive)
+	case "template":
+		return validateTemplate(r.Template)
+	case "reaction":
+		return validateReaction(r.Reaction)
+	default:
+		return badParam("type %q is not a supported message type", typ)
+	}
+}
+
+func (r *SendRequest) validateMarkRead() error {
+	if r.Status != "read" {
+		return badParam("status must be read, not %q", r.Status)
+	}
+	if r.MessageID == "" {
+		return missing("message_id")
+	}
+	if r.TypingIndicator != nil && r.TypingIndicator.Type != "text" {
+		return invalid("typing_indicator.type must be text")
+	}
+	if present := r.payloads(); len(present) > 0 || r.Type != "" {
+		return badParam("a mark-as-read request carries no message (type, %s)", strings.Join(present, ", "))
+	}
+	return nil
+}
+
+// payloads names the message objects present in the request, sorted.
+func (r *SendRequest) payloads() []string {
+	var out []string
+	add := func(name string, set bool) {
+		if set {
+			out = append(out, name)
+		}
+	}
+	add("audio", r.Audio != nil)
+	add("contacts", r.Contacts != nil)
+	add("document", r.Document != nil)
+	add("image", r.Image != nil)
+	add("interactive", r.Interactive != nil)
+	add("location", r.Location != nil)
+	add("reaction", r.Reaction != nil)
+	add("sticker", r.Sticker != nil)
+	add("template", r.Template != nil)
+	add("text", r.Text != nil)
+	add("video", r.Video != nil)
+	return out
+}
+
+func (r *SendRequest) media(typ string) *Media {
+	switch typ {
+	case "image":
+		return r.Image
+	case "audio":
+		return r.Audio
+	case "video":
+		return r.Video
+	case "document":
+		return r.Document
+	default:
+		return r.Sticker
+	}
+}
+
+// validateMedia checks a media object; field is its path, kind its media
+// type (image, audio, video, document, sticker).
+func validateMedia(field, kind string, m *Media) error {
+	if m == nil {
+		return missing(field)
+	}
+	switch {
+	case m.ID == "" && m.Link == "":
+		return missing(field + ".id or " + field + ".link")
+	case m.ID != "" && m.Link != "":
+		return badParam("%s: give either id or link, not both", field)
+	}
+	if m.Link != "" {
+		u, err := url.Parse(m.Link)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return invalid("%s.link must be an http(s) URL", field)
+		}
+	}
+	if m.ID != "" && NormalizeID(m.ID) == "" {
+		return invalid("%s.id is not a media id", field)
+	}
+	if m.Caption != "" && kind != "image" && kind != "video" && kind != "document" {
+		return badParam("%s.caption is only allowed on image, video and document", field)
+	}
+	if m.Filename != "" && kind != "document" {
+		return badParam("%s.filename is only allowed on document", field)
+	}
+	if m.Voice && kind != "audio" {
+		return badParam("%s.voice is only allowed on audio", field)
+	}
+	return checkLen(field+".caption", m.Caption, MaxCaption)
+}
+
+func validateLocation(field string, l *Location) error {
+	if l == nil {
+		return missing(field)
+	}
+	if l.Latitude == nil {
+		return missing(field + ".latitude")
+	}
+	if l.Longitude == nil {
+		return missing(field + ".longitude")
+	}
+	if *l.Latitude < -90 || *l.Latitude > 90 {
+		return invalid("%s.latitude must be between -90 and 90", field)
+	}
+	if *l.Longitude < -180 || *l.Longitude > 180 {
+		return invalid("%s.longitude must be between -180 and 180", field)
+	}
+	return nil
+}
+
+func validateContacts(cs []Contact) error {
+	if len(cs) == 0 {
+		return missing("contacts")
+	}
+	if len(cs) > MaxContacts {
+		return invalid("contacts must hold at most %d cards", MaxContacts)
+	}
+	for i, c := range cs {
+		if strings.TrimSpace(c.Name.FormattedName) == "" {
+			return missing(fmt.Sprintf("contacts[%d].name.formatted_name", i))
+		}
+	}
+	return nil
+}
+
+func validateReaction(re *Reaction) error {
+	if re == nil {
+		return missing("reaction")
+	}
+	if re.MessageID == "" {
+		return missing("reaction.message_id")
+	}
+	// An empty emoji removes the reaction. A single emoji may be several
+	// code points (skin tones, ZWJ sequences, flags) but never text.
+	if runes(re.Emoji) > 10 {
+		return invalid("reaction.emoji must be a single emoji")
+	}
+	for _, c := range re.Emoji {
+		if c < 0x80 && c != '#' && c != '*' && (c < '0' || c > '9') {
+			return invalid("reaction.emoji must be a single emoji")
+		}
+	}
+	return nil
+}
+
+// textHeaderOnly lists interactive types whose header must be text.
+var textHeaderOnly = map[string]bool{"list": true, "cta_url": true, "flow": true, "product_list": true}
+
+func validateInteractive(in *Interactive) error {
+	if in == nil {
+		return missing("interactive")
+	}
+	switch in.Type {
+	case "":
+		return missing("interactive.type")
+	case "button", "list", "cta_url", "flow", "location_request_message",
+		"product", "product_list", "catalog_message", "call_permission_request":
+	default:
+		return badParam("interactive.type %q is not supported", in.Type)
+	}
+	bodyOptional := in.Type == "product" || in.Type == "product_list"
+	if in.Body == nil || strings.TrimSpace(in.Body.Text) == "" {
+		if !bodyOptional {
+			return missing("interactive.body.text")
+		}
+	} else if err := checkLen("interactive.body.text", in.Body.Text, MaxInteractiveBody); err != nil {
+		return err
+	}
+	if in.Footer != nil {
+		if err := checkLen("interactive.footer.text", in.Footer.Text, MaxInteractiveFooter); err != nil {
+			return err
+		}
+	}
+	if err := validateHeader(in); err != nil {
+		return err
+	}
+	if in.Action == nil {
+		return missing("interactive.action")
+	}
+	switch in.Type {
+	case "button":
+		return validateButtons(in.Action.Buttons)
+	case "list":
+		return validateList(in.Action)
+	case "cta_url":
+		return validateCTA(in.Action)
+	case "flow":
+		return validateFlow(in.Action)
+	case "location_request_message":
+		if in.Action.Name != "send_location" {
+			return invalid("interactive.action.name must be send_location")
+		}
+	case "product_list":
+		if in.Header == nil {
+			return missing("interactive.header")
+		}
+	}
+	// product, catalog_message and call_permission_request are accepted
+	// structurally: waedge does not model catalogs or calls.
+	return nil
+}
+
+func validateHeader(in *Interactive) error {
+	h := in.Header
+	if h == nil {
+		return nil
+	}
+	switch h.Type {
+	case "text":
+		if h.Text == "" {
+			return missing("interactive.header.text")
+		}
+		return checkLen("interactive.header.text", h.Text, MaxInteractiveHeader)
+	case "image", "video", "document":
+		if textHeaderOnly[in.Type] {
+			return invalid("interactive.header of a %s message must be text", in.Type)
+		}
+		m := map[string]*Media{"image": h.Image, "video": h.Video, "document": h.Document}[h.Type]
+		return validateMedia("interactive.header."+h.Type, h.Type, m)
+	case "":
+		return missing("interactive.header.type")
+	default:
+		return badParam("interactive.header.type %q is not supported", h.Type)
+	}
+}
+
+func validateButtons(buttons []Button) error {
+	if len(buttons) < 1 || len(buttons) > MaxReplyButtons {
+		return invalid("interactive.action.buttons must hold 1 to %d buttons", MaxReplyButtons)
+	}
+	ids, titles := map[string]bool{}, map[string]bool{}
+	for i, b := range buttons {
+		f := fmt.Sprintf("interactive.action.buttons[%d]", i)
+		if b.Type != "reply" {
+			return invalid("%s.type must be reply", f)
+		}
+		if b.Reply.ID == "" {
+			return missing(f + ".reply.id")
+		}
+		if b.Reply.Title == "" {
+			return missing(f + ".reply.title")
+		}
+		if err := checkLen(f+".reply.id", b.Reply.ID, MaxReplyButtonID); err != nil {
+			return err
+		}
+		if err := checkLen(f+".reply.title", b.Reply.Title, MaxReplyButtonTitle); err != nil {
+			return err
+		}
+		if ids[b.Reply.ID] {
+			return invalid("%s.reply.id must be unique", f)
+		}
+		if titles[b.Reply.Title] {
+			return invalid("%s.reply.title must be unique", f)
+		}
+		ids[b.Reply.ID], titles[b.Reply.Title] = true, true
+	}
+	return nil
+}
+
+func validateList(a *Action) error {
+	if a.Button == "" {
+		return missing("interactive.action.button")
+	}
+	if err := checkLen("interactive.action.button", a.Button, MaxListButton); err != nil {
+		return err
+	}
+	if len(a.Sections) < 1 || len(a.Sections) > MaxListSections {
+		return invalid("interactive.action.sections must hold 1 to %d sections", MaxListSections)
+	}
+	rows, ids := 0, map[string]bool{}
+	for i, s := range a.Sections {
+		f := fmt.Sprintf("interactive.action.sections[%d]", i)
+		if len(a.Sections) > 1 && s.Title == "" {
+			return missing(f + ".title")
+		}
+		if err := checkLen(f+".title", s.Title, MaxListSectionTitle); err != nil {
+			return err
+		}
+		if len(s.Rows) == 0 {
+			return missing(f + ".rows")
+		}
+		for j, r := range s.Rows {
+			rf := fmt.Sprintf("%s.rows[%d]", f, j)
+			rows++
+			if rows > MaxListRows {
+				return invalid("interactive.action.sections must hold at most %d rows in total", MaxListRows)
+			}
+			if r.ID == "" {
+				return missing(rf + ".id")
+			}
+			if r.Title == "" {
+				return missing(rf + ".title")
+			}
+			if err := checkLen(rf+".id", r.ID, MaxListRowID); err != nil {
+				return err
+			}
+			if err := checkLen(rf+".title", r.Title, MaxListRowTitle); err != nil {
+				return err
+			}
+			if err := checkLen(rf+".description", r.Description, MaxListRowDescription); err != nil {
+				return err
+			}
+			if ids[r.ID] {
+				return invalid("%s.id must be unique", rf)
+			}
+			ids[r.ID] = true
+		}
+	}
+	return nil
+}
+
+// actionParams decodes interactive.action.parameters into v, naming the
+// parameters object in any error.
+func actionParams(a *Action, v any) error {
+	if len(a.Parameters) == 0 || string(a.Parameters) == "null" {
+		return missing("interactive.action.parameters")
+	}
+	if err := json.Unmarshal(a.Parameters, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return badParam("interactive.action.parameters.%s must be %s, not %s", te.Field, jsonKind(te.Type), te.Value)
+		}
+		return badParam("interactive.action.parameters must be an object")
+	}
+	return nil
+}
+
+func validateCTA(a *Action) error {
+	var p struct {
+		DisplayText string `json:"display_text"`
+		URL         string `json:"url"`
+	}
+	if err := actionParams(a, &p); err != nil {
+		return err
+	}
+	if a.Name != "" && a.Name != "cta_url" {
+		return invalid("interactive.action.name must be cta_url")
+	}
+	if p.DisplayText == "" {
+		return missing("interactive.action.parameters.display_text")
+	}
+	if err := checkLen("interactive.action.parameters.display_text", p.DisplayText, MaxCTADisplayText); err != nil {
+		return err
+	}
+	if p.URL == "" {
+		return missing("interactive.action.parameters.url")
+	}
+	if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return invalid("interactive.action.parameters.url must be an http(s) URL")
+	}
+	return nil
+}
+
+func validateFlow(a *Action) error {
+	var p struct {
+		FlowMessageVersion string `json:"flow_message_version"`
+		FlowID             string `json:"flow_id"`
+		FlowName           string `json:"flow_name"`
+		FlowCTA            string `json:"flow_cta"`
+		FlowAction         string `json:"flow_action"`
+		Mode               string `json:"mode"`
+	}
+	if err := actionParams(a, &p); err != nil {
+		return err
+	}
+	if a.Name != "" && a.Name != "flow" {
+		return invalid("interactive.action.name must be flow")
+	}
+	if p.FlowMessageVersion == "" {
+		return missing("interactive.action.parameters.flow_message_version")
+	}
+	if p.FlowID == "" && p.FlowName == "" {
+		return missing("interactive.action.parameters.flow_id")
+	}
+	if p.FlowCTA == "" {
+		return missing("interactive.action.parameters.flow_cta")
+	}
+	if err := checkLen("interactive.action.parameters.flow_cta", p.FlowCTA, MaxFlowCTA); err != nil {
+		return err
+	}
+	if hasEmoji(p.FlowCTA) {
+		return invalid("interactive.action.parameters.flow_cta must not contain emoji")
+	}
+	if p.FlowAction != "" && p.FlowAction != "navigate" && p.FlowAction != "data_exchange" {
+		return invalid("interactive.action.parameters.flow_action must be navigate or data_exchange")
+	}
+	if p.Mode != "" && p.Mode != "draft" && p.Mode != "published" {
+		return invalid("interactive.action.parameters.mode must be draft or published")
+	}
+	return nil
+}
+
+// hasEmoji reports whether s holds a pictographic character (the emoji
+// blocks, dingbats, variation selector 16 or a zero-width joiner).
+func hasEmoji(s string) bool {
+	for _, c := range s {
+		switch {
+		case c >= 0x1F000 && c <= 0x1FAFF, // mahjong … symbols and pictographs extended-A
+			c >= 0x2600 && c <= 0x27BF, // misc symbols, dingbats
+			c >= 0x2B00 && c <= 0x2BFF, // arrows, stars
+			c == 0xFE0F, c == 0x200D, c == 0x20E3:
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	componentTypes = map[string]bool{"header": true, "body": true, "button": true, "carousel": true,
+		"limited_time_offer": true, "tap_target_configuration": true}
+	buttonSubTypes = map[string]bool{"quick_reply": true, "url": true, "copy_code": true, "flow": true,
+		"catalog": true, "mpm": true, "voice_call": true}
+	// paramTypes lists the parameter types each component accepts.
+	paramTypes = map[string][]string{
+		"header": {"text", "image", "video", "document", "location", "product"},
+		"body":   {"text", "currency", "date_time"},
+		"button": {"payload", "text", "action", "coupon_code"},
+	}
+)
+
+func validateTemplate(t *Template) error {
+	if t == nil {
+		return missing("template")
+	}
+	if t.Name == "" {
+		return missing("template.name")
+	}
+	if t.Language == nil || t.Language.Code == "" {
+		return missing("template.language.code")
+	}
+	if p := t.Language.Policy; p != "" && p != "deterministic" {
+		return invalid("template.language.policy must be deterministic")
+	}
+	for i, c := range t.Components {
+		f := fmt.Sprintf("template.components[%d]", i)
+		switch {
+		case c.Type == "":
+			return missing(f + ".type")
+		case !componentTypes[c.Type]:
+			return badParam("%s.type %q is not supported", f, c.Type)
+		}
+		if c.Type == "button" {
+			switch {
+			case c.SubType == "":
+				return missing(f + ".sub_type")
+			case !buttonSubTypes[c.SubType]:
+				return invalid("%s.sub_type %q is not supported", f, c.SubType)
+			}
+			if len(c.Index) == 0 {
+				return missing(f + ".index")
+			}
+			if _, err := buttonIndex(c.Index); err != nil {
+				return invalid("%s.index must be the button position (0 to 9)", f)
+			}
+		}
+		for j, p := range c.Parameters {
+			if err := validateParameter(fmt.Sprintf("%s.parameters[%d]", f, j), c.Type, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// buttonIndex reads a template button index, sent as "0" or 0.
+func buttonIndex(raw json.RawMessage) (int, error) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return 0, fmt.Errorf("index: %w", err)
+		}
+		s = n.String()
+	}
+	i, err := strconv.Atoi(s)
+	if err != nil || i < 0 || i > 9 {
+		return 0, fmt.Errorf("index %q out of range", s)
+	}
+	return i, nil
+}
+
+func validateParameter(f, component string, p Parameter) error {
+	if p.ParameterName != "" {
+		if len(p.ParameterName) > MaxParameterName {
+			return invalid("%s.parameter_name must be at most %d characters", f, MaxParameterName)
+		}
+		for _, c := range p.ParameterName {
+			if !(c >= 'a' && c <= 'z' || c == '_' || c >= '0' && c <= '9') {
+				return invalid("%s.parameter_name must be lowercase letters, digits and _", f)
+			}
+		}
+	}
+	if p.Type == "" {
+		return missing(f + ".type")
+	}
+	if allowed, ok := paramTypes[component]; ok && !slices.Contains(allowed, p.Type) {
+		return badParam("%s.type %q is not allowed in a %s component", f, p.Type, component)
+	}
+	switch p.Type {
+	case "text":
+		if p.Text == nil {
+			return missing(f + ".text")
+		}
+		limit := MaxTemplateBodyParam
+		if component == "header" {
+			limit = MaxTemplateHeaderText
+		}
+		return checkLen(f+".text", *p.Text, limit)
+	case "currency":
+		c := p.Currency
+		switch {
+		case c == nil:
+			return missing(f + ".currency")
+		case c.FallbackValue == "":
+			return missing(f + ".currency.fallback_value")
+		case c.Code == "":
+			return missing(f + ".currency.code")
+		case c.Amount1000 == nil:
+			return missing(f + ".currency.amount_1000")
+		case len(c.Code) != 3 || strings.ToUpper(c.Code) != c.Code:
+			return invalid("%s.currency.code must be an ISO 4217 code", f)
+		}
+	case "date_time":
+		if p.DateTime == nil || p.DateTime.FallbackValue == "" {
+			return missing(f + ".date_time.fallback_value")
+		}
+	case "image", "video", "document":
+		m := map[string]*Media{"image": p.Image, "video": p.Video, "document": p.Document}[p.Type]
+		return validateMedia(f+"."+p.Type, p.Type, m)
+	case "location":
+		return validateLocation(f+".location", p.Location)
+	case "payload":
+		if p.Payload == "" {
+			return missing(f + ".payload")
+		}
+	case "coupon_code":
+		if p.CouponCode == "" {
+			return missing(f + ".coupon_code")
+		}
+	case "action", "product", "limited_time_offer", "tap_target_configuration":
+		// Accepted structurally.
+	default:
+		return badParam("%s.type %q is not supported", f, p.Type)
+	}
+	return nil
+}
