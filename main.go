@@ -29,6 +29,8 @@ import (
 	"github.com/waedge/waedge/embed"
 	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/node"
+	"github.com/waedge/waedge/phone"
+	"github.com/waedge/waedge/relay"
 	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/web"
 	"github.com/waedge/waedge/webhook"
@@ -52,6 +54,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr, getenv)
+	case "relay", "phone":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if args[0] == "relay" {
+			return relay.Main(ctx, args[1:], stdout, stderr)
+		}
+		return phone.Main(ctx, args[1:], stdout, stderr)
 	case "cluster", "tenant":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -80,6 +89,9 @@ commands:
   cluster transfer-leadership   hand leadership to another node
   tenant create --name N --phone +E164
   tenant list
+  relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only)
+  phone --relay URL --number N --name NAME --business NUMBER
+                                a simulated consumer phone chatting in the terminal
   version                       print the version
 
 Run 'waedge serve -h' for the node's flags. Every flag can also be set as WAEDGE_<FLAG>

@@ -1,0 +1,57 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/waedge/waedge/phone"
+)
+
+// Main runs `relay --addr ADDR --data-dir DIR` until ctx is cancelled. It parses its own flags,
+// logs to stderr, prints the listening URL to stdout and returns a process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8088", "listen address (host:port)")
+	dataDir := fs.String("data-dir", "relay-data", "directory for relay.db, blobs and hosted phones")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "relay: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	phone.SetupSignalLogging(logger) // hosted phones run libsignal in this process
+
+	r, err := New(Config{DataDir: *dataDir}, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "relay: %v\n", err)
+		return 1
+	}
+	defer r.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "relay: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "relay listening on http://%s\n", ln.Addr())
+	if err := r.Serve(ctx, ln); err != nil {
+		fmt.Fprintf(stderr, "relay: %v\n", err)
+		return 1
+	}
+	return 0
+}

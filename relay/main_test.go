@@ -1,0 +1,65 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestMainCommand(t *testing.T) {
+	if code := Main(context.Background(), []string{"--bogus"}, io.Discard, io.Discard); code != 2 {
+		t.Fatalf("bad flag exit code %d", code)
+	}
+	if code := Main(context.Background(), []string{"extra"}, io.Discard, io.Discard); code != 2 {
+		t.Fatalf("stray argument exit code %d", code)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- Main(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, &stdout, &stderr)
+	}()
+	re := regexp.MustCompile(`relay listening on (http://\S+)`)
+	var url string
+	eventually(t, "listening line", func() bool {
+		if m := re.FindStringSubmatch(stdout.String()); m != nil {
+			url = m[1]
+			return true
+		}
+		return false
+	})
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz %d", resp.StatusCode)
+	}
+	cancel()
+	if code := <-exit; code != 0 {
+		t.Fatalf("exit code %d, stderr %s", code, stderr.String())
+	}
+}
