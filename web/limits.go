@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/raftfsm"
 )
 
@@ -14,13 +14,6 @@ const (
 	defaultPairPerMinute = 10 // ≈ one message per 6 s to one consumer, bursts tolerated
 	pairBurst            = 5
 	maxPairBuckets       = 1 << 16
-)
-
-var (
-	errThroughput = &graph.Error{Status: 400, Code: 130429, Title: "Rate limit hit",
-		Details: "Cloud API message throughput has been reached for this phone number."}
-	errPairRate = &graph.Error{Status: 400, Code: 131056, Title: "(Business Account, Consumer Account) pair rate limit hit",
-		Details: "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time."}
 )
 
 // bucket is a token bucket.
@@ -93,10 +86,10 @@ func (l *limiter) allow(p raftfsm.Phone, waID string, now time.Time, share float
 	probe := *pb
 	if !probe.take(now, pairRate, max(1, pairBurst*share)) {
 		*pb = probe
-		return errPairRate
+		return cloudapi.ErrPairRateLimit
 	}
 	if !nb.take(now, mps, max(1, mps)) {
-		return errThroughput
+		return cloudapi.ErrThroughput
 	}
 	*pb = probe
 	return nil

@@ -68,7 +68,7 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		return err
 	}
 	if !phone.Registered {
-		return errNotRegistered
+		return cloudapi.ErrNotRegistered
 	}
 	if req.Type == "template" {
 		if err := g.checkTemplate(t.WABAID, req); err != nil {

@@ -9,17 +9,13 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/raftfsm"
 )
 
-var (
-	errRegisterLimit = &graph.Error{Status: 400, Code: 133016, Title: "Account register deregister rate limit exceeded",
-		Details: "Registration or deregistration failed because there were too many attempts for this phone number in a short period of time (10 per 72 hours)."}
-	errPINMismatch   = &graph.Error{Status: 400, Code: 133005, Title: "Two step verification PIN mismatch"}
-	errNotRegistered = &graph.Error{Status: 400, Code: 133010, Title: "Phone number not registered",
-		Details: "The phone number is not registered on the WhatsApp Business Platform; call /register first."}
-)
+// errPINMismatch: the two-step verification PIN does not match (133005).
+var errPINMismatch = &graph.Error{Status: 400, Code: 133005, Title: "Two step verification PIN mismatch"}
 
 func pinHash(phoneID, pin string) []byte {
 	h := sha256.Sum256([]byte(phoneID + ":" + pin))
@@ -132,7 +128,7 @@ func (g *graphAPI) register(on bool) fiber.Handler {
 			BusinessID: t.BusinessID, Register: on, PINHash: pinHash(t.PhoneNumberID, req.PIN), At: g.d.Now().UnixMilli()})
 		switch {
 		case errors.Is(err, raftfsm.ErrRateLimited):
-			return errRegisterLimit
+			return cloudapi.ErrRegisterRateLimit
 		case errors.Is(err, raftfsm.ErrPINMismatch):
 			return errPINMismatch
 		case err != nil:
