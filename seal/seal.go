@@ -6,6 +6,9 @@ package seal
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -26,6 +29,8 @@ type Sealer struct {
 	kek  keyring.KEK
 	ring *keyring.Ring
 	now  func() time.Time
+	// refKey keys ConsumerRef.
+	refKey [32]byte
 }
 
 // New returns a sealer for the cluster KEK.
@@ -33,7 +38,7 @@ func New(p Proposer, kek keyring.KEK, now func() time.Time) *Sealer {
 	if now == nil {
 		now = time.Now
 	}
-	return &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now}
+	return &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now, refKey: RefKey(kek)}
 }
 
 // Day is the data-key id for t: days since the Unix epoch (UTC).
@@ -103,4 +108,31 @@ func (s *Sealer) ensure(ctx context.Context, day uint32) error {
 		return fmt.Errorf("load data key: %w", err)
 	}
 	return s.ring.Add(day, w)
+}
+
+// ConsumerRef is the stable, non-reversible reference under which state
+// about one consumer of one phone number is keyed (24-hour windows, Signal
+// sessions): HMAC-SHA256 under a key derived from the cluster KEK, so the
+// consumer's number itself never appears in a key on disk. It is 32 hex
+// digits and the same on every node.
+func (s *Sealer) ConsumerRef(phoneNumberID, waID string) string {
+	return ConsumerRef(s.refKey, phoneNumberID, waID)
+}
+
+// RefKey derives the consumer-reference key from the cluster KEK.
+func RefKey(kek keyring.KEK) [32]byte {
+	m := hmac.New(sha256.New, kek[:])
+	m.Write([]byte("waedge consumer ref v1"))
+	var k [32]byte
+	copy(k[:], m.Sum(nil))
+	return k
+}
+
+// ConsumerRef computes a consumer reference under refKey (see RefKey).
+func ConsumerRef(refKey [32]byte, phoneNumberID, waID string) string {
+	m := hmac.New(sha256.New, refKey[:])
+	m.Write([]byte(phoneNumberID))
+	m.Write([]byte{0})
+	m.Write([]byte(waID))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,5 +79,27 @@ func TestSealAcrossNodesAndDays(t *testing.T) {
 	blob, _ := keyring.Seal(lost, nil, []byte("x"))
 	if _, err := a.Open(nil, blob); !errors.Is(err, keyring.ErrKeyDestroyed) {
 		t.Fatalf("missing key: %v", err)
+	}
+}
+
+func TestConsumerRef(t *testing.T) {
+	var k1, k2 keyring.KEK
+	k1[0], k2[0] = 1, 2
+	a := ConsumerRef(RefKey(k1), "100", "15550001111")
+	if len(a) != 32 || a != ConsumerRef(RefKey(k1), "100", "15550001111") {
+		t.Fatalf("ref %q not stable 32 hex digits", a)
+	}
+	for _, other := range []string{
+		ConsumerRef(RefKey(k2), "100", "15550001111"),
+		ConsumerRef(RefKey(k1), "101", "15550001111"),
+		ConsumerRef(RefKey(k1), "100", "15550001112"),
+		ConsumerRef(RefKey(k1), "1001", "5550001111"),
+	} {
+		if other == a {
+			t.Fatalf("distinct inputs share ref %s", a)
+		}
+	}
+	if strings.Contains(a, "15550001111") {
+		t.Fatal("ref contains the number")
 	}
 }
