@@ -1,6 +1,10 @@
 package phone
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/waedge/waedge/signalstore"
+)
 
 // ErrNotStarted reports an operation that needs the network before Start.
 var ErrNotStarted = errors.New("phone: not started")
@@ -12,10 +16,10 @@ var ErrNoMessage = errors.New("phone: no such message")
 var ErrNotMedia = errors.New("phone: message has no media")
 
 // ErrBadBundle reports a prekey bundle from the network that cannot start a session.
-var ErrBadBundle = errors.New("phone: unusable prekey bundle")
+var ErrBadBundle = signalstore.ErrBadBundle
 
 // ErrWrongNumber reports a signing request for a number that is not this phone's.
 var ErrWrongNumber = errors.New("phone: not this phone's number")
 
 // ErrStore reports a stored record the phone cannot read back (a damaged store).
-var ErrStore = errors.New("phone: corrupt store record")
+var ErrStore = signalstore.ErrStore

@@ -1,4 +1,4 @@
-package phone
+package signalstore
 
 import (
 	"context"
@@ -29,7 +29,7 @@ var setupOnce sync.Once
 // SetupSignalLogging routes libsignal's process-global logger to logger (nil discards), without key
 // material. The logger is global to the process, so only the first call has an effect: call it once
 // from main (relay.Main and phone.Main do), never per phone.
-func SetupSignalLogging(logger *slog.Logger) {
+func SetupLogging(logger *slog.Logger) {
 	setupOnce.Do(func() {
 		if logger == nil {
 			logger = slog.New(slog.DiscardHandler)

@@ -1,4 +1,4 @@
-package phone
+package signalstore
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package phone
+package signalstore
 
 import (
 	"bytes"
@@ -44,7 +44,7 @@ type SignalStore struct {
 
 // OpenSignalStore loads the identity kept in st, creating one (identity key pair, 14-bit registration
 // id, signed prekey 1) on first use.
-func OpenSignalStore(st Store) (*SignalStore, error) {
+func Open(st Store) (*SignalStore, error) {
 	s := &SignalStore{st: st, ser: serialize.NewProtoBufSerializer()}
 	raw, err := st.Get(bSignalMeta, "identity")
 	if err != nil {

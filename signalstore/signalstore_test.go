@@ -1,4 +1,4 @@
-package phone
+package signalstore
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 
 func TestPreKeyRecordsReloadWithCorrectPublicKeys(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenSignalStore(NewMemStore())
+	s, err := Open(NewMemStore())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestPreKeyRecordsReloadWithCorrectPublicKeys(t *testing.T) {
 
 func TestSessionLoadIsAFreshCopy(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenSignalStore(NewMemStore())
+	s, err := Open(NewMemStore())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestSessionLoadIsAFreshCopy(t *testing.T) {
 		t.Fatal("a fresh record without keys was stored")
 	}
 	// A real session: X3DH against a peer's bundle.
-	peer, err := OpenSignalStore(NewMemStore())
+	peer, err := Open(NewMemStore())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +115,11 @@ func TestSessionLoadIsAFreshCopy(t *testing.T) {
 
 func TestIdentityIsStable(t *testing.T) {
 	st := NewMemStore()
-	a, err := OpenSignalStore(st)
+	a, err := Open(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := OpenSignalStore(st)
+	b, err := Open(st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestIdentityIsStable(t *testing.T) {
 		t.Fatal("reopening the store created a new identity")
 	}
 	_ = st.Put(bSignalMeta, "identity", []byte{1, 2, 3})
-	if _, err := OpenSignalStore(st); err == nil {
+	if _, err := Open(st); err == nil {
 		t.Fatal("corrupt identity accepted")
 	}
 }
