@@ -20,18 +20,23 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/waedge/waedge/cli"
+	"github.com/waedge/waedge/connector"
 	"github.com/waedge/waedge/embed"
 	"github.com/waedge/waedge/keyring"
+	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/phone"
 	"github.com/waedge/waedge/relay"
+	"github.com/waedge/waedge/relay/relayclient"
 	"github.com/waedge/waedge/seal"
+	"github.com/waedge/waedge/signalstore"
 	"github.com/waedge/waedge/web"
 	"github.com/waedge/waedge/webhook"
 )
@@ -122,6 +127,8 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	logLevel := str("log-level", "info", "debug, info, warn or error")
 	logFormat := str("log-format", "auto", "json, text, or auto (text on a terminal)")
 	masterKeyFile := str("master-key-file", "", "file holding the cluster key-encryption key (32 bytes, hex or base64); default: generated at bootstrap and received when joining")
+	networkURL := str("network", "", "network the business numbers are reached on: empty runs the embedded sandbox relay (see --relay-addr); relay://HOST:PORT (or an http(s) URL) uses a shared sandbox relay; off disables the network")
+	relayAddr := str("relay-addr", "127.0.0.1:8089", "listen address of the embedded sandbox relay (its phone API and WebSocket), when --network is empty")
 	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -195,13 +202,22 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return 1
 	}
 	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{}, logger.With(slog.String("component", "webhooks"))).Run)
+	sealer := seal.New(n, n.KEK(), time.Now)
+	stopNetwork, err := startNetwork(ctx, n, sealer, *networkURL, *relayAddr, *dataDir, logger)
+	if err != nil {
+		_ = ln.Close()
+		_ = n.Close()
+		logger.Error("cannot start the network", slog.Any("err", err))
+		return 1
+	}
+	defer stopNetwork()
 	app := web.New(web.Deps{
 		Cluster:        n,
 		Logger:         logger.With(slog.String("component", "web")),
 		Console:        embed.Console(),
 		RequestTimeout: 30 * time.Second,
 		Now:            time.Now,
-		Sealer:         seal.New(n, n.KEK(), time.Now),
+		Sealer:         sealer,
 	})
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()
@@ -222,6 +238,59 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		logger.Warn("node shutdown", slog.Any("err", err))
 	}
 	return code
+}
+
+// startNetwork connects the cluster to the network its business numbers
+// are reached on: the leader runs the connector (package connector) against
+// a sandbox relay — embedded in this process unless networkURL names a
+// shared one. It returns what stops the embedded relay.
+func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networkURL, relayAddr, dataDir string,
+	logger *slog.Logger) (func(), error) {
+	if networkURL == "off" {
+		return func() {}, nil
+	}
+	signalstore.SetupLogging(logger.With(slog.String("component", "libsignal")))
+	stop := func() {}
+	base := networkURL
+	switch {
+	case networkURL == "":
+		rl, err := relay.New(relay.Config{DataDir: filepath.Join(dataDir, "relay")}, logger.With(slog.String("component", "relay")))
+		if err != nil {
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", relayAddr)
+		if err != nil {
+			_ = rl.Close()
+			return nil, fmt.Errorf("embedded relay: %w", err)
+		}
+		base = "http://" + ln.Addr().String()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := rl.Serve(ctx, ln); err != nil {
+				logger.Warn("embedded relay stopped", slog.Any("err", err))
+			}
+		}()
+		stop = func() {
+			_ = rl.Close()
+			<-done
+		}
+		logger.Info("embedded sandbox relay", slog.String("url", base))
+	case strings.HasPrefix(networkURL, "relay://"):
+		base = "http://" + strings.TrimPrefix(networkURL, "relay://")
+	}
+	clog := logger.With(slog.String("component", "connector"))
+	conn := connector.New(connector.Deps{
+		Cluster: n,
+		Sealer:  sealer,
+		Logger:  clog,
+		Now:     time.Now,
+		Dial: func(ctx context.Context, signer network.Signer) (network.Network, error) {
+			return relayclient.Dial(ctx, base, relayclient.Options{Signer: signer, Logger: clog})
+		},
+	}, connector.Config{})
+	n.RegisterWorker("network", conn.Run)
+	return stop, nil
 }
 
 // startPprof serves the Go profiler on addr (operators and benchmarks).

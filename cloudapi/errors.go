@@ -35,6 +35,13 @@ var (
 	// (131051, 400); also carried by inbound "unsupported" messages.
 	ErrUnsupportedMessage = &graph.Error{Status: 400, Code: 131051, Title: "Unsupported message type",
 		Details: "Message type is currently not supported."}
+	// ErrUndeliverable: the recipient cannot be reached (131026; sent
+	// asynchronously as a failed status).
+	ErrUndeliverable = &graph.Error{Status: 400, Code: 131026, Title: "Message undeliverable",
+		Details: "The recipient is not reachable on the network (not registered, or has blocked this number)."}
+	// ErrSomethingWrong is the generic failure of an accepted message.
+	ErrSomethingWrong = &graph.Error{Status: 500, Code: 131000, Title: "Something went wrong",
+		Details: "The message could not be prepared for delivery."}
 	// ErrMediaUpload: outbound media could not be fetched or processed
 	// (131053, 400).
 	ErrMediaUpload = &graph.Error{Status: 400, Code: 131053, Title: "Media upload error"}

@@ -61,6 +61,12 @@ const (
 	CmdUpdateProfile CommandType = 21
 	// CmdSetPhoneLimits sets a phone number's throughput and pair-rate limits.
 	CmdSetPhoneLimits CommandType = 22
+	// CmdSignalCommit commits one Signal operation of the leader's connector:
+	// store changes (compare-and-set) plus their effect.
+	CmdSignalCommit CommandType = 30
+	// CmdMessageStatuses advances outbound message statuses (sent, delivered,
+	// read) and clears envelopes the network accepted.
+	CmdMessageStatuses CommandType = 31
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

@@ -75,6 +75,8 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdSetPIN:             f.applySetPIN,
 		CmdUpdateProfile:      f.applyUpdateProfile,
 		CmdSetPhoneLimits:     f.applySetPhoneLimits,
+		CmdSignalCommit:       f.applySignalCommit,
+		CmdMessageStatuses:    f.applyMessageStatuses,
 	}
 	if err := f.openDB(); err != nil {
 		return nil, err

@@ -30,6 +30,9 @@ type Message struct {
 	Status        string
 	CreatedAt     int64
 	UpdatedAt     int64
+	// NetworkID is the network's id of an inbound message (the sender's
+	// envelope id), for read receipts.
+	NetworkID string
 }
 
 // AcceptMessage is the payload of CmdAcceptMessage. Key and CreatedAt are
@@ -56,6 +59,8 @@ type RecordInbound struct {
 	Type          string
 	Content       []byte
 	ReceivedAt    int64
+	// NetworkID is the sender's envelope id.
+	NetworkID string
 	// Event is the webhook to queue, built by the proposer; it is queued
 	// only if the WABA has a subscription.
 	Event *OutboxEvent
@@ -66,6 +71,8 @@ type MarkRead struct {
 	PhoneNumberID string
 	WAMID         string
 	At            int64
+	// Typing also shows the consumer a typing indicator.
+	Typing bool
 }
 
 func (f *FSM) applyAcceptMessage(tx *bolt.Tx, payload []byte) ([]byte, error) {
@@ -95,31 +102,47 @@ func (f *FSM) applyAcceptMessage(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	mustPut(tx, bucketMessages, c.Key, marshal(Message{
 		Key: c.Key, WAMID: c.WAMID, PhoneNumberID: c.PhoneNumberID, BusinessID: c.BusinessID, Peer: c.To,
 		Direction: DirectionOut, Type: c.Type, Content: c.Content, CallbackData: c.CallbackData,
-		Status: "accepted", CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt,
+		Status: StatusAccepted, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt,
 	}))
 	mustPut(tx, bucketMessageIDs, []byte(c.WAMID), c.Key)
+	// The network connector picks it up from the pending queue.
+	mustPut(tx, bucketSignalPending, c.Key, []byte(c.PhoneNumberID))
 	return nil, nil
 }
 
 func (f *FSM) applyRecordInbound(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c RecordInbound
 	decode(payload, &c)
+	if err := checkRecordInbound(tx, &c); err != nil {
+		return nil, err
+	}
+	recordInbound(tx, &c)
+	return nil, nil
+}
+
+// checkRecordInbound validates an inbound message against the state.
+func checkRecordInbound(tx *bolt.Tx, c *RecordInbound) error {
 	if len(c.Key) != 16 || c.WAMID == "" || c.From == "" {
-		return nil, domainErr(ErrInvalid, "message key, id and sender are required")
+		return domainErr(ErrInvalid, "message key, id and sender are required")
 	}
-	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
+	if tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID)) == nil {
+		return domainErr(ErrNotFound, "phone number")
 	}
+	if tx.Bucket(bucketMessageIDs).Get([]byte(c.WAMID)) != nil || tx.Bucket(bucketMessages).Get(c.Key) != nil {
+		return domainErr(ErrConflict, "message id")
+	}
+	return nil
+}
+
+// recordInbound stores a checked inbound message, queues its webhook and
+// opens the 24-hour window.
+func recordInbound(tx *bolt.Tx, c *RecordInbound) {
 	var p Phone
-	decode(v, &p)
-	if tx.Bucket(bucketMessageIDs).Get([]byte(c.WAMID)) != nil {
-		return nil, domainErr(ErrConflict, "message id")
-	}
+	decode(tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID)), &p)
 	mustPut(tx, bucketMessages, c.Key, marshal(Message{
 		Key: c.Key, WAMID: c.WAMID, PhoneNumberID: c.PhoneNumberID, BusinessID: p.BusinessID, Peer: c.From,
 		Direction: DirectionIn, Type: c.Type, Content: c.Content, Status: "received",
-		CreatedAt: c.ReceivedAt, UpdatedAt: c.ReceivedAt,
+		CreatedAt: c.ReceivedAt, UpdatedAt: c.ReceivedAt, NetworkID: c.NetworkID,
 	}))
 	mustPut(tx, bucketMessageIDs, []byte(c.WAMID), c.Key)
 	if c.Event != nil {
@@ -129,7 +152,6 @@ func (f *FSM) applyRecordInbound(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	if w := tx.Bucket(bucketWindows).Get(wk); len(w) != 8 || int64(beUint64(w)) < c.ReceivedAt {
 		mustPut(tx, bucketWindows, wk, be64(c.ReceivedAt))
 	}
-	return nil, nil
 }
 
 func (f *FSM) applyMarkRead(tx *bolt.Tx, payload []byte) ([]byte, error) {
@@ -150,6 +172,12 @@ func (f *FSM) applyMarkRead(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	}
 	m.Status, m.UpdatedAt = "read", c.At
 	mustPut(tx, bucketMessages, key, marshal(m))
+	// The connector tells the consumer's phone (read receipt, typing).
+	typing := []byte{0}
+	if c.Typing {
+		typing[0] = 1
+	}
+	mustPut(tx, bucketSignalReads, key, typing)
 	return nil, nil
 }
 

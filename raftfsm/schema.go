@@ -50,6 +50,22 @@ var (
 	bucketTemplates = []byte("templates")
 	// bucketTemplateIDs: template id → templates key.
 	bucketTemplateIDs = []byte("template_ids")
+	// bucketSignal: phone-number id 0 store bucket 0 key → BE64 version |
+	// value: each business number's Signal store (identity, prekeys,
+	// sessions keyed by consumer ref), values sealed by the proposer.
+	bucketSignal = []byte("signal")
+	// bucketSignalPending: message key → phone-number id: accepted outbound
+	// messages the leader's connector has not encrypted yet.
+	bucketSignalPending = []byte("signal_pending")
+	// bucketSignalEnvelopes: message key → sealed envelope: committed
+	// ciphertexts not yet accepted by the network (resent after failover).
+	bucketSignalEnvelopes = []byte("signal_envelopes")
+	// bucketSignalInbound: phone-number id 0 sha256(ciphertext) → receive
+	// time: dedupe of inbound retransmits.
+	bucketSignalInbound = []byte("signal_inbound")
+	// bucketSignalReads: message key → typing flag: inbound messages the
+	// business marked read, whose read receipt the connector has not sent.
+	bucketSignalReads = []byte("signal_reads")
 )
 
 // allBuckets is created on open.
@@ -58,6 +74,7 @@ var allBuckets = [][]byte{
 	bucketTokens, bucketTokenIDs, bucketCluster, bucketJoinTokens, bucketRemoved, bucketMembers,
 	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
 	bucketDataKeys, bucketTemplates, bucketTemplateIDs,
+	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads,
 }
 
 // Keys in bucketMeta.

@@ -31,6 +31,8 @@ type Sealer struct {
 	now  func() time.Time
 	// refKey keys ConsumerRef.
 	refKey [32]byte
+	// state seals long-lived secrets (SealState).
+	state keyring.DataKey
 }
 
 // New returns a sealer for the cluster KEK.
@@ -38,7 +40,7 @@ func New(p Proposer, kek keyring.KEK, now func() time.Time) *Sealer {
 	if now == nil {
 		now = time.Now
 	}
-	return &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now, refKey: RefKey(kek)}
+	return &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now, refKey: RefKey(kek), state: stateKey(kek)}
 }
 
 // Day is the data-key id for t: days since the Unix epoch (UTC).
@@ -135,4 +137,29 @@ func ConsumerRef(refKey [32]byte, phoneNumberID, waID string) string {
 	m.Write([]byte{0})
 	m.Write([]byte(waID))
 	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// stateKeyID is the key id of the state key: outside the range of day ids,
+// so a state-sealed blob is never mistaken for a day-sealed one.
+const stateKeyID = 0xFFFFFFFF
+
+// stateKey derives the key that seals long-lived secrets (a business
+// number's Signal identity and prekeys) from the KEK: they must outlive
+// every daily data key, and die only with the cluster key.
+func stateKey(kek keyring.KEK) keyring.DataKey {
+	m := hmac.New(sha256.New, kek[:])
+	m.Write([]byte("waedge state key v1"))
+	dk := keyring.DataKey{ID: stateKeyID}
+	copy(dk.Key[:], m.Sum(nil))
+	return dk
+}
+
+// SealState seals a long-lived secret under the KEK-derived state key.
+func (s *Sealer) SealState(aad, pt []byte) ([]byte, error) {
+	return keyring.Seal(s.state, aad, pt)
+}
+
+// OpenState opens what SealState sealed.
+func (s *Sealer) OpenState(aad, sealed []byte) ([]byte, error) {
+	return keyring.Open(s.state, aad, sealed)
 }

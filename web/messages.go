@@ -47,7 +47,7 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 	now := g.d.Now()
 	if req.IsMarkRead() {
 		cmd, err := raftfsm.EncodeCommand(raftfsm.CmdMarkRead, raftfsm.MarkRead{
-			PhoneNumberID: t.PhoneNumberID, WAMID: req.MessageID, At: now.UnixMilli()})
+			PhoneNumberID: t.PhoneNumberID, WAMID: req.MessageID, At: now.UnixMilli(), Typing: req.TypingIndicator != nil})
 		if err != nil {
 			return err
 		}
