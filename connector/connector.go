@@ -713,7 +713,13 @@ func (r *run) receipt(ctx context.Context, d network.Delivery) {
 		if err != nil || m.PhoneNumberID != n.phoneID || m.Direction != raftfsm.DirectionOut || m.Peer != rc.From {
 			continue
 		}
-		updates = append(updates, r.statusUpdate(n, m, status, nil))
+		// Statuses arrive in order on the webhook even when a receipt
+		// overtakes the commit of "sent": the missing steps come first.
+		for _, st := range []string{raftfsm.StatusSent, raftfsm.StatusDelivered, raftfsm.StatusRead} {
+			if rank(st) > rank(m.Status) && rank(st) <= rank(status) {
+				updates = append(updates, r.statusUpdate(n, m, st, nil))
+			}
+		}
 	}
 	if len(updates) == 0 || r.statuses(ctx, n, updates, nil, nil) {
 		_ = r.net.Ack(ctx, n.digits, d.ID)
@@ -821,4 +827,19 @@ func (r *run) cloudID(id, from string) string {
 		return id
 	}
 	return inboundWAMID(from, id)
+}
+
+// rank orders outbound statuses (accepted < sent < delivered < read).
+func rank(status string) int {
+	switch status {
+	case raftfsm.StatusSent:
+		return 1
+	case raftfsm.StatusDelivered:
+		return 2
+	case raftfsm.StatusRead:
+		return 3
+	case raftfsm.StatusFailed:
+		return 4
+	}
+	return 0
 }

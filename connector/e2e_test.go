@@ -1,0 +1,524 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mau.fi/libsignal/protocol"
+	"go.mau.fi/libsignal/serialize"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/network"
+	"github.com/waedge/waedge/node"
+	"github.com/waedge/waedge/node/nodetest"
+	"github.com/waedge/waedge/phone"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/relay"
+	"github.com/waedge/waedge/relay/relayclient"
+	"github.com/waedge/waedge/seal"
+	"github.com/waedge/waedge/web"
+	"github.com/waedge/waedge/webhook"
+)
+
+// tap keeps a copy of every byte the relay receives from devices.
+type tap struct {
+	mu     sync.Mutex
+	frames [][]byte
+}
+
+func (t *tap) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	t.frames = append(t.frames, bytes.Clone(b))
+	t.mu.Unlock()
+	return len(b), nil
+}
+
+func (t *tap) all() [][]byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([][]byte(nil), t.frames...)
+}
+
+// receiver is the business's webhook endpoint: it records inbound message
+// ids and statuses.
+type receiver struct {
+	mu       sync.Mutex
+	inbound  map[string]int               // wamid → deliveries
+	texts    map[string]string            // wamid → text body
+	statuses map[string]map[string]bool   // wamid → statuses seen
+	contacts map[string]string            // wa_id → profile name
+	raw      map[string]map[string]string // wamid → type → raw message JSON
+}
+
+func newReceiver() *receiver {
+	return &receiver{inbound: map[string]int{}, texts: map[string]string{}, statuses: map[string]map[string]bool{},
+		contacts: map[string]string{}, raw: map[string]map[string]string{}}
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet { // subscription handshake
+		_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var n struct {
+		Entry []struct {
+			Changes []struct {
+				Value struct {
+					Contacts []struct {
+						Profile struct{ Name string }
+						WaID    string `json:"wa_id"`
+					}
+					Messages []json.RawMessage
+					Statuses []struct{ ID, Status string }
+				}
+			}
+		}
+	}
+	if json.Unmarshal(body, &n) != nil || len(n.Entry) != 1 || len(n.Entry[0].Changes) != 1 {
+		w.WriteHeader(400)
+		return
+	}
+	v := n.Entry[0].Changes[0].Value
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, c := range v.Contacts {
+		rc.contacts[c.WaID] = c.Profile.Name
+	}
+	for _, raw := range v.Messages {
+		var m struct {
+			ID, Type string
+			Text     struct{ Body string }
+		}
+		_ = json.Unmarshal(raw, &m)
+		rc.inbound[m.ID]++
+		rc.texts[m.ID] = m.Text.Body
+		if rc.raw[m.ID] == nil {
+			rc.raw[m.ID] = map[string]string{}
+		}
+		rc.raw[m.ID][m.Type] = string(raw)
+	}
+	for _, s := range v.Statuses {
+		if rc.statuses[s.ID] == nil {
+			rc.statuses[s.ID] = map[string]bool{}
+		}
+		rc.statuses[s.ID][s.Status] = true
+	}
+}
+
+// member is one in-process waedge node with its connector, webhook
+// dispatcher and HTTP API.
+type member struct {
+	cfg  node.Config
+	n    *node.Node
+	base string
+	app  interface{ Shutdown() error }
+}
+
+type world struct {
+	t        *testing.T
+	relay    *relay.Relay
+	relayURL string
+	members  []*member
+	client   *http.Client
+}
+
+func (w *world) start(m *member) {
+	t := w.t
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := node.New(ctx, m.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.n = n
+	sealer := seal.New(n, n.KEK(), time.Now)
+	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond}, nil).Run)
+	c := New(Deps{Cluster: n, Sealer: sealer, Dial: func(ctx context.Context, s network.Signer) (network.Network, error) {
+		return relayclient.Dial(ctx, w.relayURL, relayclient.Options{Signer: s, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	}}, Config{Resend: 500 * time.Millisecond, Numbers: 100 * time.Millisecond})
+	n.RegisterWorker("network", c.Run)
+	app := web.New(web.Deps{Cluster: n, Sealer: sealer})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.base = "http://" + ln.Addr().String()
+	go func() { _ = app.Listener(ln) }()
+	m.app = app
+}
+
+func (w *world) stop(m *member) {
+	_ = m.app.Shutdown()
+	_ = m.n.Close()
+	m.n = nil
+}
+
+func (w *world) leader() *member {
+	var l *member
+	nodetest.WaitFor(w.t, "a leader", 20*time.Second, func() bool {
+		for _, m := range w.members {
+			if m.n != nil && m.n.IsLeader() {
+				l = m
+				return true
+			}
+		}
+		return false
+	})
+	return l
+}
+
+// do sends an API request through any live member, retrying transient
+// failures (no leader, member stopped) until it gets a final answer.
+func (w *world) do(method, path, token string, body any) (int, []byte) {
+	b, _ := json.Marshal(body)
+	var code int
+	var out []byte
+	nodetest.WaitFor(w.t, method+" "+path, 30*time.Second, func() bool {
+		for _, m := range w.members {
+			if m.n == nil {
+				continue
+			}
+			req, _ := http.NewRequest(method, m.base+path, bytes.NewReader(b))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := w.client.Do(req)
+			if err != nil {
+				continue
+			}
+			out, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			code = resp.StatusCode
+			if code < 500 {
+				return true
+			}
+		}
+		return false
+	})
+	return code, out
+}
+
+// TestConversationsSurviveLeaderKills is issue 4's in-process end-to-end
+// test: a 3-node cluster, a relay and 50 hosted phones talk both ways with
+// every message type while the leader is stopped and restarted several
+// times. Afterwards every phone holds every message sent to it, the
+// business received every message the phones sent, no Signal counter was
+// ever used for two different ciphertexts, and no plaintext crossed the
+// relay.
+func TestConversationsSurviveLeaderKills(t *testing.T) {
+	const phones = 50
+	const rounds = 5
+	tp := &tap{}
+	rl, err := relay.New(relay.Config{DataDir: t.TempDir(), Tap: tp}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = rl.Serve(context.Background(), rln) }()
+	t.Cleanup(func() { _ = rl.Close() })
+	w := &world{t: t, relay: rl, relayURL: "http://" + rln.Addr().String(), client: &http.Client{Timeout: 10 * time.Second}}
+
+	// Three members: the first bootstraps, the others join.
+	first := &member{cfg: nodetest.Config(t)}
+	w.members = append(w.members, first)
+	w.start(first)
+	nodetest.WaitFor(t, "first member ready", 10*time.Second, first.n.Ready)
+	for i := 0; i < 2; i++ {
+		tok, err := first.n.CreateJoinToken(context.Background(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &member{cfg: nodetest.Config(t)}
+		m.cfg.Join, m.cfg.JoinToken = []string{first.cfg.ClusterAddr}, tok
+		w.members = append(w.members, m)
+		w.start(m)
+	}
+	for _, m := range w.members {
+		nodetest.WaitFor(t, "member ready", 15*time.Second, m.n.Ready)
+	}
+	t.Cleanup(func() {
+		for _, m := range w.members {
+			if m.n != nil {
+				w.stop(m)
+			}
+		}
+	})
+
+	// The business.
+	token := "tok-e2e"
+	cmd, _ := raftfsm.EncodeCommand(raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "Acme",
+		WABAID: "2", PhoneNumberID: "3", DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s3cr3t", TokenID: "t",
+		TokenHash: sha256.Sum256([]byte(token))})
+	if res, err := w.leader().n.Propose(context.Background(), cmd); err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	cmd, _ = raftfsm.EncodeCommand(raftfsm.CmdSetPhoneLimits, raftfsm.SetPhoneLimits{PhoneNumberID: "3", ThroughputMPS: 1000, PairPerMinute: 1000})
+	if res, err := w.leader().n.Propose(context.Background(), cmd); err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	rc := newReceiver()
+	hook := httptest.NewServer(rc)
+	t.Cleanup(hook.Close)
+	if code, body := w.do("POST", "/v21.0/2/subscribed_apps", token, map[string]string{
+		"override_callback_uri": hook.URL, "verify_token": "v"}); code != 200 {
+		t.Fatalf("subscribe: %d %s", code, body)
+	}
+	if code, body := w.do("POST", "/v21.0/2/message_templates", token, map[string]any{"name": "order_update",
+		"language": "en_US", "category": "UTILITY", "components": []map[string]any{{"type": "BODY",
+			"text": "Order {{1}} is {{2}}", "example": map[string]any{"body_text": [][]string{{"42", "ready"}}}}}}); code != 200 {
+		t.Fatalf("template: %d %s", code, body)
+	}
+	business := "15550001000"
+	nodetest.WaitFor(t, "business number on the network", 20*time.Second, func() bool {
+		for _, m := range w.members {
+			if m.n != nil && m.n.IsLeader() {
+				v, _, _ := m.n.FSM().SignalRecord("3", "signal_meta\x00identity")
+				return v != nil
+			}
+		}
+		return false
+	})
+
+	// Fifty hosted phones.
+	ctx := context.Background()
+	var ph []*phone.Phone
+	for i := 0; i < phones; i++ {
+		p, err := rl.CreatePhone(ctx, fmt.Sprintf("49151%08d", i), fmt.Sprintf("Consumer %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ph = append(ph, p)
+	}
+
+	marker := func(kind string, round, i int) string {
+		return fmt.Sprintf("mk%s-%d-%d-%x", kind, round, i, sha256.Sum256([]byte(t.Name())))[:40]
+	}
+	var markers []string
+	var inboundIDs []string       // Cloud API ids of what the phones sent
+	var outboundIDs []string      // wamids the API accepted
+	want := map[string][]string{} // phone number → wamids addressed to it
+	lastInbound := map[int]string{}
+
+	killAt := map[int]bool{1: true, 2: true, 3: true}
+	var stopped *member
+	for round := 0; round < rounds; round++ {
+		if stopped != nil { // bring the previously stopped member back
+			w.start(stopped)
+			stopped = nil
+		}
+		// Phones write first (this also opens the 24-hour window).
+		for i, p := range ph {
+			var c network.Content
+			switch (round + i) % 5 {
+			case 0, 1:
+				mk := marker("in", round, i)
+				markers = append(markers, mk)
+				c = network.Content{Type: network.ContentText, Text: &network.Text{Body: "hello " + mk}}
+			case 2:
+				c = network.Content{Type: network.ContentLocation, Location: &network.Location{Latitude: 52.5, Longitude: 13.4, Name: "Berlin"}}
+			case 3:
+				c = network.Content{Type: network.ContentContacts, Contacts: []network.Contact{{Name: network.ContactName{FormattedName: "Ana"}}}}
+			case 4:
+				if prev, ok := lastInbound[i]; ok && round > 0 {
+					c = network.Content{Type: network.ContentButtonReply, Reply: &network.Reply{ID: "yes", Title: "Yes"},
+						Context: &network.Context{MessageID: prev}}
+				} else {
+					c = network.Content{Type: network.ContentListReply, Reply: &network.Reply{ID: "row1", Title: "Row"}}
+				}
+			}
+			m, err := p.Send(ctx, business, c)
+			if err != nil {
+				t.Fatalf("phone %d send: %v", i, err)
+			}
+			inboundIDs = append(inboundIDs, inboundWAMID(p.Number(), m.ID))
+		}
+		if round == 0 { // the replies below need the 24-hour window open
+			nodetest.WaitFor(t, "first messages recorded", 30*time.Second, func() bool {
+				rc.mu.Lock()
+				defer rc.mu.Unlock()
+				for _, id := range inboundIDs {
+					if rc.inbound[id] == 0 {
+						return false
+					}
+				}
+				return true
+			})
+		}
+		if killAt[round] {
+			stopped = w.leader()
+			w.stop(stopped)
+		}
+		// The business answers every phone, cycling through the types.
+		for i, p := range ph {
+			mk := marker("out", round, i)
+			var body map[string]any
+			switch (round + i) % 6 {
+			case 0, 1:
+				markers = append(markers, mk)
+				body = map[string]any{"type": "text", "text": map[string]any{"body": "reply " + mk}}
+			case 2:
+				body = map[string]any{"type": "location", "location": map[string]any{"latitude": 48.1, "longitude": 11.5, "name": "Munich"}}
+			case 3:
+				body = map[string]any{"type": "interactive", "interactive": map[string]any{"type": "button",
+					"body": map[string]any{"text": "Confirm?"}, "action": map[string]any{"buttons": []map[string]any{
+						{"type": "reply", "reply": map[string]any{"id": "yes", "title": "Yes"}}}}}}
+			case 4:
+				body = map[string]any{"type": "template", "template": map[string]any{"name": "order_update",
+					"language": map[string]any{"code": "en_US"}, "components": []map[string]any{{"type": "body",
+						"parameters": []map[string]any{{"type": "text", "text": "42"}, {"type": "text", "text": "ready"}}}}}}
+			case 5:
+				body = map[string]any{"type": "contacts", "contacts": []map[string]any{{"name": map[string]any{
+					"formatted_name": "Support", "first_name": "Support"}, "phones": []map[string]any{{"phone": "+15550009999"}}}}}
+			}
+			body["messaging_product"] = "whatsapp"
+			body["to"] = p.Number()
+			code, out := w.do("POST", "/v21.0/3/messages", token, body)
+			if code != 200 {
+				t.Fatalf("send to phone %d: %d %s", i, code, out)
+			}
+			var resp struct{ Messages []struct{ ID string } }
+			if err := json.Unmarshal(out, &resp); err != nil || len(resp.Messages) != 1 {
+				t.Fatalf("send response %s", out)
+			}
+			outboundIDs = append(outboundIDs, resp.Messages[0].ID)
+			want[p.Number()] = append(want[p.Number()], resp.Messages[0].ID)
+		}
+		for i := range ph {
+			lastInbound[i] = want[ph[i].Number()][len(want[ph[i].Number()])-1]
+		}
+	}
+	if stopped != nil {
+		w.start(stopped)
+	}
+
+	// Every phone gets every message addressed to it, decrypted once.
+	nodetest.WaitFor(t, "every phone has every business message", 60*time.Second, func() bool {
+		for _, p := range ph {
+			inbox, err := p.Inbox()
+			if err != nil {
+				return false
+			}
+			got := map[string]int{}
+			for _, m := range inbox {
+				if m.Status == phone.StatusUndecryptable {
+					t.Fatalf("phone %s could not decrypt %s", p.Number(), m.ID)
+				}
+				got[m.ID]++
+			}
+			for _, id := range want[p.Number()] {
+				if got[id] != 1 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	// The business gets every message the phones sent, and delivery
+	// statuses for what it sent.
+	nodetest.WaitFor(t, "every inbound message and status reached the webhook", 60*time.Second, func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		for _, id := range inboundIDs {
+			if rc.inbound[id] == 0 {
+				return false
+			}
+		}
+		for _, id := range outboundIDs {
+			if !rc.statuses[id]["delivered"] {
+				return false
+			}
+		}
+		return true
+	})
+	rc.mu.Lock()
+	if rc.contacts[ph[0].Number()] != "Consumer 0" {
+		t.Errorf("webhook contact profile = %q", rc.contacts[ph[0].Number()])
+	}
+	for _, id := range outboundIDs {
+		if !rc.statuses[id]["sent"] {
+			t.Errorf("no sent status for %s", id)
+		}
+	}
+	rc.mu.Unlock()
+
+	// Every phone's inbox: no message twice, and every business message
+	// the phone holds was one the API accepted.
+	accepted := map[string]bool{}
+	for _, id := range outboundIDs {
+		accepted[id] = true
+	}
+	for _, p := range ph {
+		inbox, _ := p.Inbox()
+		for _, m := range inbox {
+			if !accepted[m.ID] {
+				t.Errorf("phone %s holds message %s the API never accepted", p.Number(), m.ID)
+			}
+		}
+	}
+
+	// No counter reuse and no plaintext on the relay.
+	ser := serialize.NewProtoBufSerializer()
+	type slot struct {
+		to, ratchet string
+		counter     uint32
+	}
+	seen := map[slot]string{}
+	envelopes := 0
+	for _, raw := range tp.all() {
+		for _, mk := range markers {
+			if bytes.Contains(raw, []byte(mk)) {
+				t.Fatalf("the relay received plaintext marker %s", mk)
+			}
+		}
+		f, err := network.DecodeFrame(raw)
+		if err != nil || f.Type != network.FrameSend {
+			continue
+		}
+		env, err := network.UnmarshalEnvelope(f.Payload)
+		if err != nil || env.From != business {
+			continue
+		}
+		var sm *protocol.SignalMessage
+		if env.Kind == network.KindPreKeyMessage {
+			pk, err := protocol.NewPreKeySignalMessageFromBytes(env.Ciphertext, ser.PreKeySignalMessage, ser.SignalMessage)
+			if err != nil {
+				t.Fatalf("business pkmsg does not parse: %v", err)
+			}
+			sm = pk.WhisperMessage()
+		} else {
+			sm, err = protocol.NewSignalMessageFromBytes(env.Ciphertext, ser.SignalMessage)
+			if err != nil {
+				t.Fatalf("business msg does not parse: %v", err)
+			}
+		}
+		envelopes++
+		s := slot{to: env.To, ratchet: hex.EncodeToString(sm.SenderRatchetKey().Serialize()), counter: sm.Counter()}
+		h := sha256.Sum256(sm.Serialize())
+		if prev, ok := seen[s]; ok && prev != string(h[:]) {
+			t.Fatalf("counter %d of a sending chain to %s was used for two different ciphertexts", s.counter, s.to)
+		}
+		seen[s] = string(h[:])
+	}
+	if envelopes < len(outboundIDs) {
+		t.Fatalf("relay saw %d business envelopes for %d messages", envelopes, len(outboundIDs))
+	}
+	if !strings.HasPrefix(inboundIDs[0], "wamid.") {
+		t.Errorf("inbound id %q is not a wamid", inboundIDs[0])
+	}
+	_ = cloudapi.NormalizePhone
+}
