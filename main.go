@@ -66,6 +66,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			return relay.Main(ctx, args[1:], stdout, stderr)
 		}
 		return phone.Main(ctx, args[1:], stdout, stderr)
+	case "sandbox":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return relay.SandboxMain(ctx, args[1:], stdout, stderr, getenv)
 	case "cluster", "tenant":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -97,6 +101,8 @@ commands:
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only)
   phone --relay URL --number N --name NAME --business NUMBER
                                 a simulated consumer phone chatting in the terminal
+  sandbox phone create|send|inbox|sent|read|typing|report-spam|block|unblock|list
+                                drive phones hosted by the sandbox relay (JSON output)
   version                       print the version
 
 Run 'waedge serve -h' for the node's flags. Every flag can also be set as WAEDGE_<FLAG>

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,6 +100,10 @@ func newProc(t testing.TB, name string, extra ...string) *proc {
 	p := &proc{t: t, name: name, dataDir: t.TempDir(), httpAddr: freeAddr(t), clusterAddr: freeAddr(t)}
 	p.args = append([]string{"serve", "--data-dir", p.dataDir, "--http-addr", p.httpAddr,
 		"--cluster-addr", p.clusterAddr, "--log-format", "json"}, extra...)
+	if !slices.Contains(extra, "--network") {
+		// Each node's embedded sandbox relay needs a port of its own.
+		p.args = append(p.args, "--relay-addr", freeAddr(t))
+	}
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
@@ -275,9 +280,9 @@ func (p *proc) status(token string) (clusterStatus, error) {
 }
 
 // startCluster starts node 1, then joins two more through the CLI.
-func startCluster(t testing.TB) ([]*proc, string) {
+func startCluster(t testing.TB, all ...string) ([]*proc, string) {
 	t.Helper()
-	var extra []string
+	extra := slices.Clone(all)
 	if a := os.Getenv("WAEDGE_BENCH_PPROF"); a != "" {
 		extra = append(extra, "--pprof-addr", a) // profile node 1 (the first leader)
 	}
@@ -298,7 +303,7 @@ func startCluster(t testing.TB) ([]*proc, string) {
 		if err := json.Unmarshal([]byte(out), &jt); err != nil || jt.JoinToken == "" {
 			t.Fatalf("join-token output %q: %v", out, err)
 		}
-		p := newProc(t, "node"+strconv.Itoa(i), "--join", n1.clusterAddr, "--join-token", jt.JoinToken)
+		p := newProc(t, "node"+strconv.Itoa(i), append([]string{"--join", n1.clusterAddr, "--join-token", jt.JoinToken}, all...)...)
 		p.start()
 		nodes = append(nodes, p)
 	}
