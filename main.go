@@ -224,6 +224,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		RequestTimeout: 30 * time.Second,
 		Now:            time.Now,
 		Sealer:         sealer,
+		Identities:     connector.Identities{FSM: n.FSM(), Sealer: sealer},
 	})
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"go.mau.fi/libsignal/ecc"
+	"go.mau.fi/libsignal/protocol"
 
 	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/graph"
@@ -68,6 +69,14 @@ type Config struct {
 	Resend time.Duration
 	// Numbers is how often registered numbers are checked. Default 1s.
 	Numbers time.Duration
+	// SignedPreKeyRotation is the age at which a number's signed prekey is
+	// replaced (the previous one stays valid until the next rotation).
+	// Default 7 days.
+	SignedPreKeyRotation time.Duration
+	// SessionPruneSize is the session record size above which archived
+	// states are dropped; default 16 KiB. SessionMaxSize is the size above
+	// which the session is reset; default 64 KiB.
+	SessionPruneSize, SessionMaxSize int
 }
 
 func (c *Config) defaults() {
@@ -85,6 +94,15 @@ func (c *Config) defaults() {
 	}
 	if c.Numbers <= 0 {
 		c.Numbers = time.Second
+	}
+	if c.SignedPreKeyRotation <= 0 {
+		c.SignedPreKeyRotation = 7 * 24 * time.Hour
+	}
+	if c.SessionPruneSize <= 0 {
+		c.SessionPruneSize = 16 << 10
+	}
+	if c.SessionMaxSize <= c.SessionPruneSize {
+		c.SessionMaxSize = max(64<<10, c.SessionPruneSize*2)
 	}
 }
 
@@ -110,7 +128,8 @@ func New(d Deps, cfg Config) *Connector {
 // number is one business number served on the network.
 type number struct {
 	phoneID, wabaID, display, digits string
-	priv                             [32]byte // identity private key (for relay logins)
+	priv                             [32]byte  // identity private key (for relay logins)
+	rotationCheck                    time.Time // next signed-prekey age check
 }
 
 // run is the state of one leadership term.
@@ -263,6 +282,12 @@ func (r *run) syncNumbers(ctx context.Context) error {
 			}
 			continue
 		}
+		if now := r.c.d.Now(); now.After(n.rotationCheck) {
+			n.rotationCheck = now.Add(time.Minute)
+			if err := r.rotate(ctx, n); err != nil {
+				r.c.log.Warn("signed prekey rotation", slog.String("phone_number_id", n.phoneID), slog.Any("err", err))
+			}
+		}
 		if check {
 			if err := r.topUp(ctx, n); err != nil {
 				r.c.log.Warn("prekey top-up", slog.String("phone_number_id", n.phoneID), slog.Any("err", err))
@@ -366,6 +391,51 @@ func (r *run) register(ctx context.Context, n *number) error {
 		return err
 	}
 	return r.net.Register(ctx, reg)
+}
+
+// rotate replaces a number's signed prekey when it is older than the
+// rotation period: committed first, then published.
+func (r *run) rotate(ctx context.Context, n *number) error {
+	ov := newOverlay(ctx, r.fsm, r.c.d.Sealer, n.phoneID)
+	st, err := signalstore.Open(ov)
+	if err != nil {
+		return err
+	}
+	_, created, err := st.SignedPreKeyAge(ctx)
+	if err != nil || r.c.d.Now().Sub(time.Unix(created, 0)) < r.c.cfg.SignedPreKeyRotation {
+		return err
+	}
+	if _, err := st.RotateSignedPreKey(ctx); err != nil {
+		return err
+	}
+	sc, err := ov.commit()
+	if err != nil {
+		return err
+	}
+	res, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc)
+	if err != nil {
+		return err
+	}
+	if res.Err != nil {
+		return res.Err // ErrVersion: retried at the next check
+	}
+	reg, err := st.Registration(ctx, n.digits, network.RoleBusiness, nil)
+	if err != nil {
+		return err
+	}
+	return r.net.Register(ctx, reg)
+}
+
+// capSession bounds addr's session record: archived states are pruned
+// above SessionPruneSize, and a record still above SessionMaxSize (a peer
+// piling up skipped keys) is reset, so the next message starts afresh.
+func (r *run) capSession(ctx context.Context, st *signalstore.SignalStore, addr *protocol.SignalAddress) error {
+	size, err := st.PruneSession(ctx, addr, r.c.cfg.SessionPruneSize)
+	if err != nil || size <= r.c.cfg.SessionMaxSize {
+		return err
+	}
+	r.c.log.Warn("session record over its size cap reset", slog.Int("bytes", size))
+	return st.DeleteSession(ctx, addr)
 }
 
 func (r *run) topUp(ctx context.Context, n *number) error {
@@ -525,6 +595,9 @@ func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
 			}
 		}
 		kind, ct, err := st.Encrypt(ctx, addr, body)
+		if err == nil {
+			err = r.capSession(ctx, st, addr)
+		}
 		if err != nil {
 			r.c.log.Warn("encrypt failed", slog.String("phone_number_id", n.phoneID), slog.Any("err", err))
 			r.release(pm.Key)
@@ -749,7 +822,11 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		if err != nil {
 			return
 		}
-		pt, err := st.Decrypt(ctx, signalstore.Address(env.From, env.FromDevice), env.Kind, env.Ciphertext)
+		addr := signalstore.Address(env.From, env.FromDevice)
+		pt, err := st.Decrypt(ctx, addr, env.Kind, env.Ciphertext)
+		if err == nil {
+			err = r.capSession(ctx, st, addr)
+		}
 		if signalstore.IsDuplicate(err) {
 			_ = r.net.Ack(ctx, n.digits, d.ID)
 			return
@@ -776,6 +853,13 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 			content.Reaction.MessageID = r.cloudID(content.Reaction.MessageID, env.From)
 		}
 		msg := toCloud(env.From, n.digits, wamid, now.Unix(), content, "")
+		if ov.replaced("identities", addr.String()) {
+			// The consumer reinstalled: the new key is accepted (as WhatsApp
+			// does) and surfaced on the message, as the Cloud API does.
+			if key, _ := ov.Get("identities", addr.String()); key != nil {
+				msg = msg.WithIdentity(cloudapi.Identity{CreatedTimestamp: now.UnixMilli(), Hash: IdentityHash(key)})
+			}
+		}
 		stored, err := cloudapi.EncodeInboundContent(msg.MessageContent())
 		if err != nil {
 			return

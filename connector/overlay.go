@@ -35,7 +35,6 @@ type overlay struct {
 
 	versions map[string]uint64  // store key → version read from the FSM
 	writes   map[string]*string // store key → new plaintext value; nil = delete
-	err      error              // first sealing error; fails the commit
 }
 
 func newOverlay(ctx context.Context, fsm *raftfsm.FSM, s Sealer, phoneID string) *overlay {
@@ -173,8 +172,22 @@ func (o *overlay) ForEach(bucket string, fn func(key string, value []byte) error
 	return nil
 }
 
-// dirty reports whether the operation changed anything.
-func (o *overlay) dirty() bool { return len(o.writes) > 0 }
+// replaced reports whether this operation overwrote an existing committed
+// value of bucket/key with a different one (for example a consumer's
+// identity key after a reinstall).
+func (o *overlay) replaced(bucket, key string) bool {
+	k := o.storeKey(bucket, key)
+	v, written := o.writes[k]
+	if !written || v == nil || o.versions[k] == 0 {
+		return false
+	}
+	sealed, _, err := o.fsm.SignalRecord(o.phoneID, k)
+	if err != nil || sealed == nil {
+		return false
+	}
+	old := o.open(k, sealed)
+	return old != nil && string(old) != *v
+}
 
 // commit returns the store part of a SignalCommit: every written key with
 // the version it was read at, and the sealed new values.

@@ -383,3 +383,75 @@ func (s *SignalStore) DeleteAllSessions(context.Context) error {
 	}
 	return nil
 }
+
+// SignedPreKeyAge returns the id and creation time (Unix seconds) of the
+// signed prekey currently published.
+func (s *SignalStore) SignedPreKeyAge(ctx context.Context) (uint32, int64, error) {
+	raw, err := s.st.Get(bSignalMeta, "signed_prekey_id")
+	if err != nil || len(raw) != 4 {
+		return 0, 0, fmt.Errorf("signed prekey id: %w", ErrStore)
+	}
+	spk, err := s.LoadSignedPreKey(ctx, binary.BigEndian.Uint32(raw))
+	if err != nil || spk == nil {
+		return 0, 0, fmt.Errorf("signed prekey: %w", ErrStore)
+	}
+	return spk.ID(), spk.Timestamp(), nil
+}
+
+// RotateSignedPreKey makes a new signed prekey current. The previous one
+// stays loadable for a grace period (pkmsgs in flight still name it);
+// older ones are removed.
+func (s *SignalStore) RotateSignedPreKey(ctx context.Context) (uint32, error) {
+	cur, _, err := s.SignedPreKeyAge(ctx)
+	if err != nil {
+		return 0, err
+	}
+	next := cur%network.MaxPreKeyID + 1
+	spk, err := keyhelper.GenerateSignedPreKey(s.kp, next, s.ser.SignedPreKeyRecord)
+	if err != nil {
+		return 0, fmt.Errorf("signed prekey: %w", err)
+	}
+	if err := s.StoreSignedPreKey(ctx, next, spk); err != nil {
+		return 0, err
+	}
+	if err := s.st.Put(bSignalMeta, "signed_prekey_id", binary.BigEndian.AppendUint32(nil, next)); err != nil {
+		return 0, err
+	}
+	var old []uint32
+	err = s.st.ForEach(bSignedKeys, func(k string, _ []byte) error {
+		if id, err := strconv.ParseUint(k, 10, 32); err == nil && uint32(id) != cur && uint32(id) != next {
+			old = append(old, uint32(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range old {
+		if err := s.RemoveSignedPreKey(ctx, id); err != nil {
+			return 0, err
+		}
+	}
+	return next, nil
+}
+
+// PruneSession keeps only the current state of addr's session record when
+// the record is larger than limit bytes (archived states are what grows,
+// and each one makes garbage decrypts costlier). It reports the record's
+// size afterwards (0 when there is no session).
+func (s *SignalStore) PruneSession(ctx context.Context, addr *protocol.SignalAddress, limit int) (int, error) {
+	b, err := s.st.Get(bSessions, addr.String())
+	if err != nil || len(b) <= limit {
+		return len(b), err
+	}
+	rec, err := record.NewSessionFromBytes(b, s.ser.Session, s.ser.State)
+	if err != nil {
+		return 0, fmt.Errorf("session: %w", ErrStore)
+	}
+	pruned := record.NewSessionFromState(rec.SessionState(), s.ser.Session)
+	if err := s.StoreSession(ctx, addr, pruned); err != nil {
+		return 0, err
+	}
+	nb, err := s.st.Get(bSessions, addr.String())
+	return len(nb), err
+}

@@ -79,6 +79,13 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 	if waID == cloudapi.NormalizePhone(t.DisplayPhoneNumber) {
 		return cloudapi.ErrRecipientIsSender
 	}
+	if h := req.RecipientIdentityKeyHash; h != "" && g.d.Identities != nil {
+		// The consumer reinstalled since the business last checked: refuse,
+		// as the Cloud API does, until the business has seen the change.
+		if cur, ok := g.d.Identities.IdentityHash(t.PhoneNumberID, waID); ok && cur != h {
+			return cloudapi.ErrIdentityKeyMismatch
+		}
+	}
 	if err := g.limits.allow(phone, waID, now, g.share(c)); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/web"
 )
 
 // openWindow records an inbound message from waID, as the network layer
@@ -18,7 +19,7 @@ func (h *harness) openWindow(phoneID, waID string, at time.Time) string {
 	h.t.Helper()
 	var key [16]byte
 	binary.BigEndian.PutUint64(key[:8], uint64(at.UnixNano()))
-	key[15] = byte(len(waID))
+	copy(key[8:], waID[max(0, len(waID)-8):]) // distinct consumers get distinct keys
 	wamid := "wamid.in-" + waID + "-" + at.Format("150405.000")
 	cmd, _ := raftfsm.EncodeCommand(raftfsm.CmdRecordInbound, raftfsm.RecordInbound{
 		Key: key[:], WAMID: wamid, PhoneNumberID: phoneID, From: waID, Type: "text",
@@ -142,5 +143,39 @@ func TestSendMessages(t *testing.T) {
 	if ef.Error.Code != em.Error.Code || ef.Error.Message != em.Error.Message ||
 		strings.ReplaceAll(ef.Error.ErrorData.Details, send, "ID") != strings.ReplaceAll(em.Error.ErrorData.Details, "999999999999", "ID") {
 		t.Fatalf("foreign vs missing:\n%s\n%s", foreign, missing)
+	}
+}
+
+// staticIdentities knows one consumer's identity hash.
+type staticIdentities map[string]string
+
+func (s staticIdentities) IdentityHash(phoneNumberID, waID string) (string, bool) {
+	h, ok := s[phoneNumberID+"/"+waID]
+	return h, ok
+}
+
+// TestRecipientIdentityKeyHash: a send naming a stale identity hash is
+// refused with 137000 and stores nothing; the current hash, or none, goes.
+func TestRecipientIdentityKeyHash(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550001000")
+	pn := a["phone_number_id"]
+	h.app = web.New(web.Deps{Cluster: h.c, Sealer: h.sealer,
+		Identities: staticIdentities{pn + "/15551234567": "aaaabbbbccccdddd"}})
+	h.openWindow(pn, "15551234567", time.Now().Add(-time.Hour))
+	body := func(hash string) string {
+		return `{"messaging_product":"whatsapp","to":"15551234567","recipient_identity_key_hash":"` + hash +
+			`","type":"text","text":{"body":"hi"}}`
+	}
+	before := h.c.FSM().MessageCount()
+	code, out := h.do("POST", "/v21.0/"+pn+"/messages", a["access_token"], body("0000000000000000"))
+	if code != 400 || decodeEnvelope(t, out).Error.Code != 137000 {
+		t.Fatalf("stale hash: %d %s", code, out)
+	}
+	if h.c.FSM().MessageCount() != before {
+		t.Fatal("a refused send stored a message")
+	}
+	if code, out := h.do("POST", "/v21.0/"+pn+"/messages", a["access_token"], body("aaaabbbbccccdddd")); code != 200 {
+		t.Fatalf("current hash: %d %s", code, out)
 	}
 }

@@ -33,6 +33,15 @@ type Deps struct {
 	HTTPClient *http.Client
 	// Sealer seals message content before it is replicated (required).
 	Sealer Sealer
+	// Identities knows consumers' current identity keys (for
+	// recipient_identity_key_hash); nil skips that check.
+	Identities Identities
+}
+
+// Identities reports the hash of the identity key the business last saw
+// for a consumer of a phone number (package connector).
+type Identities interface {
+	IdentityHash(phoneNumberID, waID string) (hash string, ok bool)
 }
 
 // Sealer seals content at rest (package seal).

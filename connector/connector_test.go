@@ -1,0 +1,380 @@
+package connector
+
+import (
+	"context"
+	"crypto/sha256"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mau.fi/libsignal/serialize"
+	"go.mau.fi/libsignal/state/record"
+
+	"github.com/waedge/waedge/network"
+	"github.com/waedge/waedge/node"
+	"github.com/waedge/waedge/node/nodetest"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
+	"github.com/waedge/waedge/signalstore"
+)
+
+// fakeNet is an in-memory network.Network for driving the connector
+// precisely: the test pushes deliveries and sees every send, ack and
+// registration.
+type fakeNet struct {
+	mu      sync.Mutex
+	regs    map[string]network.Registration // number → latest registration (prekeys accumulate)
+	regCnt  map[string]int
+	sent    []network.Envelope
+	acked   map[string]int
+	receipt []network.Receipt
+	ch      chan network.Delivery
+}
+
+func newFakeNet() *fakeNet {
+	return &fakeNet{regs: map[string]network.Registration{}, regCnt: map[string]int{}, acked: map[string]int{},
+		ch: make(chan network.Delivery, 64)}
+}
+
+func (f *fakeNet) Register(_ context.Context, reg network.Registration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.regs[reg.Number]
+	reg.PreKeys = append(old.PreKeys, reg.PreKeys...)
+	f.regs[reg.Number] = reg
+	f.regCnt[reg.Number]++
+	return nil
+}
+func (f *fakeNet) Login(_ context.Context, number string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.regs[number]; !ok {
+		return network.ErrNotRegistered
+	}
+	return nil
+}
+func (f *fakeNet) AddPreKeys(_ context.Context, number string, otks []network.OneTimePreKey) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.regs[number]
+	r.PreKeys = append(r.PreKeys, otks...)
+	f.regs[number] = r
+	return nil
+}
+func (f *fakeNet) PreKeyCount(_ context.Context, number string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.regs[number].PreKeys), nil
+}
+func (f *fakeNet) FetchBundle(_ context.Context, number string) (network.PreKeyBundle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.regs[number]
+	if !ok {
+		return network.PreKeyBundle{}, network.ErrNotRegistered
+	}
+	b := network.PreKeyBundle{Number: number, DeviceID: r.DeviceID, RegistrationID: r.RegistrationID,
+		IdentityKey: r.IdentityKey, SignedPreKeyID: r.SignedPreKey.ID, SignedPreKey: r.SignedPreKey.Public,
+		SignedPreKeySig: r.SignedPreKey.Signature}
+	if len(r.PreKeys) > 0 {
+		b.PreKeyID, b.PreKey = r.PreKeys[0].ID, r.PreKeys[0].Public
+		r.PreKeys = r.PreKeys[1:]
+		f.regs[number] = r
+	}
+	return b, nil
+}
+func (f *fakeNet) Send(_ context.Context, env network.Envelope) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, env)
+	return nil
+}
+func (f *fakeNet) Receive(context.Context) (<-chan network.Delivery, error) { return f.ch, nil }
+func (f *fakeNet) Ack(_ context.Context, _ string, ids ...string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range ids {
+		f.acked[id]++
+	}
+	return nil
+}
+func (f *fakeNet) SendReceipt(_ context.Context, r network.Receipt) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.receipt = append(f.receipt, r)
+	return nil
+}
+func (f *fakeNet) Typing(context.Context, string, string) error { return nil }
+func (f *fakeNet) Close() error                                 { return nil }
+
+func (f *fakeNet) ackCount(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.acked[id]
+}
+
+// testPhone is a consumer device built directly on signalstore.
+type testPhone struct {
+	number string
+	st     *signalstore.SignalStore
+}
+
+func newTestPhone(t *testing.T, number string) *testPhone {
+	st, err := signalstore.Open(signalstore.NewMemStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testPhone{number: number, st: st}
+}
+
+// envelope encrypts content for the business, starting a session from the
+// business's bundle when there is none.
+func (p *testPhone) envelope(t *testing.T, fn *fakeNet, business, id, text string) network.Envelope {
+	t.Helper()
+	ctx := context.Background()
+	addr := signalstore.Address(business, 1)
+	if ok, _ := p.st.ContainsSession(ctx, addr); !ok {
+		b, err := fn.FetchBundle(ctx, business)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.st.StartSession(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body, err := network.EncodeContent(&network.Content{ID: id, Type: network.ContentText, Text: &network.Text{Body: text}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind, ct, err := p.st.Encrypt(ctx, addr, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return network.Envelope{ID: id, From: p.number, To: business, FromDevice: 1, Kind: kind, Ciphertext: ct,
+		Timestamp: time.Now().UnixMilli(), ProfileName: "Ana"}
+}
+
+type unit struct {
+	n      *node.Node
+	fn     *fakeNet
+	sealer *seal.Sealer
+	clock  *atomic.Int64 // offset added to the real clock
+}
+
+func (u *unit) now() time.Time { return time.Now().Add(time.Duration(u.clock.Load())) }
+
+func propose(t *testing.T, n *node.Node, typ raftfsm.CommandType, payload any) {
+	t.Helper()
+	cmd, err := raftfsm.EncodeCommand(typ, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := n.Propose(context.Background(), cmd)
+	if err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+}
+
+// newUnit runs a connector on a one-node cluster with a fake network; the
+// business number is 15550001000 (phone-number id 3, WABA 2).
+func newUnit(t *testing.T, cfg Config) *unit {
+	n := nodetest.Cluster(t, 1)[0]
+	u := &unit{n: n, fn: newFakeNet(), sealer: seal.New(n, n.KEK(), nil), clock: &atomic.Int64{}}
+	u.sealer = seal.New(n, n.KEK(), u.now)
+	propose(t, n, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "Acme", WABAID: "2",
+		PhoneNumberID: "3", DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s", TokenID: "t",
+		TokenHash: sha256.Sum256([]byte("tok"))})
+	propose(t, n, raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: "2", BusinessID: "1", AppID: "4",
+		CallbackURL: "http://127.0.0.1:1/hook"})
+	cfg.Numbers, cfg.Poll = 20*time.Millisecond, 5*time.Millisecond
+	c := New(Deps{Cluster: n, Sealer: u.sealer, Now: u.now,
+		Dial: func(context.Context, network.Signer) (network.Network, error) { return u.fn, nil }}, cfg)
+	n.RegisterWorker("network", c.Run)
+	nodetest.WaitFor(t, "business registered", 10*time.Second, func() bool {
+		u.fn.mu.Lock()
+		defer u.fn.mu.Unlock()
+		return len(u.fn.regs["15550001000"].PreKeys) > 0
+	})
+	return u
+}
+
+func (u *unit) deliver(env network.Envelope, ackID string) {
+	e := env
+	u.fn.ch <- network.Delivery{Type: network.DeliveryEnvelope, ID: ackID, Envelope: &e}
+}
+
+func outboxBodies(t *testing.T, n *node.Node) []string {
+	ev, err := n.FSM().Outbox(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ev {
+		out = append(out, string(e.Body))
+	}
+	return out
+}
+
+// TestInboundRetransmitAndReinstall: an envelope is acknowledged only
+// after its message is committed, a retransmit of the same ciphertext is
+// acknowledged again without a second message, and a consumer who
+// reinstalled (new identity key, same number) is accepted with the change
+// surfaced on the webhook and through the identity hash.
+func TestInboundRetransmitAndReinstall(t *testing.T) {
+	u := newUnit(t, Config{})
+	const business, consumer = "15550001000", "4915100000042"
+	ph := newTestPhone(t, consumer)
+	env := ph.envelope(t, u.fn, business, "ph.1", "first message")
+	u.deliver(env, "ph.1")
+	nodetest.WaitFor(t, "first message acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.1") == 1 })
+	wamid := inboundWAMID(consumer, "ph.1")
+	m, err := u.n.FSM().MessageByID(wamid)
+	if err != nil || m.Peer != consumer || m.NetworkID != "ph.1" {
+		t.Fatalf("message %+v %v", m, err)
+	}
+	count := u.n.FSM().MessageCount()
+
+	// The relay redelivers (our ack was lost): acked again, nothing new.
+	u.deliver(env, "ph.1")
+	nodetest.WaitFor(t, "retransmit acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.1") == 2 })
+	if u.n.FSM().MessageCount() != count {
+		t.Fatal("a retransmit stored a second message")
+	}
+	firstKey := ph.st.IdentityPublicKey()
+	if h, ok := (Identities{FSM: u.n.FSM(), Sealer: u.sealer}).IdentityHash("3", consumer); !ok || h != IdentityHash(firstKey) {
+		t.Fatalf("identity hash %q %v", h, ok)
+	}
+	for _, b := range outboxBodies(t, u.n) {
+		if strings.Contains(b, `"identity"`) {
+			t.Fatal("identity object on a first contact")
+		}
+	}
+
+	// Reinstall: a new identity under the same number.
+	ph2 := newTestPhone(t, consumer)
+	u.deliver(ph2.envelope(t, u.fn, business, "ph.2", "back again"), "ph.2")
+	nodetest.WaitFor(t, "post-reinstall message acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.2") == 1 })
+	if _, err := u.n.FSM().MessageByID(inboundWAMID(consumer, "ph.2")); err != nil {
+		t.Fatalf("message after reinstall: %v", err)
+	}
+	newHash := IdentityHash(ph2.st.IdentityPublicKey())
+	if h, _ := (Identities{FSM: u.n.FSM(), Sealer: u.sealer}).IdentityHash("3", consumer); h != newHash {
+		t.Fatalf("identity hash after reinstall %q, want %q", h, newHash)
+	}
+	found := false
+	for _, b := range outboxBodies(t, u.n) {
+		if strings.Contains(b, "back again") && strings.Contains(b, `"identity"`) && strings.Contains(b, newHash) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the webhook of the first message after a reinstall carries no identity change")
+	}
+	// Nothing under the consumer's number is a key in the Signal store.
+	_ = u.n.FSM().SignalForEach("3", "", func(k string, _ []byte, _ uint64) error {
+		if strings.Contains(k, consumer) {
+			t.Errorf("signal store key %q holds the consumer's number", k)
+		}
+		return nil
+	})
+
+	// The reinstall archived the old session state; the record was pruned
+	// back to its current state because it crossed the prune size.
+	ov := newOverlay(context.Background(), u.n.FSM(), u.sealer, "3")
+	raw, err := ov.Get("sessions", consumer+":1")
+	if err != nil || raw == nil {
+		t.Fatalf("session: %v", err)
+	}
+	ser := serialize.NewProtoBufSerializer()
+	rec, err := record.NewSessionFromBytes(raw, ser.Session, ser.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.PreviousSessionStates()); n != 1 {
+		t.Fatalf("%d archived states after one reinstall, want 1", n)
+	}
+}
+
+// TestSessionRecordsAreCapped: with a small prune size, archived states
+// are dropped as soon as a record grows past it.
+func TestSessionRecordsAreCapped(t *testing.T) {
+	u := newUnit(t, Config{SessionPruneSize: 1500})
+	const business, consumer = "15550001000", "4915100000043"
+	for i, id := range []string{"ph.a", "ph.b", "ph.c"} {
+		ph := newTestPhone(t, consumer) // a new identity each time: a new session
+		u.deliver(ph.envelope(t, u.fn, business, id, "hello"), id)
+		nodetest.WaitFor(t, "message acked", 10*time.Second, func() bool { return u.fn.ackCount(id) == 1 })
+		ov := newOverlay(context.Background(), u.n.FSM(), u.sealer, "3")
+		raw, _ := ov.Get("sessions", consumer+":1")
+		ser := serialize.NewProtoBufSerializer()
+		rec, err := record.NewSessionFromBytes(raw, ser.Session, ser.State)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(rec.PreviousSessionStates()); n != 0 {
+			t.Fatalf("after session %d: %d archived states kept (%d bytes)", i+1, n, len(raw))
+		}
+	}
+}
+
+// TestSignedPreKeyRotation: once the signed prekey is older than the
+// rotation period a new one is committed and published; the previous one
+// stays loadable, older ones are removed.
+func TestSignedPreKeyRotation(t *testing.T) {
+	u := newUnit(t, Config{SignedPreKeyRotation: time.Hour})
+	const business = "15550001000"
+	first := func() uint32 {
+		u.fn.mu.Lock()
+		defer u.fn.mu.Unlock()
+		return u.fn.regs[business].SignedPreKey.ID
+	}
+	id1 := first()
+	for step := 1; step <= 2; step++ {
+		u.clock.Add(int64(time.Duration(step) * 2 * time.Hour))
+		want := id1 + uint32(step)
+		nodetest.WaitFor(t, "rotated signed prekey published", 90*time.Second, func() bool { return first() == want })
+	}
+	ov := newOverlay(context.Background(), u.n.FSM(), u.sealer, "3")
+	st, err := signalstore.Open(ov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for id, want := range map[uint32]bool{id1: false, id1 + 1: true, id1 + 2: true} {
+		if ok, _ := st.ContainsSignedPreKey(ctx, id); ok != want {
+			t.Errorf("signed prekey %d present=%v, want %v", id, ok, want)
+		}
+	}
+}
+
+// TestIdentityIsCreatedOnce: racing creators (two leaders in turn, or
+// retries) end with exactly one identity for a number.
+func TestIdentityIsCreatedOnce(t *testing.T) {
+	n := nodetest.Cluster(t, 1)[0]
+	propose(t, n, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "Acme", WABAID: "2",
+		PhoneNumberID: "3", DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s", TokenID: "t",
+		TokenHash: sha256.Sum256([]byte("tok"))})
+	c := New(Deps{Cluster: n, Sealer: seal.New(n, n.KEK(), nil)}, Config{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- (&run{c: c, fsm: n.FSM()}).ensureIdentity(context.Background(), "3")
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, version, err := n.FSM().SignalRecord("3", "signal_meta\x00identity")
+	if err != nil || v == nil || version != 1 {
+		t.Fatalf("identity written %d times (%v)", version, err)
+	}
+}
