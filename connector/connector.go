@@ -471,7 +471,7 @@ func (r *run) numberOf(digits string) *number {
 // messages to encrypt, committed envelopes to (re)send, read receipts.
 func (r *run) scan(ctx context.Context) {
 	now := r.c.d.Now()
-	pending, err := r.fsm.PendingOutbound(nil, 1024)
+	pending, err := r.fsm.PendingOutbound(r.claimed(now, time.Hour), 1024)
 	if err == nil {
 		for _, pm := range pending {
 			if r.claim(pm.Key, now, time.Hour) {
@@ -480,7 +480,7 @@ func (r *run) scan(ctx context.Context) {
 			}
 		}
 	}
-	stored, err := r.fsm.StoredEnvelopes(nil, 1024)
+	stored, err := r.fsm.StoredEnvelopes(r.claimed(now, r.c.cfg.Resend), 1024)
 	if err == nil {
 		for _, se := range stored {
 			if r.claim(se.Key, now, r.c.cfg.Resend) {
@@ -497,6 +497,17 @@ func (r *run) scan(ctx context.Context) {
 				go r.sendRead(ctx, pr)
 			}
 		}
+	}
+}
+
+// claimed reports keys with a claim younger than ttl (skipped by scans
+// without being decoded).
+func (r *run) claimed(now time.Time, ttl time.Duration) func([]byte) bool {
+	return func(k []byte) bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		t, ok := r.inflight[string(k)]
+		return ok && now.Sub(t) < ttl
 	}
 }
 

@@ -128,7 +128,7 @@ type member struct {
 }
 
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	relay    *relay.Relay
 	relayURL string
 	members  []*member

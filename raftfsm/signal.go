@@ -292,20 +292,16 @@ type PendingMessage struct {
 }
 
 // PendingOutbound returns up to limit accepted messages waiting for
-// encryption, oldest first, starting after the key after (nil = start).
-func (f *FSM) PendingOutbound(after []byte, limit int) ([]PendingMessage, error) {
+// encryption, oldest first, leaving out (undecoded) those skip reports.
+func (f *FSM) PendingOutbound(skip func(key []byte) bool, limit int) ([]PendingMessage, error) {
 	var out []PendingMessage
 	err := f.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSignalPending).Cursor()
-		k, _ := c.First()
-		if after != nil {
-			k, _ = c.Seek(after)
-			if k != nil && bytes.Equal(k, after) {
-				k, _ = c.Next()
-			}
-		}
 		msgs := tx.Bucket(bucketMessages)
-		for ; k != nil && len(out) < limit; k, _ = c.Next() {
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+			if skip != nil && skip(k) {
+				continue
+			}
 			v := msgs.Get(k)
 			if v == nil {
 				continue
@@ -330,20 +326,16 @@ type StoredEnvelope struct {
 }
 
 // StoredEnvelopes returns up to limit committed envelopes waiting to be
-// (re)sent, oldest first, starting after the key after.
-func (f *FSM) StoredEnvelopes(after []byte, limit int) ([]StoredEnvelope, error) {
+// (re)sent, oldest first, leaving out (undecoded) those skip reports.
+func (f *FSM) StoredEnvelopes(skip func(key []byte) bool, limit int) ([]StoredEnvelope, error) {
 	var out []StoredEnvelope
 	err := f.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSignalEnvelopes).Cursor()
-		k, v := c.First()
-		if after != nil {
-			k, v = c.Seek(after)
-			if k != nil && bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
-		}
 		msgs := tx.Bucket(bucketMessages)
-		for ; k != nil && len(out) < limit; k, v = c.Next() {
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			if skip != nil && skip(k) {
+				continue
+			}
 			var m Message
 			if mv := msgs.Get(k); mv != nil {
 				if err := unmarshal(mv, &m); err != nil {

@@ -64,6 +64,9 @@ func TestSignalCommitCompareAndSet(t *testing.T) {
 func TestSignalCommitOutboundIsAllOrNothing(t *testing.T) {
 	a, k1 := signalFixture(t)
 	pending, _ := a.f.PendingOutbound(nil, 10)
+	if p, _ := a.f.PendingOutbound(func(k []byte) bool { return string(k) == string(k1) }, 10); len(p) != 0 {
+		t.Fatal("skipped key returned")
+	}
 	if len(pending) != 1 || string(pending[0].Key) != string(k1) || pending[0].Message.WAMID != "w1" {
 		t.Fatalf("pending %+v", pending)
 	}

@@ -149,17 +149,54 @@ func (f *FSM) WABA(id string) (WABA, error) {
 
 // Outbox returns up to limit queued events in queue order (limit ≤ 0: all).
 func (f *FSM) Outbox(limit int) ([]OutboxEvent, error) {
+	return f.OutboxScan(limit, nil)
+}
+
+// OutboxScan is Outbox without the events whose key skip reports (they are
+// not decoded: the dispatcher skips those it is already delivering).
+func (f *FSM) OutboxScan(limit int, skip func(key []byte) bool) ([]OutboxEvent, error) {
 	var out []OutboxEvent
-	err := f.View(func(tx *bolt.Tx) error {
+	err := f.OutboxEach(skip, func(e OutboxEvent) bool {
+		out = append(out, e)
+		return limit <= 0 || len(out) < limit
+	})
+	return out, err
+}
+
+// OutboxEach visits queued events in queue order until fn returns false,
+// decoding only those skip does not report. fn runs inside a read
+// transaction: it must not propose or open another transaction.
+func (f *FSM) OutboxEach(skip func(key []byte) bool, fn func(OutboxEvent) bool) error {
+	return f.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
-		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if skip != nil && skip(k) {
+				continue
+			}
 			var e OutboxEvent
 			if err := unmarshal(v, &e); err != nil {
 				return err
 			}
-			out = append(out, e)
+			if !fn(e) {
+				return nil
+			}
 		}
 		return nil
+	})
+}
+
+// Subscriptions returns every WABA's webhook subscription by WABA id.
+func (f *FSM) Subscriptions() (map[string]Subscription, error) {
+	out := map[string]Subscription{}
+	err := f.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSubscriptions).ForEach(func(k, v []byte) error {
+			var s Subscription
+			if err := unmarshal(v, &s); err != nil {
+				return err
+			}
+			out[string(k)] = s
+			return nil
+		})
 	})
 	return out, err
 }

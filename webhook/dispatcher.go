@@ -117,32 +117,50 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
-	events, err := d.p.FSM().Outbox(d.cfg.Scan)
+	subs, err := d.p.FSM().Subscriptions()
 	if err != nil {
 		return err
 	}
 	now := d.cfg.Now().UnixMilli()
-	for _, e := range events {
-		key := string(e.Key)
+	type job struct {
+		e   raftfsm.OutboxEvent
+		sub raftfsm.Subscription
+	}
+	var jobs []job
+	var unsubscribed [][]byte
+	full := map[string]bool{} // endpoints at their concurrency limit
+	scanned := 0
+	// Events already being delivered are skipped without being decoded, and
+	// the walk stops once every endpoint is busy: a backlog costs nothing.
+	err = d.p.FSM().OutboxEach(func(k []byte) bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.inflight[string(k)]
+	}, func(e raftfsm.OutboxEvent) bool {
+		scanned++
 		if e.NextAt > now {
-			continue
+			return scanned < d.cfg.Scan
 		}
-		sub, err := d.p.FSM().Subscription(e.WABAID)
-		if err != nil {
-			// Unsubscribed since: nothing to deliver to.
-			d.report(ctx, raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "unsubscribed", At: now})
-			continue
+		sub, ok := subs[e.WABAID]
+		if !ok {
+			unsubscribed = append(unsubscribed, e.Key) // nothing to deliver to
+			return scanned < d.cfg.Scan
 		}
 		d.mu.Lock()
-		busy := d.inflight[key] || d.perURL[sub.CallbackURL] >= d.cfg.PerEndpoint
-		if !busy {
-			d.inflight[key] = true
+		free := d.perURL[sub.CallbackURL] < d.cfg.PerEndpoint
+		if free {
+			d.inflight[string(e.Key)] = true
 			d.perURL[sub.CallbackURL]++
 		}
 		d.mu.Unlock()
-		if busy {
-			continue
+		if free {
+			jobs = append(jobs, job{e, sub})
+		} else {
+			full[sub.CallbackURL] = true
 		}
+		return len(full) < len(subs) && scanned < d.cfg.Scan
+	})
+	for _, j := range jobs {
 		wg.Add(1)
 		go func(e raftfsm.OutboxEvent, sub raftfsm.Subscription) {
 			defer wg.Done()
@@ -151,9 +169,12 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			delete(d.inflight, string(e.Key))
 			d.perURL[sub.CallbackURL]--
 			d.mu.Unlock()
-		}(e, sub)
+		}(j.e, j.sub)
 	}
-	return nil
+	for _, k := range unsubscribed {
+		d.report(ctx, raftfsm.WebhookAttempt{Key: k, GiveUp: true, Status: "unsubscribed", At: now})
+	}
+	return err
 }
 
 // deliver makes one attempt and replicates its outcome.

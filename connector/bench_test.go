@@ -1,0 +1,217 @@
+package connector
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/waedge/waedge/node/nodetest"
+	"github.com/waedge/waedge/phone"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/relay"
+)
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// BenchmarkNetworkEndToEnd measures issue 4's figures on this machine: a
+// 3-node in-process cluster, a relay and WAEDGE_BENCH_PHONES hosted phones
+// (default 1,000), one business number. It reports new sessions per
+// second, outbound messages per second from the API call to the phone's
+// decrypted inbox, inbound messages per second from the phone to the
+// signed webhook, and heap per 1,000 hosted phones and per 1,000 sessions.
+//
+//	WAEDGE_BENCH_MESSAGES=20000 go test ./connector -run XXX -bench NetworkEndToEnd -benchtime 1x
+func BenchmarkNetworkEndToEnd(b *testing.B) {
+	phones := envInt("WAEDGE_BENCH_PHONES", 1000)
+	total := envInt("WAEDGE_BENCH_MESSAGES", 20000)
+	for i := 0; i < b.N; i++ {
+		runNetworkBench(b, phones, total)
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func runNetworkBench(b *testing.B, phones, total int) {
+	rl, err := relay.New(relay.Config{DataDir: b.TempDir()}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rl.Close()
+	rln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = rl.Serve(context.Background(), rln) }()
+
+	w := &world{t: b, relay: rl, relayURL: "http://" + rln.Addr().String(),
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	first := &member{cfg: nodetest.Config(b)}
+	w.members = append(w.members, first)
+	w.start(first)
+	nodetest.WaitFor(b, "first member ready", 10*time.Second, first.n.Ready)
+	for i := 0; i < 2; i++ {
+		tok, err := first.n.CreateJoinToken(context.Background(), time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := &member{cfg: nodetest.Config(b)}
+		m.cfg.Join, m.cfg.JoinToken = []string{first.cfg.ClusterAddr}, tok
+		w.members = append(w.members, m)
+		w.start(m)
+	}
+	for _, m := range w.members {
+		nodetest.WaitFor(b, "member ready", 15*time.Second, m.n.Ready)
+	}
+	defer func() {
+		for _, m := range w.members {
+			w.stop(m)
+		}
+	}()
+	token := "tok-bench"
+	for _, c := range []struct {
+		t raftfsm.CommandType
+		p any
+	}{
+		{raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "Acme", WABAID: "2", PhoneNumberID: "3",
+			DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s3cr3t", TokenID: "t", TokenHash: sha256.Sum256([]byte(token))}},
+		{raftfsm.CmdSetPhoneLimits, raftfsm.SetPhoneLimits{PhoneNumberID: "3", ThroughputMPS: 100000, PairPerMinute: 100000}},
+	} {
+		cmd, _ := raftfsm.EncodeCommand(c.t, c.p)
+		if res, err := w.leader().n.Propose(context.Background(), cmd); err != nil || res.Err != nil {
+			b.Fatal(err, res.Err)
+		}
+	}
+	var hooks atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			_, _ = rw.Write([]byte(r.URL.Query().Get("hub.challenge")))
+			return
+		}
+		hooks.Add(1)
+	}))
+	defer hook.Close()
+	if code, body := w.do("POST", "/v21.0/2/subscribed_apps", token, map[string]string{
+		"override_callback_uri": hook.URL, "verify_token": "v"}); code != 200 {
+		b.Fatalf("subscribe: %d %s", code, body)
+	}
+	business := "15550001000"
+	nodetest.WaitFor(b, "business on the network", 20*time.Second, func() bool {
+		v, _, _ := w.leader().n.FSM().SignalRecord("3", "signal_meta\x00identity")
+		return v != nil
+	})
+
+	ctx := context.Background()
+	heap0 := heapInUse()
+	var ph []*phone.Phone
+	for i := 0; i < phones; i++ {
+		p, err := rl.CreatePhone(ctx, fmt.Sprintf("49152%08d", i), "C")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ph = append(ph, p)
+	}
+	heapPhones := heapInUse() - heap0
+	b.ReportMetric(float64(heapPhones)/float64(phones)*1000/(1<<20), "MB-heap/1000-hosted-phones")
+
+	parallel := func(n, workers int, fn func(i int)) {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for g := 0; g < workers; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= n {
+						return
+					}
+					fn(i)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	waitHooks := func(n int64, what string) {
+		nodetest.WaitFor(b, what, 10*time.Minute, func() bool { return hooks.Load() >= n })
+	}
+
+	// New sessions: every phone's first message is a pkmsg (X3DH on both
+	// ends); done when every message has reached the webhook.
+	heap1 := heapInUse()
+	start := time.Now()
+	parallel(phones, 64, func(i int) {
+		if _, err := ph[i].SendText(ctx, business, "hi"); err != nil {
+			b.Error(err)
+		}
+	})
+	waitHooks(int64(phones), "first messages")
+	el := time.Since(start)
+	b.ReportMetric(float64(phones)/el.Seconds(), "new-sessions/s")
+	b.ReportMetric(float64(heapInUse()-heap1)/float64(phones)*1000/(1<<20), "MB-heap/1000-sessions")
+
+	// Inbound: phones → signed webhook.
+	base := hooks.Load()
+	start = time.Now()
+	parallel(total, 64, func(i int) {
+		if _, err := ph[i%phones].SendText(ctx, business, "message "+strconv.Itoa(i)); err != nil {
+			b.Error(err)
+		}
+	})
+	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "phone-sends/s")
+	waitHooks(base+int64(total), "inbound webhooks")
+	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "inbound-msgs/s")
+
+	// Outbound: API → decrypted on the phone.
+	inboxLen := func(p *phone.Phone) int {
+		in, _ := p.Inbox()
+		return len(in)
+	}
+	start = time.Now()
+	var accepted atomic.Int64
+	parallel(total, 64, func(i int) {
+		p := ph[i%phones]
+		code, out := w.do("POST", "/v21.0/3/messages", token, map[string]any{"messaging_product": "whatsapp",
+			"to": p.Number(), "type": "text", "text": map[string]string{"body": "reply " + strconv.Itoa(i)}})
+		if code != 200 {
+			b.Errorf("send: %d %s", code, out)
+			return
+		}
+		accepted.Add(1)
+	})
+	acceptEl := time.Since(start)
+	per := total / phones
+	nodetest.WaitFor(b, "every phone decrypted its messages", 10*time.Minute, func() bool {
+		for i, p := range ph {
+			want := per
+			if i < total%phones {
+				want++
+			}
+			if inboxLen(p) < want {
+				return false
+			}
+		}
+		return true
+	})
+	b.ReportMetric(float64(accepted.Load())/acceptEl.Seconds(), "api-accepted/s")
+	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "outbound-decrypted/s")
+}
