@@ -194,14 +194,17 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		logger.Error("cannot start node", slog.Any("err", err))
 		return 1
 	}
-	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{}, logger.With(slog.String("component", "webhooks"))).Run)
+	// One sealer per process: it holds the node's keyring, which expiry
+	// empties of destroyed keys.
+	sealer := seal.New(n, n.KEK(), time.Now)
+	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{Open: sealer.Open}, logger.With(slog.String("component", "webhooks"))).Run)
 	app := web.New(web.Deps{
 		Cluster:        n,
 		Logger:         logger.With(slog.String("component", "web")),
 		Console:        embed.Console(),
 		RequestTimeout: 30 * time.Second,
 		Now:            time.Now,
-		Sealer:         seal.New(n, n.KEK(), time.Now),
+		Sealer:         sealer,
 	})
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()

@@ -37,6 +37,14 @@ type FSM struct {
 	appliedCh chan struct{} // closed and replaced when applied advances (or on Close)
 
 	handlers map[CommandType]handler
+
+	// expireMedia and expireSessions are CmdExpire's call sites for stored
+	// media and Signal session records (see retention.go).
+	expireMedia, expireSessions ExpireFunc
+
+	hookMu       sync.Mutex
+	expireHook   func(ExpireResult)
+	pendingHooks []ExpireResult // filled inside a batch, delivered after commit
 }
 
 var (
@@ -75,7 +83,11 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdSetPIN:             f.applySetPIN,
 		CmdUpdateProfile:      f.applyUpdateProfile,
 		CmdSetPhoneLimits:     f.applySetPhoneLimits,
+		CmdExpire:             f.applyExpire,
+		CmdSetRetention:       f.applySetRetention,
 	}
+	f.expireMedia = expireMediaTx
+	f.expireSessions = expireSessionsTx
 	if err := f.openDB(); err != nil {
 		return nil, err
 	}
@@ -225,6 +237,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	if lastIdx != 0 {
 		f.setApplied(lastIdx, lastTerm)
 	}
+	f.deliverExpireHooks()
 	return out
 }
 
