@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/phone"
 	"github.com/waedge/waedge/relay"
+	"github.com/waedge/waedge/retention"
 	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/web"
 	"github.com/waedge/waedge/webhook"
@@ -123,6 +125,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	logFormat := str("log-format", "auto", "json, text, or auto (text on a terminal)")
 	masterKeyFile := str("master-key-file", "", "file holding the cluster key-encryption key (32 bytes, hex or base64); default: generated at bootstrap and received when joining")
 	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
+	expiryInterval := str("expiry-interval", "1m", "how often the leader expires what is past retention")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -137,6 +140,16 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	if err != nil {
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
 		return 2
+	}
+	expiryEvery, err := time.ParseDuration(*expiryInterval)
+	if err != nil || expiryEvery < 10*time.Millisecond {
+		fmt.Fprintf(stderr, "waedge serve: --expiry-interval %q: want a duration of at least 10ms\n", *expiryInterval)
+		return 2
+	}
+	clock := &testClock{}
+	if getenv("WAEDGE_TEST_CLOCK") == "1" {
+		clock.enabled = true
+		logger.Warn("test clock enabled (WAEDGE_TEST_CLOCK=1): POST /admin/v1/debug/clock can move this process's time forward; never use this in production")
 	}
 	logger.Info("starting waedge", slog.String("version", version), slog.String("commit", commit),
 		slog.String("go", runtime.Version()), slog.String("data_dir", *dataDir),
@@ -196,15 +209,27 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	}
 	// One sealer per process: it holds the node's keyring, which expiry
 	// empties of destroyed keys.
-	sealer := seal.New(n, n.KEK(), time.Now)
-	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{Open: sealer.Open}, logger.With(slog.String("component", "webhooks"))).Run)
+	sealer := seal.New(n, n.KEK(), clock.Now)
+	n.OnDataKeysDestroyed(sealer.Forget)
+	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{Open: sealer.Open, Now: clock.Now}, logger.With(slog.String("component", "webhooks"))).Run)
+	expiry := retention.New(n, retention.Config{Interval: expiryEvery}, logger.With(slog.String("component", "retention")), clock.Now)
+	n.RegisterWorker("retention", expiry.Run)
+	var debugClock func(time.Duration) time.Time
+	if clock.enabled {
+		debugClock = func(d time.Duration) time.Time {
+			now := clock.advance(d)
+			expiry.Kick()
+			return now
+		}
+	}
 	app := web.New(web.Deps{
 		Cluster:        n,
 		Logger:         logger.With(slog.String("component", "web")),
 		Console:        embed.Console(),
 		RequestTimeout: 30 * time.Second,
-		Now:            time.Now,
+		Now:            clock.Now,
 		Sealer:         sealer,
+		DebugClock:     debugClock,
 	})
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()
@@ -225,6 +250,29 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		logger.Warn("node shutdown", slog.Any("err", err))
 	}
 	return code
+}
+
+// testClock is the process's clock: time.Now, moved forward by advance
+// only when the test clock is enabled (WAEDGE_TEST_CLOCK=1), so black-box
+// tests can reach retention without sleeping. Every component that decides
+// by time (web, sealer, webhooks, expiry) reads it.
+type testClock struct {
+	enabled bool
+	offset  atomic.Int64 // nanoseconds
+}
+
+// Now is the current time of the process.
+func (c *testClock) Now() time.Time {
+	return time.Now().Add(time.Duration(c.offset.Load()))
+}
+
+// advance moves the clock forward by d and returns the new time.
+func (c *testClock) advance(d time.Duration) time.Time {
+	if !c.enabled {
+		return c.Now()
+	}
+	c.offset.Add(int64(d))
+	return c.Now()
 }
 
 // startPprof serves the Go profiler on addr (operators and benchmarks).
