@@ -92,6 +92,7 @@ func (e *expiry) run() {
 		e.mu.Lock()
 		e.compacted++
 		e.mu.Unlock()
+		e.n.logger.Info("raft log compacted after expiry")
 	}
 }
 
