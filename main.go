@@ -91,6 +91,8 @@ commands:
   cluster transfer-leadership   hand leadership to another node
   tenant create --name N --phone +E164
   tenant list
+  tenant retention PHONE_NUMBER_ID --hours N
+                                keep the number's messages N hours (1 to 720, default 720)
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only)
   phone --relay URL --number N --name NAME --business NUMBER
                                 a simulated consumer phone chatting in the terminal
