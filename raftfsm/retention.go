@@ -205,7 +205,7 @@ func (f *FSM) applyExpire(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		r.Deleted += expireWindowsOfPhone(tx, ph, max(cutoff(ph), c.Now-WindowMillis), left())
 	}
 	if left() > 0 {
-		r.Deleted += expireOutbox(tx, cutoff, left())
+		r.Deleted += expireOutbox(tx, c.Now, cutoff, left())
 	}
 	if left() > 0 {
 		r.Deleted += f.expireMedia(tx, cutoff, left())
@@ -309,22 +309,24 @@ func expireWindowsOfPhone(tx *bolt.Tx, phoneID string, cutoff int64, budget int)
 }
 
 // expireOutbox deletes up to budget queued webhook events created before
-// their phone's cut-off (WABA-level events: the maximum retention). The
-// outbox holds only undelivered events (at most 7 days), so it is scanned
-// whole.
-func expireOutbox(tx *bolt.Tx, cutoff func(string) int64, budget int) int {
+// their phone's cut-off (WABA-level events: the maximum retention). Outbox
+// keys start with the proposer's time (ns), so the scan stops at the first
+// event younger than the shortest retention, or when the budget is full;
+// it holds only undelivered events (at most 7 days) anyway.
+func expireOutbox(tx *bolt.Tx, now int64, cutoff func(string) int64, budget int) int {
 	var keys [][]byte
-	_ = tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
-		if len(keys) >= budget {
-			return nil
+	newest := (now - int64(MinRetention/time.Millisecond)) * int64(time.Millisecond)
+	c := tx.Bucket(bucketOutbox).Cursor()
+	for k, v := c.First(); k != nil && len(keys) < budget; k, v = c.Next() {
+		if len(k) >= 8 && int64(beUint64(k)) >= newest {
+			break
 		}
 		var e OutboxEvent
 		decode(v, &e)
 		if e.CreatedAt < cutoff(e.PhoneNumberID) {
 			keys = append(keys, bytes.Clone(k))
 		}
-		return nil
-	})
+	}
 	for _, k := range keys {
 		mustDelete(tx, bucketOutbox, k)
 	}
