@@ -27,8 +27,8 @@ import (
 type direct struct {
 	fsm    *raftfsm.FSM
 	sealer *seal.Sealer
-	mu  sync.Mutex
-	idx uint64
+	mu     sync.Mutex
+	idx    uint64
 }
 
 func (d *direct) FSM() *raftfsm.FSM { return d.fsm }
