@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,6 +36,7 @@ import (
 	"github.com/waedge/waedge/phone"
 	"github.com/waedge/waedge/relay"
 	"github.com/waedge/waedge/relay/relayclient"
+	"github.com/waedge/waedge/retention"
 	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/signalstore"
 	"github.com/waedge/waedge/web"
@@ -98,6 +100,8 @@ commands:
   cluster transfer-leadership   hand leadership to another node
   tenant create --name N --phone +E164
   tenant list
+  tenant retention PHONE_NUMBER_ID --hours N
+                                keep the number's messages N hours (1 to 720, default 720)
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only)
   phone --relay URL --number N --name NAME --business NUMBER
                                 a simulated consumer phone chatting in the terminal
@@ -136,6 +140,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	networkURL := str("network", "", "network the business numbers are reached on: empty runs the embedded sandbox relay (see --relay-addr); relay://HOST:PORT (or an http(s) URL) uses a shared sandbox relay; off disables the network")
 	relayAddr := str("relay-addr", "127.0.0.1:8089", "listen address of the embedded sandbox relay (its phone API and WebSocket), when --network is empty")
 	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
+	expiryInterval := str("expiry-interval", "1m", "how often the leader expires what is past retention")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -150,6 +155,16 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	if err != nil {
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
 		return 2
+	}
+	expiryEvery, err := time.ParseDuration(*expiryInterval)
+	if err != nil || expiryEvery < 10*time.Millisecond {
+		fmt.Fprintf(stderr, "waedge serve: --expiry-interval %q: want a duration of at least 10ms\n", *expiryInterval)
+		return 2
+	}
+	clock := &testClock{}
+	if getenv("WAEDGE_TEST_CLOCK") == "1" {
+		clock.enabled = true
+		logger.Warn("test clock enabled (WAEDGE_TEST_CLOCK=1): POST /admin/v1/debug/clock can move this process's time forward; never use this in production")
 	}
 	logger.Info("starting waedge", slog.String("version", version), slog.String("commit", commit),
 		slog.String("go", runtime.Version()), slog.String("data_dir", *dataDir),
@@ -207,9 +222,22 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		logger.Error("cannot start node", slog.Any("err", err))
 		return 1
 	}
-	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{}, logger.With(slog.String("component", "webhooks"))).Run)
-	sealer := seal.New(n, n.KEK(), time.Now)
-	stopNetwork, err := startNetwork(ctx, n, sealer, *networkURL, *relayAddr, *dataDir, logger)
+	// One sealer per process: it holds the node's keyring, which expiry
+	// empties of destroyed keys.
+	sealer := seal.New(n, n.KEK(), clock.Now)
+	n.OnDataKeysDestroyed(sealer.Forget)
+	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{Open: sealer.Open, Now: clock.Now}, logger.With(slog.String("component", "webhooks"))).Run)
+	expiry := retention.New(n, retention.Config{Interval: expiryEvery}, logger.With(slog.String("component", "retention")), clock.Now)
+	n.RegisterWorker("retention", expiry.Run)
+	var debugClock func(time.Duration) time.Time
+	if clock.enabled {
+		debugClock = func(d time.Duration) time.Time {
+			now := clock.advance(d)
+			expiry.Kick()
+			return now
+		}
+	}
+	stopNetwork, err := startNetwork(ctx, n, sealer, *networkURL, *relayAddr, *dataDir, clock.Now, logger)
 	if err != nil {
 		_ = ln.Close()
 		_ = n.Close()
@@ -222,8 +250,9 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		Logger:         logger.With(slog.String("component", "web")),
 		Console:        embed.Console(),
 		RequestTimeout: 30 * time.Second,
-		Now:            time.Now,
+		Now:            clock.Now,
 		Sealer:         sealer,
+		DebugClock:     debugClock,
 		Identities:     connector.Identities{FSM: n.FSM(), Sealer: sealer},
 	})
 	httpErr := make(chan error, 1)
@@ -252,7 +281,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 // a sandbox relay — embedded in this process unless networkURL names a
 // shared one. It returns what stops the embedded relay.
 func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networkURL, relayAddr, dataDir string,
-	logger *slog.Logger) (func(), error) {
+	now func() time.Time, logger *slog.Logger) (func(), error) {
 	if networkURL == "off" {
 		return func() {}, nil
 	}
@@ -291,13 +320,36 @@ func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networ
 		Cluster: n,
 		Sealer:  sealer,
 		Logger:  clog,
-		Now:     time.Now,
+		Now:     now,
 		Dial: func(ctx context.Context, signer network.Signer) (network.Network, error) {
 			return relayclient.Dial(ctx, base, relayclient.Options{Signer: signer, Logger: clog})
 		},
 	}, connector.Config{})
 	n.RegisterWorker("network", conn.Run)
 	return stop, nil
+}
+
+// testClock is the process's clock: time.Now, moved forward by advance
+// only when the test clock is enabled (WAEDGE_TEST_CLOCK=1), so black-box
+// tests can reach retention without sleeping. Every component that decides
+// by time (web, sealer, webhooks, expiry) reads it.
+type testClock struct {
+	enabled bool
+	offset  atomic.Int64 // nanoseconds
+}
+
+// Now is the current time of the process.
+func (c *testClock) Now() time.Time {
+	return time.Now().Add(time.Duration(c.offset.Load()))
+}
+
+// advance moves the clock forward by d and returns the new time.
+func (c *testClock) advance(d time.Duration) time.Time {
+	if !c.enabled {
+		return c.Now()
+	}
+	c.offset.Add(int64(d))
+	return c.Now()
 }
 
 // startPprof serves the Go profiler on addr (operators and benchmarks).

@@ -66,6 +66,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		method, path, body = "POST", "/admin/v1/tenants", map[string]string{"name": *name, "phone": *phone}
 	case "tenant list":
 		method, path = "GET", "/admin/v1/tenants"
+	case "tenant retention":
+		hours := fs.Int("hours", -1, "retention of the phone number's messages in hours, 1 to 720 (0: the default, 720)")
+		if !parse(fs, args[2:], 1) {
+			return 2
+		}
+		if *hours < 0 || *hours > 720 {
+			fmt.Fprint(stderr, "tenant retention: --hours between 0 and 720 is required\n\n"+usage)
+			return 2
+		}
+		method, path, body = "POST", "/admin/v1/phones/"+url.PathEscape(fs.Arg(0))+"/retention", map[string]int{"retention_hours": *hours}
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0]+" "+args[1], usage)
 		return 2
@@ -110,6 +120,7 @@ const usage = `usage:
   waedge cluster transfer-leadership
   waedge tenant create --name NAME --phone +E164
   waedge tenant list
+  waedge tenant retention PHONE_NUMBER_ID --hours N   (1 to 720; 0: the default, 720)
 common flags: --server URL (WAEDGE_SERVER), --token-file PATH (WAEDGE_TOKEN_FILE), --token T (WAEDGE_ADMIN_TOKEN)
 `
 

@@ -127,6 +127,10 @@ func TestAgainstRealServer(t *testing.T) {
 		noToken bool
 	}{
 		{args: []string{"tenant", "list"}, stdout: created["phone_number_id"]},
+		{args: []string{"tenant", "retention", created["phone_number_id"], "--hours", "1"}, stdout: `"retention_hours": 1`},
+		{args: []string{"tenant", "retention", created["phone_number_id"], "--hours", "0"}, stdout: `"retention_hours": 720`},
+		{args: []string{"tenant", "retention", "999999", "--hours", "2"}, code: 1, stderr: "no phone number with this id"},
+		{args: []string{"tenant", "retention", created["phone_number_id"], "--hours", "721"}, code: 2, stderr: "--hours between 0 and 720"},
 		{args: []string{"cluster", "status"}, stdout: `"node_id": "n1"`},
 		{args: []string{"cluster", "join-token", "--ttl", "2h"}, stdout: `"join_token": "wjt1.cli-test"`},
 		{args: []string{"cluster", "remove", "n2"}, stdout: `"success": true`},

@@ -128,8 +128,9 @@ func New(d Deps, cfg Config) *Connector {
 // number is one business number served on the network.
 type number struct {
 	phoneID, wabaID, display, digits string
-	priv                             [32]byte  // identity private key (for relay logins)
-	rotationCheck                    time.Time // next signed-prekey age check
+	retention                        time.Duration // the phone's retention (seals what the connector stores)
+	priv                             [32]byte      // identity private key (for relay logins)
+	rotationCheck                    time.Time     // next signed-prekey age check
 }
 
 // run is the state of one leadership term.
@@ -273,11 +274,14 @@ func (r *run) syncNumbers(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		n := r.byPhoneID[t.PhoneNumberID]
+		if n != nil {
+			n.retention = p.EffectiveRetention()
+		}
 		check := r.replenish[t.PhoneNumberID]
 		delete(r.replenish, t.PhoneNumberID)
 		r.mu.Unlock()
 		if n == nil {
-			if err := r.attach(ctx, t); err != nil {
+			if err := r.attach(ctx, t, p.EffectiveRetention()); err != nil {
 				r.c.log.Warn("attach business number", slog.String("phone_number_id", t.PhoneNumberID), slog.Any("err", err))
 			}
 			continue
@@ -297,7 +301,7 @@ func (r *run) syncNumbers(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) attach(ctx context.Context, t raftfsm.Tenant) error {
+func (r *run) attach(ctx context.Context, t raftfsm.Tenant, retention time.Duration) error {
 	if err := r.ensureIdentity(ctx, t.PhoneNumberID); err != nil {
 		return err
 	}
@@ -307,7 +311,7 @@ func (r *run) attach(ctx context.Context, t raftfsm.Tenant) error {
 		return fmt.Errorf("load identity: %w", signalstore.ErrStore)
 	}
 	n := &number{phoneID: t.PhoneNumberID, wabaID: t.WABAID, display: t.DisplayPhoneNumber,
-		digits: cloudapi.NormalizePhone(t.DisplayPhoneNumber), priv: [32]byte(raw[:32])}
+		digits: cloudapi.NormalizePhone(t.DisplayPhoneNumber), priv: [32]byte(raw[:32]), retention: retention}
 	r.mu.Lock()
 	r.byDigits[n.digits] = n
 	r.mu.Unlock()
@@ -476,7 +480,7 @@ func (r *run) scan(ctx context.Context) {
 		for _, pm := range pending {
 			if r.claim(pm.Key, now, time.Hour) {
 				pm := pm
-				r.shard(ctx, pm.Message.PhoneNumberID, pm.Message.Peer, func(ctx context.Context) { r.encryptAndSend(ctx, pm) })
+				r.shard(ctx, pm.Message.PhoneNumberID, pm.Message.PeerRef, func(ctx context.Context) { r.encryptAndSend(ctx, pm) })
 			}
 		}
 	}
@@ -485,7 +489,7 @@ func (r *run) scan(ctx context.Context) {
 		for _, se := range stored {
 			if r.claim(se.Key, now, r.c.cfg.Resend) {
 				se := se
-				r.shard(ctx, se.Message.PhoneNumberID, se.Message.Peer, func(ctx context.Context) { r.resend(ctx, se) })
+				r.shard(ctx, se.Message.PhoneNumberID, se.Message.PeerRef, func(ctx context.Context) { r.resend(ctx, se) })
 			}
 		}
 	}
@@ -539,41 +543,65 @@ func (r *run) release(key []byte) {
 // ---- outbound ----
 
 // sealedEnvelope is what the envelope outbox stores (sealed).
-func (r *run) sealEnvelope(ctx context.Context, env *network.Envelope) ([]byte, error) {
+func (r *run) sealEnvelope(ctx context.Context, retention time.Duration, env *network.Envelope) ([]byte, error) {
 	b, err := network.MarshalEnvelope(env)
 	if err != nil {
 		return nil, err
 	}
-	return r.c.d.Sealer.Seal(ctx, []byte("envelope\x00"+env.ID), b)
+	return r.c.d.Sealer.SealFor(ctx, retention, []byte("envelope\x00"+env.ID), b)
+}
+
+// revealed is a stored message with what is sealed in it opened.
+type revealed struct {
+	raftfsm.Message
+	wamid, peer string
+}
+
+// reveal opens a stored message's wamid and consumer number (sealed under
+// the message's data key, so they die with it).
+func (r *run) reveal(m raftfsm.Message) (revealed, error) {
+	id, err := r.c.d.Sealer.Open(raftfsm.IDAAD(m.IDRef), m.IDSealed)
+	if err != nil {
+		return revealed{}, err
+	}
+	peer, err := r.c.d.Sealer.Open(raftfsm.PeerAAD(string(id)), m.PeerSealed)
+	if err != nil {
+		return revealed{}, err
+	}
+	return revealed{Message: m, wamid: string(id), peer: string(peer)}, nil
 }
 
 // encryptAndSend runs on the message's shard (its session lock): encrypt,
 // commit the session with the envelope, then hand the envelope over.
 func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
-	m := pm.Message
-	n := r.phone(m.PhoneNumberID)
+	n := r.phone(pm.Message.PhoneNumberID)
 	if n == nil {
 		r.release(pm.Key) // the number is not on the network yet; retry later
 		return
 	}
-	pt, err := r.c.d.Sealer.Open([]byte(m.WAMID), m.Content)
+	m, err := r.reveal(pm.Message)
 	if err != nil {
-		r.fail(ctx, n, pm, cloudapi.ErrSomethingWrong)
+		r.fail(ctx, n, pm.Key, revealed{Message: pm.Message}, cloudapi.ErrSomethingWrong)
+		return
+	}
+	pt, err := r.c.d.Sealer.Open([]byte(m.wamid), m.Content)
+	if err != nil {
+		r.fail(ctx, n, pm.Key, m, cloudapi.ErrSomethingWrong)
 		return
 	}
 	req, err := cloudapi.DecodeContent(pt)
 	if err != nil {
-		r.fail(ctx, n, pm, cloudapi.ErrSomethingWrong)
+		r.fail(ctx, n, pm.Key, m, cloudapi.ErrSomethingWrong)
 		return
 	}
-	content, err := toNetwork(m.WAMID, req)
+	content, err := toNetwork(m.wamid, req)
 	if err != nil {
-		r.fail(ctx, n, pm, cloudapi.ErrUnsupportedMessage)
+		r.fail(ctx, n, pm.Key, m, cloudapi.ErrUnsupportedMessage)
 		return
 	}
 	body, err := network.EncodeContent(&content)
 	if err != nil {
-		r.fail(ctx, n, pm, cloudapi.ErrUnsupportedMessage)
+		r.fail(ctx, n, pm.Key, m, cloudapi.ErrUnsupportedMessage)
 		return
 	}
 	for attempt := 0; attempt < 5; attempt++ {
@@ -584,16 +612,16 @@ func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
 			r.release(pm.Key)
 			return
 		}
-		addr := signalstore.Address(m.Peer, 1)
+		addr := signalstore.Address(m.peer, 1)
 		has, err := st.ContainsSession(ctx, addr)
 		if err != nil {
 			r.release(pm.Key)
 			return
 		}
 		if !has {
-			b, err := r.net.FetchBundle(ctx, m.Peer)
+			b, err := r.net.FetchBundle(ctx, m.peer)
 			if errors.Is(err, network.ErrNotRegistered) || errors.Is(err, network.ErrUnknownRecipient) {
-				r.fail(ctx, n, pm, cloudapi.ErrUndeliverable)
+				r.fail(ctx, n, pm.Key, m, cloudapi.ErrUndeliverable)
 				return
 			}
 			if err != nil {
@@ -601,7 +629,7 @@ func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
 				return
 			}
 			if err := st.StartSession(ctx, b); err != nil {
-				r.fail(ctx, n, pm, cloudapi.ErrUndeliverable)
+				r.fail(ctx, n, pm.Key, m, cloudapi.ErrUndeliverable)
 				return
 			}
 		}
@@ -614,9 +642,9 @@ func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
 			r.release(pm.Key)
 			return
 		}
-		env := network.Envelope{ID: m.WAMID, From: n.digits, To: m.Peer, FromDevice: 1, Kind: kind,
+		env := network.Envelope{ID: m.wamid, From: n.digits, To: m.peer, FromDevice: 1, Kind: kind,
 			Ciphertext: ct, Timestamp: r.c.d.Now().UnixMilli()}
-		sealed, err := r.sealEnvelope(ctx, &env)
+		sealed, err := r.sealEnvelope(ctx, n.retention, &env)
 		if err != nil {
 			r.release(pm.Key)
 			return
@@ -649,10 +677,11 @@ func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
 // resend hands a committed envelope to the network again (after a failover
 // or a failed send): the stored bytes, never a new encryption.
 func (r *run) resend(ctx context.Context, se raftfsm.StoredEnvelope) {
-	if se.Message.WAMID == "" {
-		return
+	m, err := r.reveal(se.Message)
+	if err != nil {
+		return // expired meanwhile
 	}
-	b, err := r.c.d.Sealer.Open([]byte("envelope\x00"+se.Message.WAMID), se.Sealed)
+	b, err := r.c.d.Sealer.Open([]byte("envelope\x00"+m.wamid), se.Sealed)
 	if err != nil {
 		return
 	}
@@ -660,15 +689,15 @@ func (r *run) resend(ctx context.Context, se raftfsm.StoredEnvelope) {
 	if err != nil {
 		return
 	}
-	r.send(ctx, se.Key, env, se.Message)
+	r.send(ctx, se.Key, env, m)
 }
 
-func (r *run) send(ctx context.Context, key []byte, env network.Envelope, m raftfsm.Message) {
+func (r *run) send(ctx context.Context, key []byte, env network.Envelope, m revealed) {
 	err := r.net.Send(ctx, env)
 	if errors.Is(err, network.ErrBlocked) {
 		n := r.phone(m.PhoneNumberID)
 		if n != nil {
-			r.statuses(ctx, n, []raftfsm.StatusUpdate{r.statusUpdate(n, m, raftfsm.StatusFailed, cloudapi.ErrUndeliverable)}, [][]byte{key}, nil)
+			r.statuses(ctx, n, []raftfsm.StatusUpdate{r.statusUpdate(ctx, n, m, raftfsm.StatusFailed, cloudapi.ErrUndeliverable)}, [][]byte{key}, nil)
 		}
 		return
 	}
@@ -679,23 +708,23 @@ func (r *run) send(ctx context.Context, key []byte, env network.Envelope, m raft
 	if n == nil {
 		return
 	}
-	go r.statuses(ctx, n, []raftfsm.StatusUpdate{r.statusUpdate(n, m, raftfsm.StatusSent, nil)}, [][]byte{key}, nil)
+	go r.statuses(ctx, n, []raftfsm.StatusUpdate{r.statusUpdate(ctx, n, m, raftfsm.StatusSent, nil)}, [][]byte{key}, nil)
 }
 
 // fail marks an accepted message failed (it can never be encrypted).
-func (r *run) fail(ctx context.Context, n *number, pm raftfsm.PendingMessage, cause error) {
+func (r *run) fail(ctx context.Context, n *number, key []byte, m revealed, cause error) {
 	sc := raftfsm.SignalCommit{PhoneNumberID: n.phoneID,
-		Failed: []raftfsm.StatusUpdate{r.statusUpdate(n, pm.Message, raftfsm.StatusFailed, cause)}}
+		Failed: []raftfsm.StatusUpdate{r.statusUpdate(ctx, n, m, raftfsm.StatusFailed, cause)}}
 	if _, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc); err != nil {
-		r.release(pm.Key)
+		r.release(key)
 	}
 }
 
 // statusUpdate builds a status change with its webhook.
-func (r *run) statusUpdate(n *number, m raftfsm.Message, status string, cause error) raftfsm.StatusUpdate {
+func (r *run) statusUpdate(ctx context.Context, n *number, m revealed, status string, cause error) raftfsm.StatusUpdate {
 	now := r.c.d.Now()
-	ev := cloudapi.StatusEvent{MessageID: m.WAMID, RecipientID: m.Peer, At: now.Unix(), CallbackData: m.CallbackData,
-		Billing: billing(n.phoneID, m, now)}
+	ev := cloudapi.StatusEvent{MessageID: m.wamid, RecipientID: m.peer, At: now.Unix(), CallbackData: m.CallbackData,
+		Billing: billing(n.phoneID, m.PeerRef, m.Type, now)}
 	var st cloudapi.Status
 	switch status {
 	case raftfsm.StatusSent:
@@ -713,11 +742,24 @@ func (r *run) statusUpdate(n *number, m raftfsm.Message, status string, cause er
 		}
 	}
 	md := cloudapi.Metadata{DisplayPhoneNumber: n.digits, PhoneNumberID: n.phoneID}
-	u := raftfsm.StatusUpdate{WAMID: m.WAMID, Status: status, At: now.UnixMilli()}
-	if body, err := cloudapi.MarshalASCII(cloudapi.StatusNotification(n.wabaID, md, st)); err == nil {
-		u.Event = &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli()}
+	u := raftfsm.StatusUpdate{IDRef: m.IDRef, Status: status, At: now.UnixMilli()}
+	if m.wamid == "" {
+		return u // nothing to tell the business about (its data key is gone)
+	}
+	if body, err := r.sealEvent(ctx, n, cloudapi.StatusNotification(n.wabaID, md, st)); err == nil {
+		u.Event = &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}
 	}
 	return u
+}
+
+// sealEvent encodes a webhook body and seals it for the outbox: it carries
+// message content and consumer numbers.
+func (r *run) sealEvent(ctx context.Context, n *number, v any) ([]byte, error) {
+	body, err := cloudapi.MarshalASCII(v)
+	if err != nil {
+		return nil, err
+	}
+	return r.c.d.Sealer.SealFor(ctx, n.retention, raftfsm.WebhookAAD(n.wabaID), body)
 }
 
 // statuses commits status changes (and clears sent envelopes / read
@@ -737,21 +779,21 @@ func (r *run) statuses(ctx context.Context, n *number, updates []raftfsm.StatusU
 // sendRead sends the consumer a read receipt (and a typing indicator) for
 // a message the business marked read.
 func (r *run) sendRead(ctx context.Context, pr raftfsm.PendingRead) {
-	m := pr.Message
-	n := r.phone(m.PhoneNumberID)
-	if n == nil || m.NetworkID == "" {
+	n := r.phone(pr.Message.PhoneNumberID)
+	m, err := r.reveal(pr.Message)
+	if n == nil || err != nil || m.NetworkID == "" {
 		if n != nil {
 			r.statuses(ctx, n, nil, nil, [][]byte{pr.Key})
 		}
 		return
 	}
-	rc := network.Receipt{EnvelopeIDs: []string{m.NetworkID}, From: n.digits, To: m.Peer,
+	rc := network.Receipt{EnvelopeIDs: []string{m.NetworkID}, From: n.digits, To: m.peer,
 		Status: network.StatusRead, Timestamp: r.c.d.Now().UnixMilli()}
 	if err := r.net.SendReceipt(ctx, rc); err != nil {
 		return
 	}
 	if pr.Typing {
-		_ = r.net.Typing(ctx, n.digits, m.Peer)
+		_ = r.net.Typing(ctx, n.digits, m.peer)
 	}
 	if r.statuses(ctx, n, nil, nil, [][]byte{pr.Key}) {
 		r.release(pr.Key)
@@ -792,16 +834,18 @@ func (r *run) receipt(ctx context.Context, d network.Delivery) {
 		status = raftfsm.StatusRead
 	}
 	var updates []raftfsm.StatusUpdate
+	ref := r.c.d.Sealer.ConsumerRef(n.phoneID, rc.From)
 	for _, id := range rc.EnvelopeIDs {
-		m, err := r.fsm.MessageByID(id)
-		if err != nil || m.PhoneNumberID != n.phoneID || m.Direction != raftfsm.DirectionOut || m.Peer != rc.From {
+		sm, err := r.fsm.MessageByID(id)
+		if err != nil || sm.PhoneNumberID != n.phoneID || sm.Direction != raftfsm.DirectionOut || sm.PeerRef != ref {
 			continue
 		}
+		m := revealed{Message: sm, wamid: id, peer: rc.From}
 		// Statuses arrive in order on the webhook even when a receipt
 		// overtakes the commit of "sent": the missing steps come first.
 		for _, st := range []string{raftfsm.StatusSent, raftfsm.StatusDelivered, raftfsm.StatusRead} {
 			if rank(st) > rank(m.Status) && rank(st) <= rank(status) {
-				updates = append(updates, r.statusUpdate(n, m, st, nil))
+				updates = append(updates, r.statusUpdate(ctx, n, m, st, nil))
 			}
 		}
 	}
@@ -875,13 +919,22 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		if err != nil {
 			return
 		}
-		sealedContent, err := r.c.d.Sealer.Seal(ctx, []byte(wamid), stored)
+		sealedContent, err := r.c.d.Sealer.SealFor(ctx, n.retention, []byte(wamid), stored)
+		if err != nil {
+			return
+		}
+		idRef := raftfsm.MessageIDRef(wamid)
+		idSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention, raftfsm.IDAAD(idRef), []byte(wamid))
+		if err != nil {
+			return
+		}
+		peerSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention, raftfsm.PeerAAD(wamid), []byte(env.From))
 		if err != nil {
 			return
 		}
 		md := cloudapi.Metadata{DisplayPhoneNumber: n.digits, PhoneNumberID: n.phoneID}
 		contact := cloudapi.WebhookContact{Profile: cloudapi.Profile{Name: env.ProfileName}, WAID: env.From}
-		body, err := cloudapi.MarshalASCII(cloudapi.MessageNotification(n.wabaID, md, contact, msg))
+		body, err := r.sealEvent(ctx, n, cloudapi.MessageNotification(n.wabaID, md, contact, msg))
 		if err != nil {
 			return
 		}
@@ -889,9 +942,10 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		if err != nil {
 			return
 		}
-		sc.Inbound = &raftfsm.RecordInbound{Key: r.newKey(), WAMID: wamid, PhoneNumberID: n.phoneID, From: env.From,
+		sc.Inbound = &raftfsm.RecordInbound{Key: r.newKey(), IDRef: idRef, IDSealed: idSealed, PhoneNumberID: n.phoneID,
+			PeerRef: r.c.d.Sealer.ConsumerRef(n.phoneID, env.From), PeerSealed: peerSealed,
 			Type: msg.Type, Content: sealedContent, ReceivedAt: now.UnixMilli(), NetworkID: env.ID,
-			Event: &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli()}}
+			Event: &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}}
 		sc.InboundHash = hash
 		res, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc)
 		if err != nil {

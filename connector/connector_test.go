@@ -205,14 +205,18 @@ func (u *unit) deliver(env network.Envelope, ackID string) {
 	u.fn.ch <- network.Delivery{Type: network.DeliveryEnvelope, ID: ackID, Envelope: &e}
 }
 
-func outboxBodies(t *testing.T, n *node.Node) []string {
-	ev, err := n.FSM().Outbox(0)
+func outboxBodies(t *testing.T, u *unit) []string {
+	ev, err := u.n.FSM().Outbox(0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, e := range ev {
-		out = append(out, string(e.Body))
+		b, err := u.sealer.Open(raftfsm.WebhookAAD(e.WABAID), e.Body)
+		if err != nil {
+			t.Fatalf("outbox body does not open: %v", err)
+		}
+		out = append(out, string(b))
 	}
 	return out
 }
@@ -231,7 +235,7 @@ func TestInboundRetransmitAndReinstall(t *testing.T) {
 	nodetest.WaitFor(t, "first message acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.1") == 1 })
 	wamid := inboundWAMID(consumer, "ph.1")
 	m, err := u.n.FSM().MessageByID(wamid)
-	if err != nil || m.Peer != consumer || m.NetworkID != "ph.1" {
+	if err != nil || m.PeerRef != u.sealer.ConsumerRef("3", consumer) || m.NetworkID != "ph.1" {
 		t.Fatalf("message %+v %v", m, err)
 	}
 	count := u.n.FSM().MessageCount()
@@ -246,7 +250,7 @@ func TestInboundRetransmitAndReinstall(t *testing.T) {
 	if h, ok := (Identities{FSM: u.n.FSM(), Sealer: u.sealer}).IdentityHash("3", consumer); !ok || h != IdentityHash(firstKey) {
 		t.Fatalf("identity hash %q %v", h, ok)
 	}
-	for _, b := range outboxBodies(t, u.n) {
+	for _, b := range outboxBodies(t, u) {
 		if strings.Contains(b, `"identity"`) {
 			t.Fatal("identity object on a first contact")
 		}
@@ -264,7 +268,7 @@ func TestInboundRetransmitAndReinstall(t *testing.T) {
 		t.Fatalf("identity hash after reinstall %q, want %q", h, newHash)
 	}
 	found := false
-	for _, b := range outboxBodies(t, u.n) {
+	for _, b := range outboxBodies(t, u) {
 		if strings.Contains(b, "back again") && strings.Contains(b, `"identity"`) && strings.Contains(b, newHash) {
 			found = true
 		}

@@ -145,7 +145,8 @@ func (w *world) start(m *member) {
 	}
 	m.n = n
 	sealer := seal.New(n, n.KEK(), time.Now)
-	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond}, nil).Run)
+	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond,
+		Open: sealer.Open}, nil).Run)
 	c := New(Deps{Cluster: n, Sealer: sealer, Dial: func(ctx context.Context, s network.Signer) (network.Network, error) {
 		return relayclient.Dial(ctx, w.relayURL, relayclient.Options{Signer: s, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	}}, Config{Resend: 500 * time.Millisecond, Numbers: 100 * time.Millisecond})

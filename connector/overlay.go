@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/waedge/waedge/raftfsm"
 	"github.com/waedge/waedge/signalstore"
@@ -12,6 +13,7 @@ import (
 // Sealer seals what the connector stores (package seal).
 type Sealer interface {
 	Seal(ctx context.Context, aad, pt []byte) ([]byte, error)
+	SealFor(ctx context.Context, retention time.Duration, aad, pt []byte) ([]byte, error)
 	Open(aad, sealed []byte) ([]byte, error)
 	SealState(aad, pt []byte) ([]byte, error)
 	OpenState(aad, sealed []byte) ([]byte, error)

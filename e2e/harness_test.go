@@ -74,6 +74,7 @@ type proc struct {
 	httpAddr    string
 	clusterAddr string
 	args        []string
+	env         []string // extra environment (KEY=value)
 	cmd         *exec.Cmd
 	log         *lockedBuffer
 	done        chan struct{}
@@ -130,7 +131,7 @@ func (p *proc) start() {
 	p.cmd = exec.Command(binary, p.args...)
 	p.cmd.Stdout = p.log
 	p.cmd.Stderr = p.log
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, p.env...)
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
@@ -282,11 +283,18 @@ func (p *proc) status(token string) (clusterStatus, error) {
 // startCluster starts node 1, then joins two more through the CLI.
 func startCluster(t testing.TB, all ...string) ([]*proc, string) {
 	t.Helper()
-	extra := slices.Clone(all)
+	return startClusterWith(t, nil, all...)
+}
+
+// startClusterWith starts three nodes with extra environment and flags.
+func startClusterWith(t testing.TB, env []string, flags ...string) ([]*proc, string) {
+	t.Helper()
+	extra := append([]string(nil), flags...)
 	if a := os.Getenv("WAEDGE_BENCH_PPROF"); a != "" {
 		extra = append(extra, "--pprof-addr", a) // profile node 1 (the first leader)
 	}
 	n1 := newProc(t, "node1", extra...)
+	n1.env = env
 	n1.start()
 	n1.waitReady(20 * time.Second)
 	token := n1.adminToken()
@@ -303,7 +311,8 @@ func startCluster(t testing.TB, all ...string) ([]*proc, string) {
 		if err := json.Unmarshal([]byte(out), &jt); err != nil || jt.JoinToken == "" {
 			t.Fatalf("join-token output %q: %v", out, err)
 		}
-		p := newProc(t, "node"+strconv.Itoa(i), append([]string{"--join", n1.clusterAddr, "--join-token", jt.JoinToken}, all...)...)
+		p := newProc(t, "node"+strconv.Itoa(i), append([]string{"--join", n1.clusterAddr, "--join-token", jt.JoinToken}, flags...)...)
+		p.env = env
 		p.start()
 		nodes = append(nodes, p)
 	}

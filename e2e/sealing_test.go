@@ -15,8 +15,9 @@ import (
 
 // TestNoPlaintextOnDisk sends messages carrying a unique marker through a
 // 3-process cluster and then searches every byte under every node's data
-// dir (bbolt state machine, Raft log, snapshots, keys) for it: content is
-// sealed on the proposer, so the marker must appear nowhere.
+// dir (bbolt state machine, Raft log, snapshots, keys) for it and for the
+// consumer's number: content and number are sealed on the proposer, so
+// neither may appear anywhere.
 func TestNoPlaintextOnDisk(t *testing.T) {
 	nodes, token := startCluster(t)
 	var created tenantCreated
@@ -59,6 +60,10 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 			if bytes.Contains(data, []byte(marker)) {
 				t.Errorf("%s: plaintext marker found in %s", p.name, path)
 			}
+			// The consumer's number is kept only sealed or as a keyed reference.
+			if bytes.Contains(data, []byte("15551230000")) {
+				t.Errorf("%s: consumer number found in %s", p.name, path)
+			}
 			return nil
 		})
 		if err != nil {
@@ -68,12 +73,12 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 			t.Fatalf("%s: only %d files scanned", p.name, files)
 		}
 	}
-	// Sanity: the marker does reach the disk if the check is wrong — the
-	// consumer number (kept in clear as the message's destination) is found.
+	// Sanity: the scan does find what is kept in clear — the business's own
+	// phone number (its tenant record).
 	found := false
 	_ = filepath.WalkDir(nodes[0].dataDir, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
-			if data, _ := os.ReadFile(path); bytes.Contains(data, []byte("15551230000")) {
+			if data, _ := os.ReadFile(path); bytes.Contains(data, []byte("15550007777")) {
 				found = true
 			}
 		}

@@ -56,6 +56,7 @@ type Node struct {
 	leaderB  *batcher
 	forwardB *batcher
 	workers  *workerSet
+	expiry   *expiry
 
 	leaderMu   sync.Mutex
 	leaderCh   chan struct{} // closed and replaced on every leader change
@@ -86,6 +87,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		closed:   make(chan struct{}),
 		leaderCh: make(chan struct{}),
 	}
+	n.expiry = newExpiry(n)
 	for _, d := range []string{cfg.DataDir, cfg.path(dirTLS), cfg.path(dirRaft)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
@@ -405,6 +407,7 @@ func (n *Node) open(bootstrap bool) error {
 	if n.fsm, err = raftfsm.Open(cfg.path(fileFSM), cfg.Logger.With(slog.String("component", "raftfsm"))); err != nil {
 		return fmt.Errorf("open state machine: %w", err)
 	}
+	n.fsm.SetExpireHook(n.expiry.onExpire)
 	if n.snaps, err = raftfsm.NewSnapshotStore(cfg.path(dirRaft, dirSnapshots), n.fsm, cfg.Logger.With(slog.String("component", "snapshots"))); err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
@@ -481,6 +484,8 @@ func (n *Node) open(bootstrap bool) error {
 	n.workers = newWorkerSet(n)
 	n.bg.Add(1)
 	go n.workers.run()
+	n.bg.Add(1)
+	go n.expiry.run()
 
 	if bootstrap && !hasState {
 		f := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{

@@ -67,6 +67,13 @@ const (
 	// CmdMessageStatuses advances outbound message statuses (sent, delivered,
 	// read) and clears envelopes the network accepted.
 	CmdMessageStatuses CommandType = 31
+
+	// CmdExpire deletes what is past each phone number's retention, as of
+	// the leader-chosen Now, and destroys expired data keys (bounded work;
+	// the result says whether more is left).
+	CmdExpire CommandType = 40
+	// CmdSetRetention sets a phone number's retention.
+	CmdSetRetention CommandType = 41
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

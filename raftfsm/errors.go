@@ -29,6 +29,9 @@ var (
 	ErrRateLimited = errors.New("rate limit exceeded")
 	// ErrPINMismatch: the two-step verification PIN does not match.
 	ErrPINMismatch = errors.New("PIN mismatch")
+	// ErrExpired: a data key for a period that expiry has already passed
+	// (a late proposer must not bring a destroyed key back).
+	ErrExpired = errors.New("expired")
 	// ErrClosed: the FSM is closed (not a domain error; has no wire code).
 	ErrClosed = errors.New("state machine closed")
 	// ErrCorrupt: an entry, command or payload that does not decode. Apply
@@ -51,6 +54,7 @@ var codes = []struct {
 	{8, ErrWindowClosed},
 	{9, ErrRateLimited},
 	{10, ErrPINMismatch},
+	{40, ErrExpired},
 }
 
 // codeUnknown is the code of an error that is not a known sentinel.

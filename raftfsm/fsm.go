@@ -37,6 +37,14 @@ type FSM struct {
 	appliedCh chan struct{} // closed and replaced when applied advances (or on Close)
 
 	handlers map[CommandType]handler
+
+	// expireMedia and expireSessions are CmdExpire's call sites for stored
+	// media and Signal session records (see retention.go).
+	expireMedia, expireSessions ExpireFunc
+
+	hookMu       sync.Mutex
+	expireHook   func(ExpireResult)
+	pendingHooks []ExpireResult // filled inside a batch, delivered after commit
 }
 
 var (
@@ -77,7 +85,11 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdSetPhoneLimits:     f.applySetPhoneLimits,
 		CmdSignalCommit:       f.applySignalCommit,
 		CmdMessageStatuses:    f.applyMessageStatuses,
+		CmdExpire:             f.applyExpire,
+		CmdSetRetention:       f.applySetRetention,
 	}
+	f.expireMedia = expireMediaTx
+	f.expireSessions = expireSessionsTx
 	if err := f.openDB(); err != nil {
 		return nil, err
 	}
@@ -227,6 +239,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	if lastIdx != 0 {
 		f.setApplied(lastIdx, lastTerm)
 	}
+	f.deliverExpireHooks()
 	return out
 }
 

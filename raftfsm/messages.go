@@ -2,6 +2,8 @@ package raftfsm
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -15,17 +17,22 @@ const (
 	DirectionIn  = "in"
 )
 
-// Message is a stored message. Content is opaque here (encoded by the
-// cloudapi package; sealed by a later layer).
+// Message is a stored message. Nothing in it names the consumer or the
+// message in clear: the wamid (which embeds the consumer's number) is kept
+// only as IDRef, a hash; the consumer as PeerRef (a keyed hash, see
+// seal.ConsumerRef) and PeerSealed, sealed under the same data key as the
+// content so that it dies with it.
 type Message struct {
 	Key           []byte
-	WAMID         string
+	IDRef         string // MessageIDRef(wamid)
+	IDSealed      []byte // the wamid, sealed with aad IDAAD(IDRef) (the connector needs it)
 	PhoneNumberID string
 	BusinessID    string
-	Peer          string // consumer wa_id
+	PeerRef       string // consumer reference (seal.ConsumerRef)
+	PeerSealed    []byte // consumer wa_id, sealed with aad PeerAAD(wamid)
 	Direction     string
 	Type          string
-	Content       []byte
+	Content       []byte // sealed with aad = wamid
 	CallbackData  string
 	Status        string
 	CreatedAt     int64
@@ -35,14 +42,31 @@ type Message struct {
 	NetworkID string
 }
 
+// MessageIDRef is how a message id is stored and looked up: a wamid embeds
+// the consumer's number (base64), so it never reaches the disk in clear.
+// Our wamids carry 72 random bits, so the hash cannot be reversed by
+// enumerating numbers.
+func MessageIDRef(wamid string) string {
+	h := sha256.Sum256([]byte("waedge wamid v1\x00" + wamid))
+	return hex.EncodeToString(h[:16])
+}
+
+// IDAAD is the additional data a message's sealed wamid is bound to.
+func IDAAD(idRef string) []byte { return []byte("wamid:" + idRef) }
+
+// PeerAAD is the additional data a message's sealed peer number is bound to.
+func PeerAAD(wamid string) []byte { return []byte("peer:" + wamid) }
+
 // AcceptMessage is the payload of CmdAcceptMessage. Key and CreatedAt are
-// chosen by the proposer.
+// chosen by the proposer, which also seals Content and PeerSealed.
 type AcceptMessage struct {
 	Key           []byte
-	WAMID         string
+	IDRef         string
+	IDSealed      []byte
 	PhoneNumberID string
 	BusinessID    string
-	To            string
+	PeerRef       string
+	PeerSealed    []byte
 	Type          string
 	Content       []byte
 	CallbackData  string
@@ -53,15 +77,17 @@ type AcceptMessage struct {
 // RecordInbound is the payload of CmdRecordInbound.
 type RecordInbound struct {
 	Key           []byte
-	WAMID         string
+	IDRef         string
+	IDSealed      []byte
 	PhoneNumberID string
-	From          string
+	PeerRef       string
+	PeerSealed    []byte
 	Type          string
 	Content       []byte
 	ReceivedAt    int64
 	// NetworkID is the sender's envelope id.
 	NetworkID string
-	// Event is the webhook to queue, built by the proposer; it is queued
+	// Event is the webhook to queue, built by the proposer (body sealed); it is queued
 	// only if the WABA has a subscription.
 	Event *OutboxEvent
 }
@@ -69,16 +95,23 @@ type RecordInbound struct {
 // MarkRead is the payload of CmdMarkRead.
 type MarkRead struct {
 	PhoneNumberID string
-	WAMID         string
+	IDRef         string
 	At            int64
 	// Typing also shows the consumer a typing indicator.
 	Typing bool
 }
 
+// putMessage stores m with its id and per-phone indexes.
+func putMessage(tx *bolt.Tx, m Message) {
+	mustPut(tx, bucketMessages, m.Key, marshal(m))
+	mustPut(tx, bucketMessageIDs, []byte(m.IDRef), m.Key)
+	mustPut(tx, bucketMessagesByPhone, phoneIndexKey(m.PhoneNumberID, m.Key), nil)
+}
+
 func (f *FSM) applyAcceptMessage(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c AcceptMessage
 	decode(payload, &c)
-	if len(c.Key) != 16 || c.WAMID == "" || c.To == "" || c.Type == "" {
+	if len(c.Key) != 16 || c.IDRef == "" || c.PeerRef == "" || c.Type == "" {
 		return nil, domainErr(ErrInvalid, "message key, id, recipient and type are required")
 	}
 	var p Phone
@@ -90,21 +123,21 @@ func (f *FSM) applyAcceptMessage(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	if p.BusinessID != c.BusinessID {
 		return nil, domainErr(ErrNotFound, "phone number")
 	}
-	if tx.Bucket(bucketMessageIDs).Get([]byte(c.WAMID)) != nil || tx.Bucket(bucketMessages).Get(c.Key) != nil {
+	if tx.Bucket(bucketMessageIDs).Get([]byte(c.IDRef)) != nil || tx.Bucket(bucketMessages).Get(c.Key) != nil {
 		return nil, domainErr(ErrConflict, "message id")
 	}
 	if c.RequireWindow {
-		w := tx.Bucket(bucketWindows).Get(windowKey(c.PhoneNumberID, c.To))
+		w := tx.Bucket(bucketWindows).Get(windowKey(c.PhoneNumberID, c.PeerRef))
 		if len(w) != 8 || c.CreatedAt-int64(beUint64(w)) > WindowMillis {
 			return nil, ErrWindowClosed
 		}
 	}
-	mustPut(tx, bucketMessages, c.Key, marshal(Message{
-		Key: c.Key, WAMID: c.WAMID, PhoneNumberID: c.PhoneNumberID, BusinessID: c.BusinessID, Peer: c.To,
+	putMessage(tx, Message{
+		Key: c.Key, IDRef: c.IDRef, IDSealed: c.IDSealed, PhoneNumberID: c.PhoneNumberID, BusinessID: c.BusinessID,
+		PeerRef: c.PeerRef, PeerSealed: c.PeerSealed,
 		Direction: DirectionOut, Type: c.Type, Content: c.Content, CallbackData: c.CallbackData,
 		Status: StatusAccepted, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt,
-	}))
-	mustPut(tx, bucketMessageIDs, []byte(c.WAMID), c.Key)
+	})
 	// The network connector picks it up from the pending queue.
 	mustPut(tx, bucketSignalPending, c.Key, []byte(c.PhoneNumberID))
 	return nil, nil
@@ -122,13 +155,13 @@ func (f *FSM) applyRecordInbound(tx *bolt.Tx, payload []byte) ([]byte, error) {
 
 // checkRecordInbound validates an inbound message against the state.
 func checkRecordInbound(tx *bolt.Tx, c *RecordInbound) error {
-	if len(c.Key) != 16 || c.WAMID == "" || c.From == "" {
+	if len(c.Key) != 16 || c.IDRef == "" || c.PeerRef == "" {
 		return domainErr(ErrInvalid, "message key, id and sender are required")
 	}
 	if tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID)) == nil {
 		return domainErr(ErrNotFound, "phone number")
 	}
-	if tx.Bucket(bucketMessageIDs).Get([]byte(c.WAMID)) != nil || tx.Bucket(bucketMessages).Get(c.Key) != nil {
+	if tx.Bucket(bucketMessageIDs).Get([]byte(c.IDRef)) != nil || tx.Bucket(bucketMessages).Get(c.Key) != nil {
 		return domainErr(ErrConflict, "message id")
 	}
 	return nil
@@ -139,25 +172,31 @@ func checkRecordInbound(tx *bolt.Tx, c *RecordInbound) error {
 func recordInbound(tx *bolt.Tx, c *RecordInbound) {
 	var p Phone
 	decode(tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID)), &p)
-	mustPut(tx, bucketMessages, c.Key, marshal(Message{
-		Key: c.Key, WAMID: c.WAMID, PhoneNumberID: c.PhoneNumberID, BusinessID: p.BusinessID, Peer: c.From,
+	putMessage(tx, Message{
+		Key: c.Key, IDRef: c.IDRef, IDSealed: c.IDSealed, PhoneNumberID: c.PhoneNumberID, BusinessID: p.BusinessID,
+		PeerRef: c.PeerRef, PeerSealed: c.PeerSealed,
 		Direction: DirectionIn, Type: c.Type, Content: c.Content, Status: "received",
 		CreatedAt: c.ReceivedAt, UpdatedAt: c.ReceivedAt, NetworkID: c.NetworkID,
-	}))
-	mustPut(tx, bucketMessageIDs, []byte(c.WAMID), c.Key)
+	})
 	if c.Event != nil {
-		enqueue(tx, p.WABAID, p.BusinessID, c.Event)
+		ev := *c.Event
+		ev.PhoneNumberID = c.PhoneNumberID
+		enqueue(tx, p.WABAID, p.BusinessID, &ev)
 	}
-	wk := windowKey(c.PhoneNumberID, c.From)
+	wk := windowKey(c.PhoneNumberID, c.PeerRef)
 	if w := tx.Bucket(bucketWindows).Get(wk); len(w) != 8 || int64(beUint64(w)) < c.ReceivedAt {
+		if len(w) == 8 {
+			mustDelete(tx, bucketWindowsByTime, windowTimeKey(c.PhoneNumberID, int64(beUint64(w)), c.PeerRef))
+		}
 		mustPut(tx, bucketWindows, wk, be64(c.ReceivedAt))
+		mustPut(tx, bucketWindowsByTime, windowTimeKey(c.PhoneNumberID, c.ReceivedAt, c.PeerRef), nil)
 	}
 }
 
 func (f *FSM) applyMarkRead(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c MarkRead
 	decode(payload, &c)
-	key := tx.Bucket(bucketMessageIDs).Get([]byte(c.WAMID))
+	key := tx.Bucket(bucketMessageIDs).Get([]byte(c.IDRef))
 	if key == nil {
 		return nil, domainErr(ErrNotFound, "message")
 	}
@@ -181,11 +220,11 @@ func (f *FSM) applyMarkRead(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	return nil, nil
 }
 
-// MessageByID returns a stored message.
+// MessageByID returns a stored message by its wamid.
 func (f *FSM) MessageByID(wamid string) (Message, error) {
 	var m Message
 	err := f.View(func(tx *bolt.Tx) error {
-		key := tx.Bucket(bucketMessageIDs).Get([]byte(wamid))
+		key := tx.Bucket(bucketMessageIDs).Get([]byte(MessageIDRef(wamid)))
 		if key == nil {
 			return ErrNotFound
 		}

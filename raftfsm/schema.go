@@ -37,14 +37,23 @@ var (
 	bucketMessages = []byte("messages")
 	// bucketMessageIDs: wamid → message key.
 	bucketMessageIDs = []byte("message_ids")
-	// bucketWindows: phone-number id "/" consumer wa_id → last inbound
-	// message time (BE int64 ms): the 24-hour customer service window.
+	// bucketMessagesByPhone: phone-number id 0 message key → empty: each
+	// phone's messages in time order, so expiry with a per-phone cut-off
+	// touches only what it deletes.
+	bucketMessagesByPhone = []byte("messages_by_phone")
+	// bucketWindows: phone-number id "/" consumer reference
+	// (seal.ConsumerRef, never the number) → last inbound message time
+	// (BE int64 ms): the 24-hour customer service window.
 	bucketWindows = []byte("windows")
+	// bucketWindowsByTime: phone-number id 0 time BE64 0 consumer reference
+	// → empty: the windows of a phone in time order, for expiry.
+	bucketWindowsByTime = []byte("windows_by_time")
 	// bucketSubscriptions: WABA id → Subscription (webhook callback).
 	bucketSubscriptions = []byte("subscriptions")
 	// bucketOutbox: monotonic key → OutboxEvent (webhooks not yet delivered).
 	bucketOutbox = []byte("outbox")
-	// bucketDataKeys: day (BE32 unix days) → data key wrapped by the cluster KEK.
+	// bucketDataKeys: data-key id (BE32, see DataKeyID: retention class and
+	// period) → data key wrapped by the cluster KEK.
 	bucketDataKeys = []byte("data_keys")
 	// bucketTemplates: WABA id 0 name 0 language → Template.
 	bucketTemplates = []byte("templates")
@@ -73,7 +82,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketBusinesses, bucketWABAs, bucketPhones, bucketPhoneByNumber, bucketApps,
 	bucketTokens, bucketTokenIDs, bucketCluster, bucketJoinTokens, bucketRemoved, bucketMembers,
 	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
-	bucketDataKeys, bucketTemplates, bucketTemplateIDs,
+	bucketDataKeys, bucketTemplates, bucketTemplateIDs, bucketMessagesByPhone, bucketWindowsByTime,
 	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads,
 }
 
@@ -81,6 +90,9 @@ var allBuckets = [][]byte{
 var (
 	keyApplied = []byte("applied") // index BE64 | term BE64
 	keyConfig  = []byte("config")  // index BE64 | encoded raft configuration
+	// keyExpiredThrough is the Now (BE64 unix ms) of the latest CmdExpire:
+	// data keys whose destruction time is at or before it are refused.
+	keyExpiredThrough = []byte("expired_through")
 )
 
 // Key and value layouts shared by several buckets.
@@ -119,8 +131,26 @@ func configValue(index uint64, data []byte) []byte {
 	return append(v, data...)
 }
 
-// windowKey is the bucketWindows key: phone-number id "/" consumer wa_id.
-func windowKey(phoneID, waID string) []byte { return []byte(phoneID + "/" + waID) }
+// windowKey is the bucketWindows key: phone-number id "/" consumer reference.
+func windowKey(phoneID, ref string) []byte { return []byte(phoneID + "/" + ref) }
+
+// windowTimeKey is the bucketWindowsByTime key: phone-number id 0 time 0 ref.
+func windowTimeKey(phoneID string, at int64, ref string) []byte {
+	k := make([]byte, 0, len(phoneID)+10+len(ref))
+	k = append(k, phoneID...)
+	k = append(k, 0)
+	k = append(k, be64(at)...)
+	k = append(k, 0)
+	return append(k, ref...)
+}
+
+// phoneIndexKey is the bucketMessagesByPhone key: phone-number id 0 message key.
+func phoneIndexKey(phoneID string, msgKey []byte) []byte {
+	k := make([]byte, 0, len(phoneID)+1+len(msgKey))
+	k = append(k, phoneID...)
+	k = append(k, 0)
+	return append(k, msgKey...)
+}
 
 // templateKey is the bucketTemplates key: WABA id 0 name 0 language, so a
 // WABA's templates (and one name's languages) are a key prefix.
@@ -128,9 +158,12 @@ func templateKey(waba, name, lang string) []byte {
 	return []byte(waba + "\x00" + name + "\x00" + lang)
 }
 
-// dayKey is the bucketDataKeys key: unix day, BE32.
+// dayKey is the bucketDataKeys key: the data-key id, BE32.
 func dayKey(day uint32) []byte {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], day)
 	return b[:]
 }
+
+// beUint32 decodes the first 4 bytes of b, big-endian.
+func beUint32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }

@@ -82,7 +82,7 @@ type SignalCommit struct {
 
 // StatusUpdate moves one outbound message forward.
 type StatusUpdate struct {
-	WAMID  string
+	IDRef  string // MessageIDRef(wamid): the wamid embeds the consumer's number
 	Status string
 	At     int64
 	// Event is the status webhook, queued only if the status advanced.
@@ -169,7 +169,7 @@ func (f *FSM) applySignalCommit(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	for _, u := range c.Failed {
 		applyStatusUpdate(tx, c.PhoneNumberID, u)
 		for _, b := range [][]byte{bucketSignalPending} {
-			if key := tx.Bucket(bucketMessageIDs).Get([]byte(u.WAMID)); key != nil {
+			if key := tx.Bucket(bucketMessageIDs).Get([]byte(u.IDRef)); key != nil {
 				mustDelete(tx, b, bytes.Clone(key))
 			}
 		}
@@ -188,7 +188,7 @@ func checkStatusUpdate(tx *bolt.Tx, phoneID string, u StatusUpdate) error {
 	if statusRank(u.Status) < 1 {
 		return domainErr(ErrInvalid, "status")
 	}
-	key := tx.Bucket(bucketMessageIDs).Get([]byte(u.WAMID))
+	key := tx.Bucket(bucketMessageIDs).Get([]byte(u.IDRef))
 	if key == nil {
 		return domainErr(ErrNotFound, "message")
 	}
@@ -203,7 +203,7 @@ func checkStatusUpdate(tx *bolt.Tx, phoneID string, u StatusUpdate) error {
 // applyStatusUpdate advances a message's status (never backwards, never
 // out of failed) and queues the status webhook when it moved.
 func applyStatusUpdate(tx *bolt.Tx, phoneID string, u StatusUpdate) {
-	key := tx.Bucket(bucketMessageIDs).Get([]byte(u.WAMID))
+	key := tx.Bucket(bucketMessageIDs).Get([]byte(u.IDRef))
 	if key == nil {
 		return
 	}
@@ -219,7 +219,9 @@ func applyStatusUpdate(tx *bolt.Tx, phoneID string, u StatusUpdate) {
 	if u.Event != nil {
 		var p Phone
 		decode(tx.Bucket(bucketPhones).Get([]byte(phoneID)), &p)
-		enqueue(tx, p.WABAID, p.BusinessID, u.Event)
+		ev := *u.Event
+		ev.PhoneNumberID = phoneID
+		enqueue(tx, p.WABAID, p.BusinessID, &ev)
 	}
 }
 

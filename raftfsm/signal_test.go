@@ -13,10 +13,10 @@ func signalFixture(t *testing.T) (*applier, []byte) {
 	a.mustApply(tenantCmd(t, 1, "+15551234567"))
 	k1 := make([]byte, 16)
 	k1[15] = 1
-	a.mustApply(cmd(t, CmdRecordInbound, RecordInbound{Key: append(make([]byte, 15), 9), WAMID: "in1", PhoneNumberID: "3001",
-		From: "4915100000001", Type: "text", ReceivedAt: 1000}))
-	a.mustApply(cmd(t, CmdAcceptMessage, AcceptMessage{Key: k1, WAMID: "w1", PhoneNumberID: "3001", BusinessID: "1001",
-		To: "4915100000001", Type: "text", Content: []byte("sealed"), CreatedAt: 2000}))
+	a.mustApply(cmd(t, CmdRecordInbound, RecordInbound{Key: append(make([]byte, 15), 9), IDRef: MessageIDRef("in1"), PhoneNumberID: "3001",
+		PeerRef: "ref1", Type: "text", ReceivedAt: 1000}))
+	a.mustApply(cmd(t, CmdAcceptMessage, AcceptMessage{Key: k1, IDRef: MessageIDRef("w1"), PhoneNumberID: "3001", BusinessID: "1001",
+		PeerRef: "ref1", Type: "text", Content: []byte("sealed"), CreatedAt: 2000}))
 	return a, k1
 }
 
@@ -67,7 +67,7 @@ func TestSignalCommitOutboundIsAllOrNothing(t *testing.T) {
 	if p, _ := a.f.PendingOutbound(func(k []byte) bool { return string(k) == string(k1) }, 10); len(p) != 0 {
 		t.Fatal("skipped key returned")
 	}
-	if len(pending) != 1 || string(pending[0].Key) != string(k1) || pending[0].Message.WAMID != "w1" {
+	if len(pending) != 1 || string(pending[0].Key) != string(k1) || pending[0].Message.IDRef != MessageIDRef("w1") {
 		t.Fatalf("pending %+v", pending)
 	}
 	// The session write and the envelope go together; a failing version
@@ -90,7 +90,7 @@ func TestSignalCommitOutboundIsAllOrNothing(t *testing.T) {
 		t.Fatal("message still pending after its envelope was committed")
 	}
 	env, _ := a.f.StoredEnvelopes(nil, 10)
-	if len(env) != 1 || string(env[0].Sealed) != "env" || env[0].Message.WAMID != "w1" {
+	if len(env) != 1 || string(env[0].Sealed) != "env" || env[0].Message.IDRef != MessageIDRef("w1") {
 		t.Fatalf("envelopes %+v", env)
 	}
 	// The same message cannot be encrypted twice.
@@ -100,7 +100,7 @@ func TestSignalCommitOutboundIsAllOrNothing(t *testing.T) {
 	}
 	// The network took it: sent, envelope gone.
 	if r := a.apply(cmd(t, CmdMessageStatuses, MessageStatuses{PhoneNumberID: "3001",
-		Updates: []StatusUpdate{{WAMID: "w1", Status: StatusSent, At: 3}}, SentKeys: [][]byte{k1}})); r.Err != nil {
+		Updates: []StatusUpdate{{IDRef: MessageIDRef("w1"), Status: StatusSent, At: 3}}, SentKeys: [][]byte{k1}})); r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	if env, _ := a.f.StoredEnvelopes(nil, 10); len(env) != 0 {
@@ -119,7 +119,7 @@ func TestMessageStatusesOnlyMoveForward(t *testing.T) {
 	}
 	step := func(s string) {
 		a.mustApply(cmd(t, CmdMessageStatuses, MessageStatuses{PhoneNumberID: "3001",
-			Updates: []StatusUpdate{{WAMID: "w1", Status: s, At: 5}}}))
+			Updates: []StatusUpdate{{IDRef: MessageIDRef("w1"), Status: s, At: 5}}}))
 	}
 	step(StatusDelivered)
 	step(StatusSent) // late: ignored
@@ -133,14 +133,14 @@ func TestMessageStatusesOnlyMoveForward(t *testing.T) {
 	}
 	// Statuses of unknown or inbound messages are skipped, bad ones refused.
 	if r := a.apply(cmd(t, CmdMessageStatuses, MessageStatuses{PhoneNumberID: "3001",
-		Updates: []StatusUpdate{{WAMID: "nope", Status: StatusSent}, {WAMID: "in1", Status: StatusRead}}})); r.Err != nil {
+		Updates: []StatusUpdate{{IDRef: MessageIDRef("nope"), Status: StatusSent}, {IDRef: MessageIDRef("in1"), Status: StatusRead}}})); r.Err != nil {
 		t.Fatalf("unknown and inbound ids: %v", r.Err)
 	}
 	if m, _ := a.f.MessageByID("in1"); m.Status != "received" {
 		t.Fatalf("inbound message status changed to %s", m.Status)
 	}
 	if r := a.apply(cmd(t, CmdMessageStatuses, MessageStatuses{PhoneNumberID: "3001",
-		Updates: []StatusUpdate{{WAMID: "w1", Status: StatusAccepted}}})); !errors.Is(r.Err, ErrInvalid) {
+		Updates: []StatusUpdate{{IDRef: MessageIDRef("w1"), Status: StatusAccepted}}})); !errors.Is(r.Err, ErrInvalid) {
 		t.Fatalf("accepted as an update: %v", r.Err)
 	}
 }
@@ -150,8 +150,8 @@ func TestSignalCommitInboundDedupe(t *testing.T) {
 	in := func(key byte, wamid string) SignalCommit {
 		return SignalCommit{PhoneNumberID: "3001", InboundHash: []byte("hash-of-ciphertext"),
 			Writes: []SignalWrite{{Key: "sessions\x00r:1", Value: []byte{key}}},
-			Inbound: &RecordInbound{Key: append(make([]byte, 15), key), WAMID: wamid, PhoneNumberID: "3001",
-				From: "4915100000002", Type: "text", ReceivedAt: 5000, NetworkID: "ph.1"}}
+			Inbound: &RecordInbound{Key: append(make([]byte, 15), key), IDRef: MessageIDRef(wamid), PhoneNumberID: "3001",
+				PeerRef: "ref2", Type: "text", ReceivedAt: 5000, NetworkID: "ph.1"}}
 	}
 	if r := a.apply(cmd(t, CmdSignalCommit, in(20, "in2"))); r.Err != nil {
 		t.Fatal(r.Err)
@@ -171,7 +171,7 @@ func TestSignalCommitInboundDedupe(t *testing.T) {
 		t.Fatal("a deduplicated retransmit changed the state")
 	}
 	// Marking it read queues a read receipt for the connector.
-	a.mustApply(cmd(t, CmdMarkRead, MarkRead{PhoneNumberID: "3001", WAMID: "in2", At: 6, Typing: true}))
+	a.mustApply(cmd(t, CmdMarkRead, MarkRead{PhoneNumberID: "3001", IDRef: MessageIDRef("in2"), At: 6, Typing: true}))
 	reads, _ := a.f.PendingReads(10)
 	if len(reads) != 1 || !reads[0].Typing || reads[0].Message.NetworkID != "ph.1" {
 		t.Fatalf("reads %+v", reads)

@@ -63,6 +63,9 @@ type Phone struct {
 	PINHash            []byte  // two-step verification PIN (sha256 of id:pin)
 	RegisterLog        []int64 // register/deregister calls in the last 72 h (unix ms)
 	Profile            Profile
+	// RetentionHours is how long the number's messages are kept (0: the
+	// default, MaxRetention; see EffectiveRetention).
+	RetentionHours int
 	// ThroughputMPS is the messages/s limit of the number (0: the default, 80).
 	ThroughputMPS int
 	// PairPerMinute is the limit to one consumer (0: the default, 10).

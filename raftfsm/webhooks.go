@@ -32,11 +32,14 @@ type DeleteSubscription struct {
 }
 
 // OutboxEvent is one webhook waiting for delivery. Body is the exact JSON
-// to POST (signed at send time with the app secret).
+// to POST, sealed by the proposer with aad WebhookAAD(WABAID) (it carries
+// message content and consumer numbers); the dispatcher opens it and signs
+// it with the app secret at send time.
 type OutboxEvent struct {
 	Key           []byte
 	WABAID        string
 	BusinessID    string
+	PhoneNumberID string // the phone whose retention applies ("" for WABA-level events: the maximum)
 	Body          []byte
 	CreatedAt     int64
 	Attempts      int
@@ -55,6 +58,9 @@ type WebhookAttempt struct {
 	At        int64
 	NextAt    int64
 }
+
+// WebhookAAD is the additional data an outbox body is sealed with.
+func WebhookAAD(wabaID string) []byte { return []byte("webhook:" + wabaID) }
 
 // enqueue adds ev to the outbox when the WABA has a subscription.
 func enqueue(tx *bolt.Tx, wabaID, businessID string, ev *OutboxEvent) {

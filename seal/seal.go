@@ -23,7 +23,9 @@ type Proposer interface {
 	FSM() *raftfsm.FSM
 }
 
-// Sealer seals and opens content with the cluster's daily data keys.
+// Sealer seals and opens content with the cluster's data keys: one key per
+// retention class and period (raftfsm.DataKeyID), so that destroying a key
+// destroys exactly content that is past its retention.
 type Sealer struct {
 	p    Proposer
 	kek  keyring.KEK
@@ -43,20 +45,38 @@ func New(p Proposer, kek keyring.KEK, now func() time.Time) *Sealer {
 	return &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now, refKey: RefKey(kek), state: stateKey(kek)}
 }
 
-// Day is the data-key id for t: days since the Unix epoch (UTC).
+// Day is the data-key id of the default (30-day) class for t: days since
+// the Unix epoch (UTC).
 func Day(t time.Time) uint32 { return uint32(t.UTC().Unix() / 86400) }
 
-// Seal seals pt under today's data key, bound to aad.
+// Seal seals pt under the current data key of the default retention class
+// (30 days), bound to aad.
 func (s *Sealer) Seal(ctx context.Context, aad, pt []byte) ([]byte, error) {
-	day := Day(s.now())
-	out, err := s.ring.Seal(day, aad, pt)
+	return s.SealFor(ctx, raftfsm.DefaultRetention, aad, pt)
+}
+
+// SealFor seals pt, bound to aad, under the current data key of the
+// retention class of content kept for retention (a phone number's
+// retention, raftfsm.Phone.EffectiveRetention): that key is destroyed soon
+// after the content expires.
+func (s *Sealer) SealFor(ctx context.Context, retention time.Duration, aad, pt []byte) ([]byte, error) {
+	id := raftfsm.DataKeyID(retention, s.now())
+	out, err := s.ring.Seal(id, aad, pt)
 	if err == nil || errors.Is(err, keyring.ErrKeyDestroyed) {
 		return out, err
 	}
-	if err := s.ensure(ctx, day); err != nil {
+	if err := s.ensure(ctx, id); err != nil {
 		return nil, err
 	}
-	return s.ring.Seal(day, aad, pt)
+	return s.ring.Seal(id, aad, pt)
+}
+
+// Forget destroys data keys in this node's keyring (expiry deleted them
+// from the replicated state): nothing sealed under them opens again here.
+func (s *Sealer) Forget(ids []uint32) {
+	for _, id := range ids {
+		s.ring.Forget(id)
+	}
 }
 
 // Open opens a sealed blob, loading its data key from the replicated state
@@ -80,7 +100,7 @@ func (s *Sealer) Open(aad, sealed []byte) ([]byte, error) {
 	return s.ring.Open(aad, sealed)
 }
 
-// ensure loads or creates the data key of day. Concurrent creators race
+// ensure loads or creates the data key id (named day for history). Concurrent creators race
 // through Raft; the first committed key wins and everyone loads it.
 func (s *Sealer) ensure(ctx context.Context, day uint32) error {
 	if wrapped, err := s.p.FSM().DataKey(day); err == nil {

@@ -103,3 +103,55 @@ func TestConsumerRef(t *testing.T) {
 		t.Fatal("ref contains the number")
 	}
 }
+
+// TestSealForRetentionClasses: content sealed for a short retention goes
+// under its own hourly key, which expiry destroys hours (not a month)
+// later; after Forget and deletion nothing opens it, and a late proposer
+// cannot bring the key back.
+func TestSealForRetentionClasses(t *testing.T) {
+	f, err := raftfsm.Open(filepath.Join(t.TempDir(), "fsm.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d := &direct{fsm: f}
+	now := time.Date(2026, 11, 24, 12, 30, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s := New(d, keyring.KEK{7}, clock)
+	ctx := context.Background()
+	long, err := s.Seal(ctx, []byte("a"), []byte("thirty days"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := s.SealFor(ctx, time.Hour, []byte("a"), []byte("one hour"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idLong, _ := keyring.KeyID(long)
+	idShort, _ := keyring.KeyID(short)
+	if idLong != Day(now) || idShort == idLong {
+		t.Fatalf("key ids %d %d", idLong, idShort)
+	}
+	// Two and a half hours later expiry destroys the hourly key only.
+	cmd, _ := raftfsm.EncodeCommand(raftfsm.CmdExpire, raftfsm.Expire{Now: now.Add(150 * time.Minute).UnixMilli()})
+	res, _ := d.Propose(ctx, cmd)
+	r, err := raftfsm.DecodeExpireResult(res.Value)
+	if err != nil || len(r.DestroyedKeys) != 1 || r.DestroyedKeys[0] != idShort {
+		t.Fatalf("expire: %+v %v", r, err)
+	}
+	s.Forget(r.DestroyedKeys)
+	if _, err := s.Open([]byte("a"), short); !errors.Is(err, keyring.ErrKeyDestroyed) {
+		t.Fatalf("open after destruction: %v", err)
+	}
+	// A fresh node (empty keyring) cannot load it either.
+	if _, err := New(d, keyring.KEK{7}, clock).Open([]byte("a"), short); !errors.Is(err, keyring.ErrKeyDestroyed) {
+		t.Fatalf("fresh node opens destroyed content: %v", err)
+	}
+	if pt, err := s.Open([]byte("a"), long); err != nil || string(pt) != "thirty days" {
+		t.Fatalf("30-day content: %q %v", pt, err)
+	}
+	// A node whose clock lags cannot re-create the destroyed period's key.
+	if _, err := New(d, keyring.KEK{7}, clock).SealFor(ctx, time.Hour, []byte("a"), []byte("late")); !errors.Is(err, raftfsm.ErrExpired) {
+		t.Fatalf("late seal: %v", err)
+	}
+}

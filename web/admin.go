@@ -213,3 +213,62 @@ func (a *adminAPI) setPhoneLimits(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"success": true})
 }
+
+// setPhoneRetention answers POST /admin/v1/phones/:id/retention
+// {"retention_hours":N}: how long the number's messages, windows and
+// webhook events are kept, 1…720 hours (0 restores the default, 720).
+// Content already sealed keeps its data key's schedule (see
+// retention/DESIGN.md).
+func (a *adminAPI) setPhoneRetention(c *fiber.Ctx) error {
+	var req struct {
+		RetentionHours *int `json:"retention_hours"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.RetentionHours == nil {
+		return graph.ErrMissingParameter.With("retention_hours is required")
+	}
+	h := *req.RetentionHours
+	if h < 0 || h > int(raftfsm.MaxRetention/time.Hour) {
+		return graph.ErrParameterValue.With("retention_hours must be between 1 and 720 (0: the default, 720)")
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSetRetention, raftfsm.SetRetention{
+		PhoneNumberID: strings.Clone(c.Params("id")), Hours: h})
+	if err != nil {
+		return err
+	}
+	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
+	if err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(res.Err, raftfsm.ErrNotFound):
+		return graph.ErrObjectNotFound.With("no phone number with this id")
+	case errors.Is(res.Err, raftfsm.ErrInvalid):
+		return graph.ErrParameterValue.With("retention_hours must be between 1 and 720")
+	case res.Err != nil:
+		return res.Err
+	}
+	if h == 0 {
+		h = int(raftfsm.DefaultRetention / time.Hour)
+	}
+	return c.JSON(fiber.Map{"success": true, "retention_hours": h})
+}
+
+// advanceClock answers POST /admin/v1/debug/clock {"advance_seconds":N}
+// (only in a process started with the test clock): it moves this
+// process's clock forward, so tests can reach retention without sleeping.
+func (a *adminAPI) advanceClock(c *fiber.Ctx) error {
+	var req struct {
+		AdvanceSeconds int64 `json:"advance_seconds"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.AdvanceSeconds < 0 {
+		return graph.ErrParameterValue.With("advance_seconds must not be negative")
+	}
+	now := a.d.DebugClock(time.Duration(req.AdvanceSeconds) * time.Second)
+	return c.JSON(fiber.Map{"now": now.UnixMilli()})
+}

@@ -47,7 +47,8 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 	now := g.d.Now()
 	if req.IsMarkRead() {
 		cmd, err := raftfsm.EncodeCommand(raftfsm.CmdMarkRead, raftfsm.MarkRead{
-			PhoneNumberID: t.PhoneNumberID, WAMID: req.MessageID, At: now.UnixMilli(), Typing: req.TypingIndicator != nil})
+			PhoneNumberID: t.PhoneNumberID, IDRef: raftfsm.MessageIDRef(req.MessageID), At: now.UnixMilli(),
+			Typing: req.TypingIndicator != nil})
 		if err != nil {
 			return err
 		}
@@ -98,16 +99,33 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		return err
 	}
 	wamid := cloudapi.NewWAMID(waID, true, keyID)
-	// Content is sealed here, on the proposer: the Raft log, snapshots and
-	// backups only ever hold ciphertext.
-	sealed, err := g.d.Sealer.Seal(c.UserContext(), []byte(wamid), content)
+	// Content and the consumer's number are sealed here, on the proposer,
+	// under the data key of the phone's retention class: the Raft log,
+	// snapshots and backups only ever hold ciphertext, which becomes
+	// unreadable when that key is destroyed after retention. The wamid
+	// (which embeds the number) is stored only as a hash, the consumer as
+	// a keyed reference.
+	retention := phone.EffectiveRetention()
+	sealed, err := g.d.Sealer.SealFor(c.UserContext(), retention, []byte(wamid), content)
+	if err != nil {
+		return err
+	}
+	peer, err := g.d.Sealer.SealFor(c.UserContext(), retention, raftfsm.PeerAAD(wamid), []byte(waID))
+	if err != nil {
+		return err
+	}
+	idRef := raftfsm.MessageIDRef(wamid)
+	// The network connector needs the wamid (the envelope id, and the aad
+	// of the content); it dies with the content.
+	idSealed, err := g.d.Sealer.SealFor(c.UserContext(), retention, raftfsm.IDAAD(idRef), []byte(wamid))
 	if err != nil {
 		return err
 	}
 	typ := req.MessageContent().Type
 	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{
-		Key: g.messageKey(), WAMID: wamid, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
-		To: waID, Type: typ, Content: sealed, CallbackData: req.BizOpaqueCallbackData,
+		Key: g.messageKey(), IDRef: idRef, IDSealed: idSealed, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
+		PeerRef: g.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), PeerSealed: peer,
+		Type: typ, Content: sealed, CallbackData: req.BizOpaqueCallbackData,
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
 	})
 	if err != nil {

@@ -19,10 +19,11 @@ func (h *harness) openWindow(phoneID, waID string, at time.Time) string {
 	h.t.Helper()
 	var key [16]byte
 	binary.BigEndian.PutUint64(key[:8], uint64(at.UnixNano()))
-	copy(key[8:], waID[max(0, len(waID)-8):]) // distinct consumers get distinct keys
+	copy(key[8:], h.sealer.ConsumerRef(phoneID, waID)) // distinct per consumer
 	wamid := "wamid.in-" + waID + "-" + at.Format("150405.000")
 	cmd, _ := raftfsm.EncodeCommand(raftfsm.CmdRecordInbound, raftfsm.RecordInbound{
-		Key: key[:], WAMID: wamid, PhoneNumberID: phoneID, From: waID, Type: "text",
+		Key: key[:], IDRef: raftfsm.MessageIDRef(wamid), PhoneNumberID: phoneID,
+		PeerRef: h.sealer.ConsumerRef(phoneID, waID), Type: "text",
 		Content: []byte("x"), ReceivedAt: at.UnixMilli()})
 	if r, err := h.c.Propose(context.Background(), cmd); err != nil || r.Err != nil {
 		h.t.Fatalf("record inbound: %v %v", err, r.Err)
@@ -63,14 +64,19 @@ func TestSendMessages(t *testing.T) {
 			t.Fatalf("%s: response %s", name, out)
 		}
 		m, err := h.c.fsm.MessageByID(resp.Messages[0].ID)
-		if err != nil || m.Status != "accepted" || m.Direction != raftfsm.DirectionOut || m.Peer != "15551234567" {
+		if err != nil || m.Status != "accepted" || m.Direction != raftfsm.DirectionOut ||
+			m.PeerRef != h.sealer.ConsumerRef(send, "15551234567") {
 			t.Fatalf("%s: stored %+v %v", name, m, err)
+		}
+		// The consumer's number is stored only sealed, bound to the message.
+		if peer, err := h.sealer.Open(raftfsm.PeerAAD(resp.Messages[0].ID), m.PeerSealed); err != nil || string(peer) != "15551234567" {
+			t.Fatalf("%s: sealed peer %q %v", name, peer, err)
 		}
 		// Stored sealed: no plaintext, and it opens only bound to its own id.
 		if strings.Contains(string(m.Content), `"type"`) {
 			t.Fatalf("%s: content stored in plaintext", name)
 		}
-		pt, err := h.sealer.Open([]byte(m.WAMID), m.Content)
+		pt, err := h.sealer.Open([]byte(resp.Messages[0].ID), m.Content)
 		if err != nil {
 			t.Fatalf("%s: open sealed content: %v", name, err)
 		}

@@ -33,6 +33,10 @@ type Deps struct {
 	HTTPClient *http.Client
 	// Sealer seals message content before it is replicated (required).
 	Sealer Sealer
+	// DebugClock, when set (tests only, see main.go's WAEDGE_TEST_CLOCK),
+	// serves POST /admin/v1/debug/clock {"advance_seconds":N}, which moves
+	// this process's clock forward.
+	DebugClock func(advance time.Duration) time.Time
 	// Identities knows consumers' current identity keys (for
 	// recipient_identity_key_hash); nil skips that check.
 	Identities Identities
@@ -46,8 +50,13 @@ type Identities interface {
 
 // Sealer seals content at rest (package seal).
 type Sealer interface {
+	// Seal seals under the default (30-day) retention class.
 	Seal(ctx context.Context, aad, plaintext []byte) ([]byte, error)
+	// SealFor seals under the retention class of content kept for retention.
+	SealFor(ctx context.Context, retention time.Duration, aad, plaintext []byte) ([]byte, error)
 	Open(aad, sealed []byte) ([]byte, error)
+	// ConsumerRef is the keyed reference under which a consumer's state is stored.
+	ConsumerRef(phoneNumberID, waID string) string
 }
 
 // maxBody is the default request body limit.
@@ -101,6 +110,10 @@ func New(d Deps) *fiber.App {
 	a.Get("/webhooks/outbox", admin.requireAdmin, admin.outbox)
 	a.Post("/templates/:id/status", admin.requireAdmin, admin.setTemplateStatus)
 	a.Post("/phones/:id/limits", admin.requireAdmin, admin.setPhoneLimits)
+	a.Post("/phones/:id/retention", admin.requireAdmin, admin.setPhoneRetention)
+	if d.DebugClock != nil {
+		a.Post("/debug/clock", admin.requireAdmin, admin.advanceClock)
+	}
 
 	if d.Console != nil {
 		app.Use("/console", func(c *fiber.Ctx) error {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -39,8 +40,9 @@ func templateView(t raftfsm.Template) fiber.Map {
 	return m
 }
 
-// statusEvent builds the message_template_status_update webhook.
-func statusEvent(key []byte, t raftfsm.Template, status, reason string, at int64) (*raftfsm.OutboxEvent, error) {
+// statusEvent builds the message_template_status_update webhook, its body
+// sealed (WABA-level event: the default retention class).
+func statusEvent(ctx context.Context, s Sealer, key []byte, t raftfsm.Template, status, reason string, at int64) (*raftfsm.OutboxEvent, error) {
 	id, _ := strconv.ParseInt(t.ID, 10, 64)
 	value := map[string]any{"event": status, "message_template_id": id, "message_template_name": t.Name,
 		"message_template_language": t.Language, "reason": reason, "message_template_category": t.Category}
@@ -52,7 +54,11 @@ func statusEvent(key []byte, t raftfsm.Template, status, reason string, at int64
 	if err != nil {
 		return nil, err
 	}
-	return &raftfsm.OutboxEvent{Key: key, Body: body, CreatedAt: at}, nil
+	sealed, err := s.Seal(ctx, raftfsm.WebhookAAD(t.WABAID), body)
+	if err != nil {
+		return nil, err
+	}
+	return &raftfsm.OutboxEvent{Key: key, Body: sealed, CreatedAt: at}, nil
 }
 
 // createTemplate answers POST /{waba-id}/message_templates. The default
@@ -83,7 +89,7 @@ func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	ev, err := statusEvent(g.messageKey(), t, "APPROVED", "", now)
+	ev, err := statusEvent(c.UserContext(), g.d.Sealer, g.messageKey(), t, "APPROVED", "", now)
 	if err != nil {
 		return err
 	}
@@ -218,7 +224,7 @@ func (a *adminAPI) setTemplateStatus(c *fiber.Ctx) error {
 	var key [16]byte
 	binary.BigEndian.PutUint64(key[:8], uint64(a.d.Now().UnixNano()))
 	_, _ = rand.Read(key[8:])
-	ev, err := statusEvent(key[:], t, req.Status, req.Reason, now)
+	ev, err := statusEvent(c.UserContext(), a.d.Sealer, key[:], t, req.Status, req.Reason, now)
 	if err != nil {
 		return err
 	}

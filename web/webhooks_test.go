@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"github.com/waedge/waedge/raftfsm"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -55,9 +56,13 @@ func TestSubscribedApps(t *testing.T) {
 	// Template review results are queued as webhooks for the subscriber.
 	h.createTemplate(a["access_token"], a["waba_id"], "promo", "en", "Sale!")
 	evs, _ := h.c.fsm.Outbox(0)
-	if len(evs) != 1 || !strings.Contains(string(evs[0].Body), `"field":"message_template_status_update"`) ||
-		!strings.Contains(string(evs[0].Body), `"event":"APPROVED"`) || evs[0].WABAID != a["waba_id"] {
-		t.Fatalf("outbox: %+v", evs)
+	if len(evs) != 1 || evs[0].WABAID != a["waba_id"] || strings.Contains(string(evs[0].Body), "APPROVED") {
+		t.Fatalf("outbox (body must be sealed): %+v", evs)
+	}
+	body, err := h.sealer.Open(raftfsm.WebhookAAD(a["waba_id"]), evs[0].Body)
+	if err != nil || !strings.Contains(string(body), `"field":"message_template_status_update"`) ||
+		!strings.Contains(string(body), `"event":"APPROVED"`) {
+		t.Fatalf("outbox body: %s %v", body, err)
 	}
 	code, out = h.do("DELETE", url, a["access_token"], "")
 	if code != 200 {

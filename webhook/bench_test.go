@@ -15,6 +15,7 @@ import (
 	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/node/nodetest"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 )
 
 // BenchmarkDispatch measures webhook delivery to a local receiver on a
@@ -43,17 +44,22 @@ func BenchmarkDispatch(b *testing.B) {
 	prop(raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: "2", BusinessID: "1", AppID: "4", CallbackURL: srv.URL})
 	const total = 5000
 	body, _ := cloudapi.MarshalASCII(cloudapi.InboundTextNotification("2", cloudapi.Metadata{PhoneNumberID: "3"}, "15551234567", "A", "wamid.x", 1, "hi"))
+	sl := seal.New(leader, leader.KEK(), nil)
+	sealed, err := sl.Seal(context.Background(), raftfsm.WebhookAAD("2"), body)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for i := 0; i < total; i++ {
 		var key [16]byte
 		binary.BigEndian.PutUint64(key[:8], uint64(i+1))
-		prop(raftfsm.CmdRecordInbound, raftfsm.RecordInbound{Key: key[:], WAMID: fmt.Sprint("wamid.", i), PhoneNumberID: "3",
-			From: "15551234567", Type: "text", ReceivedAt: 1, Event: &raftfsm.OutboxEvent{Key: key[:], Body: body, CreatedAt: 1}})
+		prop(raftfsm.CmdRecordInbound, raftfsm.RecordInbound{Key: key[:], IDRef: raftfsm.MessageIDRef(fmt.Sprint("wamid.", i)), PhoneNumberID: "3",
+			PeerRef: sl.ConsumerRef("3", "15551234567"), Type: "text", ReceivedAt: 1, Event: &raftfsm.OutboxEvent{Key: key[:], Body: sealed, CreatedAt: 1}})
 	}
 	b.ResetTimer()
 	start := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = New(leader, Config{PerEndpoint: 64}, nil).Run(ctx) }()
+	go func() { _ = New(leader, Config{PerEndpoint: 64, Open: sl.Open}, nil).Run(ctx) }()
 	nodetest.WaitFor(b, "outbox drained", 120*time.Second, func() bool {
 		ev, _ := leader.FSM().Outbox(1)
 		return len(ev) == 0

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,6 +45,10 @@ type Config struct {
 	Poll time.Duration
 	// Scan bounds how many queued events one scan looks at (default 512).
 	Scan int
+	// Open opens a sealed event body (required; seal.Sealer.Open). Bodies
+	// are sealed by the proposer with aad raftfsm.WebhookAAD(WABA id),
+	// because they carry message content and consumer numbers.
+	Open func(aad, sealed []byte) ([]byte, error)
 }
 
 // Dispatcher is the leader-only webhook worker.
@@ -184,11 +189,20 @@ func (d *Dispatcher) deliver(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 		d.logger.Warn("webhook app missing", slog.String("waba_id", e.WABAID))
 		return
 	}
+	body, err := d.open(e)
+	if err != nil {
+		// Its data key is gone (past retention) or the body is damaged: it
+		// can never be delivered.
+		d.logger.Warn("webhook event cannot be opened; dropped",
+			slog.String("waba_id", e.WABAID), slog.String("event", hex.EncodeToString(e.Key)), slog.Any("err", err))
+		d.report(ctx, raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "unreadable", At: d.cfg.Now().UnixMilli()})
+		return
+	}
 	status := "error"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.CallbackURL, bytes.NewReader(e.Body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.CallbackURL, bytes.NewReader(body))
 	if err == nil {
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Hub-Signature-256", cloudapi.Sign(app.Secret, e.Body))
+		req.Header.Set("X-Hub-Signature-256", cloudapi.Sign(app.Secret, body))
 		req.Header.Set("User-Agent", "waedge-webhooks/1")
 		var resp *http.Response
 		resp, err = d.cfg.Client.Do(req)
@@ -216,6 +230,17 @@ func (d *Dispatcher) deliver(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 	}
 	d.report(ctx, a)
 }
+
+// open unseals an event body.
+func (d *Dispatcher) open(e raftfsm.OutboxEvent) ([]byte, error) {
+	if d.cfg.Open == nil {
+		return nil, ErrNoOpener
+	}
+	return d.cfg.Open(raftfsm.WebhookAAD(e.WABAID), e.Body)
+}
+
+// ErrNoOpener: the dispatcher was configured without Config.Open.
+var ErrNoOpener = errors.New("webhook: no opener configured for sealed bodies")
 
 func (d *Dispatcher) report(ctx context.Context, a raftfsm.WebhookAttempt) {
 	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdWebhookAttempt, a)

@@ -18,14 +18,17 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 )
 
 // direct applies proposals straight to a real FSM.
 type direct struct {
-	fsm *raftfsm.FSM
-	mu  sync.Mutex
-	idx uint64
+	fsm    *raftfsm.FSM
+	sealer *seal.Sealer
+	mu     sync.Mutex
+	idx    uint64
 }
 
 func (d *direct) FSM() *raftfsm.FSM { return d.fsm }
@@ -67,6 +70,7 @@ func setup(t *testing.T, callback string) *direct {
 	}
 	t.Cleanup(func() { f.Close() })
 	d := &direct{fsm: f}
+	d.sealer = seal.New(d, keyring.KEK{1, 2, 3}, nil)
 	d.must(t, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "B", WABAID: "2",
 		PhoneNumberID: "3", DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s3cr3t", TokenID: "t",
 		TokenHash: sha256.Sum256([]byte("tok"))})
@@ -83,9 +87,13 @@ func inbound(t *testing.T, d *direct, n int, body string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.must(t, raftfsm.CmdRecordInbound, raftfsm.RecordInbound{Key: key[:], WAMID: "wamid.in" + string(rune('a'+n)),
-		PhoneNumberID: "3", From: "15551234567", Type: "text", ReceivedAt: time.Now().UnixMilli(),
-		Event: &raftfsm.OutboxEvent{Key: key[:], Body: b, CreatedAt: time.Now().UnixMilli()}})
+	sealed, err := d.sealer.Seal(context.Background(), raftfsm.WebhookAAD("2"), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.must(t, raftfsm.CmdRecordInbound, raftfsm.RecordInbound{Key: key[:], IDRef: raftfsm.MessageIDRef("wamid.in" + string(rune('a'+n))),
+		PhoneNumberID: "3", PeerRef: d.sealer.ConsumerRef("3", "15551234567"), Type: "text", ReceivedAt: time.Now().UnixMilli(),
+		Event: &raftfsm.OutboxEvent{Key: key[:], Body: sealed, CreatedAt: time.Now().UnixMilli()}})
 	return b
 }
 
@@ -114,7 +122,7 @@ func TestRetriesUntilDelivered(t *testing.T) {
 	d := setup(t, srv.URL)
 	want := inbound(t, d, 1, "Olá 👍")
 
-	disp := New(d, Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond}, nil)
+	disp := New(d, Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
 	if disp.Backoff(1) != 20*time.Millisecond || disp.Backoff(3) != 80*time.Millisecond {
 		t.Fatalf("backoff %v %v", disp.Backoff(1), disp.Backoff(3))
 	}
@@ -151,7 +159,7 @@ func TestFailedAttemptsAreRecordedAndDroppedAfterMaxAge(t *testing.T) {
 	now := time.Now()
 	var clock atomic.Int64
 	clock.Store(now.UnixNano())
-	disp := New(d, Config{Now: func() time.Time { return time.Unix(0, clock.Load()) }, BaseBackoff: time.Hour, Poll: 5 * time.Millisecond}, nil)
+	disp := New(d, Config{Now: func() time.Time { return time.Unix(0, clock.Load()) }, BaseBackoff: time.Hour, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = disp.Run(ctx) }()

@@ -18,6 +18,7 @@ import (
 	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/node/nodetest"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 )
 
 // TestLeaderLossLosesNoEvent queues webhooks on a real 3-node cluster whose
@@ -53,7 +54,8 @@ func TestLeaderLossLosesNoEvent(t *testing.T) {
 
 	nodes := nodetest.Cluster(t, 3)
 	for _, n := range nodes {
-		n.RegisterWorker("webhooks", New(n, Config{BaseBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond}, nil).Run)
+		n.RegisterWorker("webhooks", New(n, Config{BaseBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond,
+			Open: seal.New(n, n.KEK(), nil).Open}, nil).Run)
 	}
 	propose := func(n *node.Node, typ raftfsm.CommandType, payload any) error {
 		cmd, err := raftfsm.EncodeCommand(typ, payload)
@@ -100,13 +102,18 @@ func TestLeaderLossLosesNoEvent(t *testing.T) {
 		id := fmt.Sprintf("wamid.in-%d", i)
 		body, _ := cloudapi.MarshalASCII(cloudapi.InboundTextNotification("2",
 			cloudapi.Metadata{DisplayPhoneNumber: "15550001000", PhoneNumberID: "3"}, "15551234567", "Ana", id, 1700000000, "hi"))
-		rec := raftfsm.RecordInbound{Key: key[:], WAMID: id, PhoneNumberID: "3",
-			From: "15551234567", Type: "text", ReceivedAt: time.Now().UnixMilli(),
-			Event: &raftfsm.OutboxEvent{Key: key[:], Body: body, CreatedAt: time.Now().UnixMilli()}}
 		// A write cut off by the leader's stop has an unknown outcome: retry it,
 		// as the network connector does; the message id makes the retry safe.
 		nodetest.WaitFor(t, fmt.Sprintf("event %d recorded", i), 15*time.Second, func() bool {
-			err := propose(via, raftfsm.CmdRecordInbound, rec)
+			sl := seal.New(via, via.KEK(), nil)
+			sealed, err := sl.Seal(context.Background(), raftfsm.WebhookAAD("2"), body)
+			if err != nil {
+				return false
+			}
+			rec := raftfsm.RecordInbound{Key: key[:], IDRef: raftfsm.MessageIDRef(id), PhoneNumberID: "3",
+				PeerRef: sl.ConsumerRef("3", "15551234567"), Type: "text", ReceivedAt: time.Now().UnixMilli(),
+				Event: &raftfsm.OutboxEvent{Key: key[:], Body: sealed, CreatedAt: time.Now().UnixMilli()}}
+			err = propose(via, raftfsm.CmdRecordInbound, rec)
 			return err == nil || errors.Is(err, raftfsm.ErrConflict)
 		})
 	}

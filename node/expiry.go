@@ -1,0 +1,118 @@
+package node
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// expiry connects CmdExpire, applied on every replica, to what each node
+// must do locally: forget destroyed data keys from in-memory keyrings, and
+// compact its own Raft log so that the entries which carried the expired
+// ciphertext and references are gone from the log (raft.Snapshot is
+// per-node; the FSM is durable, so a snapshot only syncs it).
+type expiry struct {
+	n *Node
+
+	mu        sync.Mutex
+	listeners []func([]uint32)
+	dirty     bool // something was deleted since the last compaction
+
+	compactCh chan struct{}
+	// compacted counts finished expiry compactions (tests).
+	compacted uint64
+}
+
+func newExpiry(n *Node) *expiry {
+	return &expiry{n: n, compactCh: make(chan struct{}, 1)}
+}
+
+// OnDataKeysDestroyed registers fn to be called, on this node, with the
+// ids of data keys that an applied expiry destroyed (seal.Sealer.Forget).
+func (n *Node) OnDataKeysDestroyed(fn func(ids []uint32)) {
+	n.expiry.mu.Lock()
+	n.expiry.listeners = append(n.expiry.listeners, fn)
+	n.expiry.mu.Unlock()
+}
+
+// ExpiryCompactions is how many log compactions expiry has triggered on
+// this node.
+func (n *Node) ExpiryCompactions() uint64 {
+	n.expiry.mu.Lock()
+	defer n.expiry.mu.Unlock()
+	return n.expiry.compacted
+}
+
+// onExpire runs on Raft's apply goroutine after each applied CmdExpire.
+func (e *expiry) onExpire(r raftfsm.ExpireResult) {
+	e.mu.Lock()
+	ls := e.listeners
+	if r.Deleted > 0 || len(r.DestroyedKeys) > 0 {
+		e.dirty = true
+	}
+	compact := e.dirty && !r.More
+	if compact {
+		e.dirty = false
+	}
+	e.mu.Unlock()
+	if len(r.DestroyedKeys) > 0 {
+		for _, fn := range ls {
+			fn(r.DestroyedKeys)
+		}
+	}
+	if compact {
+		select {
+		case e.compactCh <- struct{}{}:
+		default: // one is pending already; it will cover this one
+		}
+	}
+}
+
+// run compacts the Raft log after each expiry run that deleted something:
+// a snapshot with no trailing entries kept, so that the log tail no longer
+// holds the commands that carried now-expired ciphertext and references.
+// (Their bytes stay in raft.db's free pages until reused: ciphertext under
+// destroyed keys and keyed references only, see retention/DESIGN.md.)
+func (e *expiry) run() {
+	defer e.n.bg.Done()
+	for {
+		select {
+		case <-e.n.closed:
+			return
+		case <-e.compactCh:
+		}
+		if err := e.compact(); err != nil {
+			e.n.logger.Warn("log compaction after expiry failed", slog.Any("err", err))
+			continue
+		}
+		e.mu.Lock()
+		e.compacted++
+		e.mu.Unlock()
+		e.n.logger.Info("raft log compacted after expiry")
+	}
+}
+
+func (e *expiry) compact() error {
+	r := e.n.raft
+	rc := r.ReloadableConfig()
+	keep := rc.TrailingLogs
+	rc.TrailingLogs = 0
+	if err := r.ReloadConfig(rc); err != nil {
+		return err
+	}
+	defer func() {
+		rc.TrailingLogs = keep
+		if err := r.ReloadConfig(rc); err != nil {
+			e.n.logger.Error("restoring trailing logs after compaction failed", slog.Any("err", err))
+		}
+	}()
+	err := r.Snapshot().Error()
+	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return nil
+	}
+	return err
+}
