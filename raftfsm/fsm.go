@@ -75,6 +75,9 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdSetPIN:             f.applySetPIN,
 		CmdUpdateProfile:      f.applyUpdateProfile,
 		CmdSetPhoneLimits:     f.applySetPhoneLimits,
+		CmdPutMediaChunk:      f.applyPutMediaChunk,
+		CmdCommitMedia:        f.applyCommitMedia,
+		CmdDeleteMedia:        f.applyDeleteMedia,
 	}
 	if err := f.openDB(); err != nil {
 		return nil, err

@@ -50,6 +50,10 @@ var (
 	bucketTemplates = []byte("templates")
 	// bucketTemplateIDs: template id → templates key.
 	bucketTemplateIDs = []byte("template_ids")
+	// bucketMedia: media id → Media.
+	bucketMedia = []byte("media")
+	// bucketMediaChunks: media id 0 chunk index (BE32) → sealed chunk.
+	bucketMediaChunks = []byte("media_chunks")
 )
 
 // allBuckets is created on open.
@@ -57,7 +61,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketBusinesses, bucketWABAs, bucketPhones, bucketPhoneByNumber, bucketApps,
 	bucketTokens, bucketTokenIDs, bucketCluster, bucketJoinTokens, bucketRemoved, bucketMembers,
 	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
-	bucketDataKeys, bucketTemplates, bucketTemplateIDs,
+	bucketDataKeys, bucketTemplates, bucketTemplateIDs, bucketMedia, bucketMediaChunks,
 }
 
 // Keys in bucketMeta.
