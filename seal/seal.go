@@ -31,6 +31,8 @@ type Sealer struct {
 	now  func() time.Time
 	// refKey keys ConsumerRef.
 	refKey [32]byte
+	// urlKey signs media download URLs.
+	urlKey [32]byte
 }
 
 // New returns a sealer for the cluster KEK.
@@ -38,7 +40,7 @@ func New(p Proposer, kek keyring.KEK, now func() time.Time) *Sealer {
 	if now == nil {
 		now = time.Now
 	}
-	return &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now, refKey: RefKey(kek)}
+	return &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now, refKey: RefKey(kek), urlKey: URLKey(kek)}
 }
 
 // Day is the data-key id for t: days since the Unix epoch (UTC).
@@ -123,6 +125,21 @@ func (s *Sealer) ConsumerRef(phoneNumberID, waID string) string {
 func RefKey(kek keyring.KEK) [32]byte {
 	m := hmac.New(sha256.New, kek[:])
 	m.Write([]byte("waedge consumer ref v1"))
+	var k [32]byte
+	copy(k[:], m.Sum(nil))
+	return k
+}
+
+// URLKey is the key media download URLs are signed with: derived from the
+// cluster KEK, so every node of the cluster validates the URLs any node
+// handed out.
+func (s *Sealer) URLKey() [32]byte { return s.urlKey }
+
+// URLKey derives the media-URL signing key from the cluster KEK:
+// HMAC-SHA256(KEK, "waedge media url v1").
+func URLKey(kek keyring.KEK) [32]byte {
+	m := hmac.New(sha256.New, kek[:])
+	m.Write([]byte("waedge media url v1"))
 	var k [32]byte
 	copy(k[:], m.Sum(nil))
 	return k

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"log/slog"
 	"regexp"
 	"runtime/debug"
@@ -123,4 +124,43 @@ func bearer(c *fiber.Ctx) string {
 		return strings.TrimSpace(h[7:])
 	}
 	return ""
+}
+
+// withBodyLimit reads the streamed request body of every route but the
+// ones skip selects into memory, at most limit bytes: with
+// StreamRequestBody fasthttp no longer enforces the body limit itself.
+// Handlers then use c.Body() as usual.
+func withBodyLimit(limit int, skip func(c *fiber.Ctx) bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if skip(c) {
+			return c.Next()
+		}
+		cl := c.Request().Header.ContentLength()
+		if cl > limit {
+			c.Context().SetConnectionClose() // the body stays unread
+			return fiber.ErrRequestEntityTooLarge
+		}
+		stream := c.Context().RequestBodyStream()
+		if cl == 0 || stream == nil {
+			return c.Next()
+		}
+		b, err := io.ReadAll(io.LimitReader(stream, int64(limit)+1))
+		if err != nil {
+			c.Context().SetConnectionClose()
+			return fiber.ErrBadRequest
+		}
+		if len(b) > limit {
+			c.Context().SetConnectionClose()
+			return fiber.ErrRequestEntityTooLarge
+		}
+		c.Request().SetBodyRaw(b)
+		return c.Next()
+	}
+}
+
+var mediaUploadPath = regexp.MustCompile(`(?i)^/[0-9]{1,32}/media/?$`)
+
+// isMediaUpload selects the media upload, which streams its own body.
+func isMediaUpload(c *fiber.Ctx) bool {
+	return c.Method() == fiber.MethodPost && mediaUploadPath.MatchString(c.Path())
 }

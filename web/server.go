@@ -39,6 +39,8 @@ type Deps struct {
 type Sealer interface {
 	Seal(ctx context.Context, aad, plaintext []byte) ([]byte, error)
 	Open(aad, sealed []byte) ([]byte, error)
+	// URLKey signs media download URLs; the same on every node.
+	URLKey() [32]byte
 }
 
 // maxBody is the default request body limit.
@@ -62,13 +64,19 @@ func New(d Deps) *fiber.App {
 		AppName:               "waedge",
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(d.Logger),
-		BodyLimit:             maxBody,
-		ReadTimeout:           60 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		// Bodies are streamed: the media upload reads its body chunk by
+		// chunk; withBodyLimit buffers every other route's body (at most
+		// maxBody), since fasthttp does not enforce BodyLimit on
+		// streamed bodies.
+		BodyLimit:                    maxBody,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  60 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
 	})
 	app.Use(withRequestID(), withAccessLog(d.Logger), withRecover(d.Logger), withDeadline(d.RequestTimeout),
-		withVersionStripped())
+		withVersionStripped(), withBodyLimit(maxBody, isMediaUpload))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -108,6 +116,9 @@ func New(d Deps) *fiber.App {
 
 	api := &graphAPI{d: d, limits: newLimiter()}
 	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
+	app.Delete("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.deleteNode)
+	app.Post("/:node<regex(^[0-9]{1,32}$)>/media", api.auth, api.uploadMedia)
+	app.Get(mediaDownloadPath+":id<regex(^[0-9]{1,32}$)>", api.auth, api.downloadMedia)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/messages", api.auth, api.sendMessage)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscribe)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscriptions)
