@@ -155,14 +155,6 @@ type upload struct {
 // nothing is visible until the final commit, and a failure after chunks
 // were stored deletes them.
 func (g *graphAPI) uploadMedia(c *fiber.Ctx) (err error) {
-	// A request whose body is not read to its end cannot share its
-	// connection with the next request.
-	drained := false
-	defer func() {
-		if !drained {
-			c.Context().SetConnectionClose()
-		}
-	}()
 	t, err := g.ownPhone(c)
 	if err != nil {
 		return err
@@ -221,10 +213,6 @@ func (g *graphAPI) uploadMedia(c *fiber.Ctx) (err error) {
 	}
 	if res.Err != nil {
 		return fmt.Errorf("commit media: %w", res.Err)
-	}
-	// Whatever follows the closing boundary is read away, a little of it.
-	if n, _ := io.Copy(io.Discard, io.LimitReader(capped, 4<<10)); n < 4<<10 {
-		drained = true
 	}
 	return c.JSON(fiber.Map{"id": u.id})
 }

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -375,8 +376,71 @@ func TestMediaKindsAndLimits(t *testing.T) {
 	h.t = t
 	// A static sticker between the static and the animated limit.
 	h.uploadErr(131053, a, q, file("image/webp", webpMagic, 200_000))
-	// A body over the whole upload limit is refused from its length.
-	h.uploadErr(131053, a, q, file("application/pdf", pdfMagic, 102_000_000))
+	// A body over the whole upload limit is refused from its length. Raw
+	// HTTP: the answer comes while the client is still sending, and an
+	// http.Client reports the reset of its write instead of the answer.
+	body, n, ct := multipartBody([]part{file("application/pdf", pdfMagic, 102_000_000)})
+	resp := h.raw("POST /v21.0/"+a["phone_number_id"]+"/media"+q, a["access_token"], ct, n, body)
+	if resp.code != 400 || decodeEnvelope(t, resp.body).Error.Code != 131053 || !resp.closed {
+		t.Fatalf("over the upload limit: %+v", resp)
+	}
+}
+
+type rawResp struct {
+	code   int
+	body   []byte
+	closed bool // the server asked to close the connection
+}
+
+// raw sends one request over a fresh connection, writing the body
+// concurrently, and reads the answer.
+func (h *mediaHarness) raw(line, token, ctype string, size int64, body io.Reader) rawResp {
+	h.t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.base, "http://"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		line, token, ctype, size)
+	go func() { _, _ = io.Copy(conn, body) }()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return rawResp{code: resp.StatusCode, body: b, closed: resp.Close}
+}
+
+// TestUploadKeepAlive: a refused upload whose body was not read (here by
+// the auth middleware) does not spill into the next request on the
+// connection.
+func TestUploadKeepAlive(t *testing.T) {
+	h := newMediaHarness(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	body, n, ct := multipartBody([]part{field("messaging_product", "whatsapp"), file("image/png", pngMagic, 50_000)})
+	fmt.Fprintf(conn, "POST /v21.0/%s/media HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		h.a["phone_number_id"], ct, n)
+	if _, err := io.Copy(conn, body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 401 {
+		t.Fatalf("no token: %v %v", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("next request on the connection: %v %v", resp, err)
+	}
 }
 
 func TestMediaChunkBoundaries(t *testing.T) {

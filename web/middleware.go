@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -133,7 +134,9 @@ func bearer(c *fiber.Ctx) string {
 func withBodyLimit(limit int, skip func(c *fiber.Ctx) bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if skip(c) {
-			return c.Next()
+			err := c.Next()
+			drainOrClose(c, maxDrain)
+			return err
 		}
 		cl := c.Request().Header.ContentLength()
 		if cl > limit {
@@ -155,6 +158,26 @@ func withBodyLimit(limit int, skip func(c *fiber.Ctx) bool) fiber.Handler {
 		}
 		c.Request().SetBodyRaw(b)
 		return c.Next()
+	}
+}
+
+// maxDrain is how much of a streamed body left unread is read away so the
+// connection can serve the next request.
+const maxDrain = 1 << 20
+
+// drainOrClose finishes a streamed request body its handler (or a
+// middleware before it, e.g. auth) left unread: up to limit bytes are read
+// away; a longer rest closes the connection after the response, since
+// the unread bytes would otherwise be parsed as the next request. Reading
+// a little instead of closing at once also spares a client that is still
+// sending a reset in place of the answer.
+func drainOrClose(c *fiber.Ctx, limit int64) {
+	stream := c.Context().RequestBodyStream()
+	if stream == nil {
+		return
+	}
+	if _, err := io.CopyN(io.Discard, stream, limit); !errors.Is(err, io.EOF) {
+		c.Context().SetConnectionClose()
 	}
 }
 
