@@ -56,7 +56,7 @@ func TestConformanceWhatsAppAPIJS(t *testing.T) {
 		"EXPECT_TEXT="+text)
 	out, err := cmd.CombinedOutput()
 	t.Logf("whatsapp-api-js against waedge:\n%s", out)
-	if err != nil || !strings.Contains(string(out), "conformance: 6 passed, 0 failed") {
+	if err != nil || !strings.Contains(string(out), "conformance: 10 passed, 0 failed") {
 		t.Fatalf("conformance failed: %v", err)
 	}
 	// The subscription the library's handshake approved is stored.

@@ -61,6 +61,12 @@ const (
 	CmdUpdateProfile CommandType = 21
 	// CmdSetPhoneLimits sets a phone number's throughput and pair-rate limits.
 	CmdSetPhoneLimits CommandType = 22
+	// CmdPutMediaChunk stores one sealed chunk of a media upload.
+	CmdPutMediaChunk CommandType = 23
+	// CmdCommitMedia makes a fully stored media upload visible.
+	CmdCommitMedia CommandType = 24
+	// CmdDeleteMedia deletes a media and its chunks.
+	CmdDeleteMedia CommandType = 25
 	// CmdSignalCommit commits one Signal operation of the leader's connector:
 	// store changes (compare-and-set) plus their effect.
 	CmdSignalCommit CommandType = 30

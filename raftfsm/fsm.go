@@ -83,12 +83,15 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdSetPIN:             f.applySetPIN,
 		CmdUpdateProfile:      f.applyUpdateProfile,
 		CmdSetPhoneLimits:     f.applySetPhoneLimits,
+		CmdPutMediaChunk:      f.applyPutMediaChunk,
+		CmdCommitMedia:        f.applyCommitMedia,
+		CmdDeleteMedia:        f.applyDeleteMedia,
 		CmdSignalCommit:       f.applySignalCommit,
 		CmdMessageStatuses:    f.applyMessageStatuses,
 		CmdExpire:             f.applyExpire,
 		CmdSetRetention:       f.applySetRetention,
 	}
-	f.expireMedia = expireMediaTx
+	f.expireMedia = ExpireMediaTx
 	f.expireSessions = expireSessionsTx
 	if err := f.openDB(); err != nil {
 		return nil, err

@@ -99,10 +99,6 @@ func DecodeExpireResult(v []byte) (ExpireResult, error) {
 // it deleted. It must be deterministic (it runs on every replica).
 type ExpireFunc func(tx *bolt.Tx, cutoff func(phoneNumberID string) int64, budget int) int
 
-// expireMediaTx is CmdExpire's call site for stored media: media storage
-// (issue 3) provides ExpireMediaTx with this signature, and Open's
-// f.expireMedia is set to it when it lands. Until then there is no media.
-func expireMediaTx(*bolt.Tx, func(string) int64, int) int { return 0 }
 
 // expireSessionsTx is CmdExpire's call site for Signal session records
 // keyed by consumer reference (issue 4): a consumer's session goes when
@@ -285,6 +281,11 @@ func deleteMessage(tx *bolt.Tx, key []byte, phoneID string) {
 		mustDelete(tx, bucketMessages, key)
 	}
 	mustDelete(tx, bucketMessagesByPhone, phoneIndexKey(phoneID, key))
+	// The connector's queues refer to messages by key: an expired message
+	// is neither encrypted, nor resent, nor read-receipted any more.
+	mustDelete(tx, bucketSignalPending, key)
+	mustDelete(tx, bucketSignalEnvelopes, key)
+	mustDelete(tx, bucketSignalReads, key)
 }
 
 // expireWindowsOfPhone deletes up to budget 24-hour-window entries of

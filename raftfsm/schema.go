@@ -75,6 +75,10 @@ var (
 	// bucketSignalReads: message key → typing flag: inbound messages the
 	// business marked read, whose read receipt the connector has not sent.
 	bucketSignalReads = []byte("signal_reads")
+	// bucketMedia: media id → Media.
+	bucketMedia = []byte("media")
+	// bucketMediaChunks: media id 0 chunk index (BE32) → sealed chunk.
+	bucketMediaChunks = []byte("media_chunks")
 )
 
 // allBuckets is created on open.
@@ -84,6 +88,7 @@ var allBuckets = [][]byte{
 	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
 	bucketDataKeys, bucketTemplates, bucketTemplateIDs, bucketMessagesByPhone, bucketWindowsByTime,
 	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads,
+	bucketMedia, bucketMediaChunks,
 }
 
 // Keys in bucketMeta.

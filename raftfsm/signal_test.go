@@ -181,3 +181,25 @@ func TestSignalCommitInboundDedupe(t *testing.T) {
 		t.Fatal("read receipt still queued")
 	}
 }
+
+// TestExpiryClearsConnectorQueues: a message past retention leaves the
+// pending, envelope and read-receipt queues with it.
+func TestExpiryClearsConnectorQueues(t *testing.T) {
+	a, k1 := signalFixture(t)
+	k2 := append(make([]byte, 15), 2)
+	a.mustApply(cmd(t, CmdAcceptMessage, AcceptMessage{Key: k2, IDRef: MessageIDRef("w2"), PhoneNumberID: "3001", BusinessID: "1001",
+		PeerRef: "ref1", Type: "text", Content: []byte("sealed"), CreatedAt: 2000}))
+	a.mustApply(cmd(t, CmdSignalCommit, SignalCommit{PhoneNumberID: "3001",
+		Outbound: []OutboundEnvelope{{MessageKey: k1, Sealed: []byte("env")}}}))
+	a.mustApply(cmd(t, CmdMarkRead, MarkRead{PhoneNumberID: "3001", IDRef: MessageIDRef("in1"), At: 6}))
+	if p, _ := a.f.PendingOutbound(nil, 10); len(p) != 1 {
+		t.Fatalf("pending before expiry: %d", len(p))
+	}
+	a.mustApply(cmd(t, CmdExpire, Expire{Now: 2000 + 31*24*3600*1000}))
+	p, _ := a.f.PendingOutbound(nil, 10)
+	e, _ := a.f.StoredEnvelopes(nil, 10)
+	r, _ := a.f.PendingReads(10)
+	if len(p)+len(e)+len(r) != 0 {
+		t.Fatalf("after expiry: %d pending, %d envelopes, %d reads", len(p), len(e), len(r))
+	}
+}

@@ -35,6 +35,8 @@ type Sealer struct {
 	refKey [32]byte
 	// state seals long-lived secrets (SealState).
 	state keyring.DataKey
+	// urlKey signs media download URLs.
+	urlKey [32]byte
 }
 
 // New returns a sealer for the cluster KEK.
@@ -42,7 +44,8 @@ func New(p Proposer, kek keyring.KEK, now func() time.Time) *Sealer {
 	if now == nil {
 		now = time.Now
 	}
-	return &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now, refKey: RefKey(kek), state: stateKey(kek)}
+	return &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now, refKey: RefKey(kek), state: stateKey(kek),
+		urlKey: URLKey(kek)}
 }
 
 // Day is the data-key id of the default (30-day) class for t: days since
@@ -145,6 +148,21 @@ func (s *Sealer) ConsumerRef(phoneNumberID, waID string) string {
 func RefKey(kek keyring.KEK) [32]byte {
 	m := hmac.New(sha256.New, kek[:])
 	m.Write([]byte("waedge consumer ref v1"))
+	var k [32]byte
+	copy(k[:], m.Sum(nil))
+	return k
+}
+
+// URLKey is the key media download URLs are signed with: derived from the
+// cluster KEK, so every node of the cluster validates the URLs any node
+// handed out.
+func (s *Sealer) URLKey() [32]byte { return s.urlKey }
+
+// URLKey derives the media-URL signing key from the cluster KEK:
+// HMAC-SHA256(KEK, "waedge media url v1").
+func URLKey(kek keyring.KEK) [32]byte {
+	m := hmac.New(sha256.New, kek[:])
+	m.Write([]byte("waedge media url v1"))
 	var k [32]byte
 	copy(k[:], m.Sum(nil))
 	return k

@@ -155,3 +155,14 @@ func TestSealForRetentionClasses(t *testing.T) {
 		t.Fatalf("late seal: %v", err)
 	}
 }
+
+func TestURLKey(t *testing.T) {
+	var k1, k2 keyring.KEK
+	k1[0], k2[0] = 1, 2
+	if URLKey(k1) != URLKey(k1) || URLKey(k1) == URLKey(k2) || URLKey(k1) == RefKey(k1) {
+		t.Fatal("URL key must be a deterministic, separate derivation of the KEK")
+	}
+	if New(nil, k1, nil).URLKey() != URLKey(k1) {
+		t.Fatal("Sealer.URLKey")
+	}
+}

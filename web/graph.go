@@ -57,7 +57,7 @@ func businessOf(c *fiber.Ctx) string {
 	return b
 }
 
-// getNode answers GET /{node-id}: today, phone numbers. An id of another
+// getNode answers GET /{node-id}: phone numbers, templates and media. An id of another
 // business answers exactly like a missing one (tenant isolation).
 func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("node"))
@@ -65,6 +65,11 @@ func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	if errors.Is(err, raftfsm.ErrNotFound) {
 		if tpl, terr := g.d.Cluster.FSM().TemplateByID(id); terr == nil && tpl.BusinessID == businessOf(c) {
 			return c.JSON(templateView(tpl))
+		}
+		if m, merr := g.ownMedia(c, id); merr == nil {
+			return g.mediaView(c, m)
+		} else if !errors.Is(merr, raftfsm.ErrNotFound) {
+			return merr
 		}
 	}
 	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.BusinessID != businessOf(c)) {

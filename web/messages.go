@@ -76,6 +76,9 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	if err := g.checkMediaID(c, req.MessageType(), mediaOf(req)); err != nil {
+		return err
+	}
 	waID := req.WAID()
 	if waID == cloudapi.NormalizePhone(t.DisplayPhoneNumber) {
 		return cloudapi.ErrRecipientIsSender

@@ -55,6 +55,8 @@ type Sealer interface {
 	// SealFor seals under the retention class of content kept for retention.
 	SealFor(ctx context.Context, retention time.Duration, aad, plaintext []byte) ([]byte, error)
 	Open(aad, sealed []byte) ([]byte, error)
+	// URLKey signs media download URLs; the same on every node.
+	URLKey() [32]byte
 	// ConsumerRef is the keyed reference under which a consumer's state is stored.
 	ConsumerRef(phoneNumberID, waID string) string
 }
@@ -80,13 +82,19 @@ func New(d Deps) *fiber.App {
 		AppName:               "waedge",
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(d.Logger),
-		BodyLimit:             maxBody,
-		ReadTimeout:           60 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		// Bodies are streamed: the media upload reads its body chunk by
+		// chunk; withBodyLimit buffers every other route's body (at most
+		// maxBody), since fasthttp does not enforce BodyLimit on
+		// streamed bodies.
+		BodyLimit:                    maxBody,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  60 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
 	})
 	app.Use(withRequestID(), withAccessLog(d.Logger), withRecover(d.Logger), withDeadline(d.RequestTimeout),
-		withVersionStripped())
+		withVersionStripped(), withBodyLimit(maxBody, isMediaUpload))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -130,6 +138,9 @@ func New(d Deps) *fiber.App {
 
 	api := &graphAPI{d: d, limits: newLimiter()}
 	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
+	app.Delete("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.deleteNode)
+	app.Post("/:node<regex(^[0-9]{1,32}$)>/media", api.auth, api.uploadMedia)
+	app.Get(mediaDownloadPath+":id<regex(^[0-9]{1,32}$)>", api.auth, api.downloadMedia)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/messages", api.auth, api.sendMessage)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscribe)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscriptions)

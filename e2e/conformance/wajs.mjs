@@ -1,7 +1,8 @@
 // Conformance check: the whatsapp-api-js client library (MIT, an
 // independent implementation of Meta's Cloud API) talks to waedge with only
 // the base URL changed (through its fetch ponyfill), and verifies waedge's
-// webhook signature and subscription handshake as it would Meta's.
+// webhook signature and subscription handshake as it would Meta's, and
+// uploads, describes, downloads and deletes media.
 //
 // Environment: BASE (http://host:port), TOKEN, PNID, WABA, APP_SECRET,
 // SIGNED_BODY (base64 of a webhook body signed by waedge), SIGNATURE,
@@ -96,6 +97,37 @@ try {
     rejected = true;
   }
   check("tampered webhook rejected", rejected, "accepted");
+
+  // 7. Media upload through the library's uploadMedia (its own FormData
+  // checks, messaging_product in the query, no type field: waedge takes the
+  // file part's type).
+  const png = new Uint8Array(300 * 1024 + 7);
+  png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  for (let i = 8; i < png.length; i++) png[i] = (i * 31) & 0xff;
+  const form = new FormData();
+  form.append("file", new Blob([png], { type: "image/png" }), "pic.png");
+  const up = await api.uploadMedia(env.PNID, form);
+  check("uploadMedia returns a media id", /^[0-9]{15,16}$/.test(up?.id ?? ""), JSON.stringify(up));
+
+  // 8. retrieveMedia: URL, type, size and hex sha256.
+  const sha = Buffer.from(await crypto.subtle.digest("SHA-256", png)).toString("hex");
+  const info = await api.retrieveMedia(up.id, env.PNID);
+  check("retrieveMedia describes the upload",
+    info?.id === up.id && info?.mime_type === "image/png" && Number(info?.file_size) === png.length && info?.sha256 === sha &&
+      info?.messaging_product === "whatsapp" && typeof info?.url === "string",
+    JSON.stringify(info));
+
+  // 9. fetchMedia: the download (the library sends its bearer token).
+  const dl = await api.fetchMedia(info.url);
+  const got = new Uint8Array(await dl.arrayBuffer());
+  check("fetchMedia downloads the same bytes",
+    dl.status === 200 && dl.headers.get("content-type") === "image/png" && Buffer.compare(Buffer.from(got), Buffer.from(png)) === 0,
+    `${dl.status} ${dl.headers.get("content-type")} ${got.length} bytes`);
+
+  // 10. deleteMedia, after which the id is gone.
+  const del = await api.deleteMedia(up.id, env.PNID);
+  const gone = await api.retrieveMedia(up.id);
+  check("deleteMedia deletes", del?.success === true && gone?.error?.code === 100, `${JSON.stringify(del)} ${JSON.stringify(gone)}`);
 } catch (e) {
   check("no exception", false, e?.stack ?? e);
 } finally {
