@@ -99,7 +99,6 @@ func DecodeExpireResult(v []byte) (ExpireResult, error) {
 // it deleted. It must be deterministic (it runs on every replica).
 type ExpireFunc func(tx *bolt.Tx, cutoff func(phoneNumberID string) int64, budget int) int
 
-
 // expireSessionsTx is CmdExpire's call site for Signal session records
 // keyed by consumer reference (issue 4): a consumer's session goes when
 // nothing about the consumer is left. Until sessions land there is none.
