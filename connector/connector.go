@@ -17,6 +17,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mau.fi/libsignal/ecc"
@@ -128,10 +129,13 @@ func New(d Deps, cfg Config) *Connector {
 // number is one business number served on the network.
 type number struct {
 	phoneID, wabaID, display, digits string
-	retention                        time.Duration // the phone's retention (seals what the connector stores)
+	retentionNs                      atomic.Int64 // the phone's retention (seals what the connector stores)
 	priv                             [32]byte      // identity private key (for relay logins)
 	rotationCheck                    time.Time     // next signed-prekey age check
 }
+
+// retention is the phone's current retention.
+func (n *number) retention() time.Duration { return time.Duration(n.retentionNs.Load()) }
 
 // run is the state of one leadership term.
 type run struct {
@@ -275,7 +279,7 @@ func (r *run) syncNumbers(ctx context.Context) error {
 		r.mu.Lock()
 		n := r.byPhoneID[t.PhoneNumberID]
 		if n != nil {
-			n.retention = p.EffectiveRetention()
+			n.retentionNs.Store(int64(p.EffectiveRetention()))
 		}
 		check := r.replenish[t.PhoneNumberID]
 		delete(r.replenish, t.PhoneNumberID)
@@ -311,7 +315,8 @@ func (r *run) attach(ctx context.Context, t raftfsm.Tenant, retention time.Durat
 		return fmt.Errorf("load identity: %w", signalstore.ErrStore)
 	}
 	n := &number{phoneID: t.PhoneNumberID, wabaID: t.WABAID, display: t.DisplayPhoneNumber,
-		digits: cloudapi.NormalizePhone(t.DisplayPhoneNumber), priv: [32]byte(raw[:32]), retention: retention}
+		digits: cloudapi.NormalizePhone(t.DisplayPhoneNumber), priv: [32]byte(raw[:32])}
+	n.retentionNs.Store(int64(retention))
 	r.mu.Lock()
 	r.byDigits[n.digits] = n
 	r.mu.Unlock()
@@ -644,7 +649,7 @@ func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
 		}
 		env := network.Envelope{ID: m.wamid, From: n.digits, To: m.peer, FromDevice: 1, Kind: kind,
 			Ciphertext: ct, Timestamp: r.c.d.Now().UnixMilli()}
-		sealed, err := r.sealEnvelope(ctx, n.retention, &env)
+		sealed, err := r.sealEnvelope(ctx, n.retention(), &env)
 		if err != nil {
 			r.release(pm.Key)
 			return
@@ -759,7 +764,7 @@ func (r *run) sealEvent(ctx context.Context, n *number, v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.c.d.Sealer.SealFor(ctx, n.retention, raftfsm.WebhookAAD(n.wabaID), body)
+	return r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.WebhookAAD(n.wabaID), body)
 }
 
 // statuses commits status changes (and clears sent envelopes / read
@@ -919,16 +924,16 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		if err != nil {
 			return
 		}
-		sealedContent, err := r.c.d.Sealer.SealFor(ctx, n.retention, []byte(wamid), stored)
+		sealedContent, err := r.c.d.Sealer.SealFor(ctx, n.retention(), []byte(wamid), stored)
 		if err != nil {
 			return
 		}
 		idRef := raftfsm.MessageIDRef(wamid)
-		idSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention, raftfsm.IDAAD(idRef), []byte(wamid))
+		idSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.IDAAD(idRef), []byte(wamid))
 		if err != nil {
 			return
 		}
-		peerSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention, raftfsm.PeerAAD(wamid), []byte(env.From))
+		peerSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.PeerAAD(wamid), []byte(env.From))
 		if err != nil {
 			return
 		}
