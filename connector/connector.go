@@ -130,8 +130,8 @@ func New(d Deps, cfg Config) *Connector {
 type number struct {
 	phoneID, wabaID, display, digits string
 	retentionNs                      atomic.Int64 // the phone's retention (seals what the connector stores)
-	priv                             [32]byte      // identity private key (for relay logins)
-	rotationCheck                    time.Time     // next signed-prekey age check
+	priv                             [32]byte     // identity private key (for relay logins)
+	rotationCheck                    time.Time    // next signed-prekey age check
 }
 
 // retention is the phone's current retention.
