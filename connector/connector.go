@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,8 @@ type Deps struct {
 	Dial    Dialer
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// HTTPClient fetches media sent by link (default: 30 s timeout).
+	HTTPClient *http.Client
 }
 
 // Config tunes the connector; zero values take the defaults.
@@ -123,15 +126,18 @@ func New(d Deps, cfg Config) *Connector {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.HTTPClient == nil {
+		d.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
 	return &Connector{d: d, cfg: cfg, log: d.Logger}
 }
 
 // number is one business number served on the network.
 type number struct {
-	phoneID, wabaID, display, digits string
-	retentionNs                      atomic.Int64 // the phone's retention (seals what the connector stores)
-	priv                             [32]byte     // identity private key (for relay logins)
-	rotationCheck                    time.Time    // next signed-prekey age check
+	phoneID, wabaID, businessID, display, digits string
+	retentionNs                                  atomic.Int64 // the phone's retention (seals what the connector stores)
+	priv                                         [32]byte     // identity private key (for relay logins)
+	rotationCheck                                time.Time    // next signed-prekey age check
 }
 
 // retention is the phone's current retention.
@@ -314,7 +320,7 @@ func (r *run) attach(ctx context.Context, t raftfsm.Tenant, retention time.Durat
 	if err != nil || len(raw) < 32 {
 		return fmt.Errorf("load identity: %w", signalstore.ErrStore)
 	}
-	n := &number{phoneID: t.PhoneNumberID, wabaID: t.WABAID, display: t.DisplayPhoneNumber,
+	n := &number{phoneID: t.PhoneNumberID, wabaID: t.WABAID, businessID: t.BusinessID, display: t.DisplayPhoneNumber,
 		digits: cloudapi.NormalizePhone(t.DisplayPhoneNumber), priv: [32]byte(raw[:32])}
 	n.retentionNs.Store(int64(retention))
 	r.mu.Lock()
@@ -600,6 +606,13 @@ func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
 		return
 	}
 	content, err := toNetwork(m.wamid, req)
+	if errors.Is(err, errUnsupported) && mediaOf(req) != nil {
+		content, err = r.outboundMedia(ctx, n, m.wamid, req)
+		if err != nil && ctx.Err() == nil {
+			r.fail(ctx, n, pm.Key, m, cloudapi.ErrMediaUpload)
+			return
+		}
+	}
 	if err != nil {
 		r.fail(ctx, n, pm.Key, m, cloudapi.ErrUnsupportedMessage)
 		return
@@ -912,7 +925,16 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		if content.Reaction != nil {
 			content.Reaction.MessageID = r.cloudID(content.Reaction.MessageID, env.From)
 		}
-		msg := toCloud(env.From, n.digits, wamid, now.Unix(), content, "")
+		mediaID := ""
+		if network.IsMediaType(content.Type) {
+			mediaID, err = r.inboundMedia(ctx, n, content.Media)
+			if errors.Is(err, network.ErrBadMedia) || errors.Is(err, network.ErrNotFound) {
+				content.Type = "unsupported" // the blob does not match its reference: nothing to hand on
+			} else if err != nil {
+				return // not acked: redelivered and retried
+			}
+		}
+		msg := toCloud(env.From, n.digits, wamid, now.Unix(), content, mediaID)
 		if ov.replaced("identities", addr.String()) {
 			// The consumer reinstalled: the new key is accepted (as WhatsApp
 			// does) and surfaced on the message, as the Cloud API does.

@@ -1,0 +1,198 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/network"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// Media travels as WhatsApp does it: the bytes are sealed with a fresh key
+// and uploaded to the network as an opaque blob; the key and both hashes
+// travel end to end inside the Signal message.
+
+// maxNetworkMedia bounds media carried over the network (the relay's blob
+// limit).
+const maxNetworkMedia = 16 << 20
+
+// errMedia marks media that cannot be carried (missing, too large,
+// unreachable link).
+var errMedia = errors.New("connector: media unavailable")
+
+// mediaOf returns the media object of a media message.
+func mediaOf(r *cloudapi.SendRequest) *cloudapi.Media {
+	switch r.MessageType() {
+	case "image":
+		return r.Image
+	case "audio":
+		return r.Audio
+	case "video":
+		return r.Video
+	case "document":
+		return r.Document
+	case "sticker":
+		return r.Sticker
+	}
+	return nil
+}
+
+// outboundMedia loads an outbound message's media (an uploaded media id
+// of the business, or a link), seals it, uploads the blob and returns the
+// content to encrypt.
+func (r *run) outboundMedia(ctx context.Context, n *number, id string, req *cloudapi.SendRequest) (network.Content, error) {
+	m := mediaOf(req)
+	blobs, ok := r.net.(network.BlobStore)
+	if m == nil || !ok {
+		return network.Content{}, errMedia
+	}
+	var data []byte
+	var mime, filename string
+	var err error
+	if m.ID != "" {
+		data, mime, filename, err = r.storedMedia(n, m.ID)
+	} else {
+		data, mime, err = r.fetchLink(ctx, m.Link)
+	}
+	if err != nil {
+		return network.Content{}, err
+	}
+	if m.Filename != "" {
+		filename = m.Filename
+	}
+	blob, ref, err := network.SealMedia(data)
+	if err != nil {
+		return network.Content{}, err
+	}
+	blobID, err := blobs.PutBlob(ctx, blob)
+	if err != nil {
+		return network.Content{}, fmt.Errorf("upload blob: %w", err)
+	}
+	ref.BlobID, ref.MIMEType, ref.Caption, ref.Filename = blobID, mime, m.Caption, filename
+	c := network.Content{ID: id, Type: req.MessageType(), Media: &ref}
+	if req.Context != nil && network.ValidID(req.Context.MessageID) {
+		c.Context = &network.Context{MessageID: req.Context.MessageID}
+	}
+	return c, c.Validate()
+}
+
+// storedMedia reads and opens an uploaded media of the number's business.
+func (r *run) storedMedia(n *number, id string) ([]byte, string, string, error) {
+	md, err := r.fsm.Media(id)
+	if err != nil || md.BusinessID != n.businessID || md.Size > maxNetworkMedia {
+		return nil, "", "", errMedia
+	}
+	var buf bytes.Buffer
+	for i := uint32(0); i < md.Chunks; i++ {
+		sealed, err := r.fsm.MediaChunk(id, i)
+		if err != nil {
+			return nil, "", "", errMedia
+		}
+		pt, err := r.c.d.Sealer.Open(raftfsm.MediaChunkAAD(id, i), sealed)
+		if err != nil {
+			return nil, "", "", errMedia
+		}
+		buf.Write(pt)
+	}
+	return buf.Bytes(), md.MIME, md.Filename, nil
+}
+
+// fetchLink downloads a media link (bounded in size and time).
+func (r *run) fetchLink(ctx context.Context, link string) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	if err != nil {
+		return nil, "", errMedia
+	}
+	resp, err := r.c.d.HTTPClient.Do(req)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", errMedia, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("%w: link answered %d", errMedia, resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxNetworkMedia+1))
+	if err != nil || len(data) > maxNetworkMedia || len(data) == 0 {
+		return nil, "", errMedia
+	}
+	mime := resp.Header.Get("Content-Type")
+	if mime == "" {
+		mime = http.DetectContentType(data)
+	}
+	return data, mime, nil
+}
+
+// inboundMedia downloads and opens a phone's media blob and stores it as a
+// media of the business (sealed, chunked through Raft), returning its id
+// for the webhook.
+func (r *run) inboundMedia(ctx context.Context, n *number, ref *network.Media) (string, error) {
+	blobs, ok := r.net.(network.BlobStore)
+	if !ok {
+		return "", errMedia
+	}
+	blob, err := blobs.GetBlob(ctx, ref.BlobID)
+	if err != nil {
+		return "", fmt.Errorf("download blob: %w", err)
+	}
+	data, err := network.OpenMedia(blob, *ref)
+	if err != nil {
+		return "", err
+	}
+	id, err := newMediaID()
+	if err != nil {
+		return "", err
+	}
+	now := r.c.d.Now().UnixMilli()
+	var chunks uint32
+	for off := 0; off < len(data) || chunks == 0; off += raftfsm.MediaChunkSize {
+		end := min(off+raftfsm.MediaChunkSize, len(data))
+		sealed, err := r.c.d.Sealer.Seal(ctx, raftfsm.MediaChunkAAD(id, chunks), data[off:end])
+		if err != nil {
+			return "", err
+		}
+		if err := r.mustPropose(ctx, raftfsm.CmdPutMediaChunk, raftfsm.PutMediaChunk{ID: id, PhoneNumberID: n.phoneID,
+			BusinessID: n.businessID, Index: chunks, Sealed: sealed, CreatedAt: now}); err != nil {
+			return "", err
+		}
+		chunks++
+		if end == len(data) {
+			break
+		}
+	}
+	sum := sha256.Sum256(data)
+	if err := r.mustPropose(ctx, raftfsm.CmdCommitMedia, raftfsm.CommitMedia{ID: id, PhoneNumberID: n.phoneID,
+		BusinessID: n.businessID, MIME: ref.MIMEType, SHA256: sum, Size: int64(len(data)), Chunks: chunks,
+		Filename: ref.Filename, At: now}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (r *run) mustPropose(ctx context.Context, t raftfsm.CommandType, payload any) error {
+	res, err := r.propose(ctx, t, payload)
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+// newMediaID returns a Graph-style numeric id (15–16 digits).
+func newMediaID() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(9_900_000_000_000_000))
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatInt(n.Int64()+100_000_000_000_000, 10), nil
+}
