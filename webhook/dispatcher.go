@@ -39,7 +39,9 @@ type Config struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// GiveUpAfter drops an event this long after it was queued (default 7 days).
 	GiveUpAfter time.Duration
-	// PerEndpoint bounds concurrent deliveries to one callback URL (default 8).
+	// PerEndpoint bounds concurrent deliveries to one callback URL (default
+	// 32: each delivery holds its slot until its outcome is committed, so
+	// this is also how many attempts share a Raft round).
 	PerEndpoint int
 	// Poll is how often the outbox is scanned (default 20 ms).
 	Poll time.Duration
@@ -80,7 +82,7 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 		cfg.GiveUpAfter = 7 * 24 * time.Hour
 	}
 	if cfg.PerEndpoint <= 0 {
-		cfg.PerEndpoint = 8
+		cfg.PerEndpoint = 32
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 20 * time.Millisecond
