@@ -32,6 +32,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		{"POST", "/v21.0/" + waba + "/subscribed_apps", `{"override_callback_uri":"http://127.0.0.1:1/","verify_token":"x"}`},
 		{"DELETE", "/v21.0/" + waba + "/subscribed_apps", ""},
 		{"GET", "/v21.0/" + tplID, ""},
+		{"POST", "/v21.0/" + pn + "/media", ""},
 	}
 	missing := func(path string) string {
 		for _, id := range []string{pn, waba, tplID} {
