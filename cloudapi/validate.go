@@ -163,10 +163,15 @@ func (r *SendRequest) media(typ string) *Media {
 		return r.Video
 	case "document":
 		return r.Document
-	default:
+	case "sticker":
 		return r.Sticker
 	}
+	return nil
 }
+
+// MediaObject is the media object of a media message (image, audio,
+// video, document, sticker); nil for other types.
+func (r *SendRequest) MediaObject() *Media { return r.media(r.MessageType()) }
 
 // validateMedia checks a media object; field is its path, kind its media
 // type (image, audio, video, document, sticker).

@@ -2,11 +2,8 @@ package connector
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"strconv"
@@ -18,7 +15,6 @@ import (
 	"github.com/waedge/waedge/node/nodetest"
 	"github.com/waedge/waedge/phone"
 	"github.com/waedge/waedge/raftfsm"
-	"github.com/waedge/waedge/relay"
 )
 
 func heapInUse() uint64 {
@@ -52,73 +48,20 @@ func envInt(name string, def int) int {
 }
 
 func runNetworkBench(b *testing.B, phones, total int) {
-	rl, err := relay.New(relay.Config{DataDir: b.TempDir()}, nil)
-	if err != nil {
-		b.Fatal(err)
+	rc := newReceiver()
+	w := newWorld(b, nil, rc)
+	w.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	rl, token, business := w.relay, "tok-e2e", "15550001000"
+	cmd, _ := raftfsm.EncodeCommand(raftfsm.CmdSetPhoneLimits, raftfsm.SetPhoneLimits{PhoneNumberID: "3",
+		ThroughputMPS: 100000, PairPerMinute: 100000})
+	if res, err := w.leader().n.Propose(context.Background(), cmd); err != nil || res.Err != nil {
+		b.Fatal(err, res.Err)
 	}
-	defer rl.Close()
-	rln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
+	inbound := func() int64 {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return int64(len(rc.inbound))
 	}
-	go func() { _ = rl.Serve(context.Background(), rln) }()
-
-	w := &world{t: b, relay: rl, relayURL: "http://" + rln.Addr().String(),
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
-	first := &member{cfg: nodetest.Config(b)}
-	w.members = append(w.members, first)
-	w.start(first)
-	nodetest.WaitFor(b, "first member ready", 10*time.Second, first.n.Ready)
-	for i := 0; i < 2; i++ {
-		tok, err := first.n.CreateJoinToken(context.Background(), time.Hour)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m := &member{cfg: nodetest.Config(b)}
-		m.cfg.Join, m.cfg.JoinToken = []string{first.cfg.ClusterAddr}, tok
-		w.members = append(w.members, m)
-		w.start(m)
-	}
-	for _, m := range w.members {
-		nodetest.WaitFor(b, "member ready", 15*time.Second, m.n.Ready)
-	}
-	defer func() {
-		for _, m := range w.members {
-			w.stop(m)
-		}
-	}()
-	token := "tok-bench"
-	for _, c := range []struct {
-		t raftfsm.CommandType
-		p any
-	}{
-		{raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "Acme", WABAID: "2", PhoneNumberID: "3",
-			DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s3cr3t", TokenID: "t", TokenHash: sha256.Sum256([]byte(token))}},
-		{raftfsm.CmdSetPhoneLimits, raftfsm.SetPhoneLimits{PhoneNumberID: "3", ThroughputMPS: 100000, PairPerMinute: 100000}},
-	} {
-		cmd, _ := raftfsm.EncodeCommand(c.t, c.p)
-		if res, err := w.leader().n.Propose(context.Background(), cmd); err != nil || res.Err != nil {
-			b.Fatal(err, res.Err)
-		}
-	}
-	var hooks atomic.Int64
-	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			_, _ = rw.Write([]byte(r.URL.Query().Get("hub.challenge")))
-			return
-		}
-		hooks.Add(1)
-	}))
-	defer hook.Close()
-	if code, body := w.do("POST", "/v21.0/2/subscribed_apps", token, map[string]string{
-		"override_callback_uri": hook.URL, "verify_token": "v"}); code != 200 {
-		b.Fatalf("subscribe: %d %s", code, body)
-	}
-	business := "15550001000"
-	nodetest.WaitFor(b, "business on the network", 20*time.Second, func() bool {
-		v, _, _ := w.leader().n.FSM().SignalRecord("3", "signal_meta\x00identity")
-		return v != nil
-	})
 
 	ctx := context.Background()
 	heap0 := heapInUse()
@@ -152,7 +95,7 @@ func runNetworkBench(b *testing.B, phones, total int) {
 		wg.Wait()
 	}
 	waitHooks := func(n int64, what string) {
-		nodetest.WaitFor(b, what, 10*time.Minute, func() bool { return hooks.Load() >= n })
+		nodetest.WaitFor(b, what, 10*time.Minute, func() bool { return inbound() >= n })
 	}
 
 	// New sessions: every phone's first message is a pkmsg (X3DH on both
@@ -160,9 +103,7 @@ func runNetworkBench(b *testing.B, phones, total int) {
 	heap1 := heapInUse()
 	start := time.Now()
 	parallel(phones, 64, func(i int) {
-		if _, err := ph[i].SendText(ctx, business, "hi"); err != nil {
-			b.Error(err)
-		}
+		reach(b, func() error { _, err := ph[i].SendText(ctx, business, "hi"); return err })
 	})
 	waitHooks(int64(phones), "first messages")
 	el := time.Since(start)
@@ -170,7 +111,7 @@ func runNetworkBench(b *testing.B, phones, total int) {
 	b.ReportMetric(float64(heapInUse()-heap1)/float64(phones)*1000/(1<<20), "MB-heap/1000-sessions")
 
 	// Inbound: phones → signed webhook.
-	base := hooks.Load()
+	base := inbound()
 	start = time.Now()
 	parallel(total, 64, func(i int) {
 		if _, err := ph[i%phones].SendText(ctx, business, "message "+strconv.Itoa(i)); err != nil {

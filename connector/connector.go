@@ -606,7 +606,7 @@ func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
 		return
 	}
 	content, err := toNetwork(m.wamid, req)
-	if errors.Is(err, errUnsupported) && mediaOf(req) != nil {
+	if errors.Is(err, errUnsupported) && req.MediaObject() != nil {
 		content, err = r.outboundMedia(ctx, n, m.wamid, req)
 		if err != nil && ctx.Err() == nil {
 			r.fail(ctx, n, pm.Key, m, cloudapi.ErrMediaUpload)

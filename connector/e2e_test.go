@@ -223,7 +223,7 @@ func (w *world) do(method, path, token string, body any) (int, []byte) {
 // members and the business (phone-number id 3, WABA 2, display number
 // 15550001000, access token "tok-e2e") subscribed to rc's webhook and with
 // an approved template "order_update".
-func newWorld(t *testing.T, tp *tap, rc *receiver) *world {
+func newWorld(t testing.TB, tp *tap, rc *receiver) *world {
 	rl, err := relay.New(relay.Config{DataDir: t.TempDir(), Tap: tapOrNil(tp)}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -30,28 +30,12 @@ const maxNetworkMedia = 16 << 20
 // unreachable link).
 var errMedia = errors.New("connector: media unavailable")
 
-// mediaOf returns the media object of a media message.
-func mediaOf(r *cloudapi.SendRequest) *cloudapi.Media {
-	switch r.MessageType() {
-	case "image":
-		return r.Image
-	case "audio":
-		return r.Audio
-	case "video":
-		return r.Video
-	case "document":
-		return r.Document
-	case "sticker":
-		return r.Sticker
-	}
-	return nil
-}
 
 // outboundMedia loads an outbound message's media (an uploaded media id
 // of the business, or a link), seals it, uploads the blob and returns the
 // content to encrypt.
 func (r *run) outboundMedia(ctx context.Context, n *number, id string, req *cloudapi.SendRequest) (network.Content, error) {
-	m := mediaOf(req)
+	m := req.MediaObject()
 	blobs, ok := r.net.(network.BlobStore)
 	if m == nil || !ok {
 		return network.Content{}, errMedia

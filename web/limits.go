@@ -84,7 +84,9 @@ func (l *limiter) allow(p raftfsm.Phone, waID string, now time.Time, share float
 	}
 	// Check the pair first without spending the number's token on a refusal.
 	probe := *pb
-	if !probe.take(now, pairRate, max(1, pairBurst*share)) {
+	// The burst is five messages, or one second's worth when the pair rate
+	// is configured higher.
+	if !probe.take(now, pairRate, max(1, max(pairBurst, ppm/60)*share)) {
 		*pb = probe
 		return cloudapi.ErrPairRateLimit
 	}

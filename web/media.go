@@ -546,19 +546,3 @@ func (g *graphAPI) checkMediaID(c *fiber.Ctx, typ string, m *cloudapi.Media) err
 	return nil
 }
 
-// mediaOf is the media object of a media message (nil for other types).
-func mediaOf(r *cloudapi.SendRequest) *cloudapi.Media {
-	switch r.MessageType() {
-	case "image":
-		return r.Image
-	case "audio":
-		return r.Audio
-	case "video":
-		return r.Video
-	case "document":
-		return r.Document
-	case "sticker":
-		return r.Sticker
-	}
-	return nil
-}

@@ -76,7 +76,7 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if err := g.checkMediaID(c, req.MessageType(), mediaOf(req)); err != nil {
+	if err := g.checkMediaID(c, req.MessageType(), req.MediaObject()); err != nil {
 		return err
 	}
 	waID := req.WAID()
