@@ -119,6 +119,7 @@ func New(d Deps) *fiber.App {
 	a.Post("/templates/:id/status", admin.requireAdmin, admin.setTemplateStatus)
 	a.Post("/phones/:id/limits", admin.requireAdmin, admin.setPhoneLimits)
 	a.Post("/phones/:id/retention", admin.requireAdmin, admin.setPhoneRetention)
+	a.Get("/backup", admin.requireAdmin, admin.backup)
 	if d.DebugClock != nil {
 		a.Post("/debug/clock", admin.requireAdmin, admin.advanceClock)
 	}
