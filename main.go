@@ -5,6 +5,8 @@
 //	waedge serve      run a node (bootstraps a one-node cluster on first start)
 //	waedge cluster …  inspect and change cluster membership (admin API client)
 //	waedge tenant …   create and list businesses (admin API client)
+//	waedge backup     write an encrypted backup of the running cluster
+//	waedge restore    build a new cluster's data dir from a backup
 //	waedge version    print the version
 package main
 
@@ -72,6 +74,12 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return relay.SandboxMain(ctx, args[1:], stdout, stderr, getenv)
+	case "backup":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return cli.RunBackup(ctx, args[1:], stdout, stderr, getenv)
+	case "restore":
+		return cli.RunRestore(args[1:], stdout, stderr, getenv, time.Now)
 	case "cluster", "tenant":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -107,6 +115,13 @@ commands:
                                 a simulated consumer phone chatting in the terminal
   sandbox phone create|send|inbox|sent|read|typing|report-spam|block|unblock|list
                                 drive phones hosted by the sandbox relay (JSON output)
+  backup --out FILE (--passphrase-file P | --key-file K) [--horizon 24h]
+                                write an encrypted backup of the running cluster
+  restore --in FILE (--passphrase-file P | --key-file K) --data-dir DIR [--master-key-file K]
+                                build a new cluster's data dir from a backup
+  tenant consumer-export BUSINESS_ID WA_ID
+  tenant consumer-erase BUSINESS_ID WA_ID
+                                export (JSON) or erase what is stored about one consumer
   version                       print the version
 
 Run 'waedge serve -h' for the node's flags. Every flag can also be set as WAEDGE_<FLAG>

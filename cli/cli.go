@@ -76,6 +76,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return 2
 		}
 		method, path, body = "POST", "/admin/v1/phones/"+url.PathEscape(fs.Arg(0))+"/retention", map[string]int{"retention_hours": *hours}
+	case "tenant consumer-export":
+		if !parse(fs, args[2:], 2) {
+			return 2
+		}
+		method, path = "GET", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/consumers/export?wa_id="+url.QueryEscape(fs.Arg(1))
+	case "tenant consumer-erase":
+		if !parse(fs, args[2:], 2) {
+			return 2
+		}
+		method, path, body = "POST", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/consumers/erase", map[string]string{"wa_id": fs.Arg(1)}
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0]+" "+args[1], usage)
 		return 2
@@ -121,6 +131,8 @@ const usage = `usage:
   waedge tenant create --name NAME --phone +E164
   waedge tenant list
   waedge tenant retention PHONE_NUMBER_ID --hours N   (1 to 720; 0: the default, 720)
+  waedge tenant consumer-export BUSINESS_ID WA_ID     everything stored about a consumer, as JSON
+  waedge tenant consumer-erase BUSINESS_ID WA_ID      erase it (messages, window, Signal session)
 common flags: --server URL (WAEDGE_SERVER), --token-file PATH (WAEDGE_TOKEN_FILE), --token T (WAEDGE_ADMIN_TOKEN)
 `
 

@@ -119,6 +119,9 @@ func New(d Deps) *fiber.App {
 	a.Post("/templates/:id/status", admin.requireAdmin, admin.setTemplateStatus)
 	a.Post("/phones/:id/limits", admin.requireAdmin, admin.setPhoneLimits)
 	a.Post("/phones/:id/retention", admin.requireAdmin, admin.setPhoneRetention)
+	a.Get("/backup", admin.requireAdmin, admin.backup)
+	a.Get("/businesses/:id/consumers/export", admin.requireAdmin, admin.consumerExport)
+	a.Post("/businesses/:id/consumers/erase", admin.requireAdmin, admin.consumerErase)
 	if d.DebugClock != nil {
 		a.Post("/debug/clock", admin.requireAdmin, admin.advanceClock)
 	}

@@ -1,0 +1,149 @@
+package web
+
+import (
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// Consumer rights (issue 5): export and erase everything stored about one
+// consumer (wa_id) for one business, across the business's numbers. The
+// handlers are cluster-admin only for now (requireAdmin on the route).
+
+// consumerRefs returns the consumer's reference on every number of the
+// business; a business without numbers answers like a missing one.
+func (a *adminAPI) consumerRefs(businessID, waID string) ([]raftfsm.ConsumerRef, error) {
+	waID = strings.TrimPrefix(strings.TrimSpace(waID), "+")
+	if waID == "" || strings.Trim(waID, "0123456789") != "" || len(waID) > 20 {
+		return nil, graph.ErrParameterValue.With("wa_id must be the consumer's number, digits only")
+	}
+	ts, err := a.d.Cluster.FSM().TenantsByBusiness(businessID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 {
+		return nil, graph.ErrObjectNotFound.With("no business with this id")
+	}
+	refs := make([]raftfsm.ConsumerRef, 0, len(ts))
+	for _, t := range ts {
+		refs = append(refs, raftfsm.ConsumerRef{PhoneNumberID: t.PhoneNumberID, Ref: a.d.Sealer.ConsumerRef(t.PhoneNumberID, waID)})
+	}
+	return refs, nil
+}
+
+// exportedMessage is one message in a consumer export.
+type exportedMessage struct {
+	ID        string `json:"id,omitempty"`
+	Direction string `json:"direction"`
+	Type      string `json:"type"`
+	Status    string `json:"status"`
+	CreatedAt int64  `json:"created_at"`
+	UpdatedAt int64  `json:"updated_at"`
+	Content   any    `json:"content,omitempty"`
+	// Unreadable is set when the content's data key is gone (expired).
+	Unreadable bool `json:"unreadable,omitempty"`
+}
+
+// exportedNumber is what one business number holds about the consumer.
+type exportedNumber struct {
+	PhoneNumberID  string            `json:"phone_number_id"`
+	Messages       []exportedMessage `json:"messages"`
+	WindowOpenedAt int64             `json:"window_opened_at,omitempty"`
+	SignalSession  bool              `json:"signal_session"`
+	SignalRecords  int               `json:"signal_records"`
+}
+
+// consumerExport answers GET /admin/v1/businesses/:id/consumers/export?wa_id=…
+func (a *adminAPI) consumerExport(c *fiber.Ctx) error {
+	businessID, waID := strings.Clone(c.Params("id")), strings.Clone(c.Query("wa_id"))
+	refs, err := a.consumerRefs(businessID, waID)
+	if err != nil {
+		return err
+	}
+	out := make([]exportedNumber, 0, len(refs))
+	for _, r := range refs {
+		d, err := a.d.Cluster.FSM().ConsumerData(r)
+		if err != nil {
+			return err
+		}
+		n := exportedNumber{PhoneNumberID: r.PhoneNumberID, Messages: []exportedMessage{}, WindowOpenedAt: d.WindowOpenedAt, SignalRecords: len(d.SignalKeys)}
+		for _, k := range d.SignalKeys {
+			if strings.HasPrefix(k, "sessions\x00") {
+				n.SignalSession = true
+			}
+		}
+		for _, m := range d.Messages {
+			n.Messages = append(n.Messages, a.exportMessage(m))
+		}
+		out = append(out, n)
+	}
+	return c.JSON(fiber.Map{"business_id": businessID, "wa_id": strings.TrimPrefix(waID, "+"), "phone_numbers": out})
+}
+
+// exportMessage opens one stored message for the export.
+func (a *adminAPI) exportMessage(m raftfsm.Message) exportedMessage {
+	e := exportedMessage{Direction: m.Direction, Type: m.Type, Status: m.Status, CreatedAt: m.CreatedAt / 1000, UpdatedAt: m.UpdatedAt / 1000}
+	wamid, err := a.d.Sealer.Open(raftfsm.IDAAD(m.IDRef), m.IDSealed)
+	if err != nil {
+		e.ID, e.Unreadable = "ref:"+m.IDRef, true
+		return e
+	}
+	e.ID = string(wamid)
+	pt, err := a.d.Sealer.Open(wamid, m.Content)
+	if err != nil {
+		e.Unreadable = true
+		return e
+	}
+	if cloudapi.IsInboundContent(pt) {
+		if in, err := cloudapi.DecodeInboundContent(pt); err == nil {
+			e.Content = in
+		}
+	} else if out, err := cloudapi.DecodeContent(pt); err == nil {
+		e.Content = out
+	}
+	if e.Content == nil {
+		e.Content = hex.EncodeToString(pt)
+	}
+	return e
+}
+
+// consumerErase answers POST /admin/v1/businesses/:id/consumers/erase
+// {"wa_id":"…"} with CmdEraseConsumer (one Raft command).
+func (a *adminAPI) consumerErase(c *fiber.Ctx) error {
+	var req struct {
+		WAID string `json:"wa_id"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	businessID := strings.Clone(c.Params("id"))
+	refs, err := a.consumerRefs(businessID, req.WAID)
+	if err != nil {
+		return err
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdEraseConsumer, raftfsm.EraseConsumer{BusinessID: businessID, Refs: refs})
+	if err != nil {
+		return err
+	}
+	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
+	if err != nil {
+		return err
+	}
+	if errors.Is(res.Err, raftfsm.ErrNotFound) {
+		return graph.ErrObjectNotFound.With("no business with this id")
+	}
+	if res.Err != nil {
+		return res.Err
+	}
+	r, err := raftfsm.DecodeEraseResult(res.Value)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"success": true, "messages": r.Messages, "windows": r.Windows, "signal_records": r.Signal})
+}
