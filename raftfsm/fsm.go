@@ -90,6 +90,7 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdMessageStatuses:    f.applyMessageStatuses,
 		CmdExpire:             f.applyExpire,
 		CmdSetRetention:       f.applySetRetention,
+		CmdAudit:              f.applyAudit,
 	}
 	f.expireMedia = ExpireMediaTx
 	f.expireSessions = expireSessionsTx
