@@ -72,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return relay.SandboxMain(ctx, args[1:], stdout, stderr, getenv)
-	case "cluster", "tenant":
+	case "cluster", "tenant", "audit":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cli.Run(ctx, args, stdout, stderr, getenv)
@@ -102,6 +102,10 @@ commands:
   tenant list
   tenant retention PHONE_NUMBER_ID --hours N
                                 keep the number's messages N hours (1 to 720, default 720)
+  tenant admin-token BUSINESS_ID
+                                mint a business admin token (shown once)
+  audit list [--limit N] [--after CURSOR]
+                                admin actions, oldest first
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only)
   phone --relay URL --number N --name NAME --business NUMBER
                                 a simulated consumer phone chatting in the terminal
