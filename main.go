@@ -80,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return cli.RunBackup(ctx, args[1:], stdout, stderr, getenv)
 	case "restore":
 		return cli.RunRestore(args[1:], stdout, stderr, getenv, time.Now)
-	case "cluster", "tenant":
+	case "cluster", "tenant", "audit":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cli.Run(ctx, args, stdout, stderr, getenv)
@@ -110,6 +110,10 @@ commands:
   tenant list
   tenant retention PHONE_NUMBER_ID --hours N
                                 keep the number's messages N hours (1 to 720, default 720)
+  tenant admin-token BUSINESS_ID
+                                mint a business admin token (shown once)
+  audit list [--limit N] [--after CURSOR]
+                                admin actions, oldest first
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only)
   phone --relay URL --number N --name NAME --business NUMBER
                                 a simulated consumer phone chatting in the terminal

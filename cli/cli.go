@@ -1,5 +1,5 @@
 // Package cli is the client side of waedge's admin commands: `waedge
-// cluster …` and `waedge tenant …` call the admin API of a running node and
+// cluster …`, `waedge tenant …` and `waedge audit …` call the admin API of a running node and
 // print its JSON answer.
 package cli
 
@@ -17,9 +17,9 @@ import (
 	"time"
 )
 
-// Run executes one admin command (args[0] is "cluster" or "tenant") and
-// returns the process exit code: 0 success, 1 the server refused or could
-// not be reached, 2 usage error.
+// Run executes one admin command (args[0] is "cluster", "tenant" or
+// "audit") and returns the process exit code: 0 success, 1 the server
+// refused or could not be reached, 2 usage error.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) < 2 {
 		fmt.Fprint(stderr, usage)
@@ -86,6 +86,26 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return 2
 		}
 		method, path, body = "POST", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/consumers/erase", map[string]string{"wa_id": fs.Arg(1)}
+	case "tenant admin-token":
+		if !parse(fs, args[2:], 1) {
+			return 2
+		}
+		method, path = "POST", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/admin-tokens"
+	case "audit list":
+		limit := fs.Int("limit", 100, "records per page, 1 to 1000")
+		after := fs.String("after", "", "cursor: the id of the last record of the previous page")
+		if !parse(fs, args[2:], 0) {
+			return 2
+		}
+		if *limit < 1 || *limit > 1000 {
+			fmt.Fprint(stderr, "audit list: --limit must be between 1 and 1000\n\n"+usage)
+			return 2
+		}
+		q := url.Values{"limit": {fmt.Sprint(*limit)}}
+		if *after != "" {
+			q.Set("after", *after)
+		}
+		method, path = "GET", "/admin/v1/audit?"+q.Encode()
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0]+" "+args[1], usage)
 		return 2
@@ -133,6 +153,8 @@ const usage = `usage:
   waedge tenant retention PHONE_NUMBER_ID --hours N   (1 to 720; 0: the default, 720)
   waedge tenant consumer-export BUSINESS_ID WA_ID     everything stored about a consumer, as JSON
   waedge tenant consumer-erase BUSINESS_ID WA_ID      erase it (messages, window, Signal session)
+  waedge tenant admin-token BUSINESS_ID   (mints a business admin token, shown once)
+  waedge audit list [--limit 100] [--after CURSOR]
 common flags: --server URL (WAEDGE_SERVER), --token-file PATH (WAEDGE_TOKEN_FILE), --token T (WAEDGE_ADMIN_TOKEN)
 `
 

@@ -139,6 +139,10 @@ func TestAgainstRealServer(t *testing.T) {
 		{args: []string{"tenant", "create", "--name", "Dup", "--phone", "+15551234567"}, code: 1, stderr: "phone number already registered"},
 		{args: []string{"cluster", "join-token", "--ttl", "999h"}, code: 1, stderr: "(#100) Invalid parameter"},
 		{args: []string{"cluster", "status", "--token", "wrong"}, code: 1, stderr: "(#190)"},
+		{args: []string{"tenant", "admin-token", created["business_id"]}, stdout: `"kind": "business_admin"`},
+		{args: []string{"tenant", "admin-token", "999999"}, code: 1, stderr: "no business with this id"},
+		{args: []string{"audit", "list", "--limit", "2"}, stdout: `"action": "tenant.create"`},
+		{args: []string{"audit", "list"}, stdout: `"action": "phone.retention"`},
 		{args: []string{"cluster", "status", "--token-file", filepath.Join(t.TempDir(), "absent")}, code: 1, stderr: "cannot read admin token"},
 	} {
 		code, out, errs := run(tc.args...)

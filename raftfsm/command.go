@@ -80,6 +80,9 @@ const (
 	CmdExpire CommandType = 40
 	// CmdSetRetention sets a phone number's retention.
 	CmdSetRetention CommandType = 41
+
+	// CmdAudit appends one admin action to the audit log.
+	CmdAudit CommandType = 50
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

@@ -91,6 +91,7 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdExpire:             f.applyExpire,
 		CmdSetRetention:       f.applySetRetention,
 		CmdEraseConsumer:      f.applyEraseConsumer,
+		CmdAudit:              f.applyAudit,
 	}
 	f.expireMedia = ExpireMediaTx
 	f.expireSessions = expireSessionsTx

@@ -79,6 +79,9 @@ var (
 	bucketMedia = []byte("media")
 	// bucketMediaChunks: media id 0 chunk index (BE32) → sealed chunk.
 	bucketMediaChunks = []byte("media_chunks")
+	// bucketAudit: AuditKeyLen key (BE64 unix ns | 8 proposer bytes) →
+	// AuditRecord, in time order.
+	bucketAudit = []byte("audit")
 )
 
 // allBuckets is created on open.
@@ -88,7 +91,7 @@ var allBuckets = [][]byte{
 	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
 	bucketDataKeys, bucketTemplates, bucketTemplateIDs, bucketMessagesByPhone, bucketWindowsByTime,
 	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads,
-	bucketMedia, bucketMediaChunks,
+	bucketMedia, bucketMediaChunks, bucketAudit,
 }
 
 // Keys in bucketMeta.

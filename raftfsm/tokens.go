@@ -11,7 +11,7 @@ type CreateToken struct {
 	TokenID    string
 	BusinessID string   // empty only for cluster-wide kinds (admin, operator)
 	Hash       [32]byte // sha256 of the token value
-	Kind       string   // TokenAPI, TokenAdmin or TokenOperator
+	Kind       string   // TokenAPI, TokenBusinessAdmin, TokenAdmin or TokenOperator
 	CreatedAt  int64    // unix ms, chosen by the proposer
 }
 
@@ -26,6 +26,9 @@ const (
 	TokenAdmin = "admin"
 	// TokenOperator is an operator token (cluster, statistics; no content).
 	TokenOperator = "operator"
+	// TokenBusinessAdmin is a business administrator token: the admin API
+	// restricted to one business (its tokens, webhooks, templates, numbers).
+	TokenBusinessAdmin = "business_admin"
 )
 
 // Token is a stored access token. Only the sha256 of the token value is
@@ -45,13 +48,14 @@ func putToken(tx *bolt.Tx, t Token) {
 	mustPut(tx, bucketTokenIDs, []byte(t.ID), bytes.Clone(t.Hash[:]))
 }
 
-// applyCreateToken adds a token. An API token needs an existing business;
-// admin and operator tokens may be cluster-wide (empty business).
+// applyCreateToken adds a token. API and business admin tokens need an
+// existing business; admin and operator tokens may be cluster-wide (empty
+// business).
 func (f *FSM) applyCreateToken(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c CreateToken
 	decode(payload, &c)
 	switch c.Kind {
-	case TokenAPI:
+	case TokenAPI, TokenBusinessAdmin:
 		if tx.Bucket(bucketBusinesses).Get([]byte(c.BusinessID)) == nil {
 			return nil, domainErr(ErrNotFound, "business")
 		}
@@ -87,4 +91,39 @@ func (f *FSM) applyRevokeToken(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	mustDelete(tx, bucketTokens, hash)
 	mustDelete(tx, bucketTokenIDs, []byte(c.TokenID))
 	return nil, nil
+}
+
+// TokensOfBusiness returns the tokens of a business (without their hashes)
+// in id order.
+func (f *FSM) TokensOfBusiness(businessID string) ([]Token, error) {
+	var out []Token
+	err := f.View(func(tx *bolt.Tx) error {
+		tokens := tx.Bucket(bucketTokens)
+		return tx.Bucket(bucketTokenIDs).ForEach(func(_, hash []byte) error {
+			var t Token
+			if err := unmarshal(tokens.Get(hash), &t); err != nil {
+				return err
+			}
+			if t.BusinessID == businessID {
+				t.Hash = [32]byte{}
+				out = append(out, t)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// TokenByID returns a token (without its hash) by id; ErrNotFound when absent.
+func (f *FSM) TokenByID(id string) (Token, error) {
+	var t Token
+	err := f.View(func(tx *bolt.Tx) error {
+		hash := tx.Bucket(bucketTokenIDs).Get([]byte(id))
+		if hash == nil {
+			return ErrNotFound
+		}
+		return unmarshal(tx.Bucket(bucketTokens).Get(hash), &t)
+	})
+	t.Hash = [32]byte{}
+	return t, err
 }

@@ -154,3 +154,94 @@ func Authenticate(fsm *raftfsm.FSM, bearer string) (raftfsm.Token, error) {
 	}
 	return t, nil
 }
+
+// Issued is a token just created: the value is returned once, only its
+// sha256 is stored.
+type Issued struct {
+	TokenID    string `json:"token_id"`
+	Kind       string `json:"kind"`
+	BusinessID string `json:"business_id"`
+	Token      string `json:"token"`
+	CreatedAt  int64  `json:"created_at"`
+}
+
+// NewBusinessAdminToken returns a fresh business admin token ("wbadm_"
+// then 48 base64url characters) and its sha256.
+func NewBusinessAdminToken() (string, [32]byte, error) {
+	s, err := randomString(36)
+	if err != nil {
+		return "", [32]byte{}, err
+	}
+	tok := "wbadm_" + s
+	return tok, sha256.Sum256([]byte(tok)), nil
+}
+
+// IssueToken proposes a new token of a business: kind is
+// raftfsm.TokenAPI (a Cloud API access token) or raftfsm.TokenBusinessAdmin.
+// A business that does not exist gives ErrNotFound.
+func IssueToken(ctx context.Context, c cluster.Cluster, businessID, kind string, now time.Time) (Issued, error) {
+	var (
+		tok    string
+		hash   [32]byte
+		err    error
+		prefix string
+	)
+	switch kind {
+	case raftfsm.TokenAPI:
+		tok, hash, err = NewAccessToken()
+		prefix = "tok-"
+	case raftfsm.TokenBusinessAdmin:
+		tok, hash, err = NewBusinessAdminToken()
+		prefix = "badm-"
+	default:
+		return Issued{}, fmt.Errorf("%w: token kind %q", ErrInvalid, kind)
+	}
+	if err != nil {
+		return Issued{}, err
+	}
+	out := Issued{TokenID: prefix + hex.EncodeToString(hash[:8]), Kind: kind, BusinessID: businessID,
+		Token: tok, CreatedAt: now.UnixMilli()}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdCreateToken, raftfsm.CreateToken{
+		TokenID: out.TokenID, BusinessID: businessID, Hash: hash, Kind: kind, CreatedAt: out.CreatedAt})
+	if err != nil {
+		return Issued{}, fmt.Errorf("failed to encode token: %w", err)
+	}
+	res, err := c.Propose(ctx, cmd)
+	if err != nil {
+		return Issued{}, fmt.Errorf("failed to propose token: %w", err)
+	}
+	if res.Err != nil {
+		if errors.Is(res.Err, raftfsm.ErrNotFound) {
+			return Issued{}, ErrNotFound
+		}
+		return Issued{}, fmt.Errorf("failed to create token: %w", res.Err)
+	}
+	return out, nil
+}
+
+// RevokeToken proposes the deletion of a token of a business. A token that
+// does not exist or belongs to another business gives ErrNotFound.
+func RevokeToken(ctx context.Context, c cluster.Cluster, businessID, tokenID string) error {
+	t, err := c.FSM().TokenByID(tokenID)
+	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.BusinessID != businessID) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("failed to read token: %w", err)
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdRevokeToken, raftfsm.RevokeToken{TokenID: tokenID})
+	if err != nil {
+		return fmt.Errorf("failed to encode revocation: %w", err)
+	}
+	res, err := c.Propose(ctx, cmd)
+	if err != nil {
+		return fmt.Errorf("failed to propose revocation: %w", err)
+	}
+	if errors.Is(res.Err, raftfsm.ErrNotFound) {
+		return ErrNotFound
+	}
+	if res.Err != nil {
+		return fmt.Errorf("failed to revoke token: %w", res.Err)
+	}
+	return nil
+}

@@ -22,25 +22,18 @@ const localToken = "waedge.token"
 // adminAPI serves /admin/v1: cluster operations and tenant management.
 type adminAPI struct{ d Deps }
 
-// auth admits admin and operator tokens.
+// auth admits the admin kinds of token (admin, operator, business admin);
+// which routes each may call is the adminRoutes table. API tokens serve
+// only the Graph routes.
 func (a *adminAPI) auth(c *fiber.Ctx) error {
 	tok, err := tenant.Authenticate(a.d.Cluster.FSM(), bearer(c))
 	if err != nil {
 		return graph.ErrAuth
 	}
-	if tok.Kind != raftfsm.TokenAdmin && tok.Kind != raftfsm.TokenOperator {
-		return graph.ErrPermission.With("an admin or operator token is required")
+	if roleOf(tok.Kind) == 0 {
+		return graph.ErrPermission.With("an admin, operator or business admin token is required")
 	}
 	c.Locals(localToken, tok)
-	return c.Next()
-}
-
-// requireAdmin admits only admin tokens.
-func (a *adminAPI) requireAdmin(c *fiber.Ctx) error {
-	tok, _ := c.Locals(localToken).(raftfsm.Token)
-	if tok.Kind != raftfsm.TokenAdmin {
-		return graph.ErrPermission.With("an admin token is required")
-	}
 	return c.Next()
 }
 
@@ -123,6 +116,8 @@ func (a *adminAPI) createTenant(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	auditTarget(c, "business", created.BusinessID)
+	auditTarget(c, "phone", created.PhoneNumberID)
 	return c.JSON(created)
 }
 
@@ -161,9 +156,22 @@ func (a *adminAPI) fsmDigest(c *fiber.Ctx) error {
 }
 
 // outbox lists webhook events waiting for delivery: attempts, last status
-// and next try (never the body, which may carry message content).
+// and next try (never the body, which is sealed and may carry message
+// content). A business admin sees only their business's events.
 func (a *adminAPI) outbox(c *fiber.Ctx) error {
-	evs, err := a.d.Cluster.FSM().Outbox(1000)
+	var evs []raftfsm.OutboxEvent
+	var err error
+	if tok := actor(c); tok.Kind == raftfsm.TokenBusinessAdmin {
+		err = a.d.Cluster.FSM().OutboxEach(nil, func(e raftfsm.OutboxEvent) bool {
+			if e.BusinessID == tok.BusinessID {
+				e.Body = nil
+				evs = append(evs, e)
+			}
+			return len(evs) < 1000
+		})
+	} else {
+		evs, err = a.d.Cluster.FSM().Outbox(1000)
+	}
 	if err != nil {
 		return err
 	}

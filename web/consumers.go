@@ -14,7 +14,7 @@ import (
 
 // Consumer rights (issue 5): export and erase everything stored about one
 // consumer (wa_id) for one business, across the business's numbers. The
-// handlers are cluster-admin only for now (requireAdmin on the route).
+// handlers are for the cluster admin and the business's own admin (web/roles.go).
 
 // consumerRefs returns the consumer's reference on every number of the
 // business; a business without numbers answers like a missing one.

@@ -108,23 +108,7 @@ func New(d Deps) *fiber.App {
 
 	admin := &adminAPI{d: d}
 	a := app.Group("/admin/v1", admin.auth)
-	a.Get("/cluster", admin.clusterStatus)
-	a.Post("/cluster/join-tokens", admin.requireAdmin, admin.joinToken)
-	a.Delete("/cluster/nodes/:id", admin.requireAdmin, admin.removeNode)
-	a.Post("/cluster/transfer-leadership", admin.requireAdmin, admin.transferLeadership)
-	a.Post("/tenants", admin.requireAdmin, admin.createTenant)
-	a.Get("/tenants", admin.requireAdmin, admin.listTenants)
-	a.Get("/debug/fsm-digest", admin.requireAdmin, admin.fsmDigest)
-	a.Get("/webhooks/outbox", admin.requireAdmin, admin.outbox)
-	a.Post("/templates/:id/status", admin.requireAdmin, admin.setTemplateStatus)
-	a.Post("/phones/:id/limits", admin.requireAdmin, admin.setPhoneLimits)
-	a.Post("/phones/:id/retention", admin.requireAdmin, admin.setPhoneRetention)
-	a.Get("/backup", admin.requireAdmin, admin.backup)
-	a.Get("/businesses/:id/consumers/export", admin.requireAdmin, admin.consumerExport)
-	a.Post("/businesses/:id/consumers/erase", admin.requireAdmin, admin.consumerErase)
-	if d.DebugClock != nil {
-		a.Post("/debug/clock", admin.requireAdmin, admin.advanceClock)
-	}
+	admin.register(a)
 
 	if d.Console != nil {
 		app.Use("/console", func(c *fiber.Ctx) error {

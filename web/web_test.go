@@ -195,7 +195,7 @@ func TestAdminPermissions(t *testing.T) {
 			{"none", "", 401},
 			{"garbage", "nope", 401},
 			{"api token", created["access_token"], 403},
-			{"operator", "operator-tok", map[bool]int{true: 200, false: 403}[r.path == "/admin/v1/cluster"]},
+			{"operator", "operator-tok", map[bool]int{true: 200, false: 403}[r.method == "GET" && (r.path == "/admin/v1/cluster" || r.path == "/admin/v1/tenants")]},
 			{"admin", "admin-tok", 200},
 		} {
 			body := r.body

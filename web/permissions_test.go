@@ -1,0 +1,396 @@
+package web_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/web"
+)
+
+// Principals of the permission matrix.
+const (
+	pAdmin    = "cluster admin"
+	pOperator = "operator"
+	pBAdminA  = "business admin A"
+	pBAdminB  = "business admin B"
+	pAPIA     = "API token A"
+	pAPIB     = "API token B"
+	pNone     = "no credentials"
+)
+
+var principals = []string{pAdmin, pOperator, pBAdminA, pBAdminB, pAPIA, pAPIB, pNone}
+
+// permWorld is a served app with two businesses, A and B, and a token of
+// every kind. Every route's request targets A's objects.
+type permWorld struct {
+	*harness
+	base   string
+	a, b   map[string]string
+	tokens map[string]string // principal → bearer
+	hook   string            // a webhook endpoint that passes verification
+	seq    int
+}
+
+func newPermWorld(t *testing.T) *permWorld {
+	w := &permWorld{harness: newHarness(t)}
+	w.app = web.New(web.Deps{Cluster: w.c, Sealer: w.sealer, DebugClock: func(time.Duration) time.Time { return time.Unix(1e9, 0) }})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.app.Listener(ln) }()
+	t.Cleanup(func() { _ = w.app.ShutdownWithTimeout(5 * time.Second); <-done })
+	w.base = "http://" + ln.Addr().String()
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_, _ = rw.Write([]byte(r.URL.Query().Get("hub.challenge")))
+	}))
+	t.Cleanup(hook.Close)
+	w.hook = hook.URL + "/hook"
+	w.a = w.createTenant("+15550031000")
+	w.b = w.createTenant("+15550032000")
+	w.tokens = map[string]string{pAdmin: "admin-tok", pOperator: "operator-tok", pAPIA: w.a["access_token"], pAPIB: w.b["access_token"]}
+	for p, biz := range map[string]string{pBAdminA: w.a["business_id"], pBAdminB: w.b["business_id"]} {
+		code, out := w.send("POST", "/admin/v1/businesses/"+biz+"/admin-tokens", "admin-tok", nil)
+		var issued struct{ Token, Kind, BusinessID string }
+		if code != 200 || json.Unmarshal(out, &issued) != nil || issued.Kind != raftfsm.TokenBusinessAdmin || issued.Token == "" {
+			t.Fatalf("business admin token: %d %s", code, out)
+		}
+		w.tokens[p] = issued.Token
+	}
+	return w
+}
+
+// request is one concrete call.
+type request struct {
+	path   string
+	body   io.Reader
+	size   int64
+	ctype  string
+	header map[string]string
+}
+
+func jsonReq(path, body string) request {
+	if body == "" {
+		return request{path: path}
+	}
+	return request{path: path, body: strings.NewReader(body), size: int64(len(body)), ctype: "application/json"}
+}
+
+func (w *permWorld) send(method, path, token string, r *request) (int, []byte) {
+	w.t.Helper()
+	if r == nil {
+		r = &request{}
+	}
+	req, err := http.NewRequest(method, w.base+path, r.body)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	req.ContentLength = r.size
+	if r.ctype != "" {
+		req.Header.Set("Content-Type", r.ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func (w *permWorld) next() int { w.seq++; return w.seq }
+
+// media uploads a fresh media of business A and returns its id.
+func (w *permWorld) media() string {
+	w.t.Helper()
+	body, n, ct := multipartBody([]part{field("messaging_product", "whatsapp"), file("text/plain", []byte("x"), 100)})
+	code, out := w.send("POST", "/v21.0/"+w.a["phone_number_id"]+"/media", w.a["access_token"], &request{body: body, size: n, ctype: ct})
+	var m struct{ ID string }
+	if code != 200 || json.Unmarshal(out, &m) != nil || m.ID == "" {
+		w.t.Fatalf("upload: %d %s", code, out)
+	}
+	return m.ID
+}
+
+// permRoute is the expectation for one registered route.
+type permRoute struct {
+	allow []string // principals allowed; every other one is denied
+	// scoped: an admin route naming A's business; a business admin of
+	// another business gets the answer for a missing business.
+	scoped bool
+	prep   func(w *permWorld) request
+}
+
+func fixed(path, body string) func(*permWorld) request {
+	return func(*permWorld) request { return jsonReq(path, body) }
+}
+
+var (
+	staffRoles    = []string{pAdmin, pOperator}
+	adminOnly     = []string{pAdmin}
+	everyone      = principals
+	apiA          = []string{pAPIA}
+	businessAdmin = []string{pAdmin, pBAdminA}
+)
+
+// permRoutes is the expected access of every route, keyed "METHOD pattern"
+// as app.GetRoutes reports it.
+func permRoutes() map[string]permRoute {
+	node := "/:node<regex(^[0-9]{1,32}$)>"
+	pn := func(w *permWorld) string { return "/v21.0/" + w.a["phone_number_id"] }
+	waba := func(w *permWorld) string { return "/v21.0/" + w.a["waba_id"] }
+	biz := func(w *permWorld) string { return "/admin/v1/businesses/" + w.a["business_id"] }
+	return map[string]permRoute{
+		"GET /healthz": {allow: everyone, prep: fixed("/healthz", "")},
+		"GET /readyz":  {allow: everyone, prep: fixed("/readyz", "")},
+
+		"GET /admin/v1/cluster":                      {allow: staffRoles, prep: fixed("/admin/v1/cluster", "")},
+		"POST /admin/v1/cluster/join-tokens":         {allow: adminOnly, prep: fixed("/admin/v1/cluster/join-tokens", `{"ttl_seconds":3600}`)},
+		"DELETE /admin/v1/cluster/nodes/:id":         {allow: adminOnly, prep: fixed("/admin/v1/cluster/nodes/n2", "")},
+		"POST /admin/v1/cluster/transfer-leadership": {allow: adminOnly, prep: fixed("/admin/v1/cluster/transfer-leadership", "")},
+		"GET /admin/v1/tenants":                      {allow: staffRoles, prep: fixed("/admin/v1/tenants", "")},
+		"GET /admin/v1/webhooks/outbox":              {allow: []string{pAdmin, pBAdminA, pBAdminB}, prep: fixed("/admin/v1/webhooks/outbox", "")},
+		"GET /admin/v1/debug/fsm-digest":             {allow: adminOnly, prep: fixed("/admin/v1/debug/fsm-digest", "")},
+		"GET /admin/v1/audit":                        {allow: staffRoles, prep: fixed("/admin/v1/audit?limit=5", "")},
+		"POST /admin/v1/debug/clock":                 {allow: adminOnly, prep: fixed("/admin/v1/debug/clock", `{"advance_seconds":0}`)},
+		"GET /admin/v1/businesses/:id":               {allow: []string{pAdmin, pOperator, pBAdminA}, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w), "") }},
+		"GET /admin/v1/businesses/:id/tokens":        {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/tokens", "") }},
+		"POST /admin/v1/businesses/:id/tokens":       {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/tokens", "") }},
+		"POST /admin/v1/businesses/:id/admin-tokens": {allow: adminOnly, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/admin-tokens", "") }},
+		"GET /admin/v1/businesses/:id/webhooks":      {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/webhooks", "") }},
+		"GET /admin/v1/businesses/:id/templates":     {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/templates", "") }},
+		"DELETE /admin/v1/businesses/:id/tokens/:token": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
+			tok := fmt.Sprintf("revocable-%d", w.next())
+			w.c.token(w.t, tok, raftfsm.TokenAPI, w.a["business_id"])
+			return jsonReq(biz(w)+"/tokens/id-"+tok, "")
+		}},
+		"POST /admin/v1/tenants": {allow: adminOnly, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/tenants", fmt.Sprintf(`{"name":"T","phone":"+1555004%04d"}`, w.next()))
+		}},
+		"POST /admin/v1/templates/:id/status": {allow: adminOnly, prep: func(w *permWorld) request {
+			id := w.createTemplate(w.a["access_token"], w.a["waba_id"], fmt.Sprintf("review_%d", w.next()), "en", "Hi")
+			return jsonReq("/admin/v1/templates/"+id+"/status", `{"status":"PAUSED"}`)
+		}},
+		"POST /admin/v1/phones/:id/limits": {allow: adminOnly, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/phones/"+w.a["phone_number_id"]+"/limits", `{"throughput_mps":50}`)
+		}},
+		"GET /admin/v1/backup": {allow: adminOnly, prep: func(w *permWorld) request {
+			return request{path: "/admin/v1/backup", header: map[string]string{
+				web.HeaderBackupKey: base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))}}
+		}},
+		"GET /admin/v1/businesses/:id/consumers/export": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
+			return jsonReq(biz(w)+"/consumers/export?wa_id=15551234567", "")
+		}},
+		"POST /admin/v1/businesses/:id/consumers/erase": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
+			return jsonReq(biz(w)+"/consumers/erase", `{"wa_id":"15551234567"}`)
+		}},
+		"POST /admin/v1/phones/:id/retention": {allow: adminOnly, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/phones/"+w.a["phone_number_id"]+"/retention", `{"retention_hours":24}`)
+		}},
+
+		"GET " + node:    {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w), "") }},
+		"DELETE " + node: {allow: apiA, prep: func(w *permWorld) request { return jsonReq("/v21.0/"+w.media(), "") }},
+		"POST " + node:   {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w), `{"pin":"123456"}`) }},
+		"POST " + node + "/media": {allow: apiA, prep: func(w *permWorld) request {
+			body, n, ct := multipartBody([]part{field("messaging_product", "whatsapp"), file("text/plain", []byte("x"), 100)})
+			return request{path: pn(w) + "/media", body: body, size: n, ctype: ct}
+		}},
+		"GET /v1/media/download/:id<regex(^[0-9]{1,32}$)>": {allow: apiA, prep: func(w *permWorld) request {
+			code, out := w.send("GET", "/v21.0/"+w.media(), w.a["access_token"], nil)
+			var m struct{ URL string }
+			if code != 200 || json.Unmarshal(out, &m) != nil {
+				w.t.Fatalf("media info: %d %s", code, out)
+			}
+			u, err := url.Parse(m.URL)
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			return request{path: u.RequestURI()}
+		}},
+		"POST " + node + "/messages": {allow: apiA, prep: func(w *permWorld) request {
+			name := fmt.Sprintf("send_%d", w.next())
+			w.createTemplate(w.a["access_token"], w.a["waba_id"], name, "en", "Hi")
+			return jsonReq(pn(w)+"/messages", `{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"`+name+`","language":{"code":"en"}}}`)
+		}},
+		"POST " + node + "/subscribed_apps": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(waba(w)+"/subscribed_apps", `{"override_callback_uri":"`+w.hook+`","verify_token":"v"}`)
+		}},
+		"GET " + node + "/subscribed_apps": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(waba(w)+"/subscribed_apps", "") }},
+		"DELETE " + node + "/subscribed_apps": {allow: apiA, prep: func(w *permWorld) request {
+			if code, out := w.send("POST", waba(w)+"/subscribed_apps", w.a["access_token"],
+				&[]request{jsonReq("", `{"override_callback_uri":"`+w.hook+`","verify_token":"v"}`)}[0]); code != 200 {
+				w.t.Fatalf("subscribe: %d %s", code, out)
+			}
+			return jsonReq(waba(w)+"/subscribed_apps", "")
+		}},
+		"GET " + node + "/phone_numbers": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(waba(w)+"/phone_numbers", "") }},
+		"POST " + node + "/register": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/register", `{"messaging_product":"whatsapp","pin":"123456"}`)
+		}},
+		"POST " + node + "/deregister": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/deregister", `{"messaging_product":"whatsapp"}`)
+		}},
+		"GET " + node + "/whatsapp_business_profile": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/whatsapp_business_profile", "") }},
+		"POST " + node + "/whatsapp_business_profile": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/whatsapp_business_profile", `{"messaging_product":"whatsapp","about":"hello"}`)
+		}},
+		"GET " + node + "/message_templates": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(waba(w)+"/message_templates", "") }},
+		"POST " + node + "/message_templates": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(waba(w)+"/message_templates", fmt.Sprintf(`{"name":"new_%d","language":"en","category":"UTILITY","components":[{"type":"BODY","text":"x"}]}`, w.next()))
+		}},
+		"DELETE " + node + "/message_templates": {allow: apiA, prep: func(w *permWorld) request {
+			name := fmt.Sprintf("gone_%d", w.next())
+			w.createTemplate(w.a["access_token"], w.a["waba_id"], name, "en", "Hi")
+			return jsonReq(waba(w)+"/message_templates?name="+name, "")
+		}},
+	}
+}
+
+// stateWithoutAudit is the FSM's data except the applied index and the
+// audit log.
+func stateWithoutAudit(t *testing.T, h *harness) string {
+	t.Helper()
+	var out []string
+	for _, l := range strings.Split(dumpFSM(t, h), "\n") {
+		if !strings.HasPrefix(l, "audit ") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestPermissionMatrix calls every route registered on the app as every
+// principal: allowed calls succeed, denied ones answer 401 code 190 (no or
+// unknown credentials), 403 code 10 (wrong role) or — for another
+// business's object — exactly what a missing object answers, and change
+// nothing but the audit log. Every non-GET admin call by an admin-kind
+// token leaves exactly one audit record.
+func TestPermissionMatrix(t *testing.T) {
+	w := newPermWorld(t)
+	expect := permRoutes()
+	seen := map[string]bool{}
+	for _, r := range w.app.GetRoutes(true) {
+		method := r.Method
+		if method == "HEAD" {
+			method = "GET" // Fiber serves every GET route for HEAD as well
+		}
+		key := method + " " + r.Path
+		exp, ok := expect[key]
+		if !ok {
+			t.Errorf("route %s %s has no entry in the permission matrix", r.Method, r.Path)
+			continue
+		}
+		seen[key] = true
+		admin := strings.HasPrefix(r.Path, "/admin/")
+		graphRoute := !admin && r.Path != "/healthz" && r.Path != "/readyz"
+		for _, p := range principals {
+			req := exp.prep(w)
+			before := stateWithoutAudit(t, w.harness)
+			auditBefore, _ := w.c.fsm.AuditLog(nil, 1<<20)
+			code, body := w.send(r.Method, req.path, w.tokens[p], &req)
+			auditAfter, _ := w.c.fsm.AuditLog(nil, 1<<20)
+			where := fmt.Sprintf("%s %s as %s", r.Method, req.path, p)
+			allowed := slices.Contains(exp.allow, p)
+			switch {
+			case allowed:
+				if code/100 != 2 {
+					t.Errorf("%s: %d %s, want allowed", where, code, body)
+				}
+			case p == pNone:
+				w.expectError(where, r.Method, code, body, 401, 190)
+			case graphRoute && p == pAPIB, admin && exp.scoped && p == pBAdminB && slices.Contains(exp.allow, pBAdminA):
+				// Another business's object: the answer for a missing one.
+				w.expectError(where, r.Method, code, body, 400, 100)
+				if r.Method != "HEAD" && admin {
+					missing := strings.Replace(req.path, w.a["business_id"], "999999999999999", 1)
+					mreq := exp.prep(w)
+					mreq.path = missing
+					mcode, mbody := w.send(r.Method, missing, "admin-tok", &mreq)
+					if mcode != code || normalizeEnvelope(t, mbody) != normalizeEnvelope(t, body) {
+						t.Errorf("%s: foreign business %d %s answers unlike a missing one %d %s", where, code, body, mcode, mbody)
+					}
+					before = stateWithoutAudit(t, w.harness)
+				}
+			default:
+				w.expectError(where, r.Method, code, body, 403, 10)
+			}
+			if !allowed && stateWithoutAudit(t, w.harness) != before {
+				t.Errorf("%s: a denied call changed the state", where)
+			}
+			wantRecords := 0
+			if admin && r.Method != "GET" && r.Method != "HEAD" && (p == pAdmin || p == pOperator || p == pBAdminA || p == pBAdminB) {
+				wantRecords = 1
+			}
+			added := auditAfter[len(auditBefore):]
+			if n := len(added); n != wantRecords {
+				t.Errorf("%s: %d audit records, want %d", where, n, wantRecords)
+			} else if wantRecords == 1 {
+				rec := added[0].Record
+				wantOutcome := map[bool]string{true: "ok", false: "denied"}[allowed]
+				if code == 400 {
+					wantOutcome = "failed"
+				}
+				if rec.Outcome != wantOutcome || rec.Status != code || rec.Action == "" || rec.ActorID == "" || rec.At == 0 {
+					t.Errorf("%s: audit record %+v, want outcome %s status %d", where, rec, wantOutcome, code)
+				}
+			}
+		}
+	}
+	for key := range expect {
+		if !seen[key] {
+			t.Errorf("matrix entry %s matches no registered route", key)
+		}
+	}
+	// The audit log holds ids, never a token. (The harness's admin and
+	// operator token ids embed their values, so only the tokens waedge
+	// issued itself are checked.)
+	var sb bytes.Buffer
+	entries, _ := w.c.fsm.AuditLog(nil, 1<<20)
+	for _, e := range entries {
+		fmt.Fprintf(&sb, "%+v\n", e.Record)
+	}
+	for _, p := range []string{pBAdminA, pBAdminB, pAPIA, pAPIB} {
+		if tok := w.tokens[p]; strings.Contains(sb.String(), tok) {
+			t.Errorf("the audit log holds the token of %s", p)
+		}
+	}
+}
+
+func (w *permWorld) expectError(where, method string, code int, body []byte, status, gcode int) {
+	w.t.Helper()
+	if code != status {
+		w.t.Errorf("%s: %d %s, want %d", where, code, body, status)
+		return
+	}
+	if method == "HEAD" {
+		return
+	}
+	if e := decodeEnvelope(w.t, body); e.Error.Code != gcode {
+		w.t.Errorf("%s: code %d, want %d (%s)", where, e.Error.Code, gcode, body)
+	}
+}
+
+func normalizeEnvelope(t *testing.T, body []byte) string {
+	e := decodeEnvelope(t, body)
+	e.Error.FBTraceID = ""
+	return fmt.Sprintf("%+v", e)
+}
