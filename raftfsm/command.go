@@ -80,6 +80,13 @@ const (
 	CmdExpire CommandType = 40
 	// CmdSetRetention sets a phone number's retention.
 	CmdSetRetention CommandType = 41
+
+	// CmdRecordIntegrity counts one integrity signal (spam report, block,
+	// unblock, new-recipient rate) of a business number and re-derives the
+	// number's quality rating (issue 5).
+	CmdRecordIntegrity CommandType = 55
+	// CmdSetMessagingTier sets a phone number's messaging-limit tier.
+	CmdSetMessagingTier CommandType = 56
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

@@ -90,6 +90,8 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdMessageStatuses:    f.applyMessageStatuses,
 		CmdExpire:             f.applyExpire,
 		CmdSetRetention:       f.applySetRetention,
+		CmdRecordIntegrity:    f.applyRecordIntegrity,
+		CmdSetMessagingTier:   f.applySetMessagingTier,
 	}
 	f.expireMedia = ExpireMediaTx
 	f.expireSessions = expireSessionsTx
