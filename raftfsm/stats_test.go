@@ -255,7 +255,7 @@ func TestQualityRatingTransitions(t *testing.T) {
 		t.Fatalf("redelivery: %v", r.Err)
 	}
 	step(integrity(t, SignalNewRecipientRate, 1, day+4000, "d4"), QualityYellow, false) // no second webhook
-	step(integrity(t, SignalBlock, 2, day+5000, "d5"), QualityRed, true)               // 5 per 100
+	step(integrity(t, SignalBlock, 2, day+5000, "d5"), QualityRed, true)                // 5 per 100
 	step(integrity(t, SignalUnblock, 1, day+6000, "d6"), QualityYellow, true)
 	if got := outbox(); len(got) != 3 || got[1] != "sealed R" || got[2] != "sealed Y" {
 		t.Fatalf("outbox: %q", got)

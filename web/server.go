@@ -119,6 +119,12 @@ func New(d Deps) *fiber.App {
 	a.Post("/templates/:id/status", admin.requireAdmin, admin.setTemplateStatus)
 	a.Post("/phones/:id/limits", admin.requireAdmin, admin.setPhoneLimits)
 	a.Post("/phones/:id/retention", admin.requireAdmin, admin.setPhoneRetention)
+	a.Post("/phones/:id/tier", admin.requireAdmin, admin.setPhoneTier)
+	a.Get("/stats", admin.stats)
+	a.Get("/integrity", admin.integrity)
+	a.Get("/billing", admin.billing)
+	a.Get("/billing/rates", admin.getRates)
+	a.Put("/billing/rates", admin.requireAdmin, admin.putRates)
 	if d.DebugClock != nil {
 		a.Post("/debug/clock", admin.requireAdmin, admin.advanceClock)
 	}
