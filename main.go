@@ -72,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return relay.SandboxMain(ctx, args[1:], stdout, stderr, getenv)
-	case "cluster", "tenant":
+	case "cluster", "tenant", "billing", "stats":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cli.Run(ctx, args, stdout, stderr, getenv)
@@ -102,6 +102,12 @@ commands:
   tenant list
   tenant retention PHONE_NUMBER_ID --hours N
                                 keep the number's messages N hours (1 to 720, default 720)
+  tenant tier PHONE_NUMBER_ID --tier T
+                                set the messaging-limit tier (TIER_250 … TIER_UNLIMITED)
+  billing export --month YYYY-MM [--business ID] [--format csv|json]
+                                the month's bill: delivered template messages × rate card
+  stats show [--business ID] [--phone ID] [--from D] [--to D]
+                                message counters per day (counts only)
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only)
   phone --relay URL --number N --name NAME --business NUMBER
                                 a simulated consumer phone chatting in the terminal
