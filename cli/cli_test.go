@@ -84,7 +84,9 @@ func TestBillingExportPrintsCSV(t *testing.T) {
 	}))
 	defer srv.Close()
 	var out, errb bytes.Buffer
-	env := func(k string) string { return map[string]string{"WAEDGE_SERVER": srv.URL, "WAEDGE_ADMIN_TOKEN": "t"}[k] }
+	env := func(k string) string {
+		return map[string]string{"WAEDGE_SERVER": srv.URL, "WAEDGE_ADMIN_TOKEN": "t"}[k]
+	}
 	if code := Run(context.Background(), []string{"billing", "export", "--month", "2026-03", "--business", "1001"}, &out, &errb, env); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
