@@ -80,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return cli.RunBackup(ctx, args[1:], stdout, stderr, getenv)
 	case "restore":
 		return cli.RunRestore(args[1:], stdout, stderr, getenv, time.Now)
-	case "cluster", "tenant", "audit":
+	case "cluster", "tenant", "audit", "billing", "stats":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cli.Run(ctx, args, stdout, stderr, getenv)
@@ -114,6 +114,12 @@ commands:
                                 mint a business admin token (shown once)
   audit list [--limit N] [--after CURSOR]
                                 admin actions, oldest first
+  tenant tier PHONE_NUMBER_ID --tier T
+                                set the messaging-limit tier (TIER_250 … TIER_UNLIMITED)
+  billing export --month YYYY-MM [--business ID] [--format csv|json]
+                                the month's bill: delivered template messages × rate card
+  stats show [--business ID] [--phone ID] [--from D] [--to D]
+                                message counters per day (counts only)
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only)
   phone --relay URL --number N --name NAME --business NUMBER
                                 a simulated consumer phone chatting in the terminal

@@ -1,5 +1,5 @@
 // Package cli is the client side of waedge's admin commands: `waedge
-// cluster …`, `waedge tenant …` and `waedge audit …` call the admin API of a running node and
+// cluster …`, `waedge tenant …`, `waedge audit …`, `waedge billing …` and `waedge stats …` call the admin API of a running node and
 // print its JSON answer.
 package cli
 
@@ -17,9 +17,9 @@ import (
 	"time"
 )
 
-// Run executes one admin command (args[0] is "cluster", "tenant" or
-// "audit") and returns the process exit code: 0 success, 1 the server
-// refused or could not be reached, 2 usage error.
+// Run executes one admin command (args[0] is "cluster", "tenant",
+// "audit", "billing" or "stats") and returns the process exit code: 0
+// success, 1 the server refused or could not be reached, 2 usage error.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) < 2 {
 		fmt.Fprint(stderr, usage)
@@ -106,6 +106,47 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			q.Set("after", *after)
 		}
 		method, path = "GET", "/admin/v1/audit?"+q.Encode()
+	case "tenant tier":
+		tier := fs.String("tier", "", "messaging-limit tier: TIER_250, TIER_1K, TIER_10K, TIER_100K or TIER_UNLIMITED")
+		if !parse(fs, args[2:], 1) {
+			return 2
+		}
+		if *tier == "" {
+			fmt.Fprint(stderr, "tenant tier: --tier is required\n\n"+usage)
+			return 2
+		}
+		method, path, body = "POST", "/admin/v1/phones/"+url.PathEscape(fs.Arg(0))+"/tier", map[string]string{"tier": *tier}
+	case "billing export":
+		month := fs.String("month", "", "month to bill, YYYY-MM")
+		business := fs.String("business", "", "one business id (default: every business)")
+		format := fs.String("format", "csv", "csv or json")
+		if !parse(fs, args[2:], 0) {
+			return 2
+		}
+		if *month == "" {
+			fmt.Fprint(stderr, "billing export: --month is required\n\n"+usage)
+			return 2
+		}
+		q := url.Values{"month": {*month}, "format": {*format}}
+		if *business != "" {
+			q.Set("business", *business)
+		}
+		method, path = "GET", "/admin/v1/billing?"+q.Encode()
+	case "stats show":
+		q := url.Values{}
+		for _, name := range []string{"business", "phone", "from", "to"} {
+			fs.String(name, "", name+" filter (from/to: YYYY-MM-DD)")
+		}
+		if !parse(fs, args[2:], 0) {
+			return 2
+		}
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "business", "phone", "from", "to":
+				q.Set(f.Name, f.Value.String())
+			}
+		})
+		method, path = "GET", "/admin/v1/stats?"+q.Encode()
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0]+" "+args[1], usage)
 		return 2
@@ -136,9 +177,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out, "", "  ") != nil {
 		pretty.Reset()
-		pretty.Write(out)
+		pretty.Write(out) // CSV and other text: as is
+	} else {
+		pretty.WriteByte('\n')
 	}
-	pretty.WriteByte('\n')
 	_, _ = stdout.Write(pretty.Bytes())
 	return 0
 }
@@ -155,6 +197,9 @@ const usage = `usage:
   waedge tenant consumer-erase BUSINESS_ID WA_ID      erase it (messages, window, Signal session)
   waedge tenant admin-token BUSINESS_ID   (mints a business admin token, shown once)
   waedge audit list [--limit 100] [--after CURSOR]
+  waedge tenant tier PHONE_NUMBER_ID --tier TIER_10K   (messaging-limit tier)
+  waedge billing export --month YYYY-MM [--business ID] [--format csv|json]
+  waedge stats show [--business ID] [--phone ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
 common flags: --server URL (WAEDGE_SERVER), --token-file PATH (WAEDGE_TOKEN_FILE), --token T (WAEDGE_ADMIN_TOKEN)
 `
 

@@ -53,6 +53,10 @@ func TestRun(t *testing.T) {
 		{[]string{"tenant", "create", "--name", "Acme"}, 2, "", ""},
 		{[]string{"cluster", "remove"}, 2, "", ""},
 		{[]string{"cluster", "explode"}, 2, "", ""},
+		{[]string{"billing", "export", "--month", "2026-03", "--business", "1001"}, 0, "GET /admin/v1/billing Bearer tok123 ", ""},
+		{[]string{"billing", "export"}, 2, "", ""},
+		{[]string{"tenant", "tier", "3001", "--tier", "TIER_10K"}, 0, `POST /admin/v1/phones/3001/tier Bearer tok123 {"tier":"TIER_10K"}`, ""},
+		{[]string{"stats", "show", "--from", "2026-03-01"}, 0, "GET /admin/v1/stats Bearer tok123 ", ""},
 	} {
 		got = nil
 		var out, errb bytes.Buffer
@@ -72,5 +76,26 @@ func TestRun(t *testing.T) {
 		if tc.code == 1 && !strings.Contains(errb.String(), "no cluster member has this id") {
 			t.Fatalf("%v: error output %q", tc.args, errb.String())
 		}
+	}
+}
+
+func TestBillingExportPrintsCSV(t *testing.T) {
+	const csv = "business,month,category,delivered,rate,amount,currency\n1001,2026-03,marketing,2,0.05,0.1,USD\n"
+	var query string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		query = r.URL.RawQuery
+		w.Header().Set("Content-Type", "text/csv")
+		_, _ = w.Write([]byte(csv))
+	}))
+	defer srv.Close()
+	var out, errb bytes.Buffer
+	env := func(k string) string {
+		return map[string]string{"WAEDGE_SERVER": srv.URL, "WAEDGE_ADMIN_TOKEN": "t"}[k]
+	}
+	if code := Run(context.Background(), []string{"billing", "export", "--month", "2026-03", "--business", "1001"}, &out, &errb, env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if query != "business=1001&format=csv&month=2026-03" || out.String() != csv {
+		t.Fatalf("query %q, output %q", query, out.String())
 	}
 }

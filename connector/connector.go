@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -835,10 +836,74 @@ func (r *run) deliver(ctx context.Context, d network.Delivery) {
 	case d.Receipt != nil:
 		go r.receipt(ctx, d)
 	case d.Signal != nil:
-		// Integrity signals are counted per business (issue 5); nothing
-		// about the consumer is kept.
-		_ = r.net.Ack(ctx, d.Recipient(), d.ID)
+		go r.integrity(ctx, d)
 	}
+}
+
+// qualityEvent is the phone_number_quality_update event name of a move to
+// a rating: a number leaving GREEN is flagged, one back at GREEN is
+// unflagged (cloud-api.md §6.7).
+func qualityEvent(rating string) string {
+	if rating == raftfsm.QualityGreen {
+		return "UNFLAGGED"
+	}
+	return "FLAGGED"
+}
+
+// integrity records one integrity signal of a business number (issue 5)
+// and acks it after the commit. Only the kind, a count and the time are
+// proposed: nothing about the consumer (the network's Consumer field) is
+// kept. Apply derives the new quality rating; it cannot seal, so the
+// webhook for every rating the number could move to is sealed here and
+// Apply queues the one that applies, only when the rating changes.
+func (r *run) integrity(ctx context.Context, d network.Delivery) {
+	sig := d.Signal
+	n := r.numberOf(sig.Business)
+	if n == nil {
+		return // not attached yet: stays queued on the relay, redelivered
+	}
+	count := sig.Count
+	if count < 1 {
+		count = 1
+	}
+	now := r.c.d.Now()
+	ref := sha256.Sum256([]byte("waedge signal delivery v1\x00" + d.ID))
+	c := raftfsm.RecordIntegrity{PhoneNumberID: n.phoneID, Kind: sig.Kind, Count: count, At: now.UnixMilli(),
+		DeliveryRef: hex.EncodeToString(ref[:16])}
+	tier := raftfsm.DefaultTier
+	if p, err := r.fsm.Phone(n.phoneID); err == nil {
+		tier = raftfsm.TierOf(p)
+	}
+	for _, rating := range []string{raftfsm.QualityGreen, raftfsm.QualityYellow, raftfsm.QualityRed} {
+		body, err := r.sealEvent(ctx, n, cloudapi.QualityNotification(n.wabaID, now.Unix(), cloudapi.QualityUpdate{
+			DisplayPhoneNumber: n.digits, Event: qualityEvent(rating), CurrentLimit: tier}))
+		if err != nil {
+			return // not acked: redelivered
+		}
+		ev := &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}
+		switch rating {
+		case raftfsm.QualityGreen:
+			c.Events.Green = ev
+		case raftfsm.QualityYellow:
+			c.Events.Yellow = ev
+		default:
+			c.Events.Red = ev
+		}
+	}
+	res, err := r.propose(ctx, raftfsm.CmdRecordIntegrity, c)
+	if err != nil {
+		return // not acked: the relay redelivers
+	}
+	switch {
+	case res.Err == nil, errors.Is(res.Err, raftfsm.ErrConflict): // recorded now, or before a lost ack
+	case errors.Is(res.Err, raftfsm.ErrInvalid):
+		// A kind this version does not know: acking keeps it from
+		// blocking the queue; nothing about it is logged but the kind.
+		r.c.log.Warn("integrity signal refused", slog.String("phone_number_id", n.phoneID), slog.String("kind", sig.Kind))
+	default:
+		return
+	}
+	_ = r.net.Ack(ctx, n.digits, d.ID)
 }
 
 func (r *run) receipt(ctx context.Context, d network.Delivery) {

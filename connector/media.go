@@ -30,7 +30,6 @@ const maxNetworkMedia = 16 << 20
 // unreachable link).
 var errMedia = errors.New("connector: media unavailable")
 
-
 // outboundMedia loads an outbound message's media (an uploaded media id
 // of the business, or a link), seals it, uploads the blob and returns the
 // content to encrypt.

@@ -83,6 +83,12 @@ const (
 
 	// CmdAudit appends one admin action to the audit log.
 	CmdAudit CommandType = 50
+	// CmdRecordIntegrity counts one integrity signal (spam report, block,
+	// unblock, new-recipient rate) of a business number and re-derives the
+	// number's quality rating (issue 5).
+	CmdRecordIntegrity CommandType = 55
+	// CmdSetMessagingTier sets a phone number's messaging-limit tier.
+	CmdSetMessagingTier CommandType = 56
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

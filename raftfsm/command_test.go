@@ -103,7 +103,7 @@ func TestDecodeEntryRejects(t *testing.T) {
 
 func TestErrorCodesRoundTrip(t *testing.T) {
 	sentinels := []error{ErrNotFound, ErrConflict, ErrInvalid, ErrTokenInvalid, ErrTokenUsed, ErrIgnored,
-		ErrVersion, ErrWindowClosed, ErrRateLimited, ErrPINMismatch}
+		ErrVersion, ErrWindowClosed, ErrRateLimited, ErrPINMismatch, ErrMessagingLimit}
 	seen := map[uint16]bool{}
 	for _, e := range sentinels {
 		code := ErrorCode(e)

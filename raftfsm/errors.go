@@ -29,6 +29,9 @@ var (
 	ErrRateLimited = errors.New("rate limit exceeded")
 	// ErrPINMismatch: the two-step verification PIN does not match.
 	ErrPINMismatch = errors.New("PIN mismatch")
+	// ErrMessagingLimit: a business-initiated message to one more distinct
+	// consumer than the number's messaging-limit tier allows in 24 hours.
+	ErrMessagingLimit = errors.New("messaging limit reached")
 	// ErrExpired: a data key for a period that expiry has already passed
 	// (a late proposer must not bring a destroyed key back).
 	ErrExpired = errors.New("expired")
@@ -54,6 +57,7 @@ var codes = []struct {
 	{8, ErrWindowClosed},
 	{9, ErrRateLimited},
 	{10, ErrPINMismatch},
+	{11, ErrMessagingLimit},
 	{40, ErrExpired},
 }
 

@@ -92,6 +92,8 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdSetRetention:       f.applySetRetention,
 		CmdEraseConsumer:      f.applyEraseConsumer,
 		CmdAudit:              f.applyAudit,
+		CmdRecordIntegrity:    f.applyRecordIntegrity,
+		CmdSetMessagingTier:   f.applySetMessagingTier,
 	}
 	f.expireMedia = ExpireMediaTx
 	f.expireSessions = expireSessionsTx

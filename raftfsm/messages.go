@@ -40,6 +40,9 @@ type Message struct {
 	// NetworkID is the network's id of an inbound message (the sender's
 	// envelope id), for read receipts.
 	NetworkID string
+	// Category is an outbound message's pricing category (its template's
+	// category, else service), for statistics and billing.
+	Category string
 }
 
 // MessageIDRef is how a message id is stored and looked up: a wamid embeds
@@ -72,6 +75,10 @@ type AcceptMessage struct {
 	CallbackData  string
 	RequireWindow bool
 	CreatedAt     int64
+	// TemplateName and TemplateLanguage name the template of a template
+	// message: Apply looks up its category (the pricing category).
+	TemplateName     string
+	TemplateLanguage string
 }
 
 // RecordInbound is the payload of CmdRecordInbound.
@@ -126,18 +133,41 @@ func (f *FSM) applyAcceptMessage(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	if tx.Bucket(bucketMessageIDs).Get([]byte(c.IDRef)) != nil || tx.Bucket(bucketMessages).Get(c.Key) != nil {
 		return nil, domainErr(ErrConflict, "message id")
 	}
-	if c.RequireWindow {
-		w := tx.Bucket(bucketWindows).Get(windowKey(c.PhoneNumberID, c.PeerRef))
-		if len(w) != 8 || c.CreatedAt-int64(beUint64(w)) > WindowMillis {
-			return nil, ErrWindowClosed
+	w := tx.Bucket(bucketWindows).Get(windowKey(c.PhoneNumberID, c.PeerRef))
+	windowOpen := len(w) == 8 && c.CreatedAt-int64(beUint64(w)) <= WindowMillis
+	if c.RequireWindow && !windowOpen {
+		return nil, ErrWindowClosed
+	}
+	category := CategoryService
+	if c.Type == "template" {
+		if tv := tx.Bucket(bucketTemplates).Get(templateKey(p.WABAID, c.TemplateName, c.TemplateLanguage)); tv != nil {
+			var t Template
+			decode(tv, &t)
+			category = PricingCategory(t.Category)
+		}
+	}
+	// A template outside the window is business-initiated: it counts
+	// against the messaging-limit tier (distinct consumers per rolling 24
+	// hours). The check only reads, so a refusal leaves nothing behind.
+	businessInitiated := c.Type == "template" && !windowOpen
+	if businessInitiated {
+		if limit, _ := TierLimit(TierOf(p)); limit > 0 {
+			if live, present := distinctLive(tx, setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt-tierHorizon); !present && live >= limit {
+				return nil, ErrMessagingLimit
+			}
 		}
 	}
 	putMessage(tx, Message{
 		Key: c.Key, IDRef: c.IDRef, IDSealed: c.IDSealed, PhoneNumberID: c.PhoneNumberID, BusinessID: c.BusinessID,
 		PeerRef: c.PeerRef, PeerSealed: c.PeerSealed,
 		Direction: DirectionOut, Type: c.Type, Content: c.Content, CallbackData: c.CallbackData,
-		Status: StatusAccepted, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt,
+		Status: StatusAccepted, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, Category: category,
 	})
+	bumpStat(tx, c.PhoneNumberID, c.CreatedAt, DirectionOut, c.Type, StatusAccepted, category)
+	distinctTouch(tx, setReach, c.PhoneNumberID, c.PeerRef, c.CreatedAt, reachHorizon)
+	if businessInitiated {
+		distinctTouch(tx, setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt, tierHorizon)
+	}
 	// The network connector picks it up from the pending queue.
 	mustPut(tx, bucketSignalPending, c.Key, []byte(c.PhoneNumberID))
 	return nil, nil
@@ -178,6 +208,7 @@ func recordInbound(tx *bolt.Tx, c *RecordInbound) {
 		Direction: DirectionIn, Type: c.Type, Content: c.Content, Status: "received",
 		CreatedAt: c.ReceivedAt, UpdatedAt: c.ReceivedAt, NetworkID: c.NetworkID,
 	})
+	bumpStat(tx, c.PhoneNumberID, c.ReceivedAt, DirectionIn, c.Type, StatusReceived, CategoryService)
 	if c.Event != nil {
 		ev := *c.Event
 		ev.PhoneNumberID = c.PhoneNumberID

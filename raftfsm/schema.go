@@ -82,6 +82,25 @@ var (
 	// bucketAudit: AuditKeyLen key (BE64 unix ns | 8 proposer bytes) →
 	// AuditRecord, in time order.
 	bucketAudit = []byte("audit")
+	// bucketStats: phone-number id 0 day (YYYY-MM-DD, UTC) 0 direction 0
+	// type 0 status 0 pricing category → count (BE64). Non-identifiable
+	// counters; kept after the messages they count expire.
+	bucketStats = []byte("stats")
+	// bucketDistinct: set name 0 phone-number id 0 consumer reference →
+	// last time (BE64 unix ms); set name 0 phone-number id 1 → the number
+	// of entries (BE64). Rolling sets of distinct consumers (see
+	// distinct.go), never numbers.
+	bucketDistinct = []byte("distinct")
+	// bucketDistinctByTime: set name 0 phone-number id 0 time BE64 0
+	// consumer reference → empty: the same sets in time order, so entries
+	// past the horizon are dropped from the front.
+	bucketDistinctByTime = []byte("distinct_by_time")
+	// bucketIntegrity: phone-number id 0 day (YYYY-MM-DD) 0 signal kind →
+	// count (BE64): integrity signals per business number and day.
+	bucketIntegrity = []byte("integrity")
+	// bucketIntegritySeen: phone-number id 0 day 0 delivery reference →
+	// empty: dedupe of redelivered signals, dropped after IntegrityDays.
+	bucketIntegritySeen = []byte("integrity_seen")
 )
 
 // allBuckets is created on open.
@@ -92,6 +111,7 @@ var allBuckets = [][]byte{
 	bucketDataKeys, bucketTemplates, bucketTemplateIDs, bucketMessagesByPhone, bucketWindowsByTime,
 	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads,
 	bucketMedia, bucketMediaChunks, bucketAudit,
+	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
 }
 
 // Keys in bucketMeta.

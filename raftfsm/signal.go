@@ -214,6 +214,7 @@ func applyStatusUpdate(tx *bolt.Tx, phoneID string, u StatusUpdate) {
 		m.Status == StatusFailed || statusRank(u.Status) <= statusRank(m.Status) {
 		return
 	}
+	bumpStatusStats(tx, m, m.Status, u.Status, u.At)
 	m.Status, m.UpdatedAt = u.Status, u.At
 	mustPut(tx, bucketMessages, key, marshal(m))
 	if u.Event != nil {

@@ -70,6 +70,12 @@ type Phone struct {
 	ThroughputMPS int
 	// PairPerMinute is the limit to one consumer (0: the default, 10).
 	PairPerMinute int
+	// QualityRating is GREEN, YELLOW or RED, derived from integrity
+	// signals ("" until the first signal: GREEN; see QualityOf).
+	QualityRating string
+	// MessagingLimitTier is the number's tier ("": DefaultTier; see
+	// TierOf).
+	MessagingLimitTier string
 }
 
 // Profile is a phone number's WhatsApp business profile.

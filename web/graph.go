@@ -57,12 +57,15 @@ func businessOf(c *fiber.Ctx) string {
 	return b
 }
 
-// getNode answers GET /{node-id}: phone numbers, templates and media. An id of another
+// getNode answers GET /{node-id}: phone numbers, WABAs (with analytics), templates and media. An id of another
 // business answers exactly like a missing one (tenant isolation).
 func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("node"))
 	t, err := g.d.Cluster.FSM().Tenant(id)
 	if errors.Is(err, raftfsm.ErrNotFound) {
+		if w, werr := g.d.Cluster.FSM().WABA(id); werr == nil && w.BusinessID == businessOf(c) {
+			return g.wabaView(c, w)
+		}
 		if tpl, terr := g.d.Cluster.FSM().TemplateByID(id); terr == nil && tpl.BusinessID == businessOf(c) {
 			return c.JSON(templateView(tpl))
 		}

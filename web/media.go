@@ -545,4 +545,3 @@ func (g *graphAPI) checkMediaID(c *fiber.Ctx, typ string, m *cloudapi.Media) err
 	}
 	return nil
 }
-

@@ -125,11 +125,16 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		return err
 	}
 	typ := req.MessageContent().Type
+	var tplName, tplLang string
+	if typ == "template" && req.Template != nil {
+		tplName, tplLang = req.Template.Name, req.Template.Language.Code
+	}
 	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{
 		Key: g.messageKey(), IDRef: idRef, IDSealed: idSealed, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
 		PeerRef: g.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), PeerSealed: peer,
 		Type: typ, Content: sealed, CallbackData: req.BizOpaqueCallbackData,
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
+		TemplateName: tplName, TemplateLanguage: tplLang,
 	})
 	if err != nil {
 		return err
@@ -141,6 +146,8 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 	switch {
 	case errors.Is(res.Err, raftfsm.ErrWindowClosed):
 		return cloudapi.ErrReEngagement
+	case errors.Is(res.Err, raftfsm.ErrMessagingLimit):
+		return cloudapi.ErrMessagingLimit
 	case res.Err != nil:
 		return res.Err
 	}

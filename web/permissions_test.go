@@ -193,6 +193,16 @@ func permRoutes() map[string]permRoute {
 		"POST /admin/v1/phones/:id/limits": {allow: adminOnly, prep: func(w *permWorld) request {
 			return jsonReq("/admin/v1/phones/"+w.a["phone_number_id"]+"/limits", `{"throughput_mps":50}`)
 		}},
+		"GET /admin/v1/stats": {allow: staffRoles, prep: fixed("/admin/v1/stats", "")},
+		"GET /admin/v1/integrity": {allow: staffRoles, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/integrity?phone="+w.a["phone_number_id"], "")
+		}},
+		"GET /admin/v1/billing":       {allow: staffRoles, prep: fixed("/admin/v1/billing?month=2026-11", "")},
+		"GET /admin/v1/billing/rates": {allow: staffRoles, prep: fixed("/admin/v1/billing/rates", "")},
+		"PUT /admin/v1/billing/rates": {allow: adminOnly, prep: fixed("/admin/v1/billing/rates", `{"currency":"EUR","marketing":0.05}`)},
+		"POST /admin/v1/phones/:id/tier": {allow: adminOnly, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/phones/"+w.a["phone_number_id"]+"/tier", `{"tier":"TIER_10K"}`)
+		}},
 		"GET /admin/v1/backup": {allow: adminOnly, prep: func(w *permWorld) request {
 			return request{path: "/admin/v1/backup", header: map[string]string{
 				web.HeaderBackupKey: base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))}}

@@ -40,15 +40,20 @@ func phoneView(p raftfsm.Phone, fields string) fiber.Map {
 	if !p.Registered {
 		status = "DISCONNECTED"
 	}
+	quality, tier := raftfsm.QualityOf(p), raftfsm.TierOf(p)
 	all := fiber.Map{
 		"id": p.ID, "display_phone_number": p.DisplayPhoneNumber, "verified_name": p.VerifiedName,
-		"code_verification_status": "VERIFIED", "quality_rating": "GREEN", "platform_type": "CLOUD_API",
+		"code_verification_status": "VERIFIED", "quality_rating": quality, "platform_type": "CLOUD_API",
 		"throughput": fiber.Map{"level": "STANDARD"}, "status": status, "name_status": "APPROVED",
 		"is_pin_enabled": len(p.PINHash) > 0, "account_mode": "LIVE", "is_official_business_account": false,
+		// messaging_limit_tier is deprecated in favour of
+		// whatsapp_business_manager_messaging_limit (cloud-api.md §5); both
+		// answer the number's tier.
+		"messaging_limit_tier": tier, "whatsapp_business_manager_messaging_limit": tier,
 	}
 	if fields == "" {
 		return fiber.Map{"id": p.ID, "display_phone_number": p.DisplayPhoneNumber, "verified_name": p.VerifiedName,
-			"code_verification_status": "VERIFIED", "quality_rating": "GREEN", "platform_type": "CLOUD_API",
+			"code_verification_status": "VERIFIED", "quality_rating": quality, "platform_type": "CLOUD_API",
 			"throughput": fiber.Map{"level": "STANDARD"}}
 	}
 	out := fiber.Map{"id": p.ID}

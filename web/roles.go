@@ -91,6 +91,12 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 		{method: "POST", path: "/phones/:id/retention", roles: roleAdmin, action: "phone.retention", targetKind: "phone", handler: a.setPhoneRetention},
 		{method: "GET", path: "/audit", roles: staff, handler: a.auditLog},
 		{method: "GET", path: "/backup", roles: roleAdmin, handler: a.backup},
+		{method: "POST", path: "/phones/:id/tier", roles: roleAdmin, action: "phone.tier", targetKind: "phone", handler: a.setPhoneTier},
+		{method: "GET", path: "/stats", roles: staff, handler: a.stats},
+		{method: "GET", path: "/integrity", roles: staff, handler: a.integrity},
+		{method: "GET", path: "/billing", roles: staff, handler: a.billing},
+		{method: "GET", path: "/billing/rates", roles: staff, handler: a.getRates},
+		{method: "PUT", path: "/billing/rates", roles: roleAdmin, action: "billing.rates", handler: a.putRates},
 		// A consumer's data is the business's conversations: its own admin
 		// may export or erase it; the operator may not.
 		{method: "GET", path: "/businesses/:id/consumers/export", roles: roleAdmin | roleBusinessAdmin, scoped: true,

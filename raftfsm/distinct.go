@@ -1,0 +1,121 @@
+package raftfsm
+
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Rolling sets of distinct consumers per business number. An entry is a
+// consumer reference (seal.ConsumerRef, never a number) with the time it
+// was last reached; entries older than the set's horizon are dropped from
+// the front of the time index by the next write that touches the set, so
+// a touch costs O(1) amortised and the stored count is exact after it.
+const (
+	// setTier holds the consumers a number reached with business-initiated
+	// messages (templates outside the customer service window) in the
+	// last 24 hours: the messaging-limit tier counts them.
+	setTier = "tier"
+	// setReach holds the consumers a number sent any message to in the
+	// last 7 days: the denominator of the quality rating.
+	setReach = "reach"
+)
+
+// Set horizons (ms).
+const (
+	tierHorizon  = WindowMillis
+	reachHorizon = IntegrityDays * 24 * 60 * 60 * 1000
+)
+
+func distinctKey(set, phoneID, ref string) []byte {
+	return []byte(set + "\x00" + phoneID + "\x00" + ref)
+}
+
+func distinctCountKey(set, phoneID string) []byte {
+	return []byte(set + "\x00" + phoneID + "\x01")
+}
+
+func distinctTimePrefix(set, phoneID string) []byte {
+	return []byte(set + "\x00" + phoneID + "\x00")
+}
+
+func distinctTimeKey(set, phoneID string, at int64, ref string) []byte {
+	k := distinctTimePrefix(set, phoneID)
+	k = append(k, be64(at)...)
+	k = append(k, 0)
+	return append(k, ref...)
+}
+
+// counter reads a BE64 counter value (0 when absent).
+func counter(b *bolt.Bucket, k []byte) int64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return int64(beUint64(v))
+}
+
+// distinctLive returns how many entries of the set are newer than cutoff
+// and whether ref is one of them, without writing (the refusal path must
+// leave no state behind).
+func distinctLive(tx *bolt.Tx, set, phoneID, ref string, cutoff int64) (live int64, present bool) {
+	n := counter(tx.Bucket(bucketDistinct), distinctCountKey(set, phoneID))
+	prefix := distinctTimePrefix(set, phoneID)
+	c := tx.Bucket(bucketDistinctByTime).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) < len(prefix)+8 || int64(beUint64(k[len(prefix):])) > cutoff {
+			break
+		}
+		n--
+	}
+	if v := tx.Bucket(bucketDistinct).Get(distinctKey(set, phoneID, ref)); len(v) == 8 && int64(beUint64(v)) > cutoff {
+		present = true
+	}
+	return n, present
+}
+
+// distinctPrune drops the entries at or before cutoff and returns the
+// number of entries left.
+func distinctPrune(tx *bolt.Tx, set, phoneID string, cutoff int64) int64 {
+	db := tx.Bucket(bucketDistinct)
+	n := counter(db, distinctCountKey(set, phoneID))
+	prefix := distinctTimePrefix(set, phoneID)
+	var stale [][]byte
+	c := tx.Bucket(bucketDistinctByTime).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) < len(prefix)+9 || int64(beUint64(k[len(prefix):])) > cutoff {
+			break
+		}
+		stale = append(stale, bytes.Clone(k))
+	}
+	if len(stale) == 0 {
+		return n
+	}
+	for _, k := range stale {
+		mustDelete(tx, bucketDistinctByTime, k)
+		mustDelete(tx, bucketDistinct, distinctKey(set, phoneID, string(k[len(prefix)+9:])))
+		n--
+	}
+	mustPut(tx, bucketDistinct, distinctCountKey(set, phoneID), be64(n))
+	return n
+}
+
+// distinctTouch records that ref was reached at at (after dropping what is
+// past horizon) and returns the number of distinct consumers in the set.
+func distinctTouch(tx *bolt.Tx, set, phoneID, ref string, at, horizon int64) int64 {
+	n := distinctPrune(tx, set, phoneID, at-horizon)
+	k := distinctKey(set, phoneID, ref)
+	if v := tx.Bucket(bucketDistinct).Get(k); len(v) == 8 {
+		old := int64(beUint64(v))
+		if old >= at {
+			return n // a late proposer's older time does not move the entry back
+		}
+		mustDelete(tx, bucketDistinctByTime, distinctTimeKey(set, phoneID, old, ref))
+	} else {
+		n++
+		mustPut(tx, bucketDistinct, distinctCountKey(set, phoneID), be64(n))
+	}
+	mustPut(tx, bucketDistinct, k, be64(at))
+	mustPut(tx, bucketDistinctByTime, distinctTimeKey(set, phoneID, at, ref), nil)
+	return n
+}
