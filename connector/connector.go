@@ -607,6 +607,14 @@ func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
 		return
 	}
 	content, err := toNetwork(m.wamid, req)
+	// A quoted or reacted-to consumer message is known to the phone by its
+	// own envelope id, not by the Cloud API id.
+	if content.Context != nil {
+		content.Context.MessageID = r.networkID(content.Context.MessageID)
+	}
+	if content.Reaction != nil {
+		content.Reaction.MessageID = r.networkID(content.Reaction.MessageID)
+	}
 	if errors.Is(err, errUnsupported) && req.MediaObject() != nil {
 		content, err = r.outboundMedia(ctx, n, m.wamid, req)
 		if err != nil && ctx.Err() == nil {
@@ -1058,6 +1066,16 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		}
 		return
 	}
+}
+
+// networkID maps a Cloud API message id to the id the network knows it
+// by: an inbound message's sender envelope id; a business message keeps
+// its wamid.
+func (r *run) networkID(id string) string {
+	if m, err := r.fsm.MessageByID(id); err == nil && m.Direction == raftfsm.DirectionIn && m.NetworkID != "" {
+		return m.NetworkID
+	}
+	return id
 }
 
 // cloudID maps a network message id a phone quotes to the Cloud API id:

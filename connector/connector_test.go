@@ -30,6 +30,7 @@ type fakeNet struct {
 	sent    []network.Envelope
 	acked   map[string]int
 	receipt []network.Receipt
+	typing  []string // "from>to"
 	ch      chan network.Delivery
 }
 
@@ -106,8 +107,13 @@ func (f *fakeNet) SendReceipt(_ context.Context, r network.Receipt) error {
 	f.receipt = append(f.receipt, r)
 	return nil
 }
-func (f *fakeNet) Typing(context.Context, string, string) error { return nil }
-func (f *fakeNet) Close() error                                 { return nil }
+func (f *fakeNet) Typing(_ context.Context, from, to string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.typing = append(f.typing, from+">"+to)
+	return nil
+}
+func (f *fakeNet) Close() error { return nil }
 
 func (f *fakeNet) ackCount(id string) int {
 	f.mu.Lock()
@@ -381,4 +387,35 @@ func TestIdentityIsCreatedOnce(t *testing.T) {
 	if err != nil || v == nil || version != 1 {
 		t.Fatalf("identity written %d times (%v)", version, err)
 	}
+}
+
+// TestMarkReadReachesThePhone: the business marking a message read (with a
+// typing indicator) sends the phone a read receipt naming the phone's own
+// envelope id, and a typing indicator; the queue entry is then cleared.
+func TestMarkReadReachesThePhone(t *testing.T) {
+	u := newUnit(t, Config{})
+	const business, consumer = "15550001000", "4915100000044"
+	ph := newTestPhone(t, consumer)
+	u.deliver(ph.envelope(t, u.fn, business, "ph.r1", "read me"), "ph.r1")
+	nodetest.WaitFor(t, "message acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.r1") == 1 })
+	propose(t, u.n, raftfsm.CmdMarkRead, raftfsm.MarkRead{PhoneNumberID: "3",
+		IDRef: raftfsm.MessageIDRef(inboundWAMID(consumer, "ph.r1")), At: time.Now().UnixMilli(), Typing: true})
+	nodetest.WaitFor(t, "read receipt and typing sent", 10*time.Second, func() bool {
+		u.fn.mu.Lock()
+		defer u.fn.mu.Unlock()
+		return len(u.fn.receipt) == 1 && len(u.fn.typing) == 1
+	})
+	u.fn.mu.Lock()
+	r, typing := u.fn.receipt[0], u.fn.typing[0]
+	u.fn.mu.Unlock()
+	if r.Status != network.StatusRead || r.To != consumer || r.From != business || len(r.EnvelopeIDs) != 1 || r.EnvelopeIDs[0] != "ph.r1" {
+		t.Fatalf("receipt %+v", r)
+	}
+	if typing != business+">"+consumer {
+		t.Fatalf("typing %q", typing)
+	}
+	nodetest.WaitFor(t, "read queue cleared", 10*time.Second, func() bool {
+		reads, _ := u.n.FSM().PendingReads(10)
+		return len(reads) == 0
+	})
 }

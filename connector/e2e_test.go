@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -324,6 +325,8 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 	var outboundIDs []string      // wamids the API accepted
 	want := map[string][]string{} // phone number → wamids addressed to it
 	lastInbound := map[int]string{}
+	phoneMsg := map[int]string{}     // phone index → id of what it sent this round
+	reactions := map[string]string{} // business reaction wamid → the phone's message it targets
 
 	killAt := map[int]bool{1: true, 2: true, 3: true}
 	var stopped *member
@@ -335,7 +338,7 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 		// Phones write first (this also opens the 24-hour window).
 		for i, p := range ph {
 			var c network.Content
-			switch (round + i) % 5 {
+			switch (round + i) % 6 {
 			case 0, 1:
 				mk := marker("in", round, i)
 				markers = append(markers, mk)
@@ -351,10 +354,17 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 				} else {
 					c = network.Content{Type: network.ContentListReply, Reply: &network.Reply{ID: "row1", Title: "Row"}}
 				}
+			case 5:
+				if prev, ok := lastInbound[i]; ok && round > 0 {
+					c = network.Content{Type: network.ContentReaction, Reaction: &network.Reaction{MessageID: prev, Emoji: "👍"}}
+				} else {
+					c = network.Content{Type: network.ContentText, Text: &network.Text{Body: "hi"}}
+				}
 			}
 			var m phone.Message
 			reach(t, func() (err error) { m, err = p.Send(ctx, business, c); return err })
 			inboundIDs = append(inboundIDs, inboundWAMID(p.Number(), m.ID))
+			phoneMsg[i] = m.ID
 		}
 		if round == 0 { // the replies below need the 24-hour window open
 			nodetest.WaitFor(t, "first messages recorded", 30*time.Second, func() bool {
@@ -376,7 +386,8 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 		for i, p := range ph {
 			mk := marker("out", round, i)
 			var body map[string]any
-			switch (round + i) % 6 {
+			react := false
+			switch (round + i) % 7 {
 			case 0, 1:
 				markers = append(markers, mk)
 				body = map[string]any{"type": "text", "text": map[string]any{"body": "reply " + mk}}
@@ -393,6 +404,10 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 			case 5:
 				body = map[string]any{"type": "contacts", "contacts": []map[string]any{{"name": map[string]any{
 					"formatted_name": "Support", "first_name": "Support"}, "phones": []map[string]any{{"phone": "+15550009999"}}}}}
+			case 6: // a reaction to what the phone just sent, by its Cloud API id
+				react = true
+				body = map[string]any{"type": "reaction", "reaction": map[string]any{
+					"message_id": inboundWAMID(p.Number(), phoneMsg[i]), "emoji": "❤"}}
 			}
 			body["messaging_product"] = "whatsapp"
 			body["to"] = p.Number()
@@ -405,6 +420,9 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 				t.Fatalf("send response %s", out)
 			}
 			outboundIDs = append(outboundIDs, resp.Messages[0].ID)
+			if react {
+				reactions[resp.Messages[0].ID] = phoneMsg[i]
+			}
 			want[p.Number()] = append(want[p.Number()], resp.Messages[0].ID)
 		}
 		for i := range ph {
@@ -465,6 +483,40 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 	}
 	rc.mu.Unlock()
 
+	// A phone's reaction reaches the webhook naming the business's wamid.
+	phoneReactions := 0
+	rc.mu.Lock()
+	for _, byType := range rc.raw {
+		if raw, ok := byType["reaction"]; ok {
+			var m struct {
+				Reaction struct {
+					MessageID string `json:"message_id"`
+					Emoji     string `json:"emoji"`
+				} `json:"reaction"`
+			}
+			_ = json.Unmarshal([]byte(raw), &m)
+			if !slices.Contains(outboundIDs, m.Reaction.MessageID) || m.Reaction.Emoji != "👍" {
+				t.Errorf("phone reaction webhook %s", raw)
+			}
+			phoneReactions++
+		}
+	}
+	rc.mu.Unlock()
+	if phoneReactions == 0 {
+		t.Error("no phone reaction reached the webhook")
+	}
+	// A business reaction reaches the phone naming the phone's own message.
+	if len(reactions) == 0 {
+		t.Fatal("no reactions were sent")
+	}
+	for _, p := range ph {
+		inbox, _ := p.Inbox()
+		for _, m := range inbox {
+			if want, ok := reactions[m.ID]; ok && (m.Content.Reaction == nil || m.Content.Reaction.MessageID != want) {
+				t.Errorf("reaction %s reached the phone as %+v, want target %s", m.ID, m.Content.Reaction, want)
+			}
+		}
+	}
 	// Every phone's inbox: no message twice, and every business message
 	// the phone holds was one the API accepted.
 	accepted := map[string]bool{}
