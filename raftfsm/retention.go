@@ -202,6 +202,12 @@ func (f *FSM) applyExpire(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	if left() > 0 {
 		r.Deleted += expireOutbox(tx, c.Now, cutoff, left())
 	}
+	for _, ph := range phones {
+		if left() <= 0 {
+			break
+		}
+		r.Deleted += expireInboundHashes(tx, ph, cutoff(ph), left())
+	}
 	if left() > 0 {
 		r.Deleted += f.expireMedia(tx, cutoff, left())
 	}

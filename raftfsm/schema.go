@@ -75,6 +75,9 @@ var (
 	// bucketSignalReads: message key → typing flag: inbound messages the
 	// business marked read, whose read receipt the connector has not sent.
 	bucketSignalReads = []byte("signal_reads")
+	// bucketSignalInboundByTime: phone-number id 0 receive time BE64 0
+	// ciphertext hash → empty: the dedupe table in time order, for expiry.
+	bucketSignalInboundByTime = []byte("signal_inbound_by_time")
 	// bucketMedia: media id → Media.
 	bucketMedia = []byte("media")
 	// bucketMediaChunks: media id 0 chunk index (BE32) → sealed chunk.
@@ -109,7 +112,7 @@ var allBuckets = [][]byte{
 	bucketTokens, bucketTokenIDs, bucketCluster, bucketJoinTokens, bucketRemoved, bucketMembers,
 	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
 	bucketDataKeys, bucketTemplates, bucketTemplateIDs, bucketMessagesByPhone, bucketWindowsByTime,
-	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads,
+	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads, bucketSignalInboundByTime,
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
 }

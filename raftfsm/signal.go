@@ -178,6 +178,7 @@ func (f *FSM) applySignalCommit(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		recordInbound(tx, c.Inbound)
 		if hk != nil {
 			mustPut(tx, bucketSignalInbound, hk, be64(c.Inbound.ReceivedAt))
+			mustPut(tx, bucketSignalInboundByTime, inboundTimeKey(c.PhoneNumberID, c.Inbound.ReceivedAt, c.InboundHash), nil)
 		}
 	}
 	return nil, nil
@@ -388,4 +389,35 @@ func (f *FSM) PendingReads(limit int) ([]PendingRead, error) {
 		return nil
 	})
 	return out, err
+}
+
+// inboundTimeKey is the bucketSignalInboundByTime key.
+func inboundTimeKey(phoneID string, at int64, hash []byte) []byte {
+	k := make([]byte, 0, len(phoneID)+10+len(hash))
+	k = append(k, phoneID...)
+	k = append(k, 0)
+	k = append(k, be64(at)...)
+	k = append(k, 0)
+	return append(k, hash...)
+}
+
+// expireInboundHashes deletes up to budget dedupe records of phoneID
+// received before cutoff: the messages they protected are gone, and a late
+// retransmit meets an old counter and is acknowledged as a duplicate.
+func expireInboundHashes(tx *bolt.Tx, phoneID string, cutoff int64, budget int) int {
+	prefix := []byte(phoneID + "\x00")
+	var idx [][]byte
+	c := tx.Bucket(bucketSignalInboundByTime).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(idx) < budget; k, _ = c.Next() {
+		rest := k[len(prefix):]
+		if len(rest) < 9 || int64(beUint64(rest)) >= cutoff {
+			break
+		}
+		idx = append(idx, bytes.Clone(k))
+	}
+	for _, k := range idx {
+		mustDelete(tx, bucketSignalInbound, append([]byte(phoneID+"\x00"), k[len(prefix)+9:]...))
+		mustDelete(tx, bucketSignalInboundByTime, k)
+	}
+	return len(idx)
 }

@@ -196,6 +196,16 @@ func TestExpiryClearsConnectorQueues(t *testing.T) {
 		t.Fatalf("pending before expiry: %d", len(p))
 	}
 	a.mustApply(cmd(t, CmdExpire, Expire{Now: 2000 + 31*24*3600*1000}))
+	a.mustApply(cmd(t, CmdSignalCommit, SignalCommit{PhoneNumberID: "3001", InboundHash: []byte("h1"),
+		Inbound: &RecordInbound{Key: append(make([]byte, 15), 30), IDRef: MessageIDRef("in9"), PhoneNumberID: "3001",
+			PeerRef: "ref3", Type: "text", ReceivedAt: 3000}}))
+	if !a.f.InboundSeen("3001", []byte("h1")) {
+		t.Fatal("hash not recorded")
+	}
+	a.mustApply(cmd(t, CmdExpire, Expire{Now: 3000 + 31*24*3600*1000}))
+	if a.f.InboundSeen("3001", []byte("h1")) {
+		t.Fatal("inbound dedupe hash kept past retention")
+	}
 	p, _ := a.f.PendingOutbound(nil, 10)
 	e, _ := a.f.StoredEnvelopes(nil, 10)
 	r, _ := a.f.PendingReads(10)
