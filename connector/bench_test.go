@@ -201,15 +201,15 @@ func BenchmarkConnectorInbound(b *testing.B) {
 		// Every phone's first message establishes its session (pkmsg).
 		ph := make([]*testPhone, phones)
 		for j := range ph {
-			ph[j] = newTestPhone(&testing.T{}, fmt.Sprintf("49153%08d", j))
+			ph[j] = newTestPhone(b, fmt.Sprintf("49153%08d", j))
 			id := fmt.Sprintf("ph.first.%d", j)
-			env := ph[j].envelope(&testing.T{}, fn, "15550001000", id, "hello")
+			env := ph[j].envelope(b, fn, "15550001000", id, "hello")
 			fn.ch <- network.Delivery{Type: network.DeliveryEnvelope, ID: id, Envelope: &env}
 		}
 		nodetest.WaitFor(b, "sessions established", 5*time.Minute, func() bool { return fn.ackCount(fmt.Sprintf("ph.first.%d", phones-1)) > 0 && ackedAll(fn, phones) })
 		envs := make([]network.Envelope, total)
 		for j := range envs {
-			envs[j] = ph[j%phones].envelope(&testing.T{}, fn, "15550001000", fmt.Sprintf("ph.m.%d", j), "message "+strconv.Itoa(j))
+			envs[j] = ph[j%phones].envelope(b, fn, "15550001000", fmt.Sprintf("ph.m.%d", j), "message "+strconv.Itoa(j))
 		}
 		base := acked(fn)
 		b.ResetTimer()

@@ -127,7 +127,7 @@ type testPhone struct {
 	st     *signalstore.SignalStore
 }
 
-func newTestPhone(t *testing.T, number string) *testPhone {
+func newTestPhone(t testing.TB, number string) *testPhone {
 	st, err := signalstore.Open(signalstore.NewMemStore())
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func newTestPhone(t *testing.T, number string) *testPhone {
 
 // envelope encrypts content for the business, starting a session from the
 // business's bundle when there is none.
-func (p *testPhone) envelope(t *testing.T, fn *fakeNet, business, id, text string) network.Envelope {
+func (p *testPhone) envelope(t testing.TB, fn *fakeNet, business, id, text string) network.Envelope {
 	t.Helper()
 	ctx := context.Background()
 	addr := signalstore.Address(business, 1)
