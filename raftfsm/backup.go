@@ -214,18 +214,18 @@ func RestoreBackup(r io.Reader, path string, now, horizon int64) (RestoreStats, 
 	return st, f.Close()
 }
 
-// loadBackup writes the records of a backup stream into a new bbolt file.
-func loadBackup(r io.Reader, path string, st *RestoreStats) error {
+// ReadBackupRecords reads a plaintext stream written by WriteBackup (as
+// package backup's Reader returns it) and calls fn for every bucket record
+// (with key and value nil) and every key/value record, in stream order. It
+// checks the magic, the framing and the end record's count, and returns
+// the number of key/value records. The slices passed to fn are its own.
+// Restore uses it; so can anyone auditing what a backup file holds.
+func ReadBackupRecords(r io.Reader, fn func(bucket, key, value []byte) error) (int, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	m := make([]byte, len(backupMagic))
 	if _, err := io.ReadFull(br, m); err != nil || string(m) != backupMagic {
-		return fmt.Errorf("%w: not a state backup", ErrBadBackup)
+		return 0, fmt.Errorf("%w: not a state backup", ErrBadBackup)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true})
-	if err != nil {
-		return fmt.Errorf("restore: open %s: %w", path, err)
-	}
-	defer db.Close()
 	readField := func() ([]byte, error) {
 		n, err := binary.ReadUvarint(br)
 		if err != nil || n > maxBackupField {
@@ -238,57 +238,95 @@ func loadBackup(r io.Reader, path string, st *RestoreStats) error {
 		return b, nil
 	}
 	var bucket []byte
-	const batch = 10000
-	for done := false; !done; {
-		err := db.Update(func(tx *bolt.Tx) error {
-			for i := 0; i < batch; i++ {
-				tag, err := br.ReadByte()
-				if err != nil {
-					return fmt.Errorf("%w: no end record", ErrBadBackup)
-				}
-				switch tag {
-				case tagBucket:
-					if bucket, err = readField(); err != nil {
-						return err
-					}
-					if _, err := tx.CreateBucketIfNotExists(bucket); err != nil {
-						return fmt.Errorf("%w: bucket: %v", ErrBadBackup, err)
-					}
-				case tagKV:
-					k, err := readField()
-					if err != nil {
-						return err
-					}
-					v, err := readField()
-					if err != nil {
-						return err
-					}
-					if bucket == nil || len(k) == 0 {
-						return fmt.Errorf("%w: record outside a bucket", ErrBadBackup)
-					}
-					if err := tx.Bucket(bucket).Put(k, v); err != nil {
-						return err
-					}
-					st.Records++
-				case tagEnd:
-					n, err := binary.ReadUvarint(br)
-					if err != nil || n != uint64(st.Records) {
-						return fmt.Errorf("%w: record count", ErrBadBackup)
-					}
-					if _, err := br.ReadByte(); err != io.EOF {
-						return fmt.Errorf("%w: data after the end record", ErrBadBackup)
-					}
-					done = true
-					return nil
-				default:
-					return fmt.Errorf("%w: record tag %d", ErrBadBackup, tag)
-				}
-			}
-			return nil
-		})
+	records := 0
+	for {
+		tag, err := br.ReadByte()
 		if err != nil {
-			return err
+			return records, fmt.Errorf("%w: no end record", ErrBadBackup)
+		}
+		switch tag {
+		case tagBucket:
+			if bucket, err = readField(); err != nil {
+				return records, err
+			}
+			if err := fn(bucket, nil, nil); err != nil {
+				return records, err
+			}
+		case tagKV:
+			k, err := readField()
+			if err != nil {
+				return records, err
+			}
+			v, err := readField()
+			if err != nil {
+				return records, err
+			}
+			if bucket == nil || len(k) == 0 {
+				return records, fmt.Errorf("%w: record outside a bucket", ErrBadBackup)
+			}
+			if err := fn(bucket, k, v); err != nil {
+				return records, err
+			}
+			records++
+		case tagEnd:
+			n, err := binary.ReadUvarint(br)
+			if err != nil || n != uint64(records) {
+				return records, fmt.Errorf("%w: record count", ErrBadBackup)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				return records, fmt.Errorf("%w: data after the end record", ErrBadBackup)
+			}
+			return records, nil
+		default:
+			return records, fmt.Errorf("%w: record tag %d", ErrBadBackup, tag)
 		}
 	}
-	return nil
+}
+
+// loadBackup writes the records of a backup stream into a new bbolt file,
+// committing every restoreBatch records.
+func loadBackup(r io.Reader, path string, st *RestoreStats) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true})
+	if err != nil {
+		return fmt.Errorf("restore: open %s: %w", path, err)
+	}
+	defer db.Close()
+	tx, err := db.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if tx != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	const restoreBatch = 10000
+	n, err := ReadBackupRecords(r, func(bucket, k, v []byte) error {
+		if k == nil {
+			if _, err := tx.CreateBucketIfNotExists(bucket); err != nil {
+				return fmt.Errorf("%w: bucket: %v", ErrBadBackup, err)
+			}
+			return nil
+		}
+		if err := tx.Bucket(bucket).Put(k, v); err != nil {
+			return err
+		}
+		if st.Records++; st.Records%restoreBatch == 0 {
+			err := tx.Commit()
+			tx = nil
+			if err != nil {
+				return err
+			}
+			tx, err = db.Begin(true) // nil on error
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	st.Records = n
+	err = tx.Commit()
+	tx = nil
+	return err
 }
