@@ -87,42 +87,10 @@ func TestBlackBoxConversationOverSharedRelay(t *testing.T) {
 		map[string]string{"name": "Shop", "phone": "+15550004242"}, &created); err != nil || code != 200 {
 		t.Fatalf("create tenant: %d %v", code, err)
 	}
-	var mu sync.Mutex
-	got := map[string]string{} // inbound text → wamid
-	statuses := map[string]bool{}
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
-			return
-		}
-		b, _ := io.ReadAll(r.Body)
-		var n struct {
-			Entry []struct {
-				Changes []struct {
-					Value struct {
-						Messages []struct {
-							ID   string
-							Text struct{ Body string }
-						}
-						Statuses []struct{ ID, Status string }
-					}
-				}
-			}
-		}
-		if json.Unmarshal(b, &n) == nil && len(n.Entry) == 1 && len(n.Entry[0].Changes) == 1 {
-			mu.Lock()
-			for _, m := range n.Entry[0].Changes[0].Value.Messages {
-				got[m.Text.Body] = m.ID
-			}
-			for _, s := range n.Entry[0].Changes[0].Value.Statuses {
-				statuses[s.ID+"/"+s.Status] = true
-			}
-			mu.Unlock()
-		}
-	}))
-	defer hook.Close()
+	hook := newHook(t)
+	mu, got, statuses := &hook.mu, hook.got, hook.statuses
 	if code, err := doJSON(ctx, "POST", nodes[0].url("/v21.0/"+created.WABAID+"/subscribed_apps"), created.AccessToken,
-		map[string]string{"override_callback_uri": hook.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
 		t.Fatalf("subscribe: %d %v", code, err)
 	}
 	business := "15550004242"
@@ -205,4 +173,56 @@ func TestBlackBoxConversationOverSharedRelay(t *testing.T) {
 	if strings.Contains(rl.log.String(), "still here") {
 		t.Fatal("the relay logged message text")
 	}
+}
+
+// hook is a business's webhook receiver: inbound texts by body (→ wamid)
+// and statuses ("wamid/status").
+type hook struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	got      map[string]string
+	statuses map[string]bool
+}
+
+func newHook(t *testing.T) *hook {
+	h := &hook{got: map[string]string{}, statuses: map[string]bool{}}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		var n struct {
+			Entry []struct {
+				Changes []struct {
+					Value struct {
+						Messages []struct {
+							ID   string
+							Text struct{ Body string }
+						}
+						Statuses []struct{ ID, Status string }
+					}
+				}
+			}
+		}
+		if json.Unmarshal(b, &n) == nil && len(n.Entry) == 1 && len(n.Entry[0].Changes) == 1 {
+			h.mu.Lock()
+			for _, m := range n.Entry[0].Changes[0].Value.Messages {
+				h.got[m.Text.Body] = m.ID
+			}
+			for _, s := range n.Entry[0].Changes[0].Value.Statuses {
+				h.statuses[s.ID+"/"+s.Status] = true
+			}
+			h.mu.Unlock()
+		}
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// received reports whether an inbound text reached the hook.
+func (h *hook) received(text string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.got[text] != ""
 }

@@ -2,13 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 )
@@ -33,34 +28,9 @@ func TestRestoreKeepsSignalSessions(t *testing.T) {
 		map[string]string{"name": "Kept", "phone": "+15550006060"}, &created); err != nil || code != 200 {
 		t.Fatalf("create tenant: %d %v", code, err)
 	}
-	var mu sync.Mutex
-	got := map[string]bool{}
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
-			return
-		}
-		b, _ := io.ReadAll(r.Body)
-		var n struct {
-			Entry []struct {
-				Changes []struct {
-					Value struct {
-						Messages []struct{ Text struct{ Body string } }
-					}
-				}
-			}
-		}
-		if json.Unmarshal(b, &n) == nil && len(n.Entry) == 1 && len(n.Entry[0].Changes) == 1 {
-			mu.Lock()
-			for _, m := range n.Entry[0].Changes[0].Value.Messages {
-				got[m.Text.Body] = true
-			}
-			mu.Unlock()
-		}
-	}))
-	defer hook.Close()
+	hook := newHook(t)
 	if code, err := doJSON(ctx, "POST", n1.url("/v21.0/"+created.WABAID+"/subscribed_apps"), created.AccessToken,
-		map[string]string{"override_callback_uri": hook.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
 		t.Fatalf("subscribe: %d %v", code, err)
 	}
 	const business, consumer = "15550006060", "4917600000061"
@@ -72,11 +42,7 @@ func TestRestoreKeepsSignalSessions(t *testing.T) {
 				"--to", business, "--text", text)
 			return err == nil
 		})
-		waitFor(t, "webhook for "+text, 30*time.Second, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return got[text]
-		})
+		waitFor(t, "webhook for "+text, 30*time.Second, func() bool { return hook.received(text) })
 	}
 	reply := func(p *proc, text string) {
 		t.Helper()

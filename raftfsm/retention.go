@@ -297,15 +297,7 @@ func deleteMessage(tx *bolt.Tx, key []byte, phoneID string) {
 // phoneID last opened before cutoff (unix ms).
 func expireWindowsOfPhone(tx *bolt.Tx, phoneID string, cutoff int64, budget int) int {
 	prefix := []byte(phoneID + "\x00")
-	var idx [][]byte
-	c := tx.Bucket(bucketWindowsByTime).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(idx) < budget; k, _ = c.Next() {
-		rest := k[len(prefix):]
-		if len(rest) < 9 || int64(beUint64(rest)) >= cutoff {
-			break
-		}
-		idx = append(idx, bytes.Clone(k))
-	}
+	idx := dueIndexKeys(tx, bucketWindowsByTime, prefix, cutoff, budget)
 	for _, k := range idx {
 		ref := string(k[len(prefix)+9:])
 		mustDelete(tx, bucketWindows, windowKey(phoneID, ref))
@@ -351,4 +343,19 @@ func (f *FSM) DataKeyIDs() ([]uint32, error) {
 		})
 	})
 	return out, err
+}
+
+// dueIndexKeys returns up to budget keys of a time index (prefix, BE64
+// time, 0, rest) whose time is before cutoff, oldest first (copies).
+func dueIndexKeys(tx *bolt.Tx, bucket, prefix []byte, cutoff int64, budget int) [][]byte {
+	var idx [][]byte
+	c := tx.Bucket(bucket).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(idx) < budget; k, _ = c.Next() {
+		rest := k[len(prefix):]
+		if len(rest) < 9 || int64(beUint64(rest)) >= cutoff {
+			break
+		}
+		idx = append(idx, bytes.Clone(k))
+	}
+	return idx
 }

@@ -406,15 +406,7 @@ func inboundTimeKey(phoneID string, at int64, hash []byte) []byte {
 // retransmit meets an old counter and is acknowledged as a duplicate.
 func expireInboundHashes(tx *bolt.Tx, phoneID string, cutoff int64, budget int) int {
 	prefix := []byte(phoneID + "\x00")
-	var idx [][]byte
-	c := tx.Bucket(bucketSignalInboundByTime).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(idx) < budget; k, _ = c.Next() {
-		rest := k[len(prefix):]
-		if len(rest) < 9 || int64(beUint64(rest)) >= cutoff {
-			break
-		}
-		idx = append(idx, bytes.Clone(k))
-	}
+	idx := dueIndexKeys(tx, bucketSignalInboundByTime, prefix, cutoff, budget)
 	for _, k := range idx {
 		mustDelete(tx, bucketSignalInbound, append([]byte(phoneID+"\x00"), k[len(prefix)+9:]...))
 		mustDelete(tx, bucketSignalInboundByTime, k)
