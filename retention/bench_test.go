@@ -44,7 +44,7 @@ func BenchmarkExpiryVsSends(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("WAEDGE_BENCH_SEND_SECONDS")); err == nil && v > 0 {
 		window = time.Duration(v) * time.Second
 	}
-	budget := 0 // the worker's default, raftfsm.DefaultExpireBudget
+	budget := 0 // the worker's default (1,000, pausing between commands)
 	if v, err := strconv.Atoi(os.Getenv("WAEDGE_BENCH_EXPIRE_BUDGET")); err == nil && v > 0 {
 		budget = v
 	}

@@ -25,13 +25,22 @@ type Proposer interface {
 type Config struct {
 	// Interval between expiry runs (default 1 minute).
 	Interval time.Duration
-	// Budget bounds the deletions of one command (default
-	// raftfsm.DefaultExpireBudget).
+	// Budget bounds the deletions of one command (default 1,000).
 	Budget int
 	// MaxCommandsPerRun bounds the commands of one run, so a huge backlog
-	// is worked off over several runs (default 10,000: 50 M deletions).
+	// is worked off over several runs (default 10,000).
 	MaxCommandsPerRun int
+	// Yield is how long the worker waits after an expire command that left
+	// work, as a multiple of the time the command took (default 1: expiry
+	// takes at most about half of the state machine's apply time, so sends
+	// interleave with a long run instead of queueing behind it; capped at
+	// one second per pause). A negative value disables pausing.
+	Yield float64
 }
+
+// defaultBudget is the worker's deletions per command: small commands
+// keep the wait of a send queued behind one short (BENCHMARKS.md).
+const defaultBudget = 1000
 
 // Run is what one expiry run did.
 type Run struct {
@@ -61,7 +70,10 @@ func New(p Proposer, cfg Config, logger *slog.Logger, now func() time.Time) *Wor
 		cfg.Interval = time.Minute
 	}
 	if cfg.Budget <= 0 {
-		cfg.Budget = raftfsm.DefaultExpireBudget
+		cfg.Budget = defaultBudget
+	}
+	if cfg.Yield == 0 {
+		cfg.Yield = 1
 	}
 	if cfg.MaxCommandsPerRun <= 0 {
 		cfg.MaxCommandsPerRun = 10000
@@ -108,6 +120,7 @@ func (w *Worker) RunOnce(ctx context.Context) (Run, error) {
 	now := w.now().UnixMilli()
 	start := time.Now()
 	for run.Commands < w.cfg.MaxCommandsPerRun {
+		began := time.Now()
 		cmd, err := raftfsm.EncodeCommand(raftfsm.CmdExpire, raftfsm.Expire{Now: now, Budget: w.cfg.Budget})
 		if err != nil {
 			return run, err
@@ -131,6 +144,16 @@ func (w *Worker) RunOnce(ctx context.Context) (Run, error) {
 			break
 		}
 		run.More = true
+		if w.cfg.Yield > 0 {
+			pause := min(time.Duration(float64(time.Since(began))*w.cfg.Yield), time.Second)
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return run, ctx.Err()
+			case <-t.C:
+			}
+		}
 	}
 	if run.Deleted > 0 || run.DestroyedKeys > 0 {
 		w.logger.Info("expiry run", slog.Int("deleted", run.Deleted), slog.Int("data_keys_destroyed", run.DestroyedKeys),
