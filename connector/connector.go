@@ -201,7 +201,12 @@ func (c *Connector) Run(ctx context.Context) error {
 	}
 	numbers := time.NewTicker(c.cfg.Numbers)
 	defer numbers.Stop()
-	poll := time.NewTicker(c.cfg.Poll)
+	// The pending queues are polled every cfg.Poll while they yield work;
+	// idle (or all claimed, e.g. while the network is unreachable) the
+	// interval doubles up to maxIdlePoll, so a large backlog is not walked
+	// hundreds of times a second.
+	interval := c.cfg.Poll
+	poll := time.NewTimer(interval)
 	defer poll.Stop()
 	for {
 		select {
@@ -217,7 +222,12 @@ func (c *Connector) Run(ctx context.Context) error {
 				c.log.Warn("number sync", slog.Any("err", err))
 			}
 		case <-poll.C:
-			r.scan(ctx)
+			if r.scan(ctx) > 0 {
+				interval = c.cfg.Poll
+			} else {
+				interval = min(2*interval, max(maxIdlePoll, c.cfg.Poll))
+			}
+			poll.Reset(interval)
 		}
 	}
 }
@@ -485,12 +495,18 @@ func (r *run) numberOf(digits string) *number {
 
 // scan hands new work from the replicated queues to the shards: accepted
 // messages to encrypt, committed envelopes to (re)send, read receipts.
-func (r *run) scan(ctx context.Context) {
+// maxIdlePoll bounds the pending-queue poll interval when idle.
+const maxIdlePoll = 100 * time.Millisecond
+
+// scan returns how many items it handed out.
+func (r *run) scan(ctx context.Context) int {
+	n := 0
 	now := r.c.d.Now()
 	pending, err := r.fsm.PendingOutbound(r.claimed(now, time.Hour), 1024)
 	if err == nil {
 		for _, pm := range pending {
 			if r.claim(pm.Key, now, time.Hour) {
+				n++
 				pm := pm
 				r.shard(ctx, pm.Message.PhoneNumberID, pm.Message.PeerRef, func(ctx context.Context) { r.encryptAndSend(ctx, pm) })
 			}
@@ -500,6 +516,7 @@ func (r *run) scan(ctx context.Context) {
 	if err == nil {
 		for _, se := range stored {
 			if r.claim(se.Key, now, r.c.cfg.Resend) {
+				n++
 				se := se
 				r.shard(ctx, se.Message.PhoneNumberID, se.Message.PeerRef, func(ctx context.Context) { r.resend(ctx, se) })
 			}
@@ -509,11 +526,13 @@ func (r *run) scan(ctx context.Context) {
 	if err == nil {
 		for _, pr := range reads {
 			if r.claim(pr.Key, now, r.c.cfg.Resend) {
+				n++
 				pr := pr
 				go r.sendRead(ctx, pr)
 			}
 		}
 	}
+	return n
 }
 
 // claimed reports keys with a claim younger than ttl (skipped by scans
