@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestAuditAppendAndPage(t *testing.T) {
@@ -57,5 +58,28 @@ func TestAuditAppendAndPage(t *testing.T) {
 	}
 	if end, _ := f.AuditLog(rest[0].Key, 2); len(end) != 0 {
 		t.Fatalf("past the end: %+v", end)
+	}
+}
+
+// TestAuditRecordsExpireAfterAYear: expiry deletes audit records older
+// than AuditRetention and keeps the rest.
+func TestAuditRecordsExpireAfterAYear(t *testing.T) {
+	a := &applier{t: t, f: openFSM(t)}
+	day := int64(24 * time.Hour)
+	now := int64(400) * day // ns
+	for i, at := range []int64{now - 366*day, now - 364*day, now - day} {
+		k := make([]byte, AuditKeyLen)
+		copy(k, be64(at))
+		k[15] = byte(i)
+		a.mustApply(cmd(t, CmdAudit, AppendAudit{Key: k, Record: AuditRecord{At: at / int64(time.Millisecond),
+			ActorID: "admin-1", ActorKind: TokenAdmin, Action: "tenant.create", Outcome: "ok", Status: 200}}))
+	}
+	a.mustApply(cmd(t, CmdExpire, Expire{Now: now / int64(time.Millisecond)}))
+	log, err := a.f.AuditLog(nil, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 2 {
+		t.Fatalf("%d audit records left, want the 2 younger than a year", len(log))
 	}
 }

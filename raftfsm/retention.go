@@ -209,6 +209,9 @@ func (f *FSM) applyExpire(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		r.Deleted += expireInboundHashes(tx, ph, cutoff(ph), left())
 	}
 	if left() > 0 {
+		r.Deleted += expireAudit(tx, c.Now-AuditRetention.Milliseconds(), left())
+	}
+	if left() > 0 {
 		r.Deleted += f.expireMedia(tx, cutoff, left())
 	}
 	if left() > 0 {
@@ -358,4 +361,26 @@ func dueIndexKeys(tx *bolt.Tx, bucket, prefix []byte, cutoff int64, budget int) 
 		idx = append(idx, bytes.Clone(k))
 	}
 	return idx
+}
+
+// AuditRetention is how long audit records are kept (they hold no content
+// or consumer numbers, only who did what to which ids).
+const AuditRetention = 365 * 24 * time.Hour
+
+// expireAudit deletes up to budget audit records older than cutoff (unix
+// ms); their keys start with the proposer's time in ns, so the oldest come
+// first.
+func expireAudit(tx *bolt.Tx, cutoffMs int64, budget int) int {
+	var old [][]byte
+	c := tx.Bucket(bucketAudit).Cursor()
+	for k, _ := c.First(); k != nil && len(old) < budget; k, _ = c.Next() {
+		if len(k) < 8 || int64(beUint64(k))/int64(time.Millisecond) >= cutoffMs {
+			break
+		}
+		old = append(old, bytes.Clone(k))
+	}
+	for _, k := range old {
+		mustDelete(tx, bucketAudit, k)
+	}
+	return len(old)
 }
