@@ -365,18 +365,20 @@ func (r *run) ensureIdentity(ctx context.Context, phoneID string) error {
 	if _, err := signalstore.Open(ov); err != nil {
 		return err
 	}
+	if err := r.commitStore(ctx, ov); !errors.Is(err, raftfsm.ErrVersion) {
+		return err
+	}
+	return nil // another creator won
+}
+
+// commitStore commits an overlay's store changes alone (no effect); a
+// stale read comes back as raftfsm.ErrVersion.
+func (r *run) commitStore(ctx context.Context, ov *overlay) error {
 	sc, err := ov.commit()
 	if err != nil {
 		return err
 	}
-	res, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc)
-	if err != nil {
-		return err
-	}
-	if res.Err != nil && !errors.Is(res.Err, raftfsm.ErrVersion) {
-		return res.Err
-	}
-	return nil
+	return r.mustPropose(ctx, raftfsm.CmdSignalCommit, sc)
 }
 
 // newPreKeys generates, commits and returns a batch of one-time prekeys
@@ -392,18 +394,11 @@ func (r *run) newPreKeys(ctx context.Context, n *number) (*signalstore.SignalSto
 		if err != nil {
 			return nil, nil, err
 		}
-		sc, err := ov.commit()
-		if err != nil {
-			return nil, nil, err
-		}
-		res, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc)
-		if err != nil {
-			return nil, nil, err
-		}
-		if errors.Is(res.Err, raftfsm.ErrVersion) {
+		err = r.commitStore(ctx, ov)
+		if errors.Is(err, raftfsm.ErrVersion) {
 			continue // another operation took prekey ids meanwhile
 		}
-		return st, otks, res.Err
+		return st, otks, err
 	}
 }
 
@@ -434,16 +429,8 @@ func (r *run) rotate(ctx context.Context, n *number) error {
 	if _, err := st.RotateSignedPreKey(ctx); err != nil {
 		return err
 	}
-	sc, err := ov.commit()
-	if err != nil {
-		return err
-	}
-	res, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc)
-	if err != nil {
-		return err
-	}
-	if res.Err != nil {
-		return res.Err // ErrVersion: retried at the next check
+	if err := r.commitStore(ctx, ov); err != nil {
+		return err // ErrVersion: retried at the next check
 	}
 	reg, err := st.Registration(ctx, n.digits, network.RoleBusiness, nil)
 	if err != nil {

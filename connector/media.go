@@ -3,17 +3,15 @@ package connector
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/raftfsm"
 )
@@ -133,7 +131,7 @@ func (r *run) inboundMedia(ctx context.Context, n *number, ref *network.Media) (
 	if err != nil {
 		return "", err
 	}
-	id, err := newMediaID()
+	id, err := graph.NewID()
 	if err != nil {
 		return "", err
 	}
@@ -169,13 +167,4 @@ func (r *run) mustPropose(ctx context.Context, t raftfsm.CommandType, payload an
 		return err
 	}
 	return res.Err
-}
-
-// newMediaID returns a Graph-style numeric id (15–16 digits).
-func newMediaID() (string, error) {
-	n, err := rand.Int(rand.Reader, big.NewInt(9_900_000_000_000_000))
-	if err != nil {
-		return "", err
-	}
-	return strconv.FormatInt(n.Int64()+100_000_000_000_000, 10), nil
 }

@@ -11,12 +11,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/waedge/waedge/cluster"
+	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/raftfsm"
 )
 
@@ -61,15 +61,6 @@ func (r CreateRequest) Validate() error {
 	return nil
 }
 
-// numericID returns a random 15-digit id, as Graph ids look.
-func numericID() (string, error) {
-	n, err := rand.Int(rand.Reader, big.NewInt(9e14))
-	if err != nil {
-		return "", fmt.Errorf("failed to generate id: %w", err)
-	}
-	return fmt.Sprintf("%d", n.Int64()+1e14), nil
-}
-
 func randomString(n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -101,7 +92,7 @@ func Create(ctx context.Context, c cluster.Cluster, req CreateRequest, now time.
 	}
 	var ids [4]string
 	for i := range ids {
-		id, err := numericID()
+		id, err := graph.NewID()
 		if err != nil {
 			return Created{}, err
 		}

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -117,15 +115,6 @@ func (c *capReader) Read(p []byte) (int, error) {
 		return n, errUploadTooLarge
 	}
 	return n, err
-}
-
-func mediaID() (string, error) {
-	// 15 or 16 digits, like other Graph ids.
-	n, err := rand.Int(rand.Reader, big.NewInt(9_900_000_000_000_000))
-	if err != nil {
-		return "", fmt.Errorf("media id: %w", err)
-	}
-	return strconv.FormatInt(n.Int64()+100_000_000_000_000, 10), nil
 }
 
 func uploadError(format string, args ...any) error {
@@ -284,7 +273,7 @@ func smallField(p *multipart.Part) (string, error) {
 
 // readFile streams the file part into sealed, replicated chunks.
 func (u *upload) readFile(ctx context.Context, part *multipart.Part) error {
-	id, err := mediaID()
+	id, err := graph.NewID()
 	if err != nil {
 		return err
 	}

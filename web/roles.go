@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -376,12 +377,8 @@ func (a *adminAPI) revokeToken(c *fiber.Ctx) error {
 // webhook subscription of each of the business's WABAs (callback URL, app,
 // since when). The delivery log is /admin/v1/webhooks/outbox.
 func (a *adminAPI) businessWebhooks(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("id"))
 	fsm := a.d.Cluster.FSM()
-	if _, err := fsm.Business(id); err != nil {
-		return errNoBusiness
-	}
-	ts, err := fsm.TenantsByBusiness(id)
+	wabas, err := a.businessWABAs(c)
 	if err != nil {
 		return err
 	}
@@ -392,13 +389,8 @@ func (a *adminAPI) businessWebhooks(c *fiber.Ctx) error {
 		CreatedAt   int64  `json:"created_at"`
 	}
 	out := []row{}
-	seen := map[string]bool{}
-	for _, t := range ts {
-		if seen[t.WABAID] {
-			continue
-		}
-		seen[t.WABAID] = true
-		s, err := fsm.Subscription(t.WABAID)
+	for _, waba := range wabas {
+		s, err := fsm.Subscription(waba)
 		if errors.Is(err, raftfsm.ErrNotFound) {
 			continue
 		}
@@ -413,23 +405,13 @@ func (a *adminAPI) businessWebhooks(c *fiber.Ctx) error {
 // businessTemplates answers GET /admin/v1/businesses/:id/templates: the
 // business's templates (its own definitions) with their review status.
 func (a *adminAPI) businessTemplates(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("id"))
-	fsm := a.d.Cluster.FSM()
-	if _, err := fsm.Business(id); err != nil {
-		return errNoBusiness
-	}
-	ts, err := fsm.TenantsByBusiness(id)
+	wabas, err := a.businessWABAs(c)
 	if err != nil {
 		return err
 	}
 	out := []fiber.Map{}
-	seen := map[string]bool{}
-	for _, t := range ts {
-		if seen[t.WABAID] {
-			continue
-		}
-		seen[t.WABAID] = true
-		tpls, err := fsm.Templates(t.WABAID)
+	for _, waba := range wabas {
+		tpls, err := a.d.Cluster.FSM().Templates(waba)
 		if err != nil {
 			return err
 		}
@@ -440,4 +422,25 @@ func (a *adminAPI) businessTemplates(c *fiber.Ctx) error {
 		}
 	}
 	return c.JSON(fiber.Map{"data": out})
+}
+
+// businessWABAs returns the distinct WABA ids of the business named by the
+// route's :id (errNoBusiness when there is none).
+func (a *adminAPI) businessWABAs(c *fiber.Ctx) ([]string, error) {
+	id := strings.Clone(c.Params("id"))
+	fsm := a.d.Cluster.FSM()
+	if _, err := fsm.Business(id); err != nil {
+		return nil, errNoBusiness
+	}
+	ts, err := fsm.TenantsByBusiness(id)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range ts {
+		if !slices.Contains(out, t.WABAID) {
+			out = append(out, t.WABAID)
+		}
+	}
+	return out, nil
 }

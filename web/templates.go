@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
 
@@ -18,14 +17,6 @@ import (
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/raftfsm"
 )
-
-func templateID() (string, error) {
-	n, err := rand.Int(rand.Reader, big.NewInt(9e14))
-	if err != nil {
-		return "", err
-	}
-	return strconv.FormatInt(n.Int64()+1e14, 10), nil
-}
 
 // templateView is a template as Graph shows it.
 func templateView(t raftfsm.Template) fiber.Map {
@@ -76,7 +67,7 @@ func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	id, err := templateID()
+	id, err := graph.NewID()
 	if err != nil {
 		return err
 	}
