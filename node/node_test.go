@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/waedge/waedge/internal/freeport"
 	"github.com/waedge/waedge/pki"
 	"github.com/waedge/waedge/raftfsm"
 )
@@ -31,12 +31,7 @@ func testLogger(t testing.TB) *slog.Logger {
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return freeport.Addr(t)
 }
 
 // waitFor polls cond until it is true or the deadline passes.

@@ -5,11 +5,11 @@ package nodetest
 import (
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/waedge/waedge/internal/freeport"
 	"github.com/waedge/waedge/node"
 )
 
@@ -26,12 +26,8 @@ func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 }
 
 func freeAddr(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Helper()
+	return freeport.Addr(t)
 }
 
 // Config returns a fast-failover node configuration in a temp dir.
