@@ -245,7 +245,9 @@ func (r *run) Sign(digits string, msg []byte) ([]byte, error) {
 	return sig[:], nil
 }
 
-// shard queues task on the worker of (phone, consumer).
+// shard queues task on the worker of (phone, consumer): the per-pair
+// session lock of DESIGN.md invariant 3. consumer is always the sealed
+// consumer ref (never the raw number), outbound and inbound alike.
 func (r *run) shard(ctx context.Context, phoneID, consumer string, task func(context.Context)) {
 	h := fnv.New32a()
 	h.Write([]byte(phoneID))
@@ -846,7 +848,9 @@ func (r *run) deliver(ctx context.Context, d network.Delivery) {
 		if n == nil {
 			return // not attached yet: stays queued on the relay, redelivered
 		}
-		r.shard(ctx, n.phoneID, env.From, func(ctx context.Context) { r.receive(ctx, n, d) })
+		// The same key as outbound (the consumer's sealed ref), so a pair's
+		// sends and receives share one worker: its session lock.
+		r.shard(ctx, n.phoneID, r.c.d.Sealer.ConsumerRef(n.phoneID, env.From), func(ctx context.Context) { r.receive(ctx, n, d) })
 	case d.Receipt != nil:
 		go r.receipt(ctx, d)
 	case d.Signal != nil:
