@@ -52,6 +52,10 @@ var (
 	bucketSubscriptions = []byte("subscriptions")
 	// bucketOutbox: monotonic key → OutboxEvent (webhooks not yet delivered).
 	bucketOutbox = []byte("outbox")
+	// bucketWebhookLog: outbox key → WebhookLogEntry: events that left the
+	// outbox (delivered or dropped), kept WebhookLogKeep for the delivery
+	// log; no body.
+	bucketWebhookLog = []byte("webhook_log")
 	// bucketDataKeys: data-key id (BE32, see DataKeyID: retention class and
 	// period) → data key wrapped by the cluster KEK.
 	bucketDataKeys = []byte("data_keys")
@@ -115,6 +119,7 @@ var allBuckets = [][]byte{
 	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads, bucketSignalInboundByTime,
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
+	bucketWebhookLog,
 }
 
 // Keys in bucketMeta.

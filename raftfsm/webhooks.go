@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -115,16 +116,86 @@ func (f *FSM) applyWebhookAttempt(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	if v == nil {
 		return nil, domainErr(ErrNotFound, "outbox event")
 	}
-	if c.Delivered || c.GiveUp {
-		mustDelete(tx, bucketOutbox, bytes.Clone(c.Key))
-		return nil, nil
-	}
 	var e OutboxEvent
 	decode(v, &e)
+	if c.Delivered || c.GiveUp {
+		mustDelete(tx, bucketOutbox, bytes.Clone(c.Key))
+		outcome := WebhookDropped
+		if c.Delivered {
+			outcome = WebhookDelivered
+		}
+		logWebhook(tx, c.Key, WebhookLogEntry{WABAID: e.WABAID, BusinessID: e.BusinessID, CreatedAt: e.CreatedAt,
+			Attempts: e.Attempts + 1, LastStatus: c.Status, LastAttemptAt: c.At, Outcome: outcome})
+		return nil, nil
+	}
 	e.Attempts++
 	e.LastStatus, e.LastAttemptAt, e.NextAt = c.Status, c.At, c.NextAt
 	mustPut(tx, bucketOutbox, bytes.Clone(c.Key), marshal(e))
 	return nil, nil
+}
+
+// Outcomes of a webhook event that left the outbox.
+const (
+	WebhookDelivered = "delivered" // the receiver answered 200
+	WebhookDropped   = "dropped"   // given up: too old, unsubscribed or unreadable
+)
+
+// WebhookLogKeep is how long the delivery log keeps an event after it was
+// queued.
+const WebhookLogKeep = 7 * 24 * time.Hour
+
+// webhookLogPrune bounds the old entries one attempt deletes, so the log's
+// upkeep stays O(1) per write.
+const webhookLogPrune = 16
+
+// WebhookLogEntry is one finished event in the delivery log: what happened
+// to it, never its body.
+type WebhookLogEntry struct {
+	WABAID        string
+	BusinessID    string
+	CreatedAt     int64
+	Attempts      int
+	LastStatus    string
+	LastAttemptAt int64
+	Outcome       string // WebhookDelivered or WebhookDropped
+}
+
+// logWebhook records a finished event and drops a few entries older than
+// WebhookLogKeep (relative to the attempt's time, chosen by the leader).
+func logWebhook(tx *bolt.Tx, key []byte, e WebhookLogEntry) {
+	b := tx.Bucket(bucketWebhookLog)
+	mustPut(tx, bucketWebhookLog, bytes.Clone(key), marshal(e))
+	horizon := e.LastAttemptAt - WebhookLogKeep.Milliseconds()
+	var old [][]byte
+	c := b.Cursor()
+	for k, v := c.First(); k != nil && len(old) < webhookLogPrune; k, v = c.Next() {
+		var l WebhookLogEntry
+		decode(v, &l)
+		if l.CreatedAt >= horizon {
+			break
+		}
+		old = append(old, bytes.Clone(k))
+	}
+	for _, k := range old {
+		mustDelete(tx, bucketWebhookLog, k)
+	}
+}
+
+// WebhookLog visits finished events newest first until fn returns false.
+func (f *FSM) WebhookLog(fn func(key []byte, e WebhookLogEntry) bool) error {
+	return f.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketWebhookLog).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var e WebhookLogEntry
+			if err := unmarshal(v, &e); err != nil {
+				return err
+			}
+			if !fn(k, e) {
+				return nil
+			}
+		}
+		return nil
+	})
 }
 
 // Subscription returns a WABA's webhook subscription.

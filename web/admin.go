@@ -155,39 +155,61 @@ func (a *adminAPI) fsmDigest(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"applied_index": idx, "sha256": hex.EncodeToString(h.Sum(nil))})
 }
 
-// outbox lists webhook events waiting for delivery: attempts, last status
-// and next try (never the body, which is sealed and may carry message
-// content). A business admin sees only their business's events.
+// outbox is the webhook delivery log: events waiting for delivery
+// (attempts, last status, next try) and, with ?state=, those that left the
+// outbox in the last 7 days (delivered or dropped, with their attempts and
+// last status). Never the body, which is sealed and may carry message
+// content. A business admin sees only their business's events.
+//
+// ?state= pending (default) | delivered | dropped | all; ?limit= ≤ 1000.
 func (a *adminAPI) outbox(c *fiber.Ctx) error {
-	var evs []raftfsm.OutboxEvent
-	var err error
-	if tok := actor(c); tok.Kind == raftfsm.TokenBusinessAdmin {
-		err = a.d.Cluster.FSM().OutboxEach(nil, func(e raftfsm.OutboxEvent) bool {
-			if e.BusinessID == tok.BusinessID {
-				e.Body = nil
-				evs = append(evs, e)
-			}
-			return len(evs) < 1000
-		})
-	} else {
-		evs, err = a.d.Cluster.FSM().Outbox(1000)
+	state := c.Query("state", "pending")
+	if state != "pending" && state != raftfsm.WebhookDelivered && state != raftfsm.WebhookDropped && state != "all" {
+		return graph.ErrInvalidParameter.With("state must be pending, delivered, dropped or all")
 	}
-	if err != nil {
-		return err
+	limit := c.QueryInt("limit", 1000)
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	business := ""
+	if tok := actor(c); tok.Kind == raftfsm.TokenBusinessAdmin {
+		business = tok.BusinessID
 	}
 	type row struct {
 		ID            string `json:"id"`
 		WABAID        string `json:"waba_id"`
+		State         string `json:"state"`
 		CreatedAt     int64  `json:"created_at"`
 		Attempts      int    `json:"attempts"`
 		LastStatus    string `json:"last_status,omitempty"`
 		LastAttemptAt int64  `json:"last_attempt_at,omitempty"`
-		NextAt        int64  `json:"next_attempt_at"`
+		NextAt        int64  `json:"next_attempt_at,omitempty"`
 	}
-	out := make([]row, 0, len(evs))
-	for _, e := range evs {
-		out = append(out, row{ID: hex.EncodeToString(e.Key), WABAID: e.WABAID, CreatedAt: e.CreatedAt / 1000,
-			Attempts: e.Attempts, LastStatus: e.LastStatus, LastAttemptAt: e.LastAttemptAt / 1000, NextAt: e.NextAt / 1000})
+	out := make([]row, 0)
+	fsm := a.d.Cluster.FSM()
+	if state == "pending" || state == "all" {
+		err := fsm.OutboxEach(nil, func(e raftfsm.OutboxEvent) bool {
+			if business == "" || e.BusinessID == business {
+				out = append(out, row{ID: hex.EncodeToString(e.Key), WABAID: e.WABAID, State: "pending", CreatedAt: e.CreatedAt / 1000,
+					Attempts: e.Attempts, LastStatus: e.LastStatus, LastAttemptAt: e.LastAttemptAt / 1000, NextAt: e.NextAt / 1000})
+			}
+			return len(out) < limit
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if state != "pending" && len(out) < limit {
+		err := fsm.WebhookLog(func(k []byte, e raftfsm.WebhookLogEntry) bool {
+			if (business == "" || e.BusinessID == business) && (state == "all" || state == e.Outcome) {
+				out = append(out, row{ID: hex.EncodeToString(k), WABAID: e.WABAID, State: e.Outcome, CreatedAt: e.CreatedAt / 1000,
+					Attempts: e.Attempts, LastStatus: e.LastStatus, LastAttemptAt: e.LastAttemptAt / 1000})
+			}
+			return len(out) < limit
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return c.JSON(fiber.Map{"data": out})
 }

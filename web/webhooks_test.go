@@ -74,4 +74,12 @@ func TestSubscribedApps(t *testing.T) {
 	if code, _ := h.do("GET", "/admin/v1/webhooks/outbox", "admin-tok", ""); code != 200 {
 		t.Fatalf("outbox: %d", code)
 	}
+	for _, st := range []string{"pending", "delivered", "dropped", "all"} {
+		if code, out := h.do("GET", "/admin/v1/webhooks/outbox?state="+st, "admin-tok", ""); code != 200 || !strings.HasPrefix(string(out), `{"data":[`) {
+			t.Fatalf("delivery log state %s: %d %s", st, code, out)
+		}
+	}
+	if code, out := h.do("GET", "/admin/v1/webhooks/outbox?state=sent", "admin-tok", ""); code != 400 || decodeEnvelope(t, out).Error.Code != 100 {
+		t.Fatalf("bad state: %d %s", code, out)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -185,5 +186,105 @@ func TestNoSubscriptionNoEvent(t *testing.T) {
 	inbound(t, d, 1, "x")
 	if ev, _ := d.fsm.Outbox(0); len(ev) != 0 {
 		t.Fatal("event queued without a subscription")
+	}
+}
+
+// TestEveryEventRetriedOnSchedule: a receiver that fails each event three
+// times gets every one of many events after the back-off schedule, and the
+// delivery log records each as delivered after four attempts.
+func TestEveryEventRetriedOnSchedule(t *testing.T) {
+	const events, fails = 20, 3
+	var mu sync.Mutex
+	calls := map[string][]time.Time{} // body → attempt times
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		calls[string(b)] = append(calls[string(b)], time.Now())
+		n := len(calls[string(b)])
+		mu.Unlock()
+		if n <= fails {
+			w.WriteHeader(503)
+		}
+	}))
+	defer srv.Close()
+	d := setup(t, srv.URL)
+	for i := 0; i < events; i++ {
+		inbound(t, d, i, fmt.Sprintf("event %d", i))
+	}
+	disp := New(d, Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = disp.Run(ctx); close(done) }()
+	waitFor(t, "outbox emptied", 20*time.Second, func() bool {
+		ev, _ := d.fsm.Outbox(0)
+		return len(ev) == 0
+	})
+	cancel()
+	<-done
+	if len(calls) != events {
+		t.Fatalf("%d distinct events reached the receiver, want %d", len(calls), events)
+	}
+	for body, at := range calls {
+		if len(at) != fails+1 {
+			t.Fatalf("%q: %d attempts, want %d", body, len(at), fails+1)
+		}
+		for i := 1; i < len(at); i++ {
+			if gap, want := at[i].Sub(at[i-1]), disp.Backoff(i); gap < want {
+				t.Fatalf("%q: attempt %d came %v after the previous, back-off is %v", body, i+1, gap, want)
+			}
+		}
+	}
+	n := 0
+	if err := d.fsm.WebhookLog(func(_ []byte, e raftfsm.WebhookLogEntry) bool {
+		if e.Outcome != raftfsm.WebhookDelivered || e.Attempts != fails+1 || e.LastStatus != "200" {
+			t.Fatalf("log entry %+v", e)
+		}
+		n++
+		return true
+	}); err != nil || n != events {
+		t.Fatalf("delivery log has %d entries (%v), want %d", n, err, events)
+	}
+}
+
+// TestPerEndpointConcurrencyLimit: with the receiver holding every POST,
+// exactly PerEndpoint deliveries are open at once; released, all arrive.
+func TestPerEndpointConcurrencyLimit(t *testing.T) {
+	const limit, events = 3, 12
+	release := make(chan struct{})
+	var inflight, peak, delivered atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		<-release
+		delivered.Add(1)
+	}))
+	defer srv.Close()
+	d := setup(t, srv.URL)
+	for i := 0; i < events; i++ {
+		inbound(t, d, i, "x")
+	}
+	disp := New(d, Config{PerEndpoint: limit, Poll: 2 * time.Millisecond, Open: d.sealer.Open}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = disp.Run(ctx); close(done) }()
+	waitFor(t, "the limit reached", 5*time.Second, func() bool { return inflight.Load() == limit })
+	// Many more scans happen while the receiver holds; none opens more.
+	for i := 0; i < 50; i++ {
+		if inflight.Load() > limit {
+			t.Fatalf("%d deliveries open, limit %d", inflight.Load(), limit)
+		}
+		time.Sleep(2 * time.Millisecond) // sampling interval while held
+	}
+	close(release)
+	waitFor(t, "every event delivered", 10*time.Second, func() bool {
+		ev, _ := d.fsm.Outbox(0)
+		return len(ev) == 0
+	})
+	cancel()
+	<-done
+	if peak.Load() != limit || delivered.Load() != events {
+		t.Fatalf("peak %d (limit %d), delivered %d of %d", peak.Load(), limit, delivered.Load(), events)
 	}
 }

@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// templateHook receives message_template_status_update events: it checks
+// each signature independently, records template names, and can be held
+// (every POST blocks until released) to play a receiver that is down.
+type templateHook struct {
+	srv       *httptest.Server
+	secret    string
+	held      chan struct{} // closed: answer POSTs
+	inflight  atomic.Int64
+	maxFlight atomic.Int64
+	badSig    atomic.Int64
+	mu        sync.Mutex
+	names     map[string]int
+}
+
+func newTemplateHook(t *testing.T) *templateHook {
+	h := &templateHook{held: make(chan struct{}), names: map[string]int{}}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
+			return
+		}
+		n := h.inflight.Add(1)
+		defer h.inflight.Add(-1)
+		for m := h.maxFlight.Load(); n > m && !h.maxFlight.CompareAndSwap(m, n); m = h.maxFlight.Load() {
+		}
+		select {
+		case <-h.held:
+		case <-r.Context().Done():
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte(h.secret))
+		mac.Write(b)
+		if r.Header.Get("X-Hub-Signature-256") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
+			h.badSig.Add(1)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var ev struct {
+			Entry []struct {
+				Changes []struct {
+					Field string
+					Value struct {
+						Name string `json:"message_template_name"`
+					}
+				}
+			}
+		}
+		if json.Unmarshal(b, &ev) == nil && len(ev.Entry) == 1 && len(ev.Entry[0].Changes) == 1 &&
+			ev.Entry[0].Changes[0].Field == "message_template_status_update" {
+			h.mu.Lock()
+			h.names[ev.Entry[0].Changes[0].Value.Name]++
+			h.mu.Unlock()
+		}
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *templateHook) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.names)
+}
+
+// TestBlackBoxWebhooksReceiverDownAndLeaderKill: three real processes.
+// While the business's receiver is down (it holds every POST), template
+// creations — each of which queues a webhook — are all accepted without
+// delay, and at most the per-endpoint limit of deliveries are open at
+// once. Then the receiver comes back, the leader is killed with SIGKILL
+// during delivery, more events are queued, and every acknowledged event
+// reaches the receiver, correctly signed.
+func TestBlackBoxWebhooksReceiverDownAndLeaderKill(t *testing.T) {
+	nodes, token := startCluster(t)
+	leader := leaderProc(t, nodes, token)
+	var ten struct {
+		tenantCreated
+		AppSecret string `json:"app_secret"`
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	code, err := doJSON(ctx, "POST", leader.url("/admin/v1/tenants"), token,
+		map[string]string{"name": "Hooks", "phone": "+15550007000"}, &ten)
+	cancel()
+	if err != nil || code != 200 {
+		t.Fatalf("create tenant: %d %v", code, err)
+	}
+	hook := newTemplateHook(t)
+	hook.secret = ten.AppSecret
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	code, err = doJSON(ctx, "POST", leader.url("/v21.0/"+ten.WABAID+"/subscribed_apps"), ten.AccessToken,
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil)
+	cancel()
+	if err != nil || code != 200 {
+		t.Fatalf("subscribe: %d %v", code, err)
+	}
+
+	var created []string
+	create := func(p *proc, i int) time.Duration {
+		name := fmt.Sprintf("t%03d", i)
+		start := time.Now()
+		createTemplate(t, p, ten.AccessToken, ten.WABAID, name, "Hello")
+		created = append(created, name)
+		return time.Since(start)
+	}
+	// Receiver down: acceptance is unaffected.
+	var lat []time.Duration
+	for i := 0; i < 80; i++ {
+		lat = append(lat, create(nodes[i%3], i))
+	}
+	slices.Sort(lat)
+	p99 := lat[len(lat)*99/100]
+	t.Logf("template create with the receiver down: p50 %v, p99 %v", lat[len(lat)/2], p99)
+	if p99 > time.Second {
+		t.Fatalf("a down receiver slowed acceptance: p99 %v", p99)
+	}
+	waitFor(t, "deliveries pile up at the receiver", 10*time.Second, func() bool { return hook.inflight.Load() > 0 })
+	if m := hook.maxFlight.Load(); m > 32 {
+		t.Fatalf("%d concurrent deliveries to one endpoint (limit 32)", m)
+	}
+
+	// Receiver back; the leader dies mid-delivery; more events are queued.
+	close(hook.held)
+	waitFor(t, "some deliveries", 20*time.Second, func() bool { return hook.count() > 0 })
+	leader.kill()
+	var survivors []*proc
+	for _, p := range nodes {
+		if p != leader {
+			survivors = append(survivors, p)
+		}
+	}
+	newLeader := leaderProc(t, survivors, token)
+	for i := 80; i < 100; i++ {
+		create(newLeader, i)
+	}
+	waitFor(t, "every acknowledged event delivered", 60*time.Second, func() bool { return hook.count() == len(created) })
+	hook.mu.Lock()
+	for _, n := range created {
+		if hook.names[n] == 0 {
+			t.Errorf("event of %s never delivered", n)
+		}
+	}
+	hook.mu.Unlock()
+	if hook.badSig.Load() != 0 {
+		t.Fatalf("%d deliveries with a bad signature", hook.badSig.Load())
+	}
+	// The delivery log shows them as delivered.
+	var log struct {
+		Data []struct {
+			State    string
+			Attempts int
+		}
+	}
+	waitFor(t, "delivery log", 10*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		code, err := doJSON(ctx, "GET", newLeader.url("/admin/v1/webhooks/outbox?state=delivered"), token, nil, &log)
+		return err == nil && code == 200 && len(log.Data) >= len(created)
+	})
+}
