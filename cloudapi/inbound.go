@@ -26,6 +26,8 @@ type InboundMessage struct {
 	Order       *Order              `json:"order,omitempty"`
 	System      *System             `json:"system,omitempty"`
 	Unsupported *Unsupported        `json:"unsupported,omitempty"`
+	Edit        *InboundEdit        `json:"edit,omitempty"`
+	Revoke      *InboundRevoke      `json:"revoke,omitempty"`
 	Errors      []WebhookError      `json:"errors,omitempty"`
 }
 
@@ -309,5 +311,41 @@ func UnsupportedMessage(from, id string, at int64, kind string) InboundMessage {
 	e.Title, e.Message = "Message type unknown", "Message type unknown"
 	e.Href = ""
 	m.Errors = []WebhookError{e}
+	return m
+}
+
+// InboundEdit reports that the consumer edited an earlier message: its id
+// and the new content (a message without from/id/timestamp).
+type InboundEdit struct {
+	OriginalMessageID string          `json:"original_message_id"`
+	Message           *InboundMessage `json:"message"`
+}
+
+// InboundRevoke reports that the consumer deleted an earlier message for
+// everyone.
+type InboundRevoke struct {
+	OriginalMessageID string `json:"original_message_id"`
+}
+
+// RequestWelcomeMessage builds the event of a consumer opening a chat with
+// the business for the first time (type request_welcome, no payload): the
+// business may answer with a welcome message.
+func RequestWelcomeMessage(from, id string, at int64) InboundMessage {
+	return inbound("request_welcome", from, id, at)
+}
+
+// EditMessage builds an edit of originalID; edited is the new content
+// (e.g. TextMessage("", "", 0, "new text")), sent without its envelope.
+func EditMessage(from, id string, at int64, originalID string, edited InboundMessage) InboundMessage {
+	m := inbound("edit", from, id, at)
+	edited.From, edited.ID, edited.Timestamp = "", "", ""
+	m.Edit = &InboundEdit{OriginalMessageID: originalID, Message: &edited}
+	return m
+}
+
+// RevokeMessage builds the deletion of originalID by the consumer.
+func RevokeMessage(from, id string, at int64, originalID string) InboundMessage {
+	m := inbound("revoke", from, id, at)
+	m.Revoke = &InboundRevoke{OriginalMessageID: originalID}
 	return m
 }
