@@ -35,7 +35,7 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	name := fs.String("name", "", "profile name (create)")
 	to := fs.String("to", "", "recipient number: the business's display number, digits only (send, typing)")
 	text := fs.String("text", "", "text to send (send)")
-	typ := fs.String("type", "text", "message type (send): text, image, video, audio, document, sticker, location, reaction, button_reply, list_reply")
+	typ := fs.String("type", "text", "message type (send): text, image, video, audio, document, sticker, location, contacts, reaction, button_reply, list_reply")
 	file := fs.String("file", "", "media file to send (send with a media type)")
 	mime := fs.String("mime", "", "media MIME type (send with --file)")
 	caption := fs.String("caption", "", "media caption")
@@ -45,6 +45,8 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	replyTitle := fs.String("reply-title", "", "button or row title")
 	msgID := fs.String("message", "", "message id (read; reaction target; reply context)")
 	emoji := fs.String("emoji", "", "emoji (send --type reaction)")
+	contactName := fs.String("contact-name", "", "contact card name (send --type contacts)")
+	contactPhone := fs.String("contact-phone", "", "contact card phone number (send --type contacts)")
 	business := fs.String("business", "", "business number (report-spam, block, unblock)")
 	if err := fs.Parse(args[2:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -117,6 +119,15 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			m[*typ] = map[string]any{"data": data, "mime_type": *mime, "caption": *caption}
 		case "location":
 			m["location"] = map[string]float64{"latitude": *lat, "longitude": *lon}
+		case "contacts":
+			if !need(*contactName, "contact-name") {
+				return 2
+			}
+			c := map[string]any{"name": map[string]string{"formatted_name": *contactName}}
+			if *contactPhone != "" {
+				c["phones"] = []map[string]string{{"phone": *contactPhone}}
+			}
+			m["contacts"] = []any{c}
 		case "reaction":
 			m["reaction"] = map[string]string{"message_id": *msgID, "emoji": *emoji}
 		case "button_reply", "list_reply":
@@ -171,7 +182,8 @@ const sandboxUsage = `usage: waedge sandbox phone <verb> [flags]   (JSON output;
   list                                          hosted phones
   create --number N [--name NAME]               create a hosted phone (its own Signal identity)
   send --number N --to BUSINESS --text T        send text (also --type image|video|audio|document|sticker
-                                                --file F --mime M, location --lat --lon, reaction --message ID
+                                                --file F --mime M, location --lat --lon, contacts --contact-name
+                                                NAME [--contact-phone P], reaction --message ID
                                                 --emoji E, button_reply|list_reply --reply-id --reply-title)
   inbox --number N | sent --number N            messages received / sent, with statuses
   read --number N --message ID                  mark a received message read (read receipt)
