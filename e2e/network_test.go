@@ -186,12 +186,7 @@ type hook struct {
 
 func newHook(t *testing.T) *hook {
 	h := &hook{got: map[string]string{}, statuses: map[string]bool{}}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
-			return
-		}
-		b, _ := io.ReadAll(r.Body)
+	h.srv = hookServer(t, func(w http.ResponseWriter, r *http.Request, b []byte) {
 		var n struct {
 			Entry []struct {
 				Changes []struct {
@@ -215,9 +210,23 @@ func newHook(t *testing.T) *hook {
 			}
 			h.mu.Unlock()
 		}
-	}))
-	t.Cleanup(h.srv.Close)
+	})
 	return h
+}
+
+// hookServer is a webhook receiver: it answers the verification handshake
+// and hands each POSTed body to event.
+func hookServer(t *testing.T, event func(w http.ResponseWriter, r *http.Request, body []byte)) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		event(w, r, b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // received reports whether an inbound text reached the hook.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -26,7 +25,9 @@ type hookEvent struct {
 		Type     string
 		Text     struct{ Body string }
 		Contacts []struct {
-			Name   struct{ FormattedName string `json:"formatted_name"` }
+			Name struct {
+				FormattedName string `json:"formatted_name"`
+			}
 			Phones []struct{ Phone string }
 		}
 	}
@@ -38,12 +39,7 @@ type hookEvent struct {
 
 func newRawHook(t *testing.T) *rawHook {
 	h := &rawHook{}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
-			return
-		}
-		b, _ := io.ReadAll(r.Body)
+	h.srv = hookServer(t, func(_ http.ResponseWriter, _ *http.Request, b []byte) {
 		var n struct {
 			Entry []struct{ Changes []struct{ Value hookEvent } }
 		}
@@ -52,8 +48,7 @@ func newRawHook(t *testing.T) *rawHook {
 			h.events = append(h.events, n.Entry[0].Changes[0].Value)
 			h.mu.Unlock()
 		}
-	}))
-	t.Cleanup(h.srv.Close)
+	})
 	return h
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -33,11 +32,7 @@ type templateHook struct {
 
 func newTemplateHook(t *testing.T) *templateHook {
 	h := &templateHook{held: make(chan struct{}), names: map[string]int{}}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
-			return
-		}
+	h.srv = hookServer(t, func(w http.ResponseWriter, r *http.Request, b []byte) {
 		n := h.inflight.Add(1)
 		defer h.inflight.Add(-1)
 		for m := h.maxFlight.Load(); n > m && !h.maxFlight.CompareAndSwap(m, n); m = h.maxFlight.Load() {
@@ -47,7 +42,6 @@ func newTemplateHook(t *testing.T) *templateHook {
 		case <-r.Context().Done():
 			return
 		}
-		b, _ := io.ReadAll(r.Body)
 		mac := hmac.New(sha256.New, []byte(h.secret))
 		mac.Write(b)
 		if r.Header.Get("X-Hub-Signature-256") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
@@ -71,8 +65,7 @@ func newTemplateHook(t *testing.T) *templateHook {
 			h.names[ev.Entry[0].Changes[0].Value.Name]++
 			h.mu.Unlock()
 		}
-	}))
-	t.Cleanup(h.srv.Close)
+	})
 	return h
 }
 
