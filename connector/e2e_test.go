@@ -328,8 +328,25 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 	phoneMsg := map[int]string{}     // phone index → id of what it sent this round
 	reactions := map[string]string{} // business reaction wamid → the phone's message it targets
 
-	killAt := map[int]bool{1: true, 2: true, 3: true}
+	// The leader is stopped in the middle of traffic: halfway through the
+	// phones' turn in round 1 (inbound envelopes in flight), halfway
+	// through the business's turn in rounds 2 and 3 (accepted messages
+	// being encrypted, committed and sent).
+	const inPhoneTurn, inBusinessTurn = 1, 2
+	killAt := map[int]int{1: inPhoneTurn, 2: inBusinessTurn, 3: inBusinessTurn}
 	var stopped *member
+	killMidway := func(round, turn, i int) {
+		if killAt[round] == turn && i == len(ph)/2 {
+			stopped = w.leader()
+			w.stop(stopped)
+		}
+	}
+	// Media both ways: phones send small images (a blob each), the
+	// business sends one uploaded image by id.
+	upload := pngBytes(t, 4_000)
+	mediaID := w.upload(token, upload)
+	phoneImages := map[string][]byte{}  // inbound wamid → bytes
+	businessImages := map[string]bool{} // outbound wamid of an image
 	for round := 0; round < rounds; round++ {
 		if stopped != nil { // bring the previously stopped member back
 			w.start(stopped)
@@ -337,13 +354,19 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 		}
 		// Phones write first (this also opens the 24-hour window).
 		for i, p := range ph {
+			killMidway(round, inPhoneTurn, i)
 			var c network.Content
+			var img []byte
 			switch (round + i) % 6 {
 			case 0, 1:
 				mk := marker("in", round, i)
 				markers = append(markers, mk)
 				c = network.Content{Type: network.ContentText, Text: &network.Text{Body: "hello " + mk}}
 			case 2:
+				if i%2 == 0 {
+					img = pngBytes(t, 2_000)
+					break
+				}
 				c = network.Content{Type: network.ContentLocation, Location: &network.Location{Latitude: 52.5, Longitude: 13.4, Name: "Berlin"}}
 			case 3:
 				c = network.Content{Type: network.ContentContacts, Contacts: []network.Contact{{Name: network.ContactName{FormattedName: "Ana"}}}}
@@ -362,7 +385,12 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 				}
 			}
 			var m phone.Message
-			reach(t, func() (err error) { m, err = p.Send(ctx, business, c); return err })
+			if img != nil {
+				reach(t, func() (err error) { m, err = p.SendMedia(ctx, business, "image", "image/png", img, ""); return err })
+				phoneImages[inboundWAMID(p.Number(), m.ID)] = img
+			} else {
+				reach(t, func() (err error) { m, err = p.Send(ctx, business, c); return err })
+			}
 			inboundIDs = append(inboundIDs, inboundWAMID(p.Number(), m.ID))
 			phoneMsg[i] = m.ID
 		}
@@ -378,12 +406,9 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 				return true
 			})
 		}
-		if killAt[round] {
-			stopped = w.leader()
-			w.stop(stopped)
-		}
 		// The business answers every phone, cycling through the types.
 		for i, p := range ph {
+			killMidway(round, inBusinessTurn, i)
 			mk := marker("out", round, i)
 			var body map[string]any
 			react := false
@@ -392,6 +417,10 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 				markers = append(markers, mk)
 				body = map[string]any{"type": "text", "text": map[string]any{"body": "reply " + mk}}
 			case 2:
+				if i%2 == 0 {
+					body = map[string]any{"type": "image", "image": map[string]any{"id": mediaID}}
+					break
+				}
 				body = map[string]any{"type": "location", "location": map[string]any{"latitude": 48.1, "longitude": 11.5, "name": "Munich"}}
 			case 3:
 				body = map[string]any{"type": "interactive", "interactive": map[string]any{"type": "button",
@@ -420,6 +449,9 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 				t.Fatalf("send response %s", out)
 			}
 			outboundIDs = append(outboundIDs, resp.Messages[0].ID)
+			if body["type"] == "image" {
+				businessImages[resp.Messages[0].ID] = true
+			}
 			if react {
 				reactions[resp.Messages[0].ID] = phoneMsg[i]
 			}
@@ -472,6 +504,40 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 		}
 		return true
 	})
+	// Media: every phone image reached the business as a media id whose
+	// download is the phone's bytes; every business image decrypts on its
+	// phone to the uploaded bytes.
+	if len(phoneImages) == 0 || len(businessImages) == 0 {
+		t.Fatalf("%d phone images, %d business images sent", len(phoneImages), len(businessImages))
+	}
+	for wamid, img := range phoneImages {
+		rc.mu.Lock()
+		raw := rc.raw[wamid]["image"]
+		rc.mu.Unlock()
+		var msg struct {
+			Image struct {
+				ID string `json:"id"`
+			} `json:"image"`
+		}
+		if err := json.Unmarshal([]byte(raw), &msg); err != nil || msg.Image.ID == "" {
+			t.Fatalf("image webhook of %s: %q", wamid, raw)
+		}
+		if got := w.download(token, msg.Image.ID); !bytes.Equal(got, img) {
+			t.Fatalf("image %s: downloaded %d bytes, the phone sent %d", wamid, len(got), len(img))
+		}
+	}
+	for _, p := range ph {
+		inbox, _ := p.Inbox()
+		for _, m := range inbox {
+			if businessImages[m.ID] {
+				got, _, err := p.FetchMedia(ctx, m.ID)
+				if err != nil || !bytes.Equal(got, upload) {
+					t.Fatalf("phone %s image %s: %v, %d bytes", p.Number(), m.ID, err, len(got))
+				}
+			}
+		}
+	}
+
 	rc.mu.Lock()
 	if rc.contacts[ph[0].Number()] != "Consumer 0" {
 		t.Errorf("webhook contact profile = %q", rc.contacts[ph[0].Number()])

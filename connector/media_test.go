@@ -69,54 +69,13 @@ func TestMediaBothWays(t *testing.T) {
 		msg.Image.MimeType != "image/png" {
 		t.Fatalf("image webhook %s", raw)
 	}
-	code, out := w.do("GET", "/v21.0/"+msg.Image.ID, token, nil)
-	if code != 200 {
-		t.Fatalf("GET media: %d %s", code, out)
-	}
-	var view struct{ URL string }
-	_ = json.Unmarshal(out, &view)
-	req, _ := http.NewRequest("GET", view.URL, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := w.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Equal(got, fromPhone) {
-		t.Fatalf("download: %d, %d bytes (want %d)", resp.StatusCode, len(got), len(fromPhone))
+	if got := w.download(token, msg.Image.ID); !bytes.Equal(got, fromPhone) {
+		t.Fatalf("download: %d bytes (want %d)", len(got), len(fromPhone))
 	}
 
 	// Business → phone, by uploaded id.
 	upload := pngBytes(t, 50_000)
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	_ = mw.WriteField("messaging_product", "whatsapp")
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="a.png"`)
-	h.Set("Content-Type", "image/png")
-	fw, _ := mw.CreatePart(h)
-	_, _ = fw.Write(upload)
-	_ = mw.WriteField("type", "image/png")
-	_ = mw.Close()
-	var mediaID string
-	for _, m := range w.members {
-		req, _ := http.NewRequest("POST", m.base+"/v21.0/3/media", bytes.NewReader(body.Bytes()))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		resp, err := w.client.Do(req)
-		if err != nil {
-			continue
-		}
-		out, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var r struct{ ID string }
-		if resp.StatusCode == 200 && json.Unmarshal(out, &r) == nil {
-			mediaID = r.ID
-			break
-		}
-		t.Fatalf("upload: %d %s", resp.StatusCode, out)
-	}
+	mediaID := w.upload(token, upload)
 	linked := pngBytes(t, 20_000)
 	site := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
 		rw.Header().Set("Content-Type", "image/png")
@@ -163,4 +122,65 @@ func TestMediaBothWays(t *testing.T) {
 			}
 		}
 	}
+}
+
+// download fetches a media id through the Cloud API (GET /{media-id}, then
+// its URL with the Bearer token) and returns the bytes.
+func (w *world) download(token, mediaID string) []byte {
+	w.t.Helper()
+	code, out := w.do("GET", "/v21.0/"+mediaID, token, nil)
+	if code != 200 {
+		w.t.Fatalf("GET media: %d %s", code, out)
+	}
+	var view struct{ URL string }
+	_ = json.Unmarshal(out, &view)
+	req, _ := http.NewRequest("GET", view.URL, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := w.client.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		w.t.Fatalf("download %s: %d", mediaID, resp.StatusCode)
+	}
+	return got
+}
+
+// upload posts a PNG to POST /3/media through a live member and returns
+// its media id.
+func (w *world) upload(token string, png []byte) string {
+	w.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("messaging_product", "whatsapp")
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="a.png"`)
+	h.Set("Content-Type", "image/png")
+	fw, _ := mw.CreatePart(h)
+	_, _ = fw.Write(png)
+	_ = mw.WriteField("type", "image/png")
+	_ = mw.Close()
+	for _, m := range w.members {
+		if m.n == nil {
+			continue
+		}
+		req, _ := http.NewRequest("POST", m.base+"/v21.0/3/media", bytes.NewReader(body.Bytes()))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := w.client.Do(req)
+		if err != nil {
+			continue
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var r struct{ ID string }
+		if resp.StatusCode == 200 && json.Unmarshal(out, &r) == nil {
+			return r.ID
+		}
+		w.t.Fatalf("upload: %d %s", resp.StatusCode, out)
+	}
+	w.t.Fatal("no member took the upload")
+	return ""
 }
