@@ -32,6 +32,9 @@ type fakeNet struct {
 	receipt []network.Receipt
 	typing  []string // "from>to"
 	ch      chan network.Delivery
+	// beforePublish, when set, sees every batch of prekeys before it is
+	// published (Register or AddPreKeys).
+	beforePublish func(number string, otks []network.OneTimePreKey)
 }
 
 func newFakeNet() *fakeNet {
@@ -40,6 +43,12 @@ func newFakeNet() *fakeNet {
 }
 
 func (f *fakeNet) Register(_ context.Context, reg network.Registration) error {
+	f.mu.Lock()
+	hook := f.beforePublish
+	f.mu.Unlock()
+	if hook != nil {
+		hook(reg.Number, reg.PreKeys)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	old := f.regs[reg.Number]
@@ -57,6 +66,12 @@ func (f *fakeNet) Login(_ context.Context, number string) error {
 	return nil
 }
 func (f *fakeNet) AddPreKeys(_ context.Context, number string, otks []network.OneTimePreKey) error {
+	f.mu.Lock()
+	hook := f.beforePublish
+	f.mu.Unlock()
+	if hook != nil {
+		hook(number, otks)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.regs[number]
