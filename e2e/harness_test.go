@@ -15,12 +15,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/waedge/waedge/internal/freeport"
+	"github.com/waedge/waedge/internal/syncbuf"
 )
 
 // binary is the waedge binary built once for the whole package.
@@ -72,25 +72,8 @@ type proc struct {
 	args        []string
 	env         []string // extra environment (KEY=value)
 	cmd         *exec.Cmd
-	log         *lockedBuffer
+	log         *syncbuf.Buffer
 	done        chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func newProc(t testing.TB, name string, extra ...string) *proc {
@@ -122,7 +105,7 @@ func tail(s string, lines int) string {
 func (p *proc) start() {
 	p.t.Helper()
 	if p.log == nil {
-		p.log = &lockedBuffer{}
+		p.log = &syncbuf.Buffer{}
 	}
 	p.cmd = exec.Command(binary, p.args...)
 	p.cmd.Stdout = p.log

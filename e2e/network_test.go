@@ -11,18 +11,20 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/waedge/waedge/internal/syncbuf"
 )
 
 // relayProc is a running `waedge relay`.
 type relayProc struct {
 	addr string
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *syncbuf.Buffer
 }
 
 func startRelay(t *testing.T) *relayProc {
 	t.Helper()
-	r := &relayProc{addr: freeAddr(t), log: &lockedBuffer{}}
+	r := &relayProc{addr: freeAddr(t), log: &syncbuf.Buffer{}}
 	r.cmd = exec.Command(binary, "relay", "--addr", r.addr, "--data-dir", t.TempDir())
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {

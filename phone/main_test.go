@@ -1,33 +1,15 @@
 package phone_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/waedge/waedge/internal/syncbuf"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/phone"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRunChat(t *testing.T) {
 	for _, args := range [][]string{{"--number", "12"}, {"--nope"}, {"--number", "4915100003000"}} {
@@ -38,7 +20,7 @@ func TestRunChat(t *testing.T) {
 	e := newEnv(t)
 	biz := newBusiness(t, e, "15550003000")
 	stdinR, stdinW := io.Pipe()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- phone.Run(context.Background(), []string{"--relay", e.url, "--number", "4915100003000", "--name", "Cli",

@@ -9,36 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/waedge/waedge/internal/syncbuf"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/phone"
 )
-
-// tapBuffer collects everything the relay receives.
-type tapBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (t *tapBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.b.Write(p)
-}
-
-func (t *tapBuffer) contains(s string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return bytes.Contains(t.b.Bytes(), []byte(s))
-}
-
-func (t *tapBuffer) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.b.Len()
-}
 
 // api calls the hosted-phone HTTP API and decodes the JSON answer into out (if not nil).
 func api(t *testing.T, method, url string, body any, out any) int {
@@ -95,7 +71,7 @@ const marker = "SECRET-PLAINTEXT-"
 func TestHostedPhonesAPI(t *testing.T) {
 	phone.SetupSignalLogging(nil)
 	dir := t.TempDir()
-	tap := &tapBuffer{}
+	tap := &syncbuf.Buffer{} // everything the relay receives
 	tr := startRelay(t, Config{DataDir: dir, Tap: tap})
 	base := tr.url
 	const a, b = "4915100002001", "4915100002002"
@@ -217,8 +193,8 @@ func TestHostedPhonesAPI(t *testing.T) {
 	}
 
 	// The relay received many bytes, none of them plaintext; its database holds none either.
-	if tap.len() == 0 || tap.contains(marker) {
-		t.Fatalf("tap saw %d bytes; plaintext present: %v", tap.len(), tap.contains(marker))
+	if seen := tap.String(); len(seen) == 0 || strings.Contains(seen, marker) {
+		t.Fatalf("tap saw %d bytes; plaintext present: %v", len(seen), strings.Contains(seen, marker))
 	}
 
 	// Restart: hosted phones come back with their sessions and messages.

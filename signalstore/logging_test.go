@@ -1,38 +1,19 @@
 package signalstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	signallog "go.mau.fi/libsignal/logger"
 
+	"github.com/waedge/waedge/internal/syncbuf"
 	"github.com/waedge/waedge/network"
 )
-
-// lockedBuf is a concurrency-safe log sink.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestLibsignalLoggingCarriesNoSecrets: libsignal's global logger, routed
 // into slog by SetupLogging, passes on only the caller position of
@@ -41,7 +22,7 @@ func (l *lockedBuf) String() string {
 // message text in the log, and libsignal's own debug lines (which print
 // keys) are dropped.
 func TestLibsignalLoggingCarriesNoSecrets(t *testing.T) {
-	var sink lockedBuf
+	var sink syncbuf.Buffer
 	SetupLogging(slog.New(slog.NewJSONHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	ctx := context.Background()
