@@ -39,10 +39,15 @@ type Config struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// GiveUpAfter drops an event this long after it was queued (default 7 days).
 	GiveUpAfter time.Duration
-	// PerEndpoint bounds concurrent deliveries to one callback URL (default
-	// 32: each delivery holds its slot until its outcome is committed, so
-	// this is also how many attempts share a Raft round).
+	// PerEndpoint bounds concurrent HTTP deliveries to one callback URL
+	// (default 32). A delivery frees its slot when the receiver answers;
+	// recording the outcome through Raft happens after, so commits of many
+	// attempts overlap and share Raft rounds.
 	PerEndpoint int
+	// MaxPending bounds the events taken from the outbox and not yet
+	// settled (being delivered or having their outcome committed), over
+	// all endpoints (default 4096).
+	MaxPending int
 	// Poll is how often the outbox is scanned (default 20 ms).
 	Poll time.Duration
 	// Scan bounds how many queued events one scan looks at (default 512).
@@ -60,8 +65,17 @@ type Dispatcher struct {
 	logger *slog.Logger
 
 	mu       sync.Mutex
-	inflight map[string]bool // outbox keys being delivered
-	perURL   map[string]int
+	inflight map[string]bool // outbox keys being delivered or recorded
+	perURL   map[string]int  // open HTTP deliveries per callback URL
+	// scanGen counts scans; settled maps a key whose outcome was just
+	// committed to the scanGen current at that moment. A scan whose read
+	// transaction may predate that commit (its generation is not newer)
+	// skips the key, so it never acts on the event's old NextAt.
+	scanGen uint64
+	settled map[string]uint64
+	// wake asks for a scan now: an endpoint slot was freed, so waiting for
+	// the next poll would leave it idle.
+	wake chan struct{}
 }
 
 // New returns a dispatcher; run it with Run as a leader-only worker.
@@ -87,13 +101,17 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 20 * time.Millisecond
 	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 4096
+	}
 	if cfg.Scan <= 0 {
 		cfg.Scan = 512
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Dispatcher{p: p, cfg: cfg, logger: logger, inflight: map[string]bool{}, perURL: map[string]int{}}
+	return &Dispatcher{p: p, cfg: cfg, logger: logger, inflight: map[string]bool{}, perURL: map[string]int{}, settled: map[string]uint64{},
+		wake: make(chan struct{}, 1)}
 }
 
 // Backoff is the delay before attempt n+1 after n failed attempts.
@@ -104,6 +122,10 @@ func (d *Dispatcher) Backoff(n int) time.Duration {
 	}
 	return min(b, d.cfg.MaxBackoff)
 }
+
+// wakeGap is the shortest pause between a freed slot and the scan that
+// refills it.
+const wakeGap = 2 * time.Millisecond
 
 // Run delivers until ctx ends (leadership lost or shutdown).
 func (d *Dispatcher) Run(ctx context.Context) error {
@@ -119,6 +141,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-d.wake:
+			// Refill freed slots soon, but batch the wake-ups: a scan walks
+			// past every event in flight.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wakeGap):
+			}
 		}
 	}
 }
@@ -137,12 +167,22 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	var unsubscribed [][]byte
 	full := map[string]bool{} // endpoints at their concurrency limit
 	scanned := 0
+	d.mu.Lock()
+	d.scanGen++
+	gen := d.scanGen
+	for k, g := range d.settled {
+		if g < gen {
+			delete(d.settled, k) // committed before this scan's read began
+		}
+	}
+	d.mu.Unlock()
 	// Events already being delivered are skipped without being decoded, and
 	// the walk stops once every endpoint is busy: a backlog costs nothing.
 	err = d.p.FSM().OutboxEach(func(k []byte) bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		return d.inflight[string(k)]
+		_, recent := d.settled[string(k)]
+		return d.inflight[string(k)] || recent
 	}, func(e raftfsm.OutboxEvent) bool {
 		scanned++
 		if e.NextAt > now {
@@ -154,7 +194,7 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			return scanned < d.cfg.Scan
 		}
 		d.mu.Lock()
-		free := d.perURL[sub.CallbackURL] < d.cfg.PerEndpoint
+		free := d.perURL[sub.CallbackURL] < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
 		if free {
 			d.inflight[string(e.Key)] = true
 			d.perURL[sub.CallbackURL]++
@@ -171,10 +211,22 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 		wg.Add(1)
 		go func(e raftfsm.OutboxEvent, sub raftfsm.Subscription) {
 			defer wg.Done()
-			d.deliver(ctx, e, sub)
+			a, ok := d.attempt(ctx, e, sub)
+			d.mu.Lock()
+			d.perURL[sub.CallbackURL]--
+			d.mu.Unlock()
+			select {
+			case d.wake <- struct{}{}:
+			default: // a scan is already due
+			}
+			if ok {
+				d.report(ctx, a)
+			}
+			// Only now may a scan pick the event again: its outcome is
+			// committed (or failed to be, and it is retried as queued).
 			d.mu.Lock()
 			delete(d.inflight, string(e.Key))
-			d.perURL[sub.CallbackURL]--
+			d.settled[string(e.Key)] = d.scanGen
 			d.mu.Unlock()
 		}(j.e, j.sub)
 	}
@@ -184,12 +236,14 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	return err
 }
 
-// deliver makes one attempt and replicates its outcome.
-func (d *Dispatcher) deliver(ctx context.Context, e raftfsm.OutboxEvent, sub raftfsm.Subscription) {
+// attempt makes one delivery and returns its outcome for the caller to
+// replicate; ok is false when there is nothing to record (leadership lost
+// mid-attempt, or the app is missing).
+func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raftfsm.Subscription) (a raftfsm.WebhookAttempt, ok bool) {
 	app, err := d.p.FSM().App(sub.AppID)
 	if err != nil {
 		d.logger.Warn("webhook app missing", slog.String("waba_id", e.WABAID))
-		return
+		return a, false
 	}
 	body, err := d.open(e)
 	if err != nil {
@@ -197,8 +251,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 		// can never be delivered.
 		d.logger.Warn("webhook event cannot be opened; dropped",
 			slog.String("waba_id", e.WABAID), slog.String("event", hex.EncodeToString(e.Key)), slog.Any("err", err))
-		d.report(ctx, raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "unreadable", At: d.cfg.Now().UnixMilli()})
-		return
+		return raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "unreadable", At: d.cfg.Now().UnixMilli()}, true
 	}
 	status := "error"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.CallbackURL, bytes.NewReader(body))
@@ -213,13 +266,13 @@ func (d *Dispatcher) deliver(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 			resp.Body.Close()
 			status = strconv.Itoa(resp.StatusCode)
 		} else if ctx.Err() != nil {
-			return // leadership lost mid-attempt: the next leader retries
+			return a, false // leadership lost mid-attempt: the next leader retries
 		} else {
 			status = "unreachable"
 		}
 	}
 	now := d.cfg.Now()
-	a := raftfsm.WebhookAttempt{Key: e.Key, Status: status, At: now.UnixMilli()}
+	a = raftfsm.WebhookAttempt{Key: e.Key, Status: status, At: now.UnixMilli()}
 	switch {
 	case status == "200":
 		a.Delivered = true
@@ -230,7 +283,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 	default:
 		a.NextAt = now.Add(d.Backoff(e.Attempts + 1)).UnixMilli()
 	}
-	d.report(ctx, a)
+	return a, true
 }
 
 // open unseals an event body.
