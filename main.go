@@ -191,6 +191,9 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		clock.enabled = true
 		logger.Warn("test clock enabled (WAEDGE_TEST_CLOCK=1): POST /admin/v1/debug/clock can move this process's time forward; never use this in production")
 	}
+	if !seal.Enabled() {
+		logger.Error("this binary was built with -tags waedge_noseal: message content is stored UNSEALED; it exists only to benchmark sealing, never use it with real data")
+	}
 	logger.Info("starting waedge", slog.String("version", version), slog.String("commit", commit),
 		slog.String("go", runtime.Version()), slog.String("data_dir", *dataDir),
 		slog.String("http_addr", *httpAddr), slog.String("cluster_addr", *clusterAddr),

@@ -33,7 +33,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "waedge")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	args := []string{"build", "-o", binary}
+	if tags := os.Getenv("WAEDGE_BENCH_TAGS"); tags != "" {
+		args = append(args, "-tags", tags) // e.g. waedge_noseal for the sealing A/B benchmark
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Dir = ".."
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -166,3 +166,11 @@ func TestURLKey(t *testing.T) {
 		t.Fatal("Sealer.URLKey")
 	}
 }
+
+// TestSealingIsOnInRealBuilds: only a -tags waedge_noseal benchmark build
+// stores content in the clear; every other build seals.
+func TestSealingIsOnInRealBuilds(t *testing.T) {
+	if !Enabled() {
+		t.Fatal("sealing is off: this test binary was built with -tags waedge_noseal")
+	}
+}
