@@ -91,9 +91,11 @@ func openFSMCopy(t *testing.T, p *proc) *raftfsm.FSM {
 	return f
 }
 
-// TestGoneAfterRetention is issue 5's grep test. Messages carrying a unique
-// marker go to a unique consumer number from every node of a 3-process
-// cluster, for a phone number with 1-hour retention. Before expiry neither
+// TestGoneAfterRetention is issue 5's grep test. A consumer with a unique
+// number (a hosted phone on a shared sandbox relay) writes a message with
+// a unique marker, and messages carrying another marker go back to it from
+// every node of a 3-process cluster, for a phone number with 1-hour
+// retention. Before expiry neither
 // marker nor number is on disk in clear. Then the cluster's clock moves 3
 // hours on (WAEDGE_TEST_CLOCK), expiry runs and every node compacts its
 // Raft log. After that: no hit for either anywhere under any data dir, and
@@ -112,7 +114,9 @@ func openFSMCopy(t *testing.T, p *proc) *raftfsm.FSM {
 // its key and the KEK together read content that expired after the
 // horizon); restoring it still destroys that key before anything serves.
 func TestGoneAfterRetention(t *testing.T) {
-	nodes, token := startClusterWith(t, []string{"WAEDGE_TEST_CLOCK=1"}, "--expiry-interval", "200ms")
+	rl := startRelay(t) // a shared sandbox network, so a phone can write too
+	nodes, token := startClusterWith(t, []string{"WAEDGE_TEST_CLOCK=1"}, "--expiry-interval", "200ms",
+		"--network", "relay://"+rl.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var created tenantCreated
@@ -126,6 +130,11 @@ func TestGoneAfterRetention(t *testing.T) {
 		t.Fatalf("set retention: %d %v %v", code, err, set)
 	}
 	createTemplate(t, nodes[0], created.AccessToken, created.WABAID, "order_update", "Update: {{1}}")
+	hook := newRawHook(t)
+	if code, err := doJSON(ctx, "POST", nodes[0].url("/v21.0/"+created.WABAID+"/subscribed_apps"), created.AccessToken,
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
+		t.Fatalf("subscribe: %d %v", code, err)
+	}
 	waitConverged(t, nodes, token)
 
 	var b [12]byte
@@ -133,7 +142,26 @@ func TestGoneAfterRetention(t *testing.T) {
 	marker := "MARKER-" + hex.EncodeToString(b[:])
 	r, _ := rand.Int(rand.Reader, big.NewInt(1e7))
 	consumer := fmt.Sprintf("1444%07d", r.Int64())
-	var wamids []string
+	// The consumer writes first, with a marker of its own: the inbound
+	// path (decrypted by the leader, stored, webhook queued) must leave no
+	// more on disk than the outbound one.
+	inMarker := "INBOUND-" + hex.EncodeToString(b[:])
+	sandbox(t, rl.addr, nil, "create", "--number", consumer, "--name", "Zed")
+	waitFor(t, "the phone reaches the business", 30*time.Second, func() bool {
+		_, _, err := cli(t, "sandbox", "phone", "send", "--relay", "http://"+rl.addr, "--number", consumer,
+			"--to", "15550008888", "--text", inMarker)
+		return err == nil
+	})
+	var inWamid string
+	waitFor(t, "the inbound message reaches the business", 30*time.Second, func() bool {
+		return hook.find(func(e hookEvent) bool {
+			if len(e.Messages) == 1 && e.Messages[0].Text.Body == inMarker {
+				inWamid = e.Messages[0].ID
+			}
+			return inWamid != ""
+		})
+	})
+	wamids := []string{inWamid}
 	for i, p := range nodes {
 		body := map[string]any{"messaging_product": "whatsapp", "to": consumer, "type": "template",
 			"template": map[string]any{"name": "order_update", "language": map[string]string{"code": "en"},
@@ -149,7 +177,7 @@ func TestGoneAfterRetention(t *testing.T) {
 		wamids = append(wamids, resp.Messages[0].ID)
 	}
 	waitConverged(t, nodes, token)
-	secrets := map[string][][]byte{"marker": needles(marker), "consumer number": needles(consumer)}
+	secrets := map[string][][]byte{"marker": needles(marker), "inbound marker": needles(inMarker), "consumer number": needles(consumer)}
 	for _, p := range nodes {
 		if hits, files := scanDataDir(t, p.dataDir, secrets); len(hits) > 0 || files < 5 {
 			t.Fatalf("%s before expiry (%d files): %v", p.name, files, hits)

@@ -119,6 +119,26 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	waitFor(t, "text webhook", 30*time.Second, func() bool {
 		return hook.find(func(e hookEvent) bool { return len(e.Messages) == 1 && e.Messages[0].Text.Body == "embedded hello" })
 	})
+	// The business marks it read with a typing indicator: both reach the phone.
+	var inWamid string
+	hook.find(func(e hookEvent) bool {
+		if len(e.Messages) == 1 && e.Messages[0].Text.Body == "embedded hello" {
+			inWamid = e.Messages[0].ID
+		}
+		return inWamid != ""
+	})
+	if code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.PhoneNumberID+"/messages"), ten.AccessToken,
+		map[string]any{"messaging_product": "whatsapp", "status": "read", "message_id": inWamid,
+			"typing_indicator": map[string]string{"type": "text"}}, nil); err != nil || code != 200 {
+		t.Fatalf("mark read: %d %v", code, err)
+	}
+	waitFor(t, "the phone sees its message read and the business typing", 30*time.Second, func() bool {
+		var sent inbox
+		sandbox(t, relay, &sent, "sent", "--number", consumer)
+		var in struct{ Typing map[string]int64 }
+		sandbox(t, relay, &in, "inbox", "--number", consumer)
+		return len(sent.Messages) == 1 && sent.Messages[0].Status == "read" && in.Typing[business] > 0
+	})
 	send("--type", "contacts", "--contact-name", "Ann Lee", "--contact-phone", "+15551112222")
 	waitFor(t, "contacts webhook", 30*time.Second, func() bool {
 		return hook.find(func(e hookEvent) bool {

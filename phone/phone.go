@@ -87,6 +87,7 @@ type Phone struct {
 	t      Transport
 	cancel context.CancelFunc
 	done   chan struct{}
+	typing map[string]int64 // peer → when it last showed typing (unix ms), under mu
 }
 
 // Buckets of the phone's own state (SignalStore uses others).
@@ -259,6 +260,12 @@ func (p *Phone) handle(ctx context.Context, d network.Delivery) {
 	case network.DeliveryReceipt:
 		p.handleReceipt(d.Receipt)
 	case network.DeliveryTyping:
+		p.mu.Lock()
+		if p.typing == nil {
+			p.typing = map[string]int64{}
+		}
+		p.typing[d.Typing.From] = p.cfg.Now().UnixMilli()
+		p.mu.Unlock()
 		if p.cfg.OnTyping != nil {
 			p.cfg.OnTyping(d.Typing.From)
 		}
@@ -631,6 +638,18 @@ func (p *Phone) MarkRead(ctx context.Context, messageID string) error {
 	}
 	_, err = p.updateMessage(m.ID, func(m *Message) bool { m.Status = StatusRead; return true })
 	return err
+}
+
+// TypingSeen returns, per peer, when it last showed this phone a typing
+// indicator (unix ms; kept in memory only).
+func (p *Phone) TypingSeen() map[string]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int64, len(p.typing))
+	for k, v := range p.typing {
+		out[k] = v
+	}
+	return out
 }
 
 // Typing tells to that this phone's user is typing.

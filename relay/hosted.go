@@ -205,8 +205,8 @@ func (r *Relay) hostedRoutes(m *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]any{"phones": r.Phones()})
 	})
 	m.HandleFunc("POST /sandbox/phones/{n}/send", r.apiSend)
-	m.HandleFunc("GET /sandbox/phones/{n}/inbox", r.apiList(func(p *phone.Phone) ([]phone.Message, error) { return p.Inbox() }))
-	m.HandleFunc("GET /sandbox/phones/{n}/sent", r.apiList(func(p *phone.Phone) ([]phone.Message, error) { return p.Sent() }))
+	m.HandleFunc("GET /sandbox/phones/{n}/inbox", r.apiList((*phone.Phone).Inbox, true))
+	m.HandleFunc("GET /sandbox/phones/{n}/sent", r.apiList((*phone.Phone).Sent, false))
 	m.HandleFunc("GET /sandbox/phones/{n}/media/{id}", r.apiMedia)
 	m.HandleFunc("POST /sandbox/phones/{n}/read", r.apiRead)
 	m.HandleFunc("POST /sandbox/phones/{n}/typing", r.apiTyping)
@@ -370,7 +370,9 @@ func (r *Relay) apiSend(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, m)
 }
 
-func (r *Relay) apiList(list func(*phone.Phone) ([]phone.Message, error)) http.HandlerFunc {
+// apiList answers {"messages": [...]}; the inbox also has "typing": when
+// each peer last showed a typing indicator (unix ms).
+func (r *Relay) apiList(list func(*phone.Phone) ([]phone.Message, error), withTyping bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		p, ok := r.phoneOf(w, req)
 		if !ok {
@@ -384,7 +386,11 @@ func (r *Relay) apiList(list func(*phone.Phone) ([]phone.Message, error)) http.H
 		if msgs == nil {
 			msgs = []phone.Message{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+		out := map[string]any{"messages": msgs}
+		if withTyping {
+			out["typing"] = p.TypingSeen()
+		}
+		writeJSON(w, http.StatusOK, out)
 	}
 }
 
