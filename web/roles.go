@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/raftfsm"
 	"github.com/waedge/waedge/tenant"
@@ -416,7 +417,7 @@ func (a *adminAPI) businessTemplates(c *fiber.Ctx) error {
 			return err
 		}
 		for _, tpl := range tpls {
-			v := templateView(tpl)
+			v := templateView(tpl, cloudapi.Fields{})
 			v["waba_id"] = tpl.WABAID
 			out = append(out, v)
 		}

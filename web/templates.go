@@ -3,11 +3,9 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -18,8 +16,9 @@ import (
 	"github.com/waedge/waedge/raftfsm"
 )
 
-// templateView is a template as Graph shows it.
-func templateView(t raftfsm.Template) fiber.Map {
+// templateView is a template as Graph shows it: every field, or those
+// selected.
+func templateView(t raftfsm.Template, f cloudapi.Fields) fiber.Map {
 	m := fiber.Map{"id": t.ID, "name": t.Name, "language": t.Language, "status": t.Status, "category": t.Category}
 	var comps json.RawMessage
 	if json.Unmarshal(t.Components, &comps) == nil {
@@ -28,7 +27,13 @@ func templateView(t raftfsm.Template) fiber.Map {
 	if t.Reason != "" {
 		m["rejected_reason"] = t.Reason
 	}
-	return m
+	if f.Empty() {
+		return m
+	}
+	if t.Reason == "" {
+		m["rejected_reason"] = "NONE" // asked for: Meta answers NONE
+	}
+	return pick(m, f)
 }
 
 // statusEvent builds the message_template_status_update webhook, its body
@@ -103,33 +108,21 @@ func (g *graphAPI) propose(c *fiber.Ctx, typ raftfsm.CommandType, payload any) e
 	return res.Err
 }
 
-// listTemplates answers GET /{waba-id}/message_templates with Graph
-// filters and cursor paging.
+// listTemplates answers GET /{waba-id}/message_templates: filters name
+// (substring), status, language and category; cursor paging in
+// name/language order; fields= selects.
 func (g *graphAPI) listTemplates(c *fiber.Ctx) error {
 	w, err := g.ownWABA(c)
 	if err != nil {
 		return err
 	}
-	ts, err := g.d.Cluster.FSM().Templates(w.ID)
+	fields, err := fieldsOf(c)
 	if err != nil {
 		return err
 	}
-	limit := 25
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return graph.ErrInvalidParameter.With("limit must be between 1 and 1000")
-		}
-		limit = n
-	}
-	start := 0
-	if a := c.Query("after"); a != "" {
-		b, err := base64.RawURLEncoding.DecodeString(a)
-		n, aerr := strconv.Atoi(string(b))
-		if err != nil || aerr != nil || n < 0 {
-			return graph.ErrInvalidParameter.With("after is not a valid cursor")
-		}
-		start = n
+	ts, err := g.d.Cluster.FSM().Templates(w.ID) // in name/language order
+	if err != nil {
+		return err
 	}
 	name, status, lang, cat := c.Query("name"), strings.ToUpper(c.Query("status")), c.Query("language"), strings.ToUpper(c.Query("category"))
 	var matched []raftfsm.Template
@@ -139,21 +132,12 @@ func (g *graphAPI) listTemplates(c *fiber.Ctx) error {
 			matched = append(matched, t)
 		}
 	}
-	data := []fiber.Map{}
-	end := min(start+limit, len(matched))
-	for i := start; i < end; i++ {
-		data = append(data, templateView(matched[i]))
+	page, err := pageOf(c, matched, func(t raftfsm.Template) string { return t.Name + "\x00" + t.Language },
+		func(t raftfsm.Template) fiber.Map { return templateView(t, fields) })
+	if err != nil {
+		return err
 	}
-	cursor := func(i int) string { return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(i))) }
-	out := fiber.Map{"data": data}
-	if len(data) > 0 {
-		paging := fiber.Map{"cursors": fiber.Map{"before": cursor(start), "after": cursor(end)}}
-		if end < len(matched) {
-			paging["next"] = fmt.Sprintf("%s?limit=%d&after=%s", c.Path(), limit, cursor(end))
-		}
-		out["paging"] = paging
-	}
-	return c.JSON(out)
+	return c.JSON(page)
 }
 
 // deleteTemplates answers DELETE /{waba-id}/message_templates?name=…[&hsm_id=…].
