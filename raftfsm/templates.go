@@ -15,12 +15,18 @@ type Template struct {
 	Language     string
 	Category     string
 	Components   []byte // the definition's components, JSON
-	BodyParams   int
-	HeaderParams int
-	Status       string // PENDING, APPROVED, REJECTED
-	Reason       string
-	CreatedAt    int64
-	UpdatedAt    int64
+	BodyParams   int    // how many parameters the body text takes
+	HeaderParams int    // how many the header text takes (0 or 1)
+	// ParameterFormat is POSITIONAL ("" in records of older versions) or
+	// NAMED; for NAMED, BodyParamNames and HeaderParamNames are the
+	// parameters' names.
+	ParameterFormat  string
+	BodyParamNames   []string
+	HeaderParamNames []string
+	Status           string // PENDING, APPROVED, REJECTED
+	Reason           string
+	CreatedAt        int64
+	UpdatedAt        int64
 }
 
 // CreateTemplate is the payload of CmdCreateTemplate.

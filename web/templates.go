@@ -19,7 +19,12 @@ import (
 // templateView is a template as Graph shows it: every field, or those
 // selected.
 func templateView(t raftfsm.Template, f cloudapi.Fields) fiber.Map {
-	m := fiber.Map{"id": t.ID, "name": t.Name, "language": t.Language, "status": t.Status, "category": t.Category}
+	format := t.ParameterFormat
+	if format == "" {
+		format = "POSITIONAL"
+	}
+	m := fiber.Map{"id": t.ID, "name": t.Name, "language": t.Language, "status": t.Status, "category": t.Category,
+		"parameter_format": format}
 	var comps json.RawMessage
 	if json.Unmarshal(t.Components, &comps) == nil {
 		m["components"] = comps
@@ -64,7 +69,7 @@ func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	req, nBody, nHeader, err := cloudapi.ParseCreateTemplate(c.Body())
+	req, params, err := cloudapi.ParseCreateTemplate(c.Body())
 	if err != nil {
 		return err
 	}
@@ -78,7 +83,11 @@ func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
 	}
 	now := g.d.Now().UnixMilli()
 	t := raftfsm.Template{ID: id, WABAID: w.ID, BusinessID: w.BusinessID, Name: req.Name, Language: req.Language,
-		Category: req.Category, Components: comps, BodyParams: nBody, HeaderParams: nHeader, CreatedAt: now}
+		Category: req.Category, Components: comps, BodyParams: len(params.Body), HeaderParams: len(params.Header),
+		ParameterFormat: "POSITIONAL", CreatedAt: now}
+	if params.Named {
+		t.ParameterFormat, t.BodyParamNames, t.HeaderParamNames = "NAMED", params.Body, params.Header
+	}
 	if err := g.propose(c, raftfsm.CmdCreateTemplate, raftfsm.CreateTemplate{Template: t}); err != nil {
 		if errors.Is(err, raftfsm.ErrConflict) {
 			return graph.ErrInvalidParameter.Withf("a template named %s already exists in language %s", req.Name, req.Language)
@@ -170,12 +179,11 @@ func (g *graphAPI) checkTemplate(wabaID string, req *cloudapi.SendRequest) error
 	if err != nil {
 		return err
 	}
-	body, header := req.Template.TemplateParamCounts()
-	if body != t.BodyParams || header != t.HeaderParams {
-		return cloudapi.ErrTemplateParams.Withf("body: expected %d, received %d; header: expected %d, received %d",
-			t.BodyParams, body, t.HeaderParams, header)
+	want := cloudapi.PositionalParams(t.BodyParams, t.HeaderParams)
+	if t.ParameterFormat == "NAMED" {
+		want = cloudapi.TemplateParams{Named: true, Body: t.BodyParamNames, Header: t.HeaderParamNames}
 	}
-	return nil
+	return req.Template.MatchParams(want)
 }
 
 // setTemplateStatus answers POST /admin/v1/templates/:id/status.

@@ -110,3 +110,94 @@ func TestTemplates(t *testing.T) {
 		t.Fatalf("delete again: %d", code)
 	}
 }
+
+// TestNamedTemplateParameters: a NAMED template is created with
+// {{name}} placeholders and named examples, and a send must supply each
+// of its names exactly once (any order) — the right count under the wrong
+// names is 132000 too. Rejected definitions and sends store nothing.
+func TestNamedTemplateParameters(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550017000")
+	tok := a["access_token"]
+	base := "/v21.0/" + a["waba_id"] + "/message_templates"
+	def := func(format, header, headerEx, body, bodyEx string) string {
+		return `{"name":"shipping","language":"en","category":"UTILITY","parameter_format":"` + format + `","components":[` +
+			`{"type":"HEADER","format":"TEXT","text":"` + header + `"` + headerEx + `},` +
+			`{"type":"BODY","text":"` + body + `"` + bodyEx + `}]}`
+	}
+	headerEx := `,"example":{"header_text_named_params":[{"param_name":"order_id","example":"42"}]}`
+	bodyEx := `,"example":{"body_text_named_params":[{"param_name":"first_name","example":"Ana"},{"param_name":"ship_date","example":"May 1"}]}`
+	named := "Hi {{first_name}}, it ships {{ship_date}}."
+	for _, tc := range []struct {
+		name, body string
+		code       int
+	}{
+		{"no example", def("NAMED", "Order {{order_id}}", headerEx, named, ""), 131008},
+		{"example lacks a name", def("NAMED", "Order {{order_id}}", headerEx, named,
+			`,"example":{"body_text_named_params":[{"param_name":"first_name","example":"Ana"}]}`), 131009},
+		{"example names another parameter", def("NAMED", "Order {{order_id}}", headerEx, named,
+			`,"example":{"body_text_named_params":[{"param_name":"first_name","example":"Ana"},{"param_name":"nickname","example":"A"}]}`), 131009},
+		{"empty example", def("NAMED", "Order {{order_id}}", headerEx, named,
+			`,"example":{"body_text_named_params":[{"param_name":"first_name","example":"Ana"},{"param_name":"ship_date","example":""}]}`), 131009},
+		{"malformed example", def("NAMED", "Order {{order_id}}", headerEx, named, `,"example":{"body_text_named_params":"Ana"}`), 100},
+		{"header without example", def("NAMED", "Order {{order_id}}", "", named, bodyEx), 131008},
+		{"number in a named template", def("NAMED", "Order", "", "Hi {{1}}", `,"example":{"body_text_named_params":[{"param_name":"1","example":"x"}]}`), 131009},
+		{"name in a positional template", def("POSITIONAL", "Order", "", named, bodyEx), 131009},
+		{"positional gap", def("POSITIONAL", "Order", "", "Hi {{2}}", ""), 131009},
+	} {
+		code, out := h.do("POST", base, tok, tc.body)
+		if code != 400 || decodeEnvelope(t, out).Error.Code != tc.code {
+			t.Fatalf("%s: %d %s, want %d", tc.name, code, out, tc.code)
+		}
+	}
+	if ts, _ := h.c.fsm.Templates(a["waba_id"]); len(ts) != 0 {
+		t.Fatalf("rejected definitions stored %d templates", len(ts))
+	}
+	code, out := h.do("POST", base, tok, def("NAMED", "Order {{order_id}}", headerEx, named, bodyEx))
+	var created struct{ ID, Status string }
+	if code != 200 || json.Unmarshal(out, &created) != nil || created.Status != "APPROVED" {
+		t.Fatalf("create: %d %s", code, out)
+	}
+	if code, out := h.do("GET", "/v21.0/"+created.ID+"?fields=parameter_format", tok, ""); code != 200 ||
+		string(out) != `{"id":"`+created.ID+`","parameter_format":"NAMED"}` {
+		t.Fatalf("parameter_format: %d %s", code, out)
+	}
+
+	send := "/v21.0/" + a["phone_number_id"] + "/messages"
+	tpl := func(header, body string) string {
+		return `{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"shipping","language":{"code":"en"},` +
+			`"components":[{"type":"header","parameters":[` + header + `]},{"type":"body","parameters":[` + body + `]}]}}`
+	}
+	p := func(name, text string) string {
+		if name == "" {
+			return `{"type":"text","text":"` + text + `"}`
+		}
+		return `{"type":"text","parameter_name":"` + name + `","text":"` + text + `"}`
+	}
+	order := p("order_id", "42")
+	stored := h.c.fsm.MessageCount()
+	for _, tc := range []struct{ name, body, details string }{
+		{"missing", tpl(order, p("first_name", "Ana")), "body: parameter ship_date is missing"},
+		{"unknown name, right count", tpl(order, p("first_name", "Ana")+","+p("nickname", "A")), "body: parameter nickname is not in the template"},
+		{"no parameter_name", tpl(order, p("first_name", "Ana")+","+p("", "May 1")), "body: parameters[1] has no parameter_name"},
+		{"twice", tpl(order, p("first_name", "Ana")+","+p("first_name", "Bo")), "body: parameter first_name is given twice"},
+		{"header missing", tpl("", p("first_name", "Ana")+","+p("ship_date", "May 1")), "header: parameter order_id is missing"},
+		{"header unknown", tpl(p("order", "42"), p("first_name", "Ana")+","+p("ship_date", "May 1")), "header: parameter order is not in the template"},
+	} {
+		code, out := h.do("POST", send, tok, tc.body)
+		e := decodeEnvelope(t, out)
+		if code != 400 || e.Error.Code != 132000 || !strings.HasPrefix(e.Error.ErrorData.Details, tc.details) {
+			t.Fatalf("%s: %d %s, want 132000 %q", tc.name, code, out, tc.details)
+		}
+	}
+	if n := h.c.fsm.MessageCount(); n != stored {
+		t.Fatalf("refused sends stored %d messages", n-stored)
+	}
+	// Any order; no window needed for a template.
+	if code, out := h.do("POST", send, tok, tpl(order, p("ship_date", "May 1")+","+p("first_name", "Ana"))); code != 200 {
+		t.Fatalf("named send: %d %s", code, out)
+	}
+	if n := h.c.fsm.MessageCount(); n != stored+1 {
+		t.Fatalf("the named send stored %d messages", n-stored)
+	}
+}
