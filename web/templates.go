@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/cluster"
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/raftfsm"
 )
@@ -62,8 +63,10 @@ func statusEvent(ctx context.Context, s Sealer, key []byte, t raftfsm.Template, 
 	return &raftfsm.OutboxEvent{Key: key, Body: sealed, CreatedAt: at}, nil
 }
 
-// createTemplate answers POST /{waba-id}/message_templates. The default
-// review policy approves a template that passes validation.
+// createTemplate answers POST /{waba-id}/message_templates. A template
+// that passes validation gets the WABA's review policy (approve by
+// default; manual leaves it PENDING; reject), applied by the state machine
+// in the same command that stores it.
 func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
 	w, err := g.ownWABA(c)
 	if err != nil {
@@ -88,33 +91,44 @@ func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
 	if params.Named {
 		t.ParameterFormat, t.BodyParamNames, t.HeaderParamNames = "NAMED", params.Body, params.Header
 	}
-	if err := g.propose(c, raftfsm.CmdCreateTemplate, raftfsm.CreateTemplate{Template: t}); err != nil {
-		if errors.Is(err, raftfsm.ErrConflict) {
-			return graph.ErrInvalidParameter.Withf("a template named %s already exists in language %s", req.Name, req.Language)
-		}
-		return err
-	}
-	ev, err := statusEvent(c.UserContext(), g.d.Sealer, g.messageKey(), t, "APPROVED", "", now)
+	// One outbox key for both events: Apply queues at most one.
+	key := g.messageKey()
+	approved, err := statusEvent(c.UserContext(), g.d.Sealer, key, t, "APPROVED", "", now)
 	if err != nil {
 		return err
 	}
-	if err := g.propose(c, raftfsm.CmdSetTemplateStatus, raftfsm.SetTemplateStatus{ID: id, Status: "APPROVED", At: now, Event: ev}); err != nil {
+	rejected, err := statusEvent(c.UserContext(), g.d.Sealer, key, t, "REJECTED", "", now)
+	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"id": id, "status": "APPROVED", "category": req.Category})
+	status, err := proposeValue(c, g.d.Cluster, raftfsm.CmdSubmitTemplate, raftfsm.SubmitTemplate{Template: t, Approved: approved, Rejected: rejected})
+	if errors.Is(err, raftfsm.ErrConflict) {
+		return graph.ErrInvalidParameter.Withf("a template named %s already exists in language %s", req.Name, req.Language)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"id": id, "status": string(status), "category": req.Category})
 }
 
 // propose encodes, replicates and unwraps a domain error.
 func (g *graphAPI) propose(c *fiber.Ctx, typ raftfsm.CommandType, payload any) error {
+	_, err := proposeValue(c, g.d.Cluster, typ, payload)
+	return err
+}
+
+// proposeValue encodes a command, replicates it and returns its result's
+// value, or its domain error.
+func proposeValue(c *fiber.Ctx, cl cluster.Cluster, typ raftfsm.CommandType, payload any) ([]byte, error) {
 	cmd, err := raftfsm.EncodeCommand(typ, payload)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
+	res, err := cl.Propose(c.UserContext(), cmd)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return res.Err
+	return res.Value, res.Err
 }
 
 // listTemplates answers GET /{waba-id}/message_templates: filters name
@@ -186,6 +200,34 @@ func (g *graphAPI) checkTemplate(wabaID string, req *cloudapi.SendRequest) error
 	return req.Template.MatchParams(want)
 }
 
+// setTemplateReview answers POST /admin/v1/wabas/:id/template-review
+// {"policy":"approve"|"manual"|"reject"}: what happens to the WABA's new
+// templates once they pass validation. Templates already created keep
+// their status.
+func (a *adminAPI) setTemplateReview(c *fiber.Ctx) error {
+	var req struct {
+		Policy string `json:"policy"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Policy == "":
+		return graph.ErrMissingParameter.With("policy is required")
+	case !raftfsm.ValidReview(req.Policy):
+		return graph.ErrParameterValue.With("policy must be approve, manual or reject")
+	}
+	_, err := proposeValue(c, a.d.Cluster, raftfsm.CmdSetTemplateReview, raftfsm.SetTemplateReview{
+		WABAID: strings.Clone(c.Params("id")), Policy: req.Policy})
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return graph.ErrObjectNotFound.With("no WABA with this id")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"success": true, "template_review": req.Policy})
+}
+
 // setTemplateStatus answers POST /admin/v1/templates/:id/status.
 func (a *adminAPI) setTemplateStatus(c *fiber.Ctx) error {
 	var req struct {
@@ -211,17 +253,9 @@ func (a *adminAPI) setTemplateStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSetTemplateStatus, raftfsm.SetTemplateStatus{
-		ID: t.ID, Status: req.Status, Reason: req.Reason, At: now, Event: ev})
-	if err != nil {
+	if _, err := proposeValue(c, a.d.Cluster, raftfsm.CmdSetTemplateStatus, raftfsm.SetTemplateStatus{
+		ID: t.ID, Status: req.Status, Reason: req.Reason, At: now, Event: ev}); err != nil {
 		return err
-	}
-	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
-		return err
-	}
-	if res.Err != nil {
-		return res.Err
 	}
 	return c.JSON(fiber.Map{"success": true})
 }

@@ -2,9 +2,13 @@ package web_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/waedge/waedge/raftfsm"
 )
 
 func (h *harness) createTemplate(token, waba, name, lang, body string) string {
@@ -199,5 +203,156 @@ func TestNamedTemplateParameters(t *testing.T) {
 	}
 	if n := h.c.fsm.MessageCount(); n != stored+1 {
 		t.Fatalf("the named send stored %d messages", n-stored)
+	}
+}
+
+// submitTemplate creates a one-line template and returns its id and status.
+func (h *harness) submitTemplate(token, waba, name string) (string, string) {
+	h.t.Helper()
+	code, out := h.do("POST", "/v21.0/"+waba+"/message_templates", token,
+		`{"name":"`+name+`","language":"en","category":"UTILITY","components":[{"type":"BODY","text":"Hi"}]}`)
+	var r struct{ ID, Status string }
+	if code != 200 || json.Unmarshal(out, &r) != nil || r.ID == "" {
+		h.t.Fatalf("create template: %d %s", code, out)
+	}
+	return r.ID, r.Status
+}
+
+// TestTemplateReviewPolicy: a WABA's review policy, set by the cluster
+// admin, decides what a valid new template becomes — approve (default)
+// APPROVED, manual PENDING until the admin review endpoint decides,
+// reject REJECTED — with the matching status webhook queued (none while
+// pending). Other WABAs keep theirs; bad settings change nothing.
+func TestTemplateReviewPolicy(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550018000")
+	b := h.createTenant("+15550019000")
+	tok, waba := a["access_token"], a["waba_id"]
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.URL.Query().Get("hub.challenge")))
+	}))
+	defer hook.Close()
+	if code, out := h.do("POST", "/v21.0/"+waba+"/subscribed_apps", tok, `{"override_callback_uri":"`+hook.URL+`","verify_token":"v"}`); code != 200 {
+		t.Fatalf("subscribe: %d %s", code, out)
+	}
+	// events returns the status events queued since the last call.
+	var queued int
+	events := func() []string {
+		t.Helper()
+		evs, _ := h.c.fsm.Outbox(0)
+		var out []string
+		for _, ev := range evs[queued:] {
+			body, err := h.sealer.Open(raftfsm.WebhookAAD(waba), ev.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n struct {
+				Entry []struct {
+					Changes []struct{ Value struct{ Event string } }
+				}
+			}
+			if err := json.Unmarshal(body, &n); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, n.Entry[0].Changes[0].Value.Event)
+		}
+		queued = len(evs)
+		return out
+	}
+	review := func(body string) (int, []byte) {
+		return h.do("POST", "/admin/v1/wabas/"+waba+"/template-review", "admin-tok", body)
+	}
+	send := func(name string) int {
+		code, _ := h.do("POST", "/v21.0/"+a["phone_number_id"]+"/messages", tok,
+			`{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"`+name+`","language":{"code":"en"}}}`)
+		return code
+	}
+	policy := func(biz map[string]string) string {
+		t.Helper()
+		code, out := h.do("GET", "/admin/v1/businesses/"+biz["business_id"], "admin-tok", "")
+		var r struct {
+			WABAs []struct {
+				ID             string `json:"id"`
+				TemplateReview string `json:"template_review"`
+			} `json:"wabas"`
+		}
+		if code != 200 || json.Unmarshal(out, &r) != nil || len(r.WABAs) != 1 || r.WABAs[0].ID != biz["waba_id"] {
+			t.Fatalf("business: %d %s", code, out)
+		}
+		return r.WABAs[0].TemplateReview
+	}
+
+	if _, st := h.submitTemplate(tok, waba, "first"); st != "APPROVED" || policy(a) != "approve" {
+		t.Fatalf("default policy: %s, %s", st, policy(a))
+	}
+	if evs := events(); len(evs) != 1 || evs[0] != "APPROVED" {
+		t.Fatalf("default events %v", evs)
+	}
+
+	if code, out := review(`{"policy":"manual"}`); code != 200 || string(out) != `{"success":true,"template_review":"manual"}` {
+		t.Fatalf("set manual: %d %s", code, out)
+	}
+	id, st := h.submitTemplate(tok, waba, "waits")
+	if st != "PENDING" || policy(a) != "manual" {
+		t.Fatalf("manual: %s", st)
+	}
+	if tpl, err := h.c.fsm.TemplateByID(id); err != nil || tpl.Status != "PENDING" {
+		t.Fatalf("stored %+v %v", tpl, err)
+	}
+	if evs := events(); len(evs) != 0 {
+		t.Fatalf("a pending template queued %v", evs)
+	}
+	if code := send("waits"); code != 404 {
+		t.Fatalf("pending template sent: %d", code)
+	}
+	// The policy is the WABA's: another business still gets approvals.
+	if _, st := h.submitTemplate(b["access_token"], b["waba_id"], "elsewhere"); st != "APPROVED" || policy(b) != "approve" {
+		t.Fatalf("other WABA: %s", st)
+	}
+	if code, out := h.do("POST", "/admin/v1/templates/"+id+"/status", "admin-tok", `{"status":"APPROVED"}`); code != 200 {
+		t.Fatalf("review: %d %s", code, out)
+	}
+	if evs := events(); len(evs) != 1 || evs[0] != "APPROVED" || send("waits") != 200 {
+		t.Fatalf("after review: %v", evs)
+	}
+
+	if code, out := review(`{"policy":"reject"}`); code != 200 {
+		t.Fatalf("set reject: %d %s", code, out)
+	}
+	if _, st := h.submitTemplate(tok, waba, "refused"); st != "REJECTED" {
+		t.Fatalf("reject: %s", st)
+	}
+	if evs := events(); len(evs) != 1 || evs[0] != "REJECTED" || send("refused") != 404 {
+		t.Fatalf("reject events %v", evs)
+	}
+	// Invalid definitions are refused before any policy applies.
+	if code, _ := h.do("POST", "/v21.0/"+waba+"/message_templates", tok, `{"name":"x","language":"en","category":"UTILITY"}`); code != 400 {
+		t.Fatalf("invalid definition: %d", code)
+	}
+
+	// Bad settings: the Graph envelope, and the policy stays.
+	for _, tc := range []struct {
+		path, body   string
+		status, code int
+	}{
+		{"/admin/v1/wabas/" + waba + "/template-review", `{"policy":"auto"}`, 400, 131009},
+		{"/admin/v1/wabas/" + waba + "/template-review", `{"policy":"APPROVE"}`, 400, 131009},
+		{"/admin/v1/wabas/" + waba + "/template-review", `{}`, 400, 131008},
+		{"/admin/v1/wabas/" + waba + "/template-review", `{"policy":"approve","x":1}`, 400, 100},
+		{"/admin/v1/wabas/999999999/template-review", `{"policy":"approve"}`, 400, 100},
+	} {
+		code, out := h.do("POST", tc.path, "admin-tok", tc.body)
+		if code != tc.status || decodeEnvelope(t, out).Error.Code != tc.code {
+			t.Fatalf("%s %s: %d %s", tc.path, tc.body, code, out)
+		}
+	}
+	if p := policy(a); p != "reject" {
+		t.Fatalf("policy after bad settings: %s", p)
+	}
+	if code, out := review(`{"policy":"approve"}`); code != 200 {
+		t.Fatalf("set approve: %d %s", code, out)
+	}
+	if _, st := h.submitTemplate(tok, waba, "again"); st != "APPROVED" {
+		t.Fatalf("approve again: %s", st)
 	}
 }
