@@ -106,16 +106,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			q.Set("after", *after)
 		}
 		method, path = "GET", "/admin/v1/audit?"+q.Encode()
-	case "tenant tier":
-		tier := fs.String("tier", "", "messaging-limit tier: TIER_250, TIER_1K, TIER_10K, TIER_100K or TIER_UNLIMITED")
+	case "tenant tier", "tenant template-review":
+		st := settingOf(args[0] + " " + args[1])
+		v := fs.String(st.flag, "", st.help)
 		if !parse(fs, args[2:], 1) {
 			return 2
 		}
-		if *tier == "" {
-			fmt.Fprint(stderr, "tenant tier: --tier is required\n\n"+usage)
+		if *v == "" {
+			fmt.Fprintf(stderr, "%s %s: --%s is required\n\n%s", args[0], args[1], st.flag, usage)
 			return 2
 		}
-		method, path, body = "POST", "/admin/v1/phones/"+url.PathEscape(fs.Arg(0))+"/tier", map[string]string{"tier": *tier}
+		method, path, body = "POST", "/admin/v1/"+st.collection+"/"+url.PathEscape(fs.Arg(0))+"/"+st.edge, map[string]string{st.flag: *v}
 	case "billing export":
 		month := fs.String("month", "", "month to bill, YYYY-MM")
 		business := fs.String("business", "", "one business id (default: every business)")
@@ -198,10 +199,23 @@ const usage = `usage:
   waedge tenant admin-token BUSINESS_ID   (mints a business admin token, shown once)
   waedge audit list [--limit 100] [--after CURSOR]
   waedge tenant tier PHONE_NUMBER_ID --tier TIER_10K   (messaging-limit tier)
+  waedge tenant template-review WABA_ID --policy approve|manual|reject   (what new templates become)
   waedge billing export --month YYYY-MM [--business ID] [--format csv|json]
   waedge stats show [--business ID] [--phone ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
 common flags: --server URL (WAEDGE_SERVER), --token-file PATH (WAEDGE_TOKEN_FILE), --token T (WAEDGE_ADMIN_TOKEN)
 `
+
+// setting is a "NOUN VERB ID --FLAG VALUE" command that sends
+// POST /admin/v1/COLLECTION/ID/EDGE {"FLAG": VALUE}.
+type setting struct{ flag, help, collection, edge string }
+
+// settingOf describes the setting command cmd ("tenant tier", …).
+func settingOf(cmd string) setting {
+	if cmd == "tenant template-review" {
+		return setting{"policy", "review policy of the WABA's new templates: approve, manual or reject", "wabas", "template-review"}
+	}
+	return setting{"tier", "messaging-limit tier: TIER_250, TIER_1K, TIER_10K, TIER_100K or TIER_UNLIMITED", "phones", "tier"}
+}
 
 func envOr(getenv func(string) string, key, def string) string {
 	if v := getenv(key); v != "" {

@@ -56,6 +56,8 @@ func TestRun(t *testing.T) {
 		{[]string{"billing", "export", "--month", "2026-03", "--business", "1001"}, 0, "GET /admin/v1/billing Bearer tok123 ", ""},
 		{[]string{"billing", "export"}, 2, "", ""},
 		{[]string{"tenant", "tier", "3001", "--tier", "TIER_10K"}, 0, `POST /admin/v1/phones/3001/tier Bearer tok123 {"tier":"TIER_10K"}`, ""},
+		{[]string{"tenant", "template-review", "2001", "--policy", "manual"}, 0, `POST /admin/v1/wabas/2001/template-review Bearer tok123 {"policy":"manual"}`, ""},
+		{[]string{"tenant", "template-review", "2001"}, 2, "", ""},
 		{[]string{"stats", "show", "--from", "2026-03-01"}, 0, "GET /admin/v1/stats Bearer tok123 ", ""},
 	} {
 		got = nil

@@ -94,12 +94,6 @@ func isFieldChar(c byte) bool {
 // Empty reports whether no field was selected.
 func (f Fields) Empty() bool { return len(f.names) == 0 }
 
-// Has reports whether name was selected.
-func (f Fields) Has(name string) bool {
-	_, ok := f.specs[name]
-	return ok
-}
-
 // Spec returns the opaque nested part selected with name ("" if none).
 func (f Fields) Spec(name string) string { return f.specs[name] }
 

@@ -173,6 +173,56 @@ func (r *SendRequest) media(typ string) *Media {
 // video, document, sticker); nil for other types.
 func (r *SendRequest) MediaObject() *Media { return r.media(r.MessageType()) }
 
+// MediaRef is one media object of a message.
+type MediaRef struct {
+	// Field is the object's path in the request: "image",
+	// "interactive.header.video", "template.components[0].parameters[0].document".
+	Field string
+	// Kind is the media type it must be: image, audio, video, document or sticker.
+	Kind  string
+	Media *Media
+}
+
+// MediaRefs lists the media objects of a message that refer to uploaded
+// media by id: a media message's own, an interactive message's header,
+// and template parameters. (Carousel cards are kept raw and not listed.)
+func (r *SendRequest) MediaRefs() []MediaRef {
+	var out []MediaRef
+	add := func(field, kind string, m *Media) {
+		if m != nil && m.ID != "" {
+			out = append(out, MediaRef{Field: field, Kind: kind, Media: m})
+		}
+	}
+	typ := r.MessageType()
+	add(typ, typ, r.media(typ))
+	if in := r.Interactive; typ == "interactive" && in != nil && in.Header != nil {
+		add("interactive.header."+in.Header.Type, in.Header.Type, headerMedia(in.Header.Type, in.Header.Image, in.Header.Video, in.Header.Document))
+	}
+	if t := r.Template; typ == "template" && t != nil {
+		for i, c := range t.Components {
+			for j, p := range c.Parameters {
+				add(fmt.Sprintf("template.components[%d].parameters[%d].%s", i, j, p.Type), p.Type,
+					headerMedia(p.Type, p.Image, p.Video, p.Document))
+			}
+		}
+	}
+	return out
+}
+
+// headerMedia picks the media object of a header (or parameter) of type
+// typ: image, video or document; nil for any other type.
+func headerMedia(typ string, image, video, document *Media) *Media {
+	switch typ {
+	case "image":
+		return image
+	case "video":
+		return video
+	case "document":
+		return document
+	}
+	return nil
+}
+
 // validateMedia checks a media object; field is its path, kind its media
 // type (image, audio, video, document, sticker).
 func validateMedia(field, kind string, m *Media) error {
@@ -332,8 +382,7 @@ func validateHeader(in *Interactive) error {
 		if textHeaderOnly[in.Type] {
 			return invalid("interactive.header of a %s message must be text", in.Type)
 		}
-		m := map[string]*Media{"image": h.Image, "video": h.Video, "document": h.Document}[h.Type]
-		return validateMedia("interactive.header."+h.Type, h.Type, m)
+		return validateMedia("interactive.header."+h.Type, h.Type, headerMedia(h.Type, h.Image, h.Video, h.Document))
 	case "":
 		return missing("interactive.header.type")
 	default:
@@ -642,8 +691,7 @@ func validateParameter(f, component string, p Parameter) error {
 			return missing(f + ".date_time.fallback_value")
 		}
 	case "image", "video", "document":
-		m := map[string]*Media{"image": p.Image, "video": p.Video, "document": p.Document}[p.Type]
-		return validateMedia(f+"."+p.Type, p.Type, m)
+		return validateMedia(f+"."+p.Type, p.Type, headerMedia(p.Type, p.Image, p.Video, p.Document))
 	case "location":
 		return validateLocation(f+".location", p.Location)
 	case "payload":

@@ -47,7 +47,8 @@ const (
 	CmdWebhookAttempt CommandType = 14
 	// CmdPutDataKey records a day's wrapped data key (first one wins).
 	CmdPutDataKey CommandType = 15
-	// CmdCreateTemplate adds a message template (status PENDING).
+	// CmdCreateTemplate adds a message template (status PENDING). The API
+	// proposes CmdSubmitTemplate now; this one stays for older logs.
 	CmdCreateTemplate CommandType = 16
 	// CmdSetTemplateStatus approves or rejects a template.
 	CmdSetTemplateStatus CommandType = 17
@@ -67,6 +68,11 @@ const (
 	CmdCommitMedia CommandType = 24
 	// CmdDeleteMedia deletes a media and its chunks.
 	CmdDeleteMedia CommandType = 25
+	// CmdSetTemplateReview sets a WABA's template review policy.
+	CmdSetTemplateReview CommandType = 26
+	// CmdSubmitTemplate adds a message template and applies its WABA's
+	// review policy in the same command.
+	CmdSubmitTemplate CommandType = 27
 	// CmdSignalCommit commits one Signal operation of the leader's connector:
 	// store changes (compare-and-set) plus their effect.
 	CmdSignalCommit CommandType = 30

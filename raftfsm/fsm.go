@@ -86,6 +86,8 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdPutMediaChunk:      f.applyPutMediaChunk,
 		CmdCommitMedia:        f.applyCommitMedia,
 		CmdDeleteMedia:        f.applyDeleteMedia,
+		CmdSetTemplateReview:  f.applySetTemplateReview,
+		CmdSubmitTemplate:     f.applySubmitTemplate,
 		CmdSignalCommit:       f.applySignalCommit,
 		CmdMessageStatuses:    f.applyMessageStatuses,
 		CmdExpire:             f.applyExpire,
@@ -349,6 +351,21 @@ func mustPut(tx *bolt.Tx, bucket, k, v []byte) {
 	if err := tx.Bucket(bucket).Put(k, v); err != nil {
 		panic(fmt.Sprintf("raftfsm: put %s: %v", bucket, err))
 	}
+}
+
+// updateRecord edits the record stored under key in bucket inside Apply:
+// fn changes a decoded copy, which is written back. A missing record is
+// ErrNotFound naming what, and writes nothing.
+func updateRecord[T any](tx *bolt.Tx, bucket []byte, key, what string, fn func(*T)) error {
+	v := tx.Bucket(bucket).Get([]byte(key))
+	if v == nil {
+		return domainErr(ErrNotFound, "%s", what)
+	}
+	var r T
+	decode(v, &r)
+	fn(&r)
+	mustPut(tx, bucket, []byte(key), marshal(r))
+	return nil
 }
 
 // mustDelete deletes inside Apply; a failing delete panics.

@@ -168,13 +168,7 @@ func (f *FSM) applySetPhoneLimits(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	if c.ThroughputMPS < 0 || c.ThroughputMPS > 100000 || c.PairPerMinute < 0 || c.PairPerMinute > 100000 {
 		return nil, domainErr(ErrInvalid, "limits out of range")
 	}
-	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
-	}
-	var p Phone
-	decode(v, &p)
-	p.ThroughputMPS, p.PairPerMinute = c.ThroughputMPS, c.PairPerMinute
-	mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
-	return nil, nil
+	return nil, updateRecord(tx, bucketPhones, c.PhoneNumberID, "phone number", func(p *Phone) {
+		p.ThroughputMPS, p.PairPerMinute = c.ThroughputMPS, c.PairPerMinute
+	})
 }

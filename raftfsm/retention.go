@@ -53,15 +53,7 @@ func (f *FSM) applySetRetention(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	if c.Hours < 0 || time.Duration(c.Hours)*time.Hour > MaxRetention {
 		return nil, domainErr(ErrInvalid, "retention out of range")
 	}
-	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
-	}
-	var p Phone
-	decode(v, &p)
-	p.RetentionHours = c.Hours
-	mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
-	return nil, nil
+	return nil, updateRecord(tx, bucketPhones, c.PhoneNumberID, "phone number", func(p *Phone) { p.RetentionHours = c.Hours })
 }
 
 // Expire is the payload of CmdExpire. Now (unix ms) is chosen by the

@@ -165,15 +165,7 @@ func (f *FSM) applySetMessagingTier(tx *bolt.Tx, payload []byte) ([]byte, error)
 	if _, ok := TierLimit(c.Tier); !ok && c.Tier != "" {
 		return nil, domainErr(ErrInvalid, "tier %q", c.Tier)
 	}
-	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
-	}
-	var p Phone
-	decode(v, &p)
-	p.MessagingLimitTier = c.Tier
-	mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
-	return nil, nil
+	return nil, updateRecord(tx, bucketPhones, c.PhoneNumberID, "phone number", func(p *Phone) { p.MessagingLimitTier = c.Tier })
 }
 
 // ReachedToday returns how many distinct consumers the number reached with

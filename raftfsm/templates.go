@@ -15,16 +15,53 @@ type Template struct {
 	Language     string
 	Category     string
 	Components   []byte // the definition's components, JSON
-	BodyParams   int
-	HeaderParams int
-	Status       string // PENDING, APPROVED, REJECTED
-	Reason       string
-	CreatedAt    int64
-	UpdatedAt    int64
+	BodyParams   int    // how many parameters the body text takes
+	HeaderParams int    // how many the header text takes (0 or 1)
+	// ParameterFormat is POSITIONAL ("" in records of older versions) or
+	// NAMED; for NAMED, BodyParamNames and HeaderParamNames are the
+	// parameters' names.
+	ParameterFormat  string
+	BodyParamNames   []string
+	HeaderParamNames []string
+	Status           string // PENDING, APPROVED, REJECTED
+	Reason           string
+	CreatedAt        int64
+	UpdatedAt        int64
 }
 
 // CreateTemplate is the payload of CmdCreateTemplate.
 type CreateTemplate struct{ Template Template }
+
+// Template review policies of a WABA (WABA.TemplateReview): what happens
+// to a template that passed validation.
+const (
+	// ReviewApprove approves it at once (the default).
+	ReviewApprove = "approve"
+	// ReviewManual leaves it PENDING until an admin decides
+	// (CmdSetTemplateStatus).
+	ReviewManual = "manual"
+	// ReviewReject rejects it at once.
+	ReviewReject = "reject"
+)
+
+// ValidReview reports whether p is a review policy.
+func ValidReview(p string) bool { return p == ReviewApprove || p == ReviewManual || p == ReviewReject }
+
+// SetTemplateReview is the payload of CmdSetTemplateReview.
+type SetTemplateReview struct {
+	WABAID string
+	Policy string
+}
+
+// SubmitTemplate is the payload of CmdSubmitTemplate. Apply alone knows
+// the WABA's policy at that point of the log, so the proposer seals both
+// possible message_template_status_update events; Apply queues the one
+// that matches (none while PENDING). Result.Value is the new status.
+type SubmitTemplate struct {
+	Template Template
+	Approved *OutboxEvent
+	Rejected *OutboxEvent
+}
 
 // SetTemplateStatus is the payload of CmdSetTemplateStatus; Event is the
 // message_template_status_update webhook, queued if the WABA subscribes.
@@ -48,27 +85,71 @@ type DeleteTemplates struct {
 func (f *FSM) applyCreateTemplate(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c CreateTemplate
 	decode(payload, &c)
-	t := c.Template
+	if _, err := checkNewTemplate(tx, c.Template); err != nil {
+		return nil, err
+	}
+	putTemplate(tx, c.Template, "PENDING")
+	return nil, nil
+}
+
+func (f *FSM) applySubmitTemplate(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c SubmitTemplate
+	decode(payload, &c)
+	w, err := checkNewTemplate(tx, c.Template)
+	if err != nil {
+		return nil, err
+	}
+	status, ev := "APPROVED", c.Approved
+	switch w.TemplateReview {
+	case ReviewManual:
+		status, ev = "PENDING", nil
+	case ReviewReject:
+		status, ev = "REJECTED", c.Rejected
+	}
+	putTemplate(tx, c.Template, status)
+	if ev != nil {
+		enqueue(tx, w.ID, w.BusinessID, ev)
+	}
+	return []byte(status), nil
+}
+
+// checkNewTemplate checks that t can be added: ids, its WABA of its
+// business, and no template of that name and language yet.
+func checkNewTemplate(tx *bolt.Tx, t Template) (WABA, error) {
+	var w WABA
 	if t.ID == "" || t.Name == "" || t.Language == "" {
-		return nil, domainErr(ErrInvalid, "template id, name and language are required")
+		return w, domainErr(ErrInvalid, "template id, name and language are required")
 	}
 	v := tx.Bucket(bucketWABAs).Get([]byte(t.WABAID))
 	if v == nil {
-		return nil, domainErr(ErrNotFound, "waba")
+		return w, domainErr(ErrNotFound, "waba")
 	}
-	var w WABA
 	decode(v, &w)
 	if w.BusinessID != t.BusinessID {
-		return nil, domainErr(ErrNotFound, "waba")
+		return w, domainErr(ErrNotFound, "waba")
 	}
+	if tx.Bucket(bucketTemplates).Get(templateKey(t.WABAID, t.Name, t.Language)) != nil ||
+		tx.Bucket(bucketTemplateIDs).Get([]byte(t.ID)) != nil {
+		return w, domainErr(ErrConflict, "template %s (%s) exists", t.Name, t.Language)
+	}
+	return w, nil
+}
+
+// putTemplate stores a checked new template with its first status.
+func putTemplate(tx *bolt.Tx, t Template, status string) {
 	key := templateKey(t.WABAID, t.Name, t.Language)
-	if tx.Bucket(bucketTemplates).Get(key) != nil || tx.Bucket(bucketTemplateIDs).Get([]byte(t.ID)) != nil {
-		return nil, domainErr(ErrConflict, "template %s (%s) exists", t.Name, t.Language)
-	}
-	t.Status, t.UpdatedAt = "PENDING", t.CreatedAt
+	t.Status, t.UpdatedAt = status, t.CreatedAt
 	mustPut(tx, bucketTemplates, key, marshal(t))
 	mustPut(tx, bucketTemplateIDs, []byte(t.ID), key)
-	return nil, nil
+}
+
+func (f *FSM) applySetTemplateReview(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c SetTemplateReview
+	decode(payload, &c)
+	if !ValidReview(c.Policy) {
+		return nil, domainErr(ErrInvalid, "review policy %q", c.Policy)
+	}
+	return nil, updateRecord(tx, bucketWABAs, c.WABAID, "waba", func(w *WABA) { w.TemplateReview = c.Policy })
 }
 
 func (f *FSM) applySetTemplateStatus(tx *bolt.Tx, payload []byte) ([]byte, error) {

@@ -49,6 +49,9 @@ type WABA struct {
 	BusinessID string
 	Name       string
 	CreatedAt  int64
+	// TemplateReview is the review policy of the WABA's new templates:
+	// ReviewApprove ("" in older records), ReviewManual or ReviewReject.
+	TemplateReview string
 }
 
 // Phone is a stored business phone number.

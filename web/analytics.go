@@ -23,55 +23,31 @@ type fieldExpr struct {
 	params map[string]string
 }
 
-// parseFields parses a Graph fields= expression strictly: commas at the
-// top level separate fields; each field is a name followed by
-// .modifier(argument) parts; brackets and parentheses must balance and a
-// modifier may appear once.
+// parseFields parses a Graph fields= expression strictly: the top level
+// through cloudapi.ParseFields, then each field's .modifier(argument)
+// parts; a modifier may appear once.
 func parseFields(s string) ([]fieldExpr, error) {
 	bad := func(format string, args ...any) error {
 		return graph.ErrInvalidParameter.Withf("fields: "+format, args...)
 	}
-	var parts []string
-	depth, start := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '(', '[', '{':
-			depth++
-		case ')', ']', '}':
-			depth--
-			if depth < 0 {
-				return nil, bad("unbalanced %q", s[i])
-			}
-		case ',':
-			if depth == 0 {
-				parts = append(parts, s[start:i])
-				start = i + 1
-			}
-		}
+	fields, err := cloudapi.ParseFields(s)
+	if err != nil {
+		return nil, err
 	}
-	if depth != 0 {
-		return nil, bad("unbalanced parentheses")
-	}
-	parts = append(parts, s[start:])
-	out := make([]fieldExpr, 0, len(parts))
-	for _, p := range parts {
-		p = strings.TrimSpace(p)
-		dot := strings.IndexByte(p, '.')
-		name, rest := p, ""
-		if dot >= 0 {
-			name, rest = p[:dot], p[dot:]
-		}
+	out := make([]fieldExpr, 0, len(fields.Names()))
+	for _, name := range fields.Names() {
 		if !isIdent(name) {
 			return nil, bad("%q is not a field name", name)
 		}
 		fe := fieldExpr{name: name, params: map[string]string{}}
-		for rest != "" {
+		expr := name + fields.Spec(name)
+		for rest := fields.Spec(name); rest != ""; {
 			if rest[0] != '.' {
-				return nil, bad("expected '.' in %q", p)
+				return nil, bad("expected '.' in %q", expr)
 			}
 			open := strings.IndexByte(rest, '(')
 			if open < 0 {
-				return nil, bad("modifier without argument in %q", p)
+				return nil, bad("modifier without argument in %q", expr)
 			}
 			mod := rest[1:open]
 			// the matching parenthesis
@@ -88,7 +64,7 @@ func parseFields(s string) ([]fieldExpr, error) {
 				}
 			}
 			if !isIdent(mod) || end < 0 {
-				return nil, bad("malformed modifier in %q", p)
+				return nil, bad("malformed modifier in %q", expr)
 			}
 			if _, dup := fe.params[mod]; dup {
 				return nil, bad("modifier %s given twice", mod)

@@ -61,13 +61,17 @@ func businessOf(c *fiber.Ctx) string {
 // business answers exactly like a missing one (tenant isolation).
 func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("node"))
+	fields, err := fieldsOf(c)
+	if err != nil {
+		return err
+	}
 	t, err := g.d.Cluster.FSM().Tenant(id)
 	if errors.Is(err, raftfsm.ErrNotFound) {
 		if w, werr := g.d.Cluster.FSM().WABA(id); werr == nil && w.BusinessID == businessOf(c) {
 			return g.wabaView(c, w)
 		}
 		if tpl, terr := g.d.Cluster.FSM().TemplateByID(id); terr == nil && tpl.BusinessID == businessOf(c) {
-			return c.JSON(templateView(tpl))
+			return c.JSON(templateView(tpl, fields))
 		}
 		if m, merr := g.ownMedia(c, id); merr == nil {
 			return g.mediaView(c, m)
@@ -85,5 +89,5 @@ func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(phoneView(p, c.Query("fields")))
+	return c.JSON(phoneView(p, fields))
 }

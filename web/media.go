@@ -517,20 +517,17 @@ func (g *graphAPI) deleteNode(c *fiber.Ctx) error {
 
 // checkMediaID refuses a message that refers to an uploaded media id which
 // is not a committed, unexpired media of this business of the right kind.
-func (g *graphAPI) checkMediaID(c *fiber.Ctx, typ string, m *cloudapi.Media) error {
-	if m == nil || m.ID == "" {
-		return nil
-	}
-	id := cloudapi.NormalizeID(m.ID)
+func (g *graphAPI) checkMediaID(c *fiber.Ctx, m cloudapi.MediaRef) error {
+	id := cloudapi.NormalizeID(m.Media.ID)
 	media, err := g.ownMedia(c, id)
 	if errors.Is(err, raftfsm.ErrNotFound) {
-		return uploadError("%s.id %s is not a media uploaded by this business, or it has expired", typ, id)
+		return uploadError("%s.id %s is not a media uploaded by this business, or it has expired", m.Field, id)
 	}
 	if err != nil {
 		return err
 	}
-	if kind := mediaKinds[media.MIME]; kind != typ {
-		return uploadError("%s.id %s is %s media (%s), not usable as %s", typ, id, kind, media.MIME, typ)
+	if kind := mediaKinds[media.MIME]; kind != m.Kind {
+		return uploadError("%s.id %s is %s media (%s), not usable as %s", m.Field, id, kind, media.MIME, m.Kind)
 	}
 	return nil
 }

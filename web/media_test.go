@@ -557,14 +557,22 @@ func TestMediaURLAndIsolation(t *testing.T) {
 	}
 }
 
+// sendFixtures uploads an image and a PDF of business A and an image of
+// business B, and opens A's window with 15551234567.
+func (h *mediaHarness) sendFixtures() (img, doc, foreign string) {
+	h.t.Helper()
+	img = h.mustUpload(h.a, "?messaging_product=whatsapp", file("image/png", pngMagic, 100))
+	doc = h.mustUpload(h.a, "?messaging_product=whatsapp", file("application/pdf", pdfMagic, 100))
+	foreign = h.mustUpload(h.b, "?messaging_product=whatsapp", file("image/png", pngMagic, 100))
+	h.openWindow(h.a["phone_number_id"], "15551234567", time.Unix(0, h.clock.Load()))
+	return img, doc, foreign
+}
+
 func TestMediaRetentionAndMessages(t *testing.T) {
 	h := newMediaHarness(t)
 	a := h.a
 	pn := a["phone_number_id"]
-	id := h.mustUpload(a, "?messaging_product=whatsapp", file("image/png", pngMagic, 100))
-	doc := h.mustUpload(a, "?messaging_product=whatsapp", file("application/pdf", pdfMagic, 100))
-	other := h.mustUpload(h.b, "?messaging_product=whatsapp", file("image/png", pngMagic, 100))
-	h.openWindow(pn, "15551234567", time.Unix(0, h.clock.Load()))
+	id, doc, other := h.sendFixtures()
 	to := "15551234567"
 	send := func(typ, mediaID string) (int, int) {
 		code, b := h.do("POST", "/v21.0/"+pn+"/messages", a["access_token"],
@@ -686,5 +694,69 @@ func TestMediaUploadMemoryBounded(t *testing.T) {
 	n, err := io.Copy(hs, resp.Body)
 	if err != nil || n != size || hex.EncodeToString(hs.Sum(nil)) != m.SHA256 {
 		t.Fatalf("download: %d bytes %v", n, err)
+	}
+}
+
+// TestMediaIDsInHeaders: media ids inside an interactive header and in
+// template header parameters are checked like a media message's own id —
+// an unknown id, another business's, or media of the wrong kind is 131053
+// (as for a top-level image by that id), names the field, and stores
+// nothing; the business's own media of the right kind is sent.
+func TestMediaIDsInHeaders(t *testing.T) {
+	h := newMediaHarness(t)
+	a := h.a
+	pn := a["phone_number_id"]
+	img, doc, foreign := h.sendFixtures()
+	const unknown = "1234567890123456"
+	code, out := h.do("POST", "/v21.0/"+a["waba_id"]+"/message_templates", a["access_token"],
+		`{"name":"receipt","language":"en","category":"UTILITY","components":[{"type":"HEADER","format":"IMAGE"},{"type":"BODY","text":"Your receipt"}]}`)
+	if code != 200 {
+		t.Fatalf("template: %d %s", code, out)
+	}
+	send := func(body string) (int, []byte) {
+		return h.do("POST", "/v21.0/"+pn+"/messages", a["access_token"], `{"messaging_product":"whatsapp","to":"15551234567",`+body+`}`)
+	}
+	interactive := func(kind, id string) string {
+		return `"type":"interactive","interactive":{"type":"button","header":{"type":"` + kind + `","` + kind + `":{"id":"` + id + `"}},` +
+			`"body":{"text":"ok?"},"action":{"buttons":[{"type":"reply","reply":{"id":"y","title":"Yes"}}]}}`
+	}
+	template := func(kind, id string) string {
+		return `"type":"template","template":{"name":"receipt","language":{"code":"en"},"components":[{"type":"header",` +
+			`"parameters":[{"type":"` + kind + `","` + kind + `":{"id":"` + id + `"}}]}]}`
+	}
+	// The reference: a top-level image by an unknown id.
+	refCode, refOut := send(`"type":"image","image":{"id":"` + unknown + `"}`)
+	ref := decodeEnvelope(t, refOut)
+	if refCode != 400 || ref.Error.Code != 131053 {
+		t.Fatalf("top-level unknown id: %d %s", refCode, refOut)
+	}
+	stored := h.c.fsm.MessageCount()
+	for _, tc := range []struct{ name, body, field string }{
+		{"interactive, unknown id", interactive("image", unknown), "interactive.header.image.id"},
+		{"interactive, other business", interactive("image", foreign), "interactive.header.image.id"},
+		{"interactive, document as image", interactive("image", doc), "interactive.header.image.id"},
+		{"interactive, image as video", interactive("video", img), "interactive.header.video.id"},
+		{"template, unknown id", template("image", unknown), "template.components[0].parameters[0].image.id"},
+		{"template, other business", template("image", foreign), "template.components[0].parameters[0].image.id"},
+		{"template, image as document", template("document", img), "template.components[0].parameters[0].document.id"},
+	} {
+		code, out := send(tc.body)
+		e := decodeEnvelope(t, out)
+		if code != refCode || e.Error.Code != ref.Error.Code || e.Error.Message != ref.Error.Message ||
+			!strings.HasPrefix(e.Error.ErrorData.Details, tc.field+" ") {
+			t.Fatalf("%s: %d %s, want %d %d naming %s", tc.name, code, out, refCode, ref.Error.Code, tc.field)
+		}
+	}
+	if n := h.c.fsm.MessageCount(); n != stored {
+		t.Fatalf("refused sends stored %d messages", n-stored)
+	}
+	for name, body := range map[string]string{"interactive": interactive("image", img), "template": template("image", img),
+		"interactive document": interactive("document", doc)} {
+		if code, out := send(body); code != 200 {
+			t.Fatalf("%s with own media: %d %s", name, code, out)
+		}
+	}
+	if n := h.c.fsm.MessageCount(); n != stored+3 {
+		t.Fatalf("stored %d messages, want 3", n-stored)
 	}
 }

@@ -76,8 +76,10 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if err := g.checkMediaID(c, req.MessageType(), req.MediaObject()); err != nil {
-		return err
+	for _, m := range req.MediaRefs() {
+		if err := g.checkMediaID(c, m); err != nil {
+			return err
+		}
 	}
 	waID := req.WAID()
 	if waID == cloudapi.NormalizePhone(t.DisplayPhoneNumber) {

@@ -185,3 +185,126 @@ func TestRecipientIdentityKeyHash(t *testing.T) {
 		t.Fatalf("current hash: %d %s", code, out)
 	}
 }
+
+// TestSendFlowLocationRequestAndTemplateParams drives interactive flow
+// and location_request_message messages and template currency and
+// date_time parameters through POST /messages: accepted ones are stored
+// as sent, malformed ones answer their exact status and code and store
+// nothing.
+func TestSendFlowLocationRequestAndTemplateParams(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550020000")
+	pn, tok := a["phone_number_id"], a["access_token"]
+	url := "/v21.0/" + pn + "/messages"
+	h.openWindow(pn, "15551234567", time.Now().Add(-time.Minute))
+	h.createTemplate(tok, a["waba_id"], "invoice", "en_US", "Total {{1}} due {{2}}")
+	msg := func(payload string) string {
+		return `{"messaging_product":"whatsapp","to":"15551234567",` + payload + `}`
+	}
+	flow := func(header, action string) string {
+		return msg(`"type":"interactive","interactive":{"type":"flow",` + header + `"body":{"text":"Sign up"},"action":` + action + `}`)
+	}
+	flowAction := func(params string) string { return `{"name":"flow","parameters":{` + params + `}}` }
+	const flowOK = `"flow_message_version":"3","flow_id":"123","flow_token":"opaque","flow_cta":"Start"`
+	locReq := func(interactive string) string {
+		return msg(`"type":"interactive","interactive":{"type":"location_request_message",` + interactive + `}`)
+	}
+	invoice := func(params string) string {
+		return msg(`"type":"template","template":{"name":"invoice","language":{"code":"en_US"},"components":[` + params + `]}`)
+	}
+	body := func(params string) string { return `{"type":"body","parameters":[` + params + `]}` }
+	const (
+		currencyOK = `{"type":"currency","currency":{"fallback_value":"$10.00","code":"USD","amount_1000":10000}}`
+		dateOK     = `{"type":"date_time","date_time":{"fallback_value":"June 1"}}`
+	)
+
+	// Accepted: stored with the content as sent.
+	for _, tc := range []struct {
+		name, body string
+		check      func(c *cloudapi.SendRequest) bool
+	}{
+		{"flow", flow(`"header":{"type":"text","text":"Welcome"},"footer":{"text":"Acme"},`, flowAction(flowOK+
+			`,"flow_action":"navigate","flow_action_payload":{"screen":"WELCOME","data":{"k":"v"}}`)),
+			func(c *cloudapi.SendRequest) bool {
+				return c.Interactive.Type == "flow" && strings.Contains(string(c.Interactive.Action.Parameters), `"flow_token":"opaque"`) &&
+					strings.Contains(string(c.Interactive.Action.Parameters), `"screen":"WELCOME"`)
+			}},
+		{"flow by name, draft, data_exchange", flow("", flowAction(
+			`"flow_message_version":"3","flow_name":"signup","flow_cta":"Go","flow_action":"data_exchange","mode":"draft"`)),
+			func(c *cloudapi.SendRequest) bool { return c.Interactive.Type == "flow" }},
+		{"location request", locReq(`"body":{"text":"Where are you?"},"action":{"name":"send_location"}`),
+			func(c *cloudapi.SendRequest) bool {
+				return c.Interactive.Type == "location_request_message" && c.Interactive.Action.Name == "send_location" &&
+					c.Interactive.Body.Text == "Where are you?"
+			}},
+		{"currency and date_time", invoice(body(currencyOK + "," + dateOK)),
+			func(c *cloudapi.SendRequest) bool {
+				ps := c.Template.Components[0].Parameters
+				return len(ps) == 2 && ps[0].Currency != nil && *ps[0].Currency.Amount1000 == 10000 && ps[0].Currency.Code == "USD" &&
+					ps[0].Currency.FallbackValue == "$10.00" && ps[1].DateTime != nil && ps[1].DateTime.FallbackValue == "June 1"
+			}},
+	} {
+		code, out := h.do("POST", url, tok, tc.body)
+		var resp struct{ Messages []struct{ ID string } }
+		if code != 200 || json.Unmarshal(out, &resp) != nil || len(resp.Messages) != 1 {
+			t.Fatalf("%s: %d %s", tc.name, code, out)
+		}
+		m, err := h.c.fsm.MessageByID(resp.Messages[0].ID)
+		if err != nil || m.Status != "accepted" {
+			t.Fatalf("%s: stored %+v %v", tc.name, m, err)
+		}
+		pt, err := h.sealer.Open([]byte(resp.Messages[0].ID), m.Content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err := cloudapi.DecodeContent(pt); err != nil || !tc.check(c) {
+			t.Fatalf("%s: stored content %s %v", tc.name, pt, err)
+		}
+	}
+
+	// Refused: exact status and code, nothing stored.
+	stored := h.c.fsm.MessageCount()
+	for _, tc := range []struct {
+		name, body   string
+		status, code int
+	}{
+		{"flow: no parameters", flow("", `{"name":"flow"}`), 400, 131008},
+		{"flow: no action", msg(`"type":"interactive","interactive":{"type":"flow","body":{"text":"x"}}`), 400, 131008},
+		{"flow: no body", msg(`"type":"interactive","interactive":{"type":"flow","action":` + flowAction(flowOK) + `}`), 400, 131008},
+		{"flow: no version", flow("", flowAction(`"flow_id":"123","flow_cta":"Start"`)), 400, 131008},
+		{"flow: no flow id or name", flow("", flowAction(`"flow_message_version":"3","flow_cta":"Start"`)), 400, 131008},
+		{"flow: no cta", flow("", flowAction(`"flow_message_version":"3","flow_id":"123"`)), 400, 131008},
+		{"flow: cta too long", flow("", flowAction(`"flow_message_version":"3","flow_id":"123","flow_cta":"123456789012345678901"`)), 400, 131009},
+		{"flow: emoji in cta", flow("", flowAction(`"flow_message_version":"3","flow_id":"123","flow_cta":"Start 🚀"`)), 400, 131009},
+		{"flow: unknown flow_action", flow("", flowAction(flowOK+`,"flow_action":"jump"`)), 400, 131009},
+		{"flow: unknown mode", flow("", flowAction(flowOK+`,"mode":"live"`)), 400, 131009},
+		{"flow: wrong action name", flow("", `{"name":"cta_url","parameters":{`+flowOK+`}}`), 400, 131009},
+		{"flow: image header", flow(`"header":{"type":"image","image":{"link":"https://x.com/a.jpg"}},`, flowAction(flowOK)), 400, 131009},
+		{"flow: parameters not an object", flow("", `{"name":"flow","parameters":"x"}`), 400, 100},
+		{"flow: flow_id a number", flow("", flowAction(`"flow_message_version":"3","flow_id":123,"flow_cta":"Start"`)), 400, 100},
+		{"location request: no action name", locReq(`"body":{"text":"Where?"},"action":{}`), 400, 131009},
+		{"location request: wrong action name", locReq(`"body":{"text":"Where?"},"action":{"name":"send_address"}`), 400, 131009},
+		{"location request: no action", locReq(`"body":{"text":"Where?"}`), 400, 131008},
+		{"location request: no body", locReq(`"action":{"name":"send_location"}`), 400, 131008},
+		{"location request: unknown key", locReq(`"body":{"text":"Where?"},"action":{"name":"send_location","radius":5}`), 400, 100},
+		{"currency: no object", invoice(body(`{"type":"currency"},` + dateOK)), 400, 131008},
+		{"currency: no amount", invoice(body(`{"type":"currency","currency":{"fallback_value":"$1","code":"USD"}},` + dateOK)), 400, 131008},
+		{"currency: no fallback", invoice(body(`{"type":"currency","currency":{"code":"USD","amount_1000":1}},` + dateOK)), 400, 131008},
+		{"currency: no code", invoice(body(`{"type":"currency","currency":{"fallback_value":"$1","amount_1000":1}},` + dateOK)), 400, 131008},
+		{"currency: lowercase code", invoice(body(`{"type":"currency","currency":{"fallback_value":"$1","code":"usd","amount_1000":1}},` + dateOK)), 400, 131009},
+		{"currency: amount a string", invoice(body(`{"type":"currency","currency":{"fallback_value":"$1","code":"USD","amount_1000":"1"}},` + dateOK)), 400, 100},
+		{"currency: in the header", invoice(`{"type":"header","parameters":[` + currencyOK + `]},` + body(currencyOK+","+dateOK)), 400, 100},
+		{"date_time: no object", invoice(body(currencyOK + `,{"type":"date_time"}`)), 400, 131008},
+		{"date_time: no fallback", invoice(body(currencyOK + `,{"type":"date_time","date_time":{}}`)), 400, 131008},
+		{"date_time: unknown key", invoice(body(currencyOK + `,{"type":"date_time","date_time":{"fallback_value":"x","day_of_week":1}}`)), 400, 100},
+		{"currency alone: count mismatch", invoice(body(currencyOK)), 400, 132000},
+	} {
+		code, out := h.do("POST", url, tok, tc.body)
+		if code != tc.status || decodeEnvelope(t, out).Error.Code != tc.code {
+			t.Fatalf("%s: %d %s, want %d code %d", tc.name, code, out, tc.status, tc.code)
+		}
+	}
+	if n := h.c.fsm.MessageCount(); n != stored {
+		t.Fatalf("refused sends stored %d messages", n-stored)
+	}
+}

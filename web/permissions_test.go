@@ -190,6 +190,9 @@ func permRoutes() map[string]permRoute {
 			id := w.createTemplate(w.a["access_token"], w.a["waba_id"], fmt.Sprintf("review_%d", w.next()), "en", "Hi")
 			return jsonReq("/admin/v1/templates/"+id+"/status", `{"status":"PAUSED"}`)
 		}},
+		"POST /admin/v1/wabas/:id/template-review": {allow: adminOnly, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/wabas/"+w.a["waba_id"]+"/template-review", `{"policy":"approve"}`)
+		}},
 		"POST /admin/v1/phones/:id/limits": {allow: adminOnly, prep: func(w *permWorld) request {
 			return jsonReq("/admin/v1/phones/"+w.a["phone_number_id"]+"/limits", `{"throughput_mps":50}`)
 		}},

@@ -34,8 +34,13 @@ func validPIN(pin string) bool {
 	return true
 }
 
-// phoneView renders a phone number, restricted to fields when given.
-func phoneView(p raftfsm.Phone, fields string) fiber.Map {
+// phoneListFields are the fields of a phone number shown when fields= is
+// not given.
+var phoneListFields = []string{"id", "display_phone_number", "verified_name", "code_verification_status",
+	"quality_rating", "platform_type", "throughput"}
+
+// phoneView renders a phone number: the default fields, or those selected.
+func phoneView(p raftfsm.Phone, f cloudapi.Fields) fiber.Map {
 	status := "CONNECTED"
 	if !p.Registered {
 		status = "DISCONNECTED"
@@ -51,35 +56,37 @@ func phoneView(p raftfsm.Phone, fields string) fiber.Map {
 		// answer the number's tier.
 		"messaging_limit_tier": tier, "whatsapp_business_manager_messaging_limit": tier,
 	}
-	if fields == "" {
-		return fiber.Map{"id": p.ID, "display_phone_number": p.DisplayPhoneNumber, "verified_name": p.VerifiedName,
-			"code_verification_status": "VERIFIED", "quality_rating": quality, "platform_type": "CLOUD_API",
-			"throughput": fiber.Map{"level": "STANDARD"}}
-	}
-	out := fiber.Map{"id": p.ID}
-	for _, f := range strings.Split(fields, ",") {
-		if v, ok := all[strings.TrimSpace(f)]; ok {
-			out[strings.TrimSpace(f)] = v
+	if f.Empty() {
+		out := fiber.Map{}
+		for _, k := range phoneListFields {
+			out[k] = all[k]
 		}
+		return out
 	}
-	return out
+	return pick(all, f)
 }
 
-// phoneNumbers answers GET /{waba-id}/phone_numbers.
+// phoneNumbers answers GET /{waba-id}/phone_numbers: cursor paging in
+// phone-number id order, fields= selects.
 func (g *graphAPI) phoneNumbers(c *fiber.Ctx) error {
 	w, err := g.ownWABA(c)
 	if err != nil {
 		return err
 	}
-	ps, err := g.d.Cluster.FSM().PhonesOfWABA(w.ID)
+	fields, err := fieldsOf(c)
 	if err != nil {
 		return err
 	}
-	data := make([]fiber.Map, 0, len(ps))
-	for _, p := range ps {
-		data = append(data, phoneView(p, c.Query("fields")))
+	ps, err := g.d.Cluster.FSM().PhonesOfWABA(w.ID) // in id order
+	if err != nil {
+		return err
 	}
-	return c.JSON(fiber.Map{"data": data})
+	page, err := pageOf(c, ps, func(p raftfsm.Phone) string { return p.ID },
+		func(p raftfsm.Phone) fiber.Map { return phoneView(p, fields) })
+	if err != nil {
+		return err
+	}
+	return c.JSON(page)
 }
 
 // phoneBody decodes a small JSON (or form) body of a phone-number edge.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/raftfsm"
 	"github.com/waedge/waedge/tenant"
@@ -88,6 +89,7 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 		{method: "GET", path: "/webhooks/outbox", roles: roleAdmin | roleBusinessAdmin, handler: a.outbox},
 		{method: "GET", path: "/debug/fsm-digest", roles: roleAdmin, handler: a.fsmDigest},
 		{method: "POST", path: "/templates/:id/status", roles: roleAdmin, action: "template.review", targetKind: "template", handler: a.setTemplateStatus},
+		{method: "POST", path: "/wabas/:id/template-review", roles: roleAdmin, action: "waba.template_review", targetKind: "waba", handler: a.setTemplateReview},
 		{method: "POST", path: "/phones/:id/limits", roles: roleAdmin, action: "phone.limits", targetKind: "phone", handler: a.setPhoneLimits},
 		{method: "POST", path: "/phones/:id/retention", roles: roleAdmin, action: "phone.retention", targetKind: "phone", handler: a.setPhoneRetention},
 		{method: "GET", path: "/audit", roles: staff, handler: a.auditLog},
@@ -278,8 +280,9 @@ func (a *adminAPI) auditLog(c *fiber.Ctx) error {
 	return c.JSON(resp)
 }
 
-// business answers GET /admin/v1/businesses/:id: the business's name and
-// its own phone numbers (never consumer numbers).
+// business answers GET /admin/v1/businesses/:id: the business's name, its
+// own phone numbers (never consumer numbers) and its WABAs with their
+// template review policy.
 func (a *adminAPI) business(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	fsm := a.d.Cluster.FSM()
@@ -308,7 +311,26 @@ func (a *adminAPI) business(c *fiber.Ctx) error {
 		phones = append(phones, phone{ID: p.ID, WABAID: p.WABAID, DisplayPhoneNumber: p.DisplayPhoneNumber,
 			VerifiedName: p.VerifiedName, Registered: p.Registered, RetentionHours: int(p.EffectiveRetention() / time.Hour)})
 	}
-	return c.JSON(fiber.Map{"id": b.ID, "name": b.Name, "created_at": b.CreatedAt / 1000, "phone_numbers": phones})
+	type waba struct {
+		ID             string `json:"id"`
+		TemplateReview string `json:"template_review"`
+	}
+	ids, err := a.businessWABAs(c)
+	if err != nil {
+		return err
+	}
+	wabas := make([]waba, 0, len(ids))
+	for _, id := range ids {
+		w, err := fsm.WABA(id)
+		if err != nil {
+			return err
+		}
+		if w.TemplateReview == "" {
+			w.TemplateReview = raftfsm.ReviewApprove
+		}
+		wabas = append(wabas, waba{ID: w.ID, TemplateReview: w.TemplateReview})
+	}
+	return c.JSON(fiber.Map{"id": b.ID, "name": b.Name, "created_at": b.CreatedAt / 1000, "phone_numbers": phones, "wabas": wabas})
 }
 
 // listTokens answers GET /admin/v1/businesses/:id/tokens: ids, kinds and
@@ -416,7 +438,7 @@ func (a *adminAPI) businessTemplates(c *fiber.Ctx) error {
 			return err
 		}
 		for _, tpl := range tpls {
-			v := templateView(tpl)
+			v := templateView(tpl, cloudapi.Fields{})
 			v["waba_id"] = tpl.WABAID
 			out = append(out, v)
 		}

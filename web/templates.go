@@ -3,24 +3,29 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/cluster"
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/raftfsm"
 )
 
-// templateView is a template as Graph shows it.
-func templateView(t raftfsm.Template) fiber.Map {
-	m := fiber.Map{"id": t.ID, "name": t.Name, "language": t.Language, "status": t.Status, "category": t.Category}
+// templateView is a template as Graph shows it: every field, or those
+// selected.
+func templateView(t raftfsm.Template, f cloudapi.Fields) fiber.Map {
+	format := t.ParameterFormat
+	if format == "" {
+		format = "POSITIONAL"
+	}
+	m := fiber.Map{"id": t.ID, "name": t.Name, "language": t.Language, "status": t.Status, "category": t.Category,
+		"parameter_format": format}
 	var comps json.RawMessage
 	if json.Unmarshal(t.Components, &comps) == nil {
 		m["components"] = comps
@@ -28,7 +33,13 @@ func templateView(t raftfsm.Template) fiber.Map {
 	if t.Reason != "" {
 		m["rejected_reason"] = t.Reason
 	}
-	return m
+	if f.Empty() {
+		return m
+	}
+	if t.Reason == "" {
+		m["rejected_reason"] = "NONE" // asked for: Meta answers NONE
+	}
+	return pick(m, f)
 }
 
 // statusEvent builds the message_template_status_update webhook, its body
@@ -52,14 +63,16 @@ func statusEvent(ctx context.Context, s Sealer, key []byte, t raftfsm.Template, 
 	return &raftfsm.OutboxEvent{Key: key, Body: sealed, CreatedAt: at}, nil
 }
 
-// createTemplate answers POST /{waba-id}/message_templates. The default
-// review policy approves a template that passes validation.
+// createTemplate answers POST /{waba-id}/message_templates. A template
+// that passes validation gets the WABA's review policy (approve by
+// default; manual leaves it PENDING; reject), applied by the state machine
+// in the same command that stores it.
 func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
 	w, err := g.ownWABA(c)
 	if err != nil {
 		return err
 	}
-	req, nBody, nHeader, err := cloudapi.ParseCreateTemplate(c.Body())
+	req, params, err := cloudapi.ParseCreateTemplate(c.Body())
 	if err != nil {
 		return err
 	}
@@ -73,63 +86,66 @@ func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
 	}
 	now := g.d.Now().UnixMilli()
 	t := raftfsm.Template{ID: id, WABAID: w.ID, BusinessID: w.BusinessID, Name: req.Name, Language: req.Language,
-		Category: req.Category, Components: comps, BodyParams: nBody, HeaderParams: nHeader, CreatedAt: now}
-	if err := g.propose(c, raftfsm.CmdCreateTemplate, raftfsm.CreateTemplate{Template: t}); err != nil {
-		if errors.Is(err, raftfsm.ErrConflict) {
-			return graph.ErrInvalidParameter.Withf("a template named %s already exists in language %s", req.Name, req.Language)
-		}
-		return err
+		Category: req.Category, Components: comps, BodyParams: len(params.Body), HeaderParams: len(params.Header),
+		ParameterFormat: "POSITIONAL", CreatedAt: now}
+	if params.Named {
+		t.ParameterFormat, t.BodyParamNames, t.HeaderParamNames = "NAMED", params.Body, params.Header
 	}
-	ev, err := statusEvent(c.UserContext(), g.d.Sealer, g.messageKey(), t, "APPROVED", "", now)
+	// One outbox key for both events: Apply queues at most one.
+	key := g.messageKey()
+	approved, err := statusEvent(c.UserContext(), g.d.Sealer, key, t, "APPROVED", "", now)
 	if err != nil {
 		return err
 	}
-	if err := g.propose(c, raftfsm.CmdSetTemplateStatus, raftfsm.SetTemplateStatus{ID: id, Status: "APPROVED", At: now, Event: ev}); err != nil {
+	rejected, err := statusEvent(c.UserContext(), g.d.Sealer, key, t, "REJECTED", "", now)
+	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"id": id, "status": "APPROVED", "category": req.Category})
+	status, err := proposeValue(c, g.d.Cluster, raftfsm.CmdSubmitTemplate, raftfsm.SubmitTemplate{Template: t, Approved: approved, Rejected: rejected})
+	if errors.Is(err, raftfsm.ErrConflict) {
+		return graph.ErrInvalidParameter.Withf("a template named %s already exists in language %s", req.Name, req.Language)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"id": id, "status": string(status), "category": req.Category})
 }
 
 // propose encodes, replicates and unwraps a domain error.
 func (g *graphAPI) propose(c *fiber.Ctx, typ raftfsm.CommandType, payload any) error {
-	cmd, err := raftfsm.EncodeCommand(typ, payload)
-	if err != nil {
-		return err
-	}
-	res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
-		return err
-	}
-	return res.Err
+	_, err := proposeValue(c, g.d.Cluster, typ, payload)
+	return err
 }
 
-// listTemplates answers GET /{waba-id}/message_templates with Graph
-// filters and cursor paging.
+// proposeValue encodes a command, replicates it and returns its result's
+// value, or its domain error.
+func proposeValue(c *fiber.Ctx, cl cluster.Cluster, typ raftfsm.CommandType, payload any) ([]byte, error) {
+	cmd, err := raftfsm.EncodeCommand(typ, payload)
+	if err != nil {
+		return nil, err
+	}
+	res, err := cl.Propose(c.UserContext(), cmd)
+	if err != nil {
+		return nil, err
+	}
+	return res.Value, res.Err
+}
+
+// listTemplates answers GET /{waba-id}/message_templates: filters name
+// (substring), status, language and category; cursor paging in
+// name/language order; fields= selects.
 func (g *graphAPI) listTemplates(c *fiber.Ctx) error {
 	w, err := g.ownWABA(c)
 	if err != nil {
 		return err
 	}
-	ts, err := g.d.Cluster.FSM().Templates(w.ID)
+	fields, err := fieldsOf(c)
 	if err != nil {
 		return err
 	}
-	limit := 25
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return graph.ErrInvalidParameter.With("limit must be between 1 and 1000")
-		}
-		limit = n
-	}
-	start := 0
-	if a := c.Query("after"); a != "" {
-		b, err := base64.RawURLEncoding.DecodeString(a)
-		n, aerr := strconv.Atoi(string(b))
-		if err != nil || aerr != nil || n < 0 {
-			return graph.ErrInvalidParameter.With("after is not a valid cursor")
-		}
-		start = n
+	ts, err := g.d.Cluster.FSM().Templates(w.ID) // in name/language order
+	if err != nil {
+		return err
 	}
 	name, status, lang, cat := c.Query("name"), strings.ToUpper(c.Query("status")), c.Query("language"), strings.ToUpper(c.Query("category"))
 	var matched []raftfsm.Template
@@ -139,21 +155,12 @@ func (g *graphAPI) listTemplates(c *fiber.Ctx) error {
 			matched = append(matched, t)
 		}
 	}
-	data := []fiber.Map{}
-	end := min(start+limit, len(matched))
-	for i := start; i < end; i++ {
-		data = append(data, templateView(matched[i]))
+	page, err := pageOf(c, matched, func(t raftfsm.Template) string { return t.Name + "\x00" + t.Language },
+		func(t raftfsm.Template) fiber.Map { return templateView(t, fields) })
+	if err != nil {
+		return err
 	}
-	cursor := func(i int) string { return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(i))) }
-	out := fiber.Map{"data": data}
-	if len(data) > 0 {
-		paging := fiber.Map{"cursors": fiber.Map{"before": cursor(start), "after": cursor(end)}}
-		if end < len(matched) {
-			paging["next"] = fmt.Sprintf("%s?limit=%d&after=%s", c.Path(), limit, cursor(end))
-		}
-		out["paging"] = paging
-	}
-	return c.JSON(out)
+	return c.JSON(page)
 }
 
 // deleteTemplates answers DELETE /{waba-id}/message_templates?name=…[&hsm_id=…].
@@ -186,12 +193,39 @@ func (g *graphAPI) checkTemplate(wabaID string, req *cloudapi.SendRequest) error
 	if err != nil {
 		return err
 	}
-	body, header := req.Template.TemplateParamCounts()
-	if body != t.BodyParams || header != t.HeaderParams {
-		return cloudapi.ErrTemplateParams.Withf("body: expected %d, received %d; header: expected %d, received %d",
-			t.BodyParams, body, t.HeaderParams, header)
+	want := cloudapi.PositionalParams(t.BodyParams, t.HeaderParams)
+	if t.ParameterFormat == "NAMED" {
+		want = cloudapi.TemplateParams{Named: true, Body: t.BodyParamNames, Header: t.HeaderParamNames}
 	}
-	return nil
+	return req.Template.MatchParams(want)
+}
+
+// setTemplateReview answers POST /admin/v1/wabas/:id/template-review
+// {"policy":"approve"|"manual"|"reject"}: what happens to the WABA's new
+// templates once they pass validation. Templates already created keep
+// their status.
+func (a *adminAPI) setTemplateReview(c *fiber.Ctx) error {
+	var req struct {
+		Policy string `json:"policy"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Policy == "":
+		return graph.ErrMissingParameter.With("policy is required")
+	case !raftfsm.ValidReview(req.Policy):
+		return graph.ErrParameterValue.With("policy must be approve, manual or reject")
+	}
+	_, err := proposeValue(c, a.d.Cluster, raftfsm.CmdSetTemplateReview, raftfsm.SetTemplateReview{
+		WABAID: strings.Clone(c.Params("id")), Policy: req.Policy})
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return graph.ErrObjectNotFound.With("no WABA with this id")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"success": true, "template_review": req.Policy})
 }
 
 // setTemplateStatus answers POST /admin/v1/templates/:id/status.
@@ -219,17 +253,9 @@ func (a *adminAPI) setTemplateStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSetTemplateStatus, raftfsm.SetTemplateStatus{
-		ID: t.ID, Status: req.Status, Reason: req.Reason, At: now, Event: ev})
-	if err != nil {
+	if _, err := proposeValue(c, a.d.Cluster, raftfsm.CmdSetTemplateStatus, raftfsm.SetTemplateStatus{
+		ID: t.ID, Status: req.Status, Reason: req.Reason, At: now, Event: ev}); err != nil {
 		return err
-	}
-	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
-		return err
-	}
-	if res.Err != nil {
-		return res.Err
 	}
 	return c.JSON(fiber.Map{"success": true})
 }

@@ -1,0 +1,140 @@
+package web_test
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// versionCase is a call given without the version prefix, made once with
+// a version and once without. fresh: prep runs again for the second call
+// (the call consumes or creates its object); otherwise the second call
+// repeats the first request (prepared again only to re-read its body).
+type versionCase struct {
+	prep  func(w *permWorld) request
+	fresh bool
+}
+
+// versionCases are the calls of every Graph route, keyed as app.GetRoutes
+// reports it.
+func versionCases() map[string][]versionCase {
+	node := "/:node<regex(^[0-9]{1,32}$)>"
+	pn := func(w *permWorld) string { return "/" + w.a["phone_number_id"] }
+	waba := func(w *permWorld) string { return "/" + w.a["waba_id"] }
+	template := func(w *permWorld) string {
+		return w.createTemplate(w.a["access_token"], w.a["waba_id"], fmt.Sprintf("v_%d", w.next()), "en", "Hi")
+	}
+	subscribe := func(w *permWorld) request {
+		return jsonReq(waba(w)+"/subscribed_apps", `{"override_callback_uri":"`+w.hook+`","verify_token":"v"}`)
+	}
+	// at is a request to path with PN and WABA standing for A's ids.
+	at := func(path, body string) func(*permWorld) request {
+		return func(w *permWorld) request {
+			return jsonReq(strings.NewReplacer("PN", w.a["phone_number_id"], "WABA", w.a["waba_id"]).Replace(path), body)
+		}
+	}
+	return map[string][]versionCase{
+		"GET " + node: {
+			{prep: at("/PN?fields=status,quality_rating", "")},
+			{prep: at("/WABA", "")},
+			{prep: func(w *permWorld) request { return jsonReq("/"+template(w), "") }},
+			{prep: func(w *permWorld) request { return jsonReq("/"+w.media(), "") }},
+			{prep: at("/999999999999999", "")}, // missing: the same error
+			{prep: at("/PN?fields=a(", "")},    // malformed: the same error
+		},
+		"DELETE " + node: {{fresh: true, prep: func(w *permWorld) request { return jsonReq("/"+w.media(), "") }}},
+		"POST " + node:   {{prep: at("/PN", `{"pin":"123456"}`)}},
+		"POST " + node + "/media": {{fresh: true, prep: func(w *permWorld) request {
+			body, n, ct := multipartBody([]part{field("messaging_product", "whatsapp"), file("text/plain", []byte("x"), 100)})
+			return request{path: pn(w) + "/media", body: body, size: n, ctype: ct}
+		}}},
+		"POST " + node + "/messages": {
+			{fresh: true, prep: func(w *permWorld) request {
+				name := fmt.Sprintf("send_%d", w.next())
+				w.createTemplate(w.a["access_token"], w.a["waba_id"], name, "en", "Hi")
+				return jsonReq(pn(w)+"/messages", `{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"`+name+`","language":{"code":"en"}}}`)
+			}},
+			// Outside the window: the same 131047 (another consumer, so
+			// the pair rate of the sends above does not interfere).
+			{prep: at("/PN/messages", `{"messaging_product":"whatsapp","to":"15557654321","text":{"body":"hi"}}`)},
+		},
+		"POST " + node + "/subscribed_apps": {{fresh: true, prep: subscribe}},
+		"GET " + node + "/subscribed_apps":  {{prep: at("/WABA/subscribed_apps", "")}},
+		"DELETE " + node + "/subscribed_apps": {{fresh: true, prep: func(w *permWorld) request {
+			r := subscribe(w)
+			if code, out := w.send("POST", "/v21.0"+r.path, w.a["access_token"], &r); code != 200 {
+				w.t.Fatalf("subscribe: %d %s", code, out)
+			}
+			return jsonReq(waba(w)+"/subscribed_apps", "")
+		}}},
+		"GET " + node + "/phone_numbers":              {{prep: at("/WABA/phone_numbers?limit=1&fields=id,status", "")}},
+		"POST " + node + "/register":                  {{prep: at("/PN/register", `{"messaging_product":"whatsapp","pin":"123456"}`)}},
+		"POST " + node + "/deregister":                {{prep: at("/PN/deregister", `{"messaging_product":"whatsapp"}`)}},
+		"GET " + node + "/whatsapp_business_profile":  {{prep: at("/PN/whatsapp_business_profile", "")}},
+		"POST " + node + "/whatsapp_business_profile": {{prep: at("/PN/whatsapp_business_profile", `{"messaging_product":"whatsapp","about":"hello"}`)}},
+		"GET " + node + "/message_templates": {{prep: func(w *permWorld) request {
+			template(w)
+			template(w)
+			return jsonReq(waba(w)+"/message_templates?limit=1&fields=name", "") // paging links keep the caller's path
+		}}},
+		"POST " + node + "/message_templates": {{fresh: true, prep: func(w *permWorld) request {
+			return jsonReq(waba(w)+"/message_templates", fmt.Sprintf(`{"name":"new_%d","language":"en","category":"UTILITY","components":[{"type":"BODY","text":"x"}]}`, w.next()))
+		}}},
+		"DELETE " + node + "/message_templates": {{fresh: true, prep: func(w *permWorld) request {
+			name := fmt.Sprintf("gone_%d", w.next())
+			w.createTemplate(w.a["access_token"], w.a["waba_id"], name, "en", "Hi")
+			return jsonReq(waba(w)+"/message_templates?name="+name, "")
+		}}},
+	}
+}
+
+// volatile matches what legitimately differs between two equal calls:
+// fresh Graph ids and wamids, a media URL's expiry and signature, trace
+// ids, and cursors over fresh names.
+var volatile = regexp.MustCompile(`wamid\.[A-Za-z0-9+/=_-]+|[0-9]{12,}|exp=[0-9]+(&|\\u0026)sig=[0-9a-f]+|"fbtrace_id":"[^"]*"`)
+
+// TestUnversionedPaths: every Cloud API route answers a call without the
+// /vNN.N prefix exactly as the same call with it (status and body, but for
+// fresh ids; paging links keep the path form the caller used). The media
+// download URL is not a Graph path: waedge hands it out whole.
+func TestUnversionedPaths(t *testing.T) {
+	w := newPermWorld(t)
+	cases := versionCases()
+	seen := map[string]bool{}
+	for _, r := range w.app.GetRoutes(true) {
+		key := r.Method + " " + r.Path
+		if r.Method == "HEAD" || strings.HasPrefix(r.Path, "/admin/") || r.Path == "/healthz" || r.Path == "/readyz" ||
+			strings.HasPrefix(r.Path, "/v1/media/download/") {
+			continue
+		}
+		calls, ok := cases[key]
+		if !ok {
+			t.Errorf("route %s has no unversioned-path case", key)
+			continue
+		}
+		seen[key] = true
+		for i, vc := range calls {
+			for _, version := range []string{"/v21.0", "/v25.0"} {
+				vr := vc.prep(w)
+				vcode, vbody := w.send(r.Method, version+vr.path, w.a["access_token"], &vr)
+				ur := vr
+				if vc.fresh || vr.body != nil {
+					ur = vc.prep(w)
+				}
+				ucode, ubody := w.send(r.Method, ur.path, w.a["access_token"], &ur)
+				norm := func(b []byte) string {
+					return volatile.ReplaceAllString(strings.ReplaceAll(string(b), version+"/", "/"), "X")
+				}
+				if vcode != ucode || norm(vbody) != norm(ubody) {
+					t.Errorf("%s #%d: %s%s answers %d %s\nbut %s answers %d %s", key, i, version, vr.path, vcode, vbody, ur.path, ucode, ubody)
+				}
+			}
+		}
+	}
+	for key := range cases {
+		if !seen[key] {
+			t.Errorf("case %s matches no registered route", key)
+		}
+	}
+}
