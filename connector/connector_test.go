@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"errors"
 	"context"
 	"crypto/sha256"
 	"strings"
@@ -32,10 +33,15 @@ type fakeNet struct {
 	receipt []network.Receipt
 	typing  []string // "from>to"
 	ch      chan network.Delivery
+	// failSends makes that many next sends fail (recorded in sent anyway).
+	failSends int
 	// beforePublish, when set, sees every batch of prekeys before it is
 	// published (Register or AddPreKeys).
 	beforePublish func(number string, otks []network.OneTimePreKey)
 }
+
+// errFakeUnreachable is the fake network's failure of a send.
+var errFakeUnreachable = errors.New("fake network: unreachable")
 
 func newFakeNet() *fakeNet {
 	return &fakeNet{regs: map[string]network.Registration{}, regCnt: map[string]int{}, acked: map[string]int{},
@@ -105,6 +111,10 @@ func (f *fakeNet) Send(_ context.Context, env network.Envelope) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, env)
+	if f.failSends > 0 {
+		f.failSends--
+		return errFakeUnreachable
+	}
 	return nil
 }
 func (f *fakeNet) Receive(context.Context) (<-chan network.Delivery, error) { return f.ch, nil }

@@ -1,0 +1,90 @@
+package connector
+
+import (
+	"bytes"
+	"encoding/binary"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/network"
+	"github.com/waedge/waedge/node/nodetest"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/signalstore"
+)
+
+// TestResendNeverReEncrypts: an outbound message is encrypted once and its
+// ciphertext committed; when the network refuses it, the connector sends
+// the stored envelope again — the very same bytes — and never encrypts it
+// anew (which would spend another message key and change the ciphertext).
+// This is the path a new leader takes after failover: it finds committed
+// envelopes in the replicated outbox and resends them.
+func TestResendNeverReEncrypts(t *testing.T) {
+	u := newUnit(t, Config{Resend: 50 * time.Millisecond})
+	const business, consumer = "15550001000", "4915100000077"
+	ph := newTestPhone(t, consumer)
+	u.deliver(ph.envelope(t, u.fn, business, "ph.x", "hi"), "ph.x") // a session and an open window
+	nodetest.WaitFor(t, "inbound acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.x") == 1 })
+
+	u.fn.mu.Lock()
+	u.fn.failSends, u.fn.sent = 2, nil
+	u.fn.mu.Unlock()
+	wamid := cloudapi.NewWAMID(consumer, true, [9]byte{1, 2, 3})
+	content, err := cloudapi.EncodeContent(&cloudapi.SendRequest{MessagingProduct: "whatsapp", Type: "text",
+		Text: &cloudapi.Text{Body: "your order shipped"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	seal := func(aad, pt []byte) []byte {
+		b, err := u.sealer.Seal(ctx, aad, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	idRef := raftfsm.MessageIDRef(wamid)
+	propose(t, u.n, raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{Key: timeKey(u.now()), IDRef: idRef,
+		IDSealed: seal(raftfsm.IDAAD(idRef), []byte(wamid)), PhoneNumberID: "3", BusinessID: "1",
+		PeerRef: u.sealer.ConsumerRef("3", consumer), PeerSealed: seal(raftfsm.PeerAAD(wamid), []byte(consumer)),
+		Type: "text", Content: seal([]byte(wamid), content), RequireWindow: true, CreatedAt: u.now().UnixMilli()})
+
+	var sent []network.Envelope
+	nodetest.WaitFor(t, "two refused sends and a third that goes through", 10*time.Second, func() bool {
+		u.fn.mu.Lock()
+		defer u.fn.mu.Unlock()
+		sent = append(sent[:0], u.fn.sent...)
+		return len(sent) >= 3 && u.fn.failSends == 0
+	})
+	for i, env := range sent[1:] {
+		if env.ID != sent[0].ID || env.Kind != sent[0].Kind || !bytes.Equal(env.Ciphertext, sent[0].Ciphertext) {
+			t.Fatalf("attempt %d differs from the first: the message was encrypted again", i+2)
+		}
+	}
+	// The phone decrypts it, once.
+	pt, err := ph.st.Decrypt(ctx, signalstore.Address(business, 1), sent[0].Kind, sent[0].Ciphertext)
+	if err != nil {
+		t.Fatalf("phone cannot decrypt the resent envelope: %v", err)
+	}
+	c, err := network.DecodeContent(pt)
+	if err != nil || c.Text == nil || c.Text.Body != "your order shipped" {
+		t.Fatalf("decrypted %+v %v", c, err)
+	}
+	if _, err := ph.st.Decrypt(ctx, signalstore.Address(business, 1), sent[1].Kind, sent[1].Ciphertext); err == nil {
+		t.Fatal("a resend decrypted a second time: it was not the same message")
+	}
+	// Once accepted by the network, the envelope leaves the replicated outbox.
+	nodetest.WaitFor(t, "envelope outbox empty", 10*time.Second, func() bool {
+		st, _ := u.n.FSM().StoredEnvelopes(nil, 10)
+		return len(st) == 0
+	})
+}
+
+// timeKey is a 16-byte message key starting with t (as proposers make them).
+func timeKey(t time.Time) []byte {
+	var k [16]byte
+	binary.BigEndian.PutUint64(k[:8], uint64(t.UnixNano()))
+	k[15] = 1
+	return k[:]
+}
