@@ -1,9 +1,9 @@
 package connector
 
 import (
-	"errors"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"

@@ -2,8 +2,8 @@ package connector
 
 import (
 	"bytes"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
