@@ -80,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return cli.RunBackup(ctx, args[1:], stdout, stderr, getenv)
 	case "restore":
 		return cli.RunRestore(args[1:], stdout, stderr, getenv, time.Now)
-	case "cluster", "tenant", "audit", "billing", "stats":
+	case "cluster", "tenant", "audit", "billing", "stats", "webhooks":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cli.Run(ctx, args, stdout, stderr, getenv)
@@ -120,6 +120,8 @@ commands:
                                 the month's bill: delivered template messages × rate card
   stats show [--business ID] [--phone ID] [--from D] [--to D]
                                 message counters per day (counts only)
+  webhooks log [--state pending|delivered|dropped|all] [--limit N]
+                                the webhook delivery log (attempts, last status; no bodies)
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only)
   phone --relay URL --number N --name NAME --business NUMBER
                                 a simulated consumer phone chatting in the terminal

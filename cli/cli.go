@@ -1,6 +1,6 @@
 // Package cli is the client side of waedge's admin commands: `waedge
-// cluster …`, `waedge tenant …`, `waedge audit …`, `waedge billing …` and `waedge stats …` call the admin API of a running node and
-// print its JSON answer.
+// cluster …`, `waedge tenant …`, `waedge audit …`, `waedge billing …`, `waedge stats …` and `waedge webhooks …`
+// call the admin API of a running node and print its JSON answer.
 package cli
 
 import (
@@ -18,7 +18,7 @@ import (
 )
 
 // Run executes one admin command (args[0] is "cluster", "tenant",
-// "audit", "billing" or "stats") and returns the process exit code: 0
+// "audit", "billing", "stats" or "webhooks") and returns the process exit code: 0
 // success, 1 the server refused or could not be reached, 2 usage error.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) < 2 {
@@ -106,6 +106,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			q.Set("after", *after)
 		}
 		method, path = "GET", "/admin/v1/audit?"+q.Encode()
+	case "webhooks log":
+		state := fs.String("state", "pending", "pending, delivered, dropped or all")
+		limit := fs.Int("limit", 100, "events to list, 1 to 1000")
+		if !parse(fs, args[2:], 0) {
+			return 2
+		}
+		if *limit < 1 || *limit > 1000 {
+			fmt.Fprint(stderr, "webhooks log: --limit must be between 1 and 1000\n\n"+usage)
+			return 2
+		}
+		switch *state {
+		case "pending", "delivered", "dropped", "all":
+		default:
+			fmt.Fprint(stderr, "webhooks log: --state must be pending, delivered, dropped or all\n\n"+usage)
+			return 2
+		}
+		method, path = "GET", "/admin/v1/webhooks/outbox?"+url.Values{"state": {*state}, "limit": {fmt.Sprint(*limit)}}.Encode()
 	case "tenant tier", "tenant template-review":
 		st := settingOf(args[0] + " " + args[1])
 		v := fs.String(st.flag, "", st.help)
@@ -202,6 +219,7 @@ const usage = `usage:
   waedge tenant template-review WABA_ID --policy approve|manual|reject   (what new templates become)
   waedge billing export --month YYYY-MM [--business ID] [--format csv|json]
   waedge stats show [--business ID] [--phone ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
+  waedge webhooks log [--state pending|delivered|dropped|all] [--limit 100]   (the delivery log; no bodies)
 common flags: --server URL (WAEDGE_SERVER), --token-file PATH (WAEDGE_TOKEN_FILE), --token T (WAEDGE_ADMIN_TOKEN)
 `
 

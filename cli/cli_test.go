@@ -14,8 +14,10 @@ import (
 
 func TestRun(t *testing.T) {
 	var got []string
+	var query string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		query = r.URL.RawQuery
 		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization")+" "+string(b))
 		if strings.HasSuffix(r.URL.Path, "/nodes/missing") {
 			w.WriteHeader(400)
@@ -59,6 +61,7 @@ func TestRun(t *testing.T) {
 		{[]string{"tenant", "template-review", "2001", "--policy", "manual"}, 0, `POST /admin/v1/wabas/2001/template-review Bearer tok123 {"policy":"manual"}`, ""},
 		{[]string{"tenant", "template-review", "2001"}, 2, "", ""},
 		{[]string{"stats", "show", "--from", "2026-03-01"}, 0, "GET /admin/v1/stats Bearer tok123 ", ""},
+		{[]string{"webhooks", "log", "--state", "delivered", "--limit", "5"}, 0, "GET /admin/v1/webhooks/outbox Bearer tok123 ", ""},
 	} {
 		got = nil
 		var out, errb bytes.Buffer
@@ -77,6 +80,9 @@ func TestRun(t *testing.T) {
 		}
 		if tc.code == 1 && !strings.Contains(errb.String(), "no cluster member has this id") {
 			t.Fatalf("%v: error output %q", tc.args, errb.String())
+		}
+		if tc.args[0] == "webhooks" && query != "limit=5&state=delivered" {
+			t.Fatalf("%v: query %q", tc.args, query)
 		}
 	}
 }

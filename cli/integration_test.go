@@ -143,6 +143,9 @@ func TestAgainstRealServer(t *testing.T) {
 		{args: []string{"tenant", "admin-token", "999999"}, code: 1, stderr: "no business with this id"},
 		{args: []string{"audit", "list", "--limit", "2"}, stdout: `"action": "tenant.create"`},
 		{args: []string{"audit", "list"}, stdout: `"action": "phone.retention"`},
+		{args: []string{"webhooks", "log", "--state", "all", "--limit", "10"}, stdout: `"data": [`},
+		{args: []string{"webhooks", "log", "--state", "sent"}, code: 2, stderr: "--state must be"},
+		{args: []string{"webhooks", "log", "--limit", "0"}, code: 2, stderr: "--limit must be"},
 		{args: []string{"cluster", "status", "--token-file", filepath.Join(t.TempDir(), "absent")}, code: 1, stderr: "cannot read admin token"},
 	} {
 		code, out, errs := run(tc.args...)
