@@ -199,14 +199,41 @@ func (r *SendRequest) MediaRefs() []MediaRef {
 		add("interactive.header."+in.Header.Type, in.Header.Type, headerMedia(in.Header.Type, in.Header.Image, in.Header.Video, in.Header.Document))
 	}
 	if t := r.Template; typ == "template" && t != nil {
+		params := func(prefix string, ps []Parameter) {
+			for j, p := range ps {
+				add(fmt.Sprintf("%s.parameters[%d].%s", prefix, j, p.Type), p.Type, headerMedia(p.Type, p.Image, p.Video, p.Document))
+			}
+		}
 		for i, c := range t.Components {
-			for j, p := range c.Parameters {
-				add(fmt.Sprintf("template.components[%d].parameters[%d].%s", i, j, p.Type), p.Type,
-					headerMedia(p.Type, p.Image, p.Video, p.Document))
+			params(fmt.Sprintf("template.components[%d]", i), c.Parameters)
+			// Carousel cards carry their own header media.
+			for k, card := range c.carouselCards() {
+				for m, cc := range card.Components {
+					params(fmt.Sprintf("template.components[%d].cards[%d].components[%d]", i, k, m), cc.Parameters)
+				}
 			}
 		}
 	}
 	return out
+}
+
+// CarouselCard is one card of a carousel template component.
+type CarouselCard struct {
+	CardIndex  int         `json:"card_index"`
+	Components []Component `json:"components"`
+}
+
+// carouselCards decodes the cards of a carousel component (none when it
+// is not one, or they do not decode: the template check refuses those).
+func (c Component) carouselCards() []CarouselCard {
+	if len(c.Cards) == 0 {
+		return nil
+	}
+	var cards []CarouselCard
+	if json.Unmarshal(c.Cards, &cards) != nil {
+		return nil
+	}
+	return cards
 }
 
 // headerMedia picks the media object of a header (or parameter) of type

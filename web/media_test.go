@@ -724,6 +724,14 @@ func TestMediaIDsInHeaders(t *testing.T) {
 		return `"type":"template","template":{"name":"receipt","language":{"code":"en"},"components":[{"type":"header",` +
 			`"parameters":[{"type":"` + kind + `","` + kind + `":{"id":"` + id + `"}}]}]}`
 	}
+	// A carousel: the second card's header image is the one under test.
+	carousel := func(id string) string {
+		card := func(i int, id string) string {
+			return fmt.Sprintf(`{"card_index":%d,"components":[{"type":"header","parameters":[{"type":"image","image":{"id":"%s"}}]}]}`, i, id)
+		}
+		return `"type":"template","template":{"name":"receipt","language":{"code":"en"},"components":[{"type":"header",` +
+			`"parameters":[{"type":"image","image":{"id":"` + img + `"}}]},{"type":"carousel","cards":[` + card(0, img) + `,` + card(1, id) + `]}]}`
+	}
 	// The reference: a top-level image by an unknown id.
 	refCode, refOut := send(`"type":"image","image":{"id":"` + unknown + `"}`)
 	ref := decodeEnvelope(t, refOut)
@@ -739,6 +747,8 @@ func TestMediaIDsInHeaders(t *testing.T) {
 		{"template, unknown id", template("image", unknown), "template.components[0].parameters[0].image.id"},
 		{"template, other business", template("image", foreign), "template.components[0].parameters[0].image.id"},
 		{"template, image as document", template("document", img), "template.components[0].parameters[0].document.id"},
+		{"carousel card, unknown id", carousel(unknown), "template.components[1].cards[1].components[0].parameters[0].image.id"},
+		{"carousel card, other business", carousel(foreign), "template.components[1].cards[1].components[0].parameters[0].image.id"},
 	} {
 		code, out := send(tc.body)
 		e := decodeEnvelope(t, out)
