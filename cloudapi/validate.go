@@ -173,6 +173,31 @@ func (r *SendRequest) media(typ string) *Media {
 // video, document, sticker); nil for other types.
 func (r *SendRequest) MediaObject() *Media { return r.media(r.MessageType()) }
 
+// MediaIDs are the uploaded media a send refers to by id: its media
+// object's and its template parameters' (normalized; links are not
+// media ids).
+func (r *SendRequest) MediaIDs() []string {
+	var ids []string
+	add := func(m *Media) {
+		if m != nil {
+			if id := NormalizeID(m.ID); id != "" {
+				ids = append(ids, id)
+			}
+		}
+	}
+	add(r.MediaObject())
+	if r.Template != nil {
+		for _, c := range r.Template.Components {
+			for _, p := range c.Parameters {
+				add(p.Image)
+				add(p.Video)
+				add(p.Document)
+			}
+		}
+	}
+	return ids
+}
+
 // validateMedia checks a media object; field is its path, kind its media
 // type (image, audio, video, document, sticker).
 func validateMedia(field, kind string, m *Media) error {
