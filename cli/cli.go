@@ -212,7 +212,7 @@ const usage = `usage:
   waedge tenant list
   waedge tenant retention PHONE_NUMBER_ID --hours N   (1 to 720; 0: the default, 720)
   waedge tenant consumer-export BUSINESS_ID WA_ID     everything stored about a consumer, as JSON
-  waedge tenant consumer-erase BUSINESS_ID WA_ID      erase it (messages, window, Signal session)
+  waedge tenant consumer-erase BUSINESS_ID WA_ID      erase it (messages, their media, window, Signal session)
   waedge tenant admin-token BUSINESS_ID   (mints a business admin token, shown once)
   waedge audit list [--limit 100] [--after CURSOR]
   waedge tenant tier PHONE_NUMBER_ID --tier TIER_10K   (messaging-limit tier)

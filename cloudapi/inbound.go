@@ -162,6 +162,17 @@ type Unsupported struct {
 	Type string `json:"type,omitempty"`
 }
 
+// MediaID is the media id of an image, audio, video, document or sticker
+// message ("" for other types).
+func (m *InboundMessage) MediaID() string {
+	for _, md := range []*InboundMedia{m.Image, m.Audio, m.Video, m.Document, m.Sticker} {
+		if md != nil {
+			return md.ID
+		}
+	}
+	return ""
+}
+
 // MessageContent returns the message without its sender, id and timestamp
 // (which the store keeps as metadata), for storage.
 func (m *InboundMessage) MessageContent() *InboundMessage {

@@ -250,6 +250,18 @@ func headerMedia(typ string, image, video, document *Media) *Media {
 	return nil
 }
 
+// MediaIDs are the uploaded media a send refers to by id (normalized;
+// links are not media ids): every object MediaRefs lists.
+func (r *SendRequest) MediaIDs() []string {
+	var ids []string
+	for _, ref := range r.MediaRefs() {
+		if id := NormalizeID(ref.Media.ID); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // validateMedia checks a media object; field is its path, kind its media
 // type (image, audio, video, document, sticker).
 func validateMedia(field, kind string, m *Media) error {

@@ -575,10 +575,11 @@ func (r *run) sealEnvelope(ctx context.Context, retention time.Duration, env *ne
 type revealed struct {
 	raftfsm.Message
 	wamid, peer string
+	callback    string // biz_opaque_callback_data
 }
 
-// reveal opens a stored message's wamid and consumer number (sealed under
-// the message's data key, so they die with it).
+// reveal opens a stored message's wamid, consumer number and callback data
+// (sealed under the message's data key, so they die with it).
 func (r *run) reveal(m raftfsm.Message) (revealed, error) {
 	id, err := r.c.d.Sealer.Open(raftfsm.IDAAD(m.IDRef), m.IDSealed)
 	if err != nil {
@@ -588,7 +589,20 @@ func (r *run) reveal(m raftfsm.Message) (revealed, error) {
 	if err != nil {
 		return revealed{}, err
 	}
-	return revealed{Message: m, wamid: string(id), peer: string(peer)}, nil
+	return revealed{Message: m, wamid: string(id), peer: string(peer), callback: r.callbackData(m, string(id))}, nil
+}
+
+// callbackData opens a message's biz_opaque_callback_data ("" when it has
+// none, or its data key is gone).
+func (r *run) callbackData(m raftfsm.Message, wamid string) string {
+	if len(m.CallbackSealed) == 0 {
+		return ""
+	}
+	b, err := r.c.d.Sealer.Open(raftfsm.CallbackAAD(wamid), m.CallbackSealed)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // encryptAndSend runs on the message's shard (its session lock): encrypt,
@@ -758,7 +772,7 @@ func (r *run) fail(ctx context.Context, n *number, key []byte, m revealed, cause
 // statusUpdate builds a status change with its webhook.
 func (r *run) statusUpdate(ctx context.Context, n *number, m revealed, status string, cause error) raftfsm.StatusUpdate {
 	now := r.c.d.Now()
-	ev := cloudapi.StatusEvent{MessageID: m.wamid, RecipientID: m.peer, At: now.Unix(), CallbackData: m.CallbackData,
+	ev := cloudapi.StatusEvent{MessageID: m.wamid, RecipientID: m.peer, At: now.Unix(), CallbackData: m.callback,
 		Billing: billing(n.phoneID, m.PeerRef, m.Type, now)}
 	var st cloudapi.Status
 	switch status {
@@ -941,7 +955,7 @@ func (r *run) receipt(ctx context.Context, d network.Delivery) {
 		if err != nil || sm.PhoneNumberID != n.phoneID || sm.Direction != raftfsm.DirectionOut || sm.PeerRef != ref {
 			continue
 		}
-		m := revealed{Message: sm, wamid: id, peer: rc.From}
+		m := revealed{Message: sm, wamid: id, peer: rc.From, callback: r.callbackData(sm, id)}
 		// Statuses arrive in order on the webhook even when a receipt
 		// overtakes the commit of "sent": the missing steps come first.
 		for _, st := range []string{raftfsm.StatusSent, raftfsm.StatusDelivered, raftfsm.StatusRead} {

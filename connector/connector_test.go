@@ -2,7 +2,9 @@ package connector
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"go.mau.fi/libsignal/serialize"
 	"go.mau.fi/libsignal/state/record"
 
+	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/node/nodetest"
@@ -185,6 +188,104 @@ func (p *testPhone) envelope(t testing.TB, fn *fakeNet, business, id, text strin
 	}
 	return network.Envelope{ID: id, From: p.number, To: business, FromDevice: 1, Kind: kind, Ciphertext: ct,
 		Timestamp: time.Now().UnixMilli(), ProfileName: "Ana"}
+}
+
+// register puts the phone on the fake network with a few one-time
+// prekeys, so the business can fetch its bundle.
+func (p *testPhone) register(t testing.TB, fn *fakeNet) {
+	t.Helper()
+	ctx := context.Background()
+	otks, err := p.st.NewPreKeys(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := p.st.Registration(ctx, p.number, network.RolePhone, otks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fn.Register(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// open decrypts an envelope the business sent to the phone.
+func (p *testPhone) open(t testing.TB, env network.Envelope) network.Content {
+	t.Helper()
+	pt, err := p.st.Decrypt(context.Background(), signalstore.Address(env.From, env.FromDevice), env.Kind, env.Ciphertext)
+	if err != nil {
+		t.Fatalf("phone cannot decrypt %s (kind %d): %v", env.ID, env.Kind, err)
+	}
+	c, err := network.DecodeContent(pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// sentTo waits for the business's envelope with id and returns it.
+func (u *unit) sentTo(t testing.TB, id string) network.Envelope {
+	t.Helper()
+	var env network.Envelope
+	nodetest.WaitFor(t, "envelope "+id+" sent", 10*time.Second, func() bool {
+		u.fn.mu.Lock()
+		defer u.fn.mu.Unlock()
+		for _, e := range u.fn.sent {
+			if e.ID == id {
+				env = e
+				return true
+			}
+		}
+		return false
+	})
+	return env
+}
+
+// accept stores an outbound message from the business number (phone-number
+// id 3) as the Cloud API does: content, consumer number, wamid and
+// callback data sealed under the number's retention class. It returns the
+// wamid.
+func (u *unit) accept(t *testing.T, body string) string {
+	t.Helper()
+	ctx := context.Background()
+	req, err := cloudapi.ParseSend([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := u.n.FSM().Phone("3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ret := p.EffectiveRetention()
+	content, err := cloudapi.EncodeContent(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keyID [9]byte
+	_, _ = rand.Read(keyID[:])
+	waID := req.WAID()
+	wamid := cloudapi.NewWAMID(waID, true, keyID)
+	idRef := raftfsm.MessageIDRef(wamid)
+	seal := func(aad []byte, pt string) []byte {
+		b, err := u.sealer.SealFor(ctx, ret, aad, []byte(pt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var callback []byte
+	if req.BizOpaqueCallbackData != "" {
+		callback = seal(raftfsm.CallbackAAD(wamid), req.BizOpaqueCallbackData)
+	}
+	var key [16]byte
+	binary.BigEndian.PutUint64(key[:8], uint64(u.now().UnixNano()))
+	copy(key[8:], keyID[:8])
+	typ := req.MessageContent().Type
+	propose(t, u.n, raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{Key: key[:], IDRef: idRef,
+		IDSealed: seal(raftfsm.IDAAD(idRef), wamid), PhoneNumberID: "3", BusinessID: "1",
+		PeerRef: u.sealer.ConsumerRef("3", waID), PeerSealed: seal(raftfsm.PeerAAD(wamid), waID),
+		Type: typ, Content: seal([]byte(wamid), string(content)), CallbackSealed: callback,
+		RequireWindow: typ != "template", CreatedAt: u.now().UnixMilli()})
+	return wamid
 }
 
 type unit struct {
@@ -443,4 +544,36 @@ func TestMarkReadReachesThePhone(t *testing.T) {
 		reads, _ := u.n.FSM().PendingReads(10)
 		return len(reads) == 0
 	})
+}
+
+// TestStatusWebhooksCarryCallbackData: biz_opaque_callback_data is stored
+// only sealed and the connector opens it into every status webhook of the
+// message (sent, delivered).
+func TestStatusWebhooksCarryCallbackData(t *testing.T) {
+	u := newUnit(t, Config{})
+	const business, consumer, callback = "15550001000", "4915100000045", "order-7f3a-callback"
+	ph := newTestPhone(t, consumer)
+	ph.register(t, u.fn)
+	wamid := u.accept(t, `{"messaging_product":"whatsapp","to":"`+consumer+`","type":"template",`+
+		`"biz_opaque_callback_data":"`+callback+`","template":{"name":"hello","language":{"code":"en"}}}`)
+	env := u.sentTo(t, wamid)
+	if c := ph.open(t, env); c.ID != wamid {
+		t.Fatalf("phone got %+v", c)
+	}
+	u.fn.ch <- network.Delivery{Type: network.DeliveryReceipt, ID: "rc.1", Receipt: &network.Receipt{
+		EnvelopeIDs: []string{wamid}, From: consumer, To: business, Status: network.StatusDelivered, Timestamp: u.now().UnixMilli()}}
+	for _, status := range []string{"sent", "delivered"} {
+		nodetest.WaitFor(t, status+" webhook with the callback data", 10*time.Second, func() bool {
+			for _, b := range outboxBodies(t, u) {
+				if strings.Contains(b, `"status":"`+status+`"`) && strings.Contains(b, `"biz_opaque_callback_data":"`+callback+`"`) {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	m, err := u.n.FSM().MessageByID(wamid)
+	if err != nil || strings.Contains(string(m.CallbackSealed), callback) || len(m.CallbackSealed) == 0 {
+		t.Fatalf("stored message: %v, callback sealed %q", err, m.CallbackSealed)
+	}
 }

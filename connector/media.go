@@ -116,8 +116,8 @@ func (r *run) fetchLink(ctx context.Context, link string) ([]byte, string, error
 }
 
 // inboundMedia downloads and opens a phone's media blob and stores it as a
-// media of the business (sealed, chunked through Raft), returning its id
-// for the webhook.
+// media of the business (sealed under the phone's retention class, chunked
+// through Raft), returning its id for the webhook.
 func (r *run) inboundMedia(ctx context.Context, n *number, ref *network.Media) (string, error) {
 	blobs, ok := r.net.(network.BlobStore)
 	if !ok {
@@ -139,7 +139,7 @@ func (r *run) inboundMedia(ctx context.Context, n *number, ref *network.Media) (
 	var chunks uint32
 	for off := 0; off < len(data) || chunks == 0; off += raftfsm.MediaChunkSize {
 		end := min(off+raftfsm.MediaChunkSize, len(data))
-		sealed, err := r.c.d.Sealer.Seal(ctx, raftfsm.MediaChunkAAD(id, chunks), data[off:end])
+		sealed, err := r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.MediaChunkAAD(id, chunks), data[off:end])
 		if err != nil {
 			return "", err
 		}

@@ -4,17 +4,26 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/waedge/waedge/keyring"
+	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node/nodetest"
 	"github.com/waedge/waedge/phone"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 )
 
 // pngBytes is a small random "image/png" payload (PNG magic first, so
@@ -183,4 +192,86 @@ func (w *world) upload(token string, png []byte) string {
 	}
 	w.t.Fatal("no member took the upload")
 	return ""
+}
+
+// blobNet is a fakeNet that also keeps blobs (network.BlobStore).
+type blobNet struct {
+	*fakeNet
+	blobs sync.Map // id → []byte
+	seq   atomic.Int64
+}
+
+func (b *blobNet) PutBlob(_ context.Context, blob []byte) (string, error) {
+	id := fmt.Sprintf("blob-%d", b.seq.Add(1))
+	b.blobs.Store(id, bytes.Clone(blob))
+	return id, nil
+}
+
+func (b *blobNet) GetBlob(_ context.Context, id string) ([]byte, error) {
+	v, ok := b.blobs.Load(id)
+	if !ok {
+		return nil, network.ErrNotFound
+	}
+	return v.([]byte), nil
+}
+
+// TestInboundMediaSealedUnderPhoneRetention: media a consumer sends to a
+// number with 1-hour retention is stored sealed under that retention
+// class's key, so the expiry run that deletes it destroys the key too and
+// a copy of its chunks opens nowhere.
+func TestInboundMediaSealedUnderPhoneRetention(t *testing.T) {
+	n := nodetest.Cluster(t, 1)[0]
+	propose(t, n, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "Acme", WABAID: "2",
+		PhoneNumberID: "3", DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s", TokenID: "t",
+		TokenHash: sha256.Sum256([]byte("tok"))})
+	propose(t, n, raftfsm.CmdSetRetention, raftfsm.SetRetention{PhoneNumberID: "3", Hours: 1})
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	sealer := seal.New(n, n.KEK(), now)
+	bn := &blobNet{fakeNet: newFakeNet()}
+	r := &run{c: New(Deps{Cluster: n, Sealer: sealer, Now: now}, Config{}), fsm: n.FSM(), net: bn}
+	num := &number{phoneID: "3", wabaID: "2", businessID: "1", digits: "15550001000"}
+	num.retentionNs.Store(int64(time.Hour))
+
+	data := pngBytes(t, 300_000) // two chunks
+	blob, ref, err := network.SealMedia(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref.BlobID, _ = bn.PutBlob(context.Background(), blob)
+	ref.MIMEType = "image/png"
+	id, err := r.inboundMedia(context.Background(), num, &ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, _, err := r.storedMedia(num, id)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stored media: %v, %d bytes", err, len(got))
+	}
+	md, _ := n.FSM().Media(id)
+	var copies [][]byte
+	for i := uint32(0); i < md.Chunks; i++ {
+		c, err := n.FSM().MediaChunk(id, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies = append(copies, c)
+	}
+
+	clock.Add(int64(2*time.Hour + time.Minute))
+	cmd, _ := raftfsm.EncodeCommand(raftfsm.CmdExpire, raftfsm.Expire{Now: now().UnixMilli()})
+	res, err := n.Propose(context.Background(), cmd)
+	if err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	if recs, chunks, _ := n.FSM().MediaStored(id); recs+chunks != 0 {
+		t.Fatalf("media left after expiry: %d records, %d chunks", recs, chunks)
+	}
+	fresh := seal.New(n, n.KEK(), now) // a node that never cached the key
+	for i, c := range copies {
+		if _, err := fresh.Open(raftfsm.MediaChunkAAD(id, uint32(i)), c); !errors.Is(err, keyring.ErrKeyDestroyed) {
+			t.Fatalf("chunk %d opens after expiry: %v", i, err)
+		}
+	}
 }

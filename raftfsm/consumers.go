@@ -11,8 +11,8 @@ import (
 // the business's phone numbers — the number itself is never a key.
 
 // CmdEraseConsumer deletes everything stored about one consumer for one
-// business (messages with their indexes and connector queues, 24-hour
-// windows, Signal sessions and identities).
+// business (messages with their indexes and connector queues, the media
+// they carried, 24-hour windows, Signal sessions and identities).
 const CmdEraseConsumer CommandType = 65
 
 // ConsumerRef names one consumer on one phone number.
@@ -22,11 +22,14 @@ type ConsumerRef struct {
 }
 
 // EraseConsumer is the payload of CmdEraseConsumer. The proposer computes
-// the references (they need the cluster key); Apply checks that every
-// phone number belongs to the business.
+// the references (they need the cluster key) and finds the media the
+// consumer sent or received (ids inside sealed message content); Apply
+// checks that every phone number belongs to the business and deletes only
+// media of the business.
 type EraseConsumer struct {
 	BusinessID string
 	Refs       []ConsumerRef
+	MediaIDs   []string
 }
 
 // EraseResult is CmdEraseConsumer's Result.Value (msgpack).
@@ -34,6 +37,7 @@ type EraseResult struct {
 	Messages int
 	Windows  int
 	Signal   int
+	Media    int
 }
 
 // DecodeEraseResult decodes CmdEraseConsumer's Result.Value.
@@ -85,6 +89,13 @@ func (f *FSM) applyEraseConsumer(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		for _, sk := range consumerSignalKeys(tx, r) {
 			mustDelete(tx, bucketSignal, sk)
 			res.Signal++
+		}
+	}
+	for _, id := range c.MediaIDs {
+		// Another business's media, or media already gone, is skipped.
+		if m, ok := getMedia(tx, id); ok && m.BusinessID == c.BusinessID {
+			deleteMediaTx(tx, id)
+			res.Media++
 		}
 	}
 	return marshal(res), nil

@@ -5,9 +5,11 @@ import (
 	"testing"
 )
 
-// TestEraseConsumer: erase deletes one consumer's messages, window and
-// Signal records on the business's number, and nothing of anyone else's;
-// a phone of another business is refused without any change.
+// TestEraseConsumer: erase deletes one consumer's messages, window,
+// Signal records and the media the proposer found in their messages on
+// the business's number, and nothing of anyone else's (another business's
+// media named in the command stays); a phone of another business is
+// refused without any change.
 func TestEraseConsumer(t *testing.T) {
 	a := retentionFixture(t)
 	alice1 := a.inbound("3001", "alice", t0)
@@ -20,6 +22,12 @@ func TestEraseConsumer(t *testing.T) {
 		{Key: "sessions\x00ref-bob:1", Value: []byte("s")},
 		{Key: "identity\x00local", Value: []byte("own")},
 	}}))
+	a.upload("501", 2, t0)
+	a.mustApply(cmd(t, CmdPutMediaChunk, PutMediaChunk{ID: "502", PhoneNumberID: "3002", BusinessID: "1002",
+		Sealed: []byte{1}, CreatedAt: t0}))
+	a.mustApply(cmd(t, CmdCommitMedia, CommitMedia{ID: "502", PhoneNumberID: "3002", BusinessID: "1002",
+		MIME: "image/png", Size: 1, Chunks: 1, At: t0}))
+	media := []string{"501", "502", "503"}
 	alice := ConsumerRef{PhoneNumberID: "3001", Ref: "ref-alice"}
 	d, err := a.f.ConsumerData(alice)
 	if err != nil || len(d.Messages) != 2 || d.WindowOpenedAt != t0 || len(d.SignalKeys) != 2 {
@@ -27,19 +35,19 @@ func TestEraseConsumer(t *testing.T) {
 	}
 
 	before := dumpOf(t, a.f)
-	if r := a.apply(cmd(t, CmdEraseConsumer, EraseConsumer{BusinessID: "1002", Refs: []ConsumerRef{alice}})); !errors.Is(r.Err, ErrNotFound) {
+	if r := a.apply(cmd(t, CmdEraseConsumer, EraseConsumer{BusinessID: "1002", Refs: []ConsumerRef{alice}, MediaIDs: media})); !errors.Is(r.Err, ErrNotFound) {
 		t.Fatalf("foreign business: %v", r.Err)
 	}
 	if stripMeta(dumpOf(t, a.f)) != stripMeta(before) {
 		t.Fatal("a refused erase changed the state")
 	}
 
-	r := a.apply(cmd(t, CmdEraseConsumer, EraseConsumer{BusinessID: "1001", Refs: []ConsumerRef{alice}}))
+	r := a.apply(cmd(t, CmdEraseConsumer, EraseConsumer{BusinessID: "1001", Refs: []ConsumerRef{alice}, MediaIDs: media}))
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	res, err := DecodeEraseResult(r.Value)
-	if err != nil || res != (EraseResult{Messages: 2, Windows: 1, Signal: 2}) {
+	if err != nil || res != (EraseResult{Messages: 2, Windows: 1, Signal: 2, Media: 1}) {
 		t.Fatalf("result %+v %v", res, err)
 	}
 	for _, w := range []string{alice1, alice2} {
@@ -61,6 +69,12 @@ func TestEraseConsumer(t *testing.T) {
 	}
 	if _, v, _ := a.f.SignalRecord("3001", "identity\x00local"); v == 0 {
 		t.Fatal("the number's own identity erased")
+	}
+	if recs, chunks, _ := a.f.MediaStored("501"); recs+chunks != 0 {
+		t.Fatalf("erased media left %d records, %d chunks", recs, chunks)
+	}
+	if _, err := a.f.Media("502"); err != nil {
+		t.Fatalf("another business's media erased: %v", err)
 	}
 	if bucketLen(t, a.f, bucketSignalPending) != 0 {
 		t.Fatal("pending send of an erased message left")

@@ -10,7 +10,9 @@ import (
 // consumer reference (seal.ConsumerRef, never a number) with the time it
 // was last reached; entries older than the set's horizon are dropped from
 // the front of the time index by the next write that touches the set, so
-// a touch costs O(1) amortised and the stored count is exact after it.
+// a touch costs O(1) amortised and the stored count is exact after it, and
+// by the expire command (expireDistinct), so a reference does not outlive
+// the horizon on a number that sends nothing more.
 const (
 	// setTier holds the consumers a number reached with business-initiated
 	// messages (templates outside the customer service window) in the
@@ -26,6 +28,13 @@ const (
 	tierHorizon  = WindowMillis
 	reachHorizon = IntegrityDays * 24 * 60 * 60 * 1000
 )
+
+// distinctSets are the sets with their horizons (ms), in the order expiry
+// prunes them.
+var distinctSets = []struct {
+	name    string
+	horizon int64
+}{{setTier, tierHorizon}, {setReach, reachHorizon}}
 
 func distinctKey(set, phoneID, ref string) []byte {
 	return []byte(set + "\x00" + phoneID + "\x00" + ref)
@@ -77,19 +86,41 @@ func distinctLive(tx *bolt.Tx, set, phoneID, ref string, cutoff int64) (live int
 // distinctPrune drops the entries at or before cutoff and returns the
 // number of entries left.
 func distinctPrune(tx *bolt.Tx, set, phoneID string, cutoff int64) int64 {
+	n, _ := distinctPruneN(tx, set, phoneID, cutoff, -1)
+	return n
+}
+
+// expireDistinct drops at most budget entries of every set of phoneID past
+// its horizon at now (unix ms) and returns how many it dropped.
+func expireDistinct(tx *bolt.Tx, phoneID string, now int64, budget int) int {
+	dropped := 0
+	for _, s := range distinctSets {
+		if budget-dropped <= 0 {
+			break
+		}
+		_, d := distinctPruneN(tx, s.name, phoneID, now-s.horizon, budget-dropped)
+		dropped += d
+	}
+	return dropped
+}
+
+// distinctPruneN drops at most budget (< 0: all) entries at or before
+// cutoff, oldest first; it returns the number of entries left and how
+// many it dropped.
+func distinctPruneN(tx *bolt.Tx, set, phoneID string, cutoff int64, budget int) (int64, int) {
 	db := tx.Bucket(bucketDistinct)
 	n := counter(db, distinctCountKey(set, phoneID))
 	prefix := distinctTimePrefix(set, phoneID)
 	var stale [][]byte
 	c := tx.Bucket(bucketDistinctByTime).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(stale) != budget; k, _ = c.Next() {
 		if len(k) < len(prefix)+9 || int64(beUint64(k[len(prefix):])) > cutoff {
 			break
 		}
 		stale = append(stale, bytes.Clone(k))
 	}
 	if len(stale) == 0 {
-		return n
+		return n, 0
 	}
 	for _, k := range stale {
 		mustDelete(tx, bucketDistinctByTime, k)
@@ -97,7 +128,7 @@ func distinctPrune(tx *bolt.Tx, set, phoneID string, cutoff int64) int64 {
 		n--
 	}
 	mustPut(tx, bucketDistinct, distinctCountKey(set, phoneID), be64(n))
-	return n
+	return n, len(stale)
 }
 
 // distinctTouch records that ref was reached at at (after dropping what is

@@ -21,7 +21,8 @@ const (
 // message in clear: the wamid (which embeds the consumer's number) is kept
 // only as IDRef, a hash; the consumer as PeerRef (a keyed hash, see
 // seal.ConsumerRef) and PeerSealed, sealed under the same data key as the
-// content so that it dies with it.
+// content so that it dies with it; so is the business's
+// biz_opaque_callback_data (CallbackSealed).
 type Message struct {
 	Key           []byte
 	IDRef         string // MessageIDRef(wamid)
@@ -33,10 +34,12 @@ type Message struct {
 	Direction     string
 	Type          string
 	Content       []byte // sealed with aad = wamid
-	CallbackData  string
-	Status        string
-	CreatedAt     int64
-	UpdatedAt     int64
+	// CallbackSealed is the send request's biz_opaque_callback_data,
+	// sealed with aad CallbackAAD(wamid) (empty: none).
+	CallbackSealed []byte
+	Status         string
+	CreatedAt      int64
+	UpdatedAt      int64
 	// NetworkID is the network's id of an inbound message (the sender's
 	// envelope id), for read receipts.
 	NetworkID string
@@ -60,8 +63,13 @@ func IDAAD(idRef string) []byte { return []byte("wamid:" + idRef) }
 // PeerAAD is the additional data a message's sealed peer number is bound to.
 func PeerAAD(wamid string) []byte { return []byte("peer:" + wamid) }
 
+// CallbackAAD is the additional data a message's sealed
+// biz_opaque_callback_data is bound to.
+func CallbackAAD(wamid string) []byte { return []byte("callback:" + wamid) }
+
 // AcceptMessage is the payload of CmdAcceptMessage. Key and CreatedAt are
-// chosen by the proposer, which also seals Content and PeerSealed.
+// chosen by the proposer, which also seals Content, PeerSealed and
+// CallbackSealed.
 type AcceptMessage struct {
 	Key           []byte
 	IDRef         string
@@ -72,9 +80,10 @@ type AcceptMessage struct {
 	PeerSealed    []byte
 	Type          string
 	Content       []byte
-	CallbackData  string
-	RequireWindow bool
-	CreatedAt     int64
+	// CallbackSealed is biz_opaque_callback_data, sealed like PeerSealed.
+	CallbackSealed []byte
+	RequireWindow  bool
+	CreatedAt      int64
 	// TemplateName and TemplateLanguage name the template of a template
 	// message: Apply looks up its category (the pricing category).
 	TemplateName     string
@@ -160,7 +169,7 @@ func (f *FSM) applyAcceptMessage(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	putMessage(tx, Message{
 		Key: c.Key, IDRef: c.IDRef, IDSealed: c.IDSealed, PhoneNumberID: c.PhoneNumberID, BusinessID: c.BusinessID,
 		PeerRef: c.PeerRef, PeerSealed: c.PeerSealed,
-		Direction: DirectionOut, Type: c.Type, Content: c.Content, CallbackData: c.CallbackData,
+		Direction: DirectionOut, Type: c.Type, Content: c.Content, CallbackSealed: c.CallbackSealed,
 		Status: StatusAccepted, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, Category: category,
 	})
 	bumpStat(tx, c.PhoneNumberID, c.CreatedAt, DirectionOut, c.Type, StatusAccepted, category)

@@ -70,7 +70,7 @@ type Expire struct {
 // ExpireResult is CmdExpire's Result.Value (msgpack; DecodeExpireResult).
 type ExpireResult struct {
 	// Deleted counts the records deleted (messages, windows, webhook
-	// events, media, sessions).
+	// events, distinct-consumer entries, media, sessions, …).
 	Deleted int
 	// More is set when the budget ran out: propose again.
 	More bool
@@ -199,6 +199,14 @@ func (f *FSM) applyExpire(tx *bolt.Tx, payload []byte) ([]byte, error) {
 			break
 		}
 		r.Deleted += expireInboundHashes(tx, ph, cutoff(ph), left())
+	}
+	// Distinct-consumer sets (messaging-limit tier, reach): entries past
+	// their rolling window, also on numbers that send nothing more.
+	for _, ph := range phones {
+		if left() <= 0 {
+			break
+		}
+		r.Deleted += expireDistinct(tx, ph, c.Now, left())
 	}
 	if left() > 0 {
 		r.Deleted += expireAudit(tx, c.Now-AuditRetention.Milliseconds(), left())

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -317,5 +318,64 @@ func TestExpireRejectsMissingNow(t *testing.T) {
 	a := retentionFixture(t)
 	if r := a.apply(cmd(t, CmdExpire, Expire{})); !errors.Is(r.Err, ErrInvalid) {
 		t.Fatalf("expire without now: %v", r.Err)
+	}
+}
+
+// distinctRefs lists the consumer references held in the distinct-consumer
+// sets (entries and time index).
+func distinctRefs(t *testing.T, f *FSM) []string {
+	t.Helper()
+	var refs []string
+	err := f.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketDistinct, bucketDistinctByTime} {
+			_ = tx.Bucket(b).ForEach(func(k, _ []byte) error {
+				if i := strings.LastIndex(string(k), "ref-"); i >= 0 {
+					refs = append(refs, string(b)+":"+string(k[i:]))
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return refs
+}
+
+// TestExpirePrunesDistinctSets: the expire command drops distinct-consumer
+// entries past their rolling window (tier 24 h, reach 7 days) even when the
+// number sends nothing more, so a consumer reference does not outlive the
+// window; the tier count stays exact.
+func TestExpirePrunesDistinctSets(t *testing.T) {
+	a := retentionFixture(t)
+	a.outbound("3001", "1001", "alice", t0) // a template outside the window: tier and reach
+	a.outbound("3001", "1001", "bob", t0+dayMs/2)
+	if got := len(distinctRefs(t, a.f)); got != 8 {
+		t.Fatalf("%d distinct entries and index entries before expiry, want 8", got)
+	}
+
+	a.expire(t0+dayMs+1, 0) // alice's tier entry is past 24 h
+	refs := distinctRefs(t, a.f)
+	if !slices.Contains(refs, "distinct:ref-alice") || len(refs) != 6 {
+		t.Fatalf("after 24 h: %v", refs)
+	}
+	var live int64
+	_ = a.f.View(func(tx *bolt.Tx) error {
+		live = counter(tx.Bucket(bucketDistinct), distinctCountKey(setTier, "3001"))
+		return nil
+	})
+	if live != 1 {
+		t.Fatalf("tier count %d after pruning, want 1 (bob)", live)
+	}
+
+	// Past 7 days both are gone, though their messages (30-day retention)
+	// are still stored.
+	r := a.expire(t0+8*dayMs, 0)
+	if refs := distinctRefs(t, a.f); len(refs) != 0 || r.Deleted != 3 {
+		t.Fatalf("after 8 days: %v, deleted %d", refs, r.Deleted)
+	}
+	if a.f.MessageCount() != 2 {
+		t.Fatal("the messages went with the distinct entries")
 	}
 }

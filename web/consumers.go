@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -50,13 +51,45 @@ type exportedMessage struct {
 	Unreadable bool `json:"unreadable,omitempty"`
 }
 
+// exportedMedia is a stored media the consumer sent or received (its
+// bytes: GET /{media-id} with the business's token).
+type exportedMedia struct {
+	ID       string `json:"id"`
+	MIME     string `json:"mime_type"`
+	SHA256   string `json:"sha256"`
+	FileSize int64  `json:"file_size"`
+	Filename string `json:"filename,omitempty"`
+}
+
 // exportedNumber is what one business number holds about the consumer.
 type exportedNumber struct {
 	PhoneNumberID  string            `json:"phone_number_id"`
 	Messages       []exportedMessage `json:"messages"`
+	Media          []exportedMedia   `json:"media"`
 	WindowOpenedAt int64             `json:"window_opened_at,omitempty"`
 	SignalSession  bool              `json:"signal_session"`
 	SignalRecords  int               `json:"signal_records"`
+}
+
+// consumerData reads what r's number holds about the consumer, with every
+// message opened, and the ids of the media those messages carry.
+func (a *adminAPI) consumerData(r raftfsm.ConsumerRef) (raftfsm.ConsumerData, []exportedMessage, []string, error) {
+	d, err := a.d.Cluster.FSM().ConsumerData(r)
+	if err != nil {
+		return d, nil, nil, err
+	}
+	msgs := make([]exportedMessage, 0, len(d.Messages))
+	var media []string
+	for _, m := range d.Messages {
+		e, ids := a.exportMessage(m)
+		msgs = append(msgs, e)
+		for _, id := range ids {
+			if !slices.Contains(media, id) {
+				media = append(media, id)
+			}
+		}
+	}
+	return d, msgs, media, nil
 }
 
 // consumerExport answers GET /admin/v1/businesses/:id/consumers/export?wa_id=…
@@ -68,49 +101,62 @@ func (a *adminAPI) consumerExport(c *fiber.Ctx) error {
 	}
 	out := make([]exportedNumber, 0, len(refs))
 	for _, r := range refs {
-		d, err := a.d.Cluster.FSM().ConsumerData(r)
+		d, msgs, media, err := a.consumerData(r)
 		if err != nil {
 			return err
 		}
-		n := exportedNumber{PhoneNumberID: r.PhoneNumberID, Messages: []exportedMessage{}, WindowOpenedAt: d.WindowOpenedAt, SignalRecords: len(d.SignalKeys)}
+		n := exportedNumber{PhoneNumberID: r.PhoneNumberID, Messages: msgs, Media: []exportedMedia{},
+			WindowOpenedAt: d.WindowOpenedAt, SignalRecords: len(d.SignalKeys)}
 		for _, k := range d.SignalKeys {
 			if strings.HasPrefix(k, "sessions\x00") {
 				n.SignalSession = true
 			}
 		}
-		for _, m := range d.Messages {
-			n.Messages = append(n.Messages, a.exportMessage(m))
+		for _, id := range media {
+			m, err := a.d.Cluster.FSM().Media(id)
+			if err != nil || m.BusinessID != businessID {
+				continue // expired or deleted meanwhile
+			}
+			n.Media = append(n.Media, exportedMedia{ID: m.ID, MIME: m.MIME, SHA256: hex.EncodeToString(m.SHA256[:]),
+				FileSize: m.Size, Filename: m.Filename})
 		}
 		out = append(out, n)
 	}
 	return c.JSON(fiber.Map{"business_id": businessID, "wa_id": strings.TrimPrefix(waID, "+"), "phone_numbers": out})
 }
 
-// exportMessage opens one stored message for the export.
-func (a *adminAPI) exportMessage(m raftfsm.Message) exportedMessage {
+// exportMessage opens one stored message for the export; it also returns
+// the ids of the stored media the message carries (sent by the consumer,
+// or sent to them by uploaded id).
+func (a *adminAPI) exportMessage(m raftfsm.Message) (exportedMessage, []string) {
 	e := exportedMessage{Direction: m.Direction, Type: m.Type, Status: m.Status, CreatedAt: m.CreatedAt / 1000, UpdatedAt: m.UpdatedAt / 1000}
 	wamid, err := a.d.Sealer.Open(raftfsm.IDAAD(m.IDRef), m.IDSealed)
 	if err != nil {
 		e.ID, e.Unreadable = "ref:"+m.IDRef, true
-		return e
+		return e, nil
 	}
 	e.ID = string(wamid)
 	pt, err := a.d.Sealer.Open(wamid, m.Content)
 	if err != nil {
 		e.Unreadable = true
-		return e
+		return e, nil
 	}
+	var media []string
 	if cloudapi.IsInboundContent(pt) {
 		if in, err := cloudapi.DecodeInboundContent(pt); err == nil {
 			e.Content = in
+			if id := in.MediaID(); id != "" {
+				media = append(media, id)
+			}
 		}
 	} else if out, err := cloudapi.DecodeContent(pt); err == nil {
 		e.Content = out
+		media = out.MediaIDs()
 	}
 	if e.Content == nil {
 		e.Content = hex.EncodeToString(pt)
 	}
-	return e
+	return e, media
 }
 
 // consumerErase answers POST /admin/v1/businesses/:id/consumers/erase
@@ -127,7 +173,15 @@ func (a *adminAPI) consumerErase(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdEraseConsumer, raftfsm.EraseConsumer{BusinessID: businessID, Refs: refs})
+	var media []string
+	for _, r := range refs {
+		_, _, ids, err := a.consumerData(r)
+		if err != nil {
+			return err
+		}
+		media = append(media, ids...)
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdEraseConsumer, raftfsm.EraseConsumer{BusinessID: businessID, Refs: refs, MediaIDs: media})
 	if err != nil {
 		return err
 	}
@@ -145,5 +199,5 @@ func (a *adminAPI) consumerErase(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"success": true, "messages": r.Messages, "windows": r.Windows, "signal_records": r.Signal})
+	return c.JSON(fiber.Map{"success": true, "messages": r.Messages, "windows": r.Windows, "signal_records": r.Signal, "media": r.Media})
 }

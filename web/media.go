@@ -128,6 +128,9 @@ type upload struct {
 	id     string
 	now    time.Time
 	chunks uint32 // chunks proposed (and committed by Raft)
+	// retention is the phone number's: chunks are sealed under the data
+	// key of its retention class, destroyed soon after the media expires.
+	retention time.Duration
 
 	declared string // the form's type field
 	partCT   string // the file part's Content-Type
@@ -162,8 +165,12 @@ func (g *graphAPI) uploadMedia(c *fiber.Ctx) (err error) {
 	if body == nil {
 		body = bytes.NewReader(c.Body())
 	}
+	phone, err := g.d.Cluster.FSM().Phone(t.PhoneNumberID)
+	if err != nil {
+		return err
+	}
 	capped := &capReader{r: body, n: maxUploadBody}
-	u := &upload{g: g, tenant: t, now: g.d.Now()}
+	u := &upload{g: g, tenant: t, now: g.d.Now(), retention: phone.EffectiveRetention()}
 	ctx := c.UserContext()
 	defer func() {
 		if err != nil && u.chunks > 0 {
@@ -320,9 +327,10 @@ func (u *upload) readFile(ctx context.Context, part *multipart.Part) error {
 	return nil
 }
 
-// putChunk seals one chunk on this node and replicates it.
+// putChunk seals one chunk on this node, under the phone's retention
+// class, and replicates it.
 func (u *upload) putChunk(ctx context.Context, chunk []byte) error {
-	sealed, err := u.g.d.Sealer.Seal(ctx, raftfsm.MediaChunkAAD(u.id, u.chunks), chunk)
+	sealed, err := u.g.d.Sealer.SealFor(ctx, u.retention, raftfsm.MediaChunkAAD(u.id, u.chunks), chunk)
 	if err != nil {
 		return fmt.Errorf("seal media chunk: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/web"
 )
 
@@ -33,7 +36,8 @@ type mediaHarness struct {
 func newMediaHarness(t *testing.T) *mediaHarness {
 	h := &mediaHarness{harness: newHarness(t)}
 	h.clock.Store(time.Now().UnixNano())
-	h.app = web.New(web.Deps{Cluster: h.c, Sealer: h.sealer, Now: func() time.Time { return time.Unix(0, h.clock.Load()) }})
+	h.sealer = seal.New(h.c, testKEK(), h.now)
+	h.app = web.New(web.Deps{Cluster: h.c, Sealer: h.sealer, Now: h.now})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +52,8 @@ func newMediaHarness(t *testing.T) *mediaHarness {
 }
 
 func (h *mediaHarness) advance(d time.Duration) { h.clock.Add(int64(d)) }
+
+func (h *mediaHarness) now() time.Time { return time.Unix(0, h.clock.Load()) }
 
 // gen is size deterministic bytes after prefix.
 type gen struct {
@@ -614,6 +620,54 @@ func TestMediaRetentionAndMessages(t *testing.T) {
 	h.openWindow(pn, to, time.Unix(0, h.clock.Load()))
 	if code, gc := send("image", id); code != 400 || gc != 131053 {
 		t.Fatalf("image by expired id: %d %d", code, gc)
+	}
+}
+
+// TestMediaSealedUnderPhoneRetention: media of a number with 1-hour
+// retention is sealed under that retention class's data key, so the expiry
+// run that deletes it also destroys the key: a copy of a chunk taken
+// before (what a backup or an old Raft log segment holds) no longer opens,
+// on this node or on one that never cached the key.
+func TestMediaSealedUnderPhoneRetention(t *testing.T) {
+	h := newMediaHarness(t)
+	a := h.a
+	if code, b := h.do("POST", "/admin/v1/phones/"+a["phone_number_id"]+"/retention", "admin-tok", `{"retention_hours":1}`); code != 200 {
+		t.Fatalf("retention: %d %s", code, b)
+	}
+	want := content(pngMagic, 300_000) // two chunks
+	id := h.mustUpload(a, "?messaging_product=whatsapp", file("image/png", pngMagic, int64(len(want))))
+	h.checkStored(a, id, "image/png", want)
+	var copies [][]byte
+	for i := uint32(0); i < 2; i++ {
+		c, err := h.c.fsm.MediaChunk(id, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies = append(copies, c)
+	}
+
+	// Past the retention and the key's hour: the expiry run deletes the
+	// media and destroys its key.
+	h.advance(2*time.Hour + time.Minute)
+	r, err := h.c.Propose(t.Context(), mustCmd(t, raftfsm.CmdExpire, raftfsm.Expire{Now: h.now().UnixMilli()}))
+	if err != nil || r.Err != nil {
+		t.Fatal(err, r.Err)
+	}
+	res, err := raftfsm.DecodeExpireResult(r.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sealer.Forget(res.DestroyedKeys) // what every node's expire hook does
+	if recs, chunks, _ := h.c.fsm.MediaStored(id); recs+chunks != 0 {
+		t.Fatalf("media left after expiry: %d records, %d chunks", recs, chunks)
+	}
+	fresh := seal.New(h.c, testKEK(), h.now)
+	for i, c := range copies {
+		for name, s := range map[string]*seal.Sealer{"this node": h.sealer, "a fresh node": fresh} {
+			if _, err := s.Open(raftfsm.MediaChunkAAD(id, uint32(i)), c); !errors.Is(err, keyring.ErrKeyDestroyed) {
+				t.Fatalf("%s opens chunk %d after expiry: %v", name, i, err)
+			}
+		}
 	}
 }
 

@@ -104,7 +104,7 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		return err
 	}
 	wamid := cloudapi.NewWAMID(waID, true, keyID)
-	// Content and the consumer's number are sealed here, on the proposer,
+	// Content, the consumer's number and the callback data are sealed here, on the proposer,
 	// under the data key of the phone's retention class: the Raft log,
 	// snapshots and backups only ever hold ciphertext, which becomes
 	// unreadable when that key is destroyed after retention. The wamid
@@ -126,6 +126,13 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	var callback []byte
+	if req.BizOpaqueCallbackData != "" {
+		callback, err = g.d.Sealer.SealFor(c.UserContext(), retention, raftfsm.CallbackAAD(wamid), []byte(req.BizOpaqueCallbackData))
+		if err != nil {
+			return err
+		}
+	}
 	typ := req.MessageContent().Type
 	var tplName, tplLang string
 	if typ == "template" && req.Template != nil {
@@ -134,7 +141,7 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{
 		Key: g.messageKey(), IDRef: idRef, IDSealed: idSealed, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
 		PeerRef: g.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), PeerSealed: peer,
-		Type: typ, Content: sealed, CallbackData: req.BizOpaqueCallbackData,
+		Type: typ, Content: sealed, CallbackSealed: callback,
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
 		TemplateName: tplName, TemplateLanguage: tplLang,
 	})

@@ -1,14 +1,19 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/raftfsm"
 	"github.com/waedge/waedge/web"
 )
@@ -306,5 +311,68 @@ func TestSendFlowLocationRequestAndTemplateParams(t *testing.T) {
 	}
 	if n := h.c.fsm.MessageCount(); n != stored {
 		t.Fatalf("refused sends stored %d messages", n-stored)
+	}
+}
+
+// rawContains reports whether any key or value of any bucket of the state
+// machine holds s (in clear or hex).
+func rawContains(t *testing.T, h *harness, s string) bool {
+	t.Helper()
+	needles := [][]byte{[]byte(s), []byte(hex.EncodeToString([]byte(s)))}
+	found := false
+	err := h.c.fsm.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+			return b.ForEach(func(k, v []byte) error {
+				for _, n := range needles {
+					if bytes.Contains(k, n) || bytes.Contains(v, n) {
+						found = true
+					}
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// TestCallbackDataSealedAtRest: biz_opaque_callback_data reaches the
+// state machine only sealed under the message's data key (bound to the
+// wamid), never in clear.
+func TestCallbackDataSealedAtRest(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550001000")
+	pn := a["phone_number_id"]
+	h.openWindow(pn, "15551234567", time.Now().Add(-time.Hour))
+	const callback = "invoice-5521-callback-marker"
+	code, out := h.do("POST", "/v21.0/"+pn+"/messages", a["access_token"], `{"messaging_product":"whatsapp","to":"15551234567",`+
+		`"biz_opaque_callback_data":"`+callback+`","type":"text","text":{"body":"hi"}}`)
+	if code != 200 {
+		t.Fatalf("send: %d %s", code, out)
+	}
+	var resp struct{ Messages []struct{ ID string } }
+	if err := json.Unmarshal(out, &resp); err != nil || len(resp.Messages) != 1 {
+		t.Fatalf("response %s", out)
+	}
+	if rawContains(t, h, callback) {
+		t.Fatal("the callback data is stored in clear")
+	}
+	wamid := resp.Messages[0].ID
+	m, err := h.c.fsm.MessageByID(wamid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := h.sealer.Open(raftfsm.CallbackAAD(wamid), m.CallbackSealed); err != nil || string(pt) != callback {
+		t.Fatalf("sealed callback data: %q %v", pt, err)
+	}
+	if _, err := h.sealer.Open(raftfsm.CallbackAAD("wamid.other"), m.CallbackSealed); err == nil {
+		t.Fatal("the callback data opens bound to another message")
+	}
+	mid, _ := keyring.KeyID(m.CallbackSealed)
+	cid, _ := keyring.KeyID(m.Content)
+	if mid != cid {
+		t.Fatalf("callback data under key %d, content under %d", mid, cid)
 	}
 }

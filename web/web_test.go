@@ -98,10 +98,15 @@ func newHarness(t *testing.T) *harness {
 	c := newFake(t)
 	c.token(t, "admin-tok", raftfsm.TokenAdmin, "")
 	c.token(t, "operator-tok", raftfsm.TokenOperator, "")
+	h := &harness{t: t, c: c, sealer: seal.New(c, testKEK(), nil)}
+	return h.withApp()
+}
+
+// testKEK is the cluster key of every harness.
+func testKEK() keyring.KEK {
 	var kek keyring.KEK
 	kek[0] = 7
-	h := &harness{t: t, c: c, sealer: seal.New(c, kek, nil)}
-	return h.withApp()
+	return kek
 }
 
 func (h *harness) withApp() *harness {
