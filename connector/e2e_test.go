@@ -169,6 +169,14 @@ func (w *world) stop(m *member) {
 	m.n = nil
 }
 
+// crash stops m without a leadership handover, cutting its connections
+// first (node.Crash): the others must notice and elect.
+func (w *world) crash(m *member) {
+	_ = m.n.Crash()
+	_ = m.app.Shutdown()
+	m.n = nil
+}
+
 func (w *world) leader() *member {
 	var l *member
 	nodetest.WaitFor(w.t, "a leader", 20*time.Second, func() bool {
@@ -215,7 +223,7 @@ func (w *world) do(method, path, token string, body any) (int, []byte) {
 
 // TestConversationsSurviveLeaderKills is issue 4's in-process end-to-end
 // test: a 3-node cluster, a relay and 50 hosted phones talk both ways with
-// every message type while the leader is stopped and restarted several
+// every message type while the leader crashes (node.Crash: no handover) and restarts several
 // times. Afterwards every phone holds every message sent to it, the
 // business received every message the phones sent, no Signal counter was
 // ever used for two different ciphertexts, and no plaintext crossed the
@@ -328,7 +336,7 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 	phoneMsg := map[int]string{}     // phone index → id of what it sent this round
 	reactions := map[string]string{} // business reaction wamid → the phone's message it targets
 
-	// The leader is stopped in the middle of traffic: halfway through the
+	// The leader crashes in the middle of traffic: halfway through the
 	// phones' turn in round 1 (inbound envelopes in flight), halfway
 	// through the business's turn in rounds 2 and 3 (accepted messages
 	// being encrypted, committed and sent).
@@ -338,7 +346,7 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 	killMidway := func(round, turn, i int) {
 		if killAt[round] == turn && i == len(ph)/2 {
 			stopped = w.leader()
-			w.stop(stopped)
+			w.crash(stopped)
 		}
 	}
 	// Media both ways: phones send small images (a blob each), the

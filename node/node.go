@@ -605,10 +605,31 @@ func (n *Node) Status(ctx context.Context) (cluster.Status, error) {
 // Close shuts the node down: leadership is handed over when this node leads,
 // leader workers stop, pending proposals fail with ErrClosed, then Raft, the
 // transport and the stores close.
-func (n *Node) Close() error {
+func (n *Node) Close() error { return n.shutdown(true) }
+
+// Crash stops the node as abruptly as a process can stop itself, for
+// failover tests that run in one process: no leadership transfer, and
+// every connection is cut before Raft shuts down, so the other members
+// see the node vanish mid-stream and must time out and elect. (Only a
+// real kill -9 also loses what the OS had not yet written; the black-box
+// tests do that.)
+func (n *Node) Crash() error {
+	if n.mux != nil {
+		n.mux.close()
+	}
+	if n.stream != nil {
+		n.stream.closeAll()
+	}
+	if n.trans != nil {
+		_ = n.trans.Close()
+	}
+	return n.shutdown(false)
+}
+
+func (n *Node) shutdown(graceful bool) error {
 	var err error
 	n.closeOnce.Do(func() {
-		if n.raft != nil && n.raft.State() == raft.Leader && n.memberCount() > 1 {
+		if graceful && n.raft != nil && n.raft.State() == raft.Leader && n.memberCount() > 1 {
 			if e := n.raft.LeadershipTransfer().Error(); e != nil {
 				n.logger.Warn("leadership transfer on shutdown failed", slog.Any("err", e))
 			}

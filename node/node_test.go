@@ -388,6 +388,60 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("leader crash (no handover, connections cut): new leader, no acknowledged write lost", func(t *testing.T) {
+		old := c.leader()
+		oldIdx := c.index(old)
+		// Writes in flight while the leader dies: every acknowledged one
+		// must survive.
+		var acked []string
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; i < 40; i++ {
+					k := fmt.Sprintf("crash-%d-%d", w, i)
+					n := c.nodes[(w+i)%3]
+					if n == nil || n == old {
+						continue
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					res, err := n.Propose(ctx, putValue(t, k, "v"))
+					cancel()
+					if err == nil && res.Err == nil {
+						mu.Lock()
+						acked = append(acked, k)
+						mu.Unlock()
+					}
+				}
+			}(w)
+		}
+		if err := old.Crash(); err != nil {
+			t.Logf("crash %s: %v", old.ID(), err)
+		}
+		c.nodes[oldIdx] = nil
+		start := time.Now()
+		var l *Node
+		waitFor(t, "new leader", 10*time.Second, func() bool {
+			l = leaderOf(c.nodes...)
+			return l != nil
+		})
+		t.Logf("new leader %v after the crash", time.Since(start).Round(time.Millisecond))
+		wg.Wait()
+		if len(acked) == 0 {
+			t.Fatal("no write acknowledged around the crash")
+		}
+		n := c.restart(oldIdx)
+		waitFor(t, "restarted node ready", 15*time.Second, n.Ready)
+		c.converged()
+		for _, k := range acked {
+			if v, err := n.FSM().ClusterValue(k); err != nil || string(v) != "v" {
+				t.Fatalf("acknowledged write %s lost: %v", k, err)
+			}
+		}
+	})
+
 	t.Run("restart of a joined node with unchanged command line", func(t *testing.T) {
 		f := c.follower()
 		i := c.index(f)
