@@ -22,7 +22,7 @@ import (
 )
 
 // TestLeaderLossLosesNoEvent queues webhooks on a real 3-node cluster whose
-// leader runs the dispatcher, stops the leader half-way, and checks that the
+// leader runs the dispatcher, crashes the leader half-way, and checks that the
 // receiver gets every event (at least once).
 func TestLeaderLossLosesNoEvent(t *testing.T) {
 	var mu sync.Mutex
@@ -84,7 +84,7 @@ func TestLeaderLossLosesNoEvent(t *testing.T) {
 	stopped := false
 	for i := 0; i < total; i++ {
 		if i == total/2 {
-			_ = leader.Close()
+			_ = leader.Crash() // no handover: the others must notice and elect
 			stopped = true
 		}
 		var via *node.Node
