@@ -577,3 +577,64 @@ func TestStatusWebhooksCarryCallbackData(t *testing.T) {
 		t.Fatalf("stored message: %v, callback sealed %q", err, m.CallbackSealed)
 	}
 }
+
+// TestConversationAfterSessionExpired: once a consumer's session record is
+// past its data key (30 days without a message), the expire command
+// deletes it with the consumer's identity record; the business's next
+// message fetches a fresh bundle and starts a new session the phone
+// accepts, and the phone's answer on that session decrypts.
+func TestConversationAfterSessionExpired(t *testing.T) {
+	u := newUnit(t, Config{})
+	const business, consumer = "15550001000", "4915100000046"
+	ph := newTestPhone(t, consumer)
+	ph.register(t, u.fn)
+	u.deliver(ph.envelope(t, u.fn, business, "ph.s1", "hello"), "ph.s1")
+	nodetest.WaitFor(t, "first message acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.s1") == 1 })
+	reply := u.accept(t, `{"messaging_product":"whatsapp","to":"`+consumer+`","type":"text","text":{"body":"hi back"}}`)
+	if c := ph.open(t, u.sentTo(t, reply)); c.Text == nil || c.Text.Body != "hi back" {
+		t.Fatalf("reply %+v", c)
+	}
+	ref := u.sealer.ConsumerRef("3", consumer)
+	records := func() int {
+		n := 0
+		for _, k := range []string{"sessions\x00" + ref + ":1", "identities\x00" + ref + ":1"} {
+			if v, _, _ := u.n.FSM().SignalRecord("3", k); v != nil {
+				n++
+			}
+		}
+		return n
+	}
+	if records() != 2 {
+		t.Fatal("no session and identity record after the exchange")
+	}
+
+	u.clock.Add(int64(32 * 24 * time.Hour))
+	for more := true; more; {
+		cmd, _ := raftfsm.EncodeCommand(raftfsm.CmdExpire, raftfsm.Expire{Now: u.now().UnixMilli()})
+		res, err := u.n.Propose(context.Background(), cmd)
+		if err != nil || res.Err != nil {
+			t.Fatal(err, res.Err)
+		}
+		r, _ := raftfsm.DecodeExpireResult(res.Value)
+		more = r.More
+	}
+	if n := records(); n != 0 {
+		t.Fatalf("%d Signal records of the consumer left after their key expired", n)
+	}
+
+	// The business writes again (a template: the window is long closed).
+	again := u.accept(t, `{"messaging_product":"whatsapp","to":"`+consumer+`","type":"template",`+
+		`"template":{"name":"hello","language":{"code":"en"}}}`)
+	env := u.sentTo(t, again)
+	if env.Kind != network.KindPreKeyMessage {
+		t.Fatalf("message after expiry is kind %d, want a new session (prekey message)", env.Kind)
+	}
+	if c := ph.open(t, env); c.ID != again {
+		t.Fatalf("phone got %+v", c)
+	}
+	u.deliver(ph.envelope(t, u.fn, business, "ph.s2", "still here"), "ph.s2")
+	nodetest.WaitFor(t, "answer acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.s2") == 1 })
+	if _, err := u.n.FSM().MessageByID(inboundWAMID(consumer, "ph.s2")); err != nil {
+		t.Fatalf("the phone's answer on the new session was not stored: %v", err)
+	}
+}

@@ -87,7 +87,7 @@ func (f *FSM) applyEraseConsumer(tx *bolt.Tx, payload []byte) ([]byte, error) {
 			res.Windows++
 		}
 		for _, sk := range consumerSignalKeys(tx, r) {
-			mustDelete(tx, bucketSignal, sk)
+			deleteSignalRecord(tx, r.PhoneNumberID, string(sk[len(r.PhoneNumberID)+1:]))
 			res.Signal++
 		}
 	}

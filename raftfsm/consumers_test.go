@@ -17,7 +17,7 @@ func TestEraseConsumer(t *testing.T) {
 	bob := a.inbound("3001", "bob", t0+2)
 	a.mustApply(cmd(t, CmdMarkRead, MarkRead{PhoneNumberID: "3001", IDRef: MessageIDRef(alice1), At: t0 + 3}))
 	a.mustApply(cmd(t, CmdSignalCommit, SignalCommit{PhoneNumberID: "3001", Writes: []SignalWrite{
-		{Key: "sessions\x00ref-alice:1", Value: []byte("s")},
+		{Key: "sessions\x00ref-alice:1", Value: sealedUnder(t, 20000)},
 		{Key: "identities\x00ref-alice:1", Value: []byte("i")},
 		{Key: "sessions\x00ref-bob:1", Value: []byte("s")},
 		{Key: "identity\x00local", Value: []byte("own")},
@@ -75,6 +75,9 @@ func TestEraseConsumer(t *testing.T) {
 	}
 	if _, err := a.f.Media("502"); err != nil {
 		t.Fatalf("another business's media erased: %v", err)
+	}
+	if bucketLen(t, a.f, bucketSignalByTime) != 0 {
+		t.Fatal("the time index still names an erased session")
 	}
 	if bucketLen(t, a.f, bucketSignalPending) != 0 {
 		t.Fatal("pending send of an erased message left")

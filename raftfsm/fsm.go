@@ -38,9 +38,9 @@ type FSM struct {
 
 	handlers map[CommandType]handler
 
-	// expireMedia and expireSessions are CmdExpire's call sites for stored
-	// media and Signal session records (see retention.go).
-	expireMedia, expireSessions ExpireFunc
+	// expireMedia is CmdExpire's call site for stored media (see
+	// retention.go).
+	expireMedia ExpireFunc
 
 	hookMu       sync.Mutex
 	expireHook   func(ExpireResult)
@@ -98,7 +98,6 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdSetMessagingTier:   f.applySetMessagingTier,
 	}
 	f.expireMedia = ExpireMediaTx
-	f.expireSessions = expireSessionsTx
 	if err := f.openDB(); err != nil {
 		return nil, err
 	}

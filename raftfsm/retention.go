@@ -91,11 +91,6 @@ func DecodeExpireResult(v []byte) (ExpireResult, error) {
 // it deleted. It must be deterministic (it runs on every replica).
 type ExpireFunc func(tx *bolt.Tx, cutoff func(phoneNumberID string) int64, budget int) int
 
-// expireSessionsTx is CmdExpire's call site for Signal session records
-// keyed by consumer reference (issue 4): a consumer's session goes when
-// nothing about the consumer is left. Until sessions land there is none.
-func expireSessionsTx(*bolt.Tx, func(string) int64, int) int { return 0 }
-
 // SetExpireHook registers fn to be called, after the batch's transaction
 // has committed, with the result of every applied CmdExpire (on every
 // replica: nodes use it to forget destroyed data keys and compact the Raft
@@ -215,7 +210,7 @@ func (f *FSM) applyExpire(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		r.Deleted += f.expireMedia(tx, cutoff, left())
 	}
 	if left() > 0 {
-		r.Deleted += f.expireSessions(tx, cutoff, left())
+		r.Deleted += expireSignalRecords(tx, phones, c.Now, left())
 	}
 	r.More = left() <= 0
 	// Data keys go only once everything sealed under them that expiry can

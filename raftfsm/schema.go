@@ -67,6 +67,10 @@ var (
 	// value: each business number's Signal store (identity, prekeys,
 	// sessions keyed by consumer ref), values sealed by the proposer.
 	bucketSignal = []byte("signal")
+	// bucketSignalByTime: phone-number id 0 time BE64 0 store key → empty:
+	// consumers' Signal records (sessions, identities) by when the data key
+	// they are sealed under is destroyed, for expiry (sessions.go).
+	bucketSignalByTime = []byte("signal_by_time")
 	// bucketSignalPending: message key → phone-number id: accepted outbound
 	// messages the leader's connector has not encrypted yet.
 	bucketSignalPending = []byte("signal_pending")
@@ -117,6 +121,7 @@ var allBuckets = [][]byte{
 	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
 	bucketDataKeys, bucketTemplates, bucketTemplateIDs, bucketMessagesByPhone, bucketWindowsByTime,
 	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads, bucketSignalInboundByTime,
+	bucketSignalByTime,
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
 	bucketWebhookLog,
@@ -172,12 +177,18 @@ func windowKey(phoneID, ref string) []byte { return []byte(phoneID + "/" + ref) 
 
 // windowTimeKey is the bucketWindowsByTime key: phone-number id 0 time 0 ref.
 func windowTimeKey(phoneID string, at int64, ref string) []byte {
-	k := make([]byte, 0, len(phoneID)+10+len(ref))
+	return phoneTimeKey(phoneID, at, ref)
+}
+
+// phoneTimeKey is the key layout of the per-phone time indexes:
+// phone-number id 0 time BE64 0 rest.
+func phoneTimeKey(phoneID string, at int64, rest string) []byte {
+	k := make([]byte, 0, len(phoneID)+10+len(rest))
 	k = append(k, phoneID...)
 	k = append(k, 0)
 	k = append(k, be64(at)...)
 	k = append(k, 0)
-	return append(k, ref...)
+	return append(k, rest...)
 }
 
 // phoneIndexKey is the bucketMessagesByPhone key: phone-number id 0 message key.

@@ -154,12 +154,15 @@ func (f *FSM) applySignalCommit(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	for _, w := range c.Writes {
 		k := signalKey(c.PhoneNumberID, w.Key)
 		if w.Delete {
-			mustDelete(tx, bucketSignal, k)
+			deleteSignalRecord(tx, c.PhoneNumberID, w.Key)
 			continue
 		}
+		old := sb.Get(k)
 		v := make([]byte, 8, 8+len(w.Value))
-		binary.BigEndian.PutUint64(v, signalVersion(sb.Get(k))+1)
-		mustPut(tx, bucketSignal, k, append(v, w.Value...))
+		binary.BigEndian.PutUint64(v, signalVersion(old)+1)
+		v = append(v, w.Value...)
+		reindexSignal(tx, c.PhoneNumberID, w.Key, old, v)
+		mustPut(tx, bucketSignal, k, v)
 	}
 	for _, o := range c.Outbound {
 		k := bytes.Clone(o.MessageKey)
@@ -393,12 +396,7 @@ func (f *FSM) PendingReads(limit int) ([]PendingRead, error) {
 
 // inboundTimeKey is the bucketSignalInboundByTime key.
 func inboundTimeKey(phoneID string, at int64, hash []byte) []byte {
-	k := make([]byte, 0, len(phoneID)+10+len(hash))
-	k = append(k, phoneID...)
-	k = append(k, 0)
-	k = append(k, be64(at)...)
-	k = append(k, 0)
-	return append(k, hash...)
+	return phoneTimeKey(phoneID, at, string(hash))
 }
 
 // expireInboundHashes deletes up to budget dedupe records of phoneID
