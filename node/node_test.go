@@ -396,13 +396,14 @@ func TestThreeNodeCluster(t *testing.T) {
 		var acked []string
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		members := append([]*Node(nil), c.nodes...) // the writers' view; c.nodes changes below
 		for w := 0; w < 8; w++ {
 			wg.Add(1)
 			go func(w int) {
 				defer wg.Done()
 				for i := 0; i < 40; i++ {
 					k := fmt.Sprintf("crash-%d-%d", w, i)
-					n := c.nodes[(w+i)%3]
+					n := members[(w+i)%3]
 					if n == nil || n == old {
 						continue
 					}
