@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime/pprof"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,6 +58,17 @@ func BenchmarkDispatch(b *testing.B) {
 			PeerRef: sl.ConsumerRef("3", "15551234567"), Type: "text", ReceivedAt: 1, Event: &raftfsm.OutboxEvent{Key: key[:], Body: sealed, CreatedAt: 1}})
 	}
 	b.ResetTimer()
+	if path := os.Getenv("WAEDGE_BENCH_CPUPROFILE"); path != "" { // the drain only, not the setup
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -80,8 +80,17 @@ type Dispatcher struct {
 
 // New returns a dispatcher; run it with Run as a leader-only worker.
 func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
+	if cfg.PerEndpoint <= 0 {
+		cfg.PerEndpoint = 32
+	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+		// Keep a connection per open delivery: the default transport keeps
+		// two idle connections per host, so at the endpoint limit almost
+		// every POST would dial (and TLS-handshake) anew.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = cfg.PerEndpoint
+		tr.MaxIdleConns = 16 * cfg.PerEndpoint
+		cfg.Client = &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -94,9 +103,6 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	}
 	if cfg.GiveUpAfter <= 0 {
 		cfg.GiveUpAfter = 7 * 24 * time.Hour
-	}
-	if cfg.PerEndpoint <= 0 {
-		cfg.PerEndpoint = 32
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 20 * time.Millisecond
@@ -163,6 +169,8 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 		e   raftfsm.OutboxEvent
 		sub raftfsm.Subscription
 	}
+	// Each subscription's app (its signing secret) is read once per scan.
+	apps := map[string]*raftfsm.App{}
 	var jobs []job
 	var unsubscribed [][]byte
 	full := map[string]bool{} // endpoints at their concurrency limit
@@ -208,10 +216,17 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 		return len(full) < len(subs) && scanned < d.cfg.Scan
 	})
 	for _, j := range jobs {
+		app, ok := apps[j.sub.AppID]
+		if !ok {
+			if a, err := d.p.FSM().App(j.sub.AppID); err == nil {
+				app = &a
+			}
+			apps[j.sub.AppID] = app
+		}
 		wg.Add(1)
 		go func(e raftfsm.OutboxEvent, sub raftfsm.Subscription) {
 			defer wg.Done()
-			a, ok := d.attempt(ctx, e, sub)
+			a, ok := d.attempt(ctx, e, sub, app)
 			d.mu.Lock()
 			d.perURL[sub.CallbackURL]--
 			d.mu.Unlock()
@@ -236,12 +251,11 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	return err
 }
 
-// attempt makes one delivery and returns its outcome for the caller to
-// replicate; ok is false when there is nothing to record (leadership lost
-// mid-attempt, or the app is missing).
-func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raftfsm.Subscription) (a raftfsm.WebhookAttempt, ok bool) {
-	app, err := d.p.FSM().App(sub.AppID)
-	if err != nil {
+// attempt makes one delivery, signed with app's secret, and returns its
+// outcome for the caller to replicate; ok is false when there is nothing
+// to record (leadership lost mid-attempt, or the app is missing).
+func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raftfsm.Subscription, app *raftfsm.App) (a raftfsm.WebhookAttempt, ok bool) {
+	if app == nil {
 		d.logger.Warn("webhook app missing", slog.String("waba_id", e.WABAID))
 		return a, false
 	}
