@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,7 +76,16 @@ func BenchmarkPropose(b *testing.B) {
 
 // newBenchCluster returns [leader, follower, follower].
 func newBenchCluster(b *testing.B) []*Node {
+	tune := func(c *Config) {
+		if v, err := strconv.Atoi(os.Getenv("WAEDGE_BENCH_INFLIGHT")); err == nil {
+			c.MaxInFlight = v
+		}
+		if v, err := strconv.Atoi(os.Getenv("WAEDGE_BENCH_RPCS")); err == nil {
+			c.MaxRPCsInFlight = v
+		}
+	}
 	cfg1 := testConfig(b, b.TempDir())
+	tune(&cfg1)
 	cfg1.HeartbeatTimeout, cfg1.ElectionTimeout, cfg1.LeaderLeaseTimeout = 0, 0, 0
 	n1 := startNode(b, cfg1)
 	waitFor(b, "leader", 10*time.Second, n1.Ready)
@@ -87,6 +98,7 @@ func newBenchCluster(b *testing.B) []*Node {
 		cfg := testConfig(b, b.TempDir())
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 0, 0, 0
 		cfg.Join, cfg.JoinToken = []string{cfg1.ClusterAddr}, tok
+		tune(&cfg)
 		nodes = append(nodes, startNode(b, cfg))
 	}
 	for _, n := range nodes {

@@ -50,6 +50,9 @@ type Config struct {
 	// 2-core machine, 1 beats 2, 4 and 8 at every concurrency (fewer, larger
 	// entries; each Raft round costs ~2.5 ms of fsyncs).
 	MaxInFlight int
+	// MaxRPCsInFlight is how many AppendEntries a leader keeps outstanding
+	// per follower (Raft's pipelining; 1 turns it off).
+	MaxRPCsInFlight int
 	// MaxCommandSize bounds one encoded command.
 	MaxCommandSize int
 	// ApplyTimeout bounds a proposal when the caller's context has no deadline.
@@ -131,6 +134,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 1
+	}
+	if c.MaxRPCsInFlight <= 0 {
+		c.MaxRPCsInFlight = 8
 	}
 	if c.MaxCommandSize <= 0 {
 		c.MaxCommandSize = 1 << 20

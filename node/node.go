@@ -434,11 +434,10 @@ func (n *Node) open(bootstrap bool) error {
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 4,
-		// No pipelined replication: a pipeline whose decoder has stopped
-		// (its connection closed) blocks the sender forever, which held
-		// raft.Shutdown in tests; and raft's own notes measure pipelining
-		// as no help with batching.
-		MaxRPCsInFlight: 1,
+		// Pipelined replication: the leader sends the next AppendEntries
+		// while a follower is still syncing the previous one.
+		// pipelinedTransport removes the hang that once made us turn it off.
+		MaxRPCsInFlight: cfg.MaxRPCsInFlight,
 		Timeout:         10 * time.Second,
 		Logger:          newHCLogger(cfg.Logger, "raft-net"),
 	})
@@ -466,7 +465,7 @@ func (n *Node) open(bootstrap bool) error {
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logStore, n.snaps, n.trans); err != nil {
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logStore, n.snaps, pipelinedTransport{n.trans}); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.observerCh = make(chan raft.Observation, 16)
