@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
+	"os/exec"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -206,5 +209,15 @@ func TestBlackBoxEgressAllowList(t *testing.T) {
 	waitFor(t, "the allowed image is delivered", 30*time.Second, func() bool { return hook.status(wamid, "delivered") })
 	if media.hits.Load() == 0 {
 		t.Fatal("the allowed media server was not contacted")
+	}
+}
+
+// TestEgressAllowFlagValidated: a malformed --egress-allow stops the node
+// before it starts (exit 2), naming the flag.
+func TestEgressAllowFlagValidated(t *testing.T) {
+	_, stderr, err := cli(t, "serve", "--data-dir", t.TempDir(), "--http-addr", freeAddr(t), "--egress-allow", "10.0.0.0/8,nonsense")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr, "--egress-allow") {
+		t.Fatalf("err %v, stderr %q", err, stderr)
 	}
 }

@@ -34,7 +34,7 @@ func attempted(t *testing.T, d *direct, disp *Dispatcher) string {
 	done := make(chan struct{})
 	go func() { _ = disp.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "first attempt recorded", 5*time.Second, func() bool {
+	waitFor(t, "first attempt recorded", 15*time.Second, func() bool {
 		ev, _ := d.fsm.Outbox(0)
 		return len(ev) == 1 && ev[0].Attempts == 1
 	})
