@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -221,9 +222,10 @@ func (p *Policy) isOwn(ip netip.Addr, port uint16) bool {
 		}
 		return false
 	}
+	want := strconv.Itoa(int(port))
 	for _, hp := range p.cfg.Own() {
 		host, ps, err := net.SplitHostPort(hp)
-		if err != nil || ps != fmt.Sprint(port) {
+		if err != nil || ps != want {
 			continue
 		}
 		for _, o := range p.resolve(host) {
