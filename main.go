@@ -31,6 +31,7 @@ import (
 
 	"github.com/waedge/waedge/cli"
 	"github.com/waedge/waedge/connector"
+	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/embed"
 	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/network"
@@ -168,6 +169,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	relayAddr := str("relay-addr", "127.0.0.1:8089", "listen address of the embedded sandbox relay (its phone API and WebSocket), when --network is empty")
 	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	expiryInterval := str("expiry-interval", "1m", "how often the leader expires what is past retention")
+	egressAllow := str("egress-allow", "", "CIDR ranges (comma-separated) that webhook callbacks and media links may reach although they are internal (loopback, private, link-local…), e.g. 10.20.0.0/16; this node's own addresses stay refused")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -181,6 +183,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	logger, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	allow, err := egress.ParseAllow(*egressAllow)
+	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: --egress-allow: %v\n", err)
 		return 2
 	}
 	expiryEvery, err := time.ParseDuration(*expiryInterval)
@@ -252,11 +259,17 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		logger.Error("cannot start node", slog.Any("err", err))
 		return 1
 	}
+	// Requests made for tenants (webhooks, media links) never reach this
+	// node's or its members' listeners, nor internal ranges not allowed.
+	own := &ownAddrs{}
+	own.add(ln.Addr().String(), *clusterAddr, *advertise, *pprofAddr)
+	egressPolicy := newEgress(allow, own, n.Raft)
 	// One sealer per process: it holds the node's keyring, which expiry
 	// empties of destroyed keys.
 	sealer := seal.New(n, n.KEK(), clock.Now)
 	n.OnDataKeysDestroyed(sealer.Forget)
-	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{Open: sealer.Open, Now: clock.Now}, logger.With(slog.String("component", "webhooks"))).Run)
+	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{Open: sealer.Open, Now: clock.Now, Egress: egressPolicy},
+		logger.With(slog.String("component", "webhooks"))).Run)
 	expiry := retention.New(n, retention.Config{Interval: expiryEvery}, logger.With(slog.String("component", "retention")), clock.Now)
 	n.RegisterWorker("retention", expiry.Run)
 	var debugClock func(time.Duration) time.Time
@@ -267,7 +280,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 			return now
 		}
 	}
-	stopNetwork, err := startNetwork(ctx, n, sealer, *networkURL, *relayAddr, *dataDir, clock.Now, logger)
+	stopNetwork, err := startNetwork(ctx, n, sealer, *networkURL, *relayAddr, *dataDir, clock.Now, logger, egressPolicy, own)
 	if err != nil {
 		_ = ln.Close()
 		_ = n.Close()
@@ -284,6 +297,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		Sealer:         sealer,
 		DebugClock:     debugClock,
 		Identities:     connector.Identities{FSM: n.FSM(), Sealer: sealer},
+		Egress:         egressPolicy,
 	})
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()
@@ -311,7 +325,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 // a sandbox relay — embedded in this process unless networkURL names a
 // shared one. It returns what stops the embedded relay.
 func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networkURL, relayAddr, dataDir string,
-	now func() time.Time, logger *slog.Logger) (func(), error) {
+	now func() time.Time, logger *slog.Logger, egressPolicy *egress.Policy, own *ownAddrs) (func(), error) {
 	if networkURL == "off" {
 		return func() {}, nil
 	}
@@ -345,12 +359,14 @@ func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networ
 	case strings.HasPrefix(networkURL, "relay://"):
 		base = "http://" + strings.TrimPrefix(networkURL, "relay://")
 	}
+	own.addURL(base) // a shared relay's phone API is internal too
 	clog := logger.With(slog.String("component", "connector"))
 	conn := connector.New(connector.Deps{
 		Cluster: n,
 		Sealer:  sealer,
 		Logger:  clog,
 		Now:     now,
+		Egress:  egressPolicy,
 		Dial: func(ctx context.Context, signer network.Signer) (network.Network, error) {
 			return relayclient.Dial(ctx, base, relayclient.Options{Signer: signer, Logger: clog})
 		},

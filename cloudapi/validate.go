@@ -274,11 +274,12 @@ func validateMedia(field, kind string, m *Media) error {
 	case m.ID != "" && m.Link != "":
 		return badParam("%s: give either id or link, not both", field)
 	}
-	if m.Link != "" {
-		u, err := url.Parse(m.Link)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return invalid("%s.link must be an http(s) URL", field)
-		}
+	// Only the link's shape is checked here. Where it points is judged when
+	// it is fetched, at the address actually dialed (package egress): a
+	// refused or unreachable link is accepted, then fails with 131053 by
+	// status webhook, as on Meta.
+	if m.Link != "" && !isHTTPURL(m.Link) {
+		return invalid("%s.link must be an http(s) URL", field)
 	}
 	if m.ID != "" && NormalizeID(m.ID) == "" {
 		return invalid("%s.id is not a media id", field)
@@ -293,6 +294,12 @@ func validateMedia(field, kind string, m *Media) error {
 		return badParam("%s.voice is only allowed on audio", field)
 	}
 	return checkLen(field+".caption", m.Caption, MaxCaption)
+}
+
+// isHTTPURL reports whether s is an absolute http(s) URL with a host.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 func validateLocation(field string, l *Location) error {
@@ -550,7 +557,7 @@ func validateCTA(a *Action) error {
 	if p.URL == "" {
 		return missing("interactive.action.parameters.url")
 	}
-	if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !isHTTPURL(p.URL) {
 		return invalid("interactive.action.parameters.url must be an http(s) URL")
 	}
 	return nil

@@ -26,6 +26,7 @@ import (
 	"go.mau.fi/libsignal/protocol"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/raftfsm"
@@ -55,8 +56,9 @@ type Deps struct {
 	Dial    Dialer
 	Logger  *slog.Logger
 	Now     func() time.Time
-	// HTTPClient fetches media sent by link (default: 30 s timeout).
-	HTTPClient *http.Client
+	// Egress is the policy media links are fetched under (default: every
+	// internal range refused, nothing allowed).
+	Egress *egress.Policy
 }
 
 // Config tunes the connector; zero values take the defaults.
@@ -113,9 +115,10 @@ func (c *Config) defaults() {
 
 // Connector is the leader-only network worker.
 type Connector struct {
-	d   Deps
-	cfg Config
-	log *slog.Logger
+	d     Deps
+	cfg   Config
+	log   *slog.Logger
+	links *http.Client // fetches media links (media.go)
 }
 
 // New returns a connector; run it with Run as a leader-only worker.
@@ -127,10 +130,10 @@ func New(d Deps, cfg Config) *Connector {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	if d.HTTPClient == nil {
-		d.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	if d.Egress == nil {
+		d.Egress = egress.New(egress.Config{})
 	}
-	return &Connector{d: d, cfg: cfg, log: d.Logger}
+	return &Connector{d: d, cfg: cfg, log: d.Logger, links: linkClient(d.Egress)}
 }
 
 // number is one business number served on the network.

@@ -62,11 +62,12 @@ type receiver struct {
 	statuses map[string]map[string]bool   // wamid → statuses seen
 	contacts map[string]string            // wa_id → profile name
 	raw      map[string]map[string]string // wamid → type → raw message JSON
+	errs     map[string]int               // wamid → error code of its failed status
 }
 
 func newReceiver() *receiver {
 	return &receiver{inbound: map[string]int{}, texts: map[string]string{}, statuses: map[string]map[string]bool{},
-		contacts: map[string]string{}, raw: map[string]map[string]string{}}
+		contacts: map[string]string{}, raw: map[string]map[string]string{}, errs: map[string]int{}}
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +85,10 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						WaID    string `json:"wa_id"`
 					}
 					Messages []json.RawMessage
-					Statuses []struct{ ID, Status string }
+					Statuses []struct {
+						ID, Status string
+						Errors     []struct{ Code int }
+					}
 				}
 			}
 		}
@@ -117,6 +121,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rc.statuses[s.ID] = map[string]bool{}
 		}
 		rc.statuses[s.ID][s.Status] = true
+		if len(s.Errors) > 0 {
+			rc.errs[s.ID] = s.Errors[0].Code
+		}
 	}
 }
 
@@ -147,13 +154,13 @@ func (w *world) start(m *member) {
 	}
 	m.n = n
 	sealer := seal.New(n, n.KEK(), time.Now)
-	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond,
+	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{Egress: loopback, BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond,
 		Open: sealer.Open}, nil).Run)
-	c := New(Deps{Cluster: n, Sealer: sealer, Dial: func(ctx context.Context, s network.Signer) (network.Network, error) {
+	c := New(Deps{Cluster: n, Sealer: sealer, Egress: mediaSite, Dial: func(ctx context.Context, s network.Signer) (network.Network, error) {
 		return relayclient.Dial(ctx, w.relayURL, relayclient.Options{Signer: s, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	}}, Config{Resend: 500 * time.Millisecond, Numbers: 100 * time.Millisecond})
 	n.RegisterWorker("network", c.Run)
-	app := web.New(web.Deps{Cluster: n, Sealer: sealer, Identities: Identities{FSM: n.FSM(), Sealer: sealer}})
+	app := web.New(web.Deps{Cluster: n, Sealer: sealer, Egress: loopback, Identities: Identities{FSM: n.FSM(), Sealer: sealer}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ func TestConformanceWhatsAppAPIJS(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("conformance", "node_modules", "whatsapp-api-js")); err != nil {
 		t.Fatal("run `npm ci --prefix e2e/conformance` first (scripts/test.sh does)")
 	}
-	p := newProc(t, "solo")
+	p := newProc(t, "solo", "--egress-allow", "127.0.0.0/8") // the library's webhook receiver is on 127.0.0.1
 	p.start()
 	p.waitReady(20 * time.Second)
 	admin := p.adminToken()

@@ -81,7 +81,7 @@ type inbox struct {
 // conversation continues in both directions.
 func TestBlackBoxConversationOverSharedRelay(t *testing.T) {
 	rl := startRelay(t)
-	nodes, token := startCluster(t, "--network", "relay://"+rl.addr)
+	nodes, token := startCluster(t, "--network", "relay://"+rl.addr, "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var created tenantCreated

@@ -17,7 +17,7 @@ import (
 func TestRestoreKeepsSignalSessions(t *testing.T) {
 	rl := startRelay(t)
 	network := "relay://" + rl.addr
-	n1 := newProc(t, "node1", "--network", network)
+	n1 := newProc(t, "node1", "--network", network, "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
 	n1.start()
 	n1.waitReady(20 * time.Second)
 	token := n1.adminToken()
@@ -78,7 +78,7 @@ func TestRestoreKeepsSignalSessions(t *testing.T) {
 	}
 	n1.kill() // the old cluster is gone
 
-	restored := newProc(t, "restored", "--network", network)
+	restored := newProc(t, "restored", "--network", network, "--egress-allow", "127.0.0.0/8")
 	if out, errOut, err := cli(t, "restore", "--in", file, "--key-file", key, "--data-dir", restored.dataDir,
 		"--master-key-file", filepath.Join(n1.dataDir, "master.key")); err != nil {
 		t.Fatalf("restore: %v\n%s\n%s", err, out, errOut)

@@ -116,7 +116,7 @@ func openFSMCopy(t *testing.T, p *proc) *raftfsm.FSM {
 func TestGoneAfterRetention(t *testing.T) {
 	rl := startRelay(t) // a shared sandbox network, so a phone can write too
 	nodes, token := startClusterWith(t, []string{"WAEDGE_TEST_CLOCK=1"}, "--expiry-interval", "200ms",
-		"--network", "relay://"+rl.addr)
+		"--network", "relay://"+rl.addr, "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var created tenantCreated

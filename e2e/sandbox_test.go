@@ -88,7 +88,7 @@ func relayAddrOf(t *testing.T, p *proc) string {
 // blocks are counted for the business, and once blocked the business's
 // messages fail with 131026.
 func TestBlackBoxEmbeddedSandbox(t *testing.T) {
-	solo := newProc(t, "solo")
+	solo := newProc(t, "solo", "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
 	solo.start()
 	solo.waitReady(20 * time.Second)
 	token := solo.adminToken()

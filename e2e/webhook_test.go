@@ -83,7 +83,7 @@ func (h *templateHook) count() int {
 // during delivery, more events are queued, and every acknowledged event
 // reaches the receiver, correctly signed.
 func TestBlackBoxWebhooksReceiverDownAndLeaderKill(t *testing.T) {
-	nodes, token := startCluster(t)
+	nodes, token := startCluster(t, "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
 	leader := leaderProc(t, nodes, token)
 	var ten struct {
 		tenantCreated

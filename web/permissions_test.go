@@ -45,7 +45,7 @@ type permWorld struct {
 
 func newPermWorld(t *testing.T) *permWorld {
 	w := &permWorld{harness: newHarness(t)}
-	w.app = web.New(web.Deps{Cluster: w.c, Sealer: w.sealer, DebugClock: func(time.Duration) time.Time { return time.Unix(1e9, 0) }})
+	w.app = web.New(web.Deps{Cluster: w.c, Sealer: w.sealer, Egress: loopback, DebugClock: func(time.Duration) time.Time { return time.Unix(1e9, 0) }})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

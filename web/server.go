@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"github.com/waedge/waedge/cluster"
+	"github.com/waedge/waedge/egress"
 )
 
 // Deps are the web layer's dependencies.
@@ -29,8 +30,9 @@ type Deps struct {
 	RequestTimeout time.Duration
 	// Now is the clock (tests inject one).
 	Now func() time.Time
-	// HTTPClient makes outgoing calls (webhook verification handshakes).
-	HTTPClient *http.Client
+	// Egress is the policy of outgoing calls made for a tenant (webhook
+	// verification handshakes); default: every internal range refused.
+	Egress *egress.Policy
 	// Sealer seals message content before it is replicated (required).
 	Sealer Sealer
 	// DebugClock, when set (tests only, see main.go's WAEDGE_TEST_CLOCK),
@@ -75,8 +77,8 @@ func New(d Deps) *fiber.App {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	if d.HTTPClient == nil {
-		d.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	if d.Egress == nil {
+		d.Egress = egress.New(egress.Config{})
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "waedge",

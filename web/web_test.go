@@ -110,7 +110,7 @@ func testKEK() keyring.KEK {
 }
 
 func (h *harness) withApp() *harness {
-	h.app = web.New(web.Deps{Cluster: h.c, Sealer: h.sealer})
+	h.app = web.New(web.Deps{Cluster: h.c, Sealer: h.sealer, Egress: loopback})
 	return h
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -15,12 +16,16 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/raftfsm"
 )
 
-// errCallbackVerification: the callback did not echo the challenge.
-var errCallbackVerification = &graph.Error{Status: 400, Code: 2200, Title: "Callback verification failed"}
+// errCallbackVerification answers every callback that fails verification,
+// whatever the cause (refused by the egress policy, unreachable, timeout,
+// wrong answer): one code, one message, so its text cannot map a network.
+var errCallbackVerification = (&graph.Error{Status: 400, Code: 2200, Title: "Callback verification failed"}).
+	With("Callback verification failed: the callback URL did not answer the verification request with the challenge")
 
 // ownWABA resolves a WABA id of the caller's business; a foreign id answers
 // exactly like a missing one.
@@ -66,7 +71,8 @@ func subscribeParams(c *fiber.Ctx) (callback, verifyToken string, err error) {
 }
 
 // verifyCallback performs the GET handshake: the receiver must answer 200
-// with the challenge as its body.
+// with the challenge as its body. The request is dialed under the egress
+// policy and follows no redirect.
 func (g *graphAPI) verifyCallback(ctx context.Context, callback, verifyToken string) error {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -75,20 +81,40 @@ func (g *graphAPI) verifyCallback(ctx context.Context, callback, verifyToken str
 	if err != nil {
 		return graph.ErrParameterValue.With("override_callback_uri must be an http(s) URL")
 	}
+	err = verifyChallenge(ctx, g.d.Egress, u, challenge)
+	if err != nil {
+		// The reason is for the operator; the URL is not logged (its query
+		// holds the verify token).
+		reason := "unreachable or wrong answer"
+		if errors.Is(err, egress.ErrRefused) {
+			reason = "refused by the egress policy (see --egress-allow)"
+		}
+		g.d.Logger.Info("webhook callback verification failed", slog.String("reason", reason))
+		return errCallbackVerification
+	}
+	return nil
+}
+
+// verifyChallenge GETs u and checks the answer is 200 with the challenge.
+func verifyChallenge(ctx context.Context, p *egress.Policy, u, challenge string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// A client per handshake: subscriptions are rare, and its connection
+	// is not kept.
+	client := p.Client(egress.ClientConfig{Timeout: 10 * time.Second})
+	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return errCallbackVerification.With("could not build the verification request")
+		return err
 	}
-	resp, err := g.d.HTTPClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return errCallbackVerification.With("the callback URL could not be reached")
+		return err
 	}
 	defer resp.Body.Close()
 	got, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(got)) != challenge {
-		return errCallbackVerification.With("the callback did not return the challenge (check verify_token)")
+		return errors.New("the callback did not answer 200 with the challenge")
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func BenchmarkDispatch(b *testing.B) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = New(leader, Config{PerEndpoint: 64, Open: sl.Open}, nil).Run(ctx) }()
+	go func() { _ = New(leader, Config{Egress: loopback, PerEndpoint: 64, Open: sl.Open}, nil).Run(ctx) }()
 	nodetest.WaitFor(b, "outbox drained", 120*time.Second, func() bool {
 		ev, _ := leader.FSM().Outbox(1)
 		return len(ev) == 0

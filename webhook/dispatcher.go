@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/raftfsm"
 )
 
@@ -30,8 +31,10 @@ type Proposer interface {
 
 // Config tunes the dispatcher; zero values take the defaults.
 type Config struct {
-	// Client sends the POSTs (default: 10 s timeout).
-	Client *http.Client
+	// Egress is the policy the POSTs are dialed under (default: every
+	// internal range refused, nothing allowed). Redirects are never
+	// followed: a 3xx answer is a failed attempt.
+	Egress *egress.Policy
 	// Now is the clock (tests inject one).
 	Now func() time.Time
 	// BaseBackoff is the delay after the first failure (default 1 s); it
@@ -62,6 +65,7 @@ type Config struct {
 type Dispatcher struct {
 	p      Proposer
 	cfg    Config
+	client *http.Client
 	logger *slog.Logger
 
 	mu       sync.Mutex
@@ -83,14 +87,8 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	if cfg.PerEndpoint <= 0 {
 		cfg.PerEndpoint = 32
 	}
-	if cfg.Client == nil {
-		// Keep a connection per open delivery: the default transport keeps
-		// two idle connections per host, so at the endpoint limit almost
-		// every POST would dial (and TLS-handshake) anew.
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = cfg.PerEndpoint
-		tr.MaxIdleConns = 16 * cfg.PerEndpoint
-		cfg.Client = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	if cfg.Egress == nil {
+		cfg.Egress = egress.New(egress.Config{})
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -116,7 +114,11 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Dispatcher{p: p, cfg: cfg, logger: logger, inflight: map[string]bool{}, perURL: map[string]int{}, settled: map[string]uint64{},
+	// Keep a connection per open delivery: a transport keeps two idle
+	// connections per host by default, so at the endpoint limit almost
+	// every POST would dial (and TLS-handshake) anew.
+	client := cfg.Egress.Client(egress.ClientConfig{Timeout: 10 * time.Second, IdleConnsPerHost: cfg.PerEndpoint})
+	return &Dispatcher{p: p, cfg: cfg, client: client, logger: logger, inflight: map[string]bool{}, perURL: map[string]int{}, settled: map[string]uint64{},
 		wake: make(chan struct{}, 1)}
 }
 
@@ -274,7 +276,7 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 		req.Header.Set("X-Hub-Signature-256", cloudapi.Sign(app.Secret, body))
 		req.Header.Set("User-Agent", "waedge-webhooks/1")
 		var resp *http.Response
-		resp, err = d.cfg.Client.Do(req)
+		resp, err = d.client.Do(req)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 			resp.Body.Close()

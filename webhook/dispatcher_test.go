@@ -123,7 +123,7 @@ func TestRetriesUntilDelivered(t *testing.T) {
 	d := setup(t, srv.URL)
 	want := inbound(t, d, 1, "Olá 👍")
 
-	disp := New(d, Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
+	disp := New(d, Config{Egress: loopback, BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
 	if disp.Backoff(1) != 20*time.Millisecond || disp.Backoff(3) != 80*time.Millisecond {
 		t.Fatalf("backoff %v %v", disp.Backoff(1), disp.Backoff(3))
 	}
@@ -160,7 +160,7 @@ func TestFailedAttemptsAreRecordedAndDroppedAfterMaxAge(t *testing.T) {
 	now := time.Now()
 	var clock atomic.Int64
 	clock.Store(now.UnixNano())
-	disp := New(d, Config{Now: func() time.Time { return time.Unix(0, clock.Load()) }, BaseBackoff: time.Hour, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
+	disp := New(d, Config{Egress: loopback, Now: func() time.Time { return time.Unix(0, clock.Load()) }, BaseBackoff: time.Hour, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = disp.Run(ctx) }()
@@ -211,7 +211,7 @@ func TestEveryEventRetriedOnSchedule(t *testing.T) {
 	for i := 0; i < events; i++ {
 		inbound(t, d, i, fmt.Sprintf("event %d", i))
 	}
-	disp := New(d, Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
+	disp := New(d, Config{Egress: loopback, BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = disp.Run(ctx); close(done) }()
@@ -265,7 +265,7 @@ func TestPerEndpointConcurrencyLimit(t *testing.T) {
 	for i := 0; i < events; i++ {
 		inbound(t, d, i, "x")
 	}
-	disp := New(d, Config{PerEndpoint: limit, Poll: 2 * time.Millisecond, Open: d.sealer.Open}, nil)
+	disp := New(d, Config{Egress: loopback, PerEndpoint: limit, Poll: 2 * time.Millisecond, Open: d.sealer.Open}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = disp.Run(ctx); close(done) }()

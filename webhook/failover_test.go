@@ -54,7 +54,7 @@ func TestLeaderLossLosesNoEvent(t *testing.T) {
 
 	nodes := nodetest.Cluster(t, 3)
 	for _, n := range nodes {
-		n.RegisterWorker("webhooks", New(n, Config{BaseBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond,
+		n.RegisterWorker("webhooks", New(n, Config{Egress: loopback, BaseBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond,
 			Open: seal.New(n, n.KEK(), nil).Open}, nil).Run)
 	}
 	propose := func(n *node.Node, typ raftfsm.CommandType, payload any) error {
