@@ -45,9 +45,9 @@ type Listener struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	mu        sync.Mutex
-	perIP     map[string]int
-	lastWarn  map[string]time.Time // by kind of warning
+	mu         sync.Mutex
+	perIP      map[string]int
+	lastWarn   map[string]time.Time // by kind of warning
 	suppressed map[string]int
 }
 
