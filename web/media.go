@@ -427,7 +427,7 @@ func (g *graphAPI) mediaSig(id string, exp int64) string {
 // mediaView is GET /{media-id}.
 func (g *graphAPI) mediaView(c *fiber.Ctx, m raftfsm.Media) error {
 	exp := g.d.Now().Add(mediaURLTTL).Unix()
-	u := c.BaseURL() + mediaDownloadPath + m.ID + "?exp=" + strconv.FormatInt(exp, 10) + "&sig=" + g.mediaSig(m.ID, exp)
+	u := g.d.PublicURL + mediaDownloadPath + m.ID + "?exp=" + strconv.FormatInt(exp, 10) + "&sig=" + g.mediaSig(m.ID, exp)
 	return c.JSON(fiber.Map{"messaging_product": "whatsapp", "url": u, "mime_type": m.MIME,
 		"sha256": hex.EncodeToString(m.SHA256[:]), "file_size": m.Size, "id": m.ID})
 }
