@@ -168,6 +168,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	relayAddr := str("relay-addr", "127.0.0.1:8089", "listen address of the embedded sandbox relay (its phone API and WebSocket), when --network is empty")
 	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	expiryInterval := str("expiry-interval", "1m", "how often the leader expires what is past retention")
+	edgeF, err := addEdgeFlags(fs, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -213,6 +218,13 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		logger.Error("cannot listen on HTTP address", slog.Any("err", err))
 		return 1
 	}
+	edge, err := edgeF.check(ln.Addr())
+	if err != nil {
+		_ = ln.Close()
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	ln = guardHTTP(ln, edge, logger)
 	var masterKey []byte
 	if v := getenv("WAEDGE_MASTER_KEY"); v != "" || *masterKeyFile != "" {
 		if v == "" {
@@ -275,7 +287,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return 1
 	}
 	defer stopNetwork()
-	app := web.New(web.Deps{
+	app := web.New(edge.webEdge(web.Deps{
 		Cluster:        n,
 		Logger:         logger.With(slog.String("component", "web")),
 		Console:        embed.Console(),
@@ -284,10 +296,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		Sealer:         sealer,
 		DebugClock:     debugClock,
 		Identities:     connector.Identities{FSM: n.FSM(), Sealer: sealer},
-	})
+	}))
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()
-	logger.Info("waedge is serving", slog.String("http_addr", ln.Addr().String()), slog.String("node_id", n.ID()))
+	logger.Info("waedge is serving", slog.String("http_addr", ln.Addr().String()), slog.String("public_url", edge.publicURL),
+		slog.String("node_id", n.ID()))
 
 	code := 0
 	select {
