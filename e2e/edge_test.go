@@ -53,6 +53,34 @@ func (s *rssSampler) finish() float64 {
 	return s.peak
 }
 
+// startEdge starts one node without a network and waits until it is ready.
+func startEdge(t *testing.T, extra ...string) *proc {
+	t.Helper()
+	p := newProc(t, "edge", append([]string{"--network", "off"}, extra...)...)
+	p.start()
+	p.waitReady(20 * time.Second)
+	return p
+}
+
+// withinRSS runs fn and fails unless the node's resident memory stayed
+// within limitMB of what it was before; it returns the baseline.
+func withinRSS(t *testing.T, p *proc, limitMB float64, fn func()) float64 {
+	t.Helper()
+	pid := p.cmd.Process.Pid
+	baseline := rssMB(pid)
+	sampler := sampleRSS(pid)
+	fn()
+	peak := sampler.finish()
+	t.Logf("RSS baseline %.1f MB, peak %.1f MB (+%.1f)", baseline, peak, peak-baseline)
+	if peak-baseline > limitMB {
+		t.Fatalf("RSS rose by %.1f MB (limit %.0f MB)", peak-baseline, limitMB)
+	}
+	if !p.ready() {
+		t.Fatal("node not ready afterwards")
+	}
+	return baseline
+}
+
 // floodResult is what one unauthenticated POST got back.
 type floodResult struct {
 	code, gcode int
@@ -105,30 +133,23 @@ func postUnauthenticated(addr, path string, slow bool) floodResult {
 // memory rises by at most 32 MB and comes back. Before bodies were read
 // after authentication, the same flood took RSS from 45 MB to 592 MB.
 func TestUnauthenticatedBodyFlood(t *testing.T) {
-	p := newProc(t, "edge", "--network", "off")
-	p.start()
-	p.waitReady(20 * time.Second)
-	pid := p.cmd.Process.Pid
-	baseline := rssMB(pid)
-	sampler := sampleRSS(pid)
-
+	p := startEdge(t)
 	results := make([]floodResult, 100)
-	var wg sync.WaitGroup
-	for i := range results {
-		path := "/v21.0/100000000000001/messages"
-		if i%2 == 1 {
-			path = "/admin/v1/tenants"
+	baseline := withinRSS(t, p, 32, func() {
+		var wg sync.WaitGroup
+		for i := range results {
+			path := "/v21.0/100000000000001/messages"
+			if i%2 == 1 {
+				path = "/admin/v1/tenants"
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = postUnauthenticated(p.httpAddr, path, i%4 >= 2)
+			}()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = postUnauthenticated(p.httpAddr, path, i%4 >= 2)
-		}()
-	}
-	wg.Wait()
-	peak := sampler.finish()
-	t.Logf("RSS baseline %.1f MB, peak during the flood %.1f MB (+%.1f)", baseline, peak, peak-baseline)
-
+		wg.Wait()
+	})
 	answered := 0
 	for i, r := range results {
 		switch {
@@ -142,13 +163,7 @@ func TestUnauthenticatedBodyFlood(t *testing.T) {
 	if answered < 50 {
 		t.Errorf("only %d of 100 answered 401", answered)
 	}
-	if peak-baseline > 32 {
-		t.Fatalf("RSS rose by %.1f MB during the flood (limit 32 MB)", peak-baseline)
-	}
-	waitFor(t, "RSS back near its baseline", 30*time.Second, func() bool { return rssMB(pid) <= baseline+8 })
-	if !p.ready() {
-		t.Fatal("node not ready after the flood")
-	}
+	waitFor(t, "RSS back near its baseline", 30*time.Second, func() bool { return rssMB(p.cmd.Process.Pid) <= baseline+8 })
 }
 
 // TestOversizedPreAuthFrame: on the cluster port, connections without a
@@ -156,44 +171,31 @@ func TestUnauthenticatedBodyFlood(t *testing.T) {
 // the node's memory does not grow by what they announced (before: ten
 // such connections took 648 MB).
 func TestOversizedPreAuthFrame(t *testing.T) {
-	p := newProc(t, "edge", "--network", "off")
-	p.start()
-	p.waitReady(20 * time.Second)
-	pid := p.cmd.Process.Pid
-	baseline := rssMB(pid)
-	sampler := sampleRSS(pid)
-	for i := range 10 {
-		c, err := tls.Dial("tcp", p.clusterAddr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a stranger
-		if err != nil {
-			t.Fatal(err)
+	p := startEdge(t)
+	withinRSS(t, p, 16, func() {
+		for i := range 10 {
+			c, err := tls.Dial("tcp", p.clusterAddr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a stranger
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			frame := []byte{'J', 0, 0, 0, 0}
+			be.BigEndian.PutUint32(frame[1:], 64<<20)
+			_, _ = c.Write(frame)
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err = c.Read(make([]byte, 1))
+			var ne net.Error
+			if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+				t.Fatalf("connection %d announcing a 64 MiB join request was not closed (%v)", i, err)
+			}
 		}
-		defer c.Close()
-		frame := []byte{'J', 0, 0, 0, 0}
-		be.BigEndian.PutUint32(frame[1:], 64<<20)
-		_, _ = c.Write(frame)
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, err = c.Read(make([]byte, 1))
-		var ne net.Error
-		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
-			t.Fatalf("connection %d announcing a 64 MiB join request was not closed (%v)", i, err)
-		}
-	}
-	peak := sampler.finish()
-	t.Logf("RSS baseline %.1f MB, peak %.1f MB", baseline, peak)
-	if peak-baseline > 16 {
-		t.Fatalf("RSS rose by %.1f MB", peak-baseline)
-	}
-	if !p.ready() {
-		t.Fatal("node not ready")
-	}
+	})
 }
 
 // TestOversizedHeader: a request head over 8 KiB is answered 431 in the
 // Graph envelope and the node logs no error.
 func TestOversizedHeader(t *testing.T) {
-	p := newProc(t, "edge", "--network", "off")
-	p.start()
-	p.waitReady(20 * time.Second)
+	p := startEdge(t)
 	req, _ := http.NewRequest("GET", p.url("/v21.0/100000000000001"), nil)
 	req.Header.Set("X-Pad", strings.Repeat("a", 9000))
 	resp, err := httpClient.Do(req)
@@ -235,9 +237,7 @@ func setNoFile(pid int, n uint64) error {
 // the process), warns about it, and once the connections are gone serves
 // /healthz and a write again.
 func TestDescriptorExhaustion(t *testing.T) {
-	p := newProc(t, "edge", "--network", "off", "--max-conns-per-ip", "0")
-	p.start()
-	p.waitReady(20 * time.Second)
+	p := startEdge(t, "--max-conns-per-ip", "0")
 	token := p.adminToken()
 	if err := setNoFile(p.cmd.Process.Pid, 256); err != nil {
 		t.Fatalf("prlimit: %v", err)
@@ -290,9 +290,7 @@ func TestDescriptorExhaustion(t *testing.T) {
 // --public-url (path prefix included) whatever Host the request names.
 func TestMediaURLIgnoresHost(t *testing.T) {
 	const public = "https://wa.example.test:8443/edge"
-	p := newProc(t, "edge", "--network", "off", "--public-url", public+"/")
-	p.start()
-	p.waitReady(20 * time.Second)
+	p := startEdge(t, "--public-url", public+"/")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var created tenantCreated
