@@ -170,6 +170,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	expiryInterval := str("expiry-interval", "1m", "how often the leader expires what is past retention")
 	egressAllow := str("egress-allow", "", "CIDR ranges (comma-separated) that webhook callbacks and media links may reach although they are internal (loopback, private, link-local…), e.g. 10.20.0.0/16; this node's own addresses stay refused")
+	edgeF, err := addEdgeFlags(fs, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -220,6 +225,13 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		logger.Error("cannot listen on HTTP address", slog.Any("err", err))
 		return 1
 	}
+	edge, err := edgeF.check(ln.Addr())
+	if err != nil {
+		_ = ln.Close()
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	ln = guardHTTP(ln, edge, logger)
 	var masterKey []byte
 	if v := getenv("WAEDGE_MASTER_KEY"); v != "" || *masterKeyFile != "" {
 		if v == "" {
@@ -288,7 +300,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return 1
 	}
 	defer stopNetwork()
-	app := web.New(web.Deps{
+	app := web.New(edge.webEdge(web.Deps{
 		Cluster:        n,
 		Logger:         logger.With(slog.String("component", "web")),
 		Console:        embed.Console(),
@@ -298,10 +310,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		DebugClock:     debugClock,
 		Identities:     connector.Identities{FSM: n.FSM(), Sealer: sealer},
 		Egress:         egressPolicy,
-	})
+	}))
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()
-	logger.Info("waedge is serving", slog.String("http_addr", ln.Addr().String()), slog.String("node_id", n.ID()))
+	logger.Info("waedge is serving", slog.String("http_addr", ln.Addr().String()), slog.String("public_url", edge.publicURL),
+		slog.String("node_id", n.ID()))
 
 	code := 0
 	select {

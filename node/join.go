@@ -96,14 +96,29 @@ func (n *Node) joinOnce(ctx context.Context, target string, cfg *tls.Config, req
 	return resp.Join, nil
 }
 
-// serveJoin answers one join request arriving on the join protocol.
+// maxJoinFrame bounds a join request, the only frame read from a peer
+// that has not shown a member certificate (its token is checked after
+// decoding). A real one is a few hundred bytes.
+const maxJoinFrame = 64 << 10
+
+// joinReadTimeout is how long a joiner may take to send its request.
+const joinReadTimeout = 10 * time.Second
+
+// serveJoin answers one join request arriving on the join protocol. A
+// request announcing more than maxJoinFrame closes the connection
+// unanswered.
 func (n *Node) serveJoin(conn net.Conn) {
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(joinReadTimeout))
 	var req joinRequest
-	if err := readFrame(bufio.NewReader(conn), &req); err != nil {
+	if err := readFrameMax(bufio.NewReader(conn), &req, maxJoinFrame); err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			n.mux.warnLimited("join connection closed: request over the size limit",
+				slog.String("peer_addr", conn.RemoteAddr().String()), slog.Int("limit", maxJoinFrame))
+		}
 		return
 	}
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	resp := n.handleJoin(ctx, &req)

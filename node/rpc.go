@@ -91,13 +91,17 @@ func writeFrame(w *bufio.Writer, v any) error {
 	return w.Flush()
 }
 
-func readFrame(r io.Reader, v any) error {
+func readFrame(r io.Reader, v any) error { return readFrameMax(r, v, maxFrame) }
+
+// readFrameMax reads one frame of at most limit bytes: a longer one is
+// refused from its announced length, before anything is allocated.
+func readFrameMax(r io.Reader, v any, limit uint32) error {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n > maxFrame {
+	if n > limit {
 		return fmt.Errorf("frame of %d bytes: %w", n, ErrTooLarge)
 	}
 	body := make([]byte, n)

@@ -2,7 +2,6 @@ package node
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/waedge/waedge/listener"
 	"github.com/waedge/waedge/pki"
 )
 
@@ -23,6 +23,14 @@ const (
 	hdrJoin byte = 'J' // join protocol (server-authenticated only; the token authenticates the client)
 
 	handshakeTimeout = 5 * time.Second
+
+	// maxPreAuth bounds the connections that have not yet proven
+	// membership (in the TLS handshake, before their header byte, or on
+	// the join protocol). Each holds at most a TLS state and maxJoinFrame;
+	// beyond the bound new connections are closed at once.
+	maxPreAuth = 128
+	// warnEvery rate-limits warnings a stranger can trigger at will.
+	warnEvery = 10 * time.Second
 )
 
 // mux accepts TLS connections on the cluster port and routes them by header.
@@ -41,17 +49,38 @@ type mux struct {
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]struct{}
+
+	preAuth chan struct{} // one slot per connection not yet authenticated
+	warnMu  sync.Mutex
+	warned  map[string]time.Time
 }
 
+// newMux serves ln, wrapped so that running out of descriptors pauses
+// accepting instead of ending it.
 func newMux(ln net.Listener, serverTLS *tls.Config, logger *slog.Logger) *mux {
 	return &mux{
-		ln:        ln,
+		ln:        listener.New(ln, listener.Config{Name: "cluster", Logger: logger}),
 		serverTLS: serverTLS,
 		logger:    logger,
 		raftCh:    make(chan net.Conn, 16),
 		closed:    make(chan struct{}),
 		conns:     make(map[net.Conn]struct{}),
+		preAuth:   make(chan struct{}, maxPreAuth),
+		warned:    make(map[string]time.Time),
 	}
+}
+
+// warnLimited logs msg at most once per warnEvery.
+func (m *mux) warnLimited(msg string, attrs ...any) {
+	m.warnMu.Lock()
+	now := time.Now()
+	if now.Sub(m.warned[msg]) < warnEvery {
+		m.warnMu.Unlock()
+		return
+	}
+	m.warned[msg] = now
+	m.warnMu.Unlock()
+	m.logger.Warn(msg, attrs...)
 }
 
 func (m *mux) serve() {
@@ -65,10 +94,8 @@ func (m *mux) serve() {
 				return
 			default:
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
+			// Transient failures (EMFILE, …) are waited out inside the
+			// listener; what reaches here is final.
 			m.logger.Error("cluster listener failed", slog.Any("err", err))
 			return
 		}
@@ -96,11 +123,23 @@ func (m *mux) track(c net.Conn, add bool) bool {
 	return true
 }
 
+// handle authenticates one connection and routes it by its header byte.
+// Until the peer is known to be a member, the connection holds a preAuth
+// slot and nothing larger than maxJoinFrame is read from it.
 func (m *mux) handle(raw net.Conn) {
+	select {
+	case m.preAuth <- struct{}{}:
+	default:
+		_ = raw.Close()
+		m.warnLimited("cluster connection refused: too many unauthenticated connections", slog.Int("limit", maxPreAuth))
+		return
+	}
+	release := sync.OnceFunc(func() { <-m.preAuth })
+	defer release()
 	tc := tls.Server(raw, m.serverTLS)
 	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := tc.Handshake(); err != nil {
-		m.logger.Warn("cluster connection refused: TLS handshake failed",
+		m.warnLimited("cluster connection refused: TLS handshake failed",
 			slog.String("peer_addr", raw.RemoteAddr().String()), slog.Any("err", err))
 		_ = raw.Close()
 		return
@@ -123,6 +162,7 @@ func (m *mux) handle(raw net.Conn) {
 			_ = tc.Close()
 			return
 		}
+		release() // a member: its frames are bounded by maxFrame
 		if hdr[0] == hdrRaft {
 			if !m.track(tc, true) {
 				_ = tc.Close()

@@ -20,11 +20,15 @@ import (
 const localToken = "waedge.token"
 
 // adminAPI serves /admin/v1: cluster operations and tenant management.
-type adminAPI struct{ d Deps }
+type adminAPI struct {
+	d    Deps
+	body *bodies
+}
 
 // auth admits the admin kinds of token (admin, operator, business admin);
 // which routes each may call is the adminRoutes table. API tokens serve
-// only the Graph routes.
+// only the Graph routes. It looks at the headers only: the body is read
+// after allow (see register).
 func (a *adminAPI) auth(c *fiber.Ctx) error {
 	tok, err := tenant.Authenticate(a.d.Cluster.FSM(), bearer(c))
 	if err != nil {

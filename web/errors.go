@@ -36,6 +36,10 @@ var (
 		Type: "OAuthException"}
 	errMethod = &graph.Error{Status: 405, Code: 100, Title: "Unsupported request - method type"}
 	errBody   = graph.ErrInvalidParameter.With("request body is not valid JSON")
+	// errHeaderTooLarge: the request line and headers exceed maxHeaderBytes.
+	errHeaderTooLarge = &graph.Error{Status: 431, Code: 100, Title: "Request header fields too large",
+		Details: "the request line and headers together may not exceed 8 KiB"}
+	errRequestTimeout = &graph.Error{Status: 408, Code: 100, Title: "Request timeout"}
 )
 
 // toGraph maps any error a handler returns to the Graph error the client
@@ -54,6 +58,14 @@ func toGraph(err error) (*graph.Error, bool) {
 		case fiber.StatusRequestEntityTooLarge:
 			return &graph.Error{Status: 413, Code: 100, Title: "Request entity too large"}, true
 		case fiber.StatusBadRequest, fiber.StatusUnprocessableEntity:
+			return graph.ErrInvalidParameter, true
+		// Raised by fasthttp while reading a request, before any route ran
+		// (Fiber's serverErrorHandler): the client's doing, never logged.
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			return errHeaderTooLarge, true
+		case fiber.StatusRequestTimeout:
+			return errRequestTimeout, true
+		case fiber.StatusBadGateway: // a network error reading the request
 			return graph.ErrInvalidParameter, true
 		}
 	}

@@ -20,6 +20,7 @@ type graphAPI struct {
 	d       Deps
 	seq     atomic.Uint64 // message key sequence
 	limits  *limiter
+	body    *bodies
 	members atomic.Int64 // cluster size, refreshed by share()
 	checked atomic.Int64 // unix ns of the last refresh
 }
@@ -39,7 +40,8 @@ func (g *graphAPI) share(c *fiber.Ctx) float64 {
 	return 1
 }
 
-// auth resolves the API access token to its business.
+// auth resolves the API access token to its business, from the headers
+// alone; only an admitted request's body is read (bodies.read).
 func (g *graphAPI) auth(c *fiber.Ctx) error {
 	tok, err := tenant.Authenticate(g.d.Cluster.FSM(), bearer(c))
 	if err != nil {
@@ -49,7 +51,7 @@ func (g *graphAPI) auth(c *fiber.Ctx) error {
 		return graph.ErrPermission.With("an access token of a business is required")
 	}
 	c.Locals(localBusiness, tok.BusinessID)
-	return c.Next()
+	return g.body.read(c)
 }
 
 func businessOf(c *fiber.Ctx) string {

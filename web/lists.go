@@ -12,16 +12,17 @@ import (
 // pageOf answers one page of items as a Graph list of their views. items
 // must be sorted by ascending, unique key. limit, after and before come
 // from the query (code 100 when malformed); paging.next and
-// paging.previous are the request's own URL with only the cursor and limit
-// replaced, so filters and fields carry over to the next page.
-func pageOf[T any](c *fiber.Ctx, items []T, key func(T) string, view func(T) fiber.Map) (cloudapi.List[fiber.Map], error) {
+// paging.previous are the request's own URL below publicURL with only the
+// cursor and limit replaced, so filters and fields carry over to the next
+// page.
+func pageOf[T any](c *fiber.Ctx, publicURL string, items []T, key func(T) string, view func(T) fiber.Map) (cloudapi.List[fiber.Map], error) {
 	q := url.Values{}
 	c.Context().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
 	p, err := cloudapi.ParsePage(q)
 	if err != nil {
 		return cloudapi.List[fiber.Map]{}, err
 	}
-	l := cloudapi.PageOf(items, key, p, selfURL(c))
+	l := cloudapi.PageOf(items, key, p, selfURL(c, publicURL))
 	out := cloudapi.List[fiber.Map]{Data: make([]fiber.Map, 0, len(l.Data)), Paging: l.Paging}
 	for _, it := range l.Data {
 		out.Data = append(out.Data, view(it))
@@ -30,15 +31,17 @@ func pageOf[T any](c *fiber.Ctx, items []T, key func(T) string, view func(T) fib
 }
 
 // selfURL is the URL the client asked for: its own path (with the version
-// prefix, if any) and query on this node's base URL. nil when the request
-// line does not parse.
-func selfURL(c *fiber.Ctx) *url.URL {
+// prefix, if any) and query below the node's public URL (never the
+// request's Host). nil when the request line does not parse.
+func selfURL(c *fiber.Ctx, public string) *url.URL {
 	u, err := url.ParseRequestURI(strings.Clone(c.OriginalURL())) // origin- or absolute-form
-	base, berr := url.Parse(c.BaseURL())
+	base, berr := url.Parse(public)
 	if err != nil || berr != nil {
 		return nil
 	}
-	u.Scheme, u.Host = base.Scheme, base.Host
+	u.Scheme, u.Host, u.User = base.Scheme, base.Host, nil
+	u.Path = strings.TrimRight(base.Path, "/") + u.Path
+	u.RawPath = ""
 	return u
 }
 

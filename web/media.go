@@ -139,6 +139,10 @@ type upload struct {
 	filename string
 	size     int64
 	sum      [32]byte
+
+	// store keeps one chunk of the file (putChunk; the fuzz test keeps
+	// chunks in memory).
+	store func(ctx context.Context, chunk []byte) error
 }
 
 // uploadMedia answers POST /{phone-number-id}/media: a multipart form with
@@ -171,6 +175,7 @@ func (g *graphAPI) uploadMedia(c *fiber.Ctx) (err error) {
 	}
 	capped := &capReader{r: body, n: maxUploadBody}
 	u := &upload{g: g, tenant: t, now: g.d.Now(), retention: phone.EffectiveRetention()}
+	u.store = u.putChunk
 	ctx := c.UserContext()
 	defer func() {
 		if err != nil && u.chunks > 0 {
@@ -312,7 +317,7 @@ func (u *upload) readFile(ctx context.Context, part *multipart.Part) error {
 				return uploadError("the file is larger than the %d-byte limit", limit)
 			}
 			h.Write(buf[:n])
-			if err := u.putChunk(ctx, buf[:n]); err != nil {
+			if err := u.store(ctx, buf[:n]); err != nil {
 				return err
 			}
 		}
@@ -427,7 +432,7 @@ func (g *graphAPI) mediaSig(id string, exp int64) string {
 // mediaView is GET /{media-id}.
 func (g *graphAPI) mediaView(c *fiber.Ctx, m raftfsm.Media) error {
 	exp := g.d.Now().Add(mediaURLTTL).Unix()
-	u := c.BaseURL() + mediaDownloadPath + m.ID + "?exp=" + strconv.FormatInt(exp, 10) + "&sig=" + g.mediaSig(m.ID, exp)
+	u := g.d.PublicURL + mediaDownloadPath + m.ID + "?exp=" + strconv.FormatInt(exp, 10) + "&sig=" + g.mediaSig(m.ID, exp)
 	return c.JSON(fiber.Map{"messaging_product": "whatsapp", "url": u, "mime_type": m.MIME,
 		"sha256": hex.EncodeToString(m.SHA256[:]), "file_size": m.Size, "id": m.ID})
 }

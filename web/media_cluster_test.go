@@ -22,11 +22,11 @@ import (
 // serveNode serves the web app of one cluster node; it returns the base URL.
 func serveNode(t *testing.T, n *node.Node) string {
 	t.Helper()
-	app := web.New(web.Deps{Cluster: n, Sealer: seal.New(n, n.KEK(), nil)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	app := web.New(web.Deps{Cluster: n, Sealer: seal.New(n, n.KEK(), nil), PublicURL: "http://" + ln.Addr().String()})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second); <-done })

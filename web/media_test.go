@@ -37,11 +37,11 @@ func newMediaHarness(t *testing.T) *mediaHarness {
 	h := &mediaHarness{harness: newHarness(t)}
 	h.clock.Store(time.Now().UnixNano())
 	h.sealer = seal.New(h.c, testKEK(), h.now)
-	h.app = web.New(web.Deps{Cluster: h.c, Sealer: h.sealer, Now: h.now})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.app = web.New(web.Deps{Cluster: h.c, Sealer: h.sealer, Now: h.now, PublicURL: "http://" + ln.Addr().String()})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = h.app.Listener(ln) }()
 	t.Cleanup(func() { _ = h.app.ShutdownWithTimeout(5 * time.Second); <-done })

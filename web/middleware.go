@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"regexp"
 	"runtime/debug"
@@ -125,65 +123,4 @@ func bearer(c *fiber.Ctx) string {
 		return strings.TrimSpace(h[7:])
 	}
 	return ""
-}
-
-// withBodyLimit reads the streamed request body of every route but the
-// ones skip selects into memory, at most limit bytes: with
-// StreamRequestBody fasthttp no longer enforces the body limit itself.
-// Handlers then use c.Body() as usual.
-func withBodyLimit(limit int, skip func(c *fiber.Ctx) bool) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if skip(c) {
-			err := c.Next()
-			drainOrClose(c, maxDrain)
-			return err
-		}
-		cl := c.Request().Header.ContentLength()
-		if cl > limit {
-			c.Context().SetConnectionClose() // the body stays unread
-			return fiber.ErrRequestEntityTooLarge
-		}
-		stream := c.Context().RequestBodyStream()
-		if cl == 0 || stream == nil {
-			return c.Next()
-		}
-		b, err := io.ReadAll(io.LimitReader(stream, int64(limit)+1))
-		if err != nil {
-			c.Context().SetConnectionClose()
-			return fiber.ErrBadRequest
-		}
-		if len(b) > limit {
-			c.Context().SetConnectionClose()
-			return fiber.ErrRequestEntityTooLarge
-		}
-		c.Request().SetBodyRaw(b)
-		return c.Next()
-	}
-}
-
-// maxDrain is how much of a streamed body left unread is read away so the
-// connection can serve the next request.
-const maxDrain = 1 << 20
-
-// drainOrClose finishes a streamed request body its handler (or a
-// middleware before it, e.g. auth) left unread: up to limit bytes are read
-// away; a longer rest closes the connection after the response, since
-// the unread bytes would otherwise be parsed as the next request. Reading
-// a little instead of closing at once also spares a client that is still
-// sending a reset in place of the answer.
-func drainOrClose(c *fiber.Ctx, limit int64) {
-	stream := c.Context().RequestBodyStream()
-	if stream == nil {
-		return
-	}
-	if _, err := io.CopyN(io.Discard, stream, limit); !errors.Is(err, io.EOF) {
-		c.Context().SetConnectionClose()
-	}
-}
-
-var mediaUploadPath = regexp.MustCompile(`(?i)^/[0-9]{1,32}/media/?$`)
-
-// isMediaUpload selects the media upload, which streams its own body.
-func isMediaUpload(c *fiber.Ctx) bool {
-	return c.Method() == fiber.MethodPost && mediaUploadPath.MatchString(c.Path())
 }

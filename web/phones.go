@@ -81,7 +81,7 @@ func (g *graphAPI) phoneNumbers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page, err := pageOf(c, ps, func(p raftfsm.Phone) string { return p.ID },
+	page, err := pageOf(c, g.d.PublicURL, ps, func(p raftfsm.Phone) string { return p.ID },
 		func(p raftfsm.Phone) fiber.Map { return phoneView(p, fields) })
 	if err != nil {
 		return err

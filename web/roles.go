@@ -114,7 +114,8 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 }
 
 // register adds the admin routes to g: authorization per route, and an
-// audit record for every route that is not a GET.
+// audit record for every route that is not a GET. The request body is
+// read only once the token and its role were admitted.
 func (a *adminAPI) register(g fiber.Router) {
 	for _, r := range a.adminRoutes() {
 		handlers := []fiber.Handler{}
@@ -124,7 +125,7 @@ func (a *adminAPI) register(g fiber.Router) {
 			}
 			handlers = append(handlers, a.audited(r))
 		}
-		handlers = append(handlers, a.allow(r), r.handler)
+		handlers = append(handlers, a.allow(r), a.body.read, r.handler)
 		g.Add(r.method, r.path, handlers...)
 	}
 }

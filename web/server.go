@@ -42,6 +42,14 @@ type Deps struct {
 	// Identities knows consumers' current identity keys (for
 	// recipient_identity_key_hash); nil skips that check.
 	Identities Identities
+	// PublicURL is the base of every absolute URL waedge hands out (media
+	// download URLs, paging links), e.g. "https://wa.example.com"; the
+	// request's Host header is never used. Empty: "http://localhost".
+	PublicURL string
+	// MaxBodyInFlight bounds the request body bytes that all requests
+	// together hold in memory (default DefaultMaxBodyInFlight); a request
+	// beyond it is answered 503 with Retry-After.
+	MaxBodyInFlight int64
 }
 
 // Identities reports the hash of the identity key the business last saw
@@ -84,19 +92,23 @@ func New(d Deps) *fiber.App {
 		AppName:               "waedge",
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(d.Logger),
-		// Bodies are streamed: the media upload reads its body chunk by
-		// chunk; withBodyLimit buffers every other route's body (at most
-		// maxBody), since fasthttp does not enforce BodyLimit on
-		// streamed bodies.
+		// Bodies are streamed and read only after authentication (see
+		// body.go): the media upload reads its body chunk by chunk,
+		// bodies.read buffers every other route's body (at most maxBody)
+		// within the in-flight budget.
 		BodyLimit:                    maxBody,
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
-		ReadTimeout:                  60 * time.Second,
-		WriteTimeout:                 60 * time.Second,
-		IdleTimeout:                  120 * time.Second,
+		ReadBufferSize:               maxHeaderBytes,
+		ReadTimeout:                  headerTimeout,
+		WriteTimeout:                 writeTimeout,
+		IdleTimeout:                  idleTimeout,
 	})
+	configureServer(app.Server())
+	d.PublicURL = publicBase(d.PublicURL)
+	body := newBodies(d.MaxBodyInFlight)
 	app.Use(withRequestID(), withAccessLog(d.Logger), withRecover(d.Logger), withDeadline(d.RequestTimeout),
-		withVersionStripped(), withBodyLimit(maxBody, isMediaUpload))
+		withVersionStripped(), withBodyDrain())
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -108,7 +120,7 @@ func New(d Deps) *fiber.App {
 		return c.JSON(fiber.Map{"status": "ready"})
 	})
 
-	admin := &adminAPI{d: d}
+	admin := &adminAPI{d: d, body: body}
 	a := app.Group("/admin/v1", admin.auth)
 	admin.register(a)
 
@@ -125,7 +137,7 @@ func New(d Deps) *fiber.App {
 		}))
 	}
 
-	api := &graphAPI{d: d, limits: newLimiter()}
+	api := &graphAPI{d: d, limits: newLimiter(), body: body}
 	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.deleteNode)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/media", api.auth, api.uploadMedia)

@@ -155,7 +155,7 @@ func (g *graphAPI) listTemplates(c *fiber.Ctx) error {
 			matched = append(matched, t)
 		}
 	}
-	page, err := pageOf(c, matched, func(t raftfsm.Template) string { return t.Name + "\x00" + t.Language },
+	page, err := pageOf(c, g.d.PublicURL, matched, func(t raftfsm.Template) string { return t.Name + "\x00" + t.Language },
 		func(t raftfsm.Template) fiber.Map { return templateView(t, fields) })
 	if err != nil {
 		return err
