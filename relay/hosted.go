@@ -199,22 +199,6 @@ func (r *Relay) Phones() []PhoneInfo {
 
 // ---- HTTP API ----
 
-func (r *Relay) hostedRoutes(m *http.ServeMux) {
-	m.HandleFunc("POST /sandbox/phones", r.apiCreatePhone)
-	m.HandleFunc("GET /sandbox/phones", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"phones": r.Phones()})
-	})
-	m.HandleFunc("POST /sandbox/phones/{n}/send", r.apiSend)
-	m.HandleFunc("GET /sandbox/phones/{n}/inbox", r.apiList((*phone.Phone).Inbox, true))
-	m.HandleFunc("GET /sandbox/phones/{n}/sent", r.apiList((*phone.Phone).Sent, false))
-	m.HandleFunc("GET /sandbox/phones/{n}/media/{id}", r.apiMedia)
-	m.HandleFunc("POST /sandbox/phones/{n}/read", r.apiRead)
-	m.HandleFunc("POST /sandbox/phones/{n}/typing", r.apiTyping)
-	m.HandleFunc("POST /sandbox/phones/{n}/report-spam", r.apiReport((*phone.Phone).ReportSpam))
-	m.HandleFunc("POST /sandbox/phones/{n}/block", r.apiReport((*phone.Phone).Block))
-	m.HandleFunc("POST /sandbox/phones/{n}/unblock", r.apiReport((*phone.Phone).Unblock))
-}
-
 const apiTimeout = 30 * time.Second
 
 // decodeBody reads one JSON object of at most limit bytes.

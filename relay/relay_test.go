@@ -75,7 +75,7 @@ func TestRegisterAndFetchBundle(t *testing.T) {
 func TestOneTimePreKeyNeverHandedOutTwice(t *testing.T) {
 	dir := t.TempDir()
 	tr := startRelay(t, Config{DataDir: dir})
-	const keys, fetches = 40, 64
+	const keys, fetches = BundleTargetBurst - 5, 64 // within the target's one-time key budget
 	biz := newTestDevice(t, "15550000002", keys, network.RoleBusiness)
 	registered(t, tr.url, biz)
 
@@ -576,7 +576,7 @@ func TestSlowConsumerDoesNotBlockOthers(t *testing.T) {
 func TestBlobs(t *testing.T) {
 	dir := t.TempDir()
 	tr := startRelay(t, Config{DataDir: dir, MaxBlobSize: 1 << 10})
-	c := dial(t, tr.url, nil)
+	c := registered(t, tr.url, newTestDevice(t, "4915100000700", 0, network.RolePhone))
 	ctx := ctxT(t)
 	id, err := c.PutBlob(ctx, []byte("opaque ciphertext"))
 	if err != nil {
