@@ -614,14 +614,88 @@ func TestBlobs(t *testing.T) {
 	}
 }
 
+// handoffListener is a TCP port the test owns for its whole life: connections go to whichever
+// relay is plugged in, and are closed (a relay that is down) while none is. So a relay can "come
+// back on the same address" without hoping the port is still free.
+type handoffListener struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	target *memListener
+}
+
+func newHandoffListener(t *testing.T) *handoffListener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handoffListener{ln: ln}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			h.mu.Lock()
+			tgt := h.target
+			h.mu.Unlock()
+			if tgt == nil {
+				_ = c.Close()
+				continue
+			}
+			select {
+			case tgt.conns <- c:
+			case <-tgt.done:
+				_ = c.Close()
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	return h
+}
+
+// serve plugs r in until the returned stop is called (which also closes r).
+func (h *handoffListener) serve(t *testing.T, r *Relay) (stop func()) {
+	m := newMemListener()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- r.Serve(ctx, m) }()
+	h.mu.Lock()
+	h.target = m
+	h.mu.Unlock()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			h.mu.Lock()
+			h.target = nil
+			h.mu.Unlock()
+			cancel()
+			if err := <-served; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			if err := r.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
 func TestClientReconnects(t *testing.T) {
 	dir := t.TempDir()
-	tr := startRelay(t, Config{DataDir: dir})
+	port := newHandoffListener(t)
+	url := "http://" + port.ln.Addr().String()
+	r1, err := New(Config{DataDir: dir}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := port.serve(t, r1)
 	a := newTestDevice(t, "4915100001100", 0, network.RolePhone)
 	b := newTestDevice(t, "4915100001101", 0, network.RolePhone)
-	ac := registered(t, tr.url, a)
-	addr := strings.TrimPrefix(tr.url, "http://")
-	tr.stop()
+	ac := registered(t, url, a)
+	stop()
 	downCtx, cancelDown := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancelDown()
 	if err := ac.Send(downCtx, envelope("c0", a.number, b.number, "x")); err == nil {
@@ -632,15 +706,8 @@ func TestClientReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("port %s was taken meanwhile: %v", addr, err)
-	}
-	go func() { _ = r.Serve(ctx, ln) }()
-	bc := dial(t, "http://"+addr, new(signers).add(b))
+	port.serve(t, r)
+	bc := dial(t, url, new(signers).add(b))
 	if err := bc.Register(ctxT(t), b.reg); err != nil {
 		t.Fatal(err)
 	}
