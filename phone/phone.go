@@ -712,3 +712,50 @@ func (p *Phone) report(ctx context.Context, business, kind string) error {
 	}
 	return t.Report(ctx, p.cfg.Number, business, kind)
 }
+
+// Prune deletes the messages (received or sent) and dedupe records older than before, as a real
+// phone's chats expire; sessions and identities stay. It returns how many messages it deleted.
+func (p *Phone) Prune(before time.Time) (int, error) {
+	cutoff := before.UnixMilli()
+	p.msgMu.Lock()
+	defer p.msgMu.Unlock()
+	var dels []Entry
+	n := 0
+	for _, bucket := range []string{bInbox, bSent} {
+		err := p.st.ForEach(bucket, func(key string, v []byte) error {
+			var m Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("message record: %w", ErrStore)
+			}
+			at := m.Timestamp
+			if m.ReceivedAt != 0 {
+				at = m.ReceivedAt
+			}
+			if at < cutoff {
+				n++
+				dels = append(dels, Entry{Bucket: bucket, Key: key, Delete: true}, Entry{Bucket: bMsgIndex, Key: m.ID, Delete: true})
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	err := p.st.ForEach(bSeen, func(key string, v []byte) error {
+		if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < cutoff {
+			dels = append(dels, Entry{Bucket: bSeen, Key: key, Delete: true})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for len(dels) > 0 {
+		chunk := dels[:min(len(dels), 1000)]
+		if err := p.st.Write(chunk...); err != nil {
+			return 0, err
+		}
+		dels = dels[len(chunk):]
+	}
+	return n, nil
+}

@@ -133,6 +133,25 @@ func (r *Relay) stopHosted() {
 	_ = h.db.Close()
 }
 
+// pruneHosted deletes hosted phones' messages older than before (see phone.Prune).
+func (r *Relay) pruneHosted(before time.Time) {
+	h := r.hosted
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	phones := make([]*phone.Phone, 0, len(h.phones))
+	for _, hp := range h.phones {
+		phones = append(phones, hp.phone)
+	}
+	h.mu.Unlock()
+	for _, p := range phones {
+		if _, err := p.Prune(before); err != nil {
+			r.log.Error("prune hosted phone", "err", err)
+		}
+	}
+}
+
 // CreatePhone creates, registers and starts a hosted phone. It fails with ErrPhoneExists if the relay
 // already hosts number.
 func (r *Relay) CreatePhone(ctx context.Context, number, name string) (*phone.Phone, error) {

@@ -186,8 +186,8 @@ func (r *Relay) janitor() {
 	}
 }
 
-// Sweep deletes queued deliveries, dedupe records and blobs past retention and ages the
-// new-recipient windows now, instead of waiting for the next SweepInterval.
+// Sweep deletes queued deliveries, dedupe records, blobs and hosted phones' messages past retention
+// and ages the new-recipient windows now, instead of waiting for the next SweepInterval.
 func (r *Relay) Sweep() {
 	now := r.cfg.Now()
 	notify, err := r.st.sweep(now)
@@ -198,4 +198,5 @@ func (r *Relay) Sweep() {
 	if err := r.blobs.sweep(now.Add(-r.cfg.Retention)); err != nil {
 		r.log.Error("sweep blobs", "err", err)
 	}
+	r.pruneHosted(now.Add(-r.cfg.Retention))
 }
