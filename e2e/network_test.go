@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -189,6 +190,9 @@ func TestBlackBoxConversationOverSharedRelay(t *testing.T) {
 	leader.kill()
 	businessSays("still here after the leader died")
 	phoneSays("great, thanks")
+	if tok, err := os.ReadFile(rl.sandbox().tokenFile); err != nil || strings.Contains(rl.log.String(), strings.TrimSpace(string(tok))) {
+		t.Fatalf("relay token in the relay's output (or unreadable: %v)", err)
+	}
 	if strings.Contains(rl.log.String(), "still here") {
 		t.Fatal("the relay logged message text")
 	}

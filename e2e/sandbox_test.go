@@ -272,6 +272,10 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 				len(e.Statuses[0].Errors) == 1 && e.Statuses[0].Errors[0].Code == 131026
 		})
 	})
+	// The relay's token never reaches a log.
+	if tok, err := os.ReadFile(relay.tokenFile); err != nil || strings.Contains(solo.log.String(), strings.TrimSpace(string(tok))) {
+		t.Fatalf("relay token in the node's log (or unreadable: %v)", err)
+	}
 	// The sandbox lived beside the data dir, not in it.
 	checkSandboxOutsideDataDir(t, solo, solo.dataDir+".sandbox", consumer, "embedded hello", "thanks Ana")
 }

@@ -244,6 +244,8 @@ func (r *Relay) apiError(w http.ResponseWriter, err error) {
 		status = http.StatusUnprocessableEntity
 	case errors.Is(err, network.ErrBlocked):
 		status = http.StatusForbidden
+	case errors.Is(err, network.ErrRateLimited):
+		status = http.StatusTooManyRequests
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, network.ErrDisconnected):
 		status = http.StatusGatewayTimeout
 	default:

@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/waedge/waedge/network"
+	"github.com/waedge/waedge/relay/relayclient"
 )
 
 func TestRegisterAndFetchBundle(t *testing.T) {
@@ -594,13 +596,23 @@ func TestBlobs(t *testing.T) {
 			t.Fatalf("GetBlob(%q) = %v", bad, err)
 		}
 	}
-	resp, err := http.Get(tr.url + "/sandbox/blobs/..%2frelay.db")
-	if err != nil {
-		t.Fatal(err)
+	// Raw requests with a valid device proof: the real id is served, a traversal is not.
+	proof := rawBlobProof(t, tr, newTestDevice(t, "4915100000701", 0, network.RolePhone))
+	get := func(path string) (int, []byte) {
+		req, _ := http.NewRequest("GET", tr.url+path, nil)
+		req.Header = proof.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, body
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusOK || bytes.Contains(body, []byte("bolt")) {
+	if code, body := get("/sandbox/blobs/" + id); code != http.StatusOK || string(body) != "opaque ciphertext" {
+		t.Fatalf("blob with a raw device proof: %d", code)
+	}
+	if code, body := get("/sandbox/blobs/..%2frelay.db"); code == http.StatusOK || bytes.Contains(body, []byte("bolt")) {
 		t.Fatal("path traversal through blob id")
 	}
 	// Retention: an old blob is swept.
@@ -725,4 +737,39 @@ func TestClientReconnects(t *testing.T) {
 	if d := recv(t, bc, network.DeliveryEnvelope); d.ID != "c1" {
 		t.Fatalf("got %s", d.ID)
 	}
+}
+
+// rawBlobProof registers dev on a raw WebSocket (kept open for the test) and returns the blob
+// routes' device-proof headers for it, as relayclient computes them.
+func rawBlobProof(t *testing.T, tr *testRelay, dev *testDevice) http.Header {
+	t.Helper()
+	ctx := ctxT(t)
+	ws, _, err := websocket.Dial(ctx, tr.url+"/v1/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	_, frame, err := ws.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := network.DecodeFrame(frame)
+	var ch network.Challenge
+	if err := f.DecodeJSON(&ch); err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := network.EncodeJSONFrame(network.FrameRegister, 1, network.RegisterRequest{Registration: dev.reg,
+		Signature: dev.sign(network.AuthMessage(ch.Nonce, dev.number))})
+	if err := ws.Write(ctx, websocket.MessageBinary, reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, frame, err = ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var res network.Result
+	if f, err := network.DecodeFrame(frame); err != nil || f.Type != network.FrameResult || f.DecodeJSON(&res) != nil || res.Err() != nil {
+		t.Fatalf("raw registration: %v %+v", err, res)
+	}
+	return http.Header{relayclient.HeaderNumber: {dev.number},
+		relayclient.HeaderProof: {base64.StdEncoding.EncodeToString(dev.sign(relayclient.BlobProofMessage(ch.Nonce, dev.number)))}}
 }
