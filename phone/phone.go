@@ -330,7 +330,7 @@ func (p *Phone) handleEnvelope(ctx context.Context, t Transport, env *network.En
 		}
 	}
 	extra := []Entry{seenRec}
-	if msg.Status == StatusReceived {
+	if err == nil {
 		extra = append(extra, work.entries()...) // a failed decryption changes nothing
 	}
 	dev := binary.BigEndian.AppendUint32(nil, env.FromDevice)
