@@ -74,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	case "sandbox":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return relay.SandboxMain(ctx, args[1:], stdout, stderr, getenv)
+		return relay.SandboxMain(ctx, args[1:], stdout, stderr, getenv, defaultRelayTokenFile(getenv))
 	case "backup":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -123,11 +123,13 @@ commands:
                                 message counters per day (counts only)
   webhooks log [--state pending|delivered|dropped|all] [--limit N]
                                 the webhook delivery log (attempts, last status; no bodies)
-  relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only)
+  relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only; its API
+                                token is written to D/relay.token)
   phone --relay URL --number N --name NAME --business NUMBER
                                 a simulated consumer phone chatting in the terminal
   sandbox phone create|send|inbox|sent|read|typing|report-spam|block|unblock|list
-                                drive phones hosted by the sandbox relay (JSON output)
+                                drive phones hosted by the sandbox relay (JSON output; token from
+                                --relay-token-file, default the embedded sandbox's relay.token)
   backup --out FILE (--passphrase-file P | --key-file K) [--horizon 24h]
                                 write an encrypted backup of the running cluster
   restore --in FILE (--passphrase-file P | --key-file K) --data-dir DIR [--master-key-file K]
@@ -156,7 +158,8 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	str := func(name, def, help string) *string {
 		return fs.String(name, envDefault(getenv, name, def), help)
 	}
-	dataDir := str("data-dir", "./waedge-data", "directory for this node's state")
+	dataDir := str("data-dir", defaultDataDir, "directory for this node's state")
+	sandboxDir := str("sandbox-dir", "", "directory of the embedded sandbox relay (its phones, queues, blobs and relay.token); default: --data-dir with .sandbox appended, a sibling")
 	httpAddr := str("http-addr", "127.0.0.1:8080", "address of the HTTP API and console")
 	clusterAddr := str("cluster-addr", "127.0.0.1:8081", "address for Raft and node-to-node RPC (mutual TLS)")
 	advertise := str("advertise-addr", "", "cluster address peers dial, when it differs from --cluster-addr")
@@ -292,7 +295,14 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 			return now
 		}
 	}
-	stopNetwork, err := startNetwork(ctx, n, sealer, *networkURL, *relayAddr, *dataDir, clock.Now, logger, egressPolicy, own)
+	if *sandboxDir == "" {
+		*sandboxDir = defaultSandboxDir(*dataDir)
+	}
+	if _, err := os.Stat(filepath.Join(*dataDir, "relay")); err == nil {
+		logger.Warn("the embedded sandbox no longer lives in the data dir; the old one is unused and holds simulated phones' messages in clear: delete it",
+			slog.String("old_dir", filepath.Join(*dataDir, "relay")), slog.String("sandbox_dir", *sandboxDir))
+	}
+	stopNetwork, err := startNetwork(ctx, n, sealer, *networkURL, *relayAddr, *sandboxDir, clock.Now, logger, egressPolicy, own)
 	if err != nil {
 		_ = ln.Close()
 		_ = n.Close()
@@ -333,11 +343,30 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	return code
 }
 
+// defaultDataDir is serve's --data-dir default.
+const defaultDataDir = "./waedge-data"
+
+// defaultSandboxDir is where the embedded sandbox relay of a node with
+// dataDir lives: a sibling, so the data dir holds only the node's sealed
+// state (hosted phones keep their chats in clear, as phones do).
+func defaultSandboxDir(dataDir string) string { return filepath.Clean(dataDir) + ".sandbox" }
+
+// defaultRelayTokenFile is the embedded sandbox's token file as `waedge
+// serve` with the same environment would place it.
+func defaultRelayTokenFile(getenv func(string) string) string {
+	dir := getenv("WAEDGE_SANDBOX_DIR")
+	if dir == "" {
+		dir = defaultSandboxDir(envDefault(getenv, "data-dir", defaultDataDir))
+	}
+	return filepath.Join(dir, relay.TokenFileName)
+}
+
 // startNetwork connects the cluster to the network its business numbers
 // are reached on: the leader runs the connector (package connector) against
-// a sandbox relay — embedded in this process unless networkURL names a
-// shared one. It returns what stops the embedded relay.
-func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networkURL, relayAddr, dataDir string,
+// a sandbox relay — embedded in this process (its state in sandboxDir)
+// unless networkURL names a shared one. It returns what stops the embedded
+// relay.
+func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networkURL, relayAddr, sandboxDir string,
 	now func() time.Time, logger *slog.Logger, egressPolicy *egress.Policy, own *ownAddrs) (func(), error) {
 	if networkURL == "off" {
 		return func() {}, nil
@@ -347,7 +376,7 @@ func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networ
 	base := networkURL
 	switch {
 	case networkURL == "":
-		rl, err := relay.New(relay.Config{DataDir: filepath.Join(dataDir, "relay")}, logger.With(slog.String("component", "relay")))
+		rl, err := relay.New(relay.Config{DataDir: sandboxDir}, logger.With(slog.String("component", "relay")))
 		if err != nil {
 			return nil, err
 		}
@@ -368,7 +397,8 @@ func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networ
 			_ = rl.Close()
 			<-done
 		}
-		logger.Info("embedded sandbox relay", slog.String("url", base))
+		logger.Info("embedded sandbox relay", slog.String("url", base), slog.String("sandbox_dir", sandboxDir),
+			slog.String("token_file", rl.TokenPath()))
 	case strings.HasPrefix(networkURL, "relay://"):
 		base = "http://" + strings.TrimPrefix(networkURL, "relay://")
 	}

@@ -557,6 +557,14 @@ func (r *run) claim(key []byte, now time.Time, ttl time.Duration) bool {
 	return true
 }
 
+// retryIn keeps an outbound message's claim (an hour long, see scan) for
+// only d more.
+func (r *run) retryIn(key []byte, d time.Duration) {
+	r.mu.Lock()
+	r.inflight[string(key)] = r.c.d.Now().Add(d - time.Hour)
+	r.mu.Unlock()
+}
+
 func (r *run) release(key []byte) {
 	r.mu.Lock()
 	delete(r.inflight, string(key))
@@ -674,6 +682,10 @@ func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
 			b, err := r.net.FetchBundle(ctx, m.peer)
 			if errors.Is(err, network.ErrNotRegistered) || errors.Is(err, network.ErrUnknownRecipient) {
 				r.fail(ctx, n, pm.Key, m, cloudapi.ErrUndeliverable)
+				return
+			}
+			if errors.Is(err, network.ErrRateLimited) {
+				r.retryIn(pm.Key, time.Second) // the relay's bundle budget: not every poll
 				return
 			}
 			if err != nil {

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,14 +20,30 @@ import (
 // relayProc is a running `waedge relay`.
 type relayProc struct {
 	addr string
+	dir  string // its --data-dir (relay.token is there)
 	cmd  *exec.Cmd
 	log  *syncbuf.Buffer
 }
 
+// sandboxRelay is a relay as `waedge sandbox phone` reaches it: its address
+// and the file holding its API token.
+type sandboxRelay struct {
+	addr, tokenFile string
+}
+
+// flags are the sandbox CLI's flags for this relay.
+func (s sandboxRelay) flags() []string {
+	return []string{"--relay", "http://" + s.addr, "--relay-token-file", s.tokenFile}
+}
+
+func (r *relayProc) sandbox() sandboxRelay {
+	return sandboxRelay{addr: r.addr, tokenFile: filepath.Join(r.dir, "relay.token")}
+}
+
 func startRelay(t *testing.T) *relayProc {
 	t.Helper()
-	r := &relayProc{addr: freeAddr(t), log: &syncbuf.Buffer{}}
-	r.cmd = exec.Command(binary, "relay", "--addr", r.addr, "--data-dir", t.TempDir())
+	r := &relayProc{addr: freeAddr(t), dir: t.TempDir(), log: &syncbuf.Buffer{}}
+	r.cmd = exec.Command(binary, "relay", "--addr", r.addr, "--data-dir", r.dir)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -50,9 +68,9 @@ func startRelay(t *testing.T) *relayProc {
 
 // sandbox runs `waedge sandbox phone …` against the relay and decodes its
 // JSON output into out.
-func sandbox(t *testing.T, relayAddr string, out any, args ...string) {
+func sandbox(t *testing.T, rl sandboxRelay, out any, args ...string) {
 	t.Helper()
-	stdout, stderr, err := cli(t, append([]string{"sandbox", "phone"}, append(args, "--relay", "http://"+relayAddr)...)...)
+	stdout, stderr, err := cli(t, append([]string{"sandbox", "phone"}, append(args, rl.flags()...)...)...)
 	if err != nil {
 		t.Fatalf("sandbox phone %v: %v\n%s", args, err, stderr)
 	}
@@ -97,15 +115,15 @@ func TestBlackBoxConversationOverSharedRelay(t *testing.T) {
 	}
 	business := "15550004242"
 	consumer := "4917600000077"
-	sandbox(t, rl.addr, nil, "create", "--number", consumer, "--name", "Mia")
+	sandbox(t, rl.sandbox(), nil, "create", "--number", consumer, "--name", "Mia")
 
 	phoneSays := func(text string) string {
 		t.Helper()
 		// The business number registers on the relay shortly after the
 		// tenant exists; until then the relay refuses unknown recipients.
 		waitFor(t, "phone can reach the business", 30*time.Second, func() bool {
-			_, _, err := cli(t, "sandbox", "phone", "send", "--relay", "http://"+rl.addr, "--number", consumer,
-				"--to", business, "--text", text)
+			_, _, err := cli(t, append([]string{"sandbox", "phone", "send", "--number", consumer,
+				"--to", business, "--text", text}, rl.sandbox().flags()...)...)
 			return err == nil
 		})
 		var wamid string
@@ -136,7 +154,7 @@ func TestBlackBoxConversationOverSharedRelay(t *testing.T) {
 		})
 		waitFor(t, "phone receives "+text, 30*time.Second, func() bool {
 			var in inbox
-			sandbox(t, rl.addr, &in, "inbox", "--number", consumer)
+			sandbox(t, rl.sandbox(), &in, "inbox", "--number", consumer)
 			for _, m := range in.Messages {
 				if m.Content.Text.Body == text {
 					return true
@@ -164,7 +182,7 @@ func TestBlackBoxConversationOverSharedRelay(t *testing.T) {
 	}
 	waitFor(t, "the phone sees its message read", 30*time.Second, func() bool {
 		var sent inbox
-		sandbox(t, rl.addr, &sent, "sent", "--number", consumer)
+		sandbox(t, rl.sandbox(), &sent, "sent", "--number", consumer)
 		return len(sent.Messages) > 0 && sent.Messages[0].Status == "read"
 	})
 
@@ -172,6 +190,9 @@ func TestBlackBoxConversationOverSharedRelay(t *testing.T) {
 	leader.kill()
 	businessSays("still here after the leader died")
 	phoneSays("great, thanks")
+	if tok, err := os.ReadFile(rl.sandbox().tokenFile); err != nil || strings.Contains(rl.log.String(), strings.TrimSpace(string(tok))) {
+		t.Fatalf("relay token in the relay's output (or unreadable: %v)", err)
+	}
 	if strings.Contains(rl.log.String(), "still here") {
 		t.Fatal("the relay logged message text")
 	}

@@ -34,12 +34,12 @@ func TestRestoreKeepsSignalSessions(t *testing.T) {
 		t.Fatalf("subscribe: %d %v", code, err)
 	}
 	const business, consumer = "15550006060", "4917600000061"
-	sandbox(t, rl.addr, nil, "create", "--number", consumer, "--name", "Lea")
+	sandbox(t, rl.sandbox(), nil, "create", "--number", consumer, "--name", "Lea")
 	say := func(text string) {
 		t.Helper()
 		waitFor(t, "phone sends "+text, 30*time.Second, func() bool {
-			_, _, err := cli(t, "sandbox", "phone", "send", "--relay", "http://"+rl.addr, "--number", consumer,
-				"--to", business, "--text", text)
+			_, _, err := cli(t, append([]string{"sandbox", "phone", "send", "--number", consumer,
+				"--to", business, "--text", text}, rl.sandbox().flags()...)...)
 			return err == nil
 		})
 		waitFor(t, "webhook for "+text, 30*time.Second, func() bool { return hook.received(text) })
@@ -54,7 +54,7 @@ func TestRestoreKeepsSignalSessions(t *testing.T) {
 		}
 		waitFor(t, "phone receives "+text, 30*time.Second, func() bool {
 			var in inbox
-			sandbox(t, rl.addr, &in, "inbox", "--number", consumer)
+			sandbox(t, rl.sandbox(), &in, "inbox", "--number", consumer)
 			for _, m := range in.Messages {
 				if m.Content.Text.Body == text {
 					return true

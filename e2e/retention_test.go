@@ -146,10 +146,10 @@ func TestGoneAfterRetention(t *testing.T) {
 	// path (decrypted by the leader, stored, webhook queued) must leave no
 	// more on disk than the outbound one.
 	inMarker := "INBOUND-" + hex.EncodeToString(b[:])
-	sandbox(t, rl.addr, nil, "create", "--number", consumer, "--name", "Zed")
+	sandbox(t, rl.sandbox(), nil, "create", "--number", consumer, "--name", "Zed")
 	waitFor(t, "the phone reaches the business", 30*time.Second, func() bool {
-		_, _, err := cli(t, "sandbox", "phone", "send", "--relay", "http://"+rl.addr, "--number", consumer,
-			"--to", "15550008888", "--text", inMarker)
+		_, _, err := cli(t, append([]string{"sandbox", "phone", "send", "--number", consumer,
+			"--to", "15550008888", "--text", inMarker}, rl.sandbox().flags()...)...)
 		return err == nil
 	})
 	var inWamid string

@@ -1,11 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,13 +77,67 @@ func (h *rawHook) status(wamid, status string) bool {
 	})
 }
 
-// relayAddrOf is the --relay-addr of a node running the embedded sandbox.
-func relayAddrOf(t *testing.T, p *proc) string {
+// sandboxOf is the embedded sandbox relay of a node: its --relay-addr and
+// the token file in its --sandbox-dir (default: the data dir's sibling).
+func sandboxOf(t *testing.T, p *proc) sandboxRelay {
 	i := slices.Index(p.args, "--relay-addr")
 	if i < 0 {
 		t.Fatal("node has no embedded relay")
 	}
-	return p.args[i+1]
+	dir := p.dataDir + ".sandbox"
+	if j := slices.Index(p.args, "--sandbox-dir"); j >= 0 {
+		dir = p.args[j+1]
+	}
+	return sandboxRelay{addr: p.args[i+1], tokenFile: filepath.Join(dir, "relay.token")}
+}
+
+// cliEnv runs the waedge binary with extra environment (KEY=value).
+func cliEnv(t *testing.T, env []string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// checkSandboxOutsideDataDir: the node's data dir holds nothing of the
+// sandbox (no relay directory, no token, no file with the consumer's number
+// or a marker), and the sandbox dir holds the relay with a 0600 token.
+func checkSandboxOutsideDataDir(t *testing.T, p *proc, sandboxDir string, secrets ...string) {
+	t.Helper()
+	err := filepath.WalkDir(p.dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Name() == "relay" || d.Name() == "relay.token" || strings.HasSuffix(d.Name(), "hosted-phones.db") {
+			t.Errorf("%s: sandbox file inside the data dir", path)
+		}
+		if d.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s holds %q", path, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(filepath.Join(sandboxDir, "relay.token"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("token file in %s: %v %v", sandboxDir, info, err)
+	}
+	if _, err := os.Stat(filepath.Join(sandboxDir, "hosted-phones.db")); err != nil {
+		t.Fatalf("hosted phones not in the sandbox dir: %v", err)
+	}
 }
 
 // TestBlackBoxEmbeddedSandbox runs the README's command — `waedge serve`
@@ -92,9 +152,16 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	solo.start()
 	solo.waitReady(20 * time.Second)
 	token := solo.adminToken()
-	relay := relayAddrOf(t, solo)
+	relay := sandboxOf(t, solo)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// The relay's phone API wants its token: refused without it or with a wrong one.
+	if code, err := doJSON(ctx, "GET", "http://"+relay.addr+"/sandbox/phones", "", nil, nil); err != nil || code != 401 {
+		t.Fatalf("phone list without the relay token: %d %v", code, err)
+	}
+	if _, stderr, err := cli(t, "sandbox", "phone", "list", "--relay", "http://"+relay.addr, "--relay-token", strings.Repeat("0", 64)); err == nil || !strings.Contains(stderr, "401") {
+		t.Fatalf("a wrong relay token was accepted: %v %s", err, stderr)
+	}
 	var ten tenantCreated
 	if code, err := doJSON(ctx, "POST", solo.url("/admin/v1/tenants"), token,
 		map[string]string{"name": "Solo", "phone": "+15550008000"}, &ten); err != nil || code != 200 {
@@ -110,8 +177,10 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	send := func(args ...string) {
 		t.Helper()
 		waitFor(t, "the phone reaches the business", 30*time.Second, func() bool {
-			_, _, err := cli(t, append([]string{"sandbox", "phone", "send", "--relay", "http://" + relay,
-				"--number", consumer, "--to", business}, args...)...)
+			// As the README has it: no token flag, the token file is found
+			// from the data dir (here from WAEDGE_DATA_DIR, as serve reads it).
+			_, _, err := cliEnv(t, []string{"WAEDGE_DATA_DIR=" + solo.dataDir}, append([]string{"sandbox", "phone", "send",
+				"--relay", "http://" + relay.addr, "--number", consumer, "--to", business}, args...)...)
 			return err == nil
 		})
 	}
@@ -203,4 +272,33 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 				len(e.Statuses[0].Errors) == 1 && e.Statuses[0].Errors[0].Code == 131026
 		})
 	})
+	// The relay's token never reaches a log.
+	if tok, err := os.ReadFile(relay.tokenFile); err != nil || strings.Contains(solo.log.String(), strings.TrimSpace(string(tok))) {
+		t.Fatalf("relay token in the node's log (or unreadable: %v)", err)
+	}
+	// The sandbox lived beside the data dir, not in it.
+	checkSandboxOutsideDataDir(t, solo, solo.dataDir+".sandbox", consumer, "embedded hello", "thanks Ana")
+}
+
+// TestSandboxDirFlag: --sandbox-dir puts the embedded sandbox where it
+// says (nothing in the data dir, no default sibling), and the sandbox CLI
+// finds its token from WAEDGE_SANDBOX_DIR without a token flag.
+func TestSandboxDirFlag(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "phones")
+	p := newProc(t, "flagged", "--sandbox-dir", dir)
+	p.start()
+	p.waitReady(20 * time.Second)
+	rl := sandboxOf(t, p)
+	if rl.tokenFile != filepath.Join(dir, "relay.token") {
+		t.Fatalf("token file %s", rl.tokenFile)
+	}
+	const consumer = "4915200000077"
+	if _, stderr, err := cliEnv(t, []string{"WAEDGE_SANDBOX_DIR=" + dir}, "sandbox", "phone", "create",
+		"--relay", "http://"+rl.addr, "--number", consumer, "--name", "Flag"); err != nil {
+		t.Fatalf("create with the token found from WAEDGE_SANDBOX_DIR: %v\n%s", err, stderr)
+	}
+	checkSandboxOutsideDataDir(t, p, dir, consumer)
+	if _, err := os.Stat(p.dataDir + ".sandbox"); !os.IsNotExist(err) {
+		t.Fatalf("the default sandbox dir exists too: %v", err)
+	}
 }

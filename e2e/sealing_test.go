@@ -73,6 +73,10 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 			t.Fatalf("%s: only %d files scanned", p.name, files)
 		}
 	}
+	// Each node's embedded sandbox relay lives beside its data dir.
+	for _, p := range nodes {
+		checkSandboxOutsideDataDir(t, p, p.dataDir+".sandbox", marker, "15551230000")
+	}
 	// Sanity: the scan does find what is kept in clear — the business's own
 	// phone number (its tenant record).
 	found := false

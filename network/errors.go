@@ -47,6 +47,9 @@ var ErrDisconnected = errors.New("network: disconnected")
 // ErrNotFound reports a missing blob.
 var ErrNotFound = errors.New("network: not found")
 
+// ErrRateLimited reports a request refused by a rate limit (prekey bundle fetches); retry later.
+var ErrRateLimited = errors.New("network: rate limited")
+
 // codeErrors maps the wire error codes carried in Result frames to sentinel errors.
 var codeErrors = map[string]error{
 	"invalid":            ErrInvalid,
@@ -60,6 +63,7 @@ var codeErrors = map[string]error{
 	"too_large":          ErrFrameTooLarge,
 	"bad_frame":          ErrBadFrame,
 	"not_found":          ErrNotFound,
+	"rate_limited":       ErrRateLimited,
 }
 
 // ErrorCode returns the wire code for err (matched with errors.Is against the sentinels), or "internal".

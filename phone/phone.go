@@ -256,7 +256,9 @@ func (p *Phone) handle(ctx context.Context, d network.Delivery) {
 	}
 	switch d.Type {
 	case network.DeliveryEnvelope:
-		p.handleEnvelope(ctx, t, d.Envelope)
+		if !p.handleEnvelope(ctx, t, d.Envelope) {
+			return // not stored: no ack, so the relay delivers it again after a reconnect
+		}
 	case network.DeliveryReceipt:
 		p.handleReceipt(d.Receipt)
 	case network.DeliveryTyping:
@@ -279,25 +281,42 @@ func (p *Phone) handle(ctx context.Context, d network.Delivery) {
 	}
 }
 
-func (p *Phone) handleEnvelope(ctx context.Context, t Transport, env *network.Envelope) {
+// handleEnvelope decrypts and stores one envelope and reports whether it may be acked. The session
+// update of the decryption, the prekey it consumed, the message, its dedupe record and the peer's
+// device are written in one transaction, under the peer's lock: after a crash either all of it is
+// stored (the redelivery is recognised as seen) or none (the redelivery decrypts again).
+func (p *Phone) handleEnvelope(ctx context.Context, t Transport, env *network.Envelope) bool {
 	if env.To != p.cfg.Number {
-		return
+		return true
 	}
-	if seen, err := p.st.Get(bSeen, env.ID); err != nil || seen != nil {
-		return // a redelivery of something already handled
+	if seen, err := p.st.Get(bSeen, env.ID); err != nil {
+		return false
+	} else if seen != nil {
+		// A redelivery of something already stored: the crash (or lost ack) may have come before the
+		// delivery receipt went out, so send it again (receipts are idempotent).
+		if m, err := p.Message(env.ID); err == nil && m.Direction == DirectionIn && m.Status != StatusUndecryptable {
+			p.sendDelivered(ctx, t, env)
+		}
+		return true
 	}
 	addr := Address(env.From, env.FromDevice)
 	unlock := p.locks.Lock(addr.String())
-	pt, err := p.sig.Decrypt(ctx, addr, env.Kind, env.Ciphertext)
-	unlock()
+	defer unlock()
+	work := newPendingStore(p.st)
+	sig, err := OpenSignalStore(work)
+	if err != nil {
+		p.log.Error("open signal store", "err", err)
+		return false
+	}
+	pt, err := sig.Decrypt(ctx, addr, env.Kind, env.Ciphertext)
 	now := p.cfg.Now().UnixMilli()
+	seenRec := Entry{Bucket: bSeen, Key: env.ID, Value: binary.BigEndian.AppendUint64(nil, uint64(now))}
 	msg := Message{ID: env.ID, Direction: DirectionIn, From: env.From, To: env.To, ProfileName: env.ProfileName,
 		Timestamp: env.Timestamp, ReceivedAt: now, Status: StatusReceived}
 	switch {
 	case IsDuplicate(err):
-		// The same ciphertext again (a sender retry whose first copy we decrypted): a duplicate.
-		_ = p.st.Put(bSeen, env.ID, binary.BigEndian.AppendUint64(nil, uint64(now)))
-		return
+		// The same ciphertext again under another id (a sender retry whose first copy we decrypted).
+		return p.st.Write(seenRec) == nil
 	case err != nil:
 		p.log.Warn("undecryptable envelope", "err", err)
 		msg.Status = StatusUndecryptable
@@ -310,30 +329,37 @@ func (p *Phone) handleEnvelope(ctx context.Context, t Transport, env *network.En
 			msg.Content = c
 		}
 	}
-	extra := []Entry{{Bucket: bSeen, Key: env.ID, Value: binary.BigEndian.AppendUint64(nil, uint64(now))}}
+	extra := []Entry{seenRec}
+	if err == nil {
+		extra = append(extra, work.entries()...) // a failed decryption changes nothing
+	}
 	dev := binary.BigEndian.AppendUint32(nil, env.FromDevice)
 	if old, _ := p.st.Get(bPeers, env.From); string(old) != string(dev) {
 		extra = append(extra, Entry{Bucket: bPeers, Key: env.From, Value: dev})
 	}
-	// Message, dedupe record and peer device are written together, and before the ack.
 	if err := p.storeMessage(bInbox, msg, extra...); err != nil {
 		p.log.Error("store message", "err", err)
-		return
+		return false
 	}
 	if p.cfg.OnUpdate != nil {
 		p.cfg.OnUpdate(msg)
 	}
 	if msg.Status == StatusReceived {
-		r := network.Receipt{EnvelopeIDs: []string{env.ID}, From: p.cfg.Number, To: env.From,
-			Status: network.StatusDelivered, Timestamp: now}
-		if err := t.SendReceipt(ctx, r); err != nil && ctx.Err() == nil {
-			p.log.Debug("delivery receipt failed", "err", err)
-		}
+		p.sendDelivered(ctx, t, env)
 	}
 	if env.Kind == network.KindPreKeyMessage {
 		if err := p.topUpPreKeys(ctx, t); err != nil && ctx.Err() == nil {
 			p.log.Debug("prekey top-up failed", "err", err)
 		}
+	}
+	return true
+}
+
+func (p *Phone) sendDelivered(ctx context.Context, t Transport, env *network.Envelope) {
+	r := network.Receipt{EnvelopeIDs: []string{env.ID}, From: p.cfg.Number, To: env.From,
+		Status: network.StatusDelivered, Timestamp: p.cfg.Now().UnixMilli()}
+	if err := t.SendReceipt(ctx, r); err != nil && ctx.Err() == nil {
+		p.log.Debug("delivery receipt failed", "err", err)
 	}
 }
 
@@ -685,4 +711,51 @@ func (p *Phone) report(ctx context.Context, business, kind string) error {
 		return fmt.Errorf("business number: %w", network.ErrInvalid)
 	}
 	return t.Report(ctx, p.cfg.Number, business, kind)
+}
+
+// Prune deletes the messages (received or sent) and dedupe records older than before, as a real
+// phone's chats expire; sessions and identities stay. It returns how many messages it deleted.
+func (p *Phone) Prune(before time.Time) (int, error) {
+	cutoff := before.UnixMilli()
+	p.msgMu.Lock()
+	defer p.msgMu.Unlock()
+	var dels []Entry
+	n := 0
+	for _, bucket := range []string{bInbox, bSent} {
+		err := p.st.ForEach(bucket, func(key string, v []byte) error {
+			var m Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("message record: %w", ErrStore)
+			}
+			at := m.Timestamp
+			if m.ReceivedAt != 0 {
+				at = m.ReceivedAt
+			}
+			if at < cutoff {
+				n++
+				dels = append(dels, Entry{Bucket: bucket, Key: key, Delete: true}, Entry{Bucket: bMsgIndex, Key: m.ID, Delete: true})
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	err := p.st.ForEach(bSeen, func(key string, v []byte) error {
+		if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < cutoff {
+			dels = append(dels, Entry{Bucket: bSeen, Key: key, Delete: true})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for len(dels) > 0 {
+		chunk := dels[:min(len(dels), 1000)]
+		if err := p.st.Write(chunk...); err != nil {
+			return 0, err
+		}
+		dels = dels[len(chunk):]
+	}
+	return n, nil
 }

@@ -10,7 +10,8 @@ import (
 
 // Config configures a Relay. Zero values take the defaults noted on each field.
 type Config struct {
-	// DataDir holds relay.db (registrations, queues), blobs/ and hosted-phones.db. Required.
+	// DataDir holds relay.db (registrations, queues), blobs/, hosted-phones.db and relay.token (the
+	// HTTP API's bearer token, created at first start). Required.
 	DataDir string
 	// MaxFrameSize bounds incoming WebSocket messages; default and maximum network.MaxFrameSize.
 	MaxFrameSize int

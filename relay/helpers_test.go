@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,8 +94,22 @@ func (s *signers) Sign(number string, msg []byte) ([]byte, error) {
 // testRelay is a relay served on a real loopback TCP port.
 type testRelay struct {
 	*Relay
-	url  string
-	stop func()
+	url   string
+	token string // the HTTP API's bearer token, read from relay.token
+	stop  func()
+}
+
+// testTokens maps a test relay's URL to its token, so api can authenticate its requests.
+var testTokens sync.Map
+
+// readToken reads the bearer token the relay created in dir.
+func readToken(t testing.TB, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, TokenFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func startRelay(t testing.TB, cfg Config) *testRelay {
@@ -109,7 +126,8 @@ func startRelay(t testing.TB, cfg Config) *testRelay {
 	done := make(chan error, 1)
 	go func() { done <- r.Serve(ctx, ln) }()
 	var once sync.Once
-	tr := &testRelay{Relay: r, url: "http://" + ln.Addr().String()}
+	tr := &testRelay{Relay: r, url: "http://" + ln.Addr().String(), token: readToken(t, cfg.DataDir)}
+	testTokens.Store(tr.url, tr.token)
 	tr.stop = func() {
 		once.Do(func() {
 			cancel()

@@ -133,6 +133,25 @@ func (r *Relay) stopHosted() {
 	_ = h.db.Close()
 }
 
+// pruneHosted deletes hosted phones' messages older than before (see phone.Prune).
+func (r *Relay) pruneHosted(before time.Time) {
+	h := r.hosted
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	phones := make([]*phone.Phone, 0, len(h.phones))
+	for _, hp := range h.phones {
+		phones = append(phones, hp.phone)
+	}
+	h.mu.Unlock()
+	for _, p := range phones {
+		if _, err := p.Prune(before); err != nil {
+			r.log.Error("prune hosted phone", "err", err)
+		}
+	}
+}
+
 // CreatePhone creates, registers and starts a hosted phone. It fails with ErrPhoneExists if the relay
 // already hosts number.
 func (r *Relay) CreatePhone(ctx context.Context, number, name string) (*phone.Phone, error) {
@@ -199,22 +218,6 @@ func (r *Relay) Phones() []PhoneInfo {
 
 // ---- HTTP API ----
 
-func (r *Relay) hostedRoutes(m *http.ServeMux) {
-	m.HandleFunc("POST /sandbox/phones", r.apiCreatePhone)
-	m.HandleFunc("GET /sandbox/phones", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"phones": r.Phones()})
-	})
-	m.HandleFunc("POST /sandbox/phones/{n}/send", r.apiSend)
-	m.HandleFunc("GET /sandbox/phones/{n}/inbox", r.apiList((*phone.Phone).Inbox, true))
-	m.HandleFunc("GET /sandbox/phones/{n}/sent", r.apiList((*phone.Phone).Sent, false))
-	m.HandleFunc("GET /sandbox/phones/{n}/media/{id}", r.apiMedia)
-	m.HandleFunc("POST /sandbox/phones/{n}/read", r.apiRead)
-	m.HandleFunc("POST /sandbox/phones/{n}/typing", r.apiTyping)
-	m.HandleFunc("POST /sandbox/phones/{n}/report-spam", r.apiReport((*phone.Phone).ReportSpam))
-	m.HandleFunc("POST /sandbox/phones/{n}/block", r.apiReport((*phone.Phone).Block))
-	m.HandleFunc("POST /sandbox/phones/{n}/unblock", r.apiReport((*phone.Phone).Unblock))
-}
-
 const apiTimeout = 30 * time.Second
 
 // decodeBody reads one JSON object of at most limit bytes.
@@ -241,6 +244,8 @@ func (r *Relay) apiError(w http.ResponseWriter, err error) {
 		status = http.StatusUnprocessableEntity
 	case errors.Is(err, network.ErrBlocked):
 		status = http.StatusForbidden
+	case errors.Is(err, network.ErrRateLimited):
+		status = http.StatusTooManyRequests
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, network.ErrDisconnected):
 		status = http.StatusGatewayTimeout
 	default:

@@ -31,6 +31,12 @@ func api(t *testing.T, method, url string, body any, out any) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testTokens.Range(func(k, v any) bool {
+		if strings.HasPrefix(url, k.(string)+"/") {
+			req.Header.Set("Authorization", "Bearer "+v.(string))
+		}
+		return true
+	})
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +141,9 @@ func TestHostedPhonesAPI(t *testing.T) {
 	if got[1].Content.Text.Body != marker+"object form" || got[7].Content.Reaction.MessageID != ids[0] {
 		t.Fatal("content changed on the way")
 	}
-	resp, err := http.Get(base + "/sandbox/phones/" + b + "/media/" + ids[2])
+	req, _ := http.NewRequest("GET", base+"/sandbox/phones/"+b+"/media/"+ids[2], nil)
+	req.Header.Set("Authorization", "Bearer "+tr.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,13 @@ func (h *hub) owns(number string, s *session) bool {
 	return h.owners[number] == s
 }
 
+// owner returns the connection that currently owns number, or nil.
+func (h *hub) owner(number string) *session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.owners[number]
+}
+
 // online reports whether some connection owns number.
 func (h *hub) online(number string) bool {
 	h.mu.Lock()

@@ -13,12 +13,13 @@ import (
 )
 
 // Main runs `relay --addr ADDR --data-dir DIR` until ctx is cancelled. It parses its own flags,
-// logs to stderr, prints the listening URL to stdout and returns a process exit code.
+// logs to stderr, prints the listening URL and where the API token is (never the token) to stdout
+// and returns a process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8088", "listen address (host:port)")
-	dataDir := fs.String("data-dir", "relay-data", "directory for relay.db, blobs and hosted phones")
+	dataDir := fs.String("data-dir", "relay-data", "directory for relay.db, blobs, hosted phones and relay.token (the API token, created at first start)")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -48,7 +49,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "relay: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "relay listening on http://%s\n", ln.Addr())
+	logger.Info("relay API token", "token_file", r.TokenPath())
+	fmt.Fprintf(stdout, "relay listening on http://%s\nAPI token file: %s (pass it to waedge sandbox phone with --relay-token-file)\n", ln.Addr(), r.TokenPath())
 	if err := r.Serve(ctx, ln); err != nil {
 		fmt.Fprintf(stderr, "relay: %v\n", err)
 		return 1

@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/waedge/waedge/internal/syncbuf"
@@ -21,8 +23,9 @@ func TestMainCommand(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncbuf.Buffer
 	exit := make(chan int, 1)
+	dir := t.TempDir()
 	go func() {
-		exit <- Main(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, &stdout, &stderr)
+		exit <- Main(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", dir}, &stdout, &stderr)
 	}()
 	re := regexp.MustCompile(`relay listening on (http://\S+)`)
 	var url string
@@ -44,5 +47,13 @@ func TestMainCommand(t *testing.T) {
 	cancel()
 	if code := <-exit; code != 0 {
 		t.Fatalf("exit code %d, stderr %s", code, stderr.String())
+	}
+	// Where the API token is, never the token.
+	tokenFile := filepath.Join(dir, TokenFileName)
+	if !strings.Contains(stdout.String(), "API token file: "+tokenFile) || !strings.Contains(stderr.String(), tokenFile) {
+		t.Fatalf("token file not announced:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	if tok := readToken(t, dir); strings.Contains(stdout.String()+stderr.String(), tok) {
+		t.Fatal("the token was printed")
 	}
 }

@@ -30,6 +30,9 @@ type Relay struct {
 	mux    *http.ServeMux
 	hosted *hostedPhones
 
+	tokenHash [32]byte // SHA-256 of the HTTP API's bearer token (relay.token)
+	limits    *bundleLimits
+
 	ctx    context.Context // cancelled by Close; parent of every connection
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // connections and background loops
@@ -55,6 +58,10 @@ func New(cfg Config, logger *slog.Logger) (*Relay, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	tokenHash, err := loadOrCreateToken(filepath.Join(cfg.DataDir, TokenFileName))
+	if err != nil {
+		return nil, err
+	}
 	st, err := openStore(filepath.Join(cfg.DataDir, "relay.db"), &cfg, logger)
 	if err != nil {
 		return nil, err
@@ -65,7 +72,8 @@ func New(cfg Config, logger *slog.Logger) (*Relay, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Relay{cfg: cfg, log: logger, st: st, blobs: blobs, hub: newHub(), ctx: ctx, cancel: cancel}
+	r := &Relay{cfg: cfg, log: logger, st: st, blobs: blobs, hub: newHub(), ctx: ctx, cancel: cancel,
+		tokenHash: tokenHash, limits: newBundleLimits(cfg.Now)}
 	r.routes()
 	r.wg.Add(1)
 	go func() {
@@ -79,17 +87,8 @@ func New(cfg Config, logger *slog.Logger) (*Relay, error) {
 	return r, nil
 }
 
-func (r *Relay) routes() {
-	m := http.NewServeMux()
-	m.HandleFunc("GET /v1/ws", r.handleWS)
-	m.HandleFunc("PUT /sandbox/blobs", r.handlePutBlob)
-	m.HandleFunc("GET /sandbox/blobs/{id}", r.handleGetBlob)
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	r.hostedRoutes(m)
-	r.mux = m
-}
+// TokenPath returns the file holding the bearer token of the relay's HTTP API.
+func (r *Relay) TokenPath() string { return filepath.Join(r.cfg.DataDir, TokenFileName) }
 
 // Handler returns the relay's HTTP handler (WebSocket endpoint /v1/ws, blobs, hosted phones).
 func (r *Relay) Handler() http.Handler { return r.mux }
@@ -187,8 +186,8 @@ func (r *Relay) janitor() {
 	}
 }
 
-// Sweep deletes queued deliveries, dedupe records and blobs past retention and ages the
-// new-recipient windows now, instead of waiting for the next SweepInterval.
+// Sweep deletes queued deliveries, dedupe records, blobs and hosted phones' messages past retention
+// and ages the new-recipient windows now, instead of waiting for the next SweepInterval.
 func (r *Relay) Sweep() {
 	now := r.cfg.Now()
 	notify, err := r.st.sweep(now)
@@ -199,4 +198,5 @@ func (r *Relay) Sweep() {
 	if err := r.blobs.sweep(now.Add(-r.cfg.Retention)); err != nil {
 		r.log.Error("sweep blobs", "err", err)
 	}
+	r.pruneHosted(now.Add(-r.cfg.Retention))
 }

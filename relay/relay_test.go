@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/waedge/waedge/network"
+	"github.com/waedge/waedge/relay/relayclient"
 )
 
 func TestRegisterAndFetchBundle(t *testing.T) {
@@ -75,7 +77,7 @@ func TestRegisterAndFetchBundle(t *testing.T) {
 func TestOneTimePreKeyNeverHandedOutTwice(t *testing.T) {
 	dir := t.TempDir()
 	tr := startRelay(t, Config{DataDir: dir})
-	const keys, fetches = 40, 64
+	const keys, fetches = BundleTargetBurst - 5, 64 // within the target's one-time key budget
 	biz := newTestDevice(t, "15550000002", keys, network.RoleBusiness)
 	registered(t, tr.url, biz)
 
@@ -576,7 +578,7 @@ func TestSlowConsumerDoesNotBlockOthers(t *testing.T) {
 func TestBlobs(t *testing.T) {
 	dir := t.TempDir()
 	tr := startRelay(t, Config{DataDir: dir, MaxBlobSize: 1 << 10})
-	c := dial(t, tr.url, nil)
+	c := registered(t, tr.url, newTestDevice(t, "4915100000700", 0, network.RolePhone))
 	ctx := ctxT(t)
 	id, err := c.PutBlob(ctx, []byte("opaque ciphertext"))
 	if err != nil {
@@ -594,13 +596,23 @@ func TestBlobs(t *testing.T) {
 			t.Fatalf("GetBlob(%q) = %v", bad, err)
 		}
 	}
-	resp, err := http.Get(tr.url + "/sandbox/blobs/..%2frelay.db")
-	if err != nil {
-		t.Fatal(err)
+	// Raw requests with a valid device proof: the real id is served, a traversal is not.
+	proof := rawBlobProof(t, tr, newTestDevice(t, "4915100000701", 0, network.RolePhone))
+	get := func(path string) (int, []byte) {
+		req, _ := http.NewRequest("GET", tr.url+path, nil)
+		req.Header = proof.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, body
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusOK || bytes.Contains(body, []byte("bolt")) {
+	if code, body := get("/sandbox/blobs/" + id); code != http.StatusOK || string(body) != "opaque ciphertext" {
+		t.Fatalf("blob with a raw device proof: %d", code)
+	}
+	if code, body := get("/sandbox/blobs/..%2frelay.db"); code == http.StatusOK || bytes.Contains(body, []byte("bolt")) {
 		t.Fatal("path traversal through blob id")
 	}
 	// Retention: an old blob is swept.
@@ -614,14 +626,88 @@ func TestBlobs(t *testing.T) {
 	}
 }
 
+// handoffListener is a TCP port the test owns for its whole life: connections go to whichever
+// relay is plugged in, and are closed (a relay that is down) while none is. So a relay can "come
+// back on the same address" without hoping the port is still free.
+type handoffListener struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	target *memListener
+}
+
+func newHandoffListener(t *testing.T) *handoffListener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handoffListener{ln: ln}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			h.mu.Lock()
+			tgt := h.target
+			h.mu.Unlock()
+			if tgt == nil {
+				_ = c.Close()
+				continue
+			}
+			select {
+			case tgt.conns <- c:
+			case <-tgt.done:
+				_ = c.Close()
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	return h
+}
+
+// serve plugs r in until the returned stop is called (which also closes r).
+func (h *handoffListener) serve(t *testing.T, r *Relay) (stop func()) {
+	m := newMemListener()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- r.Serve(ctx, m) }()
+	h.mu.Lock()
+	h.target = m
+	h.mu.Unlock()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			h.mu.Lock()
+			h.target = nil
+			h.mu.Unlock()
+			cancel()
+			if err := <-served; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			if err := r.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
 func TestClientReconnects(t *testing.T) {
 	dir := t.TempDir()
-	tr := startRelay(t, Config{DataDir: dir})
+	port := newHandoffListener(t)
+	url := "http://" + port.ln.Addr().String()
+	r1, err := New(Config{DataDir: dir}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := port.serve(t, r1)
 	a := newTestDevice(t, "4915100001100", 0, network.RolePhone)
 	b := newTestDevice(t, "4915100001101", 0, network.RolePhone)
-	ac := registered(t, tr.url, a)
-	addr := strings.TrimPrefix(tr.url, "http://")
-	tr.stop()
+	ac := registered(t, url, a)
+	stop()
 	downCtx, cancelDown := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancelDown()
 	if err := ac.Send(downCtx, envelope("c0", a.number, b.number, "x")); err == nil {
@@ -632,15 +718,8 @@ func TestClientReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("port %s was taken meanwhile: %v", addr, err)
-	}
-	go func() { _ = r.Serve(ctx, ln) }()
-	bc := dial(t, "http://"+addr, new(signers).add(b))
+	port.serve(t, r)
+	bc := dial(t, url, new(signers).add(b))
 	if err := bc.Register(ctxT(t), b.reg); err != nil {
 		t.Fatal(err)
 	}
@@ -658,4 +737,39 @@ func TestClientReconnects(t *testing.T) {
 	if d := recv(t, bc, network.DeliveryEnvelope); d.ID != "c1" {
 		t.Fatalf("got %s", d.ID)
 	}
+}
+
+// rawBlobProof registers dev on a raw WebSocket (kept open for the test) and returns the blob
+// routes' device-proof headers for it, as relayclient computes them.
+func rawBlobProof(t *testing.T, tr *testRelay, dev *testDevice) http.Header {
+	t.Helper()
+	ctx := ctxT(t)
+	ws, _, err := websocket.Dial(ctx, tr.url+"/v1/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	_, frame, err := ws.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := network.DecodeFrame(frame)
+	var ch network.Challenge
+	if err := f.DecodeJSON(&ch); err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := network.EncodeJSONFrame(network.FrameRegister, 1, network.RegisterRequest{Registration: dev.reg,
+		Signature: dev.sign(network.AuthMessage(ch.Nonce, dev.number))})
+	if err := ws.Write(ctx, websocket.MessageBinary, reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, frame, err = ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var res network.Result
+	if f, err := network.DecodeFrame(frame); err != nil || f.Type != network.FrameResult || f.DecodeJSON(&res) != nil || res.Err() != nil {
+		t.Fatalf("raw registration: %v %+v", err, res)
+	}
+	return http.Header{relayclient.HeaderNumber: {dev.number},
+		relayclient.HeaderProof: {base64.StdEncoding.EncodeToString(dev.sign(relayclient.BlobProofMessage(ch.Nonce, dev.number)))}}
 }

@@ -16,9 +16,11 @@ import (
 )
 
 // SandboxMain runs `sandbox phone create|send|inbox|sent|read|typing|report-spam|block|unblock|list`
-// against a relay's hosted-phone API and prints the relay's JSON answer. It returns a process exit
-// code: 0 on success, 1 when the relay refused, 2 on a usage error.
-func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+// against a relay's hosted-phone API and prints the relay's JSON answer. The API's bearer token comes
+// from --relay-token, WAEDGE_RELAY_TOKEN, --relay-token-file (WAEDGE_RELAY_TOKEN_FILE), or else
+// defaultTokenFile (the embedded sandbox's). It returns a process exit code: 0 on success, 1 when
+// the relay refused, 2 on a usage error.
+func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, defaultTokenFile string) int {
 	if len(args) < 2 || args[0] != "phone" {
 		fmt.Fprint(stderr, sandboxUsage)
 		return 2
@@ -32,6 +34,12 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	}
 	relayURL := fs.String("relay", def, "relay base URL (WAEDGE_RELAY); waedge serve's embedded relay listens on --relay-addr")
 	num := fs.String("number", "", "the phone's number (digits)")
+	tokenFlag := fs.String("relay-token", "", "the relay API's bearer token (WAEDGE_RELAY_TOKEN); prefer the file or the variable, a flag shows in the process list")
+	tokenFileDef := getenv("WAEDGE_RELAY_TOKEN_FILE")
+	if tokenFileDef == "" {
+		tokenFileDef = defaultTokenFile
+	}
+	tokenFile := fs.String("relay-token-file", tokenFileDef, "file holding the relay API's token (WAEDGE_RELAY_TOKEN_FILE); default: the embedded sandbox's, in --sandbox-dir of the default --data-dir")
 	name := fs.String("name", "", "profile name (create)")
 	to := fs.String("to", "", "recipient number: the business's display number, digits only (send, typing)")
 	text := fs.String("text", "", "text to send (send)")
@@ -141,6 +149,18 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		fmt.Fprint(stderr, sandboxUsage)
 		return 2
 	}
+	token := *tokenFlag
+	if token == "" {
+		token = getenv("WAEDGE_RELAY_TOKEN")
+	}
+	if token == "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "sandbox: no relay token: %v\n(the relay writes it to relay.token in its directory; pass --relay-token-file FILE or set WAEDGE_RELAY_TOKEN)\n", err)
+			return 2
+		}
+		token = strings.TrimSpace(string(b))
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -158,6 +178,7 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		return 2
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "sandbox: %v\n", err)
@@ -178,6 +199,9 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 }
 
 const sandboxUsage = `usage: waedge sandbox phone <verb> [flags]   (JSON output; --relay URL or WAEDGE_RELAY)
+  The relay's token is read from --relay-token-file (default: the embedded sandbox's relay.token,
+  WAEDGE_DATA_DIR.sandbox/relay.token or WAEDGE_SANDBOX_DIR/relay.token), or given with
+  WAEDGE_RELAY_TOKEN / --relay-token.
 
   list                                          hosted phones
   create --number N [--name NAME]               create a hosted phone (its own Signal identity)

@@ -36,6 +36,8 @@ type session struct {
 	slots   chan struct{} // pipelining semaphore
 
 	ended bool // guarded by the hub's mutex: the connection is gone, attach nothing more
+
+	device string // the first number authenticated on this connection: its bundle rate-limit key (under mu)
 }
 
 // numberState is a number's delivery cursor on this connection: the last queue sequence pushed.
@@ -204,7 +206,10 @@ func (s *session) handle(f network.Frame) {
 		}
 		var bundle network.PreKeyBundle
 		var res error
-		s.r.st.submit(&op{fn: fetchBundleOp(req.Number, &bundle, &res), done: func(err error) {
+		device := s.deviceKey()
+		allowDevice := func() bool { return s.r.limits.device(device) }
+		allowOneTime := func() bool { return s.r.limits.oneTimeKey(req.Number) }
+		s.r.st.submit(&op{fn: fetchBundleOp(req.Number, allowDevice, allowOneTime, &bundle, &res), done: func(err error) {
 			if err = errors.Join(err, res); err != nil {
 				s.replyErr(f.ReqID, err)
 				return
@@ -421,6 +426,14 @@ func (s *session) owns(number string) bool {
 	return ok && s.r.hub.owns(number, s)
 }
 
+// deviceKey is the key of this connection's bundle rate limit: the first number it authenticated, so
+// reconnecting does not refill the budget.
+func (s *session) deviceKey() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.device
+}
+
 func (s *session) authenticated() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -454,6 +467,9 @@ func (s *session) attached(number string) {
 	s.mu.Lock()
 	if _, ok := s.numbers[number]; !ok {
 		s.numbers[number] = &numberState{}
+	}
+	if s.device == "" {
+		s.device = number
 	}
 	s.mu.Unlock()
 	s.wakeUp()

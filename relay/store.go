@@ -410,8 +410,11 @@ func (s *store) preKeyCount(number string) (int, error) {
 }
 
 // fetchBundleOp builds number's bundle and deletes the one-time prekey it hands out, in the same
-// transaction: the answer is sent only after the commit, so no key is ever handed out twice.
-func fetchBundleOp(number string, out *network.PreKeyBundle, result *error) func(tx *bolt.Tx) error {
+// transaction: the answer is sent only after the commit, so no key is ever handed out twice. A
+// bundle for a registered number spends one of the requesting device's budget (allowDevice; refused
+// with ErrRateLimited when spent) and carries a one-time prekey only while the target's handout
+// budget allows it (allowOneTime); otherwise the signed prekey alone.
+func fetchBundleOp(number string, allowDevice, allowOneTime func() bool, out *network.PreKeyBundle, result *error) func(tx *bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		*out, *result = network.PreKeyBundle{}, nil
 		d, err := getDevice(tx, number)
@@ -422,12 +425,16 @@ func fetchBundleOp(number string, out *network.PreKeyBundle, result *error) func
 			*result = network.ErrNotRegistered
 			return nil
 		}
+		if !allowDevice() {
+			*result = fmt.Errorf("prekey bundles: %w", network.ErrRateLimited)
+			return nil
+		}
 		b := network.PreKeyBundle{Number: d.Number, DeviceID: d.DeviceID, RegistrationID: d.RegistrationID,
 			IdentityKey: d.IdentityKey, SignedPreKeyID: d.SignedPreKey.ID, SignedPreKey: d.SignedPreKey.Public,
 			SignedPreKeySig: d.SignedPreKey.Signature}
 		if keys := nestedRO(tx, bPreKeys, number); keys != nil {
 			c := keys.Cursor()
-			if k, v := c.First(); k != nil {
+			if k, v := c.First(); k != nil && allowOneTime() {
 				if len(k) != 4 {
 					return fmt.Errorf("prekey id: %w", errCorrupt)
 				}
@@ -742,5 +749,5 @@ func isRejection(err error) bool {
 	return errors.Is(err, network.ErrInvalid) || errors.Is(err, network.ErrNotRegistered) ||
 		errors.Is(err, network.ErrUnknownRecipient) || errors.Is(err, network.ErrAlreadyRegistered) ||
 		errors.Is(err, network.ErrIDConflict) || errors.Is(err, network.ErrBlocked) ||
-		errors.Is(err, network.ErrUnauthorized)
+		errors.Is(err, network.ErrUnauthorized) || errors.Is(err, network.ErrRateLimited)
 }

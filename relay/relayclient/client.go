@@ -6,6 +6,8 @@ package relayclient
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,8 +123,10 @@ type conn struct {
 	cancel context.CancelFunc
 	nextID atomic.Uint32
 
-	mu      sync.Mutex
-	pending map[uint32]chan network.Result
+	mu          sync.Mutex
+	pending     map[uint32]chan network.Result
+	proofNumber string // the number proof was signed for (blob requests)
+	proof       string // base64 signature of BlobProofMessage(nonce, proofNumber)
 }
 
 // connect dials, reads the challenge, starts the read loop, logs known numbers in and publishes the
@@ -464,14 +468,85 @@ func (c *Client) Report(ctx context.Context, from, business, kind string) error 
 	return err
 }
 
+// Headers of a blob request's device proof (see BlobProofMessage).
+const (
+	HeaderNumber = "X-Relay-Number"
+	HeaderProof  = "X-Relay-Proof"
+)
+
+// BlobProofMessage is what a device signs with a number's identity key to use the relay's blob
+// routes: the login message over a nonce derived from the connection's challenge nonce, so the proof
+// is valid only while that connection owns the number and can never pass for a login.
+func BlobProofMessage(nonce []byte, number string) []byte {
+	d := sha256.Sum256(append([]byte("waedge relay blob access\x00"), nonce...))
+	return network.AuthMessage(d[:], number)
+}
+
+// blobProof returns a number this client has logged in and its proof for the current connection.
+func (c *Client) blobProof(ctx context.Context) (string, string, error) {
+	c.mu.Lock()
+	k, ready := c.conn, c.connected
+	number := ""
+	for n := range c.numbers {
+		if number == "" || n < number {
+			number = n
+		}
+	}
+	c.mu.Unlock()
+	if k == nil {
+		select {
+		case <-ready:
+			return c.blobProof(ctx)
+		case <-c.ctx.Done():
+			return "", "", network.ErrClosed
+		case <-ctx.Done():
+			return "", "", fmt.Errorf("waiting for relay connection: %w", ctx.Err())
+		}
+	}
+	if number == "" || c.opts.Signer == nil {
+		return "", "", fmt.Errorf("blob access needs a logged-in number: %w", network.ErrUnauthorized)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.proofNumber != number {
+		sig, err := c.opts.Signer.Sign(number, BlobProofMessage(k.nonce, number))
+		if err != nil {
+			return "", "", fmt.Errorf("sign blob proof: %w", err)
+		}
+		k.proofNumber, k.proof = number, base64.StdEncoding.EncodeToString(sig)
+	}
+	return number, k.proof, nil
+}
+
+// blobRequest sends an HTTP request to a blob route with the device proof.
+func (c *Client) blobRequest(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	number, proof, err := c.blobProof(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("blob request: %w", err)
+	}
+	req.Header.Set(HeaderNumber, number)
+	req.Header.Set(HeaderProof, proof)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/octet-stream")
+	}
+	resp, err := c.opts.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		resp.Body.Close()
+		return nil, fmt.Errorf("blob request: %w", network.ErrUnauthorized)
+	}
+	return resp, nil
+}
+
 // PutBlob implements network.BlobStore.
 func (c *Client) PutBlob(ctx context.Context, blob []byte) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+"/sandbox/blobs", bytes.NewReader(blob))
-	if err != nil {
-		return "", fmt.Errorf("blob request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := c.opts.HTTPClient.Do(req)
+	resp, err := c.blobRequest(ctx, http.MethodPut, "/sandbox/blobs", bytes.NewReader(blob))
 	if err != nil {
 		return "", fmt.Errorf("upload blob: %w", err)
 	}
@@ -493,11 +568,7 @@ func (c *Client) GetBlob(ctx context.Context, id string) ([]byte, error) {
 	if !network.ValidID(id) || strings.ContainsAny(id, "/.") {
 		return nil, network.ErrInvalid
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/sandbox/blobs/"+id, nil)
-	if err != nil {
-		return nil, fmt.Errorf("blob request: %w", err)
-	}
-	resp, err := c.opts.HTTPClient.Do(req)
+	resp, err := c.blobRequest(ctx, http.MethodGet, "/sandbox/blobs/"+id, nil)
 	if err != nil {
 		return nil, fmt.Errorf("download blob: %w", err)
 	}
