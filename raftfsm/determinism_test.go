@@ -1,9 +1,9 @@
 package raftfsm
 
 import (
-	"errors"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
