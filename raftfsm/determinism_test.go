@@ -260,3 +260,23 @@ func errIs(err, want error) bool {
 	}
 	return errors.Is(err, want)
 }
+
+// TestIntegrityDeliveryCountedOnceWithinABatch: the same integrity signal
+// delivery twice in one batch (one bbolt transaction) is counted once and
+// the second is refused, as when the two arrive in separate batches.
+func TestIntegrityDeliveryCountedOnceWithinABatch(t *testing.T) {
+	f := openFSM(t)
+	sig := cmd(t, CmdRecordIntegrity, RecordIntegrity{PhoneNumberID: "3001", Kind: SignalSpamReport, Count: 2,
+		At: 1_767_225_600_000, DeliveryRef: "d1"})
+	rs := f.ApplyBatch([]*raft.Log{entry(1, tenantCmd(t, 1, "+15551234567")), entry(2, sig), entry(3, sig)})
+	if r := results(t, rs[1])[0]; r.Err != nil {
+		t.Fatalf("first delivery: %v", r.Err)
+	}
+	if r := results(t, rs[2])[0]; !errors.Is(r.Err, ErrConflict) {
+		t.Fatalf("second delivery of the same signal: %v, want ErrConflict", r.Err)
+	}
+	rows, err := f.Integrity("3001", "", "")
+	if err != nil || len(rows) != 1 || rows[0].Count != 2 {
+		t.Fatalf("counters %+v %v: want one spam report counter of 2", rows, err)
+	}
+}
