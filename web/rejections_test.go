@@ -244,3 +244,34 @@ func lineDiff(before, after string) string {
 	}
 	return sb.String()
 }
+
+// TestMediaRejectionsChangeNothing: uploads refused before or after some
+// of their chunks were replicated (an unsupported type, content that is
+// not what it claims, a file over its type's limit found mid-stream)
+// leave the whole state as it was: no chunk, no record, no tombstone.
+func TestMediaRejectionsChangeNothing(t *testing.T) {
+	h := newMediaHarness(t)
+	a, q := h.a, "?messaging_product=whatsapp"
+	h.mustUpload(a, q, field("type", "image/png"), file("image/png", pngMagic, 1000)) // something to keep
+	for _, tc := range []struct {
+		name  string
+		parts []part
+	}{
+		{"unsupported type", []part{field("type", "image/gif"), file("image/gif", []byte("GIF89a"), 100)}},
+		{"not the image it claims", []part{field("type", "image/png"), file("image/png", jpegMagic, 100)}},
+		{"empty file", []part{field("type", "text/plain"), file("text/plain", nil, 0)}},
+		{"image over 5 MB, type first", []part{field("type", "image/jpeg"), file("image/jpeg", jpegMagic, 5_000_001)}},
+		{"image over 5 MB, type last", []part{file("image/png", pngMagic, 5_000_001), field("type", "image/png")}},
+		{"sticker over its limit", []part{file("image/webp", webpMagic, 200_000)}},
+	} {
+		state, audit := fullState(t, h.harness)
+		code, out := h.upload(a, q, tc.parts...)
+		if code != 400 || decodeEnvelope(t, out).Error.Code != 131053 {
+			t.Errorf("%s: %d %s, want 400 with code 131053", tc.name, code, out)
+		}
+		after, auditAfter := fullState(t, h.harness)
+		if after != state || len(auditAfter) != len(audit) {
+			t.Errorf("%s: the refused upload changed the state:\n%s", tc.name, lineDiff(state, after))
+		}
+	}
+}
