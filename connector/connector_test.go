@@ -311,7 +311,11 @@ func propose(t *testing.T, n *node.Node, typ raftfsm.CommandType, payload any) {
 
 // newUnit runs a connector on a one-node cluster with a fake network; the
 // business number is 15550001000 (phone-number id 3, WABA 2).
-func newUnit(t *testing.T, cfg Config) *unit {
+func newUnit(t *testing.T, cfg Config) *unit { return newUnitWith(t, cfg, nil) }
+
+// newUnitWith is newUnit with the connector's proposer wrapped by wrap
+// (nil: the node itself).
+func newUnitWith(t *testing.T, cfg Config, wrap func(*unit, Proposer) Proposer) *unit {
 	n := nodetest.Cluster(t, 1)[0]
 	u := &unit{n: n, fn: newFakeNet(), sealer: seal.New(n, n.KEK(), nil), clock: &atomic.Int64{}}
 	u.sealer = seal.New(n, n.KEK(), u.now)
@@ -321,7 +325,11 @@ func newUnit(t *testing.T, cfg Config) *unit {
 	propose(t, n, raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: "2", BusinessID: "1", AppID: "4",
 		CallbackURL: "http://127.0.0.1:1/hook"})
 	cfg.Numbers, cfg.Poll = 20*time.Millisecond, 5*time.Millisecond
-	c := New(Deps{Cluster: n, Sealer: u.sealer, Now: u.now,
+	var p Proposer = n
+	if wrap != nil {
+		p = wrap(u, n)
+	}
+	c := New(Deps{Cluster: p, Sealer: u.sealer, Now: u.now,
 		Dial: func(context.Context, network.Signer) (network.Network, error) { return u.fn, nil }}, cfg)
 	n.RegisterWorker("network", c.Run)
 	nodetest.WaitFor(t, "business registered", 10*time.Second, func() bool {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,9 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"go.mau.fi/libsignal/protocol"
-	"go.mau.fi/libsignal/serialize"
 
 	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/network"
@@ -614,12 +610,7 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 	}
 
 	// No counter reuse and no plaintext on the relay.
-	ser := serialize.NewProtoBufSerializer()
-	type slot struct {
-		to, ratchet string
-		counter     uint32
-	}
-	seen := map[slot]string{}
+	seen := map[chainSlot]string{}
 	envelopes := 0
 	for _, raw := range tp.all() {
 		for _, mk := range markers {
@@ -635,26 +626,12 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 		if err != nil || env.From != business {
 			continue
 		}
-		var sm *protocol.SignalMessage
-		if env.Kind == network.KindPreKeyMessage {
-			pk, err := protocol.NewPreKeySignalMessageFromBytes(env.Ciphertext, ser.PreKeySignalMessage, ser.SignalMessage)
-			if err != nil {
-				t.Fatalf("business pkmsg does not parse: %v", err)
-			}
-			sm = pk.WhisperMessage()
-		} else {
-			sm, err = protocol.NewSignalMessageFromBytes(env.Ciphertext, ser.SignalMessage)
-			if err != nil {
-				t.Fatalf("business msg does not parse: %v", err)
-			}
-		}
 		envelopes++
-		s := slot{to: env.To, ratchet: hex.EncodeToString(sm.SenderRatchetKey().Serialize()), counter: sm.Counter()}
-		h := sha256.Sum256(sm.Serialize())
-		if prev, ok := seen[s]; ok && prev != string(h[:]) {
+		s, h := slotOf(t, env)
+		if prev, ok := seen[s]; ok && prev != h {
 			t.Fatalf("counter %d of a sending chain to %s was used for two different ciphertexts", s.counter, s.to)
 		}
-		seen[s] = string(h[:])
+		seen[s] = h
 	}
 	if envelopes < len(outboundIDs) {
 		t.Fatalf("relay saw %d business envelopes for %d messages", envelopes, len(outboundIDs))

@@ -124,7 +124,11 @@ func (f *FSM) applyRecordIntegrity(tx *bolt.Tx, payload []byte) ([]byte, error) 
 	var seenKey []byte
 	if c.DeliveryRef != "" {
 		seenKey = []byte(c.PhoneNumberID + "\x00" + day + "\x00" + c.DeliveryRef)
-		if tx.Bucket(bucketIntegritySeen).Get(seenKey) != nil {
+		// The seen keys hold empty values, which bbolt's Get reports as
+		// absent (nil) while they are still in this transaction: a batch
+		// holding the delivery twice would count it twice on one replica
+		// and once on another. A cursor sees the key either way.
+		if k, _ := tx.Bucket(bucketIntegritySeen).Cursor().Seek(seenKey); bytes.Equal(k, seenKey) {
 			return nil, domainErr(ErrConflict, "signal delivery")
 		}
 	}

@@ -55,6 +55,10 @@ type Config struct {
 	Poll time.Duration
 	// Scan bounds how many queued events one scan looks at (default 512).
 	Scan int
+	// Timeout bounds one delivery attempt, from dialing to the end of the
+	// answer (default 10 s); a receiver that holds longer counts as a
+	// failed attempt ("timeout") and is retried.
+	Timeout time.Duration
 	// Open opens a sealed event body (required; seal.Sealer.Open). Bodies
 	// are sealed by the proposer with aad raftfsm.WebhookAAD(WABA id),
 	// because they carry message content and consumer numbers.
@@ -270,7 +274,13 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 		return raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "unreadable", At: d.cfg.Now().UnixMilli()}, true
 	}
 	status := "error"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.CallbackURL, bytes.NewReader(body))
+	timeout := d.cfg.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, sub.CallbackURL, bytes.NewReader(body))
 	if err == nil {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Hub-Signature-256", cloudapi.Sign(app.Secret, body))
@@ -283,8 +293,10 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 			status = strconv.Itoa(resp.StatusCode)
 		} else if ctx.Err() != nil {
 			return a, false // leadership lost mid-attempt: the next leader retries
+		} else if actx.Err() != nil {
+			status = "timeout"
 		} else {
-			status = "unreachable"
+			status = "unreachable" // refused, reset, no route, TLS failure…
 		}
 	}
 	now := d.cfg.Now()
@@ -301,6 +313,9 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 	}
 	return a, true
 }
+
+// defaultTimeout bounds a delivery attempt when Config.Timeout is zero.
+const defaultTimeout = 10 * time.Second
 
 // open unseals an event body.
 func (d *Dispatcher) open(e raftfsm.OutboxEvent) ([]byte, error) {

@@ -1,0 +1,291 @@
+package raftfsm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// WindowMillis is the customer service window: 24 hours.
+const WindowMillis = 24 * 60 * 60 * 1000
+
+// Message directions.
+const (
+	DirectionOut = "out"
+	DirectionIn  = "in"
+)
+
+// Message is a stored message. Nothing in it names the consumer or the
+// message in clear: the wamid (which embeds the consumer's number) is kept
+// only as IDRef, a hash; the consumer as PeerRef (a keyed hash, see
+// seal.ConsumerRef) and PeerSealed, sealed under the same data key as the
+// content so that it dies with it; so is the business's
+// biz_opaque_callback_data (CallbackSealed).
+type Message struct {
+	Key           []byte
+	IDRef         string // MessageIDRef(wamid)
+	IDSealed      []byte // the wamid, sealed with aad IDAAD(IDRef) (the connector needs it)
+	PhoneNumberID string
+	BusinessID    string
+	PeerRef       string // consumer reference (seal.ConsumerRef)
+	PeerSealed    []byte // consumer wa_id, sealed with aad PeerAAD(wamid)
+	Direction     string
+	Type          string
+	Content       []byte // sealed with aad = wamid
+	// CallbackSealed is the send request's biz_opaque_callback_data,
+	// sealed with aad CallbackAAD(wamid) (empty: none).
+	CallbackSealed []byte
+	Status         string
+	CreatedAt      int64
+	UpdatedAt      int64
+	// NetworkID is the network's id of an inbound message (the sender's
+	// envelope id), for read receipts.
+	NetworkID string
+	// Category is an outbound message's pricing category (its template's
+	// category, else service), for statistics and billing.
+	Category string
+}
+
+// MessageIDRef is how a message id is stored and looked up: a wamid embeds
+// the consumer's number (base64), so it never reaches the disk in clear.
+// Our wamids carry 72 random bits, so the hash cannot be reversed by
+// enumerating numbers.
+func MessageIDRef(wamid string) string {
+	h := sha256.Sum256([]byte("waedge wamid v1\x00" + wamid))
+	return hex.EncodeToString(h[:16])
+}
+
+// IDAAD is the additional data a message's sealed wamid is bound to.
+func IDAAD(idRef string) []byte { return []byte("wamid:" + idRef) }
+
+// PeerAAD is the additional data a message's sealed peer number is bound to.
+func PeerAAD(wamid string) []byte { return []byte("peer:" + wamid) }
+
+// CallbackAAD is the additional data a message's sealed
+// biz_opaque_callback_data is bound to.
+func CallbackAAD(wamid string) []byte { return []byte("callback:" + wamid) }
+
+// AcceptMessage is the payload of CmdAcceptMessage. Key and CreatedAt are
+// chosen by the proposer, which also seals Content, PeerSealed and
+// CallbackSealed.
+type AcceptMessage struct {
+	Key           []byte
+	IDRef         string
+	IDSealed      []byte
+	PhoneNumberID string
+	BusinessID    string
+	PeerRef       string
+	PeerSealed    []byte
+	Type          string
+	Content       []byte
+	// CallbackSealed is biz_opaque_callback_data, sealed like PeerSealed.
+	CallbackSealed []byte
+	RequireWindow  bool
+	CreatedAt      int64
+	// TemplateName and TemplateLanguage name the template of a template
+	// message: Apply looks up its category (the pricing category).
+	TemplateName     string
+	TemplateLanguage string
+}
+
+// RecordInbound is the payload of CmdRecordInbound.
+type RecordInbound struct {
+	Key           []byte
+	IDRef         string
+	IDSealed      []byte
+	PhoneNumberID string
+	PeerRef       string
+	PeerSealed    []byte
+	Type          string
+	Content       []byte
+	ReceivedAt    int64
+	// NetworkID is the sender's envelope id.
+	NetworkID string
+	// Event is the webhook to queue, built by the proposer (body sealed); it is queued
+	// only if the WABA has a subscription.
+	Event *OutboxEvent
+}
+
+// MarkRead is the payload of CmdMarkRead.
+type MarkRead struct {
+	PhoneNumberID string
+	IDRef         string
+	At            int64
+	// Typing also shows the consumer a typing indicator.
+	Typing bool
+}
+
+// putMessage stores m with its id and per-phone indexes.
+func putMessage(tx *bolt.Tx, m Message) {
+	mustPut(tx, bucketMessages, m.Key, marshal(m))
+	mustPut(tx, bucketMessageIDs, []byte(m.IDRef), m.Key)
+	mustPut(tx, bucketMessagesByPhone, phoneIndexKey(m.PhoneNumberID, m.Key), nil)
+}
+
+func (f *FSM) applyAcceptMessage(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c AcceptMessage
+	decode(payload, &c)
+	if len(c.Key) != 16 || c.IDRef == "" || c.PeerRef == "" || c.Type == "" {
+		return nil, domainErr(ErrInvalid, "message key, id, recipient and type are required")
+	}
+	var p Phone
+	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
+	if v == nil {
+		return nil, domainErr(ErrNotFound, "phone number")
+	}
+	decode(v, &p)
+	if p.BusinessID != c.BusinessID {
+		return nil, domainErr(ErrNotFound, "phone number")
+	}
+	if tx.Bucket(bucketMessageIDs).Get([]byte(c.IDRef)) != nil || tx.Bucket(bucketMessages).Get(c.Key) != nil {
+		return nil, domainErr(ErrConflict, "message id")
+	}
+	w := tx.Bucket(bucketWindows).Get(windowKey(c.PhoneNumberID, c.PeerRef))
+	windowOpen := len(w) == 8 && c.CreatedAt-int64(beUint64(w)) <= WindowMillis
+	if c.RequireWindow && !windowOpen {
+		// MUTATION: the refused message is still counted and its consumer reached.
+		bumpStat(tx, c.PhoneNumberID, c.CreatedAt, DirectionOut, c.Type, StatusAccepted, CategoryService)
+		distinctTouch(tx, setReach, c.PhoneNumberID, c.PeerRef, c.CreatedAt, reachHorizon)
+		return nil, ErrWindowClosed
+	}
+	category := CategoryService
+	if c.Type == "template" {
+		if tv := tx.Bucket(bucketTemplates).Get(templateKey(p.WABAID, c.TemplateName, c.TemplateLanguage)); tv != nil {
+			var t Template
+			decode(tv, &t)
+			category = PricingCategory(t.Category)
+		}
+	}
+	// A template outside the window is business-initiated: it counts
+	// against the messaging-limit tier (distinct consumers per rolling 24
+	// hours). The check only reads, so a refusal leaves nothing behind.
+	businessInitiated := c.Type == "template" && !windowOpen
+	if businessInitiated {
+		if limit, _ := TierLimit(TierOf(p)); limit > 0 {
+			if live, present := distinctLive(tx, setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt-tierHorizon); !present && live >= limit {
+				return nil, ErrMessagingLimit
+			}
+		}
+	}
+	putMessage(tx, Message{
+		Key: c.Key, IDRef: c.IDRef, IDSealed: c.IDSealed, PhoneNumberID: c.PhoneNumberID, BusinessID: c.BusinessID,
+		PeerRef: c.PeerRef, PeerSealed: c.PeerSealed,
+		Direction: DirectionOut, Type: c.Type, Content: c.Content, CallbackSealed: c.CallbackSealed,
+		Status: StatusAccepted, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, Category: category,
+	})
+	bumpStat(tx, c.PhoneNumberID, c.CreatedAt, DirectionOut, c.Type, StatusAccepted, category)
+	distinctTouch(tx, setReach, c.PhoneNumberID, c.PeerRef, c.CreatedAt, reachHorizon)
+	if businessInitiated {
+		distinctTouch(tx, setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt, tierHorizon)
+	}
+	// The network connector picks it up from the pending queue.
+	mustPut(tx, bucketSignalPending, c.Key, []byte(c.PhoneNumberID))
+	return nil, nil
+}
+
+func (f *FSM) applyRecordInbound(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c RecordInbound
+	decode(payload, &c)
+	if err := checkRecordInbound(tx, &c); err != nil {
+		return nil, err
+	}
+	recordInbound(tx, &c)
+	return nil, nil
+}
+
+// checkRecordInbound validates an inbound message against the state.
+func checkRecordInbound(tx *bolt.Tx, c *RecordInbound) error {
+	if len(c.Key) != 16 || c.IDRef == "" || c.PeerRef == "" {
+		return domainErr(ErrInvalid, "message key, id and sender are required")
+	}
+	if tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID)) == nil {
+		return domainErr(ErrNotFound, "phone number")
+	}
+	if tx.Bucket(bucketMessageIDs).Get([]byte(c.IDRef)) != nil || tx.Bucket(bucketMessages).Get(c.Key) != nil {
+		return domainErr(ErrConflict, "message id")
+	}
+	return nil
+}
+
+// recordInbound stores a checked inbound message, queues its webhook and
+// opens the 24-hour window.
+func recordInbound(tx *bolt.Tx, c *RecordInbound) {
+	var p Phone
+	decode(tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID)), &p)
+	putMessage(tx, Message{
+		Key: c.Key, IDRef: c.IDRef, IDSealed: c.IDSealed, PhoneNumberID: c.PhoneNumberID, BusinessID: p.BusinessID,
+		PeerRef: c.PeerRef, PeerSealed: c.PeerSealed,
+		Direction: DirectionIn, Type: c.Type, Content: c.Content, Status: "received",
+		CreatedAt: c.ReceivedAt, UpdatedAt: c.ReceivedAt, NetworkID: c.NetworkID,
+	})
+	bumpStat(tx, c.PhoneNumberID, c.ReceivedAt, DirectionIn, c.Type, StatusReceived, CategoryService)
+	if c.Event != nil {
+		ev := *c.Event
+		ev.PhoneNumberID = c.PhoneNumberID
+		enqueue(tx, p.WABAID, p.BusinessID, &ev)
+	}
+	wk := windowKey(c.PhoneNumberID, c.PeerRef)
+	if w := tx.Bucket(bucketWindows).Get(wk); len(w) != 8 || int64(beUint64(w)) < c.ReceivedAt {
+		if len(w) == 8 {
+			mustDelete(tx, bucketWindowsByTime, windowTimeKey(c.PhoneNumberID, int64(beUint64(w)), c.PeerRef))
+		}
+		mustPut(tx, bucketWindows, wk, be64(c.ReceivedAt))
+		mustPut(tx, bucketWindowsByTime, windowTimeKey(c.PhoneNumberID, c.ReceivedAt, c.PeerRef), nil)
+	}
+}
+
+func (f *FSM) applyMarkRead(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c MarkRead
+	decode(payload, &c)
+	key := tx.Bucket(bucketMessageIDs).Get([]byte(c.IDRef))
+	if key == nil {
+		return nil, domainErr(ErrNotFound, "message")
+	}
+	key = bytes.Clone(key)
+	var m Message
+	decode(tx.Bucket(bucketMessages).Get(key), &m)
+	if m.PhoneNumberID != c.PhoneNumberID || m.Direction != DirectionIn {
+		return nil, domainErr(ErrNotFound, "message")
+	}
+	if m.Status == "read" {
+		return nil, nil
+	}
+	m.Status, m.UpdatedAt = "read", c.At
+	mustPut(tx, bucketMessages, key, marshal(m))
+	// The connector tells the consumer's phone (read receipt, typing).
+	typing := []byte{0}
+	if c.Typing {
+		typing[0] = 1
+	}
+	mustPut(tx, bucketSignalReads, key, typing)
+	return nil, nil
+}
+
+// MessageByID returns a stored message by its wamid.
+func (f *FSM) MessageByID(wamid string) (Message, error) {
+	var m Message
+	err := f.View(func(tx *bolt.Tx) error {
+		key := tx.Bucket(bucketMessageIDs).Get([]byte(MessageIDRef(wamid)))
+		if key == nil {
+			return ErrNotFound
+		}
+		v := tx.Bucket(bucketMessages).Get(key)
+		if v == nil {
+			return ErrNotFound
+		}
+		return unmarshal(v, &m)
+	})
+	return m, err
+}
+
+// MessageCount returns how many messages are stored.
+func (f *FSM) MessageCount() int {
+	n := 0
+	_ = f.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketMessages).Stats().KeyN
+		return nil
+	})
+	return n
+}
