@@ -33,6 +33,7 @@ func startRelay(t *testing.T) *relayProc {
 	t.Cleanup(func() {
 		_ = r.cmd.Process.Kill()
 		_ = r.cmd.Wait()
+		checkLog(t, "relay", r.log.String(), true) // the network routes by consumer numbers
 		if t.Failed() {
 			t.Logf("--- relay log ---\n%s", tail(r.log.String(), 40))
 		}

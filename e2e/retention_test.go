@@ -24,15 +24,18 @@ import (
 )
 
 // needles are the byte patterns a secret could leave on disk: raw, hex,
-// and its base64 encodings at each of the three alignments (inner part).
+// and its base64 encodings (standard and URL alphabet) at each of the
+// three alignments (inner part).
 func needles(s string) [][]byte {
 	out := [][]byte{[]byte(s), []byte(hex.EncodeToString([]byte(s)))}
-	for pad := range 3 {
-		enc := base64.StdEncoding.EncodeToString(append(make([]byte, pad), s...))
-		// Skip the characters that mix in the padding bytes and the tail.
-		start := (pad*8 + 5) / 6
-		if end := len(enc) - 4; end-start >= 8 {
-			out = append(out, []byte(enc[start:end]))
+	for _, e := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+		for pad := range 3 {
+			enc := e.EncodeToString(append(make([]byte, pad), s...))
+			// Skip the characters that mix in the padding bytes and the tail.
+			start := (pad*8 + 5) / 6
+			if end := len(enc) - 4; end-start >= 8 {
+				out = append(out, []byte(enc[start:end]))
+			}
 		}
 	}
 	return out
