@@ -93,11 +93,12 @@ func TestBlackBoxConversationOverSharedRelay(t *testing.T) {
 	hook := newHook(t)
 	mu, got, statuses := &hook.mu, hook.got, hook.statuses
 	if code, err := doJSON(ctx, "POST", nodes[0].url("/v21.0/"+created.WABAID+"/subscribed_apps"), created.AccessToken,
-		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "verify-shared-relay"}, nil); err != nil || code != 200 {
 		t.Fatalf("subscribe: %d %v", code, err)
 	}
 	business := "15550004242"
 	consumer := "4917600000077"
+	consumerNumber(t, consumer) // texts are captured as they are sent (harness)
 	sandbox(t, rl.addr, nil, "create", "--number", consumer, "--name", "Mia")
 
 	phoneSays := func(text string) string {

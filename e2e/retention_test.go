@@ -135,7 +135,7 @@ func TestGoneAfterRetention(t *testing.T) {
 	createTemplate(t, nodes[0], created.AccessToken, created.WABAID, "order_update", "Update: {{1}}")
 	hook := newRawHook(t)
 	if code, err := doJSON(ctx, "POST", nodes[0].url("/v21.0/"+created.WABAID+"/subscribed_apps"), created.AccessToken,
-		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "verify-retention"}, nil); err != nil || code != 200 {
 		t.Fatalf("subscribe: %d %v", code, err)
 	}
 	waitConverged(t, nodes, token)
@@ -149,6 +149,8 @@ func TestGoneAfterRetention(t *testing.T) {
 	// path (decrypted by the leader, stored, webhook queued) must leave no
 	// more on disk than the outbound one.
 	inMarker := "INBOUND-" + hex.EncodeToString(b[:])
+	secret(t, marker, inMarker)
+	consumerNumber(t, consumer)
 	sandbox(t, rl.addr, nil, "create", "--number", consumer, "--name", "Zed")
 	waitFor(t, "the phone reaches the business", 30*time.Second, func() bool {
 		_, _, err := cli(t, "sandbox", "phone", "send", "--relay", "http://"+rl.addr, "--number", consumer,

@@ -100,7 +100,7 @@ func TestBlackBoxWebhooksReceiverDownAndLeaderKill(t *testing.T) {
 	hook.secret = ten.AppSecret
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 	code, err = doJSON(ctx, "POST", leader.url("/v21.0/"+ten.WABAID+"/subscribed_apps"), ten.AccessToken,
-		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil)
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "verify-hooks-leader-kill"}, nil)
 	cancel()
 	if err != nil || code != 200 {
 		t.Fatalf("subscribe: %d %v", code, err)
