@@ -498,8 +498,44 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("transfer leadership", func(t *testing.T) {
+	t.Run("transfer leadership under writes through the old leader: no acknowledged write lost", func(t *testing.T) {
 		old := c.leader()
+		// Proposals in flight on the leader as it steps down fail (not
+		// leader, transfer in progress, leadership lost) or are routed
+		// again; none may be acknowledged without being committed.
+		var (
+			acked []string
+			mu    sync.Mutex
+			wg    sync.WaitGroup
+			stop  = make(chan struct{})
+		)
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					k := fmt.Sprintf("transfer-%d-%d", w, i)
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					res, err := old.Propose(ctx, putValue(t, k, "t"))
+					cancel()
+					if err == nil && res.Err == nil {
+						mu.Lock()
+						acked = append(acked, k)
+						mu.Unlock()
+					}
+				}
+			}(w)
+		}
+		waitFor(t, "writes before the transfer", 10*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(acked) > 50
+		})
 		if err := c.follower().TransferLeadership(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -507,6 +543,24 @@ func TestThreeNodeCluster(t *testing.T) {
 			l := leaderOf(c.nodes...)
 			return l != nil && l != old
 		})
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		waitFor(t, "writes after the transfer", 10*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(acked) > n+50
+		})
+		close(stop)
+		wg.Wait()
+		c.converged()
+		for _, m := range c.live() {
+			for _, k := range acked {
+				if v, err := m.FSM().ClusterValue(k); err != nil || string(v) != "t" {
+					t.Fatalf("acknowledged write %s missing on %s: %v", k, m.ID(), err)
+				}
+			}
+		}
 	})
 }
 
