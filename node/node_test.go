@@ -398,8 +398,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		oldIdx := c.index(old)
 		// Writes in flight while the leader dies: every acknowledged one
 		// must survive.
-		var acked []string
-		var mu sync.Mutex
+		var acks ackLog
 		var wg sync.WaitGroup
 		members := append([]*Node(nil), c.nodes...) // the writers' view; c.nodes changes below
 		for w := 0; w < 8; w++ {
@@ -407,18 +406,8 @@ func TestThreeNodeCluster(t *testing.T) {
 			go func(w int) {
 				defer wg.Done()
 				for i := 0; i < 40; i++ {
-					k := fmt.Sprintf("crash-%d-%d", w, i)
-					n := members[(w+i)%3]
-					if n == nil || n == old {
-						continue
-					}
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					res, err := n.Propose(ctx, putValue(t, k, "v"))
-					cancel()
-					if err == nil && res.Err == nil {
-						mu.Lock()
-						acked = append(acked, k)
-						mu.Unlock()
+					if n := members[(w+i)%3]; n != nil && n != old {
+						acks.put(t, n, fmt.Sprintf("crash-%d-%d", w, i), "v")
 					}
 				}
 			}(w)
@@ -435,17 +424,13 @@ func TestThreeNodeCluster(t *testing.T) {
 		})
 		t.Logf("new leader %v after the stop", time.Since(start).Round(time.Millisecond))
 		wg.Wait()
-		if len(acked) == 0 {
+		if acks.count() == 0 {
 			t.Fatal("no write acknowledged around the stop")
 		}
 		n := c.restart(oldIdx)
 		waitFor(t, "restarted node ready", 15*time.Second, n.Ready)
 		c.converged()
-		for _, k := range acked {
-			if v, err := n.FSM().ClusterValue(k); err != nil || string(v) != "v" {
-				t.Fatalf("acknowledged write %s lost: %v", k, err)
-			}
-		}
+		acks.check(t, n, "v")
 	})
 
 	t.Run("restart of a joined node with unchanged command line", func(t *testing.T) {
@@ -504,10 +489,9 @@ func TestThreeNodeCluster(t *testing.T) {
 		// leader, transfer in progress, leadership lost) or are routed
 		// again; none may be acknowledged without being committed.
 		var (
-			acked []string
-			mu    sync.Mutex
-			wg    sync.WaitGroup
-			stop  = make(chan struct{})
+			acks ackLog
+			wg   sync.WaitGroup
+			stop = make(chan struct{})
 		)
 		for w := 0; w < 8; w++ {
 			wg.Add(1)
@@ -519,23 +503,11 @@ func TestThreeNodeCluster(t *testing.T) {
 						return
 					default:
 					}
-					k := fmt.Sprintf("transfer-%d-%d", w, i)
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					res, err := old.Propose(ctx, putValue(t, k, "t"))
-					cancel()
-					if err == nil && res.Err == nil {
-						mu.Lock()
-						acked = append(acked, k)
-						mu.Unlock()
-					}
+					acks.put(t, old, fmt.Sprintf("transfer-%d-%d", w, i), "t")
 				}
 			}(w)
 		}
-		waitFor(t, "writes before the transfer", 10*time.Second, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(acked) > 50
-		})
+		waitFor(t, "writes before the transfer", 10*time.Second, func() bool { return acks.count() > 50 })
 		if err := c.follower().TransferLeadership(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -543,25 +515,50 @@ func TestThreeNodeCluster(t *testing.T) {
 			l := leaderOf(c.nodes...)
 			return l != nil && l != old
 		})
-		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		waitFor(t, "writes after the transfer", 10*time.Second, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(acked) > n+50
-		})
+		n := acks.count()
+		waitFor(t, "writes after the transfer", 10*time.Second, func() bool { return acks.count() > n+50 })
 		close(stop)
 		wg.Wait()
 		c.converged()
 		for _, m := range c.live() {
-			for _, k := range acked {
-				if v, err := m.FSM().ClusterValue(k); err != nil || string(v) != "t" {
-					t.Fatalf("acknowledged write %s missing on %s: %v", k, m.ID(), err)
-				}
-			}
+			acks.check(t, m, "t")
 		}
 	})
+}
+
+// ackLog records the keys whose writes were acknowledged, from many writers.
+type ackLog struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+// put proposes key=v through n and records key if the write is acknowledged.
+func (a *ackLog) put(t *testing.T, n *Node, key, v string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if res, err := n.Propose(ctx, putValue(t, key, v)); err == nil && res.Err == nil {
+		a.mu.Lock()
+		a.keys = append(a.keys, key)
+		a.mu.Unlock()
+	}
+}
+
+func (a *ackLog) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.keys)
+}
+
+// check fails t unless n holds every acknowledged key with value v.
+func (a *ackLog) check(t *testing.T, n *Node, v string) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, k := range a.keys {
+		if got, err := n.FSM().ClusterValue(k); err != nil || string(got) != v {
+			t.Fatalf("acknowledged write %s missing on %s: %v", k, n.ID(), err)
+		}
+	}
 }
 
 func TestGroupCommit(t *testing.T) {
