@@ -1,5 +1,7 @@
 // Package e2e holds black-box tests: they build the waedge binary and drive
-// real processes over real TCP, as an operator would.
+// real processes over real TCP, as an operator would. Whatever a process
+// writes is searched for the tests' secrets when its test ends
+// (logscan_test.go).
 package e2e
 
 import (

@@ -16,7 +16,8 @@ import (
 )
 
 // Invariant 4 (plaintext stays inside) for the black-box tests: every
-// process a test starts runs at --log-level debug, and when the test ends
+// process a test starts runs at --log-level debug (a benchmark's at info,
+// as in production), and when the test ends
 // its whole captured output (stdout and stderr) is searched for every
 // secret any test of the package used — message texts and markers,
 // consumer numbers, access and admin tokens, app secrets, verify tokens,
