@@ -173,9 +173,9 @@ func (w *world) stop(m *member) {
 }
 
 // crash stops m without a leadership handover, cutting its connections
-// first (node.Crash): the others must notice and elect.
+// first (node.StopWithoutHandover): the others must notice and elect.
 func (w *world) crash(m *member) {
-	_ = m.n.Crash()
+	_ = m.n.StopWithoutHandover()
 	_ = m.app.Shutdown()
 	m.n = nil
 }
@@ -226,7 +226,7 @@ func (w *world) do(method, path, token string, body any) (int, []byte) {
 
 // TestConversationsSurviveLeaderKills is issue 4's in-process end-to-end
 // test: a 3-node cluster, a relay and 50 hosted phones talk both ways with
-// every message type while the leader crashes (node.Crash: no handover) and restarts several
+// every message type while the leader crashes (node.StopWithoutHandover: no handover) and restarts several
 // times. Afterwards every phone holds every message sent to it, the
 // business received every message the phones sent, no Signal counter was
 // ever used for two different ciphertexts, and no plaintext crossed the

@@ -31,6 +31,8 @@ func TestBackupRestore(t *testing.T) {
 	createTemplate(t, n1, created.AccessToken, created.WABAID, "order_update", "Update: {{1}}")
 	const consumer = "14445550123"
 	marker := fmt.Sprintf("MARKER-%d", time.Now().UnixNano())
+	secret(t, marker) // also captured from the request; named here because the test is about it
+	consumerNumber(t, consumer)
 	var sent struct {
 		Messages []struct{ ID string } `json:"messages"`
 	}
@@ -44,6 +46,7 @@ func TestBackupRestore(t *testing.T) {
 
 	dir := t.TempDir()
 	pass := filepath.Join(dir, "pass")
+	secret(t, "a long enough backup passphrase", "not the passphrase at all")
 	if err := os.WriteFile(pass, []byte("a long enough backup passphrase\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

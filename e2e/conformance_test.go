@@ -41,6 +41,9 @@ func TestConformanceWhatsAppAPIJS(t *testing.T) {
 	createTemplate(t, p, created.AccessToken, created.WABAID, "order_update", "Hi {{1}}")
 
 	text := "Olá, ção 👍 中文"
+	// What the library sends and receives outside the harness's view.
+	secret(t, text, "conformance-verify", created.AppSecret)
+	consumerNumber(t, "15551234567")
 	body, err := cloudapi.MarshalASCII(cloudapi.InboundTextNotification(created.WABAID,
 		cloudapi.Metadata{DisplayPhoneNumber: "15550004242", PhoneNumberID: created.PhoneNumberID},
 		"15551234567", "Zoë", "wamid.conformance", time.Now().Unix(), text))

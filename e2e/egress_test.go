@@ -58,13 +58,13 @@ func egressTenant(t *testing.T, name, phone, consumer string, flags ...string) (
 		map[string]string{"name": name, "phone": "+" + phone}, &ten); err != nil || code != 200 {
 		t.Fatalf("create tenant: %d %v", code, err)
 	}
-	relay := relayAddrOf(t, p)
-	sandbox(t, relay, nil, "create", "--number", consumer, "--name", "Eve")
+	rl := sandboxOf(t, p)
+	sandbox(t, rl, nil, "create", "--number", consumer, "--name", "Eve")
 	waitFor(t, "the phone reaches the business", 30*time.Second, func() bool {
-		_, _, err := cli(t, "sandbox", "phone", "send", "--relay", "http://"+relay, "--number", consumer, "--to", phone, "--text", "hi")
+		_, _, err := cli(t, append([]string{"sandbox", "phone", "send", "--number", consumer, "--to", phone, "--text", "hi"}, rl.flags()...)...)
 		return err == nil
 	})
-	return p, ten, relay
+	return p, ten, rl.addr
 }
 
 // graphError is a Graph error envelope without its per-request trace id.

@@ -1,5 +1,7 @@
 // Package e2e holds black-box tests: they build the waedge binary and drive
-// real processes over real TCP, as an operator would.
+// real processes over real TCP, as an operator would. Whatever a process
+// writes is searched for the tests' secrets when its test ends
+// (logscan_test.go).
 package e2e
 
 import (
@@ -36,6 +38,9 @@ func TestMain(m *testing.M) {
 	args := []string{"build", "-o", binary}
 	if tags := os.Getenv("WAEDGE_BENCH_TAGS"); tags != "" {
 		args = append(args, "-tags", tags) // e.g. waedge_noseal for the sealing A/B benchmark
+	}
+	if ov := os.Getenv("WAEDGE_E2E_OVERLAY"); ov != "" {
+		args = append(args, "-overlay", ov) // a mutant binary (scripts/mutate.sh)
 	}
 	build := exec.Command("go", append(args, ".")...)
 	build.Dir = ".."
@@ -82,14 +87,24 @@ type proc struct {
 
 func newProc(t testing.TB, name string, extra ...string) *proc {
 	p := &proc{t: t, name: name, dataDir: t.TempDir(), httpAddr: freeAddr(t), clusterAddr: freeAddr(t)}
+	level := "debug" // everything a node logs is searched for secrets (logscan_test.go)
+	if _, bench := t.(*testing.B); bench {
+		level = "info" // benchmarks measure what production runs
+	}
 	p.args = append([]string{"serve", "--data-dir", p.dataDir, "--http-addr", p.httpAddr,
-		"--cluster-addr", p.clusterAddr, "--log-format", "json"}, extra...)
+		"--cluster-addr", p.clusterAddr, "--log-format", "json", "--log-level", level}, extra...)
 	if !slices.Contains(extra, "--network") {
 		// Each node's embedded sandbox relay needs a port of its own.
 		p.args = append(p.args, "--relay-addr", freeAddr(t))
 	}
+	captureArgs(extra) // the join token
 	t.Cleanup(func() {
 		p.kill()
+		if p.log == nil {
+			return // never started
+		}
+		harvestNodeSecrets(p.dataDir)
+		checkLog(t, p.name, p.log.String(), false)
 		if t.Failed() {
 			t.Logf("--- log of %s ---\n%s", p.name, tail(p.log.String(), 60))
 		}
@@ -150,6 +165,13 @@ func (p *proc) stop() {
 	}
 }
 
+// exitCode is the exit status of the process, which has ended (-1: killed
+// by a signal).
+func (p *proc) exitCode() int {
+	<-p.done
+	return p.cmd.ProcessState.ExitCode()
+}
+
 func (p *proc) alive() bool {
 	select {
 	case <-p.done:
@@ -167,7 +189,9 @@ func (p *proc) adminToken() string {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	return strings.TrimSpace(string(b))
+	token := strings.TrimSpace(string(b))
+	leaks.add(kindSecret, token)
+	return token
 }
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
@@ -196,6 +220,7 @@ func (p *proc) waitReady(timeout time.Duration) {
 // cli runs a waedge client command and returns stdout.
 func cli(t testing.TB, args ...string) (string, string, error) {
 	t.Helper()
+	captureArgs(args)
 	cmd := exec.Command(binary, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -212,6 +237,7 @@ func doJSON(ctx context.Context, method, url, token string, body any, out any) (
 		if err != nil {
 			return 0, err
 		}
+		captureJSON(b) // texts, numbers and tokens a node must never log
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
@@ -222,6 +248,7 @@ func doJSON(ctx context.Context, method, url, token string, body any, out any) (
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
+		leaks.add(kindSecret, token)
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := httpClient.Do(req)
@@ -232,6 +259,9 @@ func doJSON(ctx context.Context, method, url, token string, body any, out any) (
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return resp.StatusCode, err
+	}
+	if resp.StatusCode/100 == 2 {
+		captureJSON(b)
 	}
 	if out != nil && resp.StatusCode/100 == 2 {
 		if err := json.Unmarshal(b, out); err != nil {

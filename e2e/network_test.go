@@ -51,6 +51,7 @@ func startRelay(t *testing.T) *relayProc {
 	t.Cleanup(func() {
 		_ = r.cmd.Process.Kill()
 		_ = r.cmd.Wait()
+		checkLog(t, "relay", r.log.String(), true) // the network routes by consumer numbers
 		if t.Failed() {
 			t.Logf("--- relay log ---\n%s", tail(r.log.String(), 40))
 		}
@@ -110,11 +111,12 @@ func TestBlackBoxConversationOverSharedRelay(t *testing.T) {
 	hook := newHook(t)
 	mu, got, statuses := &hook.mu, hook.got, hook.statuses
 	if code, err := doJSON(ctx, "POST", nodes[0].url("/v21.0/"+created.WABAID+"/subscribed_apps"), created.AccessToken,
-		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "verify-shared-relay"}, nil); err != nil || code != 200 {
 		t.Fatalf("subscribe: %d %v", code, err)
 	}
 	business := "15550004242"
 	consumer := "4917600000077"
+	consumerNumber(t, consumer) // texts are captured as they are sent (harness)
 	sandbox(t, rl.sandbox(), nil, "create", "--number", consumer, "--name", "Mia")
 
 	phoneSays := func(text string) string {

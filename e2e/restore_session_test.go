@@ -30,10 +30,11 @@ func TestRestoreKeepsSignalSessions(t *testing.T) {
 	}
 	hook := newHook(t)
 	if code, err := doJSON(ctx, "POST", n1.url("/v21.0/"+created.WABAID+"/subscribed_apps"), created.AccessToken,
-		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "verify-restore-session"}, nil); err != nil || code != 200 {
 		t.Fatalf("subscribe: %d %v", code, err)
 	}
 	const business, consumer = "15550006060", "4917600000061"
+	consumerNumber(t, consumer)
 	sandbox(t, rl.sandbox(), nil, "create", "--number", consumer, "--name", "Lea")
 	say := func(text string) {
 		t.Helper()
@@ -68,6 +69,7 @@ func TestRestoreKeepsSignalSessions(t *testing.T) {
 
 	dir := t.TempDir()
 	key := filepath.Join(dir, "backup.key")
+	secret(t, "0123456789abcdef0123456789abcdef") // the backup key
 	if err := os.WriteFile(key, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -24,15 +24,18 @@ import (
 )
 
 // needles are the byte patterns a secret could leave on disk: raw, hex,
-// and its base64 encodings at each of the three alignments (inner part).
+// and its base64 encodings (standard and URL alphabet) at each of the
+// three alignments (inner part).
 func needles(s string) [][]byte {
 	out := [][]byte{[]byte(s), []byte(hex.EncodeToString([]byte(s)))}
-	for pad := range 3 {
-		enc := base64.StdEncoding.EncodeToString(append(make([]byte, pad), s...))
-		// Skip the characters that mix in the padding bytes and the tail.
-		start := (pad*8 + 5) / 6
-		if end := len(enc) - 4; end-start >= 8 {
-			out = append(out, []byte(enc[start:end]))
+	for _, e := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+		for pad := range 3 {
+			enc := e.EncodeToString(append(make([]byte, pad), s...))
+			// Skip the characters that mix in the padding bytes and the tail.
+			start := (pad*8 + 5) / 6
+			if end := len(enc) - 4; end-start >= 8 {
+				out = append(out, []byte(enc[start:end]))
+			}
 		}
 	}
 	return out
@@ -132,7 +135,7 @@ func TestGoneAfterRetention(t *testing.T) {
 	createTemplate(t, nodes[0], created.AccessToken, created.WABAID, "order_update", "Update: {{1}}")
 	hook := newRawHook(t)
 	if code, err := doJSON(ctx, "POST", nodes[0].url("/v21.0/"+created.WABAID+"/subscribed_apps"), created.AccessToken,
-		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "verify-retention"}, nil); err != nil || code != 200 {
 		t.Fatalf("subscribe: %d %v", code, err)
 	}
 	waitConverged(t, nodes, token)
@@ -146,6 +149,8 @@ func TestGoneAfterRetention(t *testing.T) {
 	// path (decrypted by the leader, stored, webhook queued) must leave no
 	// more on disk than the outbound one.
 	inMarker := "INBOUND-" + hex.EncodeToString(b[:])
+	secret(t, marker, inMarker)
+	consumerNumber(t, consumer)
 	sandbox(t, rl.sandbox(), nil, "create", "--number", consumer, "--name", "Zed")
 	waitFor(t, "the phone reaches the business", 30*time.Second, func() bool {
 		_, _, err := cli(t, append([]string{"sandbox", "phone", "send", "--number", consumer,

@@ -169,10 +169,11 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	}
 	hook := newRawHook(t)
 	if code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.WABAID+"/subscribed_apps"), ten.AccessToken,
-		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil); err != nil || code != 200 {
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "verify-embedded-sandbox"}, nil); err != nil || code != 200 {
 		t.Fatalf("subscribe: %d %v", code, err)
 	}
 	const business, consumer = "15550008000", "4915200000001"
+	consumerNumber(t, consumer, "+15551112222") // the consumer and the contact card's number
 	sandbox(t, relay, nil, "create", "--number", consumer, "--name", "Ana")
 	send := func(args ...string) {
 		t.Helper()

@@ -33,6 +33,8 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	marker := "MARKER-" + hex.EncodeToString(b[:])
+	secret(t, marker)
+	consumerNumber(t, "15551230000")
 	for i, p := range nodes {
 		body := map[string]any{"messaging_product": "whatsapp", "to": "15551230000", "type": "template",
 			"template": map[string]any{"name": "order_update", "language": map[string]string{"code": "en"},

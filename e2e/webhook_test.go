@@ -105,7 +105,7 @@ func TestBlackBoxWebhooksReceiverDownAndLeaderKill(t *testing.T) {
 	hook.secret = ten.AppSecret
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 	code, err = doJSON(ctx, "POST", leader.url("/v21.0/"+ten.WABAID+"/subscribed_apps"), ten.AccessToken,
-		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "v"}, nil)
+		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "verify-hooks-leader-kill"}, nil)
 	cancel()
 	if err != nil || code != 200 {
 		t.Fatalf("subscribe: %d %v", code, err)
@@ -160,11 +160,14 @@ func TestBlackBoxWebhooksReceiverDownAndLeaderKill(t *testing.T) {
 	if hook.badSig.Load() != 0 {
 		t.Fatalf("%d deliveries with a bad signature", hook.badSig.Load())
 	}
-	// The delivery log shows them as delivered.
+	// The delivery log shows every event of this business as delivered,
+	// after at least one attempt that the receiver answered with 200.
 	var log struct {
 		Data []struct {
-			State    string
-			Attempts int
+			WABAID     string `json:"waba_id"`
+			State      string
+			Attempts   int
+			LastStatus string `json:"last_status"`
 		}
 	}
 	waitFor(t, "delivery log", 10*time.Second, func() bool {
@@ -173,6 +176,11 @@ func TestBlackBoxWebhooksReceiverDownAndLeaderKill(t *testing.T) {
 		code, err := doJSON(ctx, "GET", newLeader.url("/admin/v1/webhooks/outbox?state=delivered"), token, nil, &log)
 		return err == nil && code == 200 && len(log.Data) >= len(created)
 	})
+	for _, e := range log.Data {
+		if e.WABAID != ten.WABAID || e.State != "delivered" || e.Attempts < 1 || e.LastStatus != "200" {
+			t.Fatalf("delivery log entry %+v: want waba %s, delivered after ≥1 attempt, last status 200", e, ten.WABAID)
+		}
+	}
 }
 
 // outboxRow is one row of GET /admin/v1/webhooks/outbox.

@@ -606,13 +606,17 @@ func (n *Node) Status(ctx context.Context) (cluster.Status, error) {
 // transport and the stores close.
 func (n *Node) Close() error { return n.shutdown(true) }
 
-// Crash stops the node as abruptly as a process can stop itself, for
-// failover tests that run in one process: no leadership transfer, and
-// every connection is cut before Raft shuts down, so the other members
-// see the node vanish mid-stream and must time out and elect. (Only a
-// real kill -9 also loses what the OS had not yet written; the black-box
-// tests do that.)
-func (n *Node) Crash() error {
+// StopWithoutHandover stops the node the way its peers would see a crash,
+// for failover tests that run in one process: no leadership transfer, and
+// every cluster connection is cut before Raft shuts down, so the other
+// members see the node vanish mid-stream and must time out and elect.
+//
+// It is not a crash of the node itself: Raft, the workers and the stores
+// still shut down in order, and proposals waiting on this node fail with
+// ErrClosed instead of losing their connection. A process cannot do more
+// to itself without leaking Raft's goroutines; the black-box tests (e2e)
+// kill real processes with SIGKILL, one node or all three at once.
+func (n *Node) StopWithoutHandover() error {
 	if n.mux != nil {
 		n.mux.close()
 	}

@@ -339,7 +339,12 @@ func TestThreeNodeCluster(t *testing.T) {
 				t.Fatalf("%s: got %v, want %v", tc.name, err, tc.want)
 			}
 		}
-		// The unused token still works afterwards (failed attempts did not burn it).
+		// The failed attempts neither burnt the token they forged from
+		// (it is still unused, so it would still admit a node) nor changed
+		// the membership.
+		if info, err := c.leader().FSM().JoinTokenInfo(parsed.ID); err != nil || info.UsedBy != "" {
+			t.Fatalf("the token after failed attempts: %+v %v", info, err)
+		}
 		st, _ := c.leader().Status(context.Background())
 		if len(st.Members) != 3 {
 			t.Fatalf("membership changed: %+v", st.Members)
@@ -388,13 +393,12 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("leader crash (no handover, connections cut): new leader, no acknowledged write lost", func(t *testing.T) {
+	t.Run("leader stops without handover, connections cut: new leader, no acknowledged write lost", func(t *testing.T) {
 		old := c.leader()
 		oldIdx := c.index(old)
 		// Writes in flight while the leader dies: every acknowledged one
 		// must survive.
-		var acked []string
-		var mu sync.Mutex
+		var acks ackLog
 		var wg sync.WaitGroup
 		members := append([]*Node(nil), c.nodes...) // the writers' view; c.nodes changes below
 		for w := 0; w < 8; w++ {
@@ -402,23 +406,13 @@ func TestThreeNodeCluster(t *testing.T) {
 			go func(w int) {
 				defer wg.Done()
 				for i := 0; i < 40; i++ {
-					k := fmt.Sprintf("crash-%d-%d", w, i)
-					n := members[(w+i)%3]
-					if n == nil || n == old {
-						continue
-					}
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					res, err := n.Propose(ctx, putValue(t, k, "v"))
-					cancel()
-					if err == nil && res.Err == nil {
-						mu.Lock()
-						acked = append(acked, k)
-						mu.Unlock()
+					if n := members[(w+i)%3]; n != nil && n != old {
+						acks.put(t, n, fmt.Sprintf("crash-%d-%d", w, i), "v")
 					}
 				}
 			}(w)
 		}
-		if err := old.Crash(); err != nil {
+		if err := old.StopWithoutHandover(); err != nil {
 			t.Logf("crash %s: %v", old.ID(), err)
 		}
 		c.nodes[oldIdx] = nil
@@ -428,19 +422,15 @@ func TestThreeNodeCluster(t *testing.T) {
 			l = leaderOf(c.nodes...)
 			return l != nil
 		})
-		t.Logf("new leader %v after the crash", time.Since(start).Round(time.Millisecond))
+		t.Logf("new leader %v after the stop", time.Since(start).Round(time.Millisecond))
 		wg.Wait()
-		if len(acked) == 0 {
-			t.Fatal("no write acknowledged around the crash")
+		if acks.count() == 0 {
+			t.Fatal("no write acknowledged around the stop")
 		}
 		n := c.restart(oldIdx)
 		waitFor(t, "restarted node ready", 15*time.Second, n.Ready)
 		c.converged()
-		for _, k := range acked {
-			if v, err := n.FSM().ClusterValue(k); err != nil || string(v) != "v" {
-				t.Fatalf("acknowledged write %s lost: %v", k, err)
-			}
-		}
+		acks.check(t, n, "v")
 	})
 
 	t.Run("restart of a joined node with unchanged command line", func(t *testing.T) {
@@ -493,8 +483,31 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("transfer leadership", func(t *testing.T) {
+	t.Run("transfer leadership under writes through the old leader: no acknowledged write lost", func(t *testing.T) {
 		old := c.leader()
+		// Proposals in flight on the leader as it steps down fail (not
+		// leader, transfer in progress, leadership lost) or are routed
+		// again; none may be acknowledged without being committed.
+		var (
+			acks ackLog
+			wg   sync.WaitGroup
+			stop = make(chan struct{})
+		)
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					acks.put(t, old, fmt.Sprintf("transfer-%d-%d", w, i), "t")
+				}
+			}(w)
+		}
+		waitFor(t, "writes before the transfer", 10*time.Second, func() bool { return acks.count() > 50 })
 		if err := c.follower().TransferLeadership(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -502,7 +515,50 @@ func TestThreeNodeCluster(t *testing.T) {
 			l := leaderOf(c.nodes...)
 			return l != nil && l != old
 		})
+		n := acks.count()
+		waitFor(t, "writes after the transfer", 10*time.Second, func() bool { return acks.count() > n+50 })
+		close(stop)
+		wg.Wait()
+		c.converged()
+		for _, m := range c.live() {
+			acks.check(t, m, "t")
+		}
 	})
+}
+
+// ackLog records the keys whose writes were acknowledged, from many writers.
+type ackLog struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+// put proposes key=v through n and records key if the write is acknowledged.
+func (a *ackLog) put(t *testing.T, n *Node, key, v string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if res, err := n.Propose(ctx, putValue(t, key, v)); err == nil && res.Err == nil {
+		a.mu.Lock()
+		a.keys = append(a.keys, key)
+		a.mu.Unlock()
+	}
+}
+
+func (a *ackLog) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.keys)
+}
+
+// check fails t unless n holds every acknowledged key with value v.
+func (a *ackLog) check(t *testing.T, n *Node, v string) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, k := range a.keys {
+		if got, err := n.FSM().ClusterValue(k); err != nil || string(got) != v {
+			t.Fatalf("acknowledged write %s missing on %s: %v", k, n.ID(), err)
+		}
+	}
 }
 
 func TestGroupCommit(t *testing.T) {

@@ -84,7 +84,7 @@ func TestLeaderLossLosesNoEvent(t *testing.T) {
 	stopped := false
 	for i := 0; i < total; i++ {
 		if i == total/2 {
-			_ = leader.Crash() // no handover: the others must notice and elect
+			_ = leader.StopWithoutHandover() // no handover: the others must notice and elect
 			stopped = true
 		}
 		var via *node.Node

@@ -1,0 +1,1131 @@
+// Package connector is waedge's end of the end-to-end encrypted network:
+// a leader-only worker that holds each business number's Signal identity,
+// encrypts accepted messages for consumers' phones, decrypts what they
+// send, and turns receipts into Cloud API statuses. All Signal state lives
+// in the replicated FSM; libsignal runs only here, against an overlay of
+// that state, and every result is committed through Raft before any
+// ciphertext leaves or any envelope is acknowledged (DESIGN.md).
+package connector
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mau.fi/libsignal/ecc"
+	"go.mau.fi/libsignal/protocol"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/network"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/signalstore"
+)
+
+// errUnsupported marks a message the network side cannot carry yet.
+var errUnsupported = errors.New("connector: message type not supported by the network")
+
+// ErrUnknownNumber reports a signing request for a number this connector
+// does not serve.
+var ErrUnknownNumber = errors.New("connector: not a business number of this cluster")
+
+// Proposer replicates commands and exposes the local replica (node.Node).
+type Proposer interface {
+	Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error)
+	FSM() *raftfsm.FSM
+}
+
+// Dialer opens a network connection whose logins are signed by signer.
+type Dialer func(ctx context.Context, signer network.Signer) (network.Network, error)
+
+// Deps are the connector's dependencies.
+type Deps struct {
+	Cluster Proposer
+	Sealer  Sealer
+	Dial    Dialer
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// HTTPClient fetches media sent by link (default: 30 s timeout).
+	HTTPClient *http.Client
+}
+
+// Config tunes the connector; zero values take the defaults.
+type Config struct {
+	// Shards is the number of workers; one (number, consumer) pair always
+	// maps to the same worker, which is its session lock. Default 64.
+	Shards int
+	// PreKeyBatch is how many one-time prekeys are generated at a time;
+	// the pool is replenished below a quarter of it. Default 100.
+	PreKeyBatch int
+	// Poll is how often the pending queues are scanned. Default 5ms.
+	Poll time.Duration
+	// Resend is how long a stored envelope waits before it is sent again.
+	// Default 3s.
+	Resend time.Duration
+	// Numbers is how often registered numbers are checked. Default 1s.
+	Numbers time.Duration
+	// SignedPreKeyRotation is the age at which a number's signed prekey is
+	// replaced (the previous one stays valid until the next rotation).
+	// Default 7 days.
+	SignedPreKeyRotation time.Duration
+	// SessionPruneSize is the session record size above which archived
+	// states are dropped; default 16 KiB. SessionMaxSize is the size above
+	// which the session is reset; default 64 KiB.
+	SessionPruneSize, SessionMaxSize int
+}
+
+func (c *Config) defaults() {
+	if c.Shards <= 0 {
+		c.Shards = 64
+	}
+	if c.PreKeyBatch <= 0 {
+		c.PreKeyBatch = 100
+	}
+	if c.Poll <= 0 {
+		c.Poll = 5 * time.Millisecond
+	}
+	if c.Resend <= 0 {
+		c.Resend = 3 * time.Second
+	}
+	if c.Numbers <= 0 {
+		c.Numbers = time.Second
+	}
+	if c.SignedPreKeyRotation <= 0 {
+		c.SignedPreKeyRotation = 7 * 24 * time.Hour
+	}
+	if c.SessionPruneSize <= 0 {
+		c.SessionPruneSize = 16 << 10
+	}
+	if c.SessionMaxSize <= c.SessionPruneSize {
+		c.SessionMaxSize = max(64<<10, c.SessionPruneSize*2)
+	}
+}
+
+// Connector is the leader-only network worker.
+type Connector struct {
+	d   Deps
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a connector; run it with Run as a leader-only worker.
+func New(d Deps, cfg Config) *Connector {
+	cfg.defaults()
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.HTTPClient == nil {
+		d.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Connector{d: d, cfg: cfg, log: d.Logger}
+}
+
+// number is one business number served on the network.
+type number struct {
+	phoneID, wabaID, businessID, display, digits string
+	retentionNs                                  atomic.Int64 // the phone's retention (seals what the connector stores)
+	priv                                         [32]byte     // identity private key (for relay logins)
+	rotationCheck                                time.Time    // next signed-prekey age check
+}
+
+// retention is the phone's current retention.
+func (n *number) retention() time.Duration { return time.Duration(n.retentionNs.Load()) }
+
+// run is the state of one leadership term.
+type run struct {
+	c   *Connector
+	fsm *raftfsm.FSM
+	net network.Network
+
+	mu        sync.Mutex
+	byDigits  map[string]*number
+	byPhoneID map[string]*number
+	inflight  map[string]time.Time // message key → when its work was queued or sent
+	replenish map[string]bool      // numbers whose prekey pool needs a check
+
+	shards []chan func(context.Context)
+	seq    uint64
+}
+
+// Run serves the network until ctx ends (leadership lost or shutdown).
+func (c *Connector) Run(ctx context.Context) error {
+	r := &run{c: c, fsm: c.d.Cluster.FSM(), byDigits: map[string]*number{}, byPhoneID: map[string]*number{},
+		inflight: map[string]time.Time{}, replenish: map[string]bool{}}
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	r.seq = binary.BigEndian.Uint64(seed[:])
+	nw, err := c.d.Dial(ctx, r)
+	if err != nil {
+		return fmt.Errorf("connect to network: %w", err)
+	}
+	r.net = nw
+	defer nw.Close()
+	deliveries, err := nw.Receive(ctx)
+	if err != nil {
+		return fmt.Errorf("receive: %w", err)
+	}
+	var wg sync.WaitGroup
+	r.shards = make([]chan func(context.Context), c.cfg.Shards)
+	for i := range r.shards {
+		ch := make(chan func(context.Context), 256)
+		r.shards[i] = ch
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case task := <-ch:
+					task(ctx)
+				}
+			}
+		}()
+	}
+	defer wg.Wait()
+	if err := r.syncNumbers(ctx); err != nil && ctx.Err() == nil {
+		c.log.Warn("number sync", slog.Any("err", err))
+	}
+	numbers := time.NewTicker(c.cfg.Numbers)
+	defer numbers.Stop()
+	// The pending queues are polled every cfg.Poll while they yield work;
+	// idle (or all claimed, e.g. while the network is unreachable) the
+	// interval doubles up to maxIdlePoll, so a large backlog is not walked
+	// hundreds of times a second.
+	interval := c.cfg.Poll
+	poll := time.NewTimer(interval)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case d, ok := <-deliveries:
+			if !ok {
+				return errors.New("network connection closed")
+			}
+			r.deliver(ctx, d)
+		case <-numbers.C:
+			if err := r.syncNumbers(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("number sync", slog.Any("err", err))
+			}
+		case <-poll.C:
+			if r.scan(ctx) > 0 {
+				interval = c.cfg.Poll
+			} else {
+				interval = min(2*interval, max(maxIdlePoll, c.cfg.Poll))
+			}
+			poll.Reset(interval)
+		}
+	}
+}
+
+// Sign implements network.Signer with the identity key of a business
+// number.
+func (r *run) Sign(digits string, msg []byte) ([]byte, error) {
+	r.mu.Lock()
+	n := r.byDigits[digits]
+	r.mu.Unlock()
+	if n == nil {
+		return nil, ErrUnknownNumber
+	}
+	sig := ecc.CalculateSignature(ecc.NewDjbECPrivateKey(n.priv), msg)
+	return sig[:], nil
+}
+
+// shard queues task on the worker of (phone, consumer): the per-pair
+// session lock of DESIGN.md invariant 3. consumer is always the sealed
+// consumer ref (never the raw number), outbound and inbound alike.
+func (r *run) shard(ctx context.Context, phoneID, consumer string, task func(context.Context)) {
+	h := fnv.New32a()
+	h.Write([]byte(phoneID))
+	h.Write([]byte{0})
+	h.Write([]byte(consumer))
+	select {
+	case r.shards[h.Sum32()%uint32(len(r.shards))] <- task:
+	case <-ctx.Done():
+	}
+}
+
+// newKey returns a new 16-byte record key: time first, so keys append in
+// order; random low half, unique across nodes.
+func (r *run) newKey() []byte {
+	var k [16]byte
+	binary.BigEndian.PutUint64(k[:8], uint64(r.c.d.Now().UnixNano()))
+	r.mu.Lock()
+	r.seq++
+	binary.BigEndian.PutUint64(k[8:], r.seq)
+	r.mu.Unlock()
+	return k[:]
+}
+
+// propose encodes and replicates one command.
+func (r *run) propose(ctx context.Context, t raftfsm.CommandType, payload any) (raftfsm.Result, error) {
+	cmd, err := raftfsm.EncodeCommand(t, payload)
+	if err != nil {
+		return raftfsm.Result{}, err
+	}
+	return r.c.d.Cluster.Propose(ctx, cmd)
+}
+
+// ---- numbers ----
+
+// syncNumbers attaches every registered business number to the network:
+// identity created once through Raft, then logged in (or registered with
+// a first batch of prekeys), and keeps each prekey pool filled.
+func (r *run) syncNumbers(ctx context.Context) error {
+	tenants, err := r.fsm.ListTenants()
+	if err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		p, err := r.fsm.Phone(t.PhoneNumberID)
+		if err != nil || !p.Registered {
+			continue
+		}
+		r.mu.Lock()
+		n := r.byPhoneID[t.PhoneNumberID]
+		if n != nil {
+			n.retentionNs.Store(int64(p.EffectiveRetention()))
+		}
+		check := r.replenish[t.PhoneNumberID]
+		delete(r.replenish, t.PhoneNumberID)
+		r.mu.Unlock()
+		if n == nil {
+			if err := r.attach(ctx, t, p.EffectiveRetention()); err != nil {
+				r.c.log.Warn("attach business number", slog.String("phone_number_id", t.PhoneNumberID), slog.Any("err", err))
+			}
+			continue
+		}
+		if now := r.c.d.Now(); now.After(n.rotationCheck) {
+			n.rotationCheck = now.Add(time.Minute)
+			if err := r.rotate(ctx, n); err != nil {
+				r.c.log.Warn("signed prekey rotation", slog.String("phone_number_id", n.phoneID), slog.Any("err", err))
+			}
+		}
+		if check {
+			if err := r.topUp(ctx, n); err != nil {
+				r.c.log.Warn("prekey top-up", slog.String("phone_number_id", n.phoneID), slog.Any("err", err))
+			}
+		}
+	}
+	return nil
+}
+
+func (r *run) attach(ctx context.Context, t raftfsm.Tenant, retention time.Duration) error {
+	if err := r.ensureIdentity(ctx, t.PhoneNumberID); err != nil {
+		return err
+	}
+	ov := newOverlay(ctx, r.fsm, r.c.d.Sealer, t.PhoneNumberID)
+	raw, err := ov.Get("signal_meta", "identity")
+	if err != nil || len(raw) < 32 {
+		return fmt.Errorf("load identity: %w", signalstore.ErrStore)
+	}
+	n := &number{phoneID: t.PhoneNumberID, wabaID: t.WABAID, businessID: t.BusinessID, display: t.DisplayPhoneNumber,
+		digits: cloudapi.NormalizePhone(t.DisplayPhoneNumber), priv: [32]byte(raw[:32])}
+	n.retentionNs.Store(int64(retention))
+	r.mu.Lock()
+	r.byDigits[n.digits] = n
+	r.mu.Unlock()
+	err = r.net.Login(ctx, n.digits)
+	if errors.Is(err, network.ErrNotRegistered) {
+		err = r.register(ctx, n)
+	}
+	if err != nil {
+		r.mu.Lock()
+		delete(r.byDigits, n.digits)
+		r.mu.Unlock()
+		return err
+	}
+	r.mu.Lock()
+	r.byPhoneID[n.phoneID] = n
+	r.mu.Unlock()
+	r.c.log.Info("business number on the network", slog.String("phone_number_id", n.phoneID))
+	return r.topUp(ctx, n)
+}
+
+// ensureIdentity creates a number's Signal identity exactly once: the
+// commit expects the identity to be absent, so two racing leaders cannot
+// both mint one.
+func (r *run) ensureIdentity(ctx context.Context, phoneID string) error {
+	ov := newOverlay(ctx, r.fsm, r.c.d.Sealer, phoneID)
+	if raw, err := ov.Get("signal_meta", "identity"); err != nil || raw != nil {
+		return err
+	}
+	if _, err := signalstore.Open(ov); err != nil {
+		return err
+	}
+	if err := r.commitStore(ctx, ov); !errors.Is(err, raftfsm.ErrVersion) {
+		return err
+	}
+	return nil // another creator won
+}
+
+// commitStore commits an overlay's store changes alone (no effect); a
+// stale read comes back as raftfsm.ErrVersion.
+func (r *run) commitStore(ctx context.Context, ov *overlay) error {
+	sc, err := ov.commit()
+	if err != nil {
+		return err
+	}
+	return r.mustPropose(ctx, raftfsm.CmdSignalCommit, sc)
+}
+
+// newPreKeys generates, commits and returns a batch of one-time prekeys
+// (published only after the commit).
+func (r *run) newPreKeys(ctx context.Context, n *number) (*signalstore.SignalStore, []network.OneTimePreKey, error) {
+	for {
+		ov := newOverlay(ctx, r.fsm, r.c.d.Sealer, n.phoneID)
+		st, err := signalstore.Open(ov)
+		if err != nil {
+			return nil, nil, err
+		}
+		otks, err := st.NewPreKeys(ctx, r.c.cfg.PreKeyBatch)
+		if err != nil {
+			return nil, nil, err
+		}
+		err = r.commitStore(ctx, ov)
+		if errors.Is(err, raftfsm.ErrVersion) {
+			continue // another operation took prekey ids meanwhile
+		}
+		return st, otks, err
+	}
+}
+
+func (r *run) register(ctx context.Context, n *number) error {
+	st, otks, err := r.newPreKeys(ctx, n)
+	if err != nil {
+		return err
+	}
+	reg, err := st.Registration(ctx, n.digits, network.RoleBusiness, otks)
+	if err != nil {
+		return err
+	}
+	return r.net.Register(ctx, reg)
+}
+
+// rotate replaces a number's signed prekey when it is older than the
+// rotation period: committed first, then published.
+func (r *run) rotate(ctx context.Context, n *number) error {
+	ov := newOverlay(ctx, r.fsm, r.c.d.Sealer, n.phoneID)
+	st, err := signalstore.Open(ov)
+	if err != nil {
+		return err
+	}
+	_, created, err := st.SignedPreKeyAge(ctx)
+	if err != nil || r.c.d.Now().Sub(time.Unix(created, 0)) < r.c.cfg.SignedPreKeyRotation {
+		return err
+	}
+	if _, err := st.RotateSignedPreKey(ctx); err != nil {
+		return err
+	}
+	if err := r.commitStore(ctx, ov); err != nil {
+		return err // ErrVersion: retried at the next check
+	}
+	reg, err := st.Registration(ctx, n.digits, network.RoleBusiness, nil)
+	if err != nil {
+		return err
+	}
+	return r.net.Register(ctx, reg)
+}
+
+// capSession bounds addr's session record: archived states are pruned
+// above SessionPruneSize, and a record still above SessionMaxSize (a peer
+// piling up skipped keys) is reset, so the next message starts afresh.
+func (r *run) capSession(ctx context.Context, st *signalstore.SignalStore, addr *protocol.SignalAddress) error {
+	size, err := st.PruneSession(ctx, addr, r.c.cfg.SessionPruneSize)
+	if err != nil || size <= r.c.cfg.SessionMaxSize {
+		return err
+	}
+	r.c.log.Warn("session record over its size cap reset", slog.Int("bytes", size))
+	return st.DeleteSession(ctx, addr)
+}
+
+func (r *run) topUp(ctx context.Context, n *number) error {
+	left, err := r.net.PreKeyCount(ctx, n.digits)
+	if err != nil || left >= r.c.cfg.PreKeyBatch/4 {
+		return err
+	}
+	_, otks, err := r.newPreKeys(ctx, n)
+	if err != nil {
+		return err
+	}
+	return r.net.AddPreKeys(ctx, n.digits, otks)
+}
+
+func (r *run) phone(phoneID string) *number {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byPhoneID[phoneID]
+}
+
+func (r *run) numberOf(digits string) *number {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.byDigits[digits]; n != nil && r.byPhoneID[n.phoneID] == n {
+		return n
+	}
+	return nil
+}
+
+// ---- queues ----
+
+// scan hands new work from the replicated queues to the shards: accepted
+// messages to encrypt, committed envelopes to (re)send, read receipts.
+// maxIdlePoll bounds the pending-queue poll interval when idle.
+const maxIdlePoll = 100 * time.Millisecond
+
+// scan returns how many items it handed out.
+func (r *run) scan(ctx context.Context) int {
+	n := 0
+	now := r.c.d.Now()
+	pending, err := r.fsm.PendingOutbound(r.claimed(now, time.Hour), 1024)
+	if err == nil {
+		for _, pm := range pending {
+			if r.claim(pm.Key, now, time.Hour) {
+				n++
+				pm := pm
+				r.shard(ctx, pm.Message.PhoneNumberID, pm.Message.PeerRef, func(ctx context.Context) { r.encryptAndSend(ctx, pm) })
+			}
+		}
+	}
+	stored, err := r.fsm.StoredEnvelopes(r.claimed(now, r.c.cfg.Resend), 1024)
+	if err == nil {
+		for _, se := range stored {
+			if r.claim(se.Key, now, r.c.cfg.Resend) {
+				n++
+				se := se
+				r.shard(ctx, se.Message.PhoneNumberID, se.Message.PeerRef, func(ctx context.Context) { r.resend(ctx, se) })
+			}
+		}
+	}
+	reads, err := r.fsm.PendingReads(256)
+	if err == nil {
+		for _, pr := range reads {
+			if r.claim(pr.Key, now, r.c.cfg.Resend) {
+				n++
+				pr := pr
+				go r.sendRead(ctx, pr)
+			}
+		}
+	}
+	return n
+}
+
+// claimed reports keys with a claim younger than ttl (skipped by scans
+// without being decoded).
+func (r *run) claimed(now time.Time, ttl time.Duration) func([]byte) bool {
+	return func(k []byte) bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		t, ok := r.inflight[string(k)]
+		return ok && now.Sub(t) < ttl
+	}
+}
+
+// claim marks key as being worked on; it returns false while an earlier
+// claim is younger than ttl.
+func (r *run) claim(key []byte, now time.Time, ttl time.Duration) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.inflight[string(key)]; ok && now.Sub(t) < ttl {
+		return false
+	}
+	r.inflight[string(key)] = now
+	if len(r.inflight) > 200_000 { // forget very old claims (their work ended)
+		for k, t := range r.inflight {
+			if now.Sub(t) > time.Hour {
+				delete(r.inflight, k)
+			}
+		}
+	}
+	return true
+}
+
+func (r *run) release(key []byte) {
+	r.mu.Lock()
+	delete(r.inflight, string(key))
+	r.mu.Unlock()
+}
+
+// ---- outbound ----
+
+// sealedEnvelope is what the envelope outbox stores (sealed).
+func (r *run) sealEnvelope(ctx context.Context, retention time.Duration, env *network.Envelope) ([]byte, error) {
+	b, err := network.MarshalEnvelope(env)
+	if err != nil {
+		return nil, err
+	}
+	return r.c.d.Sealer.SealFor(ctx, retention, []byte("envelope\x00"+env.ID), b)
+}
+
+// revealed is a stored message with what is sealed in it opened.
+type revealed struct {
+	raftfsm.Message
+	wamid, peer string
+	callback    string // biz_opaque_callback_data
+}
+
+// reveal opens a stored message's wamid, consumer number and callback data
+// (sealed under the message's data key, so they die with it).
+func (r *run) reveal(m raftfsm.Message) (revealed, error) {
+	id, err := r.c.d.Sealer.Open(raftfsm.IDAAD(m.IDRef), m.IDSealed)
+	if err != nil {
+		return revealed{}, err
+	}
+	peer, err := r.c.d.Sealer.Open(raftfsm.PeerAAD(string(id)), m.PeerSealed)
+	if err != nil {
+		return revealed{}, err
+	}
+	return revealed{Message: m, wamid: string(id), peer: string(peer), callback: r.callbackData(m, string(id))}, nil
+}
+
+// callbackData opens a message's biz_opaque_callback_data ("" when it has
+// none, or its data key is gone).
+func (r *run) callbackData(m raftfsm.Message, wamid string) string {
+	if len(m.CallbackSealed) == 0 {
+		return ""
+	}
+	b, err := r.c.d.Sealer.Open(raftfsm.CallbackAAD(wamid), m.CallbackSealed)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// encryptAndSend runs on the message's shard (its session lock): encrypt,
+// commit the session with the envelope, then hand the envelope over.
+func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
+	n := r.phone(pm.Message.PhoneNumberID)
+	if n == nil {
+		r.release(pm.Key) // the number is not on the network yet; retry later
+		return
+	}
+	m, err := r.reveal(pm.Message)
+	if err != nil {
+		r.fail(ctx, n, pm.Key, revealed{Message: pm.Message}, cloudapi.ErrSomethingWrong)
+		return
+	}
+	pt, err := r.c.d.Sealer.Open([]byte(m.wamid), m.Content)
+	if err != nil {
+		r.fail(ctx, n, pm.Key, m, cloudapi.ErrSomethingWrong)
+		return
+	}
+	req, err := cloudapi.DecodeContent(pt)
+	if err != nil {
+		r.fail(ctx, n, pm.Key, m, cloudapi.ErrSomethingWrong)
+		return
+	}
+	content, err := toNetwork(m.wamid, req)
+	// A quoted or reacted-to consumer message is known to the phone by its
+	// own envelope id, not by the Cloud API id.
+	if content.Context != nil {
+		content.Context.MessageID = r.networkID(content.Context.MessageID)
+	}
+	if content.Reaction != nil {
+		content.Reaction.MessageID = r.networkID(content.Reaction.MessageID)
+	}
+	if errors.Is(err, errUnsupported) && req.MediaObject() != nil {
+		content, err = r.outboundMedia(ctx, n, m.wamid, req)
+		if err != nil && ctx.Err() == nil {
+			r.fail(ctx, n, pm.Key, m, cloudapi.ErrMediaUpload)
+			return
+		}
+	}
+	if err != nil {
+		r.fail(ctx, n, pm.Key, m, cloudapi.ErrUnsupportedMessage)
+		return
+	}
+	body, err := network.EncodeContent(&content)
+	if err != nil {
+		r.fail(ctx, n, pm.Key, m, cloudapi.ErrUnsupportedMessage)
+		return
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		ov := newOverlay(ctx, r.fsm, r.c.d.Sealer, n.phoneID)
+		st, err := signalstore.Open(ov)
+		if err != nil {
+			r.c.log.Error("open signal store", slog.String("phone_number_id", n.phoneID), slog.Any("err", err))
+			r.release(pm.Key)
+			return
+		}
+		addr := signalstore.Address(m.peer, 1)
+		has, err := st.ContainsSession(ctx, addr)
+		if err != nil {
+			r.release(pm.Key)
+			return
+		}
+		if !has {
+			b, err := r.net.FetchBundle(ctx, m.peer)
+			if errors.Is(err, network.ErrNotRegistered) || errors.Is(err, network.ErrUnknownRecipient) {
+				r.fail(ctx, n, pm.Key, m, cloudapi.ErrUndeliverable)
+				return
+			}
+			if err != nil {
+				r.release(pm.Key)
+				return
+			}
+			if err := st.StartSession(ctx, b); err != nil {
+				r.fail(ctx, n, pm.Key, m, cloudapi.ErrUndeliverable)
+				return
+			}
+		}
+		kind, ct, err := st.Encrypt(ctx, addr, body)
+		if err == nil {
+			err = r.capSession(ctx, st, addr)
+		}
+		if err != nil {
+			r.c.log.Warn("encrypt failed", slog.String("phone_number_id", n.phoneID), slog.Any("err", err))
+			r.release(pm.Key)
+			return
+		}
+		env := network.Envelope{ID: m.wamid, From: n.digits, To: m.peer, FromDevice: 1, Kind: kind,
+			Ciphertext: ct, Timestamp: r.c.d.Now().UnixMilli()}
+		sealed, err := r.sealEnvelope(ctx, n.retention(), &env)
+		if err != nil {
+			r.release(pm.Key)
+			return
+		}
+		sc, err := ov.commit()
+		if err != nil {
+			r.release(pm.Key)
+			return
+		}
+		sc.Outbound = []raftfsm.OutboundEnvelope{{MessageKey: pm.Key, Sealed: sealed}}
+		res, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc)
+		if err != nil {
+			// Not known to be committed: the ciphertext is discarded. If it
+			// did commit, the envelope outbox resends these very bytes.
+			r.release(pm.Key)
+			return
+		}
+		if errors.Is(res.Err, raftfsm.ErrVersion) {
+			continue // the session moved on under us: discard and redo
+		}
+		if res.Err != nil {
+			return // no longer pending (done by an earlier term)
+		}
+		r.send(ctx, pm.Key, env, m)
+		return
+	}
+	r.release(pm.Key)
+}
+
+// resend hands a committed envelope to the network again (after a failover
+// or a failed send): the stored bytes, never a new encryption.
+func (r *run) resend(ctx context.Context, se raftfsm.StoredEnvelope) {
+	m, err := r.reveal(se.Message)
+	if err != nil {
+		return // expired meanwhile
+	}
+	b, err := r.c.d.Sealer.Open([]byte("envelope\x00"+m.wamid), se.Sealed)
+	if err != nil {
+		return
+	}
+	env, err := network.UnmarshalEnvelope(b)
+	if err != nil {
+		return
+	}
+	r.send(ctx, se.Key, env, m)
+}
+
+func (r *run) send(ctx context.Context, key []byte, env network.Envelope, m revealed) {
+	err := r.net.Send(ctx, env)
+	if errors.Is(err, network.ErrBlocked) {
+		n := r.phone(m.PhoneNumberID)
+		if n != nil {
+			r.statuses(ctx, n, []raftfsm.StatusUpdate{r.statusUpdate(ctx, n, m, raftfsm.StatusFailed, cloudapi.ErrUndeliverable)}, [][]byte{key}, nil)
+		}
+		return
+	}
+	if err != nil {
+		return // stays in the envelope outbox; resent after cfg.Resend
+	}
+	n := r.phone(m.PhoneNumberID)
+	if n == nil {
+		return
+	}
+	go r.statuses(ctx, n, []raftfsm.StatusUpdate{r.statusUpdate(ctx, n, m, raftfsm.StatusSent, nil)}, [][]byte{key}, nil)
+}
+
+// fail marks an accepted message failed (it can never be encrypted).
+func (r *run) fail(ctx context.Context, n *number, key []byte, m revealed, cause error) {
+	sc := raftfsm.SignalCommit{PhoneNumberID: n.phoneID,
+		Failed: []raftfsm.StatusUpdate{r.statusUpdate(ctx, n, m, raftfsm.StatusFailed, cause)}}
+	if _, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc); err != nil {
+		r.release(key)
+	}
+}
+
+// statusUpdate builds a status change with its webhook.
+func (r *run) statusUpdate(ctx context.Context, n *number, m revealed, status string, cause error) raftfsm.StatusUpdate {
+	now := r.c.d.Now()
+	ev := cloudapi.StatusEvent{MessageID: m.wamid, RecipientID: m.peer, At: now.Unix(), CallbackData: m.callback,
+		Billing: billing(n.phoneID, m.PeerRef, m.Type, now)}
+	var st cloudapi.Status
+	switch status {
+	case raftfsm.StatusSent:
+		st = cloudapi.SentStatus(ev)
+	case raftfsm.StatusDelivered:
+		st = cloudapi.DeliveredStatus(ev)
+	case raftfsm.StatusRead:
+		st = cloudapi.ReadStatus(ev)
+	default:
+		var ge *graph.Error
+		if errors.As(cause, &ge) {
+			st = cloudapi.FailedStatus(ev, ge)
+		} else {
+			st = cloudapi.FailedStatus(ev)
+		}
+	}
+	md := cloudapi.Metadata{DisplayPhoneNumber: n.digits, PhoneNumberID: n.phoneID}
+	u := raftfsm.StatusUpdate{IDRef: m.IDRef, Status: status, At: now.UnixMilli()}
+	if m.wamid == "" {
+		return u // nothing to tell the business about (its data key is gone)
+	}
+	if body, err := r.sealEvent(ctx, n, cloudapi.StatusNotification(n.wabaID, md, st)); err == nil {
+		u.Event = &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}
+	}
+	return u
+}
+
+// sealEvent encodes a webhook body and seals it for the outbox: it carries
+// message content and consumer numbers.
+func (r *run) sealEvent(ctx context.Context, n *number, v any) ([]byte, error) {
+	body, err := cloudapi.MarshalASCII(v)
+	if err != nil {
+		return nil, err
+	}
+	return r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.WebhookAAD(n.wabaID), body)
+}
+
+// statuses commits status changes (and clears sent envelopes / read
+// receipts), retrying while this node leads; done runs after the commit.
+func (r *run) statuses(ctx context.Context, n *number, updates []raftfsm.StatusUpdate, sent, reads [][]byte) bool {
+	c := raftfsm.MessageStatuses{PhoneNumberID: n.phoneID, Updates: updates, SentKeys: sent, ReadsDone: reads}
+	res, err := r.propose(ctx, raftfsm.CmdMessageStatuses, c)
+	if err != nil || res.Err != nil {
+		return false
+	}
+	for _, k := range sent {
+		r.release(k)
+	}
+	return true
+}
+
+// sendRead sends the consumer a read receipt (and a typing indicator) for
+// a message the business marked read.
+func (r *run) sendRead(ctx context.Context, pr raftfsm.PendingRead) {
+	n := r.phone(pr.Message.PhoneNumberID)
+	m, err := r.reveal(pr.Message)
+	if n == nil || err != nil || m.NetworkID == "" {
+		if n != nil {
+			r.statuses(ctx, n, nil, nil, [][]byte{pr.Key})
+		}
+		return
+	}
+	rc := network.Receipt{EnvelopeIDs: []string{m.NetworkID}, From: n.digits, To: m.peer,
+		Status: network.StatusRead, Timestamp: r.c.d.Now().UnixMilli()}
+	if err := r.net.SendReceipt(ctx, rc); err != nil {
+		return
+	}
+	if pr.Typing {
+		_ = r.net.Typing(ctx, n.digits, m.peer)
+	}
+	if r.statuses(ctx, n, nil, nil, [][]byte{pr.Key}) {
+		r.release(pr.Key)
+	}
+}
+
+// ---- inbound ----
+
+// deliver routes one network delivery. Envelopes go to their pair's shard;
+// receipts become statuses; everything is acknowledged only after its
+// effect is committed.
+func (r *run) deliver(ctx context.Context, d network.Delivery) {
+	switch {
+	case d.Envelope != nil:
+		env := d.Envelope
+		n := r.numberOf(env.To)
+		if n == nil {
+			return // not attached yet: stays queued on the relay, redelivered
+		}
+		// The same key as outbound (the consumer's sealed ref), so a pair's
+		// sends and receives share one worker: its session lock.
+		r.shard(ctx, n.phoneID, r.c.d.Sealer.ConsumerRef(n.phoneID, env.From), func(ctx context.Context) { r.receive(ctx, n, d) })
+	case d.Receipt != nil:
+		go r.receipt(ctx, d)
+	case d.Signal != nil:
+		go r.integrity(ctx, d)
+	}
+}
+
+// qualityEvent is the phone_number_quality_update event name of a move to
+// a rating: a number leaving GREEN is flagged, one back at GREEN is
+// unflagged (cloud-api.md §6.7).
+func qualityEvent(rating string) string {
+	if rating == raftfsm.QualityGreen {
+		return "UNFLAGGED"
+	}
+	return "FLAGGED"
+}
+
+// integrity records one integrity signal of a business number (issue 5)
+// and acks it after the commit. Only the kind, a count and the time are
+// proposed: nothing about the consumer (the network's Consumer field) is
+// kept. Apply derives the new quality rating; it cannot seal, so the
+// webhook for every rating the number could move to is sealed here and
+// Apply queues the one that applies, only when the rating changes.
+func (r *run) integrity(ctx context.Context, d network.Delivery) {
+	sig := d.Signal
+	n := r.numberOf(sig.Business)
+	if n == nil {
+		return // not attached yet: stays queued on the relay, redelivered
+	}
+	count := sig.Count
+	if count < 1 {
+		count = 1
+	}
+	now := r.c.d.Now()
+	ref := sha256.Sum256([]byte("waedge signal delivery v1\x00" + d.ID))
+	c := raftfsm.RecordIntegrity{PhoneNumberID: n.phoneID, Kind: sig.Kind, Count: count, At: now.UnixMilli(),
+		DeliveryRef: hex.EncodeToString(ref[:16])}
+	tier := raftfsm.DefaultTier
+	if p, err := r.fsm.Phone(n.phoneID); err == nil {
+		tier = raftfsm.TierOf(p)
+	}
+	for _, rating := range []string{raftfsm.QualityGreen, raftfsm.QualityYellow, raftfsm.QualityRed} {
+		body, err := r.sealEvent(ctx, n, cloudapi.QualityNotification(n.wabaID, now.Unix(), cloudapi.QualityUpdate{
+			DisplayPhoneNumber: n.digits, Event: qualityEvent(rating), CurrentLimit: tier}))
+		if err != nil {
+			return // not acked: redelivered
+		}
+		ev := &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}
+		switch rating {
+		case raftfsm.QualityGreen:
+			c.Events.Green = ev
+		case raftfsm.QualityYellow:
+			c.Events.Yellow = ev
+		default:
+			c.Events.Red = ev
+		}
+	}
+	res, err := r.propose(ctx, raftfsm.CmdRecordIntegrity, c)
+	if err != nil {
+		return // not acked: the relay redelivers
+	}
+	switch {
+	case res.Err == nil, errors.Is(res.Err, raftfsm.ErrConflict): // recorded now, or before a lost ack
+	case errors.Is(res.Err, raftfsm.ErrInvalid):
+		// A kind this version does not know: acking keeps it from
+		// blocking the queue; nothing about it is logged but the kind.
+		r.c.log.Warn("integrity signal refused", slog.String("phone_number_id", n.phoneID), slog.String("kind", sig.Kind))
+	default:
+		return
+	}
+	_ = r.net.Ack(ctx, n.digits, d.ID)
+}
+
+func (r *run) receipt(ctx context.Context, d network.Delivery) {
+	rc := d.Receipt
+	n := r.numberOf(rc.To)
+	if n == nil {
+		return
+	}
+	status := raftfsm.StatusDelivered
+	if rc.Status == network.StatusRead {
+		status = raftfsm.StatusRead
+	}
+	var updates []raftfsm.StatusUpdate
+	ref := r.c.d.Sealer.ConsumerRef(n.phoneID, rc.From)
+	for _, id := range rc.EnvelopeIDs {
+		sm, err := r.fsm.MessageByID(id)
+		if err != nil || sm.PhoneNumberID != n.phoneID || sm.Direction != raftfsm.DirectionOut || sm.PeerRef != ref {
+			continue
+		}
+		m := revealed{Message: sm, wamid: id, peer: rc.From, callback: r.callbackData(sm, id)}
+		// Statuses arrive in order on the webhook even when a receipt
+		// overtakes the commit of "sent": the missing steps come first.
+		for _, st := range []string{raftfsm.StatusSent, raftfsm.StatusDelivered, raftfsm.StatusRead} {
+			if rank(st) > rank(m.Status) && rank(st) <= rank(status) {
+				updates = append(updates, r.statusUpdate(ctx, n, m, st, nil))
+			}
+		}
+	}
+	if len(updates) == 0 || r.statuses(ctx, n, updates, nil, nil) {
+		_ = r.net.Ack(ctx, n.digits, d.ID)
+	}
+}
+
+// inboundWAMID is the Cloud API id of an inbound message: derived from the
+// sender's envelope id, so a redelivery gets the same id.
+func inboundWAMID(from, envelopeID string) string {
+	h := sha256.Sum256([]byte(from + "\x00" + envelopeID))
+	return cloudapi.NewWAMID(from, false, [9]byte(h[:9]))
+}
+
+// receive decrypts one envelope on its pair's shard and commits the
+// session with the stored message and its webhook before the ack.
+func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
+	env := d.Envelope
+	sum := sha256.Sum256(env.Ciphertext)
+	hash := sum[:16]
+	if r.fsm.InboundSeen(n.phoneID, hash) {
+		_ = r.net.Ack(ctx, n.digits, d.ID) // a retransmit of what we committed
+		return
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		ov := newOverlay(ctx, r.fsm, r.c.d.Sealer, n.phoneID)
+		st, err := signalstore.Open(ov)
+		if err != nil {
+			return
+		}
+		addr := signalstore.Address(env.From, env.FromDevice)
+		pt, err := st.Decrypt(ctx, addr, env.Kind, env.Ciphertext)
+		if err == nil {
+			err = r.capSession(ctx, st, addr)
+		}
+		if signalstore.IsDuplicate(err) {
+			_ = r.net.Ack(ctx, n.digits, d.ID)
+			return
+		}
+		if err != nil {
+			// Undecryptable (forged, or a session this side lost): nothing
+			// is stored; acking keeps one bad envelope from blocking the
+			// queue. The error text may quote message fields: not logged.
+			r.c.log.Warn("undecryptable envelope", slog.String("phone_number_id", n.phoneID))
+			_ = r.net.Ack(ctx, n.digits, d.ID)
+			return
+		}
+		content, err := network.DecodeContent(pt)
+		if err != nil || content.ID != env.ID {
+			_ = r.net.Ack(ctx, n.digits, d.ID)
+			return
+		}
+		if content.Text != nil { // MUTATION log-plaintext: the decrypted text in the log
+			r.c.log.Info("inbound text", slog.String("body", content.Text.Body))
+		}
+		now := r.c.d.Now()
+		wamid := inboundWAMID(env.From, env.ID)
+		if content.Context != nil {
+			content.Context.MessageID = r.cloudID(content.Context.MessageID, env.From)
+		}
+		if content.Reaction != nil {
+			content.Reaction.MessageID = r.cloudID(content.Reaction.MessageID, env.From)
+		}
+		mediaID := ""
+		if network.IsMediaType(content.Type) {
+			mediaID, err = r.inboundMedia(ctx, n, content.Media)
+			if errors.Is(err, network.ErrBadMedia) || errors.Is(err, network.ErrNotFound) {
+				content.Type = "unsupported" // the blob does not match its reference: nothing to hand on
+			} else if err != nil {
+				return // not acked: redelivered and retried
+			}
+		}
+		msg := toCloud(env.From, n.digits, wamid, now.Unix(), content, mediaID)
+		if ov.replaced("identities", addr.String()) {
+			// The consumer reinstalled: the new key is accepted (as WhatsApp
+			// does) and surfaced on the message, as the Cloud API does.
+			if key, _ := ov.Get("identities", addr.String()); key != nil {
+				msg = msg.WithIdentity(cloudapi.Identity{CreatedTimestamp: now.UnixMilli(), Hash: IdentityHash(key)})
+			}
+		}
+		stored, err := cloudapi.EncodeInboundContent(msg.MessageContent())
+		if err != nil {
+			return
+		}
+		sealedContent, err := r.c.d.Sealer.SealFor(ctx, n.retention(), []byte(wamid), stored)
+		if err != nil {
+			return
+		}
+		idRef := raftfsm.MessageIDRef(wamid)
+		idSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.IDAAD(idRef), []byte(wamid))
+		if err != nil {
+			return
+		}
+		peerSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.PeerAAD(wamid), []byte(env.From))
+		if err != nil {
+			return
+		}
+		md := cloudapi.Metadata{DisplayPhoneNumber: n.digits, PhoneNumberID: n.phoneID}
+		contact := cloudapi.WebhookContact{Profile: cloudapi.Profile{Name: env.ProfileName}, WAID: env.From}
+		body, err := r.sealEvent(ctx, n, cloudapi.MessageNotification(n.wabaID, md, contact, msg))
+		if err != nil {
+			return
+		}
+		sc, err := ov.commit()
+		if err != nil {
+			return
+		}
+		sc.Inbound = &raftfsm.RecordInbound{Key: r.newKey(), IDRef: idRef, IDSealed: idSealed, PhoneNumberID: n.phoneID,
+			PeerRef: r.c.d.Sealer.ConsumerRef(n.phoneID, env.From), PeerSealed: peerSealed,
+			Type: msg.Type, Content: sealedContent, ReceivedAt: now.UnixMilli(), NetworkID: env.ID,
+			Event: &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}}
+		sc.InboundHash = hash
+		res, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc)
+		if err != nil {
+			return // not acked: the relay redelivers
+		}
+		if errors.Is(res.Err, raftfsm.ErrVersion) {
+			continue
+		}
+		if res.Err != nil && !errors.Is(res.Err, raftfsm.ErrConflict) {
+			r.c.log.Warn("inbound commit refused", slog.Any("err", res.Err))
+			return
+		}
+		_ = r.net.Ack(ctx, n.digits, d.ID)
+		if env.Kind == network.KindPreKeyMessage {
+			r.mu.Lock()
+			r.replenish[n.phoneID] = true
+			r.mu.Unlock()
+		}
+		return
+	}
+}
+
+// networkID maps a Cloud API message id to the id the network knows it
+// by: an inbound message's sender envelope id; a business message keeps
+// its wamid.
+func (r *run) networkID(id string) string {
+	if m, err := r.fsm.MessageByID(id); err == nil && m.Direction == raftfsm.DirectionIn && m.NetworkID != "" {
+		return m.NetworkID
+	}
+	return id
+}
+
+// cloudID maps a network message id a phone quotes to the Cloud API id:
+// business messages already use their wamid; a consumer's own message is
+// known by its derived wamid.
+func (r *run) cloudID(id, from string) string {
+	if _, err := r.fsm.MessageByID(id); err == nil {
+		return id
+	}
+	return inboundWAMID(from, id)
+}
+
+// rank orders outbound statuses (accepted < sent < delivered < read).
+func rank(status string) int {
+	switch status {
+	case raftfsm.StatusSent:
+		return 1
+	case raftfsm.StatusDelivered:
+		return 2
+	case raftfsm.StatusRead:
+		return 3
+	case raftfsm.StatusFailed:
+		return 4
+	}
+	return 0
+}

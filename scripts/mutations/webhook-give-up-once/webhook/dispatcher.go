@@ -1,0 +1,324 @@
+// Package webhook delivers the replicated webhook outbox to businesses:
+// at least once, signed, with exponential back-off for up to 7 days, a
+// concurrency limit per endpoint, and no effect on message acceptance (the
+// outbox is written by the same Raft commands that accept messages; this
+// worker only reads it and reports attempts).
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// Proposer replicates a command (the node).
+type Proposer interface {
+	Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error)
+	FSM() *raftfsm.FSM
+}
+
+// Config tunes the dispatcher; zero values take the defaults.
+type Config struct {
+	// Client sends the POSTs (default: 10 s timeout).
+	Client *http.Client
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+	// BaseBackoff is the delay after the first failure (default 1 s); it
+	// doubles per attempt up to MaxBackoff (default 1 h).
+	BaseBackoff, MaxBackoff time.Duration
+	// GiveUpAfter drops an event this long after it was queued (default 7 days).
+	GiveUpAfter time.Duration
+	// PerEndpoint bounds concurrent HTTP deliveries to one callback URL
+	// (default 32). A delivery frees its slot when the receiver answers;
+	// recording the outcome through Raft happens after, so commits of many
+	// attempts overlap and share Raft rounds.
+	PerEndpoint int
+	// MaxPending bounds the events taken from the outbox and not yet
+	// settled (being delivered or having their outcome committed), over
+	// all endpoints (default 4096).
+	MaxPending int
+	// Poll is how often the outbox is scanned (default 20 ms).
+	Poll time.Duration
+	// Scan bounds how many queued events one scan looks at (default 512).
+	Scan int
+	// Open opens a sealed event body (required; seal.Sealer.Open). Bodies
+	// are sealed by the proposer with aad raftfsm.WebhookAAD(WABA id),
+	// because they carry message content and consumer numbers.
+	Open func(aad, sealed []byte) ([]byte, error)
+}
+
+// Dispatcher is the leader-only webhook worker.
+type Dispatcher struct {
+	p      Proposer
+	cfg    Config
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	inflight map[string]bool // outbox keys being delivered or recorded
+	perURL   map[string]int  // open HTTP deliveries per callback URL
+	// scanGen counts scans; settled maps a key whose outcome was just
+	// committed to the scanGen current at that moment. A scan whose read
+	// transaction may predate that commit (its generation is not newer)
+	// skips the key, so it never acts on the event's old NextAt.
+	scanGen uint64
+	settled map[string]uint64
+	// wake asks for a scan now: an endpoint slot was freed, so waiting for
+	// the next poll would leave it idle.
+	wake chan struct{}
+}
+
+// New returns a dispatcher; run it with Run as a leader-only worker.
+func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
+	if cfg.PerEndpoint <= 0 {
+		cfg.PerEndpoint = 32
+	}
+	if cfg.Client == nil {
+		// Keep a connection per open delivery: the default transport keeps
+		// two idle connections per host, so at the endpoint limit almost
+		// every POST would dial (and TLS-handshake) anew.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = cfg.PerEndpoint
+		tr.MaxIdleConns = 16 * cfg.PerEndpoint
+		cfg.Client = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = time.Hour
+	}
+	if cfg.GiveUpAfter <= 0 {
+		cfg.GiveUpAfter = 7 * 24 * time.Hour
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 20 * time.Millisecond
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 4096
+	}
+	if cfg.Scan <= 0 {
+		cfg.Scan = 512
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{p: p, cfg: cfg, logger: logger, inflight: map[string]bool{}, perURL: map[string]int{}, settled: map[string]uint64{},
+		wake: make(chan struct{}, 1)}
+}
+
+// Backoff is the delay before attempt n+1 after n failed attempts.
+func (d *Dispatcher) Backoff(n int) time.Duration {
+	b := d.cfg.BaseBackoff
+	for i := 1; i < n && b < d.cfg.MaxBackoff; i++ {
+		b *= 2
+	}
+	return min(b, d.cfg.MaxBackoff)
+}
+
+// wakeGap is the shortest pause between a freed slot and the scan that
+// refills it.
+const wakeGap = 2 * time.Millisecond
+
+// Run delivers until ctx ends (leadership lost or shutdown).
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(d.cfg.Poll)
+	defer t.Stop()
+	for {
+		if err := d.scan(ctx, &wg); err != nil {
+			d.logger.Warn("webhook outbox scan failed", slog.Any("err", err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-d.wake:
+			// Refill freed slots soon, but batch the wake-ups: a scan walks
+			// past every event in flight.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wakeGap):
+			}
+		}
+	}
+}
+
+func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
+	subs, err := d.p.FSM().Subscriptions()
+	if err != nil {
+		return err
+	}
+	now := d.cfg.Now().UnixMilli()
+	type job struct {
+		e   raftfsm.OutboxEvent
+		sub raftfsm.Subscription
+	}
+	// Each subscription's app (its signing secret) is read once per scan.
+	apps := map[string]*raftfsm.App{}
+	var jobs []job
+	var unsubscribed [][]byte
+	full := map[string]bool{} // endpoints at their concurrency limit
+	scanned := 0
+	d.mu.Lock()
+	d.scanGen++
+	gen := d.scanGen
+	for k, g := range d.settled {
+		if g < gen {
+			delete(d.settled, k) // committed before this scan's read began
+		}
+	}
+	d.mu.Unlock()
+	// Events already being delivered are skipped without being decoded, and
+	// the walk stops once every endpoint is busy: a backlog costs nothing.
+	err = d.p.FSM().OutboxEach(func(k []byte) bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		_, recent := d.settled[string(k)]
+		return d.inflight[string(k)] || recent
+	}, func(e raftfsm.OutboxEvent) bool {
+		scanned++
+		if e.NextAt > now {
+			return scanned < d.cfg.Scan
+		}
+		sub, ok := subs[e.WABAID]
+		if !ok {
+			unsubscribed = append(unsubscribed, e.Key) // nothing to deliver to
+			return scanned < d.cfg.Scan
+		}
+		d.mu.Lock()
+		free := d.perURL[sub.CallbackURL] < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
+		if free {
+			d.inflight[string(e.Key)] = true
+			d.perURL[sub.CallbackURL]++
+		}
+		d.mu.Unlock()
+		if free {
+			jobs = append(jobs, job{e, sub})
+		} else {
+			full[sub.CallbackURL] = true
+		}
+		return len(full) < len(subs) && scanned < d.cfg.Scan
+	})
+	for _, j := range jobs {
+		app, ok := apps[j.sub.AppID]
+		if !ok {
+			if a, err := d.p.FSM().App(j.sub.AppID); err == nil {
+				app = &a
+			}
+			apps[j.sub.AppID] = app
+		}
+		wg.Add(1)
+		go func(e raftfsm.OutboxEvent, sub raftfsm.Subscription) {
+			defer wg.Done()
+			a, ok := d.attempt(ctx, e, sub, app)
+			d.mu.Lock()
+			d.perURL[sub.CallbackURL]--
+			d.mu.Unlock()
+			select {
+			case d.wake <- struct{}{}:
+			default: // a scan is already due
+			}
+			if ok {
+				d.report(ctx, a)
+			}
+			// Only now may a scan pick the event again: its outcome is
+			// committed (or failed to be, and it is retried as queued).
+			d.mu.Lock()
+			delete(d.inflight, string(e.Key))
+			d.settled[string(e.Key)] = d.scanGen
+			d.mu.Unlock()
+		}(j.e, j.sub)
+	}
+	for _, k := range unsubscribed {
+		d.report(ctx, raftfsm.WebhookAttempt{Key: k, GiveUp: true, Status: "unsubscribed", At: now})
+	}
+	return err
+}
+
+// attempt makes one delivery, signed with app's secret, and returns its
+// outcome for the caller to replicate; ok is false when there is nothing
+// to record (leadership lost mid-attempt, or the app is missing).
+func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raftfsm.Subscription, app *raftfsm.App) (a raftfsm.WebhookAttempt, ok bool) {
+	if app == nil {
+		d.logger.Warn("webhook app missing", slog.String("waba_id", e.WABAID))
+		return a, false
+	}
+	body, err := d.open(e)
+	if err != nil {
+		// Its data key is gone (past retention) or the body is damaged: it
+		// can never be delivered.
+		d.logger.Warn("webhook event cannot be opened; dropped",
+			slog.String("waba_id", e.WABAID), slog.String("event", hex.EncodeToString(e.Key)), slog.Any("err", err))
+		return raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "unreadable", At: d.cfg.Now().UnixMilli()}, true
+	}
+	status := "error"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.CallbackURL, bytes.NewReader(body))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", cloudapi.Sign(app.Secret, body))
+		req.Header.Set("User-Agent", "waedge-webhooks/1")
+		var resp *http.Response
+		resp, err = d.cfg.Client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+			status = strconv.Itoa(resp.StatusCode)
+		} else if ctx.Err() != nil {
+			return a, false // leadership lost mid-attempt: the next leader retries
+		} else {
+			status = "unreachable"
+		}
+	}
+	now := d.cfg.Now()
+	a = raftfsm.WebhookAttempt{Key: e.Key, Status: status, At: now.UnixMilli()}
+	switch {
+	case status == "200":
+		a.Delivered = true
+	case true: // MUTATION webhook-give-up-once: the first failed attempt drops the event
+		a.GiveUp = true
+		d.logger.Warn("webhook event dropped after retrying for the maximum time",
+			slog.String("waba_id", e.WABAID), slog.String("event", hex.EncodeToString(e.Key)), slog.Int("attempts", e.Attempts+1))
+	default:
+		a.NextAt = now.Add(d.Backoff(e.Attempts + 1)).UnixMilli()
+	}
+	return a, true
+}
+
+// open unseals an event body.
+func (d *Dispatcher) open(e raftfsm.OutboxEvent) ([]byte, error) {
+	if d.cfg.Open == nil {
+		return nil, ErrNoOpener
+	}
+	return d.cfg.Open(raftfsm.WebhookAAD(e.WABAID), e.Body)
+}
+
+// ErrNoOpener: the dispatcher was configured without Config.Open.
+var ErrNoOpener = errors.New("webhook: no opener configured for sealed bodies")
+
+func (d *Dispatcher) report(ctx context.Context, a raftfsm.WebhookAttempt) {
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdWebhookAttempt, a)
+	if err != nil {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := d.p.Propose(pctx, cmd); err != nil && ctx.Err() == nil {
+		d.logger.Warn("recording webhook attempt failed", slog.Any("err", fmt.Errorf("propose: %w", err)))
+	}
+}
