@@ -34,6 +34,7 @@ type Options struct {
 	Baseline  bool
 	Binary    string
 	ServeArgs []string
+	Keep      bool
 }
 
 // scenario runs one kind of measurement and returns its result lines;
@@ -53,7 +54,7 @@ func scenarios() map[string]scenario {
 	return map[string]scenario{
 		"accept":   {help: "POST /messages accepted per second, senders spread over the nodes", senders: "8,64,512", run: runAccept},
 		"failover": {help: "kill -9 of the leader under a light write load → next acknowledged write (median of --rounds)", senders: "1", run: runFailover},
-		"webhooks": {help: "webhook events delivered per second to a local receiver", senders: "64", run: notBuilt},
+		"webhooks": {help: "webhook events delivered per second to a local receiver (--messages events, default 10,000)", senders: "64", run: runWebhooks},
 		"e2e":      {help: "messages per second each way through real Signal with --phones hosted phones", senders: "64", run: notBuilt},
 		"expiry":   {help: "sends while --messages messages expire, against idle", senders: "32", run: notBuilt},
 		"retained": {help: "accept rate with --messages retained messages against an empty cluster", senders: "64", run: notBuilt},
@@ -127,6 +128,7 @@ func parseOptions(name, defSenders string, args []string, stderr io.Writer, gete
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per result line instead of a table")
 	fs.BoolVar(&o.Baseline, "baseline", false, "also measure the bare reference in the same invocation and print the ratio")
 	fs.StringVar(&o.Binary, "binary", "", "waedge binary the bench's nodes run (default: this one)")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the bench's cluster directory (data and node logs) and print its path")
 	serveArgs := fs.String("serve-args", "", "extra flags for every node the bench starts, space-separated (e.g. \"--raft-heartbeat-timeout 300ms\")")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -170,5 +172,10 @@ func openCluster(ctx context.Context, o Options, pr *progress, extra, env []stri
 		return targetCluster(o.Targets, o.Token), nil
 	}
 	pr.note("starting %d waedge nodes (%s)", o.Nodes, o.Binary)
-	return startCluster(ctx, o.Binary, o.Nodes, append(append([]string(nil), extra...), o.ServeArgs...), env, pr)
+	c, err := startCluster(ctx, o.Binary, o.Nodes, append(append([]string(nil), extra...), o.ServeArgs...), env, pr)
+	if err == nil && o.Keep {
+		c.keep = true
+		pr.note("keeping %s (node data and logs)", c.dir)
+	}
+	return c, err
 }

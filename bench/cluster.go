@@ -28,6 +28,7 @@ type cluster struct {
 	dir   string
 	bin   string
 	ports *ports
+	keep  bool // leave dir behind (--keep)
 	api   *http.Client
 }
 
@@ -237,7 +238,7 @@ func (c *cluster) close() {
 	for _, p := range c.nodes {
 		p.kill()
 	}
-	if c.dir != "" {
+	if c.dir != "" && !c.keep {
 		_ = os.RemoveAll(c.dir)
 	}
 }
