@@ -32,8 +32,9 @@ const webhookSlots = 32
 // messages go to consumers nobody hosts, so the leader's connector marks
 // each failed and queues one signed `failed` status event. events_per_s
 // is distinct events delivered over the time from the first send to the
-// last delivery; drain_per_s is the rate at which the backlog left when
-// the sends stopped was delivered (the dispatcher's own pace, reported
+// last delivery: the whole path (accept, the connector's verdict, the
+// dispatcher), bounded by its slowest part; catchup_per_s is the rate at
+// which what was behind when the sends stopped got delivered (reported
 // when at least 500 events were behind). With --baseline, a bare loop —
 // HMAC-SHA256 of a real event body and an HTTP POST to the same
 // receiver, 32 at a time like the dispatcher's slots per endpoint — runs
@@ -119,13 +120,14 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 	r.add("duration_s", el.Seconds())
 	r.add("events_per_s", rate)
 	r.add("sends_per_s", float64(accepted)/sent.Sub(start).Seconds())
-	// The backlog left when the sends stopped, and the rate it drained at:
-	// the dispatcher's own pace, when it was behind.
-	r.add("backlog_at_end", accepted-atSent)
+	// What was still undelivered when the sends stopped (not yet marked
+	// failed by the connector, or queued in the outbox), and the rate at
+	// which it was caught up with (when at least 500 events were behind).
+	r.add("behind_at_end", accepted-atSent)
 	if backlog := total - atSent; backlog >= 500 {
-		r.add("drain_per_s", float64(backlog)/last.Sub(sent).Seconds())
+		r.add("catchup_per_s", float64(backlog)/last.Sub(sent).Seconds())
 	} else {
-		r.add("drain_per_s", nil)
+		r.add("catchup_per_s", nil)
 	}
 	r.add("errors", cnt.errors.Load())
 	r.add("bad_signatures", rc.badSignatures.Load())
