@@ -55,7 +55,7 @@ func scenarios() map[string]scenario {
 		"accept":   {help: "POST /messages accepted per second, senders spread over the nodes", senders: "8,64,512", run: runAccept},
 		"failover": {help: "kill -9 of the leader under a light write load → next acknowledged write (median of --rounds)", senders: "1", run: runFailover},
 		"webhooks": {help: "webhook events delivered per second to a local receiver (--messages events, default 10,000)", senders: "64", run: runWebhooks},
-		"e2e":      {help: "messages per second each way through real Signal with --phones hosted phones", senders: "64", run: notBuilt},
+		"e2e":      {help: "messages per second each way through real Signal with --phones hosted phones (--messages each way, default 10,000)", senders: "64", run: runE2E},
 		"expiry":   {help: "sends while --messages messages expire, against idle", senders: "32", run: notBuilt},
 		"retained": {help: "accept rate with --messages retained messages against an empty cluster", senders: "64", run: notBuilt},
 	}
@@ -172,10 +172,17 @@ func openCluster(ctx context.Context, o Options, pr *progress, extra, env []stri
 		return targetCluster(o.Targets, o.Token), nil
 	}
 	pr.note("starting %d waedge nodes (%s)", o.Nodes, o.Binary)
-	c, err := startCluster(ctx, o.Binary, o.Nodes, append(append([]string(nil), extra...), o.ServeArgs...), env, pr)
-	if err == nil && o.Keep {
-		c.keep = true
+	c, err := newCluster(o.Binary)
+	if err != nil {
+		return nil, err
+	}
+	c.keep = o.Keep
+	if o.Keep {
 		pr.note("keeping %s (node data and logs)", c.dir)
 	}
-	return c, err
+	if err := c.startNodes(ctx, o.Nodes, append(append([]string(nil), extra...), o.ServeArgs...), env, pr); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
 }

@@ -28,7 +28,8 @@ type cluster struct {
 	dir   string
 	bin   string
 	ports *ports
-	keep  bool // leave dir behind (--keep)
+	keep  bool    // leave dir behind (--keep)
+	extra []*proc // processes beside the nodes (the relay)
 	api   *http.Client
 }
 
@@ -80,63 +81,58 @@ func targetCluster(urls []string, token string) *cluster {
 	return c
 }
 
-// startCluster starts n `waedge serve` processes of bin in temporary
-// directories on loopback: the first bootstraps, the others join with
-// tokens minted through the admin API. extra flags go to every node.
-func startCluster(ctx context.Context, bin string, n int, extra, env []string, pr *progress) (*cluster, error) {
+// newCluster prepares an owned cluster of bin in a temporary directory;
+// startNodes then starts its nodes.
+func newCluster(bin string) (*cluster, error) {
 	dir, err := os.MkdirTemp("", "waedge-bench-")
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{dir: dir, bin: bin, ports: &ports{}, api: newAPIClient()}
+	return &cluster{dir: dir, bin: bin, ports: &ports{}, api: newAPIClient()}, nil
+}
+
+// startNodes starts n `waedge serve` processes on loopback: the first
+// bootstraps, the others join with tokens minted through the admin API.
+// extra flags go to every node. On error the caller closes c.
+func (c *cluster) startNodes(ctx context.Context, n int, extra, env []string, pr *progress) error {
 	for i := 1; i <= n; i++ {
 		p, err := c.newProc(fmt.Sprintf("node%d", i), extra, env)
 		if err != nil {
-			c.close()
-			return nil, err
+			return err
 		}
 		if i > 1 {
 			var jt struct {
 				JoinToken string `json:"join_token"`
 			}
 			if err := c.call(ctx, "POST", c.urls[0]+"/admin/v1/cluster/join-tokens", c.token, map[string]int{"ttl_seconds": 3600}, &jt); err != nil {
-				c.close()
-				return nil, fmt.Errorf("join token: %w", err)
+				return fmt.Errorf("join token: %w", err)
 			}
 			p.args = append(p.args, "--join", c.nodes[0].clusterAddr, "--join-token", jt.JoinToken)
 		}
 		if err := p.start(); err != nil {
-			c.close()
-			return nil, err
+			return err
 		}
 		c.nodes = append(c.nodes, p)
 		c.urls = append(c.urls, "http://"+p.httpAddr)
 		if err := c.waitReady(ctx, i-1, 60*time.Second); err != nil {
-			c.close()
-			return nil, err
+			return err
 		}
 		if i == 1 {
 			b, err := os.ReadFile(filepath.Join(p.dataDir, "admin.token"))
 			if err != nil {
-				c.close()
-				return nil, err
+				return err
 			}
 			c.token = strings.TrimSpace(string(b))
 		}
 		pr.note("started %s (%s)", p.name, p.httpAddr)
 	}
-	err = poll(ctx, 30*time.Second, "all members", func() (bool, error) {
+	return poll(ctx, 30*time.Second, "all members", func() (bool, error) {
 		var st clusterStatus
 		if err := c.call(ctx, "GET", c.urls[0]+"/admin/v1/cluster", c.token, nil, &st); err != nil {
 			return false, nil
 		}
 		return len(st.Members) == n, nil
 	})
-	if err != nil {
-		c.close()
-		return nil, err
-	}
-	return c, nil
 }
 
 func (c *cluster) newProc(name string, extra, env []string) (*proc, error) {
@@ -155,6 +151,33 @@ func (c *cluster) newProc(name string, extra, env []string) (*proc, error) {
 	p.args = append([]string{"serve", "--data-dir", p.dataDir, "--http-addr", p.httpAddr,
 		"--cluster-addr", p.clusterAddr, "--relay-addr", relay, "--log-format", "json"}, extra...)
 	return p, nil
+}
+
+// startRelay starts a `waedge relay` (the sandbox network the nodes and
+// hosted phones share) and returns its address.
+func (c *cluster) startRelay(ctx context.Context) (string, error) {
+	addr, err := c.ports.next()
+	if err != nil {
+		return "", err
+	}
+	p := &proc{name: "relay", bin: c.bin, dataDir: filepath.Join(c.dir, "relay"), logPath: filepath.Join(c.dir, "relay.log")}
+	p.args = []string{"relay", "--addr", addr, "--data-dir", p.dataDir}
+	if err := p.start(); err != nil {
+		return "", err
+	}
+	c.extra = append(c.extra, p)
+	err = poll(ctx, 30*time.Second, "the relay", func() (bool, error) {
+		if !p.alive() {
+			return false, fmt.Errorf("relay exited:\n%s", p.logTail(30))
+		}
+		resp, err := c.api.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false, nil
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == 200, nil
+	})
+	return addr, err
 }
 
 // start launches the process with its command line; its log is appended
@@ -235,7 +258,7 @@ func (c *cluster) waitReady(ctx context.Context, i int, timeout time.Duration) e
 
 // close kills the bench's processes and deletes their directories.
 func (c *cluster) close() {
-	for _, p := range c.nodes {
+	for _, p := range append(c.nodes, c.extra...) {
 		p.kill()
 	}
 	if c.dir != "" && !c.keep {

@@ -56,7 +56,7 @@ func TestSmokeAcceptWithBaseline(t *testing.T) {
 }
 
 func TestScenariosNotBuiltSaySo(t *testing.T) {
-	for _, sc := range []string{"e2e", "expiry", "retained"} {
+	for _, sc := range []string{"expiry", "retained"} {
 		if _, ok := scenarios()[sc]; !ok {
 			t.Fatalf("scenario %s unknown", sc)
 		}

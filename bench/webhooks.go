@@ -169,6 +169,7 @@ type receiver struct {
 	last          time.Time
 	sample        []byte // one real event body, for the bare loop
 	bareOK        atomic.Int64
+	onEvent       func(body []byte) // each distinct event, once (optional)
 }
 
 func newReceiver(secret string) (*receiver, error) {
@@ -214,6 +215,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !rc.deliveredSet[k] {
 		rc.deliveredSet[k] = true
 		rc.last = time.Now()
+		if rc.onEvent != nil {
+			rc.onEvent(body)
+		}
 	}
 }
 

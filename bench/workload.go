@@ -18,6 +18,7 @@ type business struct {
 	PhoneNumberID string `json:"phone_number_id"`
 	AccessToken   string `json:"access_token"`
 	AppSecret     string `json:"app_secret"`
+	Phone         string `json:"-"` // the business number, digits only
 }
 
 // benchTemplate is the template every bench send uses: one body
@@ -42,6 +43,7 @@ func newBusiness(ctx context.Context, c *cluster) (business, error) {
 		map[string]string{"name": "waedge bench", "phone": phone}, &b); err != nil {
 		return b, fmt.Errorf("create tenant: %w", err)
 	}
+	b.Phone = strings.TrimPrefix(phone, "+")
 	if err := c.call(ctx, "POST", c.urls[0]+"/v21.0/"+b.WABAID+"/message_templates", b.AccessToken, map[string]any{
 		"name": benchTemplate, "language": "en", "category": "UTILITY",
 		"components": []any{map[string]string{"type": "BODY", "text": "{{1}}"}}}, nil); err != nil {
@@ -105,9 +107,13 @@ func (s *sender) close() { s.client.CloseIdleConnections() }
 // send posts one message, to consumer seq (a million distinct consumers),
 // through node i; anything but 200 is an error.
 func (s *sender) send(ctx context.Context, i int, seq int64) error {
-	body := `{"messaging_product":"whatsapp","to":"` + fmt.Sprintf("49170%07d", seq%1_000_000) +
-		`","type":"template","template":{"name":"` + benchTemplate + `","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"` +
-		benchText + `"}]}]}}`
+	return s.post(ctx, i, `{"messaging_product":"whatsapp","to":"`+fmt.Sprintf("49170%07d", seq%1_000_000)+
+		`","type":"template","template":{"name":"`+benchTemplate+`","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"`+
+		benchText+`"}]}]}}`)
+}
+
+// post sends one message request body through node i.
+func (s *sender) post(ctx context.Context, i int, body string) error {
 	req, err := http.NewRequestWithContext(ctx, "POST", s.c.urls[i]+"/v21.0/"+s.b.PhoneNumberID+"/messages", strings.NewReader(body))
 	if err != nil {
 		return err
