@@ -68,16 +68,11 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 		return err
 	}
 	var tally e2eTally
-	rc, err := newReceiver(biz.AppSecret)
+	rc, err := subscribeReceiver(ctx, c, biz, tally.event)
 	if err != nil {
 		return err
 	}
 	defer rc.close()
-	rc.onEvent = tally.event
-	if err := c.call(ctx, "POST", c.urls[0]+"/v21.0/"+biz.WABAID+"/subscribed_apps", biz.AccessToken,
-		map[string]string{"override_callback_uri": rc.url + "/hook", "verify_token": "bench"}, nil); err != nil {
-		return fmt.Errorf("subscribe: %w", err)
-	}
 
 	relayAPI := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
 	phones := make([]string, o.Phones)

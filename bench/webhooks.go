@@ -66,15 +66,11 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 	if err != nil {
 		return err
 	}
-	rc, err := newReceiver(biz.AppSecret)
+	rc, err := subscribeReceiver(ctx, c, biz, nil)
 	if err != nil {
 		return err
 	}
 	defer rc.close()
-	if err := c.call(ctx, "POST", c.urls[0]+"/v21.0/"+biz.WABAID+"/subscribed_apps", biz.AccessToken,
-		map[string]string{"override_callback_uri": rc.url + "/hook", "verify_token": "bench"}, nil); err != nil {
-		return fmt.Errorf("subscribe: %w", err)
-	}
 
 	// Every accepted message becomes one `failed` status event.
 	pr.note("sending %d messages to consumers nobody hosts: each yields one signed status event", events)
@@ -170,6 +166,22 @@ type receiver struct {
 	sample        []byte // one real event body, for the bare loop
 	bareOK        atomic.Int64
 	onEvent       func(body []byte) // each distinct event, once (optional)
+}
+
+// subscribeReceiver starts a receiver, calling onEvent (if not nil) with
+// each distinct event, and subscribes biz's WABA to it.
+func subscribeReceiver(ctx context.Context, c *cluster, biz business, onEvent func([]byte)) (*receiver, error) {
+	rc, err := newReceiver(biz.AppSecret)
+	if err != nil {
+		return nil, err
+	}
+	rc.onEvent = onEvent
+	if err := c.call(ctx, "POST", c.urls[0]+"/v21.0/"+biz.WABAID+"/subscribed_apps", biz.AccessToken,
+		map[string]string{"override_callback_uri": rc.url + "/hook", "verify_token": "bench"}, nil); err != nil {
+		rc.close()
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	return rc, nil
 }
 
 func newReceiver(secret string) (*receiver, error) {
