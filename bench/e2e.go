@@ -105,7 +105,7 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	// Hosted phones, then one message from each (sessions set up).
 	var cnt counter
 	done := pr.run(fmt.Sprintf("create %d phones", len(phones)), 0, &cnt)
-	err = forEach(ctx, len(phones), conc, &cnt, func(ctx context.Context, i int) error {
+	err = allOK(ctx, len(phones), conc, &cnt, func(ctx context.Context, i int) error {
 		return relayPost(ctx, "/sandbox/phones", map[string]string{"number": phones[i], "name": "bench " + strconv.Itoa(i)})
 	})
 	done()
@@ -115,7 +115,7 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	start := time.Now()
 	cnt = counter{}
 	done = pr.run("first messages (sessions)", 0, &cnt)
-	err = forEach(ctx, len(phones), conc, &cnt, func(ctx context.Context, i int) error { return phoneSend(ctx, i, "hello") })
+	err = allOK(ctx, len(phones), conc, &cnt, func(ctx context.Context, i int) error { return phoneSend(ctx, i, "hello") })
 	if err == nil {
 		err = waitCount(ctx, &tally.inbound, int64(len(phones)), &cnt)
 	}
@@ -132,14 +132,16 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	err = forEach(ctx, msgs, conc, &cnt, func(ctx context.Context, i int) error {
 		return phoneSend(ctx, i, "bench inbound "+strconv.Itoa(i)+" "+benchText[:200])
 	})
+	inSent, inFailed := cnt.ok.Load(), cnt.errors.Load()
 	if err == nil {
-		err = waitCount(ctx, &tally.inbound, int64(len(phones)+msgs), &cnt)
+		err = waitCount(ctx, &tally.inbound, int64(len(phones))+inSent, &cnt)
 	}
 	done()
+	cnt.report(pr)
 	if err != nil {
 		return fmt.Errorf("inbound: %w", err)
 	}
-	inbound := float64(msgs) / tally.lastInbound().Sub(start).Seconds()
+	inbound := float64(inSent) / tally.lastInbound().Sub(start).Seconds()
 
 	// Outbound: API → decrypted by the phone → `delivered` webhook.
 	s := newSender(c, biz, conc)
@@ -152,14 +154,16 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 			`","type":"text","text":{"body":"bench outbound `+strconv.Itoa(i)+` `+benchText[:200]+`"}}`)
 	})
 	acceptEl := time.Since(start)
+	outSent, outFailed := cnt.ok.Load(), cnt.errors.Load()
 	if err == nil {
-		err = waitCount(ctx, &tally.delivered, int64(msgs), &cnt)
+		err = waitCount(ctx, &tally.delivered, outSent, &cnt)
 	}
 	done()
+	cnt.report(pr)
 	if err != nil {
 		return fmt.Errorf("outbound: %w", err)
 	}
-	outbound := float64(msgs) / tally.lastDelivered().Sub(start).Seconds()
+	outbound := float64(outSent) / tally.lastDelivered().Sub(start).Seconds()
 
 	r := Result{Scenario: "e2e"}
 	r.add("phones", len(phones))
@@ -168,7 +172,8 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	r.add("new_sessions_per_s", sessions)
 	r.add("inbound_per_s", inbound)
 	r.add("outbound_per_s", outbound)
-	r.add("api_accepted_per_s", float64(msgs)/acceptEl.Seconds())
+	r.add("api_accepted_per_s", float64(outSent)/acceptEl.Seconds())
+	r.add("errors", inFailed+outFailed)
 	r.add("bad_signatures", rc.badSignatures.Load())
 	r.add("peak_rss_mb", c.peakRSSMB())
 	if o.Baseline {
@@ -195,7 +200,8 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	return nil
 }
 
-// forEach runs fn for 0…n-1, conc at a time; it returns the first error.
+// forEach runs fn for 0…n-1, conc at a time, counting successes and
+// failures in c (the first failure is kept); it returns ctx's error.
 func forEach(ctx context.Context, n, conc int, c *counter, fn func(ctx context.Context, i int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -211,10 +217,18 @@ func forEach(ctx context.Context, n, conc int, c *counter, fn func(ctx context.C
 		})
 	}
 	wg.Wait()
+	return ctx.Err()
+}
+
+// allOK is forEach where every call must succeed.
+func allOK(ctx context.Context, n, conc int, c *counter, fn func(ctx context.Context, i int) error) error {
+	if err := forEach(ctx, n, conc, c, fn); err != nil {
+		return err
+	}
 	if e := c.first.Load(); e != nil {
 		return fmt.Errorf("%d of %d failed, the first: %w", c.errors.Load(), n, *e)
 	}
-	return ctx.Err()
+	return nil
 }
 
 // waitCount waits until v reaches want, showing it on the progress line.

@@ -38,6 +38,15 @@ func (c *counter) report(pr *progress) {
 // over the wall time they took.
 func closedLoop(ctx context.Context, senders int, duration time.Duration, c *counter,
 	do func(ctx context.Context, sender int, seq int64) error) Load {
+	stop := make(chan struct{})
+	t := time.AfterFunc(duration, func() { close(stop) })
+	defer t.Stop()
+	return closedLoopUntil(ctx, senders, stop, c, do)
+}
+
+// closedLoopUntil is closedLoop until stop is closed.
+func closedLoopUntil(ctx context.Context, senders int, stop <-chan struct{}, c *counter,
+	do func(ctx context.Context, sender int, seq int64) error) Load {
 	var (
 		seq  atomic.Int64
 		mu   sync.Mutex
@@ -45,11 +54,18 @@ func closedLoop(ctx context.Context, senders int, duration time.Duration, c *cou
 		wg   sync.WaitGroup
 	)
 	start := time.Now()
-	deadline := start.Add(duration)
+	running := func() bool {
+		select {
+		case <-stop:
+			return false
+		default:
+			return ctx.Err() == nil
+		}
+	}
 	for s := range senders {
 		wg.Go(func() {
 			local := make([]time.Duration, 0, 1024)
-			for ctx.Err() == nil && time.Now().Before(deadline) {
+			for running() {
 				t0 := time.Now()
 				if err := do(ctx, s, seq.Add(1)); err != nil {
 					c.errors.Add(1)

@@ -55,16 +55,16 @@ func TestSmokeAcceptWithBaseline(t *testing.T) {
 	}
 }
 
-func TestScenariosNotBuiltSaySo(t *testing.T) {
-	for _, sc := range []string{"expiry", "retained"} {
-		if _, ok := scenarios()[sc]; !ok {
-			t.Fatalf("scenario %s unknown", sc)
-		}
+func TestScenariosThatNeedTheirOwnClusterRefuseTarget(t *testing.T) {
+	if got := len(scenarios()); got != 6 {
+		t.Errorf("%d scenarios, want accept, failover, webhooks, e2e, expiry, retained", got)
 	}
-	var out, errb bytes.Buffer
-	code := Main(t.Context(), []string{"retained", "--target", "http://127.0.0.1:1", "--token", "x"}, &out, &errb, func(string) string { return "" })
-	if code == 0 || !strings.Contains(errb.String(), "not built yet") || out.Len() != 0 {
-		t.Errorf("exit %d, stdout %q, stderr %q: want non-zero, nothing on stdout, \"not built yet\"", code, out.String(), errb.String())
+	for _, sc := range []string{"failover", "webhooks", "e2e", "expiry", "retained"} {
+		var out, errb bytes.Buffer
+		code := Main(t.Context(), []string{sc, "--target", "http://127.0.0.1:1", "--token", "x"}, &out, &errb, func(string) string { return "" })
+		if code != 1 || !strings.Contains(errb.String(), "no --target") || out.Len() != 0 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q: want 1, nothing on stdout, a reason", sc, code, out.String(), errb.String())
+		}
 	}
 }
 
