@@ -74,13 +74,14 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 
 	// Every accepted message becomes one `failed` status event.
 	pr.note("sending %d messages to consumers nobody hosts: each yields one signed status event", events)
-	s := newSender(c, biz, 64)
+	conc := o.Senders[0]
+	s := newSender(c, biz, conc)
 	var cnt counter
 	done := pr.run("send    ", 0, &cnt)
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := range 64 {
+	for w := range conc {
 		wg.Go(func() {
 			for n := next.Add(1); n <= int64(events) && ctx.Err() == nil; n = next.Add(1) {
 				if cnt.note(s.send(ctx, w%len(c.urls), 1_000_000+n)) != nil {
