@@ -79,20 +79,11 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 	var cnt counter
 	done := pr.run("send    ", 0, &cnt)
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := range conc {
-		wg.Go(func() {
-			for n := next.Add(1); n <= int64(events) && ctx.Err() == nil; n = next.Add(1) {
-				if cnt.note(s.send(ctx, w%len(c.urls), 1_000_000+n)) != nil {
-					cnt.errors.Add(1)
-					continue
-				}
-				cnt.ok.Add(1)
-			}
-		})
+	if err := forEach(ctx, events, conc, &cnt, func(ctx context.Context, i int) error {
+		return s.send(ctx, i%len(c.urls), 1_000_000+int64(i))
+	}); err != nil {
+		return err
 	}
-	wg.Wait()
 	sent := time.Now()
 	done()
 	s.close()
