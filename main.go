@@ -7,6 +7,7 @@
 //	waedge tenant …   create and list businesses (admin API client)
 //	waedge backup     write an encrypted backup of the running cluster
 //	waedge restore    build a new cluster's data dir from a backup
+//	waedge bench      measure throughput, latency and failover against bare Raft
 //	waedge version    print the version
 package main
 
@@ -29,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/waedge/waedge/bench"
 	"github.com/waedge/waedge/cli"
 	"github.com/waedge/waedge/connector"
 	"github.com/waedge/waedge/egress"
@@ -85,6 +87,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cli.Run(ctx, args, stdout, stderr, getenv)
+	case "bench":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return bench.Main(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "waedge %s (commit %s, %s)\n", version, commit, runtime.Version())
 		return 0
@@ -137,6 +143,8 @@ commands:
   tenant consumer-export BUSINESS_ID WA_ID
   tenant consumer-erase BUSINESS_ID WA_ID
                                 export (JSON) or erase what is stored about one consumer
+  bench accept|failover|webhooks|e2e|expiry|retained [--baseline] [--json]
+                                measure a cluster of its own (or --target URLs)
   version                       print the version
 
 Run 'waedge serve -h' for the node's flags. Every flag can also be set as WAEDGE_<FLAG>
@@ -178,6 +186,9 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
 		return 2
 	}
+	raftHeartbeat := str("raft-heartbeat-timeout", node.DefaultHeartbeatTimeout.String(), "a follower that hears nothing from the leader this long (randomised up to 2×) starts an election")
+	raftElection := str("raft-election-timeout", node.DefaultElectionTimeout.String(), "how long a candidate waits for votes before it tries again (not shorter than the heartbeat timeout)")
+	raftLease := str("raft-lease-timeout", node.DefaultLeaderLeaseTimeout.String(), "a leader that cannot reach a quorum this long steps down (not longer than the heartbeat timeout)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -202,6 +213,14 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	if err != nil || expiryEvery < 10*time.Millisecond {
 		fmt.Fprintf(stderr, "waedge serve: --expiry-interval %q: want a duration of at least 10ms\n", *expiryInterval)
 		return 2
+	}
+	var raftTimeouts [3]time.Duration
+	for i, f := range []struct{ name, v string }{{"raft-heartbeat-timeout", *raftHeartbeat},
+		{"raft-election-timeout", *raftElection}, {"raft-lease-timeout", *raftLease}} {
+		if raftTimeouts[i], err = time.ParseDuration(f.v); err != nil || raftTimeouts[i] < 5*time.Millisecond {
+			fmt.Fprintf(stderr, "waedge serve: --%s %q: want a duration of at least 5ms\n", f.name, f.v)
+			return 2
+		}
 	}
 	clock := &testClock{}
 	if getenv("WAEDGE_TEST_CLOCK") == "1" {
@@ -268,6 +287,10 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		JoinToken:     *joinToken,
 		MasterKey:     masterKey,
 		Logger:        logger,
+
+		HeartbeatTimeout:   raftTimeouts[0],
+		ElectionTimeout:    raftTimeouts[1],
+		LeaderLeaseTimeout: raftTimeouts[2],
 	})
 	if err != nil {
 		_ = ln.Close()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -211,52 +212,34 @@ func drain(resp *http.Response) (int64, error) {
 	}
 }
 
-// BenchmarkSendMessages measures POST /{phone-number-id}/messages accepted
-// through a 3-process cluster (template messages, which need no open
-// customer-service window), 64 and 512 concurrent senders spread over the
-// nodes. Run with -benchtime=1x. The consumers are not on the network, so
-// the leader's connector marks each accepted message failed (131026) —
-// one more replicated command per message; WAEDGE_BENCH_NETWORK=off
-// measures acceptance alone (nodes run with --network off).
+// BenchmarkSendMessages is `waedge bench accept --senders 64,512` (package
+// bench: template sends accepted by a 3-process cluster with the network
+// off, senders spread over the nodes) run with the binary this package
+// built, so WAEDGE_BENCH_TAGS (e.g. waedge_noseal) applies to it. Each
+// level runs WAEDGE_BENCH_SECONDS. Run with -benchtime=1x.
 func BenchmarkSendMessages(b *testing.B) {
-	var flags []string
-	if os.Getenv("WAEDGE_BENCH_NETWORK") == "off" {
-		flags = append(flags, "--network", "off")
+	out, errOut, err := cli(b, "bench", "accept", "--senders", "64,512", "--duration", benchSeconds().String(), "--json")
+	if err != nil {
+		b.Fatalf("waedge bench: %v\n%s", err, errOut)
 	}
-	nodes, token := startCluster(b, flags...)
-	var created tenantCreated
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	code, err := doJSON(ctx, "POST", nodes[0].url("/admin/v1/tenants"), token,
-		map[string]string{"name": "Bench", "phone": "+15550009999"}, &created)
-	cancel()
-	if err != nil || code != 200 {
-		b.Fatalf("create tenant: %d %v", code, err)
-	}
-	createTemplate(b, nodes[0], created.AccessToken, created.WABAID, "hello", "Hello!")
-	// Lift the platform's 80 msg/s default for the measurement.
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	code, err = doJSON(ctx, "POST", nodes[0].url("/admin/v1/phones/"+created.PhoneNumberID+"/limits"), token,
-		map[string]int{"throughput_mps": 100000, "pair_per_minute": 100000}, nil)
-	cancel()
-	if err != nil || code != 200 {
-		b.Fatalf("set limits: %d %v", code, err)
-	}
-	// Templates to a million distinct consumers: lift the messaging-limit
-	// tier (default TIER_1K) too.
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	code, err = doJSON(ctx, "POST", nodes[0].url("/admin/v1/phones/"+created.PhoneNumberID+"/tier"), token,
-		map[string]string{"tier": "TIER_UNLIMITED"}, nil)
-	cancel()
-	if err != nil || code != 200 {
-		b.Fatalf("set tier: %d %v", code, err)
-	}
-	waitConverged(b, nodes, token)
-	for _, writers := range []int{64, 512} {
-		b.Run(fmt.Sprintf("senders=%d", writers), func(b *testing.B) {
-			runLoad(nodes, writers, func(p *proc, n int64) *http.Request {
-				body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"1555%07d","type":"template","template":{"name":"hello","language":{"code":"en"}}}`, n%1000000)
-				return jsonPost(p.url("/v21.0/"+created.PhoneNumberID+"/messages"), created.AccessToken, body)
-			}).report(b, "msgs/s")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r struct {
+			Senders      int     `json:"senders"`
+			AcceptedPerS float64 `json:"accepted_per_s"`
+			P50          float64 `json:"p50_ms"`
+			P99ms        float64 `json:"p99_ms"`
+			Errors       float64 `json:"errors"`
+			PeakRSSMB    float64 `json:"peak_rss_mb"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			b.Fatalf("bench output %q: %v", line, err)
+		}
+		b.Run(fmt.Sprintf("senders=%d", r.Senders), func(b *testing.B) {
+			b.ReportMetric(r.AcceptedPerS, "msgs/s")
+			b.ReportMetric(r.P50, "p50-ms")
+			b.ReportMetric(r.P99ms, "p99-ms")
+			b.ReportMetric(r.Errors, "failed")
+			b.ReportMetric(r.PeakRSSMB, "peak-rss-MB")
 		})
 	}
 }

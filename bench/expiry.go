@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// defaultExpiring is how many messages the expiry scenario expires when
+// --messages is not given.
+const defaultExpiring = 1_000_000
+
+// runExpiry measures sends while many messages expire. The nodes run with
+// the test clock (WAEDGE_TEST_CLOCK=1); the business's retention is one
+// hour. --messages messages are stored through the API (512 at a time),
+// then the first --senders level runs for --duration (idle: nothing to
+// expire). Then every node's clock moves two hours on, which makes every
+// stored message past retention and starts the leader's expiry run; the
+// same level runs again until the run has expired them all (its
+// "expiry run" lines in the leader's log, more=false). Reported: both
+// rates and p99s, their ratios, and the time from the clock's move to
+// the end of the run.
+func runExpiry(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
+	if len(o.Targets) > 0 {
+		return errors.New("expiry moves the nodes' test clock, so it runs only on a cluster the bench starts (no --target)")
+	}
+	n := o.Messages
+	if n == 0 {
+		n = defaultExpiring
+	}
+	c, err := openCluster(ctx, o, pr, []string{"--network", "off"}, []string{"WAEDGE_TEST_CLOCK=1"})
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	biz, err := newBusiness(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := c.call(ctx, "POST", c.urls[0]+"/admin/v1/phones/"+biz.PhoneNumberID+"/retention", c.token,
+		map[string]int{"retention_hours": 1}, nil); err != nil {
+		return fmt.Errorf("set retention: %w", err)
+	}
+	senders := o.Senders[0]
+	s := newSender(c, biz, max(senders, 512))
+	defer s.close()
+	var cnt counter
+	done := pr.run(fmt.Sprintf("store %d", n), 0, &cnt)
+	err = forEach(ctx, n, 512, &cnt, func(ctx context.Context, i int) error {
+		return s.send(ctx, i%len(c.urls), int64(i))
+	})
+	done()
+	cnt.report(pr)
+	if err != nil {
+		return err
+	}
+	stored := int(cnt.ok.Load())
+	for i := range c.nodes {
+		if err := c.waitReady(ctx, i, 10*time.Minute); err != nil {
+			return err
+		}
+	}
+	send := func(cnt *counter) func(ctx context.Context, sender int, seq int64) error {
+		return func(ctx context.Context, sender int, seq int64) error {
+			return cnt.note(s.send(ctx, sender%len(c.urls), 2_000_000+seq))
+		}
+	}
+	var ic counter
+	done = pr.run(fmt.Sprintf("idle    senders=%-4d", senders), o.Duration, &ic)
+	idle := closedLoop(ctx, senders, o.Duration, &ic, send(&ic))
+	done()
+	ic.report(pr)
+
+	marks := c.logSizes()
+	moved := time.Now()
+	for _, u := range c.urls {
+		if err := c.call(ctx, "POST", u+"/admin/v1/debug/clock", c.token, map[string]int{"advance_seconds": 7200}, nil); err != nil {
+			return fmt.Errorf("advance the clock: %w", err)
+		}
+	}
+	stop := make(chan struct{})
+	var deleted int
+	var finished time.Time
+	var waitErr error
+	go func() {
+		defer close(stop)
+		waitErr = poll(ctx, 2*time.Hour, "the expiry run", func() (bool, error) {
+			d, end, ok := c.expiryRuns(marks)
+			deleted, finished = d, end
+			return ok && d >= stored, nil
+		})
+	}()
+	var ec counter
+	done = pr.run(fmt.Sprintf("expiry  senders=%-4d", senders), 0, &ec)
+	during := closedLoopUntil(ctx, senders, stop, &ec, send(&ec))
+	done()
+	ec.report(pr)
+	if waitErr != nil {
+		return fmt.Errorf("%w (%d deleted)", waitErr, deleted)
+	}
+	r := Result{Scenario: "expiry"}
+	r.add("senders", senders)
+	r.add("expired", deleted)
+	r.add("idle_per_s", idle.Rate())
+	r.add("idle_p99_ms", idle.P(0.99))
+	r.add("during_per_s", during.Rate())
+	r.add("during_p99_ms", during.P(0.99))
+	if q, ok := Ratio(during.Rate(), idle.Rate()); ok {
+		r.add("rate_ratio", q)
+	} else {
+		r.add("rate_ratio", nil)
+	}
+	if q, ok := Ratio(during.P(0.99), idle.P(0.99)); ok {
+		r.add("p99_ratio", q)
+	} else {
+		r.add("p99_ratio", nil)
+	}
+	r.add("expiry_s", finished.Sub(moved).Seconds())
+	r.add("errors", idle.Errors+during.Errors)
+	r.add("store_errors", cnt.errors.Load())
+	r.add("peak_rss_mb", c.peakRSSMB())
+	emit(r)
+	return nil
+}
+
+// logSizes marks where each node's log ends now.
+func (c *cluster) logSizes() []int64 {
+	out := make([]int64, len(c.nodes))
+	for i, p := range c.nodes {
+		if fi, err := os.Stat(p.logPath); err == nil {
+			out[i] = fi.Size()
+		}
+	}
+	return out
+}
+
+// expiryRuns reads the retention worker's "expiry run" lines written
+// after marks: the records they deleted, the time of the last line, and
+// whether a run finished (more=false).
+func (c *cluster) expiryRuns(marks []int64) (deleted int, last time.Time, finished bool) {
+	for i, p := range c.nodes {
+		b, err := os.ReadFile(p.logPath)
+		if err != nil || int64(len(b)) < marks[i] {
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b[marks[i]:]))
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if !bytes.Contains(sc.Bytes(), []byte(`"expiry run"`)) {
+				continue
+			}
+			var l struct {
+				Time    time.Time `json:"time"`
+				Msg     string    `json:"msg"`
+				Deleted int       `json:"deleted"`
+				More    bool      `json:"more"`
+			}
+			if json.Unmarshal(sc.Bytes(), &l) != nil || l.Msg != "expiry run" {
+				continue
+			}
+			deleted += l.Deleted
+			if l.Time.After(last) {
+				last = l.Time
+			}
+			if !l.More {
+				finished = true
+			}
+		}
+	}
+	return deleted, last, finished
+}

@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSmokeAcceptWithBaseline builds the waedge binary (as e2e does) and
+// runs the documented command at its smallest: three real processes and
+// the bare reference, one second each.
+func TestSmokeAcceptWithBaseline(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "waedge")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".."
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "bench", "accept", "--senders", "2", "--duration", "1s", "--json", "--baseline")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one JSON line, got %q", stdout.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
+		t.Fatalf("not JSON: %q: %v", lines[0], err)
+	}
+	for _, k := range []string{"scenario", "senders", "accepted_per_s", "p50_ms", "p99_ms", "errors", "peak_rss_mb",
+		"baseline_per_s", "baseline_p99_ms", "ratio"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("key %q missing from %s", k, lines[0])
+		}
+	}
+	if got["scenario"] != "accept" || got["senders"] != 2.0 {
+		t.Errorf("scenario/senders: %s", lines[0])
+	}
+	for _, k := range []string{"accepted_per_s", "baseline_per_s", "ratio", "peak_rss_mb"} {
+		if v, _ := got[k].(float64); !(v > 0) {
+			t.Errorf("%s = %v, want > 0 (%s)", k, got[k], lines[0])
+		}
+	}
+	if got["errors"] != 0.0 {
+		t.Errorf("errors = %v\nstderr:\n%s", got["errors"], stderr.String())
+	}
+}
+
+func TestScenariosThatNeedTheirOwnClusterRefuseTarget(t *testing.T) {
+	if got := len(scenarios()); got != 6 {
+		t.Errorf("%d scenarios, want accept, failover, webhooks, e2e, expiry, retained", got)
+	}
+	for _, sc := range []string{"failover", "webhooks", "e2e", "expiry", "retained"} {
+		var out, errb bytes.Buffer
+		code := Main(t.Context(), []string{sc, "--target", "http://127.0.0.1:1", "--token", "x"}, &out, &errb, func(string) string { return "" })
+		if code != 1 || !strings.Contains(errb.String(), "no --target") || out.Len() != 0 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q: want 1, nothing on stdout, a reason", sc, code, out.String(), errb.String())
+		}
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"accept", "--senders", "8,x"},
+		{"accept", "--senders", "0"},
+		{"accept", "--target", "http://127.0.0.1:1"}, // no token
+		{"accept", "extra"},
+		{"nosuch"},
+		{},
+	} {
+		var out, errb bytes.Buffer
+		if code := Main(t.Context(), args, &out, &errb, func(string) string { return "" }); code != 2 {
+			t.Errorf("%q: exit %d, want 2 (stderr %q)", args, code, errb.String())
+		}
+	}
+}

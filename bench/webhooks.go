@@ -1,0 +1,284 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// defaultWebhookEvents is how many events the webhooks scenario drains
+// when --messages is not given.
+const defaultWebhookEvents = 10000
+
+// webhookSlots is the dispatcher's default number of concurrent
+// deliveries per endpoint, and so the bare loop's concurrency.
+const webhookSlots = 32
+
+// runWebhooks measures webhook events delivered per second to a local
+// receiver (a net/http server in the bench, checking every signature).
+// The bench's nodes run the embedded sandbox network; --messages template
+// messages go to consumers nobody hosts, so the leader's connector marks
+// each failed and queues one signed `failed` status event. events_per_s
+// is distinct events delivered over the time from the first send to the
+// last delivery: the whole path (accept, the connector's verdict, the
+// dispatcher), bounded by its slowest part; catchup_per_s is the rate at
+// which what was behind when the sends stopped got delivered (reported
+// when at least 500 events were behind). With --baseline, a bare loop —
+// HMAC-SHA256 of a real event body and an HTTP POST to the same
+// receiver, 32 at a time like the dispatcher's slots per endpoint — runs
+// for --duration after it.
+//
+// (Queueing the events first and draining them after was tried: a
+// receiver that refuses them makes each event wait its retry back-off,
+// and the dispatcher's scan, which looks at the 512 oldest events, then
+// never reaches the newer ones — a limit of the dispatcher, not measured
+// here.)
+func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
+	if len(o.Targets) > 0 {
+		return errors.New("webhooks needs the nodes to reach the bench's local receiver, so it runs only on a cluster the bench starts (no --target)")
+	}
+	events := o.Messages
+	if events == 0 {
+		events = defaultWebhookEvents
+	}
+	var extra []string
+	if egressFlag(o.Binary) {
+		extra = append(extra, "--egress-allow", "127.0.0.0/8")
+	}
+	c, err := openCluster(ctx, o, pr, extra, nil)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	biz, err := newBusiness(ctx, c)
+	if err != nil {
+		return err
+	}
+	rc, err := subscribeReceiver(ctx, c, biz, nil)
+	if err != nil {
+		return err
+	}
+	defer rc.close()
+
+	// Every accepted message becomes one `failed` status event.
+	pr.note("sending %d messages to consumers nobody hosts: each yields one signed status event", events)
+	conc := o.Senders[0]
+	s := newSender(c, biz, conc)
+	var cnt counter
+	done := pr.run("send    ", 0, &cnt)
+	start := time.Now()
+	if err := forEach(ctx, events, conc, &cnt, func(ctx context.Context, i int) error {
+		return s.send(ctx, i%len(c.urls), 1_000_000+int64(i))
+	}); err != nil {
+		return err
+	}
+	sent := time.Now()
+	done()
+	s.close()
+	cnt.report(pr)
+	accepted := int(cnt.ok.Load())
+	atSent := rc.delivered()
+	var dc counter
+	done = pr.run(fmt.Sprintf("deliver %d", accepted), 0, &dc)
+	err = poll(ctx, 10*time.Minute, "every event delivered", func() (bool, error) {
+		dc.ok.Store(int64(rc.delivered()))
+		return rc.delivered() >= accepted, nil
+	})
+	done()
+	if err != nil {
+		return fmt.Errorf("%w (%d of %d delivered)", err, rc.delivered(), accepted)
+	}
+	total, last := rc.delivered(), rc.lastDelivery()
+	el := last.Sub(start)
+	rate := float64(total) / el.Seconds()
+	r := Result{Scenario: "webhooks"}
+	r.add("events", total)
+	r.add("duration_s", el.Seconds())
+	r.add("events_per_s", rate)
+	r.add("sends_per_s", float64(accepted)/sent.Sub(start).Seconds())
+	// What was still undelivered when the sends stopped (not yet marked
+	// failed by the connector, or queued in the outbox), and the rate at
+	// which it was caught up with (when at least 500 events were behind).
+	r.add("behind_at_end", accepted-atSent)
+	if backlog := total - atSent; backlog >= 500 {
+		r.add("catchup_per_s", float64(backlog)/last.Sub(sent).Seconds())
+	} else {
+		r.add("catchup_per_s", nil)
+	}
+	r.add("errors", cnt.errors.Load())
+	r.add("bad_signatures", rc.badSignatures.Load())
+	r.add("peak_rss_mb", c.peakRSSMB())
+	if o.Baseline {
+		var bc counter
+		done := pr.run("bare sign+POST", o.Duration, &bc)
+		bl := rc.bareLoop(ctx, webhookSlots, o.Duration, &bc)
+		done()
+		bc.report(pr)
+		r.add("baseline_per_s", bl.Rate())
+		if q, ok := Ratio(rate, bl.Rate()); ok {
+			r.add("ratio", q)
+		} else {
+			r.add("ratio", nil)
+		}
+	}
+	emit(r)
+	return nil
+}
+
+// egressFlag reports whether bin's serve takes --egress-allow (nodes
+// that restrict webhook egress need loopback allowed for the receiver).
+func egressFlag(bin string) bool {
+	out, _ := exec.Command(bin, "serve", "-h").CombinedOutput()
+	return bytes.Contains(out, []byte("-egress-allow"))
+}
+
+// receiver is the local webhook endpoint: it answers the subscription
+// handshake, checks each event's signature, and counts distinct events
+// delivered (a retried event counts once).
+type receiver struct {
+	secret        []byte
+	url           string
+	srv           *http.Server
+	badSignatures atomic.Int64
+	mu            sync.Mutex
+	deliveredSet  map[[32]byte]bool
+	last          time.Time
+	sample        []byte // one real event body, for the bare loop
+	bareOK        atomic.Int64
+	onEvent       func(body []byte) // each distinct event, once (optional)
+}
+
+// subscribeReceiver starts a receiver, calling onEvent (if not nil) with
+// each distinct event, and subscribes biz's WABA to it.
+func subscribeReceiver(ctx context.Context, c *cluster, biz business, onEvent func([]byte)) (*receiver, error) {
+	rc, err := newReceiver(biz.AppSecret)
+	if err != nil {
+		return nil, err
+	}
+	rc.onEvent = onEvent
+	if err := c.call(ctx, "POST", c.urls[0]+"/v21.0/"+biz.WABAID+"/subscribed_apps", biz.AccessToken,
+		map[string]string{"override_callback_uri": rc.url + "/hook", "verify_token": "bench"}, nil); err != nil {
+		rc.close()
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	return rc, nil
+}
+
+func newReceiver(secret string) (*receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rc := &receiver{secret: []byte(secret), url: "http://" + ln.Addr().String(),
+		deliveredSet: map[[32]byte]bool{}}
+	rc.srv = &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = rc.srv.Serve(ln) }()
+	return rc, nil
+}
+
+func (rc *receiver) close() { _ = rc.srv.Close() }
+
+// ServeHTTP implements http.Handler.
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if !rc.validSignature(body, r.Header.Get("X-Hub-Signature-256")) {
+		rc.badSignatures.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if r.URL.Path == "/bare" {
+		rc.bareOK.Add(1)
+		return
+	}
+	k := sha256.Sum256(body)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.sample == nil {
+		rc.sample = body
+	}
+	if !rc.deliveredSet[k] {
+		rc.deliveredSet[k] = true
+		rc.last = time.Now()
+		if rc.onEvent != nil {
+			rc.onEvent(body)
+		}
+	}
+}
+
+func (rc *receiver) validSignature(body []byte, header string) bool {
+	got, ok := strings.CutPrefix(header, "sha256=")
+	if !ok {
+		return false
+	}
+	sig, err := hex.DecodeString(got)
+	if err != nil {
+		return false
+	}
+	m := hmac.New(sha256.New, rc.secret)
+	m.Write(body)
+	return hmac.Equal(sig, m.Sum(nil))
+}
+
+func (rc *receiver) delivered() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.deliveredSet)
+}
+
+func (rc *receiver) lastDelivery() time.Time {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.last
+}
+
+// bareLoop signs a real event body with HMAC-SHA256 and POSTs it to the
+// receiver, conc at a time, for duration: what delivering costs with no
+// cluster behind it.
+func (rc *receiver) bareLoop(ctx context.Context, conc int, duration time.Duration, c *counter) Load {
+	rc.mu.Lock()
+	body := rc.sample
+	rc.mu.Unlock()
+	tr := &http.Transport{MaxIdleConnsPerHost: conc, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return closedLoop(ctx, conc, duration, c, func(ctx context.Context, _ int, _ int64) error {
+		m := hmac.New(sha256.New, rc.secret)
+		m.Write(body)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, rc.url+"/bare", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+		resp, err := client.Do(req)
+		if err != nil {
+			return c.note(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return c.note(fmt.Errorf("bare POST: %d", resp.StatusCode))
+		}
+		return nil
+	})
+}

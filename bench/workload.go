@@ -1,0 +1,134 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// business is the tenant the bench sends from.
+type business struct {
+	BusinessID    string `json:"business_id"`
+	WABAID        string `json:"waba_id"`
+	PhoneNumberID string `json:"phone_number_id"`
+	AccessToken   string `json:"access_token"`
+	AppSecret     string `json:"app_secret"`
+	Phone         string `json:"-"` // the business number, digits only
+}
+
+// benchTemplate is the template every bench send uses: one body
+// parameter, filled with benchText. Templates need no open 24-hour
+// window, so a send to any consumer number is accepted.
+const benchTemplate = "bench_message"
+
+// benchText pads a send to about the bare reference's 300-byte message.
+var benchText = strings.Repeat("waedge bench message ", 13)[:270]
+
+// newBusiness creates a tenant with a fresh random phone number (so runs
+// against a --target cluster never collide), an approved template, and
+// limits lifted for the measurement: the platform's 80 msg/s per number,
+// the pair rate, and the messaging-limit tier (the bench writes to a
+// million distinct consumers). It returns once every node accepts a send.
+func newBusiness(ctx context.Context, c *cluster) (business, error) {
+	var b business
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	phone := fmt.Sprintf("+1555%07d", binary.BigEndian.Uint64(rnd[:])%10_000_000)
+	if err := c.call(ctx, "POST", c.urls[0]+"/admin/v1/tenants", c.token,
+		map[string]string{"name": "waedge bench", "phone": phone}, &b); err != nil {
+		return b, fmt.Errorf("create tenant: %w", err)
+	}
+	b.Phone = strings.TrimPrefix(phone, "+")
+	if err := c.call(ctx, "POST", c.urls[0]+"/v21.0/"+b.WABAID+"/message_templates", b.AccessToken, map[string]any{
+		"name": benchTemplate, "language": "en", "category": "UTILITY",
+		"components": []any{map[string]string{"type": "BODY", "text": "{{1}}"}}}, nil); err != nil {
+		return b, fmt.Errorf("create template: %w", err)
+	}
+	if err := c.call(ctx, "POST", c.urls[0]+"/admin/v1/phones/"+b.PhoneNumberID+"/limits", c.token,
+		map[string]int{"throughput_mps": 100_000, "pair_per_minute": 100_000}, nil); err != nil {
+		return b, fmt.Errorf("lift limits: %w", err)
+	}
+	if err := c.call(ctx, "POST", c.urls[0]+"/admin/v1/phones/"+b.PhoneNumberID+"/tier", c.token,
+		map[string]string{"tier": "TIER_UNLIMITED"}, nil); err != nil {
+		return b, fmt.Errorf("lift tier: %w", err)
+	}
+	s := newSender(c, b, 4)
+	for i := range c.urls {
+		var last error
+		err := poll(ctx, 30*time.Second, "node "+c.urls[i]+" to accept sends", func() (bool, error) {
+			last = s.send(ctx, i, int64(i))
+			return last == nil, nil
+		})
+		if err != nil {
+			return b, fmt.Errorf("%w (last: %v)", err, last)
+		}
+	}
+	return b, nil
+}
+
+// openWithBusiness opens the cluster with the connector off (the
+// scenarios that need no network measure acceptance alone, without the
+// leader marking each message to an unknown consumer failed) and creates
+// the business to send from.
+func openWithBusiness(ctx context.Context, o Options, pr *progress) (*cluster, business, error) {
+	c, err := openCluster(ctx, o, pr, []string{"--network", "off"}, nil)
+	if err != nil {
+		return nil, business{}, err
+	}
+	biz, err := newBusiness(ctx, c)
+	if err != nil {
+		c.close()
+		return nil, business{}, err
+	}
+	return c, biz, nil
+}
+
+// sender posts template messages of business b.
+type sender struct {
+	c      *cluster
+	b      business
+	client *http.Client
+}
+
+// newSender returns a sender with connections for conns concurrent
+// requests per node.
+func newSender(c *cluster, b business, conns int) *sender {
+	tr := &http.Transport{MaxIdleConns: conns * len(c.urls), MaxIdleConnsPerHost: conns, DisableCompression: true}
+	return &sender{c: c, b: b, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+func (s *sender) close() { s.client.CloseIdleConnections() }
+
+// send posts one message, to consumer seq (a million distinct consumers),
+// through node i; anything but 200 is an error.
+func (s *sender) send(ctx context.Context, i int, seq int64) error {
+	return s.post(ctx, i, `{"messaging_product":"whatsapp","to":"`+fmt.Sprintf("49170%07d", seq%1_000_000)+
+		`","type":"template","template":{"name":"`+benchTemplate+`","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"`+
+		benchText+`"}]}]}}`)
+}
+
+// post sends one message request body through node i.
+func (s *sender) post(ctx context.Context, i int, body string) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", s.c.urls[i]+"/v21.0/"+s.b.PhoneNumberID+"/messages", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.b.AccessToken)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("send: %d %s", resp.StatusCode, b)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return nil
+}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestServeRejectsBadRaftTimeouts(t *testing.T) {
+	for _, args := range [][]string{
+		{"--raft-heartbeat-timeout", "soon"},
+		{"--raft-election-timeout", "1ms"},
+		{"--raft-lease-timeout", "-5s"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"serve", "--data-dir", t.TempDir()}, args...), &out, &errb, func(string) string { return "" })
+		if code != 2 || !strings.Contains(errb.String(), args[0]) {
+			t.Errorf("%q: exit %d, stderr %q: want 2 naming the flag", args, code, errb.String())
+		}
+	}
+	// The environment sets them too.
+	var out, errb bytes.Buffer
+	env := func(k string) string {
+		if k == "WAEDGE_RAFT_ELECTION_TIMEOUT" {
+			return "2ms"
+		}
+		return ""
+	}
+	if code := run([]string{"serve", "--data-dir", t.TempDir()}, &out, &errb, env); code != 2 || !strings.Contains(errb.String(), "raft-election-timeout") {
+		t.Errorf("WAEDGE_RAFT_ELECTION_TIMEOUT=2ms: exit %d, stderr %q", code, errb.String())
+	}
+}
