@@ -49,26 +49,31 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# overlay writes the -overlay JSON of mutation $1 and checks its files.
+# overlay writes the -overlay JSON of mutation $1: it applies the
+# mutation's mutation.diff to copies of the current files (so a mutant never
+# goes stale when the code around it changes; a diff that no longer applies
+# is an ERROR to fix, not a silent revert) and maps each file to its copy.
 overlay() {
-	local dir="scripts/mutations/$1" out="$work/$1.json" sep="" rel changed
+	local dir="scripts/mutations/$1" out="$work/$1.json" tree="$work/$1" sep="" rel
+	[ -f "$dir/mutation.diff" ] || { echo "  no mutation.diff" >&2; return 1; }
+	mkdir -p "$tree"
 	printf '{"Replace":{' >"$out"
-	while IFS= read -r f; do
-		rel=${f#"$dir/"}
+	while IFS= read -r rel; do
 		if [ ! -f "$rel" ]; then
-			echo "  $rel: no such file in the repository (stale mutant?)" >&2
+			echo "  $rel: no such file in the repository (stale mutation?)" >&2
 			return 1
 		fi
-		changed=$(diff "$rel" "$f" | grep -c '^[<>]' || true)
-		echo "  $rel: $changed line(s) differ from the current file" >&2
-		if [ "$changed" -gt 12 ]; then
-			echo "  WARNING: more than a small mutation — the copy is probably stale; regenerate it from mutation.diff" >&2
-		fi
-		printf '%s"%s":"%s"' "$sep" "$root/$rel" "$root/$f" >>"$out"
+		mkdir -p "$tree/$(dirname "$rel")"
+		cp "$rel" "$tree/$rel"
+		printf '%s"%s":"%s"' "$sep" "$root/$rel" "$tree/$rel" >>"$out"
 		sep=","
-	done < <(find "$dir" -name '*.go' -type f | sort)
+	done < <(sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$dir/mutation.diff" | sort -u)
 	printf '}}\n' >>"$out"
-	[ -n "$sep" ] || { echo "  no .go files" >&2; return 1; }
+	[ -n "$sep" ] || { echo "  mutation.diff names no file" >&2; return 1; }
+	if ! (cd "$tree" && git apply --whitespace=nowarn "$root/$dir/mutation.diff") >&2; then
+		echo "  mutation.diff no longer applies to the current code: update it" >&2
+		return 1
+	fi
 	echo "$out"
 }
 
