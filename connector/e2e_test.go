@@ -161,12 +161,13 @@ func (w *world) start(m *member) {
 		return relayclient.Dial(ctx, w.relayURL, relayclient.Options{Signer: s, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	}}, Config{Resend: 500 * time.Millisecond, Numbers: 100 * time.Millisecond})
 	n.RegisterWorker("network", c.Run)
-	app := web.New(web.Deps{Cluster: n, Sealer: sealer, Egress: loopback, Identities: Identities{FSM: n.FSM(), Sealer: sealer}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.base = "http://" + ln.Addr().String()
+	app := web.New(web.Deps{Cluster: n, Sealer: sealer, Egress: loopback, Identities: Identities{FSM: n.FSM(), Sealer: sealer},
+		PublicURL: m.base})
 	go func() { _ = app.Listener(ln) }()
 	m.app = app
 }
