@@ -122,7 +122,7 @@ func TestUnreachableReceiverComesBack(t *testing.T) {
 			for i := 0; i < events; i++ {
 				bodies = append(bodies, string(inbound(t, d, i, fmt.Sprintf("event %d", i))))
 			}
-			disp := New(d, Config{BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+			disp := New(d, Config{Egress: loopback, BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
 				Timeout: 150 * time.Millisecond, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
