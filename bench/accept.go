@@ -40,7 +40,7 @@ func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 		s.close()
 		cnt.report(pr)
 		addLoad(&r, "accepted_per_s", l)
-		r.add("peak_rss_mb", c.peakRSSMB())
+		c.addMemory(&r)
 		if c.owned() {
 			r.add("elections", c.elections()-marks)
 		}

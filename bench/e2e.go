@@ -175,7 +175,7 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	r.add("api_accepted_per_s", float64(outSent)/acceptEl.Seconds())
 	r.add("errors", inFailed+outFailed)
 	r.add("bad_signatures", rc.badSignatures.Load())
-	r.add("peak_rss_mb", c.peakRSSMB())
+	c.addMemory(&r)
 	if o.Baseline {
 		var bc counter
 		done := pr.run(fmt.Sprintf("bare libsignal senders=%d", conc), o.Duration, &bc)

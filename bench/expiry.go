@@ -125,7 +125,7 @@ func runExpiry(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 	r.add("expiry_s", finished.Sub(moved).Seconds())
 	r.add("errors", idle.Errors+during.Errors)
 	r.add("store_errors", cnt.errors.Load())
-	r.add("peak_rss_mb", c.peakRSSMB())
+	c.addMemory(&r)
 	emit(r)
 	return nil
 }

@@ -96,7 +96,7 @@ func runRetained(ctx context.Context, o Options, pr *progress, emit func(Result)
 	r.add("disk_bytes_per_msg", float64(after-before)/float64(len(c.nodes))/float64(stored))
 	r.add("errors", empty.Errors+full.Errors)
 	r.add("store_errors", cnt.errors.Load())
-	r.add("peak_rss_mb", c.peakRSSMB())
+	c.addMemory(&r)
 	emit(r)
 	return nil
 }

@@ -119,7 +119,7 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 	}
 	r.add("errors", cnt.errors.Load())
 	r.add("bad_signatures", rc.badSignatures.Load())
-	r.add("peak_rss_mb", c.peakRSSMB())
+	c.addMemory(&r)
 	if o.Baseline {
 		var bc counter
 		done := pr.run("bare sign+POST", o.Duration, &bc)
