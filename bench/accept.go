@@ -13,7 +13,7 @@ import (
 // --network off: acceptance alone, no connector marking each message to
 // an unknown consumer failed.
 func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
-	c, biz, err := openWithBusiness(ctx, o, pr)
+	c, biz, err := openWithBusiness(ctx, o, pr, networkOff(), nil)
 	if err != nil {
 		return err
 	}

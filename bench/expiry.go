@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -27,52 +26,33 @@ const defaultExpiring = 1_000_000
 // rates and p99s, their ratios, and the time from the clock's move to
 // the end of the run.
 func runExpiry(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
-	if len(o.Targets) > 0 {
-		return errors.New("expiry moves the nodes' test clock, so it runs only on a cluster the bench starts (no --target)")
+	if err := ownClusterOnly(o, "expiry moves the nodes' test clock"); err != nil {
+		return err
 	}
-	n := o.Messages
-	if n == 0 {
-		n = defaultExpiring
-	}
-	c, err := openCluster(ctx, o, pr, []string{"--network", "off"}, []string{"WAEDGE_TEST_CLOCK=1"})
+	n := o.messagesOr(defaultExpiring)
+	c, biz, err := openWithBusiness(ctx, o, pr, networkOff(), []string{"WAEDGE_TEST_CLOCK=1"})
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	biz, err := newBusiness(ctx, c)
-	if err != nil {
-		return err
-	}
 	if err := c.call(ctx, "POST", c.urls[0]+"/admin/v1/phones/"+biz.PhoneNumberID+"/retention", c.token,
 		map[string]int{"retention_hours": 1}, nil); err != nil {
 		return fmt.Errorf("set retention: %w", err)
 	}
 	senders := o.Senders[0]
-	s := newSender(c, biz, max(senders, 512))
-	defer s.close()
-	var cnt counter
-	done := pr.run(fmt.Sprintf("store %d", n), 0, &cnt)
-	err = forEach(ctx, n, 512, &cnt, func(ctx context.Context, i int) error {
-		return s.send(ctx, i%len(c.urls), int64(i))
-	})
-	done()
-	cnt.report(pr)
+	stored, storeErrors, err := storeMessages(ctx, c, biz, n, pr)
 	if err != nil {
 		return err
 	}
-	stored := int(cnt.ok.Load())
-	for i := range c.nodes {
-		if err := c.waitReady(ctx, i, 10*time.Minute); err != nil {
-			return err
-		}
-	}
+	s := newSender(c, biz, senders)
+	defer s.close()
 	send := func(cnt *counter) func(ctx context.Context, sender int, seq int64) error {
 		return func(ctx context.Context, sender int, seq int64) error {
 			return cnt.note(s.send(ctx, sender%len(c.urls), 2_000_000+seq))
 		}
 	}
 	var ic counter
-	done = pr.run(fmt.Sprintf("idle    senders=%-4d", senders), o.Duration, &ic)
+	done := pr.run(fmt.Sprintf("idle    senders=%-4d", senders), o.Duration, &ic)
 	idle := closedLoop(ctx, senders, o.Duration, &ic, send(&ic))
 	done()
 	ic.report(pr)
@@ -124,7 +104,7 @@ func runExpiry(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 	}
 	r.add("expiry_s", finished.Sub(moved).Seconds())
 	r.add("errors", idle.Errors+during.Errors)
-	r.add("store_errors", cnt.errors.Load())
+	r.add("store_errors", storeErrors)
 	c.addMemory(&r)
 	emit(r)
 	return nil
