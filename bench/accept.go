@@ -13,7 +13,7 @@ import (
 // --network off: acceptance alone, no connector marking each message to
 // an unknown consumer failed.
 func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
-	c, biz, err := openWithBusiness(ctx, o, pr)
+	c, biz, err := openWithBusiness(ctx, o, pr, networkOff(), nil)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 		s.close()
 		cnt.report(pr)
 		addLoad(&r, "accepted_per_s", l)
-		r.add("peak_rss_mb", c.peakRSSMB())
+		c.addMemory(&r)
 		if c.owned() {
 			r.add("elections", c.elections()-marks)
 		}

@@ -181,3 +181,20 @@ func openCluster(ctx context.Context, o Options, pr *progress, extra, env []stri
 	}
 	return c, nil
 }
+
+// ownClusterOnly refuses --target for a scenario that needs a cluster the
+// bench started (why says what it does to it).
+func ownClusterOnly(o Options, why string) error {
+	if len(o.Targets) > 0 {
+		return fmt.Errorf("%s, so it runs only on a cluster the bench starts (no --target)", why)
+	}
+	return nil
+}
+
+// messagesOr is --messages, or def when it was not given.
+func (o Options) messagesOr(def int) int {
+	if o.Messages > 0 {
+		return o.Messages
+	}
+	return def
+}

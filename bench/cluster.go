@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -30,7 +32,10 @@ type cluster struct {
 	ports *ports
 	keep  bool    // leave dir behind (--keep)
 	extra []*proc // processes beside the nodes (the relay)
-	api   *http.Client
+	// anonKB is the largest RssAnon seen (sampleAnon); stopSampler ends it.
+	anonKB      atomic.Int64
+	stopSampler chan struct{}
+	api         *http.Client
 }
 
 // proc is one `waedge serve` the bench started.
@@ -40,6 +45,7 @@ type proc struct {
 	args                                 []string
 	env                                  []string
 	logPath                              string
+	mu                                   sync.Mutex // guards cmd and done (a restart replaces them)
 	cmd                                  *exec.Cmd
 	done                                 chan struct{}
 }
@@ -126,6 +132,8 @@ func (c *cluster) startNodes(ctx context.Context, n int, extra, env []string, pr
 		}
 		pr.note("started %s (%s)", p.name, p.httpAddr)
 	}
+	c.stopSampler = make(chan struct{})
+	go c.sampleAnon(c.stopSampler)
 	return poll(ctx, 30*time.Second, "all members", func() (bool, error) {
 		var st clusterStatus
 		if err := c.call(ctx, "GET", c.urls[0]+"/admin/v1/cluster", c.token, nil, &st); err != nil {
@@ -196,34 +204,56 @@ func (p *proc) start() error {
 		_ = f.Close()
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
-	p.cmd, p.done = cmd, make(chan struct{})
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.done = cmd, done
+	p.mu.Unlock()
 	go func() {
 		_ = cmd.Wait()
 		_ = f.Close()
-		close(p.done)
+		close(done)
 	}()
 	return nil
 }
 
+// current returns the running (or last) process and its done channel;
+// the memory sampler reads them while failover restarts nodes.
+func (p *proc) current() (*exec.Cmd, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd, p.done
+}
+
 func (p *proc) alive() bool {
-	if p.done == nil {
+	_, done := p.current()
+	if done == nil {
 		return false
 	}
 	select {
-	case <-p.done:
+	case <-done:
 		return false
 	default:
 		return true
 	}
 }
 
+// pid returns the process id of a running process.
+func (p *proc) pid() (int, bool) {
+	cmd, _ := p.current()
+	if cmd == nil || cmd.Process == nil || !p.alive() {
+		return 0, false
+	}
+	return cmd.Process.Pid, true
+}
+
 // kill sends SIGKILL and waits for the process to go.
 func (p *proc) kill() {
+	cmd, done := p.current()
 	if !p.alive() {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-done
 }
 
 // logTail returns the last lines of the node's log, for error reports.
@@ -258,6 +288,10 @@ func (c *cluster) waitReady(ctx context.Context, i int, timeout time.Duration) e
 
 // close kills the bench's processes and deletes their directories.
 func (c *cluster) close() {
+	if c.stopSampler != nil {
+		close(c.stopSampler)
+		c.stopSampler = nil
+	}
 	for _, p := range append(c.nodes, c.extra...) {
 		p.kill()
 	}
@@ -277,12 +311,49 @@ func (c *cluster) peakRSSMB() any {
 	}
 	peak := 0.0
 	for _, p := range c.nodes {
-		if p.cmd == nil || p.cmd.Process == nil {
-			continue
+		if pid, ok := p.pid(); ok {
+			peak = max(peak, procStatusMB(pid, "VmHWM:"))
 		}
-		peak = max(peak, procStatusMB(p.cmd.Process.Pid, "VmHWM:"))
 	}
 	return peak
+}
+
+// addMemory adds the memory figures of the bench's nodes to r:
+// peak_rss_mb (VmHWM, which also counts the pages of bbolt's
+// memory-mapped files that were read, so it grows with the database) and
+// peak_anon_mb (the largest RssAnon — heap and stacks — seen by a sampler
+// every 250 ms since the nodes started). Both null for --target.
+func (c *cluster) addMemory(r *Result) {
+	r.add("peak_rss_mb", c.peakRSSMB())
+	if !c.owned() {
+		r.add("peak_anon_mb", nil)
+		return
+	}
+	r.add("peak_anon_mb", float64(c.anonKB.Load())/1024)
+}
+
+// sampleAnon records the largest RssAnon of the nodes until stop closes.
+func (c *cluster) sampleAnon(stop <-chan struct{}) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		for _, p := range c.nodes {
+			if pid, ok := p.pid(); ok {
+				kb := int64(procStatusMB(pid, "RssAnon:") * 1024)
+				for {
+					old := c.anonKB.Load()
+					if kb <= old || c.anonKB.CompareAndSwap(old, kb) {
+						break
+					}
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // procStatusMB reads a "Vm…: N kB" line of /proc/PID/status in MiB.

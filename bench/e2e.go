@@ -37,13 +37,10 @@ const defaultE2EMessages = 10000
 // encrypt, then decrypt by the peer, in memory, no network, no storage —
 // runs for --duration at the same concurrency.
 func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
-	if len(o.Targets) > 0 {
-		return errors.New("e2e starts its own relay and receiver, so it runs only on a cluster the bench starts (no --target)")
+	if err := ownClusterOnly(o, "e2e starts its own relay and receiver"); err != nil {
+		return err
 	}
-	msgs := o.Messages
-	if msgs == 0 {
-		msgs = defaultE2EMessages
-	}
+	msgs := o.messagesOr(defaultE2EMessages)
 	conc := o.Senders[0]
 	c, err := newCluster(o.Binary)
 	if err != nil {
@@ -175,7 +172,7 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	r.add("api_accepted_per_s", float64(outSent)/acceptEl.Seconds())
 	r.add("errors", inFailed+outFailed)
 	r.add("bad_signatures", rc.badSignatures.Load())
-	r.add("peak_rss_mb", c.peakRSSMB())
+	c.addMemory(&r)
 	if o.Baseline {
 		var bc counter
 		done := pr.run(fmt.Sprintf("bare libsignal senders=%d", conc), o.Duration, &bc)

@@ -17,13 +17,13 @@ import (
 // from the kill. The killed node is restarted between rounds and the
 // cluster waits until it is ready again.
 func runFailover(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
-	if len(o.Targets) > 0 {
-		return errors.New("failover kills nodes, so it runs only on a cluster the bench starts (no --target)")
+	if err := ownClusterOnly(o, "failover kills nodes"); err != nil {
+		return err
 	}
 	if o.Nodes < 3 {
 		return errors.New("failover needs --nodes 3 or more (a quorum must survive)")
 	}
-	c, biz, err := openWithBusiness(ctx, o, pr)
+	c, biz, err := openWithBusiness(ctx, o, pr, networkOff(), nil)
 	if err != nil {
 		return err
 	}

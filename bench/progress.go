@@ -54,19 +54,23 @@ func (p *progress) run(label string, total time.Duration, c *counter) (done func
 			frac = min(1, el.Seconds()/total.Seconds())
 		}
 		ok, errs := c.ok.Load(), c.errors.Load()
+		of := "" // open-ended phases (stores, deliveries) have no total
+		if total > 0 {
+			of = "/" + total.String()
+		}
 		rate := float64(ok) / max(el.Seconds(), 1e-9)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.tty {
 			const width = 30
 			bar := strings.Repeat("█", int(frac*width)) + strings.Repeat("░", width-int(frac*width))
-			fmt.Fprintf(p.w, "\r\033[K%s %s %5.1fs/%s  %d ok (%.0f/s)  %d errors", label, bar, el.Seconds(), total, ok, rate, errs)
+			fmt.Fprintf(p.w, "\r\033[K%s %s %5.1fs%s  %d ok (%.0f/s)  %d errors", label, bar, el.Seconds(), of, ok, rate, errs)
 			if final {
 				fmt.Fprintln(p.w)
 			}
 			return
 		}
-		fmt.Fprintf(p.w, "%s: %.1fs/%s, %d ok (%.0f/s), %d errors\n", label, el.Seconds(), total, ok, rate, errs)
+		fmt.Fprintf(p.w, "%s: %.1fs%s, %d ok (%.0f/s), %d errors\n", label, el.Seconds(), of, ok, rate, errs)
 	}
 	wg.Go(func() {
 		t := time.NewTicker(every)

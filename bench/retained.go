@@ -21,14 +21,11 @@ const defaultRetained = 1_000_000
 // directory (Raft log and state machine files as they are on disk,
 // averaged over the nodes) divided by the messages stored meanwhile.
 func runRetained(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
-	if len(o.Targets) > 0 {
-		return fmt.Errorf("retained measures the nodes' data directories, so it runs only on a cluster the bench starts (no --target)")
+	if err := ownClusterOnly(o, "retained measures the nodes' data directories"); err != nil {
+		return err
 	}
-	n := o.Messages
-	if n == 0 {
-		n = defaultRetained
-	}
-	c, biz, err := openWithBusiness(ctx, o, pr)
+	n := o.messagesOr(defaultRetained)
+	c, biz, err := openWithBusiness(ctx, o, pr, networkOff(), nil)
 	if err != nil {
 		return err
 	}
@@ -54,24 +51,9 @@ func runRetained(ctx context.Context, o Options, pr *progress, emit func(Result)
 	if err != nil {
 		return err
 	}
-	s := newSender(c, biz, 512)
-	var cnt counter
-	done := pr.run(fmt.Sprintf("store %d", n), 0, &cnt)
-	err = forEach(ctx, n, 512, &cnt, func(ctx context.Context, i int) error {
-		return s.send(ctx, i%len(c.urls), int64(i))
-	})
-	done()
-	s.close()
-	cnt.report(pr)
+	stored, storeErrors, err := storeMessages(ctx, c, biz, n, pr)
 	if err != nil {
 		return err
-	}
-	stored := int(cnt.ok.Load())
-	// Let every replica apply what was stored before measuring it.
-	for i := range c.nodes {
-		if err := c.waitReady(ctx, i, 10*time.Minute); err != nil {
-			return err
-		}
 	}
 	after, err := c.diskBytes()
 	if err != nil {
@@ -95,10 +77,34 @@ func runRetained(ctx context.Context, o Options, pr *progress, emit func(Result)
 	}
 	r.add("disk_bytes_per_msg", float64(after-before)/float64(len(c.nodes))/float64(stored))
 	r.add("errors", empty.Errors+full.Errors)
-	r.add("store_errors", cnt.errors.Load())
-	r.add("peak_rss_mb", c.peakRSSMB())
+	r.add("store_errors", storeErrors)
+	c.addMemory(&r)
 	emit(r)
 	return nil
+}
+
+// storeMessages sends n template messages, 512 at a time, counting
+// failed sends instead of stopping, and waits until every node has
+// applied what was stored. It returns how many were stored and failed.
+func storeMessages(ctx context.Context, c *cluster, biz business, n int, pr *progress) (int, int64, error) {
+	s := newSender(c, biz, 512)
+	defer s.close()
+	var cnt counter
+	done := pr.run(fmt.Sprintf("store %d", n), 0, &cnt)
+	err := forEach(ctx, n, 512, &cnt, func(ctx context.Context, i int) error {
+		return s.send(ctx, i%len(c.urls), int64(i))
+	})
+	done()
+	cnt.report(pr)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range c.nodes {
+		if err := c.waitReady(ctx, i, 10*time.Minute); err != nil {
+			return 0, 0, err
+		}
+	}
+	return int(cnt.ok.Load()), cnt.errors.Load(), nil
 }
 
 // diskBytes sums the Raft and state machine files of every node (the

@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -46,26 +45,19 @@ const webhookSlots = 32
 // never reaches the newer ones — a limit of the dispatcher, not measured
 // here.)
 func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
-	if len(o.Targets) > 0 {
-		return errors.New("webhooks needs the nodes to reach the bench's local receiver, so it runs only on a cluster the bench starts (no --target)")
+	if err := ownClusterOnly(o, "webhooks needs the nodes to reach the bench's local receiver"); err != nil {
+		return err
 	}
-	events := o.Messages
-	if events == 0 {
-		events = defaultWebhookEvents
-	}
+	events := o.messagesOr(defaultWebhookEvents)
 	var extra []string
 	if egressFlag(o.Binary) {
 		extra = append(extra, "--egress-allow", "127.0.0.0/8")
 	}
-	c, err := openCluster(ctx, o, pr, extra, nil)
+	c, biz, err := openWithBusiness(ctx, o, pr, extra, nil)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	biz, err := newBusiness(ctx, c)
-	if err != nil {
-		return err
-	}
 	rc, err := subscribeReceiver(ctx, c, biz, nil)
 	if err != nil {
 		return err
@@ -88,13 +80,17 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 	done()
 	s.close()
 	cnt.report(pr)
+	// The set-up's sends (one per node) may yield events too, or may have
+	// been dropped before the subscription existed: wait for every send's
+	// event, then until no more come for a second.
 	accepted := int(cnt.ok.Load())
 	atSent := rc.delivered()
 	var dc counter
 	done = pr.run(fmt.Sprintf("deliver %d", accepted), 0, &dc)
 	err = poll(ctx, 10*time.Minute, "every event delivered", func() (bool, error) {
-		dc.ok.Store(int64(rc.delivered()))
-		return rc.delivered() >= accepted, nil
+		n := rc.delivered()
+		dc.ok.Store(int64(n))
+		return n >= accepted && time.Since(rc.lastDelivery()) > time.Second, nil
 	})
 	done()
 	if err != nil {
@@ -119,7 +115,7 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 	}
 	r.add("errors", cnt.errors.Load())
 	r.add("bad_signatures", rc.badSignatures.Load())
-	r.add("peak_rss_mb", c.peakRSSMB())
+	c.addMemory(&r)
 	if o.Baseline {
 		var bc counter
 		done := pr.run("bare sign+POST", o.Duration, &bc)

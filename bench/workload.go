@@ -71,12 +71,15 @@ func newBusiness(ctx context.Context, c *cluster) (business, error) {
 	return b, nil
 }
 
-// openWithBusiness opens the cluster with the connector off (the
-// scenarios that need no network measure acceptance alone, without the
-// leader marking each message to an unknown consumer failed) and creates
-// the business to send from.
-func openWithBusiness(ctx context.Context, o Options, pr *progress) (*cluster, business, error) {
-	c, err := openCluster(ctx, o, pr, []string{"--network", "off"}, nil)
+// networkOff is the flag of scenarios that need no network: they measure
+// acceptance alone, without the leader marking each message to an unknown
+// consumer failed.
+func networkOff() []string { return []string{"--network", "off"} }
+
+// openWithBusiness opens the cluster (extra flags and environment for
+// the nodes the bench starts) and creates the business to send from.
+func openWithBusiness(ctx context.Context, o Options, pr *progress, extra, env []string) (*cluster, business, error) {
+	c, err := openCluster(ctx, o, pr, extra, env)
 	if err != nil {
 		return nil, business{}, err
 	}

@@ -67,11 +67,12 @@ type Config struct {
 
 // Default Raft timeouts, for a LAN cluster (DESIGN.md, "Failure
 // detection"): `waedge bench failover` measured kill -9 of the leader →
-// next acknowledged write at a median of ~0.74 s with these (1.5 s with
-// the earlier 700/700/350 ms), and `waedge bench accept --senders 512`
-// saw no election on the shared 2-core machine at load average 17–19.
-// The lease equals the heartbeat timeout: a shorter lease (150 ms with a
-// 300 ms heartbeat) made a CPU-starved leader step down under load.
+// next acknowledged write at a median of 0.80–0.85 s with these (1.40–1.44
+// s with the earlier 700/700/350 ms), and `waedge bench accept --senders
+// 512` saw no election on the shared 2-core machine at load average 12–19
+// (two in one run at load 25). The lease equals the heartbeat timeout: a
+// shorter lease (150 ms with a 300 ms heartbeat) made a CPU-starved
+// leader step down under load.
 const (
 	DefaultHeartbeatTimeout   = 350 * time.Millisecond
 	DefaultElectionTimeout    = 350 * time.Millisecond
