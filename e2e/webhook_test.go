@@ -215,7 +215,7 @@ func outbox(p *proc, token, state string) (map[string]outboxRow, error) {
 // and when the receiver listens again on the same port every event
 // reaches it, recorded delivered after more than one attempt.
 func TestBlackBoxWebhooksReceiverRefusesAcrossLeaderKill(t *testing.T) {
-	nodes, token := startCluster(t)
+	nodes, token := startCluster(t, "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
 	leader := leaderProc(t, nodes, token)
 	var ten struct {
 		tenantCreated
