@@ -244,18 +244,41 @@ func (f *FSM) OutboxScan(limit int, skip func(key []byte) bool) ([]OutboxEvent, 
 // decoding only those skip does not report. fn runs inside a read
 // transaction: it must not propose or open another transaction.
 func (f *FSM) OutboxEach(skip func(key []byte) bool, fn func(OutboxEvent) bool) error {
+	return f.OutboxEachFrom(nil, skip, fn)
+}
+
+// OutboxEachFrom is OutboxEach starting at the first event whose key is at
+// or after from and wrapping around to the head of the queue, so each event
+// is visited at most once. Bounded walks that resume where the previous one
+// stopped reach every event in turn, however many wait before it.
+func (f *FSM) OutboxEachFrom(from []byte, skip func(key []byte) bool, fn func(OutboxEvent) bool) error {
 	return f.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		visit := func(k, v []byte) (bool, error) {
 			if skip != nil && skip(k) {
-				continue
+				return true, nil
 			}
 			var e OutboxEvent
 			if err := unmarshal(v, &e); err != nil {
+				return false, err
+			}
+			return fn(e), nil
+		}
+		k, v := c.First()
+		if len(from) > 0 {
+			k, v = c.Seek(from)
+		}
+		for ; k != nil; k, v = c.Next() {
+			if more, err := visit(k, v); !more || err != nil {
 				return err
 			}
-			if !fn(e) {
-				return nil
+		}
+		if len(from) == 0 {
+			return nil
+		}
+		for k, v := c.First(); k != nil && bytes.Compare(k, from) < 0; k, v = c.Next() {
+			if more, err := visit(k, v); !more || err != nil {
+				return err
 			}
 		}
 		return nil

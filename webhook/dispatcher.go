@@ -80,6 +80,9 @@ type Dispatcher struct {
 	// transaction may predate that commit (its generation is not newer)
 	// skips the key, so it never acts on the event's old NextAt.
 	scanGen uint64
+	// resume is where the next outbox walk starts (nil: the head). Only
+	// scan touches it.
+	resume []byte
 	settled map[string]uint64
 	// wake asks for a scan now: an endpoint slot was freed, so waiting for
 	// the next poll would leave it idle.
@@ -192,13 +195,18 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	d.mu.Unlock()
 	// Events already being delivered are skipped without being decoded, and
 	// the walk stops once every endpoint is busy: a backlog costs nothing.
-	err = d.p.FSM().OutboxEach(func(k []byte) bool {
+	// The walk resumes where the previous one stopped, so a backlog
+	// waiting out its back-off (more events than one scan looks at) never
+	// hides the events queued behind it.
+	var last []byte
+	err = d.p.FSM().OutboxEachFrom(d.resume, func(k []byte) bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		_, recent := d.settled[string(k)]
 		return d.inflight[string(k)] || recent
 	}, func(e raftfsm.OutboxEvent) bool {
 		scanned++
+		last = e.Key
 		if e.NextAt > now {
 			return scanned < d.cfg.Scan
 		}
@@ -221,6 +229,12 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 		}
 		return len(full) < len(subs) && scanned < d.cfg.Scan
 	})
+	// Next scan: after the last event looked at when this one stopped at
+	// its bound, from the head when it saw the whole queue.
+	d.resume = nil
+	if err == nil && scanned >= d.cfg.Scan && last != nil {
+		d.resume = append(append([]byte(nil), last...), 0)
+	}
 	for _, j := range jobs {
 		app, ok := apps[j.sub.AppID]
 		if !ok {

@@ -80,20 +80,27 @@ func setup(t *testing.T, callback string) *direct {
 }
 
 func inbound(t *testing.T, d *direct, n int, body string) []byte {
+	return inboundFor(t, d, "2", "3", n, body)
+}
+
+// inboundFor records inbound message n of phone number phone (of WABA waba)
+// with its webhook event; it returns the event's body.
+func inboundFor(t *testing.T, d *direct, waba, phone string, n int, body string) []byte {
 	var key [16]byte
 	binary.BigEndian.PutUint64(key[:8], uint64(n))
-	n2 := cloudapi.InboundTextNotification("2", cloudapi.Metadata{DisplayPhoneNumber: "15550001000", PhoneNumberID: "3"},
-		"15551234567", "Zoë", "wamid.in"+string(rune('a'+n)), 1700000000, body)
+	wamid := "wamid.in" + phone + "." + fmt.Sprint(n)
+	n2 := cloudapi.InboundTextNotification(waba, cloudapi.Metadata{DisplayPhoneNumber: "15550001000", PhoneNumberID: phone},
+		"15551234567", "Zoë", wamid, 1700000000, body)
 	b, err := cloudapi.MarshalASCII(n2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := d.sealer.Seal(context.Background(), raftfsm.WebhookAAD("2"), b)
+	sealed, err := d.sealer.Seal(context.Background(), raftfsm.WebhookAAD(waba), b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.must(t, raftfsm.CmdRecordInbound, raftfsm.RecordInbound{Key: key[:], IDRef: raftfsm.MessageIDRef("wamid.in" + string(rune('a'+n))),
-		PhoneNumberID: "3", PeerRef: d.sealer.ConsumerRef("3", "15551234567"), Type: "text", ReceivedAt: time.Now().UnixMilli(),
+	d.must(t, raftfsm.CmdRecordInbound, raftfsm.RecordInbound{Key: key[:], IDRef: raftfsm.MessageIDRef(wamid),
+		PhoneNumberID: phone, PeerRef: d.sealer.ConsumerRef(phone, "15551234567"), Type: "text", ReceivedAt: time.Now().UnixMilli(),
 		Event: &raftfsm.OutboxEvent{Key: key[:], Body: sealed, CreatedAt: time.Now().UnixMilli()}})
 	return b
 }

@@ -1,0 +1,67 @@
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// TestBackloggedEndpointDoesNotStarveOthers: one business's receiver is
+// down with more events waiting to be retried than one scan looks at;
+// another business's event, queued behind them, is still delivered at once
+// (a scan that always started at the head of the outbox never reached it
+// until the backlog's back-off ran out — an hour here).
+func TestBackloggedEndpointDoesNotStarveOthers(t *testing.T) {
+	// Business A's receiver refuses connections.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downURL := "http://" + ln.Addr().String() + "/hook"
+	_ = ln.Close()
+	d := setup(t, downURL)
+
+	var got atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+	}))
+	defer up.Close()
+	d.must(t, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "11", BusinessName: "B2", WABAID: "12",
+		PhoneNumberID: "13", DisplayPhoneNumber: "+15550002000", AppID: "14", AppSecret: "other", TokenID: "t2",
+		TokenHash: sha256.Sum256([]byte("tok2"))})
+	d.must(t, raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: "12", BusinessID: "11", AppID: "14", CallbackURL: up.URL})
+
+	const scan, backlog = 64, 200
+	for i := 0; i < backlog; i++ {
+		inbound(t, d, i, "to a receiver that is down")
+	}
+	disp := New(d, Config{Egress: loopback, BaseBackoff: time.Hour, Scan: scan, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = disp.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	// Every backlogged event fails once and waits an hour.
+	waitFor(t, "every backlogged event tried once", 20*time.Second, func() bool {
+		evs, err := d.fsm.Outbox(0)
+		if err != nil {
+			return false
+		}
+		for _, e := range evs {
+			if e.Attempts == 0 {
+				return false
+			}
+		}
+		return len(evs) == backlog
+	})
+	// Business B's event, queued behind the whole backlog.
+	inboundFor(t, d, "12", "13", backlog+1, "to a receiver that is up")
+	waitFor(t, "the other business's event delivered", 5*time.Second, func() bool { return got.Load() == 1 })
+}
