@@ -82,7 +82,7 @@ type Dispatcher struct {
 	scanGen uint64
 	// resume is where the next outbox walk starts (nil: the head). Only
 	// scan touches it.
-	resume []byte
+	resume  []byte
 	settled map[string]uint64
 	// wake asks for a scan now: an endpoint slot was freed, so waiting for
 	// the next poll would leave it idle.
