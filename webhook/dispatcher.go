@@ -80,10 +80,10 @@ type Dispatcher struct {
 	// transaction may predate that commit (its generation is not newer)
 	// skips the key, so it never acts on the event's old NextAt.
 	scanGen uint64
+	settled map[string]uint64
 	// resume is where the next outbox walk starts (nil: the head). Only
 	// scan touches it.
-	resume  []byte
-	settled map[string]uint64
+	resume []byte
 	// wake asks for a scan now: an endpoint slot was freed, so waiting for
 	// the next poll would leave it idle.
 	wake chan struct{}
