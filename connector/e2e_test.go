@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 	"go.mau.fi/libsignal/serialize"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/internal/syncbuf"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/node/nodetest"
@@ -135,6 +137,7 @@ type world struct {
 	relayURL string
 	members  []*member
 	client   *http.Client
+	logs     syncbuf.Buffer // what every member's connector, web app and dispatcher logged (debug level)
 }
 
 func (w *world) start(m *member) {
@@ -147,13 +150,14 @@ func (w *world) start(m *member) {
 	}
 	m.n = n
 	sealer := seal.New(n, n.KEK(), time.Now)
+	logger := slog.New(slog.NewJSONHandler(&w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond,
-		Open: sealer.Open}, nil).Run)
-	c := New(Deps{Cluster: n, Sealer: sealer, Dial: func(ctx context.Context, s network.Signer) (network.Network, error) {
+		Open: sealer.Open}, logger).Run)
+	c := New(Deps{Cluster: n, Sealer: sealer, Logger: logger, Dial: func(ctx context.Context, s network.Signer) (network.Network, error) {
 		return relayclient.Dial(ctx, w.relayURL, relayclient.Options{Signer: s, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	}}, Config{Resend: 500 * time.Millisecond, Numbers: 100 * time.Millisecond})
 	n.RegisterWorker("network", c.Run)
-	app := web.New(web.Deps{Cluster: n, Sealer: sealer, Identities: Identities{FSM: n.FSM(), Sealer: sealer}})
+	app := web.New(web.Deps{Cluster: n, Sealer: sealer, Identities: Identities{FSM: n.FSM(), Sealer: sealer}, Logger: logger})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -603,6 +607,14 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 			if !accepted[m.ID] {
 				t.Errorf("phone %s holds message %s the API never accepted", p.Number(), m.ID)
 			}
+		}
+	}
+
+	// No plaintext in the logs (invariant 4).
+	logged := w.logs.String()
+	for _, mk := range markers {
+		if strings.Contains(logged, mk) || strings.Contains(logged, hex.EncodeToString([]byte(mk))) {
+			t.Fatalf("a member logged message marker %s", mk)
 		}
 	}
 
