@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/internal/syncbuf"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/node/nodetest"
@@ -143,6 +146,7 @@ type world struct {
 	// unknown (timeout, cut connection, 5xx): such an attempt may have been
 	// committed, so a send can reach the phone twice with two ids.
 	ambiguous int
+	logs      syncbuf.Buffer // what every member's connector, web app and dispatcher logged (debug level)
 }
 
 func (w *world) start(m *member) {
@@ -155,9 +159,10 @@ func (w *world) start(m *member) {
 	}
 	m.n = n
 	sealer := seal.New(n, n.KEK(), time.Now)
+	logger := slog.New(slog.NewJSONHandler(&w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{Egress: loopback, BaseBackoff: 20 * time.Millisecond, Poll: 5 * time.Millisecond,
-		Open: sealer.Open}, nil).Run)
-	c := New(Deps{Cluster: n, Sealer: sealer, Egress: mediaSite, Dial: func(ctx context.Context, s network.Signer) (network.Network, error) {
+		Open: sealer.Open}, logger).Run)
+	c := New(Deps{Cluster: n, Sealer: sealer, Logger: logger, Egress: mediaSite, Dial: func(ctx context.Context, s network.Signer) (network.Network, error) {
 		return relayclient.Dial(ctx, w.relayURL, relayclient.Options{Signer: s, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	}}, Config{Resend: 500 * time.Millisecond, Numbers: 100 * time.Millisecond})
 	n.RegisterWorker("network", c.Run)
@@ -167,7 +172,7 @@ func (w *world) start(m *member) {
 	}
 	m.base = "http://" + ln.Addr().String()
 	app := web.New(web.Deps{Cluster: n, Sealer: sealer, Egress: loopback, Identities: Identities{FSM: n.FSM(), Sealer: sealer},
-		PublicURL: m.base})
+		PublicURL: m.base, Logger: logger})
 	go func() { _ = app.Listener(ln) }()
 	m.app = app
 }
@@ -633,6 +638,14 @@ func TestConversationsSurviveLeaderKills(t *testing.T) {
 	}
 	if unknown > w.ambiguous {
 		t.Errorf("phones hold %d messages with unknown ids, but only %d requests had an unknown outcome", unknown, w.ambiguous)
+	}
+
+	// No plaintext in the logs (invariant 4).
+	logged := w.logs.String()
+	for _, mk := range markers {
+		if strings.Contains(logged, mk) || strings.Contains(logged, hex.EncodeToString([]byte(mk))) {
+			t.Fatalf("a member logged message marker %s", mk)
+		}
 	}
 
 	// No counter reuse and no plaintext on the relay.
