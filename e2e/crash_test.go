@@ -111,11 +111,14 @@ func TestBlackBoxColdRestart(t *testing.T) {
 // TestBlackBoxSIGTERM: a leader sent SIGTERM hands leadership over before
 // it exits — another node reports itself leader on the admin status API
 // no later than shortly after the old leader's exit, well inside the
-// heartbeat timeout (700 ms) that an election would have to wait out — and
+// heartbeat timeout (2 s here) that an election would have to wait out — and
 // exits with status 0; so does a follower. Both, restarted with the same
 // command lines, rejoin with the cluster's data intact.
 func TestBlackBoxSIGTERM(t *testing.T) {
-	nodes, token := startCluster(t)
+	// Timeouts far above the 400 ms bound below, so that only a handover
+	// can meet it.
+	nodes, token := startCluster(t, "--raft-heartbeat-timeout", "2s", "--raft-election-timeout", "2s",
+		"--raft-lease-timeout", "1s")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var created tenantCreated
@@ -175,7 +178,7 @@ func TestBlackBoxSIGTERM(t *testing.T) {
 	t.Logf("SIGTERM → %s leads after %v; the old leader exited after %v",
 		s.node, s.at.Sub(sent).Round(time.Millisecond), exited.Sub(sent).Round(time.Millisecond))
 	// A handover makes the new leader before the old one shuts Raft down;
-	// without one the others wait at least the heartbeat timeout (700 ms)
+	// without one the others wait at least the heartbeat timeout (2 s)
 	// after the last heartbeat, which comes just before the exit.
 	if late := s.at.Sub(exited); late > 400*time.Millisecond {
 		t.Fatalf("the next leader appeared %v after the old leader exited: an election, not a handover", late)
