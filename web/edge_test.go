@@ -153,6 +153,11 @@ func TestBodyBudget(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for refused.code != 503 {
 		if time.Now().After(deadline) {
+			select {
+			case r := <-answer:
+				t.Fatalf("the first request ended early: %d %s %v", r.code, r.body, r.err)
+			default:
+			}
 			t.Fatalf("a second body was never refused while the first held the budget: %d %s %v", refused.code, refused.body, refused.err)
 		}
 		refused = send(addr, head("POST", "/admin/v1/cluster/join-tokens", "admin-tok", len(second)), strings.NewReader(second))
