@@ -138,6 +138,14 @@ func (b *bodies) read(c *fiber.Ctx) error {
 	if err == errBodyBudget { //nolint:errorlint // our own sentinel, never wrapped
 		return busy(c)
 	}
+	if err == nil && r != io.Reader(stream) {
+		// A decoder may stop before the body does (zlib after its
+		// checksum): trailing bytes are refused rather than parsed as the
+		// next request.
+		if n, _ := io.CopyN(io.Discard, stream, 1); n > 0 {
+			err = errBodyEncoding
+		}
+	}
 	if err != nil {
 		c.Context().SetConnectionClose()
 		return err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"compress/zlib"
 	"fmt"
 	"io"
 	"log/slog"
@@ -227,6 +228,18 @@ func TestEncodedBodies(t *testing.T) {
 	}
 	if r := post("not gzip at all", "gzip"); r.code != 400 || decodeEnvelope(t, r.body).Error.Code != 100 {
 		t.Fatalf("broken gzip: %d %s %v", r.code, r.body, r.err)
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	_, _ = io.WriteString(zw, `{"name":"Deflated","phone":"+15550042001"}`)
+	_ = zw.Close()
+	if r := post(z.String(), "deflate"); r.code != 200 {
+		t.Fatalf("deflate JSON: %d %s %v", r.code, r.body, r.err)
+	}
+	// Bytes after the deflate stream's end are refused, not left for the
+	// connection's next request.
+	if r := post(z.String()+"GET /healthz HTTP/1.1\r\n\r\n", "deflate"); r.code != 400 || decodeEnvelope(t, r.body).Error.Code != 100 {
+		t.Fatalf("deflate with trailing bytes: %d %s %v", r.code, r.body, r.err)
 	}
 }
 
