@@ -229,16 +229,20 @@ func TestEncodedBodies(t *testing.T) {
 	if r := post("not gzip at all", "gzip"); r.code != 400 || decodeEnvelope(t, r.body).Error.Code != 100 {
 		t.Fatalf("broken gzip: %d %s %v", r.code, r.body, r.err)
 	}
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	_, _ = io.WriteString(zw, `{"name":"Deflated","phone":"+15550042001"}`)
-	_ = zw.Close()
-	if r := post(z.String(), "deflate"); r.code != 200 {
+	deflate := func(s string) string {
+		var b bytes.Buffer
+		w := zlib.NewWriter(&b)
+		_, _ = io.WriteString(w, s)
+		_ = w.Close()
+		return b.String()
+	}
+	if r := post(deflate(`{"name":"Deflated","phone":"+15550042001"}`), "deflate"); r.code != 200 {
 		t.Fatalf("deflate JSON: %d %s %v", r.code, r.body, r.err)
 	}
 	// Bytes after the deflate stream's end are refused, not left for the
 	// connection's next request.
-	if r := post(z.String()+"GET /healthz HTTP/1.1\r\n\r\n", "deflate"); r.code != 400 || decodeEnvelope(t, r.body).Error.Code != 100 {
+	trailing := deflate(`{"name":"Trailing","phone":"+15550042002"}`) + "GET /healthz HTTP/1.1\r\n\r\n"
+	if r := post(trailing, "deflate"); r.code != 400 || decodeEnvelope(t, r.body).Error.Code != 100 {
 		t.Fatalf("deflate with trailing bytes: %d %s %v", r.code, r.body, r.err)
 	}
 }
