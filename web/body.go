@@ -110,8 +110,8 @@ func (b *bodies) read(c *fiber.Ctx) error {
 		return fiber.ErrRequestEntityTooLarge
 	}
 	var (
-		r       io.Reader = stream
-		hint              = cl
+		r       io.Reader     = stream
+		hint                  = cl
 		encoded *bufio.Reader // the stream under a decoder
 	)
 	switch enc := strings.ToLower(strings.TrimSpace(c.Get(fiber.HeaderContentEncoding))); enc {

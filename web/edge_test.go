@@ -200,18 +200,25 @@ func TestHeaderTooLarge(t *testing.T) {
 	}
 }
 
-// TestEncodedBodies: a gzip body is decoded within the body limit (a
-// small bomb is refused with 413, not inflated into memory); an encoding
-// waedge does not decode is 415.
+// TestEncodedBodies: gzip and deflate bodies are decoded within the body
+// limit (a small bomb is refused with 413, not inflated into memory);
+// broken or trailing encoded data is 400; an encoding waedge does not
+// decode is 415.
 func TestEncodedBodies(t *testing.T) {
 	h := newHarness(t)
 	addr, _ := serveEdge(t, h, web.Deps{})
-	gz := func(s string) string {
+	encode := func(s string, newWriter func(io.Writer) io.WriteCloser) string {
 		var b bytes.Buffer
-		w := gzip.NewWriter(&b)
+		w := newWriter(&b)
 		_, _ = io.WriteString(w, s)
 		_ = w.Close()
 		return b.String()
+	}
+	gz := func(s string) string {
+		return encode(s, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) })
+	}
+	deflate := func(s string) string {
+		return encode(s, func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) })
 	}
 	post := func(body, encoding string) edgeResp {
 		return send(addr, head("POST", "/admin/v1/tenants", "admin-tok", len(body), "Content-Encoding: "+encoding), strings.NewReader(body))
@@ -228,13 +235,6 @@ func TestEncodedBodies(t *testing.T) {
 	}
 	if r := post("not gzip at all", "gzip"); r.code != 400 || decodeEnvelope(t, r.body).Error.Code != 100 {
 		t.Fatalf("broken gzip: %d %s %v", r.code, r.body, r.err)
-	}
-	deflate := func(s string) string {
-		var b bytes.Buffer
-		w := zlib.NewWriter(&b)
-		_, _ = io.WriteString(w, s)
-		_ = w.Close()
-		return b.String()
 	}
 	if r := post(deflate(`{"name":"Deflated","phone":"+15550042001"}`), "deflate"); r.code != 200 {
 		t.Fatalf("deflate JSON: %d %s %v", r.code, r.body, r.err)
