@@ -26,8 +26,10 @@ const (
 
 	// maxPreAuth bounds the connections that have not yet proven
 	// membership (in the TLS handshake, before their header byte, or on
-	// the join protocol). Each holds at most a TLS state and maxJoinFrame;
-	// beyond the bound new connections are closed at once.
+	// the join protocol). Each holds at most a TLS state and maxJoinFrame.
+	// A connection beyond the bound waits (holding only its socket) up to
+	// handshakeTimeout for a slot, so a burst of members' dials queues
+	// instead of failing; then it is closed.
 	maxPreAuth = 128
 	// warnEvery rate-limits warnings a stranger can trigger at will.
 	warnEvery = 10 * time.Second
@@ -125,13 +127,20 @@ func (m *mux) track(c net.Conn, add bool) bool {
 
 // handle authenticates one connection and routes it by its header byte.
 // Until the peer is known to be a member, the connection holds a preAuth
-// slot and nothing larger than maxJoinFrame is read from it.
+// slot (waiting for one first) and nothing larger than maxJoinFrame is
+// read from it.
 func (m *mux) handle(raw net.Conn) {
+	wait := time.NewTimer(handshakeTimeout)
 	select {
 	case m.preAuth <- struct{}{}:
-	default:
+		wait.Stop()
+	case <-wait.C:
 		_ = raw.Close()
 		m.warnLimited("cluster connection refused: too many unauthenticated connections", slog.Int("limit", maxPreAuth))
+		return
+	case <-m.closed:
+		wait.Stop()
+		_ = raw.Close()
 		return
 	}
 	release := sync.OnceFunc(func() { <-m.preAuth })

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
@@ -109,19 +110,24 @@ func (b *bodies) read(c *fiber.Ctx) error {
 		return fiber.ErrRequestEntityTooLarge
 	}
 	var (
-		r    io.Reader = stream
-		hint           = cl
+		r       io.Reader     = stream
+		hint                  = cl
+		encoded *bufio.Reader // the stream under a decoder
 	)
 	switch enc := strings.ToLower(strings.TrimSpace(c.Get(fiber.HeaderContentEncoding))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip", "deflate":
 		// Decoded here, bounded, so that c.Body() (which would inflate
 		// without a bound) sees plain bytes.
+		// The decoders read from a bufio.Reader of ours (they would wrap
+		// the stream in their own and read past the end), so what follows
+		// the encoded data can be seen.
+		encoded = bufio.NewReader(stream)
 		var err error
 		if enc == "deflate" {
-			r, err = zlib.NewReader(stream)
+			r, err = zlib.NewReader(encoded)
 		} else {
-			r, err = gzip.NewReader(stream)
+			r, err = gzip.NewReader(encoded)
 		}
 		if err != nil {
 			c.Context().SetConnectionClose()
@@ -137,6 +143,14 @@ func (b *bodies) read(c *fiber.Ctx) error {
 	defer b.give(reserved)
 	if err == errBodyBudget { //nolint:errorlint // our own sentinel, never wrapped
 		return busy(c)
+	}
+	if err == nil && encoded != nil {
+		// A decoder may stop before the body does (zlib after its
+		// checksum): trailing bytes are refused rather than parsed as the
+		// next request.
+		if _, perr := encoded.Peek(1); perr == nil {
+			err = errBodyEncoding
+		}
 	}
 	if err != nil {
 		c.Context().SetConnectionClose()

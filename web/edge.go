@@ -18,8 +18,9 @@ const (
 	// head (and, on a kept-alive connection, once it started a request).
 	headerTimeout = 10 * time.Second
 	// bodyTimeout is how long a request's body may take once its head
-	// arrived.
-	bodyTimeout = 60 * time.Second
+	// arrived; uploadTimeout the same for a media upload (up to 100 MB).
+	bodyTimeout   = 60 * time.Second
+	uploadTimeout = 10 * time.Minute
 	// writeTimeout bounds writing one response.
 	writeTimeout = 60 * time.Second
 	// downloadWriteTimeout bounds writing a media download (up to 100 MB).
@@ -29,17 +30,38 @@ const (
 )
 
 // configureServer sets what Fiber's Config does not expose: a request's
-// head must arrive within headerTimeout, its body then gets bodyTimeout,
-// and a media download gets a longer write deadline.
+// head must arrive within headerTimeout, its body then gets bodyTimeout
+// (a media upload uploadTimeout), and a media download gets a longer
+// write deadline. A caller that is not admitted gets no use of the longer
+// deadlines: its body is drained for at most drainTimeout.
 func configureServer(s *fasthttp.Server) {
 	download := []byte(mediaDownloadPath)
 	s.HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 		rc := fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
-		if bytes.HasPrefix(h.RequestURI(), download) {
+		uri := h.RequestURI()
+		switch {
+		case bytes.HasPrefix(uri, download):
 			rc.WriteTimeout = downloadWriteTimeout
+		case h.IsPost() && isUploadURI(uri):
+			rc.ReadTimeout = uploadTimeout
 		}
 		return rc
 	}
+}
+
+// isUploadURI reports whether a request URI (version prefix and query
+// included) names the media upload.
+func isUploadURI(uri []byte) bool {
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	if loc := versionPrefix.FindIndex(uri); loc != nil {
+		uri = uri[loc[1]-1:]
+		if len(uri) == 0 || uri[0] != '/' {
+			return false
+		}
+	}
+	return mediaUploadPath.Match(uri)
 }
 
 // publicBase normalises Deps.PublicURL: no trailing slash, a default when

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"compress/zlib"
 	"fmt"
 	"io"
 	"log/slog"
@@ -153,6 +154,11 @@ func TestBodyBudget(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for refused.code != 503 {
 		if time.Now().After(deadline) {
+			select {
+			case r := <-answer:
+				t.Fatalf("the first request ended early: %d %s %v", r.code, r.body, r.err)
+			default:
+			}
 			t.Fatalf("a second body was never refused while the first held the budget: %d %s %v", refused.code, refused.body, refused.err)
 		}
 		refused = send(addr, head("POST", "/admin/v1/cluster/join-tokens", "admin-tok", len(second)), strings.NewReader(second))
@@ -194,18 +200,25 @@ func TestHeaderTooLarge(t *testing.T) {
 	}
 }
 
-// TestEncodedBodies: a gzip body is decoded within the body limit (a
-// small bomb is refused with 413, not inflated into memory); an encoding
-// waedge does not decode is 415.
+// TestEncodedBodies: gzip and deflate bodies are decoded within the body
+// limit (a small bomb is refused with 413, not inflated into memory);
+// broken or trailing encoded data is 400; an encoding waedge does not
+// decode is 415.
 func TestEncodedBodies(t *testing.T) {
 	h := newHarness(t)
 	addr, _ := serveEdge(t, h, web.Deps{})
-	gz := func(s string) string {
+	encode := func(s string, newWriter func(io.Writer) io.WriteCloser) string {
 		var b bytes.Buffer
-		w := gzip.NewWriter(&b)
+		w := newWriter(&b)
 		_, _ = io.WriteString(w, s)
 		_ = w.Close()
 		return b.String()
+	}
+	gz := func(s string) string {
+		return encode(s, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) })
+	}
+	deflate := func(s string) string {
+		return encode(s, func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) })
 	}
 	post := func(body, encoding string) edgeResp {
 		return send(addr, head("POST", "/admin/v1/tenants", "admin-tok", len(body), "Content-Encoding: "+encoding), strings.NewReader(body))
@@ -222,6 +235,15 @@ func TestEncodedBodies(t *testing.T) {
 	}
 	if r := post("not gzip at all", "gzip"); r.code != 400 || decodeEnvelope(t, r.body).Error.Code != 100 {
 		t.Fatalf("broken gzip: %d %s %v", r.code, r.body, r.err)
+	}
+	if r := post(deflate(`{"name":"Deflated","phone":"+15550042001"}`), "deflate"); r.code != 200 {
+		t.Fatalf("deflate JSON: %d %s %v", r.code, r.body, r.err)
+	}
+	// Bytes after the deflate stream's end are refused, not left for the
+	// connection's next request.
+	trailing := deflate(`{"name":"Trailing","phone":"+15550042002"}`) + "GET /healthz HTTP/1.1\r\n\r\n"
+	if r := post(trailing, "deflate"); r.code != 400 || decodeEnvelope(t, r.body).Error.Code != 100 {
+		t.Fatalf("deflate with trailing bytes: %d %s %v", r.code, r.body, r.err)
 	}
 }
 
