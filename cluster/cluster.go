@@ -27,6 +27,10 @@ var (
 	ErrClosed = errors.New("node is closed")
 	// ErrTooLarge means a proposed command exceeds the size limit.
 	ErrTooLarge = errors.New("command too large")
+	// ErrOutcomeUnknown means a write was handed to Raft but the leader lost
+	// its leadership before it learnt the outcome: the write may or may not
+	// be committed. It is never retried on the caller's behalf.
+	ErrOutcomeUnknown = errors.New("the write's outcome is unknown")
 )
 
 // Member describes one server in the Raft configuration.

@@ -17,6 +17,9 @@ var (
 	ErrNodeNotFound = cluster.ErrNodeNotFound
 	// ErrTooLarge: a proposed command exceeds MaxCommandSize.
 	ErrTooLarge = cluster.ErrTooLarge
+	// ErrOutcomeUnknown: leadership was lost before the write's outcome was
+	// known.
+	ErrOutcomeUnknown = cluster.ErrOutcomeUnknown
 )
 
 // Errors of joining a cluster.

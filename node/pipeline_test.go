@@ -62,3 +62,4 @@ func TestDrainingPipelineNeverBlocksTheDecoder(t *testing.T) {
 		t.Fatal("Close did not close the inner pipeline")
 	}
 }
+

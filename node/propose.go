@@ -171,6 +171,9 @@ func (n *Node) applyLocal(cmds [][]byte) (uint64, []raftfsm.Result, error) {
 		if errors.Is(err, raft.ErrRaftShutdown) {
 			return 0, nil, ErrClosed
 		}
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			return 0, nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+		}
 		return 0, nil, err
 	}
 	results, ok := f.Response().([]raftfsm.Result)

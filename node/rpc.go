@@ -30,6 +30,7 @@ const (
 	errKindTooLarge     = "too_large"
 	errKindInternal     = "internal"
 	errKindNodeNotFound = "node_not_found"
+	errKindUnknown      = "outcome_unknown"
 )
 
 // rpcRequest is one node-to-node request.
@@ -149,6 +150,8 @@ func rpcError(kind, msg string) error {
 		return fmt.Errorf("%w: %s", ErrNodeNotFound, msg)
 	case errKindTooLarge:
 		return fmt.Errorf("%w: %s", ErrTooLarge, msg)
+	case errKindUnknown:
+		return fmt.Errorf("%w: %s", ErrOutcomeUnknown, msg)
 	default:
 		return fmt.Errorf("remote: %s", msg)
 	}

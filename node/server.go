@@ -49,6 +49,9 @@ func (n *Node) dispatchRPC(ctx context.Context, peerID string, req *rpcRequest) 
 			if errors.Is(err, errRetryable) {
 				return &rpcResponse{ErrKind: errKindNotLeader, Err: "not the leader"}
 			}
+			if errors.Is(err, ErrOutcomeUnknown) {
+				return &rpcResponse{ErrKind: errKindUnknown, Err: "leadership lost before the outcome was known"}
+			}
 			return &rpcResponse{ErrKind: errKindInternal, Err: "apply failed"}
 		}
 		return &rpcResponse{Index: index, Results: toWire(results)}

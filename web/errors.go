@@ -74,6 +74,8 @@ func toGraph(err error) (*graph.Error, bool) {
 		return graph.ErrAuth, true
 	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrNotReady), errors.Is(err, cluster.ErrClosed):
 		return graph.ErrServiceUnavailable.With("the cluster is electing a leader or shutting down; retry"), true
+	case errors.Is(err, cluster.ErrOutcomeUnknown):
+		return graph.ErrServiceUnavailable.With("the leader changed while this request was being committed; it may or may not have taken effect"), true
 	case errors.Is(err, context.DeadlineExceeded):
 		return graph.ErrServiceUnavailable.With("the request timed out; retry"), true
 	case errors.Is(err, cluster.ErrTooLarge):

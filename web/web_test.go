@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -309,6 +310,13 @@ func TestInternalErrorsAreHidden(t *testing.T) {
 	code, b = h.do("POST", "/admin/v1/tenants", "admin-tok", `{"name":"X","phone":"+15554440000"}`)
 	if code != 503 || decodeEnvelope(t, b).Error.Code != 2 {
 		t.Fatalf("no leader: %d %s", code, b)
+	}
+	// Leadership lost mid-commit (as the forwarding RPC reports it): the
+	// client is told to retry, not that something broke.
+	h.c.failAll = fmt.Errorf("%w: remote", cluster.ErrOutcomeUnknown)
+	code, b = h.do("POST", "/admin/v1/tenants", "admin-tok", `{"name":"X","phone":"+15554440000"}`)
+	if code != 503 || decodeEnvelope(t, b).Error.Code != 2 {
+		t.Fatalf("outcome unknown: %d %s", code, b)
 	}
 }
 
