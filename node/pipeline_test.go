@@ -62,4 +62,3 @@ func TestDrainingPipelineNeverBlocksTheDecoder(t *testing.T) {
 		t.Fatal("Close did not close the inner pipeline")
 	}
 }
-
