@@ -22,7 +22,9 @@ func schema1Log(t testing.TB) []*raft.Log {
 		binary.BigEndian.PutUint64(k[8:], uint64(n))
 		return k[:]
 	}
-	ev := func(n int) *OutboxEvent { return &OutboxEvent{Key: key(1000 + n), Body: []byte("sealed-body"), CreatedAt: at + int64(n)} }
+	ev := func(n int) *OutboxEvent {
+		return &OutboxEvent{Key: key(1000 + n), Body: []byte("sealed-body"), CreatedAt: at + int64(n)}
+	}
 	var cmds [][]byte
 	add := func(typ CommandType, p any) { cmds = append(cmds, cmd(t, typ, p)) }
 	add(CmdCreateTenant, tenantPayload(1, "+15551234567"))
