@@ -86,7 +86,7 @@ func FuzzDecodeMessageStatuses(f *testing.F) {
 	f.Add(EncodeMessageStatuses(sampleStatuses())[3:])
 	f.Add(EncodeMessageStatuses(MessageStatuses{})[3:])
 	f.Add([]byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}) // a count far beyond the input
-	f.Add([]byte{1, 0, 1, 0, 0, 0, 2})                 // a flag that is neither 0 nor 1
+	f.Add([]byte{1, 0, 1, 0, 0, 0, 2})                // a flag that is neither 0 nor 1
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeMessageStatuses(b)
 		if err != nil {
