@@ -3,10 +3,12 @@ package raftfsm
 import (
 	"encoding/binary"
 	"fmt"
+	"path/filepath"
 	"syscall"
 	"testing"
 
 	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
 )
 
 // BenchmarkApplyAccept measures what one replica spends applying accepted
@@ -25,6 +27,38 @@ func BenchmarkApplyAccept(b *testing.B) {
 	}{{"consumers=100k", 100_000}, {"consumers=1k", 1000}} {
 		b.Run(bc.name, func(b *testing.B) { benchApplyAccept(b, bc.consumers) })
 	}
+	// The floor on the same machine at the same moment: what bbolt alone
+	// costs to store each 300-byte message under an appending key, one
+	// transaction per 64 (issue 12's bare reference, without Raft).
+	b.Run("bare-bbolt", func(b *testing.B) {
+		db, err := bolt.Open(filepath.Join(b.TempDir(), "bare.db"), 0o600, &bolt.Options{NoFreelistSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		db.NoSync = true
+		msg := make([]byte, 300)
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu0 := processCPU()
+		for n := 0; n < b.N; n += 64 {
+			if err := db.Update(func(tx *bolt.Tx) error {
+				bk, err := tx.CreateBucketIfNotExists([]byte("m"))
+				if err != nil {
+					return err
+				}
+				for j := n; j < min(n+64, b.N); j++ {
+					if err := bk.Put(be64(int64(j)), msg); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/msg")
+	})
 }
 
 func benchApplyAccept(b *testing.B, consumers int) {
