@@ -63,23 +63,27 @@ func TestHotEncodingsRoundTrip(t *testing.T) {
 // ErrCorrupt or decodes to a value whose encoding is the input (exactly
 // one encoding per command and record).
 
+// checkCanonical: b fails to decode with ErrCorrupt, or it is the
+// encoding of what it decodes to.
+func checkCanonical[T any](t *testing.T, b []byte, dec func([]byte) (T, error), enc func(T) []byte) {
+	c, err := dec(b)
+	if err != nil {
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("error %v is not ErrCorrupt", err)
+		}
+		return
+	}
+	if !bytes.Equal(enc(c)[3:], b) {
+		t.Fatal("re-encoding differs")
+	}
+}
+
 func FuzzDecodeAcceptMessage(f *testing.F) {
 	f.Add(EncodeAcceptMessage(sampleAccept())[3:])
 	f.Add(EncodeAcceptMessage(AcceptMessage{})[3:])
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte{2})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := DecodeAcceptMessage(b)
-		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("error %v is not ErrCorrupt", err)
-			}
-			return
-		}
-		if !bytes.Equal(EncodeAcceptMessage(c)[3:], b) {
-			t.Fatal("re-encoding differs")
-		}
-	})
+	f.Fuzz(func(t *testing.T, b []byte) { checkCanonical(t, b, DecodeAcceptMessage, EncodeAcceptMessage) })
 }
 
 func FuzzDecodeMessageStatuses(f *testing.F) {
@@ -87,18 +91,7 @@ func FuzzDecodeMessageStatuses(f *testing.F) {
 	f.Add(EncodeMessageStatuses(MessageStatuses{})[3:])
 	f.Add([]byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}) // a count far beyond the input
 	f.Add([]byte{1, 0, 1, 0, 0, 0, 2})                // a flag that is neither 0 nor 1
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := DecodeMessageStatuses(b)
-		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("error %v is not ErrCorrupt", err)
-			}
-			return
-		}
-		if !bytes.Equal(EncodeMessageStatuses(c)[3:], b) {
-			t.Fatal("re-encoding differs")
-		}
-	})
+	f.Fuzz(func(t *testing.T, b []byte) { checkCanonical(t, b, DecodeMessageStatuses, EncodeMessageStatuses) })
 }
 
 func FuzzDecodeMessageRecord(f *testing.F) {

@@ -47,25 +47,17 @@ func (r *rbuf) fail(what string) {
 	r.b = nil
 }
 
-func (r *rbuf) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 || n != uvarintLen(v) {
-		r.fail("bad uvarint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *rbuf) uvarint() uint64 { return readVarint(r, binary.Uvarint, uvarintLen) }
+func (r *rbuf) varint() int64   { return readVarint(r, binary.Varint, varintLen) }
 
-func (r *rbuf) varint() int64 {
+// readVarint reads one (u)varint and accepts only its canonical (shortest)
+// encoding, so every value has exactly one encoding.
+func readVarint[T int64 | uint64](r *rbuf, dec func([]byte) (T, int), canonLen func(T) int) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 || n != varintLen(v) {
+	v, n := dec(r.b)
+	if n <= 0 || n != canonLen(v) {
 		r.fail("bad varint")
 		return 0
 	}
