@@ -830,8 +830,7 @@ func (r *run) sealEvent(ctx context.Context, n *number, v any) ([]byte, error) {
 // receipts), retrying while this node leads; done runs after the commit.
 func (r *run) statuses(ctx context.Context, n *number, updates []raftfsm.StatusUpdate, sent, reads [][]byte) bool {
 	c := raftfsm.MessageStatuses{PhoneNumberID: n.phoneID, Updates: updates, SentKeys: sent, ReadsDone: reads}
-	res, err := r.propose(ctx, raftfsm.CmdMessageStatuses, c)
-	if err != nil || res.Err != nil {
+	if _, err := raftfsm.Outcome(r.c.d.Cluster.Propose(ctx, raftfsm.EncodeMessageStatuses(c))); err != nil {
 		return false
 	}
 	for _, k := range sent {

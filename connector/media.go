@@ -184,9 +184,6 @@ func (r *run) inboundMedia(ctx context.Context, n *number, ref *network.Media) (
 }
 
 func (r *run) mustPropose(ctx context.Context, t raftfsm.CommandType, payload any) error {
-	res, err := r.propose(ctx, t, payload)
-	if err != nil {
-		return err
-	}
-	return res.Err
+	_, err := raftfsm.Outcome(r.propose(ctx, t, payload))
+	return err
 }

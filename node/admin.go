@@ -29,12 +29,8 @@ func (n *Node) CreateJoinToken(ctx context.Context, ttl time.Duration) (string, 
 	if err != nil {
 		return "", err
 	}
-	res, err := n.Propose(ctx, cmd)
-	if err != nil {
+	if _, err := raftfsm.Outcome(n.Propose(ctx, cmd)); err != nil {
 		return "", err
-	}
-	if res.Err != nil {
-		return "", res.Err
 	}
 	return tok.String(), nil
 }
@@ -62,12 +58,8 @@ func (n *Node) RemoveNode(ctx context.Context, nodeID string) error {
 	if err != nil {
 		return err
 	}
-	res, err := n.Propose(ctx, cmd)
-	if err != nil {
+	if _, err := raftfsm.Outcome(n.Propose(ctx, cmd)); err != nil {
 		return err
-	}
-	if res.Err != nil {
-		return res.Err
 	}
 	if err := n.raft.RemoveServer(raft.ServerID(nodeID), 0, 10*time.Second).Error(); err != nil {
 		return fmt.Errorf("remove server: %w", err)

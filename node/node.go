@@ -347,12 +347,8 @@ func (n *Node) finishBootstrap(ctx context.Context) error {
 	}
 	cmds = append(cmds, c)
 	for _, cmd := range cmds {
-		res, err := n.Propose(ctx, cmd)
-		if err != nil {
+		if _, err := raftfsm.Outcome(n.Propose(ctx, cmd)); err != nil && !errors.Is(err, raftfsm.ErrConflict) {
 			return fmt.Errorf("bootstrap: %w", err)
-		}
-		if res.Err != nil && !errors.Is(res.Err, raftfsm.ErrConflict) {
-			return fmt.Errorf("bootstrap: %w", res.Err)
 		}
 	}
 	_ = os.Remove(n.cfg.path(dirTLS, "ca.key"))

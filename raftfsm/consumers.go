@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -75,7 +76,7 @@ func (f *FSM) applyEraseConsumer(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	for _, r := range c.Refs {
 		keys := consumerMessageKeys(tx, r)
 		for _, k := range keys {
-			deleteMessage(tx, k, r.PhoneNumberID)
+			deleteMessage(tx, k)
 		}
 		res.Messages += len(keys)
 		wk := windowKey(r.PhoneNumberID, r.Ref)
@@ -101,24 +102,20 @@ func (f *FSM) applyEraseConsumer(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	return marshal(res), nil
 }
 
-// consumerMessageKeys returns the keys of the messages of r's phone with
-// r's consumer. It scans the phone's message index (a phone holds at most
-// its retention's worth of messages); see README, Consumer rights.
+// consumerMessageKeys returns the primary keys of the messages of r's
+// phone with r's consumer. It scans the phone's range (a phone holds at
+// most its retention's worth of messages); see README, Consumer rights.
 func consumerMessageKeys(tx *bolt.Tx, r ConsumerRef) [][]byte {
-	prefix := phoneIndexKey(r.PhoneNumberID, nil)
-	msgs := tx.Bucket(bucketMessages)
+	prefix := messageKey(r.PhoneNumberID, nil)
 	var keys [][]byte
-	c := tx.Bucket(bucketMessagesByPhone).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		mk := k[len(prefix):]
-		v := msgs.Get(mk)
-		if v == nil {
-			continue
+	c := tx.Bucket(bucketMessages).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		m, err := decodeMessage(k, v)
+		if err != nil {
+			panic(fmt.Sprintf("raftfsm: %v", err))
 		}
-		var m Message
-		decode(v, &m)
 		if m.PeerRef == r.Ref {
-			keys = append(keys, bytes.Clone(mk))
+			keys = append(keys, bytes.Clone(k))
 		}
 	}
 	return keys
@@ -154,8 +151,8 @@ func (f *FSM) ConsumerData(r ConsumerRef) (ConsumerData, error) {
 	out := ConsumerData{PhoneNumberID: r.PhoneNumberID}
 	err := f.View(func(tx *bolt.Tx) error {
 		for _, k := range consumerMessageKeys(tx, r) {
-			var m Message
-			if err := unmarshal(tx.Bucket(bucketMessages).Get(k), &m); err != nil {
+			m, err := decodeMessage(k, tx.Bucket(bucketMessages).Get(k))
+			if err != nil {
 				return err
 			}
 			out.Messages = append(out.Messages, m)

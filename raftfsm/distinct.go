@@ -13,6 +13,12 @@ import (
 // a touch costs O(1) amortised and the stored count is exact after it, and
 // by the expire command (expireDistinct), so a reference does not outlive
 // the horizon on a number that sends nothing more.
+//
+// The rule of a touch (ref reached at a): drop every entry at or before
+// a − horizon, then add ref at a, or move it to a if its entry is older
+// (a late proposer's older time never moves an entry back). The accept
+// path replays touches in memory for a whole batch and writes the result
+// once (applyBatch, distinctGroup in batch.go).
 const (
 	// setTier holds the consumers a number reached with business-initiated
 	// messages (templates outside the customer service window) in the
@@ -129,24 +135,4 @@ func distinctPruneN(tx *bolt.Tx, set, phoneID string, cutoff int64, budget int) 
 	}
 	mustPut(tx, bucketDistinct, distinctCountKey(set, phoneID), be64(n))
 	return n, len(stale)
-}
-
-// distinctTouch records that ref was reached at at (after dropping what is
-// past horizon) and returns the number of distinct consumers in the set.
-func distinctTouch(tx *bolt.Tx, set, phoneID, ref string, at, horizon int64) int64 {
-	n := distinctPrune(tx, set, phoneID, at-horizon)
-	k := distinctKey(set, phoneID, ref)
-	if v := tx.Bucket(bucketDistinct).Get(k); len(v) == 8 {
-		old := int64(beUint64(v))
-		if old >= at {
-			return n // a late proposer's older time does not move the entry back
-		}
-		mustDelete(tx, bucketDistinctByTime, distinctTimeKey(set, phoneID, old, ref))
-	} else {
-		n++
-		mustPut(tx, bucketDistinct, distinctCountKey(set, phoneID), be64(n))
-	}
-	mustPut(tx, bucketDistinct, k, be64(at))
-	mustPut(tx, bucketDistinctByTime, distinctTimeKey(set, phoneID, at, ref), nil)
-	return n
 }

@@ -117,90 +117,125 @@ type MarkRead struct {
 	Typing bool
 }
 
-// putMessage stores m with its id and per-phone indexes.
-func putMessage(tx *bolt.Tx, m Message) {
-	mustPut(tx, bucketMessages, m.Key, marshal(m))
-	mustPut(tx, bucketMessageIDs, []byte(m.IDRef), m.Key)
-	mustPut(tx, bucketMessagesByPhone, phoneIndexKey(m.PhoneNumberID, m.Key), nil)
+// putMessage stores m under its primary key (messageKey: its phone's
+// range, in time order) with the one secondary entry a lookup needs: the
+// wamid reference → primary key (statuses, mark-as-read, GET).
+func putMessage(tx *bolt.Tx, m *Message) {
+	pk := messageKey(m.PhoneNumberID, m.Key)
+	mustPut(tx, bucketMessages, pk, encodeMessage(m))
+	mustPut(tx, bucketMessageIDs, []byte(m.IDRef), pk)
 }
 
-func (f *FSM) applyAcceptMessage(tx *bolt.Tx, payload []byte) ([]byte, error) {
+// lookupMessage finds a message by its wamid reference: its primary key
+// (a copy) and stored record (valid in tx), nil when absent.
+func lookupMessage(tx *bolt.Tx, idRef string) (pk, v []byte) {
+	k := tx.Bucket(bucketMessageIDs).Get([]byte(idRef))
+	if k == nil {
+		return nil, nil
+	}
+	if v = tx.Bucket(bucketMessages).Get(k); v == nil {
+		return nil, nil
+	}
+	return bytes.Clone(k), v
+}
+
+// messageTaken reports whether a new message would clash with a stored
+// one: its wamid reference, its primary key, or (for the connector's
+// queues, keyed by the 16-byte message key alone) a queued message of any
+// phone with the same key.
+func messageTaken(tx *bolt.Tx, phoneID, idRef string, key []byte, queues ...[]byte) bool {
+	if tx.Bucket(bucketMessageIDs).Get([]byte(idRef)) != nil ||
+		tx.Bucket(bucketMessages).Get(messageKey(phoneID, key)) != nil {
+		return true
+	}
+	for _, q := range queues {
+		if tx.Bucket(q).Get(key) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *FSM) applyAcceptMessage(_ *bolt.Tx, payload []byte) ([]byte, error) {
 	var c AcceptMessage
 	decode(payload, &c)
-	if len(c.Key) != 16 || c.IDRef == "" || c.PeerRef == "" || c.Type == "" {
-		return nil, domainErr(ErrInvalid, "message key, id, recipient and type are required")
+	return nil, f.acceptMessage(&c)
+}
+
+func (f *FSM) applyAcceptMessageV2(_ *bolt.Tx, payload []byte) ([]byte, error) {
+	c := mustDecodeHot(payload, DecodeAcceptMessage)
+	return nil, f.acceptMessage(&c)
+}
+
+// acceptMessage stores an outbound message accepted by the API and queues
+// it for the connector. Every check comes before the first write.
+func (f *FSM) acceptMessage(c *AcceptMessage) error {
+	b := f.batch
+	tx := b.tx
+	if len(c.Key) != messageKeyLen || c.IDRef == "" || c.PeerRef == "" || c.Type == "" {
+		return domainErr(ErrInvalid, "message key, id, recipient and type are required")
 	}
-	var p Phone
-	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
+	p := b.phone(c.PhoneNumberID)
+	if p == nil || p.BusinessID != c.BusinessID {
+		return domainErr(ErrNotFound, "phone number")
 	}
-	decode(v, &p)
-	if p.BusinessID != c.BusinessID {
-		return nil, domainErr(ErrNotFound, "phone number")
-	}
-	if tx.Bucket(bucketMessageIDs).Get([]byte(c.IDRef)) != nil || tx.Bucket(bucketMessages).Get(c.Key) != nil {
-		return nil, domainErr(ErrConflict, "message id")
+	if messageTaken(tx, c.PhoneNumberID, c.IDRef, c.Key, bucketSignalPending, bucketSignalEnvelopes) {
+		return domainErr(ErrConflict, "message id")
 	}
 	w := tx.Bucket(bucketWindows).Get(windowKey(c.PhoneNumberID, c.PeerRef))
 	windowOpen := len(w) == 8 && c.CreatedAt-int64(beUint64(w)) <= WindowMillis
 	if c.RequireWindow && !windowOpen {
-		return nil, ErrWindowClosed
+		return ErrWindowClosed
 	}
 	category := CategoryService
 	if c.Type == "template" {
-		if tv := tx.Bucket(bucketTemplates).Get(templateKey(p.WABAID, c.TemplateName, c.TemplateLanguage)); tv != nil {
-			var t Template
-			decode(tv, &t)
-			category = PricingCategory(t.Category)
-		}
+		category = b.category(p.WABAID, c.TemplateName, c.TemplateLanguage)
 	}
 	// A template outside the window is business-initiated: it counts
 	// against the messaging-limit tier (distinct consumers per rolling 24
 	// hours). The check only reads, so a refusal leaves nothing behind.
 	businessInitiated := c.Type == "template" && !windowOpen
 	if businessInitiated {
-		if limit, _ := TierLimit(TierOf(p)); limit > 0 {
-			if live, present := distinctLive(tx, setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt-tierHorizon); !present && live >= limit {
-				return nil, ErrMessagingLimit
-			}
+		if limit, _ := TierLimit(TierOf(*p)); limit > 0 &&
+			b.tierRefused(setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt-tierHorizon, limit) {
+			return ErrMessagingLimit
 		}
 	}
-	putMessage(tx, Message{
+	putMessage(tx, &Message{
 		Key: c.Key, IDRef: c.IDRef, IDSealed: c.IDSealed, PhoneNumberID: c.PhoneNumberID, BusinessID: c.BusinessID,
 		PeerRef: c.PeerRef, PeerSealed: c.PeerSealed,
 		Direction: DirectionOut, Type: c.Type, Content: c.Content, CallbackSealed: c.CallbackSealed,
 		Status: StatusAccepted, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, Category: category,
 	})
-	bumpStat(tx, c.PhoneNumberID, c.CreatedAt, DirectionOut, c.Type, StatusAccepted, category)
-	distinctTouch(tx, setReach, c.PhoneNumberID, c.PeerRef, c.CreatedAt, reachHorizon)
+	b.bumpStat(c.PhoneNumberID, c.CreatedAt, DirectionOut, c.Type, StatusAccepted, category)
+	b.distinctTouch(setReach, c.PhoneNumberID, c.PeerRef, c.CreatedAt, reachHorizon)
 	if businessInitiated {
-		distinctTouch(tx, setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt, tierHorizon)
+		b.distinctTouch(setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt, tierHorizon)
 	}
 	// The network connector picks it up from the pending queue.
 	mustPut(tx, bucketSignalPending, c.Key, []byte(c.PhoneNumberID))
-	return nil, nil
+	return nil
 }
 
-func (f *FSM) applyRecordInbound(tx *bolt.Tx, payload []byte) ([]byte, error) {
+func (f *FSM) applyRecordInbound(_ *bolt.Tx, payload []byte) ([]byte, error) {
 	var c RecordInbound
 	decode(payload, &c)
-	if err := checkRecordInbound(tx, &c); err != nil {
+	if err := f.checkRecordInbound(&c); err != nil {
 		return nil, err
 	}
-	recordInbound(tx, &c)
+	f.recordInbound(&c)
 	return nil, nil
 }
 
 // checkRecordInbound validates an inbound message against the state.
-func checkRecordInbound(tx *bolt.Tx, c *RecordInbound) error {
-	if len(c.Key) != 16 || c.IDRef == "" || c.PeerRef == "" {
+func (f *FSM) checkRecordInbound(c *RecordInbound) error {
+	if len(c.Key) != messageKeyLen || c.IDRef == "" || c.PeerRef == "" {
 		return domainErr(ErrInvalid, "message key, id and sender are required")
 	}
-	if tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID)) == nil {
+	if f.batch.phone(c.PhoneNumberID) == nil {
 		return domainErr(ErrNotFound, "phone number")
 	}
-	if tx.Bucket(bucketMessageIDs).Get([]byte(c.IDRef)) != nil || tx.Bucket(bucketMessages).Get(c.Key) != nil {
+	if messageTaken(f.batch.tx, c.PhoneNumberID, c.IDRef, c.Key, bucketSignalReads) {
 		return domainErr(ErrConflict, "message id")
 	}
 	return nil
@@ -208,16 +243,17 @@ func checkRecordInbound(tx *bolt.Tx, c *RecordInbound) error {
 
 // recordInbound stores a checked inbound message, queues its webhook and
 // opens the 24-hour window.
-func recordInbound(tx *bolt.Tx, c *RecordInbound) {
-	var p Phone
-	decode(tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID)), &p)
-	putMessage(tx, Message{
+func (f *FSM) recordInbound(c *RecordInbound) {
+	b := f.batch
+	tx := b.tx
+	p := b.phone(c.PhoneNumberID)
+	putMessage(tx, &Message{
 		Key: c.Key, IDRef: c.IDRef, IDSealed: c.IDSealed, PhoneNumberID: c.PhoneNumberID, BusinessID: p.BusinessID,
 		PeerRef: c.PeerRef, PeerSealed: c.PeerSealed,
 		Direction: DirectionIn, Type: c.Type, Content: c.Content, Status: "received",
 		CreatedAt: c.ReceivedAt, UpdatedAt: c.ReceivedAt, NetworkID: c.NetworkID,
 	})
-	bumpStat(tx, c.PhoneNumberID, c.ReceivedAt, DirectionIn, c.Type, StatusReceived, CategoryService)
+	b.bumpStat(c.PhoneNumberID, c.ReceivedAt, DirectionIn, c.Type, StatusReceived, CategoryService)
 	if c.Event != nil {
 		ev := *c.Event
 		ev.PhoneNumberID = c.PhoneNumberID
@@ -236,13 +272,11 @@ func recordInbound(tx *bolt.Tx, c *RecordInbound) {
 func (f *FSM) applyMarkRead(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c MarkRead
 	decode(payload, &c)
-	key := tx.Bucket(bucketMessageIDs).Get([]byte(c.IDRef))
-	if key == nil {
+	pk, v := lookupMessage(tx, c.IDRef)
+	if pk == nil {
 		return nil, domainErr(ErrNotFound, "message")
 	}
-	key = bytes.Clone(key)
-	var m Message
-	decode(tx.Bucket(bucketMessages).Get(key), &m)
+	m := mustDecodeMessage(pk, v)
 	if m.PhoneNumberID != c.PhoneNumberID || m.Direction != DirectionIn {
 		return nil, domainErr(ErrNotFound, "message")
 	}
@@ -250,29 +284,48 @@ func (f *FSM) applyMarkRead(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		return nil, nil
 	}
 	m.Status, m.UpdatedAt = "read", c.At
-	mustPut(tx, bucketMessages, key, marshal(m))
+	mustPut(tx, bucketMessages, pk, encodeMessage(&m))
 	// The connector tells the consumer's phone (read receipt, typing).
-	typing := []byte{0}
-	if c.Typing {
-		typing[0] = 1
-	}
-	mustPut(tx, bucketSignalReads, key, typing)
+	mustPut(tx, bucketSignalReads, m.Key, readValue(c.Typing, m.PhoneNumberID))
 	return nil, nil
+}
+
+// readValue is the bucketSignalReads value: typing flag (0/1) | phone-number
+// id (so the reader finds the message's primary key).
+func readValue(typing bool, phoneID string) []byte {
+	return append([]byte{boolByte(typing)}, phoneID...)
+}
+
+// envelopeValue is the bucketSignalEnvelopes value: uvarint length |
+// phone-number id | sealed envelope.
+func envelopeValue(phoneID string, sealed []byte) []byte {
+	w := wbuf{b: make([]byte, 0, fieldsLen(1, len(phoneID))+len(sealed))}
+	w.str(phoneID)
+	w.b = append(w.b, sealed...)
+	return w.b
+}
+
+// parseEnvelopeValue splits an envelopeValue (ok false when malformed).
+func parseEnvelopeValue(v []byte) (phoneID string, sealed []byte, ok bool) {
+	r := rbuf{b: v}
+	p := r.raw()
+	if r.err != nil {
+		return "", nil, false
+	}
+	return string(p), r.b, true
 }
 
 // MessageByID returns a stored message by its wamid.
 func (f *FSM) MessageByID(wamid string) (Message, error) {
 	var m Message
 	err := f.View(func(tx *bolt.Tx) error {
-		key := tx.Bucket(bucketMessageIDs).Get([]byte(MessageIDRef(wamid)))
-		if key == nil {
+		pk, v := lookupMessage(tx, MessageIDRef(wamid))
+		if pk == nil {
 			return ErrNotFound
 		}
-		v := tx.Bucket(bucketMessages).Get(key)
-		if v == nil {
-			return ErrNotFound
-		}
-		return unmarshal(v, &m)
+		var err error
+		m, err = decodeMessage(pk, v)
+		return err
 	})
 	return m, err
 }

@@ -9,3 +9,19 @@ type Result struct {
 	// errors.go). It crosses the network as ErrorCode and the message.
 	Err error
 }
+
+// Outcome folds the two ways a proposal can fail into one error: err, when
+// replication failed (the command may or may not have been applied), or
+// else the command's own domain error (errors.Is-able against the
+// sentinels). It returns the result's value. Call it on Propose directly:
+//
+//	v, err := raftfsm.Outcome(cluster.Propose(ctx, cmd))
+//
+// Callers that must tell "not known to be applied" from "applied and
+// refused" (the connector's encrypt-then-commit) read Result themselves.
+func Outcome(res Result, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return res.Value, res.Err
+}

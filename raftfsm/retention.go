@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -237,53 +238,65 @@ func (f *FSM) applyExpire(tx *bolt.Tx, payload []byte) ([]byte, error) {
 }
 
 // expireMessagesOfPhone deletes up to budget messages of phoneID created
-// before cutoff (unix ms), oldest first.
+// before cutoff (unix ms), oldest first: the front of the phone's key
+// range, read in key order.
 func expireMessagesOfPhone(tx *bolt.Tx, phoneID string, cutoff int64, budget int) int {
-	prefix := phoneIndexKey(phoneID, nil)
-	var keys [][]byte
-	c := tx.Bucket(bucketMessagesByPhone).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(keys) < budget; k, _ = c.Next() {
-		mk := k[len(prefix):]
-		if len(mk) != 16 || int64(beUint64(mk)) >= cutoff*int64(time.Millisecond) {
-			break
-		}
-		keys = append(keys, bytes.Clone(mk))
-	}
-	for _, k := range keys {
-		deleteMessage(tx, k, phoneID)
-	}
-	return len(keys)
+	return deleteMessageRange(tx, messageKey(phoneID, nil), cutoff, budget)
 }
 
-// sweepMessages deletes up to budget messages of any phone created before
-// cutoff (unix ms), in key (time) order.
-func sweepMessages(tx *bolt.Tx, cutoff int64, budget int) int {
+// deleteMessageRange deletes up to budget messages under prefix (one
+// phone's range) whose key time is before cutoff (unix ms).
+func deleteMessageRange(tx *bolt.Tx, prefix []byte, cutoff int64, budget int) int {
 	var keys [][]byte
 	c := tx.Bucket(bucketMessages).Cursor()
-	for k, _ := c.First(); k != nil && len(keys) < budget; k, _ = c.Next() {
-		if len(k) != 16 || int64(beUint64(k)) >= cutoff*int64(time.Millisecond) {
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(keys) < budget; k, _ = c.Next() {
+		mk := k[len(prefix):]
+		if len(mk) != messageKeyLen || int64(beUint64(mk)) >= cutoff*int64(time.Millisecond) {
 			break
 		}
 		keys = append(keys, bytes.Clone(k))
 	}
 	for _, k := range keys {
-		deleteMessage(tx, k, "")
+		deleteMessage(tx, k)
 	}
 	return len(keys)
 }
 
-// deleteMessage deletes a message with its id and phone index entries.
-func deleteMessage(tx *bolt.Tx, key []byte, phoneID string) {
-	if v := tx.Bucket(bucketMessages).Get(key); v != nil {
-		var m Message
-		decode(v, &m)
-		if m.IDRef != "" {
-			mustDelete(tx, bucketMessageIDs, []byte(m.IDRef))
+// sweepMessages deletes up to budget messages of any phone (also of phones
+// that no longer exist) created before cutoff (unix ms): the front of
+// every phone's range, phone by phone.
+func sweepMessages(tx *bolt.Tx, cutoff int64, budget int) int {
+	deleted := 0
+	c := tx.Bucket(bucketMessages).Cursor()
+	for k, _ := c.First(); k != nil && deleted < budget; {
+		phoneID, _, ok := splitMessageKey(k)
+		if !ok {
+			panic(fmt.Sprintf("raftfsm: message key %x", k))
 		}
-		phoneID = m.PhoneNumberID
-		mustDelete(tx, bucketMessages, key)
+		next := []byte(phoneID + "\x01") // past every key of this phone
+		deleted += deleteMessageRange(tx, messageKey(phoneID, nil), cutoff, budget-deleted)
+		k, _ = c.Seek(next)
 	}
-	mustDelete(tx, bucketMessagesByPhone, phoneIndexKey(phoneID, key))
+	return deleted
+}
+
+// deleteMessage deletes a message (by primary key) with its wamid
+// reference and its entries in the connector's queues.
+func deleteMessage(tx *bolt.Tx, pk []byte) {
+	_, key, ok := splitMessageKey(pk)
+	if !ok {
+		panic(fmt.Sprintf("raftfsm: message key %x", pk))
+	}
+	if v := tx.Bucket(bucketMessages).Get(pk); v != nil {
+		ref, err := messageIDRefOf(v)
+		if err != nil {
+			panic(fmt.Sprintf("raftfsm: %v", err))
+		}
+		if len(ref) > 0 {
+			mustDelete(tx, bucketMessageIDs, bytes.Clone(ref))
+		}
+		mustDelete(tx, bucketMessages, pk)
+	}
 	// The connector's queues refer to messages by key: an expired message
 	// is neither encrypted, nor resent, nor read-receipted any more.
 	mustDelete(tx, bucketSignalPending, key)

@@ -32,15 +32,15 @@ var (
 	bucketRemoved = []byte("removed_members")
 	// bucketMembers: node id → admission time (BE int64 ms).
 	bucketMembers = []byte("members")
-	// bucketMessages: monotonic key (BE64 unix ns | BE64 sequence, chosen by
-	// the proposer) → Message. Appends in key order.
-	bucketMessages = []byte("messages")
-	// bucketMessageIDs: wamid → message key.
-	bucketMessageIDs = []byte("message_ids")
-	// bucketMessagesByPhone: phone-number id 0 message key → empty: each
-	// phone's messages in time order, so expiry with a per-phone cut-off
-	// touches only what it deletes.
-	bucketMessagesByPhone = []byte("messages_by_phone")
+	// bucketMessages: phone-number id 0 message key (BE64 unix ns | BE64
+	// sequence, chosen by the proposer) → message record (record.go,
+	// binary). One record per message; each phone's messages are a key
+	// range in time order, so accepting appends and expiry deletes the
+	// front of the range (schema 2; see migrate.go for schema 1).
+	bucketMessages = []byte("message_records")
+	// bucketMessageIDs: MessageIDRef(wamid) → bucketMessages key: the one
+	// secondary entry (statuses, mark-as-read, GET by id).
+	bucketMessageIDs = []byte("message_refs")
 	// bucketWindows: phone-number id "/" consumer reference
 	// (seal.ConsumerRef, never the number) → last inbound message time
 	// (BE int64 ms): the 24-hour customer service window.
@@ -74,14 +74,16 @@ var (
 	// bucketSignalPending: message key → phone-number id: accepted outbound
 	// messages the leader's connector has not encrypted yet.
 	bucketSignalPending = []byte("signal_pending")
-	// bucketSignalEnvelopes: message key → sealed envelope: committed
-	// ciphertexts not yet accepted by the network (resent after failover).
+	// bucketSignalEnvelopes: message key → uvarint length | phone-number id
+	// | sealed envelope (envelopeValue): committed ciphertexts not yet
+	// accepted by the network (resent after failover).
 	bucketSignalEnvelopes = []byte("signal_envelopes")
 	// bucketSignalInbound: phone-number id 0 sha256(ciphertext) → receive
 	// time: dedupe of inbound retransmits.
 	bucketSignalInbound = []byte("signal_inbound")
-	// bucketSignalReads: message key → typing flag: inbound messages the
-	// business marked read, whose read receipt the connector has not sent.
+	// bucketSignalReads: message key → typing flag (one byte) | phone-number
+	// id (readValue): inbound messages the business marked read, whose
+	// read receipt the connector has not sent.
 	bucketSignalReads = []byte("signal_reads")
 	// bucketSignalInboundByTime: phone-number id 0 receive time BE64 0
 	// ciphertext hash → empty: the dedupe table in time order, for expiry.
@@ -119,7 +121,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketBusinesses, bucketWABAs, bucketPhones, bucketPhoneByNumber, bucketApps,
 	bucketTokens, bucketTokenIDs, bucketCluster, bucketJoinTokens, bucketRemoved, bucketMembers,
 	bucketMessages, bucketMessageIDs, bucketWindows, bucketSubscriptions, bucketOutbox,
-	bucketDataKeys, bucketTemplates, bucketTemplateIDs, bucketMessagesByPhone, bucketWindowsByTime,
+	bucketDataKeys, bucketTemplates, bucketTemplateIDs, bucketWindowsByTime,
 	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads, bucketSignalInboundByTime,
 	bucketSignalByTime,
 	bucketMedia, bucketMediaChunks, bucketAudit,
@@ -134,6 +136,9 @@ var (
 	// keyExpiredThrough is the Now (BE64 unix ms) of the latest CmdExpire:
 	// data keys whose destruction time is at or before it are refused.
 	keyExpiredThrough = []byte("expired_through")
+	// keySchema is the layout version of the database (BE64; absent:
+	// schema 1, migrated on open — see migrate.go).
+	keySchema = []byte("schema")
 )
 
 // Key and value layouts shared by several buckets.
@@ -189,14 +194,6 @@ func phoneTimeKey(phoneID string, at int64, rest string) []byte {
 	k = append(k, be64(at)...)
 	k = append(k, 0)
 	return append(k, rest...)
-}
-
-// phoneIndexKey is the bucketMessagesByPhone key: phone-number id 0 message key.
-func phoneIndexKey(phoneID string, msgKey []byte) []byte {
-	k := make([]byte, 0, len(phoneID)+1+len(msgKey))
-	k = append(k, phoneID...)
-	k = append(k, 0)
-	return append(k, msgKey...)
 }
 
 // templateKey is the bucketTemplates key: WABA id 0 name 0 language, so a

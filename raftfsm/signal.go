@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -146,7 +147,7 @@ func (f *FSM) applySignalCommit(tx *bolt.Tx, payload []byte) ([]byte, error) {
 				return nil, domainErr(ErrConflict, "inbound envelope")
 			}
 		}
-		if err := checkRecordInbound(tx, c.Inbound); err != nil {
+		if err := f.checkRecordInbound(c.Inbound); err != nil {
 			return nil, err
 		}
 	}
@@ -167,18 +168,17 @@ func (f *FSM) applySignalCommit(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	for _, o := range c.Outbound {
 		k := bytes.Clone(o.MessageKey)
 		mustDelete(tx, bucketSignalPending, k)
-		mustPut(tx, bucketSignalEnvelopes, k, o.Sealed)
+		mustPut(tx, bucketSignalEnvelopes, k, envelopeValue(c.PhoneNumberID, o.Sealed))
 	}
 	for _, u := range c.Failed {
-		applyStatusUpdate(tx, c.PhoneNumberID, u)
-		for _, b := range [][]byte{bucketSignalPending} {
-			if key := tx.Bucket(bucketMessageIDs).Get([]byte(u.IDRef)); key != nil {
-				mustDelete(tx, b, bytes.Clone(key))
-			}
+		f.applyStatusUpdate(c.PhoneNumberID, u)
+		if pk, _ := lookupMessage(tx, u.IDRef); pk != nil {
+			_, key, _ := splitMessageKey(pk)
+			mustDelete(tx, bucketSignalPending, key)
 		}
 	}
 	if c.Inbound != nil {
-		recordInbound(tx, c.Inbound)
+		f.recordInbound(c.Inbound)
 		if hk != nil {
 			mustPut(tx, bucketSignalInbound, hk, be64(c.Inbound.ReceivedAt))
 			mustPut(tx, bucketSignalInboundByTime, inboundTimeKey(c.PhoneNumberID, c.Inbound.ReceivedAt, c.InboundHash), nil)
@@ -192,13 +192,11 @@ func checkStatusUpdate(tx *bolt.Tx, phoneID string, u StatusUpdate) error {
 	if statusRank(u.Status) < 1 {
 		return domainErr(ErrInvalid, "status")
 	}
-	key := tx.Bucket(bucketMessageIDs).Get([]byte(u.IDRef))
-	if key == nil {
+	pk, v := lookupMessage(tx, u.IDRef)
+	if pk == nil {
 		return domainErr(ErrNotFound, "message")
 	}
-	var m Message
-	decode(tx.Bucket(bucketMessages).Get(key), &m)
-	if m.PhoneNumberID != phoneID || m.Direction != DirectionOut {
+	if m := mustDecodeMessage(pk, v); m.PhoneNumberID != phoneID || m.Direction != DirectionOut {
 		return domainErr(ErrNotFound, "message")
 	}
 	return nil
@@ -206,45 +204,54 @@ func checkStatusUpdate(tx *bolt.Tx, phoneID string, u StatusUpdate) error {
 
 // applyStatusUpdate advances a message's status (never backwards, never
 // out of failed) and queues the status webhook when it moved.
-func applyStatusUpdate(tx *bolt.Tx, phoneID string, u StatusUpdate) {
-	key := tx.Bucket(bucketMessageIDs).Get([]byte(u.IDRef))
-	if key == nil {
+func (f *FSM) applyStatusUpdate(phoneID string, u StatusUpdate) {
+	b := f.batch
+	tx := b.tx
+	pk, v := lookupMessage(tx, u.IDRef)
+	if pk == nil {
 		return
 	}
-	key = bytes.Clone(key)
-	var m Message
-	decode(tx.Bucket(bucketMessages).Get(key), &m)
+	m := mustDecodeMessage(pk, v)
 	if m.PhoneNumberID != phoneID || m.Direction != DirectionOut ||
 		m.Status == StatusFailed || statusRank(u.Status) <= statusRank(m.Status) {
 		return
 	}
-	bumpStatusStats(tx, m, m.Status, u.Status, u.At)
+	b.bumpStatusStats(&m, m.Status, u.Status, u.At)
 	m.Status, m.UpdatedAt = u.Status, u.At
-	mustPut(tx, bucketMessages, key, marshal(m))
+	mustPut(tx, bucketMessages, pk, encodeMessage(&m))
 	if u.Event != nil {
-		var p Phone
-		decode(tx.Bucket(bucketPhones).Get([]byte(phoneID)), &p)
+		p := b.phone(phoneID)
 		ev := *u.Event
 		ev.PhoneNumberID = phoneID
 		enqueue(tx, p.WABAID, p.BusinessID, &ev)
 	}
 }
 
-func (f *FSM) applyMessageStatuses(tx *bolt.Tx, payload []byte) ([]byte, error) {
+func (f *FSM) applyMessageStatuses(_ *bolt.Tx, payload []byte) ([]byte, error) {
 	var c MessageStatuses
 	decode(payload, &c)
-	if tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID)) == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
+	return nil, f.messageStatuses(&c)
+}
+
+func (f *FSM) applyMessageStatusesV2(_ *bolt.Tx, payload []byte) ([]byte, error) {
+	c := mustDecodeHot(payload, DecodeMessageStatuses)
+	return nil, f.messageStatuses(&c)
+}
+
+func (f *FSM) messageStatuses(c *MessageStatuses) error {
+	tx := f.batch.tx
+	if f.batch.phone(c.PhoneNumberID) == nil {
+		return domainErr(ErrNotFound, "phone number")
 	}
 	for _, u := range c.Updates {
 		if statusRank(u.Status) < 1 {
-			return nil, domainErr(ErrInvalid, "status")
+			return domainErr(ErrInvalid, "status")
 		}
 	}
 	// Unknown messages (expired, or receipts for ids this number never
 	// sent) are skipped: receipts come from the network and may be late.
 	for _, u := range c.Updates {
-		applyStatusUpdate(tx, c.PhoneNumberID, u)
+		f.applyStatusUpdate(c.PhoneNumberID, u)
 	}
 	for _, k := range c.SentKeys {
 		if len(k) == 16 {
@@ -256,7 +263,7 @@ func (f *FSM) applyMessageStatuses(tx *bolt.Tx, payload []byte) ([]byte, error) 
 			mustDelete(tx, bucketSignalReads, bytes.Clone(k))
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // SignalRecord returns a number's Signal store value and its version
@@ -305,16 +312,17 @@ func (f *FSM) PendingOutbound(skip func(key []byte) bool, limit int) ([]PendingM
 	err := f.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSignalPending).Cursor()
 		msgs := tx.Bucket(bucketMessages)
-		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+		for k, phone := c.First(); k != nil && len(out) < limit; k, phone = c.Next() {
 			if skip != nil && skip(k) {
 				continue
 			}
-			v := msgs.Get(k)
+			pk := messageKey(string(phone), k)
+			v := msgs.Get(pk)
 			if v == nil {
 				continue
 			}
-			var m Message
-			if err := unmarshal(v, &m); err != nil {
+			m, err := decodeMessage(pk, v)
+			if err != nil {
 				return err
 			}
 			out = append(out, PendingMessage{Key: bytes.Clone(k), Message: m})
@@ -343,13 +351,15 @@ func (f *FSM) StoredEnvelopes(skip func(key []byte) bool, limit int) ([]StoredEn
 			if skip != nil && skip(k) {
 				continue
 			}
-			var m Message
-			if mv := msgs.Get(k); mv != nil {
-				if err := unmarshal(mv, &m); err != nil {
-					return err
-				}
+			phone, sealed, ok := parseEnvelopeValue(v)
+			if !ok {
+				return fmt.Errorf("%w: envelope %x", ErrCorrupt, k)
 			}
-			out = append(out, StoredEnvelope{Key: bytes.Clone(k), Sealed: bytes.Clone(v), Message: m})
+			m, err := storedMessage(msgs, phone, k)
+			if err != nil {
+				return err
+			}
+			out = append(out, StoredEnvelope{Key: bytes.Clone(k), Sealed: bytes.Clone(sealed), Message: m})
 		}
 		return nil
 	})
@@ -381,17 +391,29 @@ func (f *FSM) PendingReads(limit int) ([]PendingRead, error) {
 		c := tx.Bucket(bucketSignalReads).Cursor()
 		msgs := tx.Bucket(bucketMessages)
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			var m Message
-			if mv := msgs.Get(k); mv != nil {
-				if err := unmarshal(mv, &m); err != nil {
-					return err
-				}
+			if len(v) < 1 {
+				return fmt.Errorf("%w: read receipt %x", ErrCorrupt, k)
 			}
-			out = append(out, PendingRead{Key: bytes.Clone(k), Typing: len(v) == 1 && v[0] == 1, Message: m})
+			m, err := storedMessage(msgs, string(v[1:]), k)
+			if err != nil {
+				return err
+			}
+			out = append(out, PendingRead{Key: bytes.Clone(k), Typing: v[0] == 1, Message: m})
 		}
 		return nil
 	})
 	return out, err
+}
+
+// storedMessage reads the message of phoneID with 16-byte key k (zero
+// when it is gone).
+func storedMessage(msgs *bolt.Bucket, phoneID string, k []byte) (Message, error) {
+	pk := messageKey(phoneID, k)
+	v := msgs.Get(pk)
+	if v == nil {
+		return Message{}, nil
+	}
+	return decodeMessage(pk, v)
 }
 
 // inboundTimeKey is the bucketSignalInboundByTime key.

@@ -12,8 +12,9 @@ import (
 // direction × message type × status × pricing category, incremented inside
 // the Apply of the commands that already carry the events (AcceptMessage,
 // RecordInbound, SignalCommit, MessageStatuses). The day comes from the
-// command's own timestamp, never the clock; one increment is one Get and
-// one Put. Counters hold no consumer numbers or content and outlive the
+// command's own timestamp, never the clock; increments are summed in
+// memory for the batch (applyBatch) and each counter is read and written
+// once per batch. Counters hold no consumer numbers or content and outlive the
 // messages they count.
 
 // Pricing categories (lower case, as in the rate card).
@@ -46,27 +47,18 @@ func statKey(phoneID, day, dir, typ, status, category string) []byte {
 	return []byte(phoneID + "\x00" + day + "\x00" + dir + "\x00" + typ + "\x00" + status + "\x00" + category)
 }
 
-// bumpStat adds one to a statistics counter.
-func bumpStat(tx *bolt.Tx, phoneID string, at int64, dir, typ, status, category string) {
-	if category == "" {
-		category = CategoryService
-	}
-	k := statKey(phoneID, Day(at), dir, typ, status, category)
-	mustPut(tx, bucketStats, k, be64(counter(tx.Bucket(bucketStats), k)+1))
-}
-
 // bumpStatusStats counts an outbound message's status change from old to
 // new: every step of sent → delivered → read it crosses counts once (a
 // read implies delivered), failed counts as failed. So per day sent ≥
 // delivered ≥ read, and "delivered" counts each message once.
-func bumpStatusStats(tx *bolt.Tx, m Message, old, new string, at int64) {
+func (b *applyBatch) bumpStatusStats(m *Message, old, new string, at int64) {
 	if new == StatusFailed {
-		bumpStat(tx, m.PhoneNumberID, at, DirectionOut, m.Type, StatusFailed, m.Category)
+		b.bumpStat(m.PhoneNumberID, at, DirectionOut, m.Type, StatusFailed, m.Category)
 		return
 	}
 	for _, st := range []string{StatusSent, StatusDelivered, StatusRead} {
 		if statusRank(st) > statusRank(old) && statusRank(st) <= statusRank(new) {
-			bumpStat(tx, m.PhoneNumberID, at, DirectionOut, m.Type, st, m.Category)
+			b.bumpStat(m.PhoneNumberID, at, DirectionOut, m.Type, st, m.Category)
 		}
 	}
 }

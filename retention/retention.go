@@ -59,7 +59,8 @@ type Worker struct {
 	kick   chan struct{}
 }
 
-// ErrExpire: a CmdExpire was rejected by the state machine.
+// ErrExpire: a CmdExpire was not applied (not replicated, or rejected by
+// the state machine).
 var ErrExpire = errors.New("retention: expire command rejected")
 
 // New returns a worker; register its Run with node.RegisterWorker. now is
@@ -125,14 +126,11 @@ func (w *Worker) RunOnce(ctx context.Context) (Run, error) {
 		if err != nil {
 			return run, err
 		}
-		res, err := w.p.Propose(ctx, cmd)
+		v, err := raftfsm.Outcome(w.p.Propose(ctx, cmd))
 		if err != nil {
-			return run, fmt.Errorf("propose expire: %w", err)
+			return run, fmt.Errorf("%w: %w", ErrExpire, err)
 		}
-		if res.Err != nil {
-			return run, fmt.Errorf("%w: %w", ErrExpire, res.Err)
-		}
-		r, err := raftfsm.DecodeExpireResult(res.Value)
+		r, err := raftfsm.DecodeExpireResult(v)
 		if err != nil {
 			return run, err
 		}

@@ -132,12 +132,8 @@ func (s *Sealer) ensure(ctx context.Context, day uint32) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.p.Propose(ctx, cmd)
-	if err != nil {
+	if _, err := raftfsm.Outcome(s.p.Propose(ctx, cmd)); err != nil && !errors.Is(err, raftfsm.ErrConflict) {
 		return fmt.Errorf("store data key: %w", err)
-	}
-	if res.Err != nil && !errors.Is(res.Err, raftfsm.ErrConflict) {
-		return res.Err
 	}
 	w, err := s.p.FSM().DataKey(day)
 	if err != nil {

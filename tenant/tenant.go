@@ -120,15 +120,12 @@ func Create(ctx context.Context, c cluster.Cluster, req CreateRequest, now time.
 	if err != nil {
 		return Created{}, fmt.Errorf("failed to encode tenant: %w", err)
 	}
-	res, err := c.Propose(ctx, cmd)
-	if err != nil {
-		return Created{}, fmt.Errorf("failed to propose tenant: %w", err)
-	}
-	if res.Err != nil {
-		if errors.Is(res.Err, raftfsm.ErrConflict) {
-			return Created{}, ErrPhoneTaken
-		}
-		return Created{}, fmt.Errorf("failed to create tenant: %w", res.Err)
+	_, err = raftfsm.Outcome(c.Propose(ctx, cmd))
+	switch {
+	case errors.Is(err, raftfsm.ErrConflict):
+		return Created{}, ErrPhoneTaken
+	case err != nil:
+		return Created{}, fmt.Errorf("failed to create tenant: %w", err)
 	}
 	return out, nil
 }
@@ -197,15 +194,12 @@ func IssueToken(ctx context.Context, c cluster.Cluster, businessID, kind string,
 	if err != nil {
 		return Issued{}, fmt.Errorf("failed to encode token: %w", err)
 	}
-	res, err := c.Propose(ctx, cmd)
-	if err != nil {
-		return Issued{}, fmt.Errorf("failed to propose token: %w", err)
-	}
-	if res.Err != nil {
-		if errors.Is(res.Err, raftfsm.ErrNotFound) {
-			return Issued{}, ErrNotFound
-		}
-		return Issued{}, fmt.Errorf("failed to create token: %w", res.Err)
+	_, err = raftfsm.Outcome(c.Propose(ctx, cmd))
+	switch {
+	case errors.Is(err, raftfsm.ErrNotFound):
+		return Issued{}, ErrNotFound
+	case err != nil:
+		return Issued{}, fmt.Errorf("failed to create token: %w", err)
 	}
 	return out, nil
 }
@@ -224,15 +218,12 @@ func RevokeToken(ctx context.Context, c cluster.Cluster, businessID, tokenID str
 	if err != nil {
 		return fmt.Errorf("failed to encode revocation: %w", err)
 	}
-	res, err := c.Propose(ctx, cmd)
-	if err != nil {
-		return fmt.Errorf("failed to propose revocation: %w", err)
-	}
-	if errors.Is(res.Err, raftfsm.ErrNotFound) {
+	_, err = raftfsm.Outcome(c.Propose(ctx, cmd))
+	switch {
+	case errors.Is(err, raftfsm.ErrNotFound):
 		return ErrNotFound
-	}
-	if res.Err != nil {
-		return fmt.Errorf("failed to revoke token: %w", res.Err)
+	case err != nil:
+		return fmt.Errorf("failed to revoke token: %w", err)
 	}
 	return nil
 }

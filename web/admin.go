@@ -233,17 +233,14 @@ func (a *adminAPI) setPhoneLimits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
-		return err
-	}
+	_, err = raftfsm.Outcome(a.d.Cluster.Propose(c.UserContext(), cmd))
 	switch {
-	case errors.Is(res.Err, raftfsm.ErrNotFound):
+	case errors.Is(err, raftfsm.ErrNotFound):
 		return graph.ErrObjectNotFound.With("no phone number with this id")
-	case errors.Is(res.Err, raftfsm.ErrInvalid):
+	case errors.Is(err, raftfsm.ErrInvalid):
 		return graph.ErrParameterValue.With("limits must be between 0 and 100000")
-	case res.Err != nil:
-		return res.Err
+	case err != nil:
+		return err
 	}
 	return c.JSON(fiber.Map{"success": true})
 }
@@ -272,17 +269,14 @@ func (a *adminAPI) setPhoneRetention(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
-		return err
-	}
+	_, err = raftfsm.Outcome(a.d.Cluster.Propose(c.UserContext(), cmd))
 	switch {
-	case errors.Is(res.Err, raftfsm.ErrNotFound):
+	case errors.Is(err, raftfsm.ErrNotFound):
 		return graph.ErrObjectNotFound.With("no phone number with this id")
-	case errors.Is(res.Err, raftfsm.ErrInvalid):
+	case errors.Is(err, raftfsm.ErrInvalid):
 		return graph.ErrParameterValue.With("retention_hours must be between 1 and 720")
-	case res.Err != nil:
-		return res.Err
+	case err != nil:
+		return err
 	}
 	if h == 0 {
 		h = int(raftfsm.DefaultRetention / time.Hour)

@@ -185,17 +185,14 @@ func (a *adminAPI) consumerErase(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
+	v, err := raftfsm.Outcome(a.d.Cluster.Propose(c.UserContext(), cmd))
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return graph.ErrObjectNotFound.With("no business with this id")
+	}
 	if err != nil {
 		return err
 	}
-	if errors.Is(res.Err, raftfsm.ErrNotFound) {
-		return graph.ErrObjectNotFound.With("no business with this id")
-	}
-	if res.Err != nil {
-		return res.Err
-	}
-	r, err := raftfsm.DecodeEraseResult(res.Value)
+	r, err := raftfsm.DecodeEraseResult(v)
 	if err != nil {
 		return err
 	}

@@ -208,12 +208,8 @@ func (g *graphAPI) uploadMedia(c *fiber.Ctx) (err error) {
 	if err != nil {
 		return err
 	}
-	res, err := g.d.Cluster.Propose(ctx, cmd)
-	if err != nil {
-		return err
-	}
-	if res.Err != nil {
-		return fmt.Errorf("commit media: %w", res.Err)
+	if _, err := raftfsm.Outcome(g.d.Cluster.Propose(ctx, cmd)); err != nil {
+		return fmt.Errorf("commit media: %w", err)
 	}
 	return c.JSON(fiber.Map{"id": u.id})
 }
@@ -345,12 +341,8 @@ func (u *upload) putChunk(ctx context.Context, chunk []byte) error {
 	if err != nil {
 		return err
 	}
-	res, err := u.g.d.Cluster.Propose(ctx, cmd)
-	if err != nil {
-		return err
-	}
-	if res.Err != nil {
-		return fmt.Errorf("store media chunk: %w", res.Err)
+	if _, err := raftfsm.Outcome(u.g.d.Cluster.Propose(ctx, cmd)); err != nil {
+		return fmt.Errorf("store media chunk: %w", err)
 	}
 	u.chunks++
 	return nil
@@ -392,10 +384,7 @@ func (u *upload) abort(ctx context.Context) {
 	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdDeleteMedia, raftfsm.DeleteMedia{
 		ID: u.id, BusinessID: u.tenant.BusinessID, At: u.g.d.Now().UnixMilli()})
 	if err == nil {
-		var res raftfsm.Result
-		if res, err = u.g.d.Cluster.Propose(ctx, cmd); err == nil {
-			err = res.Err
-		}
+		_, err = raftfsm.Outcome(u.g.d.Cluster.Propose(ctx, cmd))
 	}
 	if err != nil {
 		u.g.d.Logger.Warn("could not delete an aborted upload; expiry will", slog.Any("err", err))
@@ -515,15 +504,12 @@ func (g *graphAPI) deleteNode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
-		return err
-	}
-	if errors.Is(res.Err, raftfsm.ErrNotFound) { // deleted concurrently
+	_, err = raftfsm.Outcome(g.d.Cluster.Propose(c.UserContext(), cmd))
+	if errors.Is(err, raftfsm.ErrNotFound) { // deleted concurrently
 		return graph.ErrObjectNotFound.Withf("Unsupported delete request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation", id)
 	}
-	if res.Err != nil {
-		return res.Err
+	if err != nil {
+		return err
 	}
 	return c.JSON(fiber.Map{"success": true})
 }

@@ -52,15 +52,12 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
-		if err != nil {
-			return err
-		}
-		if errors.Is(res.Err, raftfsm.ErrNotFound) {
+		_, err = raftfsm.Outcome(g.d.Cluster.Propose(c.UserContext(), cmd))
+		if errors.Is(err, raftfsm.ErrNotFound) {
 			return graph.ErrParameterValue.With("message_id is not a message received by this phone number")
 		}
-		if res.Err != nil {
-			return res.Err
+		if err != nil {
+			return err
 		}
 		return c.JSON(fiber.Map{"success": true})
 	}
@@ -138,27 +135,21 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 	if typ == "template" && req.Template != nil {
 		tplName, tplLang = req.Template.Name, req.Template.Language.Code
 	}
-	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{
+	cmd := raftfsm.EncodeAcceptMessage(raftfsm.AcceptMessage{
 		Key: g.messageKey(), IDRef: idRef, IDSealed: idSealed, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
 		PeerRef: g.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), PeerSealed: peer,
 		Type: typ, Content: sealed, CallbackSealed: callback,
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
 		TemplateName: tplName, TemplateLanguage: tplLang,
 	})
-	if err != nil {
-		return err
-	}
-	res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
-		return err
-	}
+	_, err = raftfsm.Outcome(g.d.Cluster.Propose(c.UserContext(), cmd))
 	switch {
-	case errors.Is(res.Err, raftfsm.ErrWindowClosed):
+	case errors.Is(err, raftfsm.ErrWindowClosed):
 		return cloudapi.ErrReEngagement
-	case errors.Is(res.Err, raftfsm.ErrMessagingLimit):
+	case errors.Is(err, raftfsm.ErrMessagingLimit):
 		return cloudapi.ErrMessagingLimit
-	case res.Err != nil:
-		return res.Err
+	case err != nil:
+		return err
 	}
 	return c.JSON(cloudapi.NewSendResponse(req, wamid))
 }

@@ -211,12 +211,8 @@ func (a *adminAPI) audited(r adminRoute) fiber.Handler {
 			Action: r.action, Targets: targets, Outcome: outcome, Status: status}})
 		if cerr == nil {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), auditTimeout)
-			var res raftfsm.Result
-			res, cerr = a.d.Cluster.Propose(ctx, cmd)
+			_, cerr = raftfsm.Outcome(a.d.Cluster.Propose(ctx, cmd))
 			cancel()
-			if cerr == nil {
-				cerr = res.Err
-			}
 		}
 		if cerr != nil {
 			a.d.Logger.Error("audit record not written", slog.String("action", r.action),

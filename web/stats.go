@@ -107,12 +107,8 @@ func (a *adminAPI) putRates(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
+	if _, err := raftfsm.Outcome(a.d.Cluster.Propose(c.UserContext(), cmd)); err != nil {
 		return err
-	}
-	if res.Err != nil {
-		return res.Err
 	}
 	return c.JSON(r)
 }
@@ -175,15 +171,12 @@ func (a *adminAPI) setPhoneTier(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
-		return err
-	}
+	_, err = raftfsm.Outcome(a.d.Cluster.Propose(c.UserContext(), cmd))
 	switch {
-	case errors.Is(res.Err, raftfsm.ErrNotFound):
+	case errors.Is(err, raftfsm.ErrNotFound):
 		return graph.ErrObjectNotFound.With("no phone number with this id")
-	case res.Err != nil:
-		return res.Err
+	case err != nil:
+		return err
 	}
 	tier := *req.Tier
 	if tier == "" {

@@ -124,11 +124,7 @@ func proposeValue(c *fiber.Ctx, cl cluster.Cluster, typ raftfsm.CommandType, pay
 	if err != nil {
 		return nil, err
 	}
-	res, err := cl.Propose(c.UserContext(), cmd)
-	if err != nil {
-		return nil, err
-	}
-	return res.Value, res.Err
+	return raftfsm.Outcome(cl.Propose(c.UserContext(), cmd))
 }
 
 // listTemplates answers GET /{waba-id}/message_templates: filters name

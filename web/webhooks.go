@@ -147,12 +147,8 @@ func (g *graphAPI) subscribe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
+	if _, err := raftfsm.Outcome(g.d.Cluster.Propose(c.UserContext(), cmd)); err != nil {
 		return err
-	}
-	if res.Err != nil {
-		return res.Err
 	}
 	return c.JSON(fiber.Map{"success": true})
 }
@@ -186,12 +182,8 @@ func (g *graphAPI) unsubscribe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := g.d.Cluster.Propose(c.UserContext(), cmd)
-	if err != nil {
+	if _, err := raftfsm.Outcome(g.d.Cluster.Propose(c.UserContext(), cmd)); err != nil && !errors.Is(err, raftfsm.ErrNotFound) {
 		return err
-	}
-	if res.Err != nil && !errors.Is(res.Err, raftfsm.ErrNotFound) {
-		return res.Err
 	}
 	return c.JSON(fiber.Map{"success": true})
 }

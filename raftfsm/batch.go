@@ -1,0 +1,306 @@
+package raftfsm
+
+import (
+	"container/heap"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// applyBatch is what one ApplyBatch keeps in memory between the commands
+// of its transaction, so that the hot commands write aggregated state
+// once per batch instead of once per message:
+//
+//   - statistics counters: increments summed per key, each counter read
+//     and written once;
+//   - distinct-consumer sets (distinct.go): touches replayed against an
+//     in-memory overlay that follows exactly the one-touch-at-a-time rules,
+//     and written once per consumer;
+//   - decoded phone and template records the accept path reads.
+//
+// flush writes the pending state as applying the same commands one by one
+// would have left it, so the result does not depend on where batches
+// start and end (TestDeterminism* apply one entry per batch, groups of
+// seven, and everything at once). Only the hot handlers (isHot) use it;
+// before any other command the batch is flushed, so those see the
+// database exactly as without aggregation.
+type applyBatch struct {
+	tx     *bolt.Tx
+	stats  map[string]int64
+	sets   map[setID]*distinctGroup
+	phones map[string]*Phone
+	cats   map[string]string // templates key → pricing category
+}
+
+type setID struct{ set, phone string }
+
+func newApplyBatch(tx *bolt.Tx) *applyBatch {
+	return &applyBatch{tx: tx}
+}
+
+// isHot lists the handlers that go through applyBatch for statistics and
+// distinct sets and read nothing else of that state.
+func isHot(t CommandType) bool {
+	switch t {
+	case CmdNoop, CmdAcceptMessage, CmdAcceptMessageV2, CmdMessageStatuses, CmdMessageStatusesV2,
+		CmdRecordInbound, CmdSignalCommit, CmdMarkRead:
+		return true
+	}
+	return false
+}
+
+// phone returns the decoded phone record (nil when absent), cached for
+// the batch.
+func (b *applyBatch) phone(id string) *Phone {
+	if p, ok := b.phones[id]; ok {
+		return p
+	}
+	var p *Phone
+	if v := b.tx.Bucket(bucketPhones).Get([]byte(id)); v != nil {
+		p = new(Phone)
+		decode(v, p)
+	}
+	if b.phones == nil {
+		b.phones = map[string]*Phone{}
+	}
+	b.phones[id] = p
+	return p
+}
+
+// category returns the pricing category of a template message (service
+// when the template is unknown), cached for the batch.
+func (b *applyBatch) category(waba, name, lang string) string {
+	k := string(templateKey(waba, name, lang))
+	if c, ok := b.cats[k]; ok {
+		return c
+	}
+	c := CategoryService
+	if tv := b.tx.Bucket(bucketTemplates).Get([]byte(k)); tv != nil {
+		var t Template
+		decode(tv, &t)
+		c = PricingCategory(t.Category)
+	}
+	if b.cats == nil {
+		b.cats = map[string]string{}
+	}
+	b.cats[k] = c
+	return c
+}
+
+// bumpStat adds one to a statistics counter (written by flush).
+func (b *applyBatch) bumpStat(phoneID string, at int64, dir, typ, status, category string) {
+	if category == "" {
+		category = CategoryService
+	}
+	if b.stats == nil {
+		b.stats = map[string]int64{}
+	}
+	b.stats[string(statKey(phoneID, Day(at), dir, typ, status, category))]++
+}
+
+// flush writes everything pending and forgets the caches (the next
+// command may change what they hold).
+func (b *applyBatch) flush() {
+	if len(b.stats) > 0 {
+		keys := make([]string, 0, len(b.stats))
+		for k := range b.stats {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		sb := b.tx.Bucket(bucketStats)
+		for _, k := range keys {
+			mustPut(b.tx, bucketStats, []byte(k), be64(counter(sb, []byte(k))+b.stats[k]))
+		}
+		b.stats = nil
+	}
+	if len(b.sets) > 0 {
+		ids := make([]setID, 0, len(b.sets))
+		for id := range b.sets {
+			ids = append(ids, id)
+		}
+		slices.SortFunc(ids, func(x, y setID) int {
+			if x.set != y.set {
+				return compareStrings(x.set, y.set)
+			}
+			return compareStrings(x.phone, y.phone)
+		})
+		for _, id := range ids {
+			b.sets[id].flush(b.tx)
+		}
+		b.sets = nil
+	}
+	b.phones, b.cats = nil, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// group returns the pending state of one distinct set.
+func (b *applyBatch) group(set, phoneID string) *distinctGroup {
+	id := setID{set, phoneID}
+	g := b.sets[id]
+	if g == nil {
+		if b.sets == nil {
+			b.sets = map[setID]*distinctGroup{}
+		}
+		g = &distinctGroup{set: set, phone: phoneID, over: map[string]int64{}, disk: map[string]int64{}}
+		b.sets[id] = g
+	}
+	return g
+}
+
+// distinctTouch records that ref was reached at at (see distinct.go).
+func (b *applyBatch) distinctTouch(set, phoneID, ref string, at, horizon int64) {
+	b.group(set, phoneID).touch(b.tx, ref, at, horizon)
+}
+
+// tierRefused reports whether reaching ref at at would exceed limit
+// distinct consumers in the set's last horizon. It writes nothing itself;
+// when the batch's pending touches could matter it flushes them first
+// (which changes nothing a one-by-one apply would not have written).
+func (b *applyBatch) tierRefused(set, phoneID, ref string, cutoff, limit int64) bool {
+	if g := b.sets[setID{set, phoneID}]; g != nil {
+		// The live count is at most what is stored plus what this batch
+		// added: below the limit, no refusal is possible.
+		if counter(b.tx.Bucket(bucketDistinct), distinctCountKey(set, phoneID))+int64(len(g.over)) < limit {
+			return false
+		}
+		g.flush(b.tx)
+		delete(b.sets, setID{set, phoneID})
+	}
+	live, present := distinctLive(b.tx, set, phoneID, ref, cutoff)
+	return !present && live >= limit
+}
+
+// distinctGroup is one set of one phone inside a batch. The rules it
+// replays (distinct.go, one touch at a time): a touch at time a first
+// drops every entry at or before a − horizon, then adds ref at a, or moves
+// it to a if it is older. Here:
+//
+//   - every entry that was on disk when the batch began and is at or
+//     before maxCut (the largest cut so far) counts as dropped; flush
+//     deletes them from the front of the time index;
+//   - entries written in this batch live in over, with a heap by time so a
+//     cut drops exactly those at or before it (a late proposer's old time
+//     can sit below maxCut and survive a smaller later cut, as before).
+type distinctGroup struct {
+	set, phone string
+	hasCut     bool
+	maxCut     int64
+	over       map[string]int64 // ref → time, written in this batch
+	byTime     timeHeap
+	disk       map[string]int64 // ref → time on disk at batch start (−1: absent)
+	added      bool             // some touch added an entry: the count is written
+}
+
+// diskTime is ref's entry as of the batch start (cached).
+func (g *distinctGroup) diskTime(tx *bolt.Tx, ref string) int64 {
+	if t, ok := g.disk[ref]; ok {
+		return t
+	}
+	t := int64(-1)
+	if v := tx.Bucket(bucketDistinct).Get(distinctKey(g.set, g.phone, ref)); len(v) == 8 {
+		t = int64(beUint64(v))
+	}
+	g.disk[ref] = t
+	return t
+}
+
+// cut drops what is at or before c.
+func (g *distinctGroup) cut(c int64) {
+	if !g.hasCut || c > g.maxCut {
+		g.hasCut, g.maxCut = true, c
+	}
+	for len(g.byTime) > 0 && g.byTime[0].at <= c {
+		e := heap.Pop(&g.byTime).(timeRef)
+		if t, ok := g.over[e.ref]; ok && t == e.at {
+			delete(g.over, e.ref)
+		}
+	}
+}
+
+func (g *distinctGroup) touch(tx *bolt.Tx, ref string, at, horizon int64) {
+	g.cut(at - horizon)
+	cur, present := g.over[ref]
+	if !present {
+		if t := g.diskTime(tx, ref); t >= 0 && t > g.maxCut {
+			cur, present = t, true
+		}
+	}
+	if present && cur >= at {
+		return // a late proposer's older time does not move the entry back
+	}
+	if !present {
+		g.added = true
+	}
+	g.over[ref] = at
+	heap.Push(&g.byTime, timeRef{at, ref})
+}
+
+// flush writes the group as the one-by-one rules would have left it.
+func (g *distinctGroup) flush(tx *bolt.Tx) {
+	countKey := distinctCountKey(g.set, g.phone)
+	var n int64
+	if g.hasCut {
+		n, _ = distinctPruneN(tx, g.set, g.phone, g.maxCut, -1) // writes the count if it dropped any
+	} else {
+		n = counter(tx.Bucket(bucketDistinct), countKey)
+	}
+	n0 := n
+	refs := make([]string, 0, len(g.over))
+	for r := range g.over {
+		refs = append(refs, r)
+	}
+	slices.Sort(refs)
+	for _, ref := range refs {
+		at := g.over[ref]
+		old := g.diskTime(tx, ref)
+		if old >= 0 && g.hasCut && old <= g.maxCut {
+			old = -1 // deleted by the prune above
+		}
+		switch {
+		case old == at:
+			continue
+		case old >= 0:
+			mustDelete(tx, bucketDistinctByTime, distinctTimeKey(g.set, g.phone, old, ref))
+		default:
+			n++
+		}
+		mustPut(tx, bucketDistinct, distinctKey(g.set, g.phone, ref), be64(at))
+		mustPut(tx, bucketDistinctByTime, distinctTimeKey(g.set, g.phone, at, ref), nil)
+	}
+	// One by one, every add wrote the count: it exists after any add even
+	// if this batch's adds were dropped again.
+	if n != n0 || g.added && tx.Bucket(bucketDistinct).Get(countKey) == nil {
+		mustPut(tx, bucketDistinct, countKey, be64(n))
+	}
+}
+
+type timeRef struct {
+	at  int64
+	ref string
+}
+
+// timeHeap is a min-heap of entries by time (then ref, so ties pop in a
+// fixed order).
+type timeHeap []timeRef
+
+func (h timeHeap) Len() int { return len(h) }
+func (h timeHeap) Less(i, j int) bool {
+	return h[i].at < h[j].at || h[i].at == h[j].at && h[i].ref < h[j].ref
+}
+func (h timeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timeHeap) Push(x any)   { *h = append(*h, x.(timeRef)) }
+func (h *timeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

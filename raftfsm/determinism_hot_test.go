@@ -1,0 +1,151 @@
+package raftfsm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/hashicorp/raft"
+)
+
+// hotLog is a log of the commands whose statistics and distinct-consumer
+// sets are aggregated per batch (accepts in both encodings, inbound,
+// statuses in both encodings, connector failures), over nine days, with
+// late proposers (a day and more than a week behind), consumers reached
+// again and again, a number at TIER_250 pushed past its limit (refusals),
+// and commands that read or prune the same state in between (integrity
+// signals, expiry, tier changes). One command per entry, so applying one
+// entry per batch is exactly the one-message-at-a-time rules.
+func hotLog(t testing.TB) []*raft.Log {
+	rnd := rand.New(rand.NewSource(12))
+	var cmds [][]byte
+	add := func(c []byte) { cmds = append(cmds, c) }
+	add(tenantCmd(t, 1, "+15551234567"))
+	add(tenantCmd(t, 2, "+15552222222"))
+	add(cmd(t, CmdSetSubscription, SetSubscription{WABAID: "2001", BusinessID: "1001", AppID: "4001", CallbackURL: "http://x"}))
+	add(cmd(t, CmdSubmitTemplate, SubmitTemplate{Template: Template{ID: "77", WABAID: "2001", BusinessID: "1001",
+		Name: "bill", Language: "en", Category: "UTILITY", CreatedAt: st0}}))
+	add(cmd(t, CmdSetMessagingTier, SetMessagingTier{PhoneNumberID: "3001", Tier: Tier250}))
+	seqN := 0
+	key := func(at int64) []byte {
+		seqN++
+		var k [16]byte
+		binary.BigEndian.PutUint64(k[:], uint64(at)*1e6)
+		binary.BigEndian.PutUint64(k[8:], uint64(seqN))
+		return k[:]
+	}
+	var sent []string // wamids of accepted outbound messages
+	at := st0
+	// 300 consumers reached in an hour: past TIER_250's limit.
+	for i := 0; i < 300; i++ {
+		at += int64(rnd.Intn(20_000))
+		when := at - int64(rnd.Intn(2))*int64(rnd.Intn(60_000)) // some proposers a little behind
+		add(EncodeAcceptMessage(AcceptMessage{Key: key(when), IDRef: MessageIDRef(fmt.Sprint("burst", i)), PhoneNumberID: "3001",
+			BusinessID: "1001", PeerRef: fmt.Sprint("burst", i%270), Type: "template", CreatedAt: when,
+			TemplateName: "bill", TemplateLanguage: "en"}))
+	}
+	for i := 0; i < 1200; i++ {
+		at += int64(rnd.Intn(9 * 60 * 1000)) // ~9 days over the log
+		when := at
+		switch rnd.Intn(20) {
+		case 0:
+			when -= dayMS + int64(rnd.Intn(1000)) // a day late
+		case 1:
+			when -= 8 * dayMS // more than the reach horizon late
+		}
+		phone, biz := "3001", "1001"
+		if rnd.Intn(4) == 0 {
+			phone, biz = "3002", "1002"
+		}
+		ref := fmt.Sprint("ref", rnd.Intn(400))
+		switch r := rnd.Intn(100); {
+		case r < 55:
+			wamid := fmt.Sprint("out", i)
+			c := AcceptMessage{Key: key(when), IDRef: MessageIDRef(wamid), PhoneNumberID: phone, BusinessID: biz,
+				PeerRef: ref, Type: "template", Content: []byte{byte(i)}, CreatedAt: when, TemplateName: "bill", TemplateLanguage: "en"}
+			if rnd.Intn(3) == 0 {
+				c.Type, c.RequireWindow = "text", true
+			}
+			if rnd.Intn(4) == 0 {
+				add(cmd(t, CmdAcceptMessage, c))
+			} else {
+				add(EncodeAcceptMessage(c))
+			}
+			sent = append(sent, wamid)
+		case r < 75:
+			add(cmd(t, CmdRecordInbound, RecordInbound{Key: key(when), IDRef: MessageIDRef(fmt.Sprint("in", i)), PhoneNumberID: phone,
+				PeerRef: ref, Type: "text", ReceivedAt: when, Event: &OutboxEvent{Key: key(when), Body: []byte("b"), CreatedAt: when}}))
+		case r < 90 && len(sent) > 0:
+			var ups []StatusUpdate
+			for j := 0; j < 1+rnd.Intn(5); j++ {
+				ups = append(ups, StatusUpdate{IDRef: MessageIDRef(sent[rnd.Intn(len(sent))]),
+					Status: []string{StatusSent, StatusDelivered, StatusRead}[rnd.Intn(3)], At: when,
+					Event: &OutboxEvent{Key: key(when), Body: []byte("s"), CreatedAt: when}})
+			}
+			c := MessageStatuses{PhoneNumberID: phone, Updates: ups}
+			if rnd.Intn(3) == 0 {
+				add(cmd(t, CmdMessageStatuses, c))
+			} else {
+				add(EncodeMessageStatuses(c))
+			}
+		case r < 93 && len(sent) > 0:
+			add(cmd(t, CmdSignalCommit, SignalCommit{PhoneNumberID: phone, Failed: []StatusUpdate{
+				{IDRef: MessageIDRef(sent[rnd.Intn(len(sent))]), Status: StatusFailed, At: when}}}))
+		case r < 96:
+			add(integrity(t, SignalBlock, 1, at, fmt.Sprint("d", i)))
+		case r < 98:
+			add(cmd(t, CmdExpire, Expire{Now: at}))
+		default:
+			add(cmd(t, CmdSetMessagingTier, SetMessagingTier{PhoneNumberID: "3001", Tier: []string{Tier250, Tier1K}[rnd.Intn(2)]}))
+		}
+	}
+	// Late proposers back to back at the end (one batch when grouped): an
+	// entry older than what the set already dropped is still added, and
+	// survives a later, smaller cut.
+	for i, late := range []int64{0, 7*dayMS + 1, 8 * dayMS, dayMS + 1, dayMS + 2} {
+		when := at - late
+		add(EncodeAcceptMessage(AcceptMessage{Key: key(when), IDRef: MessageIDRef(fmt.Sprint("late", i)), PhoneNumberID: "3002",
+			BusinessID: "1002", PeerRef: fmt.Sprint("late", i), Type: "template", CreatedAt: when,
+			TemplateName: "bill", TemplateLanguage: "en"}))
+	}
+	logs := make([]*raft.Log, len(cmds))
+	for i, c := range cmds {
+		logs[i] = entry(uint64(i+1), c)
+	}
+	return logs
+}
+
+// TestDeterminismHotPath: the aggregated writes (statistics, distinct
+// sets) leave the same database whatever the grouping of entries into
+// batches: one per batch (the one-by-one rules), groups of seven, groups
+// of 64, all at once; and the log does reach the tier limit.
+func TestDeterminismHotPath(t *testing.T) {
+	logs := hotLog(t)
+	var dumps []string
+	refused := 0
+	for _, group := range []int{1, 7, 64, len(logs)} {
+		f := openFSM(t)
+		for i := 0; i < len(logs); i += group {
+			rs := f.ApplyBatch(logs[i:min(i+group, len(logs))])
+			if group == 1 {
+				for _, r := range rs {
+					for _, x := range r.([]Result) {
+						if x.Err == ErrMessagingLimit {
+							refused++
+						}
+					}
+				}
+			}
+		}
+		dumps = append(dumps, dumpOf(t, f))
+	}
+	if refused == 0 {
+		t.Fatal("the log never reached the messaging limit")
+	}
+	for i := 1; i < len(dumps); i++ {
+		if dumps[i] != dumps[0] {
+			t.Fatalf("grouping %d: same log, different state", i)
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package raftfsm
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// The hot commands in a compact binary encoding (see wire.go): what every
+// message costs every replica. The msgpack types they replace
+// (CmdAcceptMessage 9, CmdMessageStatuses 31) still apply, so logs written
+// before replay; proposers use these. New type numbers rather than a new
+// meaning of the old ones, so that an older binary stops on them instead
+// of misreading them.
+const (
+	// CmdAcceptMessageV2 is CmdAcceptMessage in the binary encoding
+	// (EncodeAcceptMessage).
+	CmdAcceptMessageV2 CommandType = 70
+	// CmdMessageStatusesV2 is CmdMessageStatuses in the binary encoding
+	// (EncodeMessageStatuses).
+	CmdMessageStatusesV2 CommandType = 71
+)
+
+// hotPayloadVersion is the first byte of a binary hot-command payload.
+const hotPayloadVersion = 1
+
+// newCommand starts a command of type t with room for size payload bytes.
+func newCommand(t CommandType, size int) wbuf {
+	w := wbuf{b: make([]byte, 3, 4+size)}
+	w.b[0] = commandVersion
+	binary.BigEndian.PutUint16(w.b[1:], uint16(t))
+	w.byte1(hotPayloadVersion)
+	return w
+}
+
+// checkHotVersion reads the payload version.
+func checkHotVersion(r *rbuf) {
+	if v := r.byte1(); r.err == nil && v != hotPayloadVersion {
+		r.fail(fmt.Sprintf("payload version %d", v))
+	}
+}
+
+// EncodeAcceptMessage encodes c as a CmdAcceptMessageV2 command.
+func EncodeAcceptMessage(c AcceptMessage) []byte {
+	n := len(c.Key) + len(c.IDRef) + len(c.IDSealed) + len(c.PhoneNumberID) + len(c.BusinessID) +
+		len(c.PeerRef) + len(c.PeerSealed) + len(c.Type) + len(c.Content) + len(c.CallbackSealed) +
+		len(c.TemplateName) + len(c.TemplateLanguage)
+	w := newCommand(CmdAcceptMessageV2, fieldsLen(12, n)+1+10)
+	w.bytes(c.Key)
+	w.str(c.IDRef)
+	w.bytes(c.IDSealed)
+	w.str(c.PhoneNumberID)
+	w.str(c.BusinessID)
+	w.str(c.PeerRef)
+	w.bytes(c.PeerSealed)
+	w.str(c.Type)
+	w.bytes(c.Content)
+	w.bytes(c.CallbackSealed)
+	w.byte1(boolByte(c.RequireWindow))
+	w.varint(c.CreatedAt)
+	w.str(c.TemplateName)
+	w.str(c.TemplateLanguage)
+	return w.b
+}
+
+// DecodeAcceptMessage decodes a CmdAcceptMessageV2 payload.
+func DecodeAcceptMessage(payload []byte) (AcceptMessage, error) {
+	var c AcceptMessage
+	r := rbuf{b: payload}
+	checkHotVersion(&r)
+	c.Key = r.bytes()
+	c.IDRef = r.str()
+	c.IDSealed = r.bytes()
+	c.PhoneNumberID = r.str()
+	c.BusinessID = r.str()
+	c.PeerRef = r.str()
+	c.PeerSealed = r.bytes()
+	c.Type = r.str()
+	c.Content = r.bytes()
+	c.CallbackSealed = r.bytes()
+	c.RequireWindow = r.flag()
+	c.CreatedAt = r.varint()
+	c.TemplateName = r.str()
+	c.TemplateLanguage = r.str()
+	return c, r.end()
+}
+
+// EncodeMessageStatuses encodes c as a CmdMessageStatusesV2 command.
+func EncodeMessageStatuses(c MessageStatuses) []byte {
+	n := len(c.PhoneNumberID)
+	for _, u := range c.Updates {
+		n += fieldsLen(2, len(u.IDRef)+len(u.Status)) + 10 + 1
+		if u.Event != nil {
+			n += outboxEventLen(u.Event)
+		}
+	}
+	for _, k := range c.SentKeys {
+		n += fieldsLen(1, len(k))
+	}
+	for _, k := range c.ReadsDone {
+		n += fieldsLen(1, len(k))
+	}
+	w := newCommand(CmdMessageStatusesV2, fieldsLen(4, n))
+	w.str(c.PhoneNumberID)
+	w.uvarint(uint64(len(c.Updates)))
+	for _, u := range c.Updates {
+		w.str(u.IDRef)
+		w.str(u.Status)
+		w.varint(u.At)
+		if u.Event == nil {
+			w.byte1(0)
+			continue
+		}
+		w.byte1(1)
+		encodeOutboxEvent(&w, u.Event)
+	}
+	w.uvarint(uint64(len(c.SentKeys)))
+	for _, k := range c.SentKeys {
+		w.bytes(k)
+	}
+	w.uvarint(uint64(len(c.ReadsDone)))
+	for _, k := range c.ReadsDone {
+		w.bytes(k)
+	}
+	return w.b
+}
+
+// DecodeMessageStatuses decodes a CmdMessageStatusesV2 payload.
+func DecodeMessageStatuses(payload []byte) (MessageStatuses, error) {
+	var c MessageStatuses
+	r := rbuf{b: payload}
+	checkHotVersion(&r)
+	c.PhoneNumberID = r.str()
+	// An update is at least 4 bytes: two empty strings, a time, a flag.
+	if n := r.count(4); n > 0 {
+		c.Updates = make([]StatusUpdate, n)
+		for i := range c.Updates {
+			u := &c.Updates[i]
+			u.IDRef = r.str()
+			u.Status = r.str()
+			u.At = r.varint()
+			if r.flag() {
+				u.Event = decodeOutboxEvent(&r)
+			}
+		}
+	}
+	c.SentKeys = r.byteList()
+	c.ReadsDone = r.byteList()
+	return c, r.end()
+}
+
+// byteList reads a count and that many byte fields.
+func (r *rbuf) byteList() [][]byte {
+	n := r.count(1)
+	if n == 0 {
+		return nil
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = r.bytes()
+	}
+	return out
+}
+
+// flag reads a boolean byte (0 or 1; anything else is corrupt, so every
+// command has exactly one encoding).
+func (r *rbuf) flag() bool {
+	switch r.byte1() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	r.fail("bad flag")
+	return false
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+func outboxEventLen(e *OutboxEvent) int {
+	return fieldsLen(6, len(e.Key)+len(e.WABAID)+len(e.BusinessID)+len(e.PhoneNumberID)+len(e.Body)+len(e.LastStatus)) + 4*10
+}
+
+// encodeOutboxEvent writes every field of a webhook event carried by a
+// command (the outbox record itself stays msgpack).
+func encodeOutboxEvent(w *wbuf, e *OutboxEvent) {
+	w.bytes(e.Key)
+	w.str(e.WABAID)
+	w.str(e.BusinessID)
+	w.str(e.PhoneNumberID)
+	w.bytes(e.Body)
+	w.varint(e.CreatedAt)
+	w.varint(int64(e.Attempts))
+	w.varint(e.NextAt)
+	w.str(e.LastStatus)
+	w.varint(e.LastAttemptAt)
+}
+
+func decodeOutboxEvent(r *rbuf) *OutboxEvent {
+	e := &OutboxEvent{}
+	e.Key = r.bytes()
+	e.WABAID = r.str()
+	e.BusinessID = r.str()
+	e.PhoneNumberID = r.str()
+	e.Body = r.bytes()
+	e.CreatedAt = r.varint()
+	e.Attempts = int(r.varint())
+	e.NextAt = r.varint()
+	e.LastStatus = r.str()
+	e.LastAttemptAt = r.varint()
+	return e
+}
+
+// mustDecodeHot decodes a binary payload inside Apply or panics (see
+// decode).
+func mustDecodeHot[T any](payload []byte, dec func([]byte) (T, error)) T {
+	v, err := dec(payload)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: %v", err))
+	}
+	return v
+}

@@ -1,0 +1,126 @@
+package raftfsm
+
+import (
+	"bytes"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Data-format migration. The database records its layout in meta
+// keySchema. Schema 1 (before the lean apply) kept a message in three
+// places — "messages" (16-byte key → msgpack Message), "message_ids"
+// (wamid ref → 16-byte key) and "messages_by_phone" (phone 0 key → empty)
+// — and the connector's envelope and read-receipt queues without the
+// phone-number id. Schema 2 keeps one binary record per message under
+// phone 0 key (record.go), the wamid ref → that key, and the phone id in
+// the queue values.
+//
+// Open migrates a schema-1 database once, in one bbolt transaction (all
+// or nothing), before anything reads it. The result is a pure function of
+// the old content, so replicas that migrate the same state agree, and it
+// equals what this binary's Apply builds from the same log
+// (TestMigrateSchema1 compares the dumps). A snapshot or backup of either
+// schema is migrated when it is opened. A database stamped with a newer
+// schema than this binary knows is refused.
+
+// schemaVersion is the layout this binary reads and writes.
+const schemaVersion = 2
+
+// Schema-1 buckets, read only by the migration.
+var (
+	legacyMessages        = []byte("messages")
+	legacyMessageIDs      = []byte("message_ids")
+	legacyMessagesByPhone = []byte("messages_by_phone")
+)
+
+// migrate brings the database in tx to schemaVersion. A database without
+// a schema stamp is schema 1 if it holds the legacy messages bucket, and
+// otherwise new (or a schema-2 backup, which carries no meta): stamped.
+func migrate(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(keySchema); v != nil {
+		if len(v) != 8 {
+			return fmt.Errorf("%w: schema stamp %x", ErrCorrupt, v)
+		}
+		switch s := beUint64(v); {
+		case s == schemaVersion:
+			return nil
+		case s > schemaVersion:
+			return fmt.Errorf("database schema %d is newer than this binary's %d", s, schemaVersion)
+		}
+	}
+	if old := tx.Bucket(legacyMessages); old != nil {
+		if err := migrateMessages1(tx, old); err != nil {
+			return err
+		}
+	}
+	return meta.Put(keySchema, be64(schemaVersion))
+}
+
+// migrateMessages1 rewrites schema-1 messages and queues as schema 2 and
+// drops the legacy buckets.
+func migrateMessages1(tx *bolt.Tx, old *bolt.Bucket) error {
+	msgs, refs := tx.Bucket(bucketMessages), tx.Bucket(bucketMessageIDs)
+	phoneOf := func(key []byte) string { // phone of a schema-1 message ("" when gone)
+		var m Message
+		if v := old.Get(key); v != nil && unmarshal(v, &m) == nil {
+			return m.PhoneNumberID
+		}
+		return ""
+	}
+	err := old.ForEach(func(k, v []byte) error {
+		var m Message
+		if err := unmarshal(v, &m); err != nil {
+			return fmt.Errorf("%w: schema-1 message %x: %v", ErrCorrupt, k, err)
+		}
+		if len(k) != messageKeyLen {
+			return fmt.Errorf("%w: schema-1 message key %x", ErrCorrupt, k)
+		}
+		m.Key = k
+		pk := messageKey(m.PhoneNumberID, k)
+		if err := msgs.Put(pk, encodeMessage(&m)); err != nil {
+			return err
+		}
+		if m.IDRef == "" {
+			return nil
+		}
+		return refs.Put([]byte(m.IDRef), pk)
+	})
+	if err != nil {
+		return err
+	}
+	// Queue values gain the phone-number id.
+	rewrite := func(bucket []byte, value func(k, v []byte) []byte) error {
+		b := tx.Bucket(bucket)
+		var ks, vs [][]byte
+		if err := b.ForEach(func(k, v []byte) error {
+			ks, vs = append(ks, bytes.Clone(k)), append(vs, value(k, v))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i := range ks {
+			if err := b.Put(ks[i], vs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := rewrite(bucketSignalEnvelopes, func(k, v []byte) []byte { return envelopeValue(phoneOf(k), v) }); err != nil {
+		return err
+	}
+	if err := rewrite(bucketSignalReads, func(k, v []byte) []byte {
+		return readValue(len(v) == 1 && v[0] == 1, phoneOf(k))
+	}); err != nil {
+		return err
+	}
+	for _, b := range [][]byte{legacyMessages, legacyMessageIDs, legacyMessagesByPhone} {
+		if tx.Bucket(b) != nil {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package raftfsm
+
+import "fmt"
+
+// Stored message records (schema 2). A message is one record in
+// bucketMessages under messageKey(phone-number id, message key): the
+// phone's messages are a key range in time order, so accepting appends and
+// expiry deletes the front of the range. The value is a hand-written
+// binary encoding (version byte, then the fields in a fixed order); the
+// phone-number id and the message key are not repeated in it. IDRef comes
+// first so that expiry reads it without decoding the rest.
+
+// messageRecordVersion is the first byte of a stored message record.
+const messageRecordVersion = 1
+
+// messageKeyLen is the length of a message key chosen by the proposer:
+// BE64 unix ns | BE64 sequence.
+const messageKeyLen = 16
+
+// messageKey is the bucketMessages key: phone-number id 0 message key.
+func messageKey(phoneID string, key []byte) []byte {
+	k := make([]byte, 0, len(phoneID)+1+len(key))
+	k = append(k, phoneID...)
+	k = append(k, 0)
+	return append(k, key...)
+}
+
+// splitMessageKey splits a bucketMessages key into the phone-number id and
+// the 16-byte message key (ok false when k is not such a key).
+func splitMessageKey(k []byte) (phoneID string, key []byte, ok bool) {
+	if len(k) < messageKeyLen+1 || k[len(k)-messageKeyLen-1] != 0 {
+		return "", nil, false
+	}
+	return string(k[:len(k)-messageKeyLen-1]), k[len(k)-messageKeyLen:], true
+}
+
+// encodeMessage encodes m as a stored record (Key and PhoneNumberID are
+// in the bucket key).
+func encodeMessage(m *Message) []byte {
+	n := len(m.IDRef) + len(m.IDSealed) + len(m.BusinessID) + len(m.PeerRef) + len(m.PeerSealed) +
+		len(m.Direction) + len(m.Type) + len(m.Content) + len(m.CallbackSealed) + len(m.Status) +
+		len(m.NetworkID) + len(m.Category)
+	w := wbuf{b: make([]byte, 0, 1+fieldsLen(12, n)+2*10)}
+	w.byte1(messageRecordVersion)
+	w.str(m.IDRef)
+	w.bytes(m.IDSealed)
+	w.str(m.BusinessID)
+	w.str(m.PeerRef)
+	w.bytes(m.PeerSealed)
+	w.str(m.Direction)
+	w.str(m.Type)
+	w.bytes(m.Content)
+	w.bytes(m.CallbackSealed)
+	w.str(m.Status)
+	w.varint(m.CreatedAt)
+	w.varint(m.UpdatedAt)
+	w.str(m.NetworkID)
+	w.str(m.Category)
+	return w.b
+}
+
+// decodeMessage decodes a stored record with its bucket key into a
+// Message that shares no memory with k or v.
+func decodeMessage(k, v []byte) (Message, error) {
+	var m Message
+	phoneID, key, ok := splitMessageKey(k)
+	if !ok {
+		return m, fmt.Errorf("%w: message key %x", ErrCorrupt, k)
+	}
+	r := rbuf{b: v}
+	if r.byte1() != messageRecordVersion {
+		return m, fmt.Errorf("%w: message record version", ErrCorrupt)
+	}
+	m.Key = append([]byte(nil), key...)
+	m.PhoneNumberID = phoneID
+	m.IDRef = r.str()
+	m.IDSealed = r.bytes()
+	m.BusinessID = r.str()
+	m.PeerRef = r.str()
+	m.PeerSealed = r.bytes()
+	m.Direction = r.str()
+	m.Type = r.str()
+	m.Content = r.bytes()
+	m.CallbackSealed = r.bytes()
+	m.Status = r.str()
+	m.CreatedAt = r.varint()
+	m.UpdatedAt = r.varint()
+	m.NetworkID = r.str()
+	m.Category = r.str()
+	return m, r.end()
+}
+
+// messageIDRefOf reads only the IDRef of a stored record (expiry needs
+// nothing else).
+func messageIDRefOf(v []byte) ([]byte, error) {
+	r := rbuf{b: v}
+	if r.byte1() != messageRecordVersion {
+		return nil, fmt.Errorf("%w: message record version", ErrCorrupt)
+	}
+	ref := r.raw()
+	return ref, r.err
+}
+
+// mustDecodeMessage decodes a stored record inside Apply; a record this
+// binary cannot read panics (see decode).
+func mustDecodeMessage(k, v []byte) Message {
+	m, err := decodeMessage(k, v)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: %v", err))
+	}
+	return m
+}
