@@ -88,7 +88,7 @@ func determinismScript(t testing.TB) []step {
 			BusinessID: "1001", PeerRef: "ref1", PeerSealed: []byte("p"), Type: "text", Content: []byte("c"), RequireWindow: true, CreatedAt: t0 + 20}},
 		{name: "send template", typ: CmdAcceptMessage, body: AcceptMessage{Key: out2Key, IDRef: MessageIDRef("w-out2"), PhoneNumberID: "3001",
 			BusinessID: "1001", PeerRef: "ref2", Type: "template", Content: []byte("c"), CreatedAt: t0 + 30, TemplateName: "promo", TemplateLanguage: "en"}},
-		{name: "send another", typ: CmdAcceptMessage, body: AcceptMessage{Key: out3Key, IDRef: MessageIDRef("w-out3"), PhoneNumberID: "3001",
+		{name: "send another (binary)", typ: CmdAcceptMessageV2, body: AcceptMessage{Key: out3Key, IDRef: MessageIDRef("w-out3"), PhoneNumberID: "3001",
 			BusinessID: "1001", PeerRef: "ref1", Type: "text", Content: []byte("c"), RequireWindow: true, CreatedAt: t0 + 40}},
 		{name: "signal: identity", typ: CmdSignalCommit, body: SignalCommit{PhoneNumberID: "3001",
 			Expect: []SignalExpect{{Key: "signal_meta\x00identity"}}, Writes: []SignalWrite{{Key: "signal_meta\x00identity", Value: []byte("id key")}}}},
@@ -102,7 +102,7 @@ func determinismScript(t testing.TB) []step {
 			Failed: []StatusUpdate{{IDRef: MessageIDRef("w-out3"), Status: StatusFailed, At: t0 + 41, Event: ev(41, t0+41)}}}},
 		{name: "status sent", typ: CmdMessageStatuses, body: MessageStatuses{PhoneNumberID: "3001",
 			Updates: []StatusUpdate{{IDRef: MessageIDRef("w-out"), Status: StatusSent, At: t0 + 21, Event: ev(21, t0+21)}}, SentKeys: [][]byte{outKey}}},
-		{name: "status delivered", typ: CmdMessageStatuses, body: MessageStatuses{PhoneNumberID: "3001",
+		{name: "status delivered (binary)", typ: CmdMessageStatusesV2, body: MessageStatuses{PhoneNumberID: "3001",
 			Updates: []StatusUpdate{{IDRef: MessageIDRef("w-out"), Status: StatusDelivered, At: t0 + 22, Event: ev(22, t0+22)}}}},
 		{name: "read receipt sent", typ: CmdMessageStatuses, body: MessageStatuses{PhoneNumberID: "3001", ReadsDone: [][]byte{inKey}}},
 		{name: "signal: decrypt", typ: CmdSignalCommit, body: SignalCommit{PhoneNumberID: "3001",
@@ -166,7 +166,14 @@ func TestApplyIsDeterministicForEveryCommand(t *testing.T) {
 
 	cmds := make([][]byte, len(script))
 	for i, s := range script {
-		cmds[i] = cmd(t, s.typ, s.body)
+		switch s.typ {
+		case CmdAcceptMessageV2: // the hot commands' own binary encoding
+			cmds[i] = EncodeAcceptMessage(s.body.(AcceptMessage))
+		case CmdMessageStatusesV2:
+			cmds[i] = EncodeMessageStatuses(s.body.(MessageStatuses))
+		default:
+			cmds[i] = cmd(t, s.typ, s.body)
+		}
 	}
 	logs := make([]*raft.Log, len(cmds))
 	for i, c := range cmds {
