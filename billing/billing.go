@@ -1,5 +1,5 @@
 // Package billing prices delivered template messages with a rate card, the
-// Cloud API's per-message pricing model (cloud-api.md §7): per business
+// Cloud API's per-message pricing model (docs/cloud-api.md §7): per business
 // and month, delivered template messages by pricing category multiplied by
 // the category's rate. It computes from raftfsm's statistics counters and
 // holds no state of its own; the rate card is a cluster value.

@@ -22,7 +22,7 @@ var (
 		Details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number."}
 	// ErrMessagingLimit: a business-initiated message to one more distinct
 	// consumer than the number's messaging-limit tier allows per rolling
-	// 24 hours (131064 "messaging limit", cloud-api.md §1.4 notes; HTTP
+	// 24 hours (131064 "messaging limit", docs/cloud-api.md §1.4 notes; HTTP
 	// 400 like the neighbouring limit codes 131048/131056).
 	ErrMessagingLimit = &graph.Error{Status: 400, Code: 131064, Title: "Messaging limit reached",
 		Details: "Message failed to send because this phone number reached its messaging limit: the maximum number of distinct customers it may start conversations with in a rolling 24-hour period."}

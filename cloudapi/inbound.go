@@ -1,7 +1,7 @@
 package cloudapi
 
 // InboundMessage is one element of a webhook's value.messages[]: a message
-// a consumer sent to the business (cloud-api.md §6.3). Exactly one payload
+// a consumer sent to the business (docs/cloud-api.md §6.3). Exactly one payload
 // field matches Type. Context and Referral come first, as in Meta's
 // payloads.
 type InboundMessage struct {

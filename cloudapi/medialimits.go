@@ -1,6 +1,6 @@
 package cloudapi
 
-// Media size limits per message type (cloud-api.md §3; decimal units, as
+// Media size limits per message type (docs/cloud-api.md §3; decimal units, as
 // Meta's table and the client libraries' own checks use).
 const (
 	MaxDocumentBytes      = 100_000_000

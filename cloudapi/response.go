@@ -1,6 +1,6 @@
 package cloudapi
 
-// SendResponse is the answer to an accepted message (cloud-api.md §2.5).
+// SendResponse is the answer to an accepted message (docs/cloud-api.md §2.5).
 type SendResponse struct {
 	MessagingProduct string            `json:"messaging_product"`
 	Contacts         []ResponseContact `json:"contacts"`

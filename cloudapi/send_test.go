@@ -13,7 +13,7 @@ import (
 const to = `"messaging_product":"whatsapp","to":"+1 (555) 123-4567"`
 
 // valid holds one request per supported message shape. The payloads are
-// cloud-api.md §2.2 and §2.4 verbatim, wrapped in the common envelope.
+// docs/cloud-api.md §2.2 and §2.4 verbatim, wrapped in the common envelope.
 var valid = map[string]string{
 	"text":             `{` + to + `,"type":"text","text":{"body":"See https://example.com","preview_url":true}}`,
 	"text default":     `{` + to + `,"text":{"body":"hi"}}`,
@@ -286,7 +286,7 @@ func templateParam(component, param string) string {
 	return msg(`"type":"template","template":{"name":"t","language":{"code":"en"},"components":[{"type":"` + component + `","parameters":[` + param + `]}]}`)
 }
 
-// TestLimits violates every limit of cloud-api.md §2.3 one at a time: the
+// TestLimits violates every limit of docs/cloud-api.md §2.3 one at a time: the
 // body built with n = limit passes, n = limit+1 fails with 131009 and a
 // details text naming the field.
 func TestLimits(t *testing.T) {

@@ -88,7 +88,7 @@ func VerifySignature(appSecret string, body []byte, header string) bool {
 }
 
 // VerifyChallenge answers the subscription handshake a receiver performs
-// (cloud-api.md §6.1): it returns the hub.challenge to echo when hub.mode
+// (docs/cloud-api.md §6.1): it returns the hub.challenge to echo when hub.mode
 // is "subscribe" and hub.verify_token equals verifyToken (compared in
 // constant time). An empty verifyToken never matches.
 func VerifyChallenge(query url.Values, verifyToken string) (challenge string, ok bool) {

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of cloud-api.md §2.3 (what client SDKs enforce and the platform
+// Limits of docs/cloud-api.md §2.3 (what client SDKs enforce and the platform
 // mirrors). Lengths are in characters (Unicode code points).
 const (
 	MaxTextBody           = 4096

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Message ids look like Meta's (cloud-api.md §2.6): "wamid." + standard
+// Message ids look like Meta's (docs/cloud-api.md §2.6): "wamid." + standard
 // base64 of a Thrift compact-protocol struct
 //
 //	{1: {1: wa_id binary, 2: i32 1}, 2: from_me bool, 3: key_id binary}

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// metaSample is the id decoded in cloud-api.md §2.6.
+// metaSample is the id decoded in docs/cloud-api.md §2.6.
 const metaSample = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA"
 
 func TestWAMIDMetaSample(t *testing.T) {
@@ -94,7 +94,7 @@ func TestWAMIDRejects(t *testing.T) {
 		"garbage":    "wamid.AAAA",
 		"truncated":  wamidOf(sampleBytes[:len(sampleBytes)-3]),
 		"trailing":   wamidOf(sampleBytes, []byte{0}),
-		// cloud-api.md §2.5's constructed id declares an 18-byte key but holds 17.
+		// docs/cloud-api.md §2.5's constructed id declares an 18-byte key but holds 17.
 		"bad length prefix": "wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI5QTdGM0E4QjFDMkQzRTRGNQA=",
 		"no from-me":        wamidOf(inner, []byte{0x28}, lp("KEY"), []byte{0}),
 		"no key":            wamidOf(inner, []byte{0x11, 0x00}),

@@ -28,7 +28,7 @@ const (
 	StatusFailed    = "failed"
 )
 
-// Webhook envelope types (cloud-api.md §6.2). One Notification is one POST
+// Webhook envelope types (docs/cloud-api.md §6.2). One Notification is one POST
 // body; waedge puts exactly one event in each.
 type (
 	// Notification is one webhook POST body.
@@ -73,7 +73,7 @@ type (
 	Profile struct {
 		Name string `json:"name"`
 	}
-	// Status is a message status event (cloud-api.md §6.4).
+	// Status is a message status event (docs/cloud-api.md §6.4).
 	Status struct {
 		ID                    string         `json:"id"`
 		Status                string         `json:"status"`
@@ -101,7 +101,7 @@ type (
 		Type         string `json:"type,omitempty"`
 		Category     string `json:"category"`
 	}
-	// WebhookError is an error inside a webhook (cloud-api.md §1.5).
+	// WebhookError is an error inside a webhook (docs/cloud-api.md §1.5).
 	WebhookError struct {
 		Code      int       `json:"code"`
 		Title     string    `json:"title"`
@@ -232,7 +232,7 @@ func FailedStatus(e StatusEvent, errs ...*graph.Error) Status {
 }
 
 // TemplateStatusUpdate is the value of a message_template_status_update
-// change (cloud-api.md §4).
+// change (docs/cloud-api.md §4).
 type TemplateStatusUpdate struct {
 	Event                   string         `json:"event"`
 	MessageTemplateID       int64          `json:"message_template_id"`
@@ -259,7 +259,7 @@ func TemplateStatusNotification(wabaID string, at int64, v TemplateStatusUpdate)
 }
 
 // QualityUpdate is the value of a phone_number_quality_update change
-// (cloud-api.md §6.7).
+// (docs/cloud-api.md §6.7).
 type QualityUpdate struct {
 	DisplayPhoneNumber               string `json:"display_phone_number"`
 	Event                            string `json:"event"`

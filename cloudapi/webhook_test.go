@@ -35,7 +35,7 @@ func escapeIndependently(b []byte) []byte {
 	return out.Bytes()
 }
 
-// compact returns the compact form of a JSON text from cloud-api.md.
+// compact returns the compact form of a JSON text from docs/cloud-api.md.
 func compact(t *testing.T, s string) []byte {
 	t.Helper()
 	var b bytes.Buffer
@@ -147,7 +147,7 @@ func TestMarshalASCIIEdges(t *testing.T) {
 	}
 }
 
-// TestGoldenInboundText compares with cloud-api.md §6.2 byte for byte
+// TestGoldenInboundText compares with docs/cloud-api.md §6.2 byte for byte
 // (after compacting the example and escaping it as Meta does).
 func TestGoldenInboundText(t *testing.T) {
 	const golden = `{"object":"whatsapp_business_account","entry":[{"id":"<WABA-ID>","changes":[{"field":"messages","value":{
@@ -166,7 +166,7 @@ func TestGoldenInboundText(t *testing.T) {
 	}
 }
 
-// TestGoldenDeliveredStatus compares with cloud-api.md §6.4; waedge bills
+// TestGoldenDeliveredStatus compares with docs/cloud-api.md §6.4; waedge bills
 // per message, so the example's pricing_model CBP becomes PMP.
 func TestGoldenDeliveredStatus(t *testing.T) {
 	const status = `{"id":"wamid.HBgN…","status":"delivered","timestamp":"1750857384","recipient_id":"5516992318222",
@@ -188,7 +188,7 @@ func TestGoldenDeliveredStatus(t *testing.T) {
 	}
 }
 
-// inboundSamples builds one message per inbound type of cloud-api.md §6.3.
+// inboundSamples builds one message per inbound type of docs/cloud-api.md §6.3.
 func inboundSamples() map[string]InboundMessage {
 	const from, id, at = "16505551234", "wamid.IN", int64(1749416383)
 	return map[string]InboundMessage{
@@ -224,7 +224,7 @@ func inboundSamples() map[string]InboundMessage {
 }
 
 // TestInboundShapes compares each builder's output with the examples of
-// cloud-api.md §6.3 (verbatim; from/id/timestamp are added by the envelope
+// docs/cloud-api.md §6.3 (verbatim; from/id/timestamp are added by the envelope
 // of every message and checked separately).
 func TestInboundShapes(t *testing.T) {
 	examples := map[string]string{
@@ -351,7 +351,7 @@ func TestStatusBuilders(t *testing.T) {
 			}
 		}
 	}
-	// The failed status's error object (cloud-api.md §1.5).
+	// The failed status's error object (docs/cloud-api.md §1.5).
 	got, _ := json.Marshal(FailedStatus(ev, ErrReEngagement).Errors)
 	want := `[{"code":131047,"title":"Re-engagement message","message":"Re-engagement message","error_data":{"details":"Message failed to send because more than 24 hours have passed since the customer last replied to this number."},"href":"https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}]`
 	if string(got) != want {
@@ -374,7 +374,7 @@ func TestErrorsNotification(t *testing.T) {
 	}
 }
 
-// TestTemplateStatusGolden compares with cloud-api.md §4's example.
+// TestTemplateStatusGolden compares with docs/cloud-api.md §4's example.
 func TestTemplateStatusGolden(t *testing.T) {
 	const golden = `{"object":"whatsapp_business_account","entry":[{"id":"<waba-id>","time":1751247548,"changes":[{
   "field":"message_template_status_update","value":{"event":"REJECTED","message_template_id":1689556908129835,

@@ -888,7 +888,7 @@ func (r *run) deliver(ctx context.Context, d network.Delivery) {
 
 // qualityEvent is the phone_number_quality_update event name of a move to
 // a rating: a number leaving GREEN is flagged, one back at GREEN is
-// unflagged (cloud-api.md §6.7).
+// unflagged (docs/cloud-api.md §6.7).
 func qualityEvent(rating string) string {
 	if rating == raftfsm.QualityGreen {
 		return "UNFLAGGED"

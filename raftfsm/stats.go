@@ -107,7 +107,7 @@ func (f *FSM) Stats(phones []string, from, to string) ([]StatRow, error) {
 	return out, err
 }
 
-// Messaging-limit tiers (cloud-api.md §7: legacy per-number tiers).
+// Messaging-limit tiers (docs/cloud-api.md §7: legacy per-number tiers).
 const (
 	Tier250       = "TIER_250"
 	Tier1K        = "TIER_1K"

@@ -8,7 +8,7 @@ import (
 	"github.com/waedge/waedge/raftfsm"
 )
 
-// Default platform limits (cloud-api.md §7).
+// Default platform limits (docs/cloud-api.md §7).
 const (
 	defaultMPS           = 80 // messages per second per business number
 	defaultPairPerMinute = 10 // ≈ one message per 6 s to one consumer, bursts tolerated

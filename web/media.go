@@ -24,7 +24,7 @@ import (
 	"github.com/waedge/waedge/raftfsm"
 )
 
-// Media limits (cloud-api.md §3; decimal units, as Meta's table and the
+// Media limits (docs/cloud-api.md §3; decimal units, as Meta's table and the
 // client libraries' own checks use).
 const (
 	maxDocument       = 100_000_000

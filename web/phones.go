@@ -52,7 +52,7 @@ func phoneView(p raftfsm.Phone, f cloudapi.Fields) fiber.Map {
 		"throughput": fiber.Map{"level": "STANDARD"}, "status": status, "name_status": "APPROVED",
 		"is_pin_enabled": len(p.PINHash) > 0, "account_mode": "LIVE", "is_official_business_account": false,
 		// messaging_limit_tier is deprecated in favour of
-		// whatsapp_business_manager_messaging_limit (cloud-api.md §5); both
+		// whatsapp_business_manager_messaging_limit (docs/cloud-api.md §5); both
 		// answer the number's tier.
 		"messaging_limit_tier": tier, "whatsapp_business_manager_messaging_limit": tier,
 	}
