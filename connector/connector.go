@@ -249,7 +249,7 @@ func (r *run) Sign(digits string, msg []byte) ([]byte, error) {
 }
 
 // shard queues task on the worker of (phone, consumer): the per-pair
-// session lock of DESIGN.md invariant 3. consumer is always the sealed
+// session lock of invariant 3 (root DESIGN.md). consumer is always the sealed
 // consumer ref (never the raw number), outbound and inbound alike.
 func (r *run) shard(ctx context.Context, phoneID, consumer string, task func(context.Context)) {
 	h := fnv.New32a()
