@@ -173,9 +173,13 @@ type testCluster struct {
 	nodes []*Node
 }
 
-func newTestCluster(t *testing.T) *testCluster {
+func newTestCluster(t *testing.T) *testCluster { return newTestClusterWith(t, func(*Config) {}) }
+
+// newTestClusterWith starts three nodes whose configurations tweak adjusts.
+func newTestClusterWith(t *testing.T, tweak func(*Config)) *testCluster {
 	c := &testCluster{t: t}
 	cfg1 := testConfig(t, t.TempDir())
+	tweak(&cfg1)
 	n1 := startNode(t, cfg1)
 	waitFor(t, "first node ready", 10*time.Second, n1.Ready)
 	c.cfgs = append(c.cfgs, cfg1)
@@ -186,6 +190,7 @@ func newTestCluster(t *testing.T) *testCluster {
 			t.Fatal(err)
 		}
 		cfg := testConfig(t, t.TempDir())
+		tweak(&cfg)
 		cfg.Join = []string{cfg1.ClusterAddr}
 		cfg.JoinToken = tok
 		n := startNode(t, cfg)
@@ -639,4 +644,35 @@ func TestProposeTooLarge(t *testing.T) {
 	if _, err := n.Propose(context.Background(), big); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// TestNoAckWithoutQuorum: a leader that lost both followers (they vanish
+// without a handover) never acknowledges a write — not while it still
+// believes it leads (a long lease keeps it leader for seconds), and not
+// after it steps down. A write acknowledged once queued for Raft, before a
+// quorum stored it, fails this test on every run.
+func TestNoAckWithoutQuorum(t *testing.T) {
+	c := newTestClusterWith(t, func(cfg *Config) {
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 3*time.Second, 3*time.Second, 3*time.Second
+	})
+	leader := c.leader()
+	for _, n := range c.live() {
+		if n != leader {
+			if err := n.StopWithoutHandover(); err != nil {
+				t.Fatal(err)
+			}
+			c.nodes[c.index(n)] = nil
+		}
+	}
+	if !leader.IsLeader() {
+		t.Fatal("the leader stepped down before the write: the lease should hold it for seconds")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	started := time.Now()
+	res, err := leader.Propose(ctx, putValue(t, "no-quorum", "lost"))
+	if err == nil && res.Err == nil {
+		t.Fatalf("a write was acknowledged %v after both followers vanished", time.Since(started).Round(time.Millisecond))
+	}
+	t.Logf("refused after %v: %v", time.Since(started).Round(time.Millisecond), err)
 }
