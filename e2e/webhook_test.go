@@ -88,23 +88,11 @@ func (h *templateHook) count() int {
 // during delivery, more events are queued, and every acknowledged event
 // reaches the receiver, correctly signed.
 func TestBlackBoxWebhooksReceiverDownAndLeaderKill(t *testing.T) {
-	nodes, token := startCluster(t, "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
-	leader := leaderProc(t, nodes, token)
-	var ten struct {
-		tenantCreated
-		AppSecret string `json:"app_secret"`
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	code, err := doJSON(ctx, "POST", leader.url("/admin/v1/tenants"), token,
-		map[string]string{"name": "Hooks", "phone": "+15550007000"}, &ten)
-	cancel()
-	if err != nil || code != 200 {
-		t.Fatalf("create tenant: %d %v", code, err)
-	}
+	nodes, token, leader, ten := hookCluster(t, "Hooks", "+15550007000")
 	hook := newTemplateHook(t)
 	hook.secret = ten.AppSecret
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	code, err = doJSON(ctx, "POST", leader.url("/v21.0/"+ten.WABAID+"/subscribed_apps"), ten.AccessToken,
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	code, err := doJSON(ctx, "POST", leader.url("/v21.0/"+ten.WABAID+"/subscribed_apps"), ten.AccessToken,
 		map[string]string{"override_callback_uri": hook.srv.URL, "verify_token": "verify-hooks-leader-kill"}, nil)
 	cancel()
 	if err != nil || code != 200 {
@@ -215,19 +203,7 @@ func outbox(p *proc, token, state string) (map[string]outboxRow, error) {
 // and when the receiver listens again on the same port every event
 // reaches it, recorded delivered after more than one attempt.
 func TestBlackBoxWebhooksReceiverRefusesAcrossLeaderKill(t *testing.T) {
-	nodes, token := startCluster(t, "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
-	leader := leaderProc(t, nodes, token)
-	var ten struct {
-		tenantCreated
-		AppSecret string `json:"app_secret"`
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	code, err := doJSON(ctx, "POST", leader.url("/admin/v1/tenants"), token,
-		map[string]string{"name": "Refused", "phone": "+15550008000"}, &ten)
-	cancel()
-	if err != nil || code != 200 {
-		t.Fatalf("create tenant: %d %v", code, err)
-	}
+	nodes, token, leader, ten := hookCluster(t, "Refused", "+15550008000")
 	hook := &templateHook{secret: ten.AppSecret, held: make(chan struct{}), names: map[string]int{}}
 	close(hook.held) // answers at once whenever it listens
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -249,8 +225,8 @@ func TestBlackBoxWebhooksReceiverRefusesAcrossLeaderKill(t *testing.T) {
 		return srv, ln.Addr().String()
 	}
 	srv, addr := listen("127.0.0.1:0")
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	code, err = doJSON(ctx, "POST", leader.url("/v21.0/"+ten.WABAID+"/subscribed_apps"), ten.AccessToken,
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	code, err := doJSON(ctx, "POST", leader.url("/v21.0/"+ten.WABAID+"/subscribed_apps"), ten.AccessToken,
 		map[string]string{"override_callback_uri": "http://" + addr + "/hook", "verify_token": "v"}, nil)
 	cancel()
 	if err != nil || code != 200 {
@@ -353,4 +329,27 @@ func TestBlackBoxWebhooksReceiverRefusesAcrossLeaderKill(t *testing.T) {
 			t.Errorf("event %s delivered after %d attempts (last %q): want refused at least twice first", id, r.Attempts, r.LastStatus)
 		}
 	}
+}
+
+// hookTenant is a business created for a webhook test, with its app secret.
+type hookTenant struct {
+	tenantCreated
+	AppSecret string `json:"app_secret"`
+}
+
+// hookCluster starts three nodes that may reach a receiver on 127.0.0.1
+// and creates one business through the leader.
+func hookCluster(t *testing.T, name, phone string) ([]*proc, string, *proc, hookTenant) {
+	t.Helper()
+	nodes, token := startCluster(t, "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
+	leader := leaderProc(t, nodes, token)
+	var ten hookTenant
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	code, err := doJSON(ctx, "POST", leader.url("/admin/v1/tenants"), token,
+		map[string]string{"name": name, "phone": phone}, &ten)
+	cancel()
+	if err != nil || code != 200 {
+		t.Fatalf("create tenant: %d %v", code, err)
+	}
+	return nodes, token, leader, ten
 }
