@@ -18,6 +18,8 @@ import (
 // proposals of small commands on an in-process 3-node cluster (real TCP,
 // mutual TLS, fsync on), half through the leader and half forwarded by a
 // follower. Run with -benchtime=1x; each level runs 3 seconds.
+// WAEDGE_BENCH_INFLIGHT and WAEDGE_BENCH_RPCS set Config.MaxInFlight and
+// Config.MaxRPCsInFlight, to compare the batcher's and Raft's pipelining.
 func BenchmarkPropose(b *testing.B) {
 	c := newBenchCluster(b)
 	for _, writers := range []int{1, 8, 64, 512} {
