@@ -24,17 +24,11 @@ import (
 	"github.com/waedge/waedge/raftfsm"
 )
 
-// Media limits (docs/cloud-api.md §3; decimal units, as Meta's table and the
-// client libraries' own checks use).
+// Upload limits; the per-type media limits are cloudapi's (docs/cloud-api.md §3).
 const (
-	maxDocument       = 100_000_000
-	maxAudioVideo     = 16_000_000
-	maxImage          = 5_000_000
-	maxStickerAnim    = 500_000
-	maxStickerStatic  = 100_000
 	multipartOverhead = 1 << 20
 	// maxUploadBody bounds a whole upload request.
-	maxUploadBody = maxDocument + multipartOverhead
+	maxUploadBody = cloudapi.MaxDocumentBytes + multipartOverhead
 	// mediaURLTTL is how long a download URL is valid.
 	mediaURLTTL = 5 * time.Minute
 	// mediaDownloadPath prefixes download URLs (no Graph version: the
@@ -60,18 +54,11 @@ var mediaKinds = map[string]string{
 // mediaLimit is the size limit of a MIME type (supported or not: an
 // unsupported type gets the largest limit, it is rejected by type).
 func mediaLimit(mimeType string, animated bool) int64 {
-	switch mediaKinds[mimeType] {
-	case "image":
-		return maxImage
-	case "audio", "video":
-		return maxAudioVideo
-	case "sticker":
-		if animated {
-			return maxStickerAnim
-		}
-		return maxStickerStatic
+	kind := mediaKinds[mimeType]
+	if kind == "sticker" && !animated {
+		return cloudapi.MaxStickerStaticBytes
 	}
-	return maxDocument
+	return cloudapi.MediaSizeLimit(kind)
 }
 
 // baseMIME is a MIME type without parameters, lower case ("" when it does
@@ -163,7 +150,7 @@ func (g *graphAPI) uploadMedia(c *fiber.Ctx) (err error) {
 		return graph.ErrInvalidParameter.Withf("messaging_product must be whatsapp, not %q", p)
 	}
 	if cl := c.Request().Header.ContentLength(); cl > maxUploadBody {
-		return uploadError("the upload is larger than the %d-byte limit", maxDocument)
+		return uploadError("the upload is larger than the %d-byte limit", cloudapi.MaxDocumentBytes)
 	}
 	var body io.Reader = c.Context().RequestBodyStream()
 	if body == nil {
@@ -185,7 +172,7 @@ func (g *graphAPI) uploadMedia(c *fiber.Ctx) (err error) {
 	product := strings.Clone(c.Query("messaging_product"))
 	if err := u.readForm(ctx, multipart.NewReader(capped, params["boundary"]), &product); err != nil {
 		if errors.Is(err, errUploadTooLarge) {
-			return uploadError("the upload is larger than the %d-byte limit", maxDocument)
+			return uploadError("the upload is larger than the %d-byte limit", cloudapi.MaxDocumentBytes)
 		}
 		return err
 	}
@@ -295,7 +282,7 @@ func (u *upload) readFile(ctx context.Context, part *multipart.Part) error {
 	}
 	// The running limit: the declared type's when it came first, else the
 	// largest; the final type's limit is checked at the end.
-	limit := int64(maxDocument)
+	limit := int64(cloudapi.MaxDocumentBytes)
 	if u.declared != "" {
 		limit = max(mediaLimit(u.declared, true), mediaLimit(u.declared, false))
 	}
