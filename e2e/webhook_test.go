@@ -138,16 +138,7 @@ func TestBlackBoxWebhooksReceiverDownAndLeaderKill(t *testing.T) {
 		create(newLeader, i)
 	}
 	waitFor(t, "every acknowledged event delivered", 60*time.Second, func() bool { return hook.count() == len(created) })
-	hook.mu.Lock()
-	for _, n := range created {
-		if hook.names[n] == 0 {
-			t.Errorf("event of %s never delivered", n)
-		}
-	}
-	hook.mu.Unlock()
-	if hook.badSig.Load() != 0 {
-		t.Fatalf("%d deliveries with a bad signature", hook.badSig.Load())
-	}
+	hook.checkDelivered(t, created)
 	// The delivery log shows every event of this business as delivered,
 	// after at least one attempt that the receiver answered with 200.
 	var log struct {
@@ -301,16 +292,7 @@ func TestBlackBoxWebhooksReceiverRefusesAcrossLeaderKill(t *testing.T) {
 	// The receiver is back on the same port.
 	listen(addr)
 	waitFor(t, "every event delivered", 60*time.Second, func() bool { return hook.count() == events })
-	hook.mu.Lock()
-	for _, n := range created {
-		if hook.names[n] == 0 {
-			t.Errorf("event of %s never delivered", n)
-		}
-	}
-	hook.mu.Unlock()
-	if hook.badSig.Load() != 0 {
-		t.Fatalf("%d deliveries with a bad signature", hook.badSig.Load())
-	}
+	hook.checkDelivered(t, created)
 	waitFor(t, "the delivery log shows every event delivered", 10*time.Second, func() bool {
 		rows, err := outbox(newLeader, token, "all")
 		if err != nil {
@@ -352,4 +334,20 @@ func hookCluster(t *testing.T, name, phone string) ([]*proc, string, *proc, hook
 		t.Fatalf("create tenant: %d %v", code, err)
 	}
 	return nodes, token, leader, ten
+}
+
+// checkDelivered: an event of every template in created reached the
+// receiver, and every delivery carried a valid signature.
+func (h *templateHook) checkDelivered(t *testing.T, created []string) {
+	t.Helper()
+	h.mu.Lock()
+	for _, n := range created {
+		if h.names[n] == 0 {
+			t.Errorf("event of %s never delivered", n)
+		}
+	}
+	h.mu.Unlock()
+	if h.badSig.Load() != 0 {
+		t.Fatalf("%d deliveries with a bad signature", h.badSig.Load())
+	}
 }
