@@ -529,20 +529,7 @@ func TestSlowConsumerDoesNotBlockOthers(t *testing.T) {
 	ctx := ctxT(t)
 
 	// The slow device logs in on a raw socket and never reads.
-	ws, _, err := websocket.Dial(ctx, tr.url+"/v1/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	_, frame, err := ws.Read(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, _ := network.DecodeFrame(frame)
-	var ch network.Challenge
-	if err := f.DecodeJSON(&ch); err != nil {
-		t.Fatal(err)
-	}
+	ws, ch := rawChallenge(t, tr)
 	login, _ := network.EncodeJSONFrame(network.FrameLogin, 1, network.LoginRequest{Number: slow.number,
 		Signature: slow.sign(network.AuthMessage(ch.Nonce, slow.number))})
 	if err := ws.Write(ctx, websocket.MessageBinary, login); err != nil {
@@ -744,6 +731,29 @@ func TestClientReconnects(t *testing.T) {
 func rawBlobProof(t *testing.T, tr *testRelay, dev *testDevice) http.Header {
 	t.Helper()
 	ctx := ctxT(t)
+	ws, ch := rawChallenge(t, tr)
+	reg, _ := network.EncodeJSONFrame(network.FrameRegister, 1, network.RegisterRequest{Registration: dev.reg,
+		Signature: dev.sign(network.AuthMessage(ch.Nonce, dev.number))})
+	if err := ws.Write(ctx, websocket.MessageBinary, reg); err != nil {
+		t.Fatal(err)
+	}
+	_, frame, err := ws.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res network.Result
+	if f, err := network.DecodeFrame(frame); err != nil || f.Type != network.FrameResult || f.DecodeJSON(&res) != nil || res.Err() != nil {
+		t.Fatalf("raw registration: %v %+v", err, res)
+	}
+	return http.Header{relayclient.HeaderNumber: {dev.number},
+		relayclient.HeaderProof: {base64.StdEncoding.EncodeToString(dev.sign(relayclient.BlobProofMessage(ch.Nonce, dev.number)))}}
+}
+
+// rawChallenge opens a raw WebSocket to the relay (closed when the test
+// ends) and reads the login challenge it sends first.
+func rawChallenge(t *testing.T, tr *testRelay) (*websocket.Conn, network.Challenge) {
+	t.Helper()
+	ctx := ctxT(t)
 	ws, _, err := websocket.Dial(ctx, tr.url+"/v1/ws", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -758,18 +768,5 @@ func rawBlobProof(t *testing.T, tr *testRelay, dev *testDevice) http.Header {
 	if err := f.DecodeJSON(&ch); err != nil {
 		t.Fatal(err)
 	}
-	reg, _ := network.EncodeJSONFrame(network.FrameRegister, 1, network.RegisterRequest{Registration: dev.reg,
-		Signature: dev.sign(network.AuthMessage(ch.Nonce, dev.number))})
-	if err := ws.Write(ctx, websocket.MessageBinary, reg); err != nil {
-		t.Fatal(err)
-	}
-	if _, frame, err = ws.Read(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var res network.Result
-	if f, err := network.DecodeFrame(frame); err != nil || f.Type != network.FrameResult || f.DecodeJSON(&res) != nil || res.Err() != nil {
-		t.Fatalf("raw registration: %v %+v", err, res)
-	}
-	return http.Header{relayclient.HeaderNumber: {dev.number},
-		relayclient.HeaderProof: {base64.StdEncoding.EncodeToString(dev.sign(relayclient.BlobProofMessage(ch.Nonce, dev.number)))}}
+	return ws, ch
 }
