@@ -35,3 +35,5 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace go.mau.fi/libsignal => ./third_party/libsignal
