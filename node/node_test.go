@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/waedge/waedge/internal/freeport"
+	"github.com/waedge/waedge/internal/poll"
 	"github.com/waedge/waedge/pki"
 	"github.com/waedge/waedge/raftfsm"
 )
@@ -37,13 +38,7 @@ func freeAddr(t testing.TB) string {
 // waitFor polls cond until it is true or the deadline passes.
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
+	poll.Until(t, what, timeout, cond)
 }
 
 func testConfig(t testing.TB, dir string) Config {

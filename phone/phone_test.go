@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waedge/waedge/internal/poll"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/phone"
 	"github.com/waedge/waedge/relay"
@@ -149,13 +150,7 @@ func tctx(t *testing.T) context.Context {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
+	poll.Until(t, what, 15*time.Second, cond)
 }
 
 func inboxTexts(t *testing.T, d *device) []string {

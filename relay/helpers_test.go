@@ -19,6 +19,7 @@ import (
 	"go.mau.fi/libsignal/serialize"
 	"go.mau.fi/libsignal/util/keyhelper"
 
+	"github.com/waedge/waedge/internal/poll"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/relay/relayclient"
 )
@@ -234,13 +235,7 @@ func envelope(id, from, to string, body string) network.Envelope {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
+	poll.Until(t, what, 10*time.Second, cond)
 }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }

@@ -93,7 +93,7 @@ try() {
 		set +f
 		log="$work/$name.$((++step)).log"
 		echo "  go ${args[*]}" >&2
-		if WAEDGE_E2E_OVERLAY="$ov" go "${args[@]}" >"$log" 2>&1; then
+		if WAEDGE_E2E=1 WAEDGE_E2E_OVERLAY="$ov" go "${args[@]}" >"$log" 2>&1; then
 			echo "    passed: not caught here" >&2
 			continue
 		fi
