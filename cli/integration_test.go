@@ -9,33 +9,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/raft"
 
 	"github.com/waedge/waedge/cli"
 	"github.com/waedge/waedge/cluster"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/raftfsm/fsmtest"
 	"github.com/waedge/waedge/web"
 )
 
 // fakeCluster is a one-node "cluster" that applies proposals straight to a
 // real FSM.
-type fakeCluster struct {
-	fsm   *raftfsm.FSM
-	mu    sync.Mutex
-	index uint64
-}
-
-func (c *fakeCluster) Propose(_ context.Context, cmd []byte) (raftfsm.Result, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.index++
-	rs := c.fsm.Apply(&raft.Log{Index: c.index, Term: 1, Type: raft.LogCommand, Data: raftfsm.EncodeEntry([][]byte{cmd})})
-	return rs.([]raftfsm.Result)[0], nil
-}
+type fakeCluster struct{ *fsmtest.Direct }
 
 func (c *fakeCluster) Status(context.Context) (cluster.Status, error) {
 	return cluster.Status{NodeID: "n1", State: "Leader", LeaderID: "n1", Ready: true,
@@ -55,7 +41,6 @@ func (c *fakeCluster) RemoveNode(_ context.Context, id string) error {
 
 func (c *fakeCluster) TransferLeadership(context.Context) error { return cluster.ErrNoLeader }
 func (c *fakeCluster) Ready() bool                              { return true }
-func (c *fakeCluster) FSM() *raftfsm.FSM                        { return c.fsm }
 
 // startServer runs a real web app on a loopback port with an admin token.
 func startServer(t *testing.T, adminToken string) string {
@@ -65,7 +50,7 @@ func startServer(t *testing.T, adminToken string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = fsm.Close() })
-	c := &fakeCluster{fsm: fsm}
+	c := &fakeCluster{fsmtest.New(fsm)}
 	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdCreateToken, raftfsm.CreateToken{
 		TokenID: "admin", Hash: sha256.Sum256([]byte(adminToken)), Kind: raftfsm.TokenAdmin})
 	if err != nil {

@@ -5,54 +5,31 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/waedge/waedge/cluster"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/raftfsm/fsmtest"
 	"github.com/waedge/waedge/tenant"
 )
 
-// fakeCluster applies every proposal straight to a real FSM, as a
-// one-node cluster would after commit.
+// fakeCluster is a one-node cluster over a real FSM; the rest of
+// cluster.Cluster panics if called.
 type fakeCluster struct {
-	cluster.Cluster // unused methods panic if called
-	fsm             *raftfsm.FSM
-	mu              sync.Mutex
-	index           uint64
-	proposals       [][]byte
-	fail            error
+	cluster.Cluster
+	*fsmtest.Direct
 }
 
-func newFake(t *testing.T) *fakeCluster {
-	t.Helper()
-	f, err := raftfsm.Open(filepath.Join(t.TempDir(), "fsm.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.Close() })
-	return &fakeCluster{fsm: f}
+func (c *fakeCluster) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error) {
+	return c.Direct.Propose(ctx, cmd)
 }
 
-func (c *fakeCluster) Propose(_ context.Context, cmd []byte) (raftfsm.Result, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.proposals = append(c.proposals, append([]byte(nil), cmd...))
-	if c.fail != nil {
-		return raftfsm.Result{}, c.fail
-	}
-	c.index++
-	rs := c.fsm.Apply(&raft.Log{Index: c.index, Term: 1, Type: raft.LogCommand, Data: raftfsm.EncodeEntry([][]byte{cmd})})
-	return rs.([]raftfsm.Result)[0], nil
-}
+func (c *fakeCluster) FSM() *raftfsm.FSM { return c.Direct.FSM() }
 
-func (c *fakeCluster) FSM() *raftfsm.FSM { return c.fsm }
+func newFake(t *testing.T) *fakeCluster { return &fakeCluster{Direct: fsmtest.Open(t)} }
 
 var (
 	idShape     = regexp.MustCompile(`^[1-9][0-9]{14,15}$`)
@@ -86,13 +63,13 @@ func TestCreateAndAuthenticate(t *testing.T) {
 	}
 
 	// The token is stored only as its hash.
-	if len(c.proposals) != 1 {
-		t.Fatalf("%d proposals, want 1", len(c.proposals))
+	if len(c.Proposals()) != 1 {
+		t.Fatalf("%d proposals, want 1", len(c.Proposals()))
 	}
-	if strings.Contains(string(c.proposals[0]), got.AccessToken) {
+	if strings.Contains(string(c.Proposals()[0]), got.AccessToken) {
 		t.Fatal("the proposed command carries the access token in clear")
 	}
-	_, payload, err := raftfsm.DecodeCommand(c.proposals[0])
+	_, payload, err := raftfsm.DecodeCommand(c.Proposals()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +84,7 @@ func TestCreateAndAuthenticate(t *testing.T) {
 		t.Fatalf("payload name %q created %d", ct.BusinessName, ct.CreatedAt)
 	}
 
-	tn, err := c.fsm.Tenant(got.PhoneNumberID)
+	tn, err := c.FSM().Tenant(got.PhoneNumberID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +92,7 @@ func TestCreateAndAuthenticate(t *testing.T) {
 		t.Fatalf("stored tenant %+v does not match %+v", tn, got)
 	}
 
-	tok, err := tenant.Authenticate(c.fsm, got.AccessToken)
+	tok, err := tenant.Authenticate(c.FSM(), got.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +107,7 @@ func TestCreateAndAuthenticate(t *testing.T) {
 		"one char short": got.AccessToken[:len(got.AccessToken)-1],
 		"too long":       strings.Repeat("x", 513),
 	} {
-		if _, err := tenant.Authenticate(c.fsm, bearer); !errors.Is(err, tenant.ErrUnauthenticated) {
+		if _, err := tenant.Authenticate(c.FSM(), bearer); !errors.Is(err, tenant.ErrUnauthenticated) {
 			t.Errorf("%s: %v, want ErrUnauthenticated", name, err)
 		}
 	}
@@ -146,7 +123,7 @@ func TestCreateErrors(t *testing.T) {
 	if _, err := tenant.Create(ctx, c, tenant.CreateRequest{Name: "A", Phone: "+4930123456"}, now); err != nil {
 		t.Fatal(err)
 	}
-	before := len(c.proposals)
+	before := len(c.Proposals())
 	for _, tc := range []struct {
 		name    string
 		req     tenant.CreateRequest
@@ -160,19 +137,19 @@ func TestCreateErrors(t *testing.T) {
 		{"no leader", tenant.CreateRequest{Name: "B", Phone: "+4930123458"}, cluster.ErrNoLeader, cluster.ErrNoLeader, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c.fail = tc.fail
-			defer func() { c.fail = nil }()
+			c.Fail(tc.fail)
+			defer c.Fail(nil)
 			_, err := tenant.Create(ctx, c, tc.req, now)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err %v, want %v", err, tc.want)
 			}
-			if proposed := len(c.proposals) > before; proposed != tc.propose {
+			if proposed := len(c.Proposals()) > before; proposed != tc.propose {
 				t.Fatalf("proposed=%v, want %v", proposed, tc.propose)
 			}
-			before = len(c.proposals)
+			before = len(c.Proposals())
 		})
 	}
-	ts, err := c.fsm.ListTenants()
+	ts, err := c.FSM().ListTenants()
 	if err != nil || len(ts) != 1 {
 		t.Fatalf("tenants after failures: %d %v", len(ts), err)
 	}
