@@ -30,6 +30,7 @@ import (
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/signalstore"
 )
 
@@ -605,7 +606,7 @@ func (r *run) sealEnvelope(ctx context.Context, retention time.Duration, env *ne
 	if err != nil {
 		return nil, err
 	}
-	return r.c.d.Sealer.SealFor(ctx, retention, []byte("envelope\x00"+env.ID), b)
+	return r.c.d.Sealer.SealFor(ctx, retention, seal.EnvelopeAAD(env.ID), b)
 }
 
 // revealed is a stored message with what is sealed in it opened.
@@ -618,28 +619,25 @@ type revealed struct {
 // reveal opens a stored message's wamid, consumer number and callback data
 // (sealed under the message's data key, so they die with it).
 func (r *run) reveal(m raftfsm.Message) (revealed, error) {
-	id, err := r.c.d.Sealer.Open(raftfsm.IDAAD(m.IDRef), m.IDSealed)
+	id, err := seal.OpenID(r.c.d.Sealer, m)
 	if err != nil {
 		return revealed{}, err
 	}
-	peer, err := r.c.d.Sealer.Open(raftfsm.PeerAAD(string(id)), m.PeerSealed)
+	peer, err := seal.OpenPeer(r.c.d.Sealer, m, id)
 	if err != nil {
 		return revealed{}, err
 	}
-	return revealed{Message: m, wamid: string(id), peer: string(peer), callback: r.callbackData(m, string(id))}, nil
+	return revealed{Message: m, wamid: id, peer: peer, callback: r.callbackData(m, id)}, nil
 }
 
 // callbackData opens a message's biz_opaque_callback_data ("" when it has
 // none, or its data key is gone).
 func (r *run) callbackData(m raftfsm.Message, wamid string) string {
-	if len(m.CallbackSealed) == 0 {
-		return ""
-	}
-	b, err := r.c.d.Sealer.Open(raftfsm.CallbackAAD(wamid), m.CallbackSealed)
+	cb, err := seal.OpenCallback(r.c.d.Sealer, m, wamid)
 	if err != nil {
 		return ""
 	}
-	return string(b)
+	return cb
 }
 
 // statusUpdate builds a status change with its webhook.
@@ -794,18 +792,15 @@ func (r *run) integrity(ctx context.Context, d network.Delivery) {
 			c.Events.Red = ev
 		}
 	}
-	res, err := r.propose(ctx, raftfsm.CmdRecordIntegrity, c)
-	if err != nil {
-		return // not acked: the relay redelivers
-	}
+	_, err := raftfsm.Outcome(r.propose(ctx, raftfsm.CmdRecordIntegrity, c))
 	switch {
-	case res.Err == nil, errors.Is(res.Err, raftfsm.ErrConflict): // recorded now, or before a lost ack
-	case errors.Is(res.Err, raftfsm.ErrInvalid):
+	case err == nil, errors.Is(err, raftfsm.ErrConflict): // recorded now, or before a lost ack
+	case errors.Is(err, raftfsm.ErrInvalid):
 		// A kind this version does not know: acking keeps it from
 		// blocking the queue; nothing about it is logged but the kind.
 		r.c.log.Warn("integrity signal refused", slog.String("phone_number_id", n.phoneID), slog.String("kind", sig.Kind))
 	default:
-		return
+		return // not committed, or not known to be: the relay redelivers
 	}
 	_ = r.net.Ack(ctx, n.digits, d.ID)
 }
@@ -915,16 +910,7 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		if err != nil {
 			return
 		}
-		sealedContent, err := r.c.d.Sealer.SealFor(ctx, n.retention(), []byte(wamid), stored)
-		if err != nil {
-			return
-		}
-		idRef := raftfsm.MessageIDRef(wamid)
-		idSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.IDAAD(idRef), []byte(wamid))
-		if err != nil {
-			return
-		}
-		peerSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.PeerAAD(wamid), []byte(env.From))
+		sm, err := seal.SealMessage(ctx, r.c.d.Sealer, n.retention(), wamid, env.From, stored, "")
 		if err != nil {
 			return
 		}
@@ -938,21 +924,20 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		if err != nil {
 			return
 		}
-		sc.Inbound = &raftfsm.RecordInbound{Key: r.newKey(), IDRef: idRef, IDSealed: idSealed, PhoneNumberID: n.phoneID,
-			PeerRef: r.c.d.Sealer.ConsumerRef(n.phoneID, env.From), PeerSealed: peerSealed,
-			Type: msg.Type, Content: sealedContent, ReceivedAt: now.UnixMilli(), NetworkID: env.ID,
+		sc.Inbound = &raftfsm.RecordInbound{Key: r.newKey(), IDRef: sm.IDRef, IDSealed: sm.ID, PhoneNumberID: n.phoneID,
+			PeerRef: r.c.d.Sealer.ConsumerRef(n.phoneID, env.From), PeerSealed: sm.Peer,
+			Type: msg.Type, Content: sm.Content, ReceivedAt: now.UnixMilli(), NetworkID: env.ID,
 			Event: &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}}
 		sc.InboundHash = hash
-		res, err := r.commitSignal(ctx, sc)
-		if err != nil {
+		err = r.commitSignal(ctx, sc)
+		if errors.Is(err, raftfsm.ErrVersion) {
+			continue // the session moved on under us: decrypt again
+		}
+		if err != nil && !errors.Is(err, raftfsm.ErrConflict) { // conflict: committed before a lost ack
+			if ctx.Err() == nil {
+				r.c.log.Warn("inbound commit not made", slog.Any("err", err))
+			}
 			return // not acked: the relay redelivers
-		}
-		if errors.Is(res.Err, raftfsm.ErrVersion) {
-			continue
-		}
-		if res.Err != nil && !errors.Is(res.Err, raftfsm.ErrConflict) {
-			r.c.log.Warn("inbound commit refused", slog.Any("err", res.Err))
-			return
 		}
 		_ = r.net.Ack(ctx, n.digits, d.ID)
 		if env.Kind == network.KindPreKeyMessage {

@@ -9,6 +9,7 @@ import (
 	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/signalstore"
 )
 
@@ -49,7 +50,7 @@ func (r *run) prepare(ctx context.Context, n *number, pm raftfsm.PendingMessage)
 		r.fail(ctx, n, pm.Key, revealed{Message: pm.Message}, cloudapi.ErrSomethingWrong)
 		return outMsg{}, false
 	}
-	pt, err := r.c.d.Sealer.Open([]byte(m.wamid), m.Content)
+	pt, err := seal.OpenContent(r.c.d.Sealer, m.Message, m.wamid)
 	if err != nil {
 		r.fail(ctx, n, pm.Key, m, cloudapi.ErrSomethingWrong)
 		return outMsg{}, false
@@ -157,19 +158,16 @@ func (r *run) encryptPair(ctx context.Context, pms []raftfsm.PendingMessage) {
 			return
 		}
 		sc.Outbound = out
-		res, err := r.commitSignal(ctx, sc)
-		if err != nil {
-			// Not known to be committed: the ciphertexts are discarded. If
-			// they did commit, the envelope outbox resends these very bytes.
-			r.releaseAll(keys)
-			return
-		}
-		if errors.Is(res.Err, raftfsm.ErrVersion) {
+		err = r.commitSignal(ctx, sc)
+		if errors.Is(err, raftfsm.ErrVersion) {
 			continue // the session moved on under us: discard and redo
 		}
-		if res.Err != nil {
-			// One of them is no longer pending (done by an earlier term, or
-			// expired): the rest go again as a new group.
+		if err != nil {
+			// Not known to be committed: the ciphertexts are discarded (if
+			// they did commit, the envelope outbox resends these very
+			// bytes). Or refused: one of them is no longer pending (done by
+			// an earlier term, or expired), and the rest go again as a new
+			// group.
 			r.releaseAll(keys)
 			return
 		}
@@ -220,7 +218,7 @@ func (r *run) resend(ctx context.Context, se raftfsm.StoredEnvelope) {
 	if err != nil {
 		return // expired meanwhile
 	}
-	b, err := r.c.d.Sealer.Open([]byte("envelope\x00"+m.wamid), se.Sealed)
+	b, err := r.c.d.Sealer.Open(seal.EnvelopeAAD(m.wamid), se.Sealed)
 	if err != nil {
 		return
 	}
@@ -270,7 +268,7 @@ func (r *run) send(ctx context.Context, n *number, envs []network.Envelope, msgs
 func (r *run) fail(ctx context.Context, n *number, key []byte, m revealed, cause error) {
 	sc := raftfsm.SignalCommit{PhoneNumberID: n.phoneID,
 		Failed: []raftfsm.StatusUpdate{r.statusUpdate(ctx, n, m, raftfsm.StatusFailed, cause)}}
-	if _, err := r.commitSignal(ctx, sc); err != nil {
+	if err := r.commitSignal(ctx, sc); err != nil {
 		r.release(key)
 	}
 }

@@ -127,11 +127,13 @@ func (rd *rounder) submit(ctx context.Context, p *roundPart) (raftfsm.Result, er
 	}
 }
 
-// commitSignal commits one Signal operation in the next round: the same
-// contract as proposing CmdSignalCommit on its own (err: outcome unknown;
-// Result.Err: refused, nothing written).
-func (r *run) commitSignal(ctx context.Context, sc raftfsm.SignalCommit) (raftfsm.Result, error) {
-	return r.rounds.submit(ctx, &roundPart{commit: &sc})
+// commitSignal commits one Signal operation in the next round, with the
+// contract of raftfsm.Outcome on a proposal of its own: nil when it was
+// applied; a domain sentinel (ErrVersion: redo from fresh state) when it
+// was refused and wrote nothing; any other error when its outcome is not
+// known (it may have been applied).
+func (r *run) commitSignal(ctx context.Context, sc raftfsm.SignalCommit) error {
+	return roundErr(r.rounds.submit(ctx, &roundPart{commit: &sc}))
 }
 
 // commitStatuses commits one status batch in the next round.
