@@ -18,6 +18,7 @@ import (
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node/nodetest"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/signalstore"
 )
 
@@ -127,9 +128,9 @@ func (u *unit) pendingWAMID(key []byte) string {
 	}
 	for _, pm := range pending {
 		if bytes.Equal(pm.Key, key) {
-			id, err := u.sealer.Open(raftfsm.IDAAD(pm.Message.IDRef), pm.Message.IDSealed)
+			id, err := seal.OpenID(u.sealer, pm.Message)
 			if err == nil {
-				return string(id)
+				return id
 			}
 		}
 	}
