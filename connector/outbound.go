@@ -24,17 +24,23 @@ type outMsg struct {
 // group its queued messages are encrypted in.
 type pairKey struct{ phoneID, peerRef string }
 
-// groupByPair splits pending messages into one group per pair, each in
-// queue (accept) order, the groups in order of their first message.
+// maxGroup bounds how many of a pair's queued messages share one commit
+// (a larger backlog is several groups, run one after the other on the
+// pair's shard), keeping a Signal operation well inside a round.
+const maxGroup = 64
+
+// groupByPair splits pending messages into groups of one pair each, at
+// most maxGroup long, each in queue (accept) order, the groups in order
+// of their first message.
 func groupByPair(pending []raftfsm.PendingMessage) [][]raftfsm.PendingMessage {
-	idx := map[pairKey]int{}
+	open := map[pairKey]int{} // the pair's group still taking messages
 	var groups [][]raftfsm.PendingMessage
 	for _, pm := range pending {
 		k := pairKey{pm.Message.PhoneNumberID, pm.Message.PeerRef}
-		i, ok := idx[k]
-		if !ok {
+		i, ok := open[k]
+		if !ok || len(groups[i]) == maxGroup {
 			i = len(groups)
-			idx[k] = i
+			open[k] = i
 			groups = append(groups, nil)
 		}
 		groups[i] = append(groups[i], pm)

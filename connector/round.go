@@ -31,33 +31,88 @@ type partOutcome struct {
 	err error
 }
 
+// roundBytes bounds a round's estimated encoded size, well under the
+// node's command size limit (node.Config.MaxCommandSize, 1 MiB by
+// default): a round that large would be refused as a whole, every time.
+const roundBytes = 512 << 10
+
 // rounder groups parts into rounds and proposes each round as one command.
 type rounder struct {
 	propose  func(ctx context.Context, cmd []byte) (raftfsm.Result, error)
 	in       chan *roundPart
 	maxParts int
+	maxBytes int
 }
 
 func newRounder(propose func(ctx context.Context, cmd []byte) (raftfsm.Result, error), maxParts int) *rounder {
-	return &rounder{propose: propose, in: make(chan *roundPart, maxParts), maxParts: maxParts}
+	return &rounder{propose: propose, in: make(chan *roundPart, maxParts), maxParts: maxParts, maxBytes: roundBytes}
+}
+
+// size estimates a part's share of the encoded round (an upper bound for
+// the byte fields; a fixed allowance for the small ones).
+func (p *roundPart) size() int {
+	n := 64
+	if c := p.commit; c != nil {
+		for _, w := range c.Writes {
+			n += len(w.Key) + len(w.Value) + 16
+		}
+		for _, e := range c.Expect {
+			n += len(e.Key) + 16
+		}
+		for _, o := range c.Outbound {
+			n += len(o.MessageKey) + len(o.Sealed) + 16
+		}
+		if in := c.Inbound; in != nil {
+			n += len(in.Key) + len(in.IDRef) + len(in.IDSealed) + len(in.PeerRef) + len(in.PeerSealed) + len(in.Type) +
+				len(in.Content) + len(in.NetworkID) + len(c.InboundHash) + 128
+			n += eventSize(in.Event)
+		}
+		for _, u := range c.Failed {
+			n += len(u.IDRef) + len(u.Status) + 32 + eventSize(u.Event)
+		}
+	}
+	if s := p.statuses; s != nil {
+		for _, u := range s.Updates {
+			n += len(u.IDRef) + len(u.Status) + 32 + eventSize(u.Event)
+		}
+		n += 24 * (len(s.SentKeys) + len(s.ReadsDone))
+	}
+	return n
+}
+
+func eventSize(e *raftfsm.OutboxEvent) int {
+	if e == nil {
+		return 0
+	}
+	return len(e.Key) + len(e.Body) + len(e.WABAID) + len(e.BusinessID) + len(e.PhoneNumberID) + len(e.LastStatus) + 96
 }
 
 // run commits rounds until ctx ends. Several run loops may share one
 // rounder: rounds then overlap in replication (safe, since no pair has
 // parts in two rounds at once).
 func (rd *rounder) run(ctx context.Context) {
+	var carry *roundPart // the part that did not fit the previous round
 	for {
-		var first *roundPart
-		select {
-		case <-ctx.Done():
-			return
-		case first = <-rd.in:
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case first = <-rd.in:
+			}
 		}
-		parts := []*roundPart{first}
+		parts, size := []*roundPart{first}, first.size()
 	collect:
 		for len(parts) < rd.maxParts {
 			select {
 			case p := <-rd.in:
+				ps := p.size()
+				if size+ps > rd.maxBytes {
+					carry = p
+					break collect
+				}
+				size += ps
 				parts = append(parts, p)
 			default:
 				break collect
