@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/messages"
 	"github.com/waedge/waedge/network"
+	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/node/nodetest"
 	"github.com/waedge/waedge/phone"
 	"github.com/waedge/waedge/raftfsm"
@@ -164,61 +167,153 @@ func runNetworkBench(b *testing.B, phones, total int) {
 // without simulated phones in the measured path: envelopes are encrypted
 // beforehand by WAEDGE_BENCH_PHONES in-memory phones (signalstore, session
 // already established) and pushed into the leader's connector through an
-// in-memory network; the figure is decrypted-and-committed messages per
-// second (session, sealed message and sealed webhook event in one Raft
-// command each) on a 3-node in-process cluster.
+// in-memory network; the figures are decrypted-and-committed messages per
+// second (session, sealed message and sealed webhook event) on a 3-node
+// in-process cluster, and the connector's replicated commands per message.
 //
 //	WAEDGE_BENCH_PHONES=200 WAEDGE_BENCH_MESSAGES=10000 go test ./connector -run XXX -bench ConnectorInbound -benchtime 1x
 func BenchmarkConnectorInbound(b *testing.B) {
 	phones := envInt("WAEDGE_BENCH_PHONES", 200)
 	total := envInt("WAEDGE_BENCH_MESSAGES", 10000)
 	for i := 0; i < b.N; i++ {
-		nodes := nodetest.Cluster(b, 3)
-		leader := nodetest.Leader(b, nodes)
-		fn := newFakeNet()
-		fn.ch = make(chan network.Delivery, total+phones)
-		sealer := seal.New(leader, leader.KEK(), nil)
-		for _, c := range []struct {
-			t raftfsm.CommandType
-			p any
-		}{
-			{raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "Acme", WABAID: "2", PhoneNumberID: "3",
-				DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s", TokenID: "t", TokenHash: sha256.Sum256([]byte("tok"))}},
-		} {
-			cmd, _ := raftfsm.EncodeCommand(c.t, c.p)
-			if res, err := leader.Propose(context.Background(), cmd); err != nil || res.Err != nil {
-				b.Fatal(err, res.Err)
-			}
-		}
-		c := New(Deps{Cluster: leader, Sealer: sealer,
-			Dial: func(context.Context, network.Signer) (network.Network, error) { return fn, nil }}, Config{Numbers: 20 * time.Millisecond})
-		leader.RegisterWorker("network", c.Run)
-		nodetest.WaitFor(b, "business registered", 10*time.Second, func() bool {
-			fn.mu.Lock()
-			defer fn.mu.Unlock()
-			return len(fn.regs["15550001000"].PreKeys) > 0
-		})
-		// Every phone's first message establishes its session (pkmsg).
-		ph := make([]*testPhone, phones)
-		for j := range ph {
-			ph[j] = newTestPhone(b, fmt.Sprintf("49153%08d", j))
-			id := fmt.Sprintf("ph.first.%d", j)
-			env := ph[j].envelope(b, fn, "15550001000", id, "hello")
-			fn.ch <- network.Delivery{Type: network.DeliveryEnvelope, ID: id, Envelope: &env}
-		}
-		nodetest.WaitFor(b, "sessions established", 5*time.Minute, func() bool { return fn.ackCount(fmt.Sprintf("ph.first.%d", phones-1)) > 0 && ackedAll(fn, phones) })
+		cb := newConnectorBench(b, phones)
 		envs := make([]network.Envelope, total)
 		for j := range envs {
-			envs[j] = ph[j%phones].envelope(b, fn, "15550001000", fmt.Sprintf("ph.m.%d", j), "message "+strconv.Itoa(j))
+			envs[j] = cb.ph[j%phones].envelope(b, cb.fn, "15550001000", fmt.Sprintf("ph.m.%d", j), "message "+strconv.Itoa(j))
 		}
-		base := acked(fn)
+		base, cmds := acked(cb.fn), cb.proposals.Load()
 		b.ResetTimer()
 		start := time.Now()
 		for j := range envs {
-			fn.ch <- network.Delivery{Type: network.DeliveryEnvelope, ID: envs[j].ID, Envelope: &envs[j]}
+			cb.fn.ch <- network.Delivery{Type: network.DeliveryEnvelope, ID: envs[j].ID, Envelope: &envs[j]}
 		}
-		nodetest.WaitFor(b, "every envelope committed and acked", 10*time.Minute, func() bool { return acked(fn) >= base+total })
+		nodetest.WaitFor(b, "every envelope committed and acked", 10*time.Minute, func() bool { return acked(cb.fn) >= base+total })
 		b.ReportMetric(float64(total)/time.Since(start).Seconds(), "inbound-committed/s")
+		b.ReportMetric(float64(cb.proposals.Load()-cmds)/float64(total), "commands/msg")
+	}
+}
+
+// connectorBench is a 3-node in-process cluster with the connector on its
+// leader over an in-memory network, and phones whose sessions with the
+// business (and 24-hour windows) are open. proposals counts the
+// connector's replicated commands.
+type connectorBench struct {
+	leader    *node.Node
+	fn        *fakeNet
+	sealer    *seal.Sealer
+	ph        []*testPhone
+	proposals *atomic.Int64
+}
+
+// counting counts the proposals it passes on.
+type counting struct {
+	Proposer
+	n *atomic.Int64
+}
+
+func (c counting) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error) {
+	c.n.Add(1)
+	return c.Proposer.Propose(ctx, cmd)
+}
+
+func newConnectorBench(b *testing.B, phones int) *connectorBench {
+	nodes := nodetest.Cluster(b, 3)
+	leader := nodetest.Leader(b, nodes)
+	cb := &connectorBench{leader: leader, fn: newFakeNet(), sealer: seal.New(leader, leader.KEK(), nil), proposals: &atomic.Int64{}}
+	cb.fn.ch = make(chan network.Delivery, 1<<20)
+	for _, c := range []struct {
+		t raftfsm.CommandType
+		p any
+	}{
+		{raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "Acme", WABAID: "2", PhoneNumberID: "3",
+			DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s", TokenID: "t", TokenHash: sha256.Sum256([]byte("tok"))}},
+		{raftfsm.CmdSetPhoneLimits, raftfsm.SetPhoneLimits{PhoneNumberID: "3", ThroughputMPS: 100000, PairPerMinute: 100000}},
+		{raftfsm.CmdSetMessagingTier, raftfsm.SetMessagingTier{PhoneNumberID: "3", Tier: raftfsm.TierUnlimited}},
+	} {
+		cmd, _ := raftfsm.EncodeCommand(c.t, c.p)
+		if _, err := raftfsm.Outcome(leader.Propose(context.Background(), cmd)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := New(Deps{Cluster: counting{Proposer: leader, n: cb.proposals}, Sealer: cb.sealer,
+		Dial: func(context.Context, network.Signer) (network.Network, error) { return cb.fn, nil }}, Config{Numbers: 20 * time.Millisecond})
+	leader.RegisterWorker("network", c.Run)
+	nodetest.WaitFor(b, "business registered", 10*time.Second, func() bool {
+		cb.fn.mu.Lock()
+		defer cb.fn.mu.Unlock()
+		return len(cb.fn.regs["15550001000"].PreKeys) > 0
+	})
+	// Every phone's first message establishes its session (pkmsg) and
+	// opens the 24-hour window.
+	cb.ph = make([]*testPhone, phones)
+	for j := range cb.ph {
+		cb.ph[j] = newTestPhone(b, fmt.Sprintf("49153%08d", j))
+		id := fmt.Sprintf("ph.first.%d", j)
+		env := cb.ph[j].envelope(b, cb.fn, "15550001000", id, "hello")
+		cb.fn.ch <- network.Delivery{Type: network.DeliveryEnvelope, ID: id, Envelope: &env}
+	}
+	nodetest.WaitFor(b, "sessions established", 5*time.Minute, func() bool { return ackedAll(cb.fn, phones) })
+	return cb
+}
+
+// BenchmarkConnectorOutbound measures waedge's side of outbound traffic:
+// WAEDGE_BENCH_MESSAGES replies to WAEDGE_BENCH_PHONES phones (sessions
+// open) are accepted through the messages service by 64 senders, while
+// the leader's connector encrypts them, commits them, hands them to an
+// in-memory network and commits their "sent". The figures are messages
+// per second from the first accept to the last "sent" committed, and the
+// connector's replicated commands per message (the accepts not counted).
+//
+//	WAEDGE_BENCH_PHONES=200 WAEDGE_BENCH_MESSAGES=10000 go test ./connector -run XXX -bench ConnectorOutbound -benchtime 1x
+func BenchmarkConnectorOutbound(b *testing.B) {
+	phones := envInt("WAEDGE_BENCH_PHONES", 200)
+	total := envInt("WAEDGE_BENCH_MESSAGES", 10000)
+	for i := 0; i < b.N; i++ {
+		cb := newConnectorBench(b, phones)
+		tn, err := cb.leader.FSM().Tenant("3")
+		if err != nil {
+			b.Fatal(err)
+		}
+		svc := messages.New(messages.Deps{Cluster: cb.leader, Sealer: cb.sealer})
+		reqs := make([]*cloudapi.SendRequest, total)
+		for j := range reqs {
+			if reqs[j], err = cloudapi.ParseSend([]byte(`{"messaging_product":"whatsapp","to":"` + cb.ph[j%phones].number +
+				`","type":"text","text":{"body":"reply ` + strconv.Itoa(j) + `"}}`)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ids := make([]string, total)
+		cmds := cb.proposals.Load()
+		b.ResetTimer()
+		start := time.Now()
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for g := 0; g < 64; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := int(next.Add(1)) - 1; j < total; j = int(next.Add(1)) - 1 {
+					id, err := svc.Send(context.Background(), messages.Send{Tenant: tn, Request: reqs[j]})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					ids[j] = id
+				}
+			}()
+		}
+		wg.Wait()
+		fsm := cb.leader.FSM()
+		nodetest.WaitFor(b, "every message sent", 10*time.Minute, func() bool {
+			for j := total - 1; j >= 0; j-- { // the last accepted are the last sent
+				if m, err := fsm.MessageByID(ids[j]); err != nil || m.Status != raftfsm.StatusSent {
+					return false
+				}
+			}
+			return true
+		})
+		b.ReportMetric(float64(total)/time.Since(start).Seconds(), "outbound-sent/s")
+		b.ReportMetric(float64(cb.proposals.Load()-cmds)/float64(total), "commands/msg")
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node/nodetest"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/signalstore"
 )
 
@@ -32,7 +33,14 @@ var errCommitLost = errors.New("test: commit outcome lost")
 
 // commitGate wraps the connector's Proposer. onSignal sees every Signal
 // commit before it is proposed and decides its fate: next proposes it for
-// real. onStatuses sees every status command.
+// real. onStatuses sees every status batch.
+//
+// The connector commits a round of several Signal operations and status
+// batches as one command (round.go). The gate offers each operation of a
+// round to onSignal in turn, nested: the fate one operation's onSignal
+// chooses (refuse, lose the outcome, hold) is the fate of the whole
+// round's proposal, as it would be on a real cluster, and next returns
+// that operation's own outcome.
 type commitGate struct {
 	Proposer
 	onSignal   func(sc raftfsm.SignalCommit, next func() (raftfsm.Result, error)) (raftfsm.Result, error)
@@ -44,18 +52,58 @@ func (g *commitGate) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, e
 	next := func() (raftfsm.Result, error) { return g.Proposer.Propose(ctx, cmd) }
 	switch {
 	case err != nil:
+	case typ == raftfsm.CmdSignalRound:
+		var round raftfsm.SignalRound
+		if raftfsm.DecodePayload(payload, &round) == nil {
+			if g.onStatuses != nil {
+				for _, ms := range round.Statuses {
+					g.onStatuses(ms)
+				}
+			}
+			if g.onSignal != nil {
+				return g.round(round, 0, next)
+			}
+		}
 	case typ == raftfsm.CmdSignalCommit && g.onSignal != nil:
 		var sc raftfsm.SignalCommit
 		if raftfsm.DecodePayload(payload, &sc) == nil {
 			return g.onSignal(sc, next)
 		}
-	case typ == raftfsm.CmdMessageStatuses && g.onStatuses != nil:
-		var ms raftfsm.MessageStatuses
-		if raftfsm.DecodePayload(payload, &ms) == nil {
+	case typ == raftfsm.CmdMessageStatusesV2 && g.onStatuses != nil:
+		if ms, err := raftfsm.DecodeMessageStatuses(payload); err == nil {
 			g.onStatuses(ms)
 		}
 	}
 	return next()
+}
+
+// round offers operation i of a round (and, through its next, the ones
+// after it) to onSignal; propose proposes the round for real.
+func (g *commitGate) round(round raftfsm.SignalRound, i int, propose func() (raftfsm.Result, error)) (raftfsm.Result, error) {
+	if i == len(round.Commits) {
+		return propose()
+	}
+	var whole raftfsm.Result
+	proposed := false
+	res, err := g.onSignal(round.Commits[i], func() (raftfsm.Result, error) {
+		r, err := g.round(round, i+1, propose)
+		if err != nil {
+			return r, err
+		}
+		whole, proposed = r, true
+		outs, err := raftfsm.RoundOutcomes(r.Value, round.Parts())
+		if err != nil {
+			return raftfsm.Result{}, err
+		}
+		return raftfsm.Result{Err: outs[i]}, nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if !proposed {
+		return raftfsm.Result{}, errors.New("test gate: a fate answered for a round without proposing it")
+	}
+	return whole, nil
 }
 
 // sentCount is how many envelopes with id the fake network was handed.
@@ -80,9 +128,9 @@ func (u *unit) pendingWAMID(key []byte) string {
 	}
 	for _, pm := range pending {
 		if bytes.Equal(pm.Key, key) {
-			id, err := u.sealer.Open(raftfsm.IDAAD(pm.Message.IDRef), pm.Message.IDSealed)
+			id, err := seal.OpenID(u.sealer, pm.Message)
 			if err == nil {
-				return string(id)
+				return id
 			}
 		}
 	}
@@ -121,16 +169,23 @@ func outboundGate(v *violations, fate func(wamid string, attempt int, next func(
 		committed := map[string]bool{} // message keys whose envelope commit returned
 		return &commitGate{Proposer: p,
 			onSignal: func(sc raftfsm.SignalCommit, next func() (raftfsm.Result, error)) (raftfsm.Result, error) {
-				if len(sc.Outbound) != 1 {
-					return next()
+				// A consumer's queued messages share one commit: every one
+				// is checked; the first decides the commit's fate.
+				wamid := ""
+				for _, o := range sc.Outbound {
+					id := u.pendingWAMID(o.MessageKey)
+					if id == "" {
+						continue // no longer pending: the FSM refuses the commit
+					}
+					if n := u.fn.sentCount(id); n > 0 {
+						v.add("%d envelope(s) of %s reached the network before its Signal commit", n, id)
+					}
+					if wamid == "" {
+						wamid = id
+					}
 				}
-				key := sc.Outbound[0].MessageKey
-				wamid := u.pendingWAMID(key)
 				if wamid == "" {
-					return next() // no longer pending: the FSM refuses it
-				}
-				if n := u.fn.sentCount(wamid); n > 0 {
-					v.add("%d envelope(s) of %s reached the network before its Signal commit", n, wamid)
+					return next()
 				}
 				mu.Lock()
 				attempts[wamid]++
@@ -140,7 +195,9 @@ func outboundGate(v *violations, fate func(wamid string, attempt int, next func(
 					res, err := next()
 					if err == nil && res.Err == nil {
 						mu.Lock()
-						committed[string(key)] = true
+						for _, o := range sc.Outbound {
+							committed[string(o.MessageKey)] = true
+						}
 						mu.Unlock()
 					}
 					return res, err

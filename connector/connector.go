@@ -30,6 +30,7 @@ import (
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/signalstore"
 )
 
@@ -84,6 +85,12 @@ type Config struct {
 	// states are dropped; default 16 KiB. SessionMaxSize is the size above
 	// which the session is reset; default 64 KiB.
 	SessionPruneSize, SessionMaxSize int
+	// RoundParts caps the Signal operations and status batches one round
+	// commits in one command. Default 512.
+	RoundParts int
+	// RoundsInFlight is how many rounds may be replicating at once.
+	// Default 2.
+	RoundsInFlight int
 }
 
 func (c *Config) defaults() {
@@ -107,6 +114,12 @@ func (c *Config) defaults() {
 	}
 	if c.SessionPruneSize <= 0 {
 		c.SessionPruneSize = 16 << 10
+	}
+	if c.RoundParts <= 0 {
+		c.RoundParts = 512
+	}
+	if c.RoundsInFlight <= 0 {
+		c.RoundsInFlight = 2
 	}
 	if c.SessionMaxSize <= c.SessionPruneSize {
 		c.SessionMaxSize = max(64<<10, c.SessionPruneSize*2)
@@ -160,6 +173,7 @@ type run struct {
 	replenish map[string]bool      // numbers whose prekey pool needs a check
 
 	shards []chan func(context.Context)
+	rounds *rounder // one replicated command per round (round.go)
 	seq    uint64
 }
 
@@ -181,6 +195,14 @@ func (c *Connector) Run(ctx context.Context) error {
 		return fmt.Errorf("receive: %w", err)
 	}
 	var wg sync.WaitGroup
+	r.rounds = newRounder(c.d.Cluster.Propose, c.cfg.RoundParts)
+	for i := 0; i < c.cfg.RoundsInFlight; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.rounds.run(ctx)
+		}()
+	}
 	r.shards = make([]chan func(context.Context), c.cfg.Shards)
 	for i := range r.shards {
 		ch := make(chan func(context.Context), 256)
@@ -496,12 +518,17 @@ func (r *run) scan(ctx context.Context) int {
 	now := r.c.d.Now()
 	pending, err := r.fsm.PendingOutbound(r.claimed(now, time.Hour), 1024)
 	if err == nil {
+		var claimed []raftfsm.PendingMessage
 		for _, pm := range pending {
 			if r.claim(pm.Key, now, time.Hour) {
-				n++
-				pm := pm
-				r.shard(ctx, pm.Message.PhoneNumberID, pm.Message.PeerRef, func(ctx context.Context) { r.encryptAndSend(ctx, pm) })
+				claimed = append(claimed, pm)
 			}
+		}
+		n += len(claimed)
+		// A consumer's queued messages are encrypted in sequence under one
+		// commit (encryptPair).
+		for _, group := range groupByPair(claimed) {
+			r.shard(ctx, group[0].Message.PhoneNumberID, group[0].Message.PeerRef, func(ctx context.Context) { r.encryptPair(ctx, group) })
 		}
 	}
 	stored, err := r.fsm.StoredEnvelopes(r.claimed(now, r.c.cfg.Resend), 1024)
@@ -579,7 +606,7 @@ func (r *run) sealEnvelope(ctx context.Context, retention time.Duration, env *ne
 	if err != nil {
 		return nil, err
 	}
-	return r.c.d.Sealer.SealFor(ctx, retention, []byte("envelope\x00"+env.ID), b)
+	return r.c.d.Sealer.SealFor(ctx, retention, seal.EnvelopeAAD(env.ID), b)
 }
 
 // revealed is a stored message with what is sealed in it opened.
@@ -592,196 +619,25 @@ type revealed struct {
 // reveal opens a stored message's wamid, consumer number and callback data
 // (sealed under the message's data key, so they die with it).
 func (r *run) reveal(m raftfsm.Message) (revealed, error) {
-	id, err := r.c.d.Sealer.Open(raftfsm.IDAAD(m.IDRef), m.IDSealed)
+	id, err := seal.OpenID(r.c.d.Sealer, m)
 	if err != nil {
 		return revealed{}, err
 	}
-	peer, err := r.c.d.Sealer.Open(raftfsm.PeerAAD(string(id)), m.PeerSealed)
+	peer, err := seal.OpenPeer(r.c.d.Sealer, m, id)
 	if err != nil {
 		return revealed{}, err
 	}
-	return revealed{Message: m, wamid: string(id), peer: string(peer), callback: r.callbackData(m, string(id))}, nil
+	return revealed{Message: m, wamid: id, peer: peer, callback: r.callbackData(m, id)}, nil
 }
 
 // callbackData opens a message's biz_opaque_callback_data ("" when it has
 // none, or its data key is gone).
 func (r *run) callbackData(m raftfsm.Message, wamid string) string {
-	if len(m.CallbackSealed) == 0 {
-		return ""
-	}
-	b, err := r.c.d.Sealer.Open(raftfsm.CallbackAAD(wamid), m.CallbackSealed)
+	cb, err := seal.OpenCallback(r.c.d.Sealer, m, wamid)
 	if err != nil {
 		return ""
 	}
-	return string(b)
-}
-
-// encryptAndSend runs on the message's shard (its session lock): encrypt,
-// commit the session with the envelope, then hand the envelope over.
-func (r *run) encryptAndSend(ctx context.Context, pm raftfsm.PendingMessage) {
-	n := r.phone(pm.Message.PhoneNumberID)
-	if n == nil {
-		r.release(pm.Key) // the number is not on the network yet; retry later
-		return
-	}
-	m, err := r.reveal(pm.Message)
-	if err != nil {
-		r.fail(ctx, n, pm.Key, revealed{Message: pm.Message}, cloudapi.ErrSomethingWrong)
-		return
-	}
-	pt, err := r.c.d.Sealer.Open([]byte(m.wamid), m.Content)
-	if err != nil {
-		r.fail(ctx, n, pm.Key, m, cloudapi.ErrSomethingWrong)
-		return
-	}
-	req, err := cloudapi.DecodeContent(pt)
-	if err != nil {
-		r.fail(ctx, n, pm.Key, m, cloudapi.ErrSomethingWrong)
-		return
-	}
-	content, err := toNetwork(m.wamid, req)
-	// A quoted or reacted-to consumer message is known to the phone by its
-	// own envelope id, not by the Cloud API id.
-	if content.Context != nil {
-		content.Context.MessageID = r.networkID(content.Context.MessageID)
-	}
-	if content.Reaction != nil {
-		content.Reaction.MessageID = r.networkID(content.Reaction.MessageID)
-	}
-	if errors.Is(err, errUnsupported) && req.MediaObject() != nil {
-		content, err = r.outboundMedia(ctx, n, m.wamid, req)
-		if err != nil && ctx.Err() == nil {
-			r.fail(ctx, n, pm.Key, m, cloudapi.ErrMediaUpload)
-			return
-		}
-	}
-	if err != nil {
-		r.fail(ctx, n, pm.Key, m, cloudapi.ErrUnsupportedMessage)
-		return
-	}
-	body, err := network.EncodeContent(&content)
-	if err != nil {
-		r.fail(ctx, n, pm.Key, m, cloudapi.ErrUnsupportedMessage)
-		return
-	}
-	for attempt := 0; attempt < 5; attempt++ {
-		ov := newOverlay(ctx, r.fsm, r.c.d.Sealer, n.phoneID)
-		st, err := signalstore.Open(ov)
-		if err != nil {
-			r.c.log.Error("open signal store", slog.String("phone_number_id", n.phoneID), slog.Any("err", err))
-			r.release(pm.Key)
-			return
-		}
-		addr := signalstore.Address(m.peer, 1)
-		has, err := st.ContainsSession(ctx, addr)
-		if err != nil {
-			r.release(pm.Key)
-			return
-		}
-		if !has {
-			b, err := r.net.FetchBundle(ctx, m.peer)
-			if errors.Is(err, network.ErrNotRegistered) || errors.Is(err, network.ErrUnknownRecipient) {
-				r.fail(ctx, n, pm.Key, m, cloudapi.ErrUndeliverable)
-				return
-			}
-			if errors.Is(err, network.ErrRateLimited) {
-				r.retryIn(pm.Key, time.Second) // the relay's bundle budget: not every poll
-				return
-			}
-			if err != nil {
-				r.release(pm.Key)
-				return
-			}
-			if err := st.StartSession(ctx, b); err != nil {
-				r.fail(ctx, n, pm.Key, m, cloudapi.ErrUndeliverable)
-				return
-			}
-		}
-		kind, ct, err := st.Encrypt(ctx, addr, body)
-		if err == nil {
-			err = r.capSession(ctx, st, addr)
-		}
-		if err != nil {
-			r.c.log.Warn("encrypt failed", slog.String("phone_number_id", n.phoneID), slog.Any("err", err))
-			r.release(pm.Key)
-			return
-		}
-		env := network.Envelope{ID: m.wamid, From: n.digits, To: m.peer, FromDevice: 1, Kind: kind,
-			Ciphertext: ct, Timestamp: r.c.d.Now().UnixMilli()}
-		sealed, err := r.sealEnvelope(ctx, n.retention(), &env)
-		if err != nil {
-			r.release(pm.Key)
-			return
-		}
-		sc, err := ov.commit()
-		if err != nil {
-			r.release(pm.Key)
-			return
-		}
-		sc.Outbound = []raftfsm.OutboundEnvelope{{MessageKey: pm.Key, Sealed: sealed}}
-		res, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc)
-		if err != nil {
-			// Not known to be committed: the ciphertext is discarded. If it
-			// did commit, the envelope outbox resends these very bytes.
-			r.release(pm.Key)
-			return
-		}
-		if errors.Is(res.Err, raftfsm.ErrVersion) {
-			continue // the session moved on under us: discard and redo
-		}
-		if res.Err != nil {
-			return // no longer pending (done by an earlier term)
-		}
-		r.send(ctx, pm.Key, env, m)
-		return
-	}
-	r.release(pm.Key)
-}
-
-// resend hands a committed envelope to the network again (after a failover
-// or a failed send): the stored bytes, never a new encryption.
-func (r *run) resend(ctx context.Context, se raftfsm.StoredEnvelope) {
-	m, err := r.reveal(se.Message)
-	if err != nil {
-		return // expired meanwhile
-	}
-	b, err := r.c.d.Sealer.Open([]byte("envelope\x00"+m.wamid), se.Sealed)
-	if err != nil {
-		return
-	}
-	env, err := network.UnmarshalEnvelope(b)
-	if err != nil {
-		return
-	}
-	r.send(ctx, se.Key, env, m)
-}
-
-func (r *run) send(ctx context.Context, key []byte, env network.Envelope, m revealed) {
-	err := r.net.Send(ctx, env)
-	if errors.Is(err, network.ErrBlocked) {
-		n := r.phone(m.PhoneNumberID)
-		if n != nil {
-			r.statuses(ctx, n, []raftfsm.StatusUpdate{r.statusUpdate(ctx, n, m, raftfsm.StatusFailed, cloudapi.ErrUndeliverable)}, [][]byte{key}, nil)
-		}
-		return
-	}
-	if err != nil {
-		return // stays in the envelope outbox; resent after cfg.Resend
-	}
-	n := r.phone(m.PhoneNumberID)
-	if n == nil {
-		return
-	}
-	go r.statuses(ctx, n, []raftfsm.StatusUpdate{r.statusUpdate(ctx, n, m, raftfsm.StatusSent, nil)}, [][]byte{key}, nil)
-}
-
-// fail marks an accepted message failed (it can never be encrypted).
-func (r *run) fail(ctx context.Context, n *number, key []byte, m revealed, cause error) {
-	sc := raftfsm.SignalCommit{PhoneNumberID: n.phoneID,
-		Failed: []raftfsm.StatusUpdate{r.statusUpdate(ctx, n, m, raftfsm.StatusFailed, cause)}}
-	if _, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc); err != nil {
-		r.release(key)
-	}
+	return cb
 }
 
 // statusUpdate builds a status change with its webhook.
@@ -827,10 +683,10 @@ func (r *run) sealEvent(ctx context.Context, n *number, v any) ([]byte, error) {
 }
 
 // statuses commits status changes (and clears sent envelopes / read
-// receipts), retrying while this node leads; done runs after the commit.
+// receipts) in the next round; it reports whether they were committed.
 func (r *run) statuses(ctx context.Context, n *number, updates []raftfsm.StatusUpdate, sent, reads [][]byte) bool {
 	c := raftfsm.MessageStatuses{PhoneNumberID: n.phoneID, Updates: updates, SentKeys: sent, ReadsDone: reads}
-	if _, err := raftfsm.Outcome(r.c.d.Cluster.Propose(ctx, raftfsm.EncodeMessageStatuses(c))); err != nil {
+	if err := r.commitStatuses(ctx, c); err != nil {
 		return false
 	}
 	for _, k := range sent {
@@ -936,18 +792,15 @@ func (r *run) integrity(ctx context.Context, d network.Delivery) {
 			c.Events.Red = ev
 		}
 	}
-	res, err := r.propose(ctx, raftfsm.CmdRecordIntegrity, c)
-	if err != nil {
-		return // not acked: the relay redelivers
-	}
+	_, err := raftfsm.Outcome(r.propose(ctx, raftfsm.CmdRecordIntegrity, c))
 	switch {
-	case res.Err == nil, errors.Is(res.Err, raftfsm.ErrConflict): // recorded now, or before a lost ack
-	case errors.Is(res.Err, raftfsm.ErrInvalid):
+	case err == nil, errors.Is(err, raftfsm.ErrConflict): // recorded now, or before a lost ack
+	case errors.Is(err, raftfsm.ErrInvalid):
 		// A kind this version does not know: acking keeps it from
 		// blocking the queue; nothing about it is logged but the kind.
 		r.c.log.Warn("integrity signal refused", slog.String("phone_number_id", n.phoneID), slog.String("kind", sig.Kind))
 	default:
-		return
+		return // not committed, or not known to be: the relay redelivers
 	}
 	_ = r.net.Ack(ctx, n.digits, d.ID)
 }
@@ -1057,16 +910,7 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		if err != nil {
 			return
 		}
-		sealedContent, err := r.c.d.Sealer.SealFor(ctx, n.retention(), []byte(wamid), stored)
-		if err != nil {
-			return
-		}
-		idRef := raftfsm.MessageIDRef(wamid)
-		idSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.IDAAD(idRef), []byte(wamid))
-		if err != nil {
-			return
-		}
-		peerSealed, err := r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.PeerAAD(wamid), []byte(env.From))
+		sm, err := seal.SealMessage(ctx, r.c.d.Sealer, n.retention(), wamid, env.From, stored, "")
 		if err != nil {
 			return
 		}
@@ -1080,21 +924,20 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		if err != nil {
 			return
 		}
-		sc.Inbound = &raftfsm.RecordInbound{Key: r.newKey(), IDRef: idRef, IDSealed: idSealed, PhoneNumberID: n.phoneID,
-			PeerRef: r.c.d.Sealer.ConsumerRef(n.phoneID, env.From), PeerSealed: peerSealed,
-			Type: msg.Type, Content: sealedContent, ReceivedAt: now.UnixMilli(), NetworkID: env.ID,
+		sc.Inbound = &raftfsm.RecordInbound{Key: r.newKey(), IDRef: sm.IDRef, IDSealed: sm.ID, PhoneNumberID: n.phoneID,
+			PeerRef: r.c.d.Sealer.ConsumerRef(n.phoneID, env.From), PeerSealed: sm.Peer,
+			Type: msg.Type, Content: sm.Content, ReceivedAt: now.UnixMilli(), NetworkID: env.ID,
 			Event: &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}}
 		sc.InboundHash = hash
-		res, err := r.propose(ctx, raftfsm.CmdSignalCommit, sc)
-		if err != nil {
+		err = r.commitSignal(ctx, sc)
+		if errors.Is(err, raftfsm.ErrVersion) {
+			continue // the session moved on under us: decrypt again
+		}
+		if err != nil && !errors.Is(err, raftfsm.ErrConflict) { // conflict: committed before a lost ack
+			if ctx.Err() == nil {
+				r.c.log.Warn("inbound commit not made", slog.Any("err", err))
+			}
 			return // not acked: the relay redelivers
-		}
-		if errors.Is(res.Err, raftfsm.ErrVersion) {
-			continue
-		}
-		if res.Err != nil && !errors.Is(res.Err, raftfsm.ErrConflict) {
-			r.c.log.Warn("inbound commit refused", slog.Any("err", res.Err))
-			return
 		}
 		_ = r.net.Ack(ctx, n.digits, d.ID)
 		if env.Kind == network.KindPreKeyMessage {

@@ -264,26 +264,18 @@ func (u *unit) accept(t *testing.T, body string) string {
 	_, _ = rand.Read(keyID[:])
 	waID := req.WAID()
 	wamid := cloudapi.NewWAMID(waID, true, keyID)
-	idRef := raftfsm.MessageIDRef(wamid)
-	seal := func(aad []byte, pt string) []byte {
-		b, err := u.sealer.SealFor(ctx, ret, aad, []byte(pt))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	var callback []byte
-	if req.BizOpaqueCallbackData != "" {
-		callback = seal(raftfsm.CallbackAAD(wamid), req.BizOpaqueCallbackData)
+	sm, err := seal.SealMessage(ctx, u.sealer, ret, wamid, waID, content, req.BizOpaqueCallbackData)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var key [16]byte
 	binary.BigEndian.PutUint64(key[:8], uint64(u.now().UnixNano()))
 	copy(key[8:], keyID[:8])
 	typ := req.MessageContent().Type
-	propose(t, u.n, raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{Key: key[:], IDRef: idRef,
-		IDSealed: seal(raftfsm.IDAAD(idRef), wamid), PhoneNumberID: "3", BusinessID: "1",
-		PeerRef: u.sealer.ConsumerRef("3", waID), PeerSealed: seal(raftfsm.PeerAAD(wamid), waID),
-		Type: typ, Content: seal([]byte(wamid), string(content)), CallbackSealed: callback,
+	propose(t, u.n, raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{Key: key[:], IDRef: sm.IDRef,
+		IDSealed: sm.ID, PhoneNumberID: "3", BusinessID: "1",
+		PeerRef: u.sealer.ConsumerRef("3", waID), PeerSealed: sm.Peer,
+		Type: typ, Content: sm.Content, CallbackSealed: sm.Callback,
 		RequireWindow: typ != "template", CreatedAt: u.now().UnixMilli()})
 	return wamid
 }

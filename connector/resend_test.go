@@ -11,6 +11,7 @@ import (
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node/nodetest"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/signalstore"
 )
 
@@ -37,18 +38,18 @@ func TestResendNeverReEncrypts(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	seal := func(aad, pt []byte) []byte {
-		b, err := u.sealer.Seal(ctx, aad, pt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+	p, err := u.n.FSM().Phone("3")
+	if err != nil {
+		t.Fatal(err)
 	}
-	idRef := raftfsm.MessageIDRef(wamid)
-	propose(t, u.n, raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{Key: timeKey(u.now()), IDRef: idRef,
-		IDSealed: seal(raftfsm.IDAAD(idRef), []byte(wamid)), PhoneNumberID: "3", BusinessID: "1",
-		PeerRef: u.sealer.ConsumerRef("3", consumer), PeerSealed: seal(raftfsm.PeerAAD(wamid), []byte(consumer)),
-		Type: "text", Content: seal([]byte(wamid), content), RequireWindow: true, CreatedAt: u.now().UnixMilli()})
+	sm, err := seal.SealMessage(ctx, u.sealer, p.EffectiveRetention(), wamid, consumer, content, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	propose(t, u.n, raftfsm.CmdAcceptMessage, raftfsm.AcceptMessage{Key: timeKey(u.now()), IDRef: sm.IDRef,
+		IDSealed: sm.ID, PhoneNumberID: "3", BusinessID: "1",
+		PeerRef: u.sealer.ConsumerRef("3", consumer), PeerSealed: sm.Peer,
+		Type: "text", Content: sm.Content, RequireWindow: true, CreatedAt: u.now().UnixMilli()})
 
 	var sent []network.Envelope
 	nodetest.WaitFor(t, "two refused sends and a third that goes through", 10*time.Second, func() bool {

@@ -43,7 +43,7 @@ func newApplyBatch(tx *bolt.Tx) *applyBatch {
 func isHot(t CommandType) bool {
 	switch t {
 	case CmdNoop, CmdAcceptMessage, CmdAcceptMessageV2, CmdMessageStatuses, CmdMessageStatusesV2,
-		CmdRecordInbound, CmdSignalCommit, CmdMarkRead:
+		CmdRecordInbound, CmdSignalCommit, CmdMarkRead, CmdSignalRound:
 		return true
 	}
 	return false

@@ -112,6 +112,14 @@ func determinismScript(t testing.TB) []step {
 			InboundHash: []byte("0123456789abcdef")}},
 		{name: "status read", typ: CmdMessageStatuses, body: MessageStatuses{PhoneNumberID: "3001",
 			Updates: []StatusUpdate{{IDRef: MessageIDRef("w-out"), Status: StatusRead, At: t0 + 51}}}},
+		{name: "signal round", typ: CmdSignalRound, body: SignalRound{
+			Commits: []SignalCommit{
+				{PhoneNumberID: "3001", Expect: []SignalExpect{{Key: "sessions\x00ref2:1"}}, Writes: []SignalWrite{{Key: "sessions\x00ref2:1", Value: []byte("session r2")}},
+					Outbound: []OutboundEnvelope{{MessageKey: out2Key, Sealed: []byte("envelope 2")}}},
+				{PhoneNumberID: "3001", Expect: []SignalExpect{{Key: "sessions\x00ref1:1"}}, Writes: []SignalWrite{{Key: "sessions\x00ref1:1", Value: []byte("stale")}}},
+			},
+			Statuses: []MessageStatuses{{PhoneNumberID: "3001", SentKeys: [][]byte{out2Key},
+				Updates: []StatusUpdate{{IDRef: MessageIDRef("w-out2"), Status: StatusSent, At: t0 + 51, Event: ev(51, t0+51)}}}}}},
 		{name: "webhook failed", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+10, 10), Status: "503", At: t0 + 52, NextAt: t0 + 1052}},
 		{name: "webhook delivered", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+10, 10), Delivered: true, Status: "200", At: t0 + 1060}},
 		{name: "webhook dropped", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+21, 21), GiveUp: true, Status: "unreadable", At: t0 + 1061}},

@@ -96,6 +96,7 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdMessageStatuses:    f.applyMessageStatuses,
 		CmdAcceptMessageV2:    f.applyAcceptMessageV2,
 		CmdMessageStatusesV2:  f.applyMessageStatusesV2,
+		CmdSignalRound:        f.applySignalRound,
 		CmdExpire:             f.applyExpire,
 		CmdSetRetention:       f.applySetRetention,
 		CmdEraseConsumer:      f.applyEraseConsumer,

@@ -18,7 +18,8 @@ type Result struct {
 //	v, err := raftfsm.Outcome(cluster.Propose(ctx, cmd))
 //
 // Callers that must tell "not known to be applied" from "applied and
-// refused" (the connector's encrypt-then-commit) read Result themselves.
+// refused" (the join handshake) read Result themselves; a CmdSignalRound's
+// parts are unwrapped with RoundOutcomes.
 func Outcome(res Result, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err

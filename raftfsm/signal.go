@@ -115,40 +115,46 @@ func signalVersion(v []byte) uint64 {
 func (f *FSM) applySignalCommit(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c SignalCommit
 	decode(payload, &c)
+	return nil, f.signalCommit(tx, &c)
+}
+
+// signalCommit applies one Signal operation: every precondition is checked
+// before the first write, so a refused operation changes nothing.
+func (f *FSM) signalCommit(tx *bolt.Tx, c *SignalCommit) error {
 	if tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID)) == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
+		return domainErr(ErrNotFound, "phone number")
 	}
 	sb := tx.Bucket(bucketSignal)
 	for _, e := range c.Expect {
 		if signalVersion(sb.Get(signalKey(c.PhoneNumberID, e.Key))) != e.Version {
-			return nil, ErrVersion
+			return ErrVersion
 		}
 	}
 	pending := tx.Bucket(bucketSignalPending)
 	for _, o := range c.Outbound {
 		if len(o.MessageKey) != 16 || pending.Get(o.MessageKey) == nil {
-			return nil, domainErr(ErrConflict, "message is not pending")
+			return domainErr(ErrConflict, "message is not pending")
 		}
 	}
 	for _, u := range c.Failed {
 		if err := checkStatusUpdate(tx, c.PhoneNumberID, u); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	hb := tx.Bucket(bucketSignalInbound)
 	var hk []byte
 	if c.Inbound != nil {
 		if c.Inbound.PhoneNumberID != c.PhoneNumberID {
-			return nil, domainErr(ErrInvalid, "inbound message of another number")
+			return domainErr(ErrInvalid, "inbound message of another number")
 		}
 		if len(c.InboundHash) > 0 {
 			hk = append([]byte(c.PhoneNumberID+"\x00"), c.InboundHash...)
 			if hb.Get(hk) != nil {
-				return nil, domainErr(ErrConflict, "inbound envelope")
+				return domainErr(ErrConflict, "inbound envelope")
 			}
 		}
 		if err := f.checkRecordInbound(c.Inbound); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// Every precondition held: write everything.
@@ -184,7 +190,7 @@ func (f *FSM) applySignalCommit(tx *bolt.Tx, payload []byte) ([]byte, error) {
 			mustPut(tx, bucketSignalInboundByTime, inboundTimeKey(c.PhoneNumberID, c.Inbound.ReceivedAt, c.InboundHash), nil)
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // checkStatusUpdate validates u against the message it names.

@@ -3,7 +3,6 @@ package seal
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,12 +13,7 @@ import (
 )
 
 func TestSealAcrossNodesAndDays(t *testing.T) {
-	f, err := raftfsm.Open(filepath.Join(t.TempDir(), "fsm.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d := fsmtest.New(f)
+	d := fsmtest.Open(t)
 	var kek keyring.KEK
 	kek[3] = 9
 	day1 := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -31,8 +25,8 @@ func TestSealAcrossNodesAndDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Seal(context.Background(), []byte("id2"), []byte("again")); err != nil || len(d.Proposals()) != 1 {
-		t.Fatalf("second seal proposed again (%d proposals): %v", len(d.Proposals()), err)
+	if _, err := a.Seal(context.Background(), []byte("id2"), []byte("again")); err != nil || d.Calls() != 1 {
+		t.Fatalf("second seal proposed again (%d proposals): %v", d.Calls(), err)
 	}
 	// Another node with the same KEK opens it from the replicated wrapped key.
 	if pt, err := b.Open([]byte("id1"), s1); err != nil || string(pt) != "hello" {
@@ -89,12 +83,7 @@ func TestConsumerRef(t *testing.T) {
 // later; after Forget and deletion nothing opens it, and a late proposer
 // cannot bring the key back.
 func TestSealForRetentionClasses(t *testing.T) {
-	f, err := raftfsm.Open(filepath.Join(t.TempDir(), "fsm.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d := fsmtest.New(f)
+	d := fsmtest.Open(t)
 	now := time.Date(2026, 11, 24, 12, 30, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	s := New(d, keyring.KEK{7}, clock)

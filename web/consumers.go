@@ -11,6 +11,7 @@ import (
 	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
 )
 
 // Consumer rights (issue 5): export and erase everything stored about one
@@ -130,13 +131,13 @@ func (a *adminAPI) consumerExport(c *fiber.Ctx) error {
 // or sent to them by uploaded id).
 func (a *adminAPI) exportMessage(m raftfsm.Message) (exportedMessage, []string) {
 	e := exportedMessage{Direction: m.Direction, Type: m.Type, Status: m.Status, CreatedAt: m.CreatedAt / 1000, UpdatedAt: m.UpdatedAt / 1000}
-	wamid, err := a.d.Sealer.Open(raftfsm.IDAAD(m.IDRef), m.IDSealed)
+	wamid, err := seal.OpenID(a.d.Sealer, m)
 	if err != nil {
 		e.ID, e.Unreadable = "ref:"+m.IDRef, true
 		return e, nil
 	}
-	e.ID = string(wamid)
-	pt, err := a.d.Sealer.Open(wamid, m.Content)
+	e.ID = wamid
+	pt, err := seal.OpenContent(a.d.Sealer, m, wamid)
 	if err != nil {
 		e.Unreadable = true
 		return e, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/messages"
 	"github.com/waedge/waedge/raftfsm"
 	"github.com/waedge/waedge/tenant"
 )
@@ -18,7 +19,7 @@ const localBusiness = "waedge.business"
 // graphAPI serves the Graph-compatible Cloud API.
 type graphAPI struct {
 	d       Deps
-	seq     atomic.Uint64 // message key sequence
+	msgs    *messages.Service
 	limits  *limiter
 	body    *bodies
 	members atomic.Int64 // cluster size, refreshed by share()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/waedge/waedge/cluster"
 	"github.com/waedge/waedge/egress"
+	"github.com/waedge/waedge/messages"
 )
 
 // Deps are the web layer's dependencies.
@@ -137,7 +138,8 @@ func New(d Deps) *fiber.App {
 		}))
 	}
 
-	api := &graphAPI{d: d, limits: newLimiter(), body: body}
+	api := &graphAPI{d: d, limits: newLimiter(), body: body,
+		msgs: messages.New(messages.Deps{Cluster: d.Cluster, Sealer: d.Sealer, Identities: d.Identities, Now: d.Now})}
 	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.deleteNode)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/media", api.auth, api.uploadMedia)

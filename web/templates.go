@@ -180,22 +180,6 @@ func (g *graphAPI) deleteTemplates(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"success": true})
 }
 
-// checkTemplate enforces 132001 and 132000 on a template send.
-func (g *graphAPI) checkTemplate(wabaID string, req *cloudapi.SendRequest) error {
-	t, err := g.d.Cluster.FSM().TemplateByName(wabaID, req.Template.Name, req.Template.Language.Code)
-	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.Status != "APPROVED") {
-		return cloudapi.ErrTemplateMissing.Withf("template name (%s) does not exist in %s or is not approved", req.Template.Name, req.Template.Language.Code)
-	}
-	if err != nil {
-		return err
-	}
-	want := cloudapi.PositionalParams(t.BodyParams, t.HeaderParams)
-	if t.ParameterFormat == "NAMED" {
-		want = cloudapi.TemplateParams{Named: true, Body: t.BodyParamNames, Header: t.HeaderParamNames}
-	}
-	return req.Template.MatchParams(want)
-}
-
 // setTemplateReview answers POST /admin/v1/wabas/:id/template-review
 // {"policy":"approve"|"manual"|"reject"}: what happens to the WABA's new
 // templates once they pass validation. Templates already created keep

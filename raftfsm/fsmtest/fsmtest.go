@@ -74,20 +74,24 @@ func (d *Direct) Proposals() [][]byte {
 	return append([][]byte(nil), d.proposals...)
 }
 
-// Must encodes and applies one command and fails t if encoding, proposing
-// or the command itself fails.
-func (d *Direct) Must(t testing.TB, typ raftfsm.CommandType, payload any) raftfsm.Result {
+// Calls is how many proposals were made, failed ones included.
+func (d *Direct) Calls() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.proposals)
+}
+
+// MustPropose encodes and applies one command and fails t unless it was
+// applied without a domain error.
+func (d *Direct) MustPropose(t testing.TB, typ raftfsm.CommandType, payload any) []byte {
 	t.Helper()
 	cmd, err := raftfsm.EncodeCommand(typ, payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := d.Propose(context.Background(), cmd)
-	if err == nil {
-		err = r.Err
-	}
+	v, err := raftfsm.Outcome(d.Propose(context.Background(), cmd))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return v
 }

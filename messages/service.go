@@ -1,0 +1,204 @@
+// Package messages is the use case of sending a message through the Cloud
+// API (issue 12, item 7): it validates a parsed send request against the
+// replicated state, seals what is private with the one sealing recipe
+// (seal.SealMessage), proposes the accept command and maps the state
+// machine's refusals to the platform's error codes. The HTTP handler only
+// resolves the caller and the wire format (DESIGN.md).
+package messages
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/graph"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/seal"
+)
+
+// Cluster replicates commands and exposes the local replica.
+type Cluster interface {
+	Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error)
+	FSM() *raftfsm.FSM
+}
+
+// Sealer seals content under a retention class's data key and names
+// consumers by their keyed reference (package seal).
+type Sealer interface {
+	seal.SealingKeys
+	ConsumerRef(phoneNumberID, waID string) string
+}
+
+// Identities reports the hash of the identity key the business last saw
+// for a consumer of a phone number (package connector).
+type Identities interface {
+	IdentityHash(phoneNumberID, waID string) (hash string, ok bool)
+}
+
+// Deps are the service's dependencies.
+type Deps struct {
+	Cluster Cluster
+	Sealer  Sealer
+	// Identities backs recipient_identity_key_hash; nil skips that check.
+	Identities Identities
+	Now        func() time.Time
+}
+
+// Service sends messages and marks inbound messages read.
+type Service struct {
+	d   Deps
+	seq atomic.Uint64
+}
+
+// New returns a service.
+func New(d Deps) *Service {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Service{d: d}
+}
+
+// Send is one send request of a business.
+type Send struct {
+	// Tenant is the sending phone number's tenant (already checked to be
+	// the caller's).
+	Tenant raftfsm.Tenant
+	// Request is the parsed, wire-valid request (not a mark-read).
+	Request *cloudapi.SendRequest
+	// Media checks one media id the request refers to (the caller knows
+	// whose media it may use); nil accepts every id.
+	Media func(cloudapi.MediaRef) error
+	// Admit is the caller's last check before anything is sealed (the
+	// API's throughput and pair-rate limits); nil admits.
+	Admit func(phone raftfsm.Phone, waID string) error
+}
+
+// Send validates, seals and replicates one outbound message and returns
+// its wamid once a quorum has committed it. Refusals are *graph.Error
+// values with the platform's codes; nothing is replicated for them.
+func (s *Service) Send(ctx context.Context, in Send) (string, error) {
+	t, req := in.Tenant, in.Request
+	now := s.d.Now()
+	phone, err := s.d.Cluster.FSM().Phone(t.PhoneNumberID)
+	if err != nil {
+		return "", err
+	}
+	if !phone.Registered {
+		return "", cloudapi.ErrNotRegistered
+	}
+	if req.Type == "template" {
+		if err := s.checkTemplate(t.WABAID, req); err != nil {
+			return "", err
+		}
+	}
+	if in.Media != nil {
+		for _, m := range req.MediaRefs() {
+			if err := in.Media(m); err != nil {
+				return "", err
+			}
+		}
+	}
+	waID := req.WAID()
+	if waID == cloudapi.NormalizePhone(t.DisplayPhoneNumber) {
+		return "", cloudapi.ErrRecipientIsSender
+	}
+	if h := req.RecipientIdentityKeyHash; h != "" && s.d.Identities != nil {
+		// The consumer reinstalled since the business last checked: refuse,
+		// as the Cloud API does, until the business has seen the change.
+		if cur, ok := s.d.Identities.IdentityHash(t.PhoneNumberID, waID); ok && cur != h {
+			return "", cloudapi.ErrIdentityKeyMismatch
+		}
+	}
+	if in.Admit != nil {
+		if err := in.Admit(phone, waID); err != nil {
+			return "", err
+		}
+	}
+	content, err := cloudapi.EncodeContent(req)
+	if err != nil {
+		return "", err
+	}
+	var keyID [9]byte
+	if _, err := rand.Read(keyID[:]); err != nil {
+		return "", err
+	}
+	wamid := cloudapi.NewWAMID(waID, true, keyID)
+	// Sealed here, on the proposer, under the data key of the phone's
+	// retention class: the Raft log, snapshots and backups only ever hold
+	// ciphertext, unreadable once that key is destroyed after retention.
+	// The wamid (which embeds the number) is stored only as a hash, the
+	// consumer as a keyed reference.
+	sm, err := seal.SealMessage(ctx, s.d.Sealer, phone.EffectiveRetention(), wamid, waID, content, req.BizOpaqueCallbackData)
+	if err != nil {
+		return "", err
+	}
+	typ := req.MessageContent().Type
+	var tplName, tplLang string
+	if typ == "template" && req.Template != nil {
+		tplName, tplLang = req.Template.Name, req.Template.Language.Code
+	}
+	cmd := raftfsm.EncodeAcceptMessage(raftfsm.AcceptMessage{
+		Key: s.Key(), IDRef: sm.IDRef, IDSealed: sm.ID, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
+		PeerRef: s.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), PeerSealed: sm.Peer,
+		Type: typ, Content: sm.Content, CallbackSealed: sm.Callback,
+		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
+		TemplateName: tplName, TemplateLanguage: tplLang,
+	})
+	_, err = raftfsm.Outcome(s.d.Cluster.Propose(ctx, cmd))
+	switch {
+	case errors.Is(err, raftfsm.ErrWindowClosed):
+		return "", cloudapi.ErrReEngagement
+	case errors.Is(err, raftfsm.ErrMessagingLimit):
+		return "", cloudapi.ErrMessagingLimit
+	case err != nil:
+		return "", err
+	}
+	return wamid, nil
+}
+
+// MarkRead marks an inbound message of the phone number read (and shows a
+// typing indicator when asked); the connector sends the read receipt.
+func (s *Service) MarkRead(ctx context.Context, phoneNumberID string, req *cloudapi.SendRequest) error {
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdMarkRead, raftfsm.MarkRead{
+		PhoneNumberID: phoneNumberID, IDRef: raftfsm.MessageIDRef(req.MessageID), At: s.d.Now().UnixMilli(),
+		Typing: req.TypingIndicator != nil})
+	if err != nil {
+		return err
+	}
+	_, err = raftfsm.Outcome(s.d.Cluster.Propose(ctx, cmd))
+	if errors.Is(err, raftfsm.ErrNotFound) {
+		return graph.ErrParameterValue.With("message_id is not a message received by this phone number")
+	}
+	return err
+}
+
+// checkTemplate refuses a template send whose template is missing, not
+// approved, or whose parameters do not match it.
+func (s *Service) checkTemplate(wabaID string, req *cloudapi.SendRequest) error {
+	t, err := s.d.Cluster.FSM().TemplateByName(wabaID, req.Template.Name, req.Template.Language.Code)
+	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.Status != "APPROVED") {
+		return cloudapi.ErrTemplateMissing.Withf("template name (%s) does not exist in %s or is not approved", req.Template.Name, req.Template.Language.Code)
+	}
+	if err != nil {
+		return err
+	}
+	want := cloudapi.PositionalParams(t.BodyParams, t.HeaderParams)
+	if t.ParameterFormat == "NAMED" {
+		want = cloudapi.TemplateParams{Named: true, Body: t.BodyParamNames, Header: t.HeaderParamNames}
+	}
+	return req.Template.MatchParams(want)
+}
+
+// Key returns a new message key: the time prefix keeps keys (nearly)
+// monotonic across the cluster, so the messages bucket is appended in
+// order; the sequence makes them unique within this process.
+func (s *Service) Key() []byte {
+	var k [16]byte
+	binary.BigEndian.PutUint64(k[:8], uint64(s.d.Now().UnixNano()))
+	binary.BigEndian.PutUint64(k[8:], s.seq.Add(1))
+	return k[:]
+}
