@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+	"github.com/waedge/waedge/cloudapi"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -80,7 +81,9 @@ func benchApplyAccept(b *testing.B, consumers int) {
 			k := make([]byte, 16)
 			binary.BigEndian.PutUint64(k, uint64(at)*1e6)
 			binary.BigEndian.PutUint64(k[8:], uint64(j))
-			cmds = append(cmds, benchAcceptCmd(b, AcceptMessage{Key: k, IDRef: MessageIDRef(fmt.Sprint("wamid.", j)),
+			// The wamid as the API issues it: carrying the message key.
+			wamid := cloudapi.NewWAMIDWithKeyID(fmt.Sprint(15550000000+j%consumers), true, WAMIDKeyID(k, [9]byte{byte(j)}))
+			cmds = append(cmds, benchAcceptCmd(b, AcceptMessage{Key: k, IDRef: MessageIDRef(wamid),
 				IDSealed: sealed, PhoneNumberID: "3001", BusinessID: "1001",
 				PeerRef: fmt.Sprintf("%032x", uint32(j*2654435761)%uint32(consumers)), PeerSealed: sealed,
 				Type: "template", Content: content, CreatedAt: at, TemplateName: "hello", TemplateLanguage: "en"}))

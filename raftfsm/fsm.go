@@ -42,6 +42,10 @@ type FSM struct {
 	// outside one); bbolt's single writer serialises it.
 	batch *applyBatch
 
+	// sets is the in-memory half of the distinct-consumer sets, rebuilt
+	// by openDB (distinct_index.go).
+	sets distinctIndex
+
 	// expireMedia is CmdExpire's call site for stored media (see
 	// retention.go).
 	expireMedia ExpireFunc
@@ -120,6 +124,7 @@ func (f *FSM) openDB() error {
 		return fmt.Errorf("open %s: %w", f.path, err)
 	}
 	var idx, term uint64
+	var sets distinctIndex
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -130,13 +135,14 @@ func (f *FSM) openDB() error {
 			return err
 		}
 		idx, term = parseApplied(tx.Bucket(bucketMeta).Get(keyApplied))
-		return nil
+		sets, err = loadDistinctIndex(tx)
+		return err
 	})
 	if err != nil {
 		_ = db.Close()
 		return fmt.Errorf("initialise %s: %w", f.path, err)
 	}
-	f.db = db
+	f.db, f.sets = db, sets
 	f.setApplied(idx, term)
 	return nil
 }
@@ -229,7 +235,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	}
 	var lastIdx, lastTerm uint64
 	err := f.db.Update(func(tx *bolt.Tx) error {
-		f.batch = newApplyBatch(tx)
+		f.batch = newApplyBatch(tx, f.sets)
 		defer func() { f.batch = nil }()
 		// Append-mostly buckets: fill pages (bbolt splits at half by
 		// default, which doubles the pages a commit writes). Layout only:

@@ -100,7 +100,10 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 	if _, err := rand.Read(keyID[:]); err != nil {
 		return err
 	}
-	wamid := cloudapi.NewWAMID(waID, true, keyID)
+	// The wamid carries the message key, so the state machine finds the
+	// message without a secondary index (raftfsm.WAMIDKeyID).
+	key := g.messageKey()
+	wamid := cloudapi.NewWAMIDWithKeyID(waID, true, raftfsm.WAMIDKeyID(key, keyID))
 	// Content, the consumer's number and the callback data are sealed here, on the proposer,
 	// under the data key of the phone's retention class: the Raft log,
 	// snapshots and backups only ever hold ciphertext, which becomes
@@ -136,7 +139,7 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		tplName, tplLang = req.Template.Name, req.Template.Language.Code
 	}
 	cmd := raftfsm.EncodeAcceptMessage(raftfsm.AcceptMessage{
-		Key: g.messageKey(), IDRef: idRef, IDSealed: idSealed, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
+		Key: key, IDRef: idRef, IDSealed: idSealed, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
 		PeerRef: g.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), PeerSealed: peer,
 		Type: typ, Content: sealed, CallbackSealed: callback,
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
