@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -238,7 +239,12 @@ func recoverCheckpoint(dbPath string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer file.Close()
+	defer file.Close() // releases the lock
+	// bbolt's own lock: never rewrite the meta pages of a database another
+	// process has open.
+	if err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("%s is in use: %w", dbPath, err)
+	}
 	st, err := file.Stat()
 	if err != nil {
 		return err

@@ -127,3 +127,32 @@ func writeFile(t *testing.T, p string, b []byte) {
 }
 
 var _ = raft.LogCommand
+
+// TestCheckpointRecoveryLeavesAnOpenDatabaseAlone: opening a database
+// that another state machine has open fails without touching it (the
+// recovery would otherwise roll the live file's meta pages back under it).
+func TestCheckpointRecoveryLeavesAnOpenDatabaseAlone(t *testing.T) {
+	logs := hotLog(t)[:200]
+	path := filepath.Join(t.TempDir(), "fsm.db")
+	f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.ApplyBatch(logs[:100]) // after the checkpoint taken at open
+	if g, err := OpenWithOptions(path, nil, Options{}); err == nil {
+		_ = g.Close()
+		t.Fatal("a second open of a database in use succeeded")
+	}
+	f.ApplyBatch(logs[100:])
+	var stored uint64
+	if err := f.View(func(tx *bolt.Tx) error {
+		stored, _ = parseApplied(tx.Bucket(bucketMeta).Get(keyApplied))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 200 {
+		t.Fatalf("stored applied index %d after the second open, want 200", stored)
+	}
+}
