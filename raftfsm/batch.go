@@ -1,8 +1,10 @@
 package raftfsm
 
 import (
+	"cmp"
 	"container/heap"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -259,13 +261,20 @@ func (g *distinctGroup) flush(tx *bolt.Tx, x distinctIndex) {
 		n = counter(tx.Bucket(bucketDistinct), countKey)
 	}
 	n0 := n
-	refs := make([]string, 0, len(g.over))
-	for r := range g.over {
-		refs = append(refs, r)
+	// In time-index order: the puts append (bbolt inserts at the end of
+	// the last leaf instead of shifting it).
+	refs := make([]timeRef, 0, len(g.over))
+	for r, at := range g.over {
+		refs = append(refs, timeRef{at, r})
 	}
-	slices.Sort(refs)
-	for _, ref := range refs {
-		at := g.over[ref]
+	slices.SortFunc(refs, func(x, y timeRef) int {
+		if c := cmp.Compare(x.at, y.at); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ref, y.ref)
+	})
+	for _, e := range refs {
+		ref, at := e.ref, e.at
 		old := g.diskTime(ref)
 		if old >= 0 && g.hasCut && old <= g.maxCut {
 			old = -1 // deleted by the prune above
