@@ -91,7 +91,11 @@ func (f *FSM) startCheckpoints() error {
 	}
 	f.ck = &checkpointer{every: f.opts.CheckpointEvery, side: side, file: file}
 	f.db.NoSync = true
-	return f.checkpoint()
+	if err := f.checkpoint(); err != nil {
+		f.ck, f.db.NoSync = nil, false
+		return errors.Join(err, side.Close(), file.Close())
+	}
+	return nil
 }
 
 // stopCheckpoints makes everything durable, drops the sidecar (the file is
