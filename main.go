@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -25,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -189,6 +191,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	raftHeartbeat := str("raft-heartbeat-timeout", node.DefaultHeartbeatTimeout.String(), "a follower that hears nothing from the leader this long (randomised up to 2×) starts an election")
 	raftElection := str("raft-election-timeout", node.DefaultElectionTimeout.String(), "how long a candidate waits for votes before it tries again (not shorter than the heartbeat timeout)")
 	raftLease := str("raft-lease-timeout", node.DefaultLeaderLeaseTimeout.String(), "a leader that cannot reach a quorum this long steps down (not longer than the heartbeat timeout)")
+	fsmCheckpoint := str("fsm-checkpoint-every", strconv.Itoa(node.DefaultFSMCheckpointEvery), "the state machine fsyncs once per this many applied Raft entries instead of at every commit (the Raft log is fsynced either way); 0 fsyncs every commit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -207,6 +210,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	allow, err := egress.ParseAllow(*egressAllow)
 	if err != nil {
 		fmt.Fprintf(stderr, "waedge serve: --egress-allow: %v\n", err)
+		return 2
+	}
+	checkpointEvery, err := strconv.Atoi(*fsmCheckpoint)
+	if err != nil || checkpointEvery < 0 {
+		fmt.Fprintf(stderr, "waedge serve: --fsm-checkpoint-every %q: want a number of entries (0: fsync every commit)\n", *fsmCheckpoint)
 		return 2
 	}
 	expiryEvery, err := time.ParseDuration(*expiryInterval)
@@ -291,6 +299,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		HeartbeatTimeout:   raftTimeouts[0],
 		ElectionTimeout:    raftTimeouts[1],
 		LeaderLeaseTimeout: raftTimeouts[2],
+		FSMCheckpointEvery: cmp.Or(checkpointEvery, -1),
 	})
 	if err != nil {
 		_ = ln.Close()

@@ -33,7 +33,13 @@ const (
 // NewWAMID builds a message id for a conversation with waID; fromMe is
 // true for messages the business sent. keyID is random per message.
 func NewWAMID(waID string, fromMe bool, keyID [9]byte) string {
-	key := strings.ToUpper(hex.EncodeToString(keyID[:]))
+	return NewWAMIDWithKeyID(waID, fromMe, strings.ToUpper(hex.EncodeToString(keyID[:])))
+}
+
+// NewWAMIDWithKeyID is NewWAMID with the key id given as a string (less
+// than 128 characters), for ids that carry more than random bytes (see
+// raftfsm.WAMIDKeyID).
+func NewWAMIDWithKeyID(waID string, fromMe bool, key string) string {
 	b := make([]byte, 0, 16+len(waID)+len(key))
 	b = append(b, 1<<4|ctStruct) // field 1: struct
 	b = append(b, 1<<4|ctBinary) // .1: wa_id

@@ -126,7 +126,10 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 	if _, err := rand.Read(keyID[:]); err != nil {
 		return "", err
 	}
-	wamid := cloudapi.NewWAMID(waID, true, keyID)
+	// The wamid carries the message key, so the state machine finds the
+	// message without a secondary index (raftfsm.WAMIDKeyID).
+	key := s.Key()
+	wamid := cloudapi.NewWAMIDWithKeyID(waID, true, raftfsm.WAMIDKeyID(key, keyID))
 	// Sealed here, on the proposer, under the data key of the phone's
 	// retention class: the Raft log, snapshots and backups only ever hold
 	// ciphertext, unreadable once that key is destroyed after retention.
@@ -142,7 +145,7 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 		tplName, tplLang = req.Template.Name, req.Template.Language.Code
 	}
 	cmd := raftfsm.EncodeAcceptMessage(raftfsm.AcceptMessage{
-		Key: s.Key(), IDRef: sm.IDRef, IDSealed: sm.ID, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
+		Key: key, IDRef: sm.IDRef, IDSealed: sm.ID, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
 		PeerRef: s.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), PeerSealed: sm.Peer,
 		Type: typ, Content: sm.Content, CallbackSealed: sm.Callback,
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),

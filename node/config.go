@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// DefaultFSMCheckpointEvery is Config.FSMCheckpointEvery's default.
+const DefaultFSMCheckpointEvery = 1024
+
 // Config is everything a node needs to start. Zero values of the tuning
 // fields mean "use the default".
 type Config struct {
@@ -48,6 +51,11 @@ type Config struct {
 	SnapshotInterval time.Duration
 	// MaxBatch bounds the commands packed into one Raft entry.
 	MaxBatch int
+	// FSMCheckpointEvery is how many applied entries the state machine
+	// commits without fsync before a checkpoint makes them durable
+	// (raftfsm.Options; the Raft log is fsynced either way). Zero means
+	// DefaultFSMCheckpointEvery; negative fsyncs every commit.
+	FSMCheckpointEvery int
 	// MaxInFlight bounds the batches a batcher has outstanding at once.
 	// While they are in flight, new proposals queue up and form the next,
 	// larger batch: that is the whole group-commit mechanism. Measured on the
@@ -153,6 +161,9 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.JoinTimeout, 60*time.Second)
 	if c.SnapshotThreshold == 0 {
 		c.SnapshotThreshold = 16384
+	}
+	if c.FSMCheckpointEvery == 0 {
+		c.FSMCheckpointEvery = DefaultFSMCheckpointEvery
 	}
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = 10240

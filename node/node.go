@@ -400,7 +400,8 @@ func (n *Node) open(bootstrap bool) error {
 		return fmt.Errorf("load node certificate: %w", err)
 	}
 
-	if n.fsm, err = raftfsm.Open(cfg.path(fileFSM), cfg.Logger.With(slog.String("component", "raftfsm"))); err != nil {
+	if n.fsm, err = raftfsm.OpenWithOptions(cfg.path(fileFSM), cfg.Logger.With(slog.String("component", "raftfsm")),
+		raftfsm.Options{CheckpointEvery: max(cfg.FSMCheckpointEvery, 0)}); err != nil {
 		return fmt.Errorf("open state machine: %w", err)
 	}
 	n.fsm.SetExpireHook(n.expiry.onExpire)

@@ -1,8 +1,10 @@
 package raftfsm
 
 import (
+	"cmp"
 	"container/heap"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -26,6 +28,7 @@ import (
 // database exactly as without aggregation.
 type applyBatch struct {
 	tx     *bolt.Tx
+	index  distinctIndex // the FSM's, updated by flush
 	stats  map[string]int64
 	sets   map[setID]*distinctGroup
 	phones map[string]*Phone
@@ -34,8 +37,8 @@ type applyBatch struct {
 
 type setID struct{ set, phone string }
 
-func newApplyBatch(tx *bolt.Tx) *applyBatch {
-	return &applyBatch{tx: tx}
+func newApplyBatch(tx *bolt.Tx, index distinctIndex) *applyBatch {
+	return &applyBatch{tx: tx, index: index}
 }
 
 // isHot lists the handlers that go through applyBatch for statistics and
@@ -125,7 +128,7 @@ func (b *applyBatch) flush() {
 			return compareStrings(x.phone, y.phone)
 		})
 		for _, id := range ids {
-			b.sets[id].flush(b.tx)
+			b.sets[id].flush(b.tx, b.index)
 		}
 		b.sets = nil
 	}
@@ -150,7 +153,7 @@ func (b *applyBatch) group(set, phoneID string) *distinctGroup {
 		if b.sets == nil {
 			b.sets = map[setID]*distinctGroup{}
 		}
-		g = &distinctGroup{set: set, phone: phoneID, over: map[string]int64{}, disk: map[string]int64{}}
+		g = &distinctGroup{set: set, phone: phoneID, over: map[string]int64{}, disk: map[string]int64{}, index: b.index}
 		b.sets[id] = g
 	}
 	return g
@@ -158,7 +161,7 @@ func (b *applyBatch) group(set, phoneID string) *distinctGroup {
 
 // distinctTouch records that ref was reached at at (see distinct.go).
 func (b *applyBatch) distinctTouch(set, phoneID, ref string, at, horizon int64) {
-	b.group(set, phoneID).touch(b.tx, ref, at, horizon)
+	b.group(set, phoneID).touch(ref, at, horizon)
 }
 
 // tierRefused reports whether reaching ref at at would exceed limit
@@ -172,11 +175,13 @@ func (b *applyBatch) tierRefused(set, phoneID, ref string, cutoff, limit int64) 
 		if counter(b.tx.Bucket(bucketDistinct), distinctCountKey(set, phoneID))+int64(len(g.over)) < limit {
 			return false
 		}
-		g.flush(b.tx)
+		g.flush(b.tx, b.index)
 		delete(b.sets, setID{set, phoneID})
 	}
-	live, present := distinctLive(b.tx, set, phoneID, ref, cutoff)
-	return !present && live >= limit
+	if t, ok := b.index.time(set, phoneID, ref); ok && t > cutoff {
+		return false // already counted
+	}
+	return distinctLive(b.tx, set, phoneID, cutoff) >= limit
 }
 
 // distinctGroup is one set of one phone inside a batch. The rules it
@@ -197,17 +202,19 @@ type distinctGroup struct {
 	over       map[string]int64 // ref → time, written in this batch
 	byTime     timeHeap
 	disk       map[string]int64 // ref → time on disk at batch start (−1: absent)
+	index      distinctIndex    // what is on disk (distinct_index.go)
 	added      bool             // some touch added an entry: the count is written
 }
 
-// diskTime is ref's entry as of the batch start (cached).
-func (g *distinctGroup) diskTime(tx *bolt.Tx, ref string) int64 {
+// diskTime is ref's entry as of the batch start (cached: flush changes
+// the index).
+func (g *distinctGroup) diskTime(ref string) int64 {
 	if t, ok := g.disk[ref]; ok {
 		return t
 	}
-	t := int64(-1)
-	if v := tx.Bucket(bucketDistinct).Get(distinctKey(g.set, g.phone, ref)); len(v) == 8 {
-		t = int64(beUint64(v))
+	t, ok := g.index.time(g.set, g.phone, ref)
+	if !ok {
+		t = -1
 	}
 	g.disk[ref] = t
 	return t
@@ -226,11 +233,11 @@ func (g *distinctGroup) cut(c int64) {
 	}
 }
 
-func (g *distinctGroup) touch(tx *bolt.Tx, ref string, at, horizon int64) {
+func (g *distinctGroup) touch(ref string, at, horizon int64) {
 	g.cut(at - horizon)
 	cur, present := g.over[ref]
 	if !present {
-		if t := g.diskTime(tx, ref); t >= 0 && t > g.maxCut {
+		if t := g.diskTime(ref); t >= 0 && t > g.maxCut {
 			cur, present = t, true
 		}
 	}
@@ -245,23 +252,30 @@ func (g *distinctGroup) touch(tx *bolt.Tx, ref string, at, horizon int64) {
 }
 
 // flush writes the group as the one-by-one rules would have left it.
-func (g *distinctGroup) flush(tx *bolt.Tx) {
+func (g *distinctGroup) flush(tx *bolt.Tx, x distinctIndex) {
 	countKey := distinctCountKey(g.set, g.phone)
 	var n int64
 	if g.hasCut {
-		n, _ = distinctPruneN(tx, g.set, g.phone, g.maxCut, -1) // writes the count if it dropped any
+		n, _ = distinctPruneN(tx, x, g.set, g.phone, g.maxCut, -1) // writes the count if it dropped any
 	} else {
 		n = counter(tx.Bucket(bucketDistinct), countKey)
 	}
 	n0 := n
-	refs := make([]string, 0, len(g.over))
-	for r := range g.over {
-		refs = append(refs, r)
+	// In time-index order: the puts append (bbolt inserts at the end of
+	// the last leaf instead of shifting it).
+	refs := make([]timeRef, 0, len(g.over))
+	for r, at := range g.over {
+		refs = append(refs, timeRef{at, r})
 	}
-	slices.Sort(refs)
-	for _, ref := range refs {
-		at := g.over[ref]
-		old := g.diskTime(tx, ref)
+	slices.SortFunc(refs, func(x, y timeRef) int {
+		if c := cmp.Compare(x.at, y.at); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ref, y.ref)
+	})
+	for _, e := range refs {
+		ref, at := e.ref, e.at
+		old := g.diskTime(ref)
 		if old >= 0 && g.hasCut && old <= g.maxCut {
 			old = -1 // deleted by the prune above
 		}
@@ -273,7 +287,7 @@ func (g *distinctGroup) flush(tx *bolt.Tx) {
 		default:
 			n++
 		}
-		mustPut(tx, bucketDistinct, distinctKey(g.set, g.phone, ref), be64(at))
+		x.put(g.set, g.phone, ref, at)
 		mustPut(tx, bucketDistinctByTime, distinctTimeKey(g.set, g.phone, at, ref), nil)
 	}
 	// One by one, every add wrote the count: it exists after any add even

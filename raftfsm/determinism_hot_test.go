@@ -4,9 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand"
+	"reflect"
 	"testing"
 
 	"github.com/hashicorp/raft"
+	"github.com/waedge/waedge/cloudapi"
+	bolt "go.etcd.io/bbolt"
 )
 
 // hotLog is a log of the commands whose statistics and distinct-consumer
@@ -61,8 +64,11 @@ func hotLog(t testing.TB) []*raft.Log {
 		ref := fmt.Sprint("ref", rnd.Intn(400))
 		switch r := rnd.Intn(100); {
 		case r < 55:
-			wamid := fmt.Sprint("out", i)
-			c := AcceptMessage{Key: key(when), IDRef: MessageIDRef(wamid), PhoneNumberID: phone, BusinessID: biz,
+			wamid, k := fmt.Sprint("out", i), key(when)
+			if i%2 == 0 { // a wamid that carries its key: no message_refs entry
+				wamid = cloudapi.NewWAMIDWithKeyID("15550001111", true, WAMIDKeyID(k, [9]byte{byte(i)}))
+			}
+			c := AcceptMessage{Key: k, IDRef: MessageIDRef(wamid), PhoneNumberID: phone, BusinessID: biz,
 				PeerRef: ref, Type: "template", Content: []byte{byte(i)}, CreatedAt: when, TemplateName: "bill", TemplateLanguage: "en"}
 			if rnd.Intn(3) == 0 {
 				c.Type, c.RequireWindow = "text", true
@@ -147,5 +153,44 @@ func TestDeterminismHotPath(t *testing.T) {
 		if dumps[i] != dumps[0] {
 			t.Fatalf("grouping %d: same log, different state", i)
 		}
+	}
+}
+
+// TestDistinctIndexFollowsTheDisk: the in-memory half of the distinct
+// sets (distinct_index.go) is what the time index on disk rebuilds, after
+// every batch, and a replica that restarts (reopens its database) every
+// hundred entries refuses and writes exactly what one that never restarts
+// does.
+func TestDistinctIndexFollowsTheDisk(t *testing.T) {
+	logs := hotLog(t)
+	straight := openFSM(t)
+	restarted := openFSM(t)
+	path := restarted.path
+	for i := 0; i < len(logs); i += 7 {
+		batch := logs[i:min(i+7, len(logs))]
+		want, got := straight.ApplyBatch(batch), restarted.ApplyBatch(batch)
+		if fmt.Sprint(want) != fmt.Sprint(got) {
+			t.Fatalf("entries %d…: results %v after restarts, %v without", i+1, got, want)
+		}
+		var disk distinctIndex
+		if err := straight.View(func(tx *bolt.Tx) (err error) { disk, err = loadDistinctIndex(tx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(disk, straight.sets) {
+			t.Fatalf("after entry %d the in-memory index differs from the disk's", i+len(batch))
+		}
+		if i%100 < 7 {
+			if err := restarted.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if restarted, err = Open(path, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Cleanup(func() { _ = restarted.Close() })
+	if dumpOf(t, straight) != dumpOf(t, restarted) {
+		t.Fatal("same log, different state after restarts")
 	}
 }

@@ -42,10 +42,6 @@ var distinctSets = []struct {
 	horizon int64
 }{{setTier, tierHorizon}, {setReach, reachHorizon}}
 
-func distinctKey(set, phoneID, ref string) []byte {
-	return []byte(set + "\x00" + phoneID + "\x00" + ref)
-}
-
 func distinctCountKey(set, phoneID string) []byte {
 	return []byte(set + "\x00" + phoneID + "\x01")
 }
@@ -70,10 +66,11 @@ func counter(b *bolt.Bucket, k []byte) int64 {
 	return int64(beUint64(v))
 }
 
-// distinctLive returns how many entries of the set are newer than cutoff
-// and whether ref is one of them, without writing (the refusal path must
-// leave no state behind).
-func distinctLive(tx *bolt.Tx, set, phoneID, ref string, cutoff int64) (live int64, present bool) {
+// distinctLive returns how many entries of the set are newer than cutoff,
+// from the disk alone (the stored count less the stale prefix of the time
+// index), without writing: the refusal path must leave no state behind,
+// and read paths outside Apply use it too.
+func distinctLive(tx *bolt.Tx, set, phoneID string, cutoff int64) int64 {
 	n := counter(tx.Bucket(bucketDistinct), distinctCountKey(set, phoneID))
 	prefix := distinctTimePrefix(set, phoneID)
 	c := tx.Bucket(bucketDistinctByTime).Cursor()
@@ -83,28 +80,25 @@ func distinctLive(tx *bolt.Tx, set, phoneID, ref string, cutoff int64) (live int
 		}
 		n--
 	}
-	if v := tx.Bucket(bucketDistinct).Get(distinctKey(set, phoneID, ref)); len(v) == 8 && int64(beUint64(v)) > cutoff {
-		present = true
-	}
-	return n, present
+	return n
 }
 
 // distinctPrune drops the entries at or before cutoff and returns the
 // number of entries left.
-func distinctPrune(tx *bolt.Tx, set, phoneID string, cutoff int64) int64 {
-	n, _ := distinctPruneN(tx, set, phoneID, cutoff, -1)
+func distinctPrune(tx *bolt.Tx, x distinctIndex, set, phoneID string, cutoff int64) int64 {
+	n, _ := distinctPruneN(tx, x, set, phoneID, cutoff, -1)
 	return n
 }
 
 // expireDistinct drops at most budget entries of every set of phoneID past
 // its horizon at now (unix ms) and returns how many it dropped.
-func expireDistinct(tx *bolt.Tx, phoneID string, now int64, budget int) int {
+func expireDistinct(tx *bolt.Tx, x distinctIndex, phoneID string, now int64, budget int) int {
 	dropped := 0
 	for _, s := range distinctSets {
 		if budget-dropped <= 0 {
 			break
 		}
-		_, d := distinctPruneN(tx, s.name, phoneID, now-s.horizon, budget-dropped)
+		_, d := distinctPruneN(tx, x, s.name, phoneID, now-s.horizon, budget-dropped)
 		dropped += d
 	}
 	return dropped
@@ -113,7 +107,7 @@ func expireDistinct(tx *bolt.Tx, phoneID string, now int64, budget int) int {
 // distinctPruneN drops at most budget (< 0: all) entries at or before
 // cutoff, oldest first; it returns the number of entries left and how
 // many it dropped.
-func distinctPruneN(tx *bolt.Tx, set, phoneID string, cutoff int64, budget int) (int64, int) {
+func distinctPruneN(tx *bolt.Tx, x distinctIndex, set, phoneID string, cutoff int64, budget int) (int64, int) {
 	db := tx.Bucket(bucketDistinct)
 	n := counter(db, distinctCountKey(set, phoneID))
 	prefix := distinctTimePrefix(set, phoneID)
@@ -130,7 +124,7 @@ func distinctPruneN(tx *bolt.Tx, set, phoneID string, cutoff int64, budget int) 
 	}
 	for _, k := range stale {
 		mustDelete(tx, bucketDistinctByTime, k)
-		mustDelete(tx, bucketDistinct, distinctKey(set, phoneID, string(k[len(prefix)+9:])))
+		x.drop(set, phoneID, string(k[len(prefix)+9:]))
 		n--
 	}
 	mustPut(tx, bucketDistinct, distinctCountKey(set, phoneID), be64(n))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +27,12 @@ type handler func(tx *bolt.Tx, payload []byte) ([]byte, error)
 type FSM struct {
 	path   string
 	logger *slog.Logger
+	opts   Options
+
+	// ckMu serialises commits and checkpoints (durable.go); ck is nil
+	// when every commit fsyncs.
+	ckMu sync.Mutex
+	ck   *checkpointer
 
 	mu sync.RWMutex // guards db, which Restore swaps; View and Apply hold it for reading
 	db *bolt.DB
@@ -41,6 +48,10 @@ type FSM struct {
 	// batch is the in-memory state of the ApplyBatch running now (nil
 	// outside one); bbolt's single writer serialises it.
 	batch *applyBatch
+
+	// sets is the in-memory half of the distinct-consumer sets, rebuilt
+	// by openDB (distinct_index.go).
+	sets distinctIndex
 
 	// expireMedia is CmdExpire's call site for stored media (see
 	// retention.go).
@@ -58,12 +69,19 @@ var (
 
 // Open opens (or creates, mode 0600) the state machine database at path,
 // creates missing buckets and loads the applied index. A nil logger
-// discards.
+// discards. Every commit is fsynced (see OpenWithOptions).
 func Open(path string, logger *slog.Logger) (*FSM, error) {
+	return OpenWithOptions(path, logger, Options{})
+}
+
+// OpenWithOptions is Open with options (durable.go: checkpoints instead of
+// an fsync per commit). Opening first rolls the file back to its last
+// checkpoint if commits after it may not have reached the disk.
+func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	f := &FSM{path: path, logger: logger, appliedCh: make(chan struct{})}
+	f := &FSM{path: path, logger: logger, opts: opts, appliedCh: make(chan struct{})}
 	f.handlers = map[CommandType]handler{
 		CmdNoop:               func(*bolt.Tx, []byte) ([]byte, error) { return nil, nil },
 		CmdCreateTenant:       f.applyCreateTenant,
@@ -116,11 +134,19 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 // openDB opens f.path, creates the buckets and loads the applied index.
 // Callers hold mu for writing, or own f exclusively.
 func (f *FSM) openDB() error {
-	db, err := bolt.Open(f.path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true})
+	if err := recoverCheckpoint(f.path, f.logger); err != nil {
+		return fmt.Errorf("recover %s: %w", f.path, err)
+	}
+	bo := &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true}
+	if f.opts.CheckpointEvery > 0 {
+		bo.InitialMmapSize = checkpointMmapSize // no remap while a checkpoint is pinned
+	}
+	db, err := bolt.Open(f.path, 0o600, bo)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", f.path, err)
 	}
 	var idx, term uint64
+	var sets distinctIndex
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -131,14 +157,19 @@ func (f *FSM) openDB() error {
 			return err
 		}
 		idx, term = parseApplied(tx.Bucket(bucketMeta).Get(keyApplied))
-		return nil
+		sets, err = loadDistinctIndex(tx)
+		return err
 	})
 	if err != nil {
 		_ = db.Close()
 		return fmt.Errorf("initialise %s: %w", f.path, err)
 	}
-	f.db = db
+	f.db, f.sets = db, sets
 	f.setApplied(idx, term)
+	if err := f.startCheckpoints(); err != nil {
+		f.db = nil
+		return errors.Join(fmt.Errorf("checkpoint %s: %w", f.path, err), db.Close())
+	}
 	return nil
 }
 
@@ -157,7 +188,10 @@ func (f *FSM) Close() error {
 	if f.db == nil {
 		return nil
 	}
-	err := f.db.Close()
+	f.ckMu.Lock()
+	cerr := f.stopCheckpoints()
+	f.ckMu.Unlock()
+	err := errors.Join(cerr, f.db.Close())
 	f.db = nil
 	if err != nil {
 		return fmt.Errorf("close %s: %w", f.path, err)
@@ -229,8 +263,11 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		return out // nothing new: do not even open a write transaction
 	}
 	var lastIdx, lastTerm uint64
+	n := 0 // entries applied
+	f.ckMu.Lock()
+	defer f.ckMu.Unlock()
 	err := f.db.Update(func(tx *bolt.Tx) error {
-		f.batch = newApplyBatch(tx)
+		f.batch = newApplyBatch(tx, f.sets)
 		defer func() { f.batch = nil }()
 		// Append-mostly buckets: fill pages (bbolt splits at half by
 		// default, which doubles the pages a commit writes). Layout only:
@@ -253,6 +290,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 				}
 			}
 			applied, lastIdx, lastTerm = l.Index, l.Index, l.Term
+			n++
 		}
 		if lastIdx == 0 {
 			return nil
@@ -265,6 +303,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	}
 	if lastIdx != 0 {
 		f.setApplied(lastIdx, lastTerm)
+		f.afterCommit(n)
 	}
 	f.deliverExpireHooks()
 	return out

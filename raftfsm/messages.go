@@ -2,8 +2,6 @@ package raftfsm
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -46,15 +44,6 @@ type Message struct {
 	// Category is an outbound message's pricing category (its template's
 	// category, else service), for statistics and billing.
 	Category string
-}
-
-// MessageIDRef is how a message id is stored and looked up: a wamid embeds
-// the consumer's number (base64), so it never reaches the disk in clear.
-// Our wamids carry 72 random bits, so the hash cannot be reversed by
-// enumerating numbers.
-func MessageIDRef(wamid string) string {
-	h := sha256.Sum256([]byte("waedge wamid v1\x00" + wamid))
-	return hex.EncodeToString(h[:16])
 }
 
 // IDAAD is the additional data a message's sealed wamid is bound to.
@@ -119,16 +108,25 @@ type MarkRead struct {
 
 // putMessage stores m under its primary key (messageKey: its phone's
 // range, in time order) with the one secondary entry a lookup needs: the
-// wamid reference → primary key (statuses, mark-as-read, GET).
+// wamid reference → primary key (statuses, mark-as-read, GET), unless the
+// reference is keyed (idref.go).
 func putMessage(tx *bolt.Tx, m *Message) {
 	pk := messageKey(m.PhoneNumberID, m.Key)
 	mustPut(tx, bucketMessages, pk, encodeMessage(m))
-	mustPut(tx, bucketMessageIDs, []byte(m.IDRef), pk)
+	if needsRefEntry(m.IDRef, m.Key) {
+		mustPut(tx, bucketMessageIDs, []byte(m.IDRef), pk)
+	}
 }
 
-// lookupMessage finds a message by its wamid reference: its primary key
-// (a copy) and stored record (valid in tx), nil when absent.
-func lookupMessage(tx *bolt.Tx, idRef string) (pk, v []byte) {
+// lookupMessage finds a message of phoneID ("": any phone) by its wamid
+// reference: its primary key (a copy) and stored record (valid in tx),
+// nil when absent. Callers still check the record's phone.
+func lookupMessage(tx *bolt.Tx, phoneID, idRef string) (pk, v []byte) {
+	if key := refKey(idRef); key != nil {
+		if pk, v = lookupKeyed(tx, phoneID, idRef, key); pk != nil {
+			return pk, v
+		}
+	}
 	k := tx.Bucket(bucketMessageIDs).Get([]byte(idRef))
 	if k == nil {
 		return nil, nil
@@ -144,7 +142,7 @@ func lookupMessage(tx *bolt.Tx, idRef string) (pk, v []byte) {
 // queues, keyed by the 16-byte message key alone) a queued message of any
 // phone with the same key.
 func messageTaken(tx *bolt.Tx, phoneID, idRef string, key []byte, queues ...[]byte) bool {
-	if tx.Bucket(bucketMessageIDs).Get([]byte(idRef)) != nil ||
+	if needsRefEntry(idRef, key) && tx.Bucket(bucketMessageIDs).Get([]byte(idRef)) != nil ||
 		tx.Bucket(bucketMessages).Get(messageKey(phoneID, key)) != nil {
 		return true
 	}
@@ -272,7 +270,7 @@ func (f *FSM) recordInbound(c *RecordInbound) {
 func (f *FSM) applyMarkRead(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c MarkRead
 	decode(payload, &c)
-	pk, v := lookupMessage(tx, c.IDRef)
+	pk, v := lookupMessage(tx, c.PhoneNumberID, c.IDRef)
 	if pk == nil {
 		return nil, domainErr(ErrNotFound, "message")
 	}
@@ -319,7 +317,7 @@ func parseEnvelopeValue(v []byte) (phoneID string, sealed []byte, ok bool) {
 func (f *FSM) MessageByID(wamid string) (Message, error) {
 	var m Message
 	err := f.View(func(tx *bolt.Tx) error {
-		pk, v := lookupMessage(tx, MessageIDRef(wamid))
+		pk, v := lookupMessage(tx, "", MessageIDRef(wamid))
 		if pk == nil {
 			return ErrNotFound
 		}

@@ -14,7 +14,10 @@ import (
 // — and the connector's envelope and read-receipt queues without the
 // phone-number id. Schema 2 keeps one binary record per message under
 // phone 0 key (record.go), the wamid ref → that key, and the phone id in
-// the queue values.
+// the queue values. Schema 3 drops the consumer → time records of the
+// distinct-consumer sets from bucket distinct (set 0 phone 0 ref): that
+// half of the sets lives in memory, rebuilt from the time index
+// (distinct_index.go); the counts stay.
 //
 // Open migrates a schema-1 database once, in one bbolt transaction (all
 // or nothing), before anything reads it. The result is a pure function of
@@ -25,7 +28,7 @@ import (
 // schema than this binary knows is refused.
 
 // schemaVersion is the layout this binary reads and writes.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // Schema-1 buckets, read only by the migration.
 var (
@@ -55,7 +58,31 @@ func migrate(tx *bolt.Tx) error {
 			return err
 		}
 	}
+	if err := dropDistinctRefs(tx); err != nil {
+		return err
+	}
 	return meta.Put(keySchema, be64(schemaVersion))
+}
+
+// dropDistinctRefs deletes the schema-2 consumer records of bucket
+// distinct (set 0 phone 0 ref), keeping the counts (set 0 phone 1).
+func dropDistinctRefs(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketDistinct)
+	var refs [][]byte
+	if err := b.ForEach(func(k, _ []byte) error {
+		if _, rest, ok := bytes.Cut(k, []byte{0}); ok && bytes.IndexByte(rest, 0) >= 0 {
+			refs = append(refs, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range refs {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // migrateMessages1 rewrites schema-1 messages and queues as schema 2 and

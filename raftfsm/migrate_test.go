@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -144,5 +145,48 @@ func TestRestoreSchema1Backup(t *testing.T) {
 	}
 	if got, want := restore(&oldStream, "from-old.db"), restore(&newStream, "from-new.db"); got != want {
 		t.Fatalf("restored schema-1 backup differs:\n%s\n--- want\n%s", got, want)
+	}
+}
+
+// TestMigrateSchema2DropsDistinctRecords: a schema-2 database kept the
+// consumer → time half of the distinct sets on disk; opening it drops
+// those records (the index is rebuilt from the time index), keeps the
+// counts, and refuses the same consumers as before.
+func TestMigrateSchema2DropsDistinctRecords(t *testing.T) {
+	logs := hotLog(t)
+	f := openFSM(t)
+	f.ApplyBatch(logs[:len(logs)/2])
+	want := dumpOf(t, f)
+	// What schema 2 had beside the time index: set 0 phone 0 ref → time.
+	if err := f.db.Update(func(tx *bolt.Tx) error {
+		for id, m := range f.sets {
+			for ref, at := range m {
+				if err := tx.Bucket(bucketDistinct).Put([]byte(id.set+"\x00"+id.phone+"\x00"+ref), be64(at)); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, be64(2))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if dumpOf(t, f) == want {
+		t.Fatal("the schema-2 records were not written")
+	}
+	sets := f.sets
+	path := f.path
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if got := dumpOf(t, g); got != want {
+		t.Fatalf("migrated schema 2:\n%s\n--- want\n%s", got, want)
+	}
+	if !reflect.DeepEqual(g.sets, sets) || len(sets) == 0 {
+		t.Fatal("the rebuilt index differs")
 	}
 }

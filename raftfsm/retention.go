@@ -202,7 +202,7 @@ func (f *FSM) applyExpire(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		if left() <= 0 {
 			break
 		}
-		r.Deleted += expireDistinct(tx, ph, c.Now, left())
+		r.Deleted += expireDistinct(tx, f.sets, ph, c.Now, left())
 	}
 	if left() > 0 {
 		r.Deleted += expireAudit(tx, c.Now-AuditRetention.Milliseconds(), left())
@@ -292,7 +292,7 @@ func deleteMessage(tx *bolt.Tx, pk []byte) {
 		if err != nil {
 			panic(fmt.Sprintf("raftfsm: %v", err))
 		}
-		if len(ref) > 0 {
+		if len(ref) > 0 && needsRefEntry(string(ref), key) {
 			mustDelete(tx, bucketMessageIDs, bytes.Clone(ref))
 		}
 		mustDelete(tx, bucketMessages, pk)

@@ -322,12 +322,19 @@ func TestExpireRejectsMissingNow(t *testing.T) {
 }
 
 // distinctRefs lists the consumer references held in the distinct-consumer
-// sets (entries and time index).
+// sets (in-memory entries and the time index on disk).
 func distinctRefs(t *testing.T, f *FSM) []string {
 	t.Helper()
 	var refs []string
+	for _, m := range f.sets {
+		for ref := range m {
+			if strings.HasPrefix(ref, "ref-") {
+				refs = append(refs, "distinct:"+ref)
+			}
+		}
+	}
 	err := f.View(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketDistinct, bucketDistinctByTime} {
+		for _, b := range [][]byte{bucketDistinctByTime} {
 			_ = tx.Bucket(b).ForEach(func(k, _ []byte) error {
 				if i := strings.LastIndex(string(k), "ref-"); i >= 0 {
 					refs = append(refs, string(b)+":"+string(k[i:]))

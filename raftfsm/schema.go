@@ -99,10 +99,9 @@ var (
 	// type 0 status 0 pricing category → count (BE64). Non-identifiable
 	// counters; kept after the messages they count expire.
 	bucketStats = []byte("stats")
-	// bucketDistinct: set name 0 phone-number id 0 consumer reference →
-	// last time (BE64 unix ms); set name 0 phone-number id 1 → the number
-	// of entries (BE64). Rolling sets of distinct consumers (see
-	// distinct.go), never numbers.
+	// bucketDistinct: set name 0 phone-number id 1 → the number of entries
+	// (BE64) of a rolling set of distinct consumers (see distinct.go). The
+	// consumer → last time half lives in memory (distinct_index.go).
 	bucketDistinct = []byte("distinct")
 	// bucketDistinctByTime: set name 0 phone-number id 0 time BE64 0
 	// consumer reference → empty: the same sets in time order, so entries

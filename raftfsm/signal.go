@@ -178,7 +178,7 @@ func (f *FSM) signalCommit(tx *bolt.Tx, c *SignalCommit) error {
 	}
 	for _, u := range c.Failed {
 		f.applyStatusUpdate(c.PhoneNumberID, u)
-		if pk, _ := lookupMessage(tx, u.IDRef); pk != nil {
+		if pk, _ := lookupMessage(tx, c.PhoneNumberID, u.IDRef); pk != nil {
 			_, key, _ := splitMessageKey(pk)
 			mustDelete(tx, bucketSignalPending, key)
 		}
@@ -198,7 +198,7 @@ func checkStatusUpdate(tx *bolt.Tx, phoneID string, u StatusUpdate) error {
 	if statusRank(u.Status) < 1 {
 		return domainErr(ErrInvalid, "status")
 	}
-	pk, v := lookupMessage(tx, u.IDRef)
+	pk, v := lookupMessage(tx, phoneID, u.IDRef)
 	if pk == nil {
 		return domainErr(ErrNotFound, "message")
 	}
@@ -213,7 +213,7 @@ func checkStatusUpdate(tx *bolt.Tx, phoneID string, u StatusUpdate) error {
 func (f *FSM) applyStatusUpdate(phoneID string, u StatusUpdate) {
 	b := f.batch
 	tx := b.tx
-	pk, v := lookupMessage(tx, u.IDRef)
+	pk, v := lookupMessage(tx, phoneID, u.IDRef)
 	if pk == nil {
 		return
 	}

@@ -21,7 +21,22 @@ import (
 // and stores its own applied index, so log compaction only needs metadata.
 // The data is streamed from the live database by SnapshotStore.Open when a
 // follower needs it.
-func (f *FSM) Snapshot() (raft.FSMSnapshot, error) { return liveSnapshot{f: f}, nil }
+//
+// With checkpoints (durable.go) it takes one first: Raft may compact its
+// log up to this snapshot's index, so the state at that index must be
+// recoverable without the log.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	f.ckMu.Lock()
+	defer f.ckMu.Unlock()
+	if f.ck != nil && f.db != nil {
+		if err := f.checkpoint(); err != nil {
+			return nil, fmt.Errorf("snapshot: checkpoint: %w", err)
+		}
+	}
+	return liveSnapshot{f: f}, nil
+}
 
 // liveSnapshot is the FSMSnapshot of a durable FSM.
 type liveSnapshot struct{ f *FSM }
@@ -93,6 +108,14 @@ func (f *FSM) swap(tmp string) error {
 	defer f.mu.Unlock()
 	if f.db == nil {
 		return ErrClosed
+	}
+	// The sidecar belongs to the old file: the old file is synced and it
+	// goes, so that a crash in between cannot apply it to the new one.
+	f.ckMu.Lock()
+	err := f.stopCheckpoints()
+	f.ckMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("install snapshot: %w", err)
 	}
 	if err := f.db.Close(); err != nil {
 		return fmt.Errorf("install snapshot: close database: %w", err)

@@ -1,0 +1,298 @@
+package raftfsm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Amortised state-machine fsync (see DESIGN.md, "Checkpoints").
+//
+// With Options.CheckpointEvery > 0 bbolt commits without fsync (NoSync)
+// and the database is made durable at checkpoints: every CheckpointEvery
+// applied entries, at every Raft snapshot (before the log below it may be
+// compacted) and on Close. A checkpoint
+//
+//  1. opens a read transaction (the pin) at the last commit, txid T, so
+//     bbolt reuses none of T's pages until the next checkpoint;
+//  2. fdatasyncs the file: T's pages and meta are on stable storage;
+//  3. copies T's meta page into the sidecar <db>.checkpoint (two slots
+//     with a CRC, written alternately and fdatasynced), then
+//  4. releases the previous pin.
+//
+// A crash between checkpoints (kill -9, power loss) leaves a file whose
+// newer pages and meta pages may or may not have reached the disk; T's
+// tree is intact because nothing overwrote it. Opening the file puts T's
+// meta back (recoverCheckpoint) — a no-op after a clean Close — so the
+// state is exactly T, with its applied index, and Raft replays the rest
+// from its own log (fsynced by raft-boltdb; the log is never compacted
+// past a checkpoint because Snapshot takes one). Nothing acknowledged is
+// lost: an acknowledgement needs a quorum's durable log.
+//
+// The pin forbids bbolt to remap while it is held (a remap waits for all
+// read transactions), so the database maps checkpointMmapSize up front
+// and goes back to fsync per commit if the file ever comes near it.
+
+// Options tune OpenWithOptions.
+type Options struct {
+	// CheckpointEvery > 0 amortises the fsync: a checkpoint every that
+	// many applied entries instead of an fsync per ApplyBatch. 0 syncs
+	// every commit.
+	CheckpointEvery int
+}
+
+const (
+	checkpointMmapSize = 64 << 30 // address space, not memory
+	checkpointHeadroom = 4 << 30  // back to per-commit fsync above size − headroom
+	sidecarMagic       = "WECKPT01"
+	sidecarSlot        = 128
+	metaBytes          = 16 + 64 // page header + bbolt's meta struct
+	boltMagic          = 0xED0CDAED
+)
+
+// checkpointer is the FSM's checkpoint state (nil: fsync per commit).
+type checkpointer struct {
+	every int
+	since int      // entries applied since the last checkpoint
+	pin   *bolt.Tx // read transaction at the last checkpoint
+	side  *os.File // the sidecar
+	file  *os.File // the database, read-only, for its meta pages
+	seq   uint64   // sidecar slot counter
+}
+
+func sidecarPath(dbPath string) string { return dbPath + ".checkpoint" }
+
+// startCheckpoints switches a freshly opened database to checkpoints and
+// takes the first one. Callers hold mu for writing or own f.
+func (f *FSM) startCheckpoints() error {
+	if f.opts.CheckpointEvery <= 0 {
+		// Commits sync; a sidecar left by a run with checkpoints has
+		// been applied by recoverCheckpoint and must not be applied again.
+		return removeSidecar(f.path)
+	}
+	side, err := os.OpenFile(sidecarPath(f.path), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	file, err := os.Open(f.path)
+	if err != nil {
+		_ = side.Close()
+		return err
+	}
+	f.ck = &checkpointer{every: f.opts.CheckpointEvery, side: side, file: file}
+	f.db.NoSync = true
+	if err := f.checkpoint(); err != nil {
+		f.ck, f.db.NoSync = nil, false
+		return errors.Join(err, side.Close(), file.Close())
+	}
+	return nil
+}
+
+// stopCheckpoints makes everything durable, drops the sidecar (the file is
+// consistent as it is) and releases the pin: before the database is
+// closed or replaced.
+func (f *FSM) stopCheckpoints() error {
+	ck := f.ck
+	if ck == nil {
+		return nil
+	}
+	f.ck = nil
+	f.db.NoSync = false
+	err := f.db.Sync()
+	if err == nil {
+		err = removeSidecar(f.path)
+	}
+	if ck.pin != nil {
+		err = errors.Join(err, ck.pin.Rollback())
+	}
+	return errors.Join(err, ck.side.Close(), ck.file.Close())
+}
+
+// afterCommit counts n applied entries and checkpoints when due. It runs
+// on the applying goroutine, after the commit, with no writer in flight.
+func (f *FSM) afterCommit(n int) {
+	ck := f.ck
+	if ck == nil {
+		return
+	}
+	ck.since += n
+	if ck.since < ck.every {
+		return
+	}
+	if err := f.checkpoint(); err != nil {
+		panic(fmt.Sprintf("raftfsm: checkpoint: %v", err))
+	}
+}
+
+// checkpoint makes the last commit durable and recoverable (steps above).
+// No write transaction may run meanwhile.
+func (f *FSM) checkpoint() error {
+	ck := f.ck
+	if st, err := ck.file.Stat(); err == nil && st.Size() > checkpointMmapSize-checkpointHeadroom {
+		f.logger.Warn("state machine file near its mapped size: fsync per commit from now on",
+			slog.Int64("bytes", st.Size()))
+		return f.stopCheckpoints()
+	}
+	pin, err := f.db.Begin(false)
+	if err != nil {
+		return err
+	}
+	txid := uint64(pin.ID())
+	pageSize := f.db.Info().PageSize
+	if err := f.db.Sync(); err != nil {
+		_ = pin.Rollback()
+		return err
+	}
+	meta := make([]byte, metaBytes)
+	if _, err := ck.file.ReadAt(meta, int64(txid%2)*int64(pageSize)); err != nil {
+		_ = pin.Rollback()
+		return err
+	}
+	if m, ok := parseMeta(meta); !ok || m.txid != txid {
+		_ = pin.Rollback()
+		return fmt.Errorf("%w: meta page of txid %d not found", ErrCorrupt, txid)
+	}
+	slot := make([]byte, sidecarSlot)
+	copy(slot, sidecarMagic)
+	binary.LittleEndian.PutUint64(slot[8:], txid)
+	binary.LittleEndian.PutUint32(slot[16:], uint32(pageSize))
+	copy(slot[20:], meta)
+	binary.LittleEndian.PutUint32(slot[20+metaBytes:], crc32.ChecksumIEEE(slot[:20+metaBytes]))
+	ck.seq++
+	if _, err := ck.side.WriteAt(slot, int64(ck.seq%2)*sidecarSlot); err != nil {
+		_ = pin.Rollback()
+		return err
+	}
+	if err := ck.side.Sync(); err != nil {
+		_ = pin.Rollback()
+		return err
+	}
+	old := ck.pin
+	ck.pin, ck.since = pin, 0
+	if old != nil {
+		return old.Rollback()
+	}
+	return nil
+}
+
+// boltMeta is what recovery reads of a bbolt meta page.
+type boltMeta struct{ txid, pgid uint64 }
+
+// parseMeta checks a meta page (header + meta, little-endian as bbolt
+// writes it on the platforms it runs on) and its checksum.
+func parseMeta(p []byte) (boltMeta, bool) {
+	if len(p) < metaBytes {
+		return boltMeta{}, false
+	}
+	m := p[16:metaBytes]
+	if binary.LittleEndian.Uint32(m) != boltMagic {
+		return boltMeta{}, false
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(m[:56])
+	if h.Sum64() != binary.LittleEndian.Uint64(m[56:]) {
+		return boltMeta{}, false
+	}
+	return boltMeta{txid: binary.LittleEndian.Uint64(m[48:]), pgid: binary.LittleEndian.Uint64(m[40:])}, true
+}
+
+// readSidecar returns the newest valid checkpoint (ok false: none).
+func readSidecar(path string) (txid uint64, pageSize int, meta []byte, ok bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, 0, nil, false, nil
+	}
+	if err != nil {
+		return 0, 0, nil, false, err
+	}
+	for i := 0; i+sidecarSlot <= len(b); i += sidecarSlot {
+		s := b[i : i+sidecarSlot]
+		if string(s[:8]) != sidecarMagic ||
+			crc32.ChecksumIEEE(s[:20+metaBytes]) != binary.LittleEndian.Uint32(s[20+metaBytes:]) {
+			continue
+		}
+		if t := binary.LittleEndian.Uint64(s[8:]); !ok || t > txid {
+			txid, pageSize, meta, ok = t, int(binary.LittleEndian.Uint32(s[16:])), bytes.Clone(s[20:20+metaBytes]), true
+		}
+	}
+	return txid, pageSize, meta, ok, nil
+}
+
+// recoverCheckpoint puts the last checkpoint's meta page back into the
+// database at dbPath when the file's newest valid meta is another one
+// (commits after the checkpoint, possibly torn), and makes the other meta
+// slot invalid, so that bbolt opens exactly the checkpoint. No sidecar:
+// nothing to do (the file was synced on every commit or closed cleanly).
+func recoverCheckpoint(dbPath string, logger *slog.Logger) error {
+	txid, pageSize, meta, ok, err := readSidecar(sidecarPath(dbPath))
+	if err != nil || !ok {
+		return err
+	}
+	m, _ := parseMeta(meta)
+	file, err := os.OpenFile(dbPath, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer file.Close() // releases the lock
+	// bbolt's own lock: never rewrite the meta pages of a database another
+	// process has open.
+	if err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("%s is in use: %w", dbPath, err)
+	}
+	st, err := file.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() < int64(m.pgid)*int64(pageSize) {
+		return fmt.Errorf("%w: %s is shorter than its checkpoint (a sidecar of another file?)", ErrCorrupt, dbPath)
+	}
+	var newest boltMeta
+	var newestPage []byte
+	for i := 0; i < 2; i++ {
+		p := make([]byte, metaBytes)
+		if _, err := file.ReadAt(p, int64(i*pageSize)); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if pm, ok := parseMeta(p); ok && (newestPage == nil || pm.txid > newest.txid) {
+			newest, newestPage = pm, p
+		}
+	}
+	if bytes.Equal(newestPage, meta) {
+		return nil // the file is at its checkpoint (a clean stop, or nothing after it)
+	}
+	other := make([]byte, metaBytes) // zeroes: no magic, an invalid meta
+	if _, err := file.WriteAt(meta, int64(txid%2)*int64(pageSize)); err != nil {
+		return err
+	}
+	if _, err := file.WriteAt(other, int64((txid+1)%2)*int64(pageSize)); err != nil {
+		return err
+	}
+	if err := file.Sync(); err != nil {
+		return err
+	}
+	logger.Info("state machine rolled back to its last checkpoint; the Raft log replays the rest",
+		slog.Uint64("checkpoint_txid", txid), slog.Uint64("newer_txid", newest.txid))
+	return nil
+}
+
+// removeSidecar deletes the sidecar (if any) durably.
+func removeSidecar(dbPath string) error {
+	err := os.Remove(sidecarPath(dbPath))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dbPath))
+}
