@@ -36,6 +36,7 @@ import (
 	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/embed"
 	"github.com/waedge/waedge/keyring"
+	"github.com/waedge/waedge/metrics"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/phone"
@@ -186,6 +187,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
 		return 2
 	}
+	metricsF := addMetricsFlags(fs, getenv)
 	raftHeartbeat := str("raft-heartbeat-timeout", node.DefaultHeartbeatTimeout.String(), "a follower that hears nothing from the leader this long (randomised up to 2×) starts an election")
 	raftElection := str("raft-election-timeout", node.DefaultElectionTimeout.String(), "how long a candidate waits for votes before it tries again (not shorter than the heartbeat timeout)")
 	raftLease := str("raft-lease-timeout", node.DefaultLeaderLeaseTimeout.String(), "a leader that cannot reach a quorum this long steps down (not longer than the heartbeat timeout)")
@@ -201,6 +203,10 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	}
 	logger, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	if err := metricsF.check(); err != nil {
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
 		return 2
 	}
@@ -306,9 +312,20 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	// empties of destroyed keys.
 	sealer := seal.New(n, n.KEK(), clock.Now)
 	n.OnDataKeysDestroyed(sealer.Forget)
-	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{Open: sealer.Open, Now: clock.Now, Egress: egressPolicy},
+	mets := metrics.New(n, metrics.BuildInfo{Version: version, Commit: commit, GoVersion: runtime.Version()}, 0)
+	if *metricsF.addr != "" {
+		stopMetrics, err := serveMetrics(*metricsF.addr, mets, logger)
+		if err != nil {
+			_ = ln.Close()
+			_ = n.Close()
+			logger.Error("cannot serve metrics", slog.Any("err", err))
+			return 1
+		}
+		defer stopMetrics()
+	}
+	n.RegisterWorker("webhooks", webhook.New(mets.Counting(n), webhook.Config{Open: sealer.Open, Now: clock.Now, Egress: egressPolicy},
 		logger.With(slog.String("component", "webhooks"))).Run)
-	expiry := retention.New(n, retention.Config{Interval: expiryEvery}, logger.With(slog.String("component", "retention")), clock.Now)
+	expiry := retention.New(mets.Counting(n), retention.Config{Interval: expiryEvery}, logger.With(slog.String("component", "retention")), clock.Now)
 	n.RegisterWorker("retention", expiry.Run)
 	var debugClock func(time.Duration) time.Time
 	if clock.enabled {
@@ -343,6 +360,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		DebugClock:     debugClock,
 		Identities:     connector.Identities{FSM: n.FSM(), Sealer: sealer},
 		Egress:         egressPolicy,
+		Metrics:        mets,
 	}))
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()

@@ -62,6 +62,7 @@ type Node struct {
 	leaderCh   chan struct{} // closed and replaced on every leader change
 	observer   *raft.Observer
 	observerCh chan raft.Observation
+	contacts   *peerContacts
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -86,6 +87,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		logger:   cfg.Logger.With(slog.String("component", "node")),
 		closed:   make(chan struct{}),
 		leaderCh: make(chan struct{}),
+		contacts: newPeerContacts(),
 	}
 	n.expiry = newExpiry(n)
 	for _, d := range []string{cfg.DataDir, cfg.path(dirTLS), cfg.path(dirRaft)} {
@@ -461,7 +463,7 @@ func (n *Node) open(bootstrap bool) error {
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logStore, n.snaps, pipelinedTransport{n.trans}); err != nil {
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logStore, n.snaps, contactTransport{pipelinedTransport{n.trans}, n.contacts}); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.observerCh = make(chan raft.Observation, 16)
@@ -501,6 +503,7 @@ func (n *Node) watchLeader() {
 	for {
 		select {
 		case <-n.observerCh:
+			n.contacts.leaderChanges.Add(1)
 			n.leaderMu.Lock()
 			close(n.leaderCh)
 			n.leaderCh = make(chan struct{})

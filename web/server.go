@@ -50,6 +50,9 @@ type Deps struct {
 	// together hold in memory (default DefaultMaxBodyInFlight); a request
 	// beyond it is answered 503 with Retry-After.
 	MaxBodyInFlight int64
+	// Metrics, when set, counts requests and serves GET /metrics
+	// (admin or operator token).
+	Metrics Metrics
 }
 
 // Identities reports the hash of the identity key the business last saw
@@ -107,6 +110,9 @@ func New(d Deps) *fiber.App {
 	configureServer(app.Server())
 	d.PublicURL = publicBase(d.PublicURL)
 	body := newBodies(d.MaxBodyInFlight)
+	if d.Metrics != nil {
+		app.Use(withMetrics(d.Metrics))
+	}
 	app.Use(withRequestID(), withAccessLog(d.Logger), withRecover(d.Logger), withDeadline(d.RequestTimeout),
 		withVersionStripped(), withBodyDrain())
 
@@ -123,6 +129,9 @@ func New(d Deps) *fiber.App {
 	admin := &adminAPI{d: d, body: body}
 	a := app.Group("/admin/v1", admin.auth)
 	admin.register(a)
+	if d.Metrics != nil {
+		registerMetrics(app, admin, d.Metrics)
+	}
 
 	if d.Console != nil {
 		app.Use("/console", func(c *fiber.Ctx) error {
