@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -188,6 +189,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return 2
 	}
 	metricsF := addMetricsFlags(fs, getenv)
+	tlsF := addTLSFlags(fs, getenv)
 	raftHeartbeat := str("raft-heartbeat-timeout", node.DefaultHeartbeatTimeout.String(), "a follower that hears nothing from the leader this long (randomised up to 2×) starts an election")
 	raftElection := str("raft-election-timeout", node.DefaultElectionTimeout.String(), "how long a candidate waits for votes before it tries again (not shorter than the heartbeat timeout)")
 	raftLease := str("raft-lease-timeout", node.DefaultLeaderLeaseTimeout.String(), "a leader that cannot reach a quorum this long steps down (not longer than the heartbeat timeout)")
@@ -203,6 +205,10 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	}
 	logger, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	if err := tlsF.check(); err != nil {
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
 		return 2
 	}
@@ -260,6 +266,19 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return 2
 	}
 	ln = guardHTTP(ln, edge, logger)
+	if tlsF.enabled() {
+		if *edgeF.publicURL == "" {
+			edge.publicURL = httpsURL(edge.publicURL)
+		}
+		cfg, stopTLS, err := tlsF.startTLS(*dataDir, ln.Addr(), edge.publicURL, logger)
+		if err != nil {
+			_ = ln.Close()
+			logger.Error("cannot set up TLS on the HTTP port", slog.Any("err", err))
+			return 1
+		}
+		defer stopTLS()
+		ln = tls.NewListener(ln, cfg)
+	}
 	var masterKey []byte
 	if v := getenv("WAEDGE_MASTER_KEY"); v != "" || *masterKeyFile != "" {
 		if v == "" {
@@ -361,6 +380,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		Identities:     connector.Identities{FSM: n.FSM(), Sealer: sealer},
 		Egress:         egressPolicy,
 		Metrics:        mets,
+		HSTS:           tlsF.enabled(),
 	}))
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()

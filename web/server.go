@@ -53,6 +53,9 @@ type Deps struct {
 	// Metrics, when set, counts requests and serves GET /metrics
 	// (admin or operator token).
 	Metrics Metrics
+	// HSTS sets Strict-Transport-Security on every answer (the port
+	// serves HTTPS).
+	HSTS bool
 }
 
 // Identities reports the hash of the identity key the business last saw
@@ -112,6 +115,9 @@ func New(d Deps) *fiber.App {
 	body := newBodies(d.MaxBodyInFlight)
 	if d.Metrics != nil {
 		app.Use(withMetrics(d.Metrics))
+	}
+	if d.HSTS {
+		app.Use(withHSTS())
 	}
 	app.Use(withRequestID(), withAccessLog(d.Logger), withRecover(d.Logger), withDeadline(d.RequestTimeout),
 		withVersionStripped(), withBodyDrain())
