@@ -67,7 +67,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stdout, stderr, getenv)
+		return serve(args[1:], stdout, stderr, getenv, false)
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprint(stderr, "usage: waedge config check [--config FILE] [serve flags]\n")
+			return 2
+		}
+		return serve(args[2:], stdout, stderr, getenv, true)
 	case "relay", "phone":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -147,6 +153,8 @@ commands:
                                 export (JSON) or erase what is stored about one consumer
   bench accept|failover|webhooks|e2e|expiry|retained [--baseline] [--json]
                                 measure a cluster of its own (or --target URLs)
+  config check [--config FILE] [serve flags]
+                                validate serve's settings and print them (secrets masked)
   version                       print the version
 
 Run 'waedge serve -h' for the node's flags. Every flag can also be set as WAEDGE_<FLAG>
@@ -162,9 +170,19 @@ func envDefault(getenv func(string) string, name, def string) string {
 	return def
 }
 
-func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+// serve runs a node; with checkOnly it validates the configuration and
+// prints it (waedge config check) instead.
+func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, checkOnly bool) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	cf, err := loadConfigFile(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	envOnly := getenv
+	getenv = cf.Getenv(getenv) // flag > environment > file > default
+	fs.String("config", getenv("WAEDGE_CONFIG"), "TOML (or .yaml/.yml) file of serve settings, keyed by flag name; flags and WAEDGE_* variables override it")
 	str := func(name, def, help string) *string {
 		return fs.String(name, envDefault(getenv, name, def), help)
 	}
@@ -203,6 +221,10 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		fmt.Fprintf(stderr, "waedge serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if err := checkConfigKeys(cf, fs); err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
 	logger, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
@@ -233,6 +255,18 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 			fmt.Fprintf(stderr, "waedge serve: --%s %q: want a duration of at least 5ms\n", f.name, f.v)
 			return 2
 		}
+	}
+	if checkOnly {
+		addr, err := checkHTTPAddr(*httpAddr)
+		if err == nil {
+			_, err = edgeF.check(addr)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "waedge config check: %v\n", err)
+			return 2
+		}
+		printEffectiveConfig(stdout, fs, cf, envOnly)
+		return 0
 	}
 	clock := &testClock{}
 	if getenv("WAEDGE_TEST_CLOCK") == "1" {
