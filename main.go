@@ -50,7 +50,8 @@ import (
 	"github.com/waedge/waedge/webhook"
 )
 
-// Set with -ldflags "-X main.version=… -X main.commit=…".
+// Set with -ldflags "-X main.version=… -X main.commit=…"; otherwise
+// buildVersion reads the VCS data the Go toolchain recorded.
 var (
 	version = "dev"
 	commit  = "none"
@@ -100,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		defer stop()
 		return bench.Main(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "waedge %s (commit %s, %s)\n", version, commit, runtime.Version())
+		fmt.Fprintln(stdout, versionLine())
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -276,7 +277,8 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	if !seal.Enabled() {
 		logger.Error("this binary was built with -tags waedge_noseal: message content is stored UNSEALED; it exists only to benchmark sealing, never use it with real data")
 	}
-	logger.Info("starting waedge", slog.String("version", version), slog.String("commit", commit),
+	ver, rev := buildVersion()
+	logger.Info("starting waedge", slog.String("version", ver), slog.String("commit", rev),
 		slog.String("go", runtime.Version()), slog.String("data_dir", *dataDir),
 		slog.String("http_addr", *httpAddr), slog.String("cluster_addr", *clusterAddr),
 		slog.String("advertise_addr", *advertise), slog.String("join", *join))
@@ -365,7 +367,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	// empties of destroyed keys.
 	sealer := seal.New(n, n.KEK(), clock.Now)
 	n.OnDataKeysDestroyed(sealer.Forget)
-	mets := metrics.New(n, metrics.BuildInfo{Version: version, Commit: commit, GoVersion: runtime.Version()}, 0)
+	mets := metrics.New(n, metrics.BuildInfo{Version: ver, Commit: rev, GoVersion: runtime.Version()}, 0)
 	if *metricsF.addr != "" {
 		stopMetrics, err := serveMetrics(*metricsF.addr, mets, logger)
 		if err != nil {
