@@ -66,3 +66,44 @@ func (n *Node) PeerContacts() map[string]time.Time { return n.contacts.snapshot(
 // LeaderChanges is how many leader changes this node has observed since it
 // started.
 func (n *Node) LeaderChanges() uint64 { return n.contacts.leaderChanges.Load() }
+
+// Reachability of a member as this node sees it (cluster.Member).
+const (
+	reachSelf        = "self"
+	reachable        = "reachable"
+	reachUnreachable = "unreachable"
+	reachUnknown     = "unknown"
+)
+
+// unreachableAfter is how long a member may stay silent before status
+// reports it unreachable: a live one answers every heartbeat (a tenth of
+// the heartbeat timeout), so three heartbeat timeouts is a wide margin for
+// a busy machine.
+func (n *Node) unreachableAfter() time.Duration {
+	return max(3*n.cfg.HeartbeatTimeout, time.Second)
+}
+
+// reachability says how this node last heard from member id: a leader
+// from its AppendEntries answers, a follower only from the leader.
+func (n *Node) reachability(id raft.ServerID, leaderID raft.ServerID, isLeader bool, contacts map[string]time.Time) (string, string) {
+	if string(id) == n.id {
+		return reachSelf, ""
+	}
+	var last time.Time
+	switch {
+	case isLeader:
+		last = contacts[string(id)]
+	case id == leaderID:
+		last = n.raft.LastContact()
+	default:
+		return reachUnknown, ""
+	}
+	if last.IsZero() {
+		return reachUnreachable, "never"
+	}
+	since := time.Since(last)
+	if since > n.unreachableAfter() {
+		return reachUnreachable, since.Round(time.Millisecond).String()
+	}
+	return reachable, since.Round(time.Millisecond).String()
+}

@@ -592,9 +592,13 @@ func (n *Node) Status(ctx context.Context) (cluster.Status, error) {
 	if err := f.Error(); err != nil {
 		return st, fmt.Errorf("read configuration: %w", err)
 	}
+	isLeader := n.raft.State() == raft.Leader
+	contacts := n.contacts.snapshot()
 	for _, s := range f.Configuration().Servers {
+		reach, last := n.reachability(s.ID, leaderID, isLeader, contacts)
 		st.Members = append(st.Members, cluster.Member{
 			ID: string(s.ID), Address: string(s.Address), Suffrage: s.Suffrage.String(), Leader: s.ID == leaderID,
+			Reachability: reach, LastContact: last,
 		})
 	}
 	return st, nil
