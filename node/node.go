@@ -90,6 +90,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		contacts: newPeerContacts(),
 	}
 	n.expiry = newExpiry(n)
+	before := snapshotDir(cfg.DataDir)
 	for _, d := range []string{cfg.DataDir, cfg.path(dirTLS), cfg.path(dirRaft)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
@@ -105,6 +106,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	bootstrap, err := n.prepareTLS(ctx)
 	if err != nil {
+		// A first join that failed before the certificate arrived leaves
+		// the data dir as it was, so the next attempt starts clean.
+		if before.fresh() && len(cfg.Join) > 0 {
+			if rerr := before.restore(); rerr != nil {
+				n.logger.Warn("could not remove what the failed join created", slog.Any("err", rerr))
+			}
+		}
 		return nil, err
 	}
 	if n.kek == ([32]byte{}) {
