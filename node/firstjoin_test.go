@@ -12,16 +12,23 @@ import (
 	"time"
 )
 
-// TestFailedFirstJoinLeavesDataDir: a first join the cluster refuses
-// leaves the data dir as it was — absent when it was absent, empty when it
-// was empty — so a corrected command line starts from scratch.
-func TestFailedFirstJoinLeavesDataDir(t *testing.T) {
+// firstNodeToken starts a one-node cluster and mints a join token.
+func firstNodeToken(t *testing.T) (*Node, string) {
+	t.Helper()
 	first := startNode(t, testConfig(t, t.TempDir()))
 	waitFor(t, "first node ready", 10*time.Second, first.Ready)
 	tok, err := first.CreateJoinToken(context.Background(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return first, tok
+}
+
+// TestFailedFirstJoinLeavesDataDir: a first join the cluster refuses
+// leaves the data dir as it was — absent when it was absent, empty when it
+// was empty — so a corrected command line starts from scratch.
+func TestFailedFirstJoinLeavesDataDir(t *testing.T) {
+	first, tok := firstNodeToken(t)
 	// The same token id with a wrong secret: refused by the cluster.
 	bad := tok[:len(tok)-4] + strings.Map(func(r rune) rune {
 		if r == 'A' {
@@ -57,18 +64,13 @@ func TestFailedFirstJoinLeavesDataDir(t *testing.T) {
 // with an error naming the mistake, instead of retrying until the join
 // timeout.
 func TestJoinHTTPPortSaysSo(t *testing.T) {
-	first := startNode(t, testConfig(t, t.TempDir()))
-	waitFor(t, "first node ready", 10*time.Second, first.Ready)
-	tok, err := first.CreateJoinToken(context.Background(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tok := firstNodeToken(t)
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	defer web.Close()
 	cfg := testConfig(t, t.TempDir())
 	cfg.Join, cfg.JoinToken = []string{strings.TrimPrefix(web.URL, "http://")}, tok
 	start := time.Now()
-	_, err = New(context.Background(), cfg)
+	_, err := New(context.Background(), cfg)
 	if !errors.Is(err, ErrNotClusterPort) || !strings.Contains(err.Error(), "plain HTTP") {
 		t.Fatalf("join at an HTTP port: %v", err)
 	}
