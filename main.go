@@ -93,6 +93,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	case "restore":
 		return cli.RunRestore(args[1:], stdout, stderr, getenv, time.Now)
 	case "cluster", "tenant", "audit", "billing", "stats", "webhooks":
+		if args[0] == "cluster" && len(args) > 1 && args[1] == "recover" {
+			return clusterRecover(args[2:], stdout, stderr, getenv)
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cli.Run(ctx, args, stdout, stderr, getenv)
@@ -122,6 +125,9 @@ commands:
   cluster join-token [--ttl D]  mint a single-use join token
   cluster remove NODE_ID        remove a node and revoke its certificate
   cluster transfer-leadership   hand leadership to another node
+  cluster recover --data-dir D --yes [--voters ID=ADDR,…]
+                                after losing a quorum for good: make a stopped survivor the seed
+                                of a working cluster (offline; docs/disaster-recovery.md)
   tenant create --name N --phone +E164
   tenant list
   tenant retention PHONE_NUMBER_ID --hours N
