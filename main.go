@@ -14,6 +14,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +39,7 @@ import (
 	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/embed"
 	"github.com/waedge/waedge/keyring"
+	"github.com/waedge/waedge/metrics"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/phone"
@@ -50,7 +52,8 @@ import (
 	"github.com/waedge/waedge/webhook"
 )
 
-// Set with -ldflags "-X main.version=… -X main.commit=…".
+// Set with -ldflags "-X main.version=… -X main.commit=…"; otherwise
+// buildVersion reads the VCS data the Go toolchain recorded.
 var (
 	version = "dev"
 	commit  = "none"
@@ -67,7 +70,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stdout, stderr, getenv)
+		return serve(args[1:], stdout, stderr, getenv, false)
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprint(stderr, "usage: waedge config check [--config FILE] [serve flags]\n")
+			return 2
+		}
+		return serve(args[2:], stdout, stderr, getenv, true)
 	case "relay", "phone":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -86,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	case "restore":
 		return cli.RunRestore(args[1:], stdout, stderr, getenv, time.Now)
 	case "cluster", "tenant", "audit", "billing", "stats", "webhooks":
+		if args[0] == "cluster" && len(args) > 1 && args[1] == "recover" {
+			return clusterRecover(args[2:], stdout, stderr, getenv)
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cli.Run(ctx, args, stdout, stderr, getenv)
@@ -94,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		defer stop()
 		return bench.Main(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "waedge %s (commit %s, %s)\n", version, commit, runtime.Version())
+		fmt.Fprintln(stdout, versionLine())
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -115,6 +127,9 @@ commands:
   cluster join-token [--ttl D]  mint a single-use join token
   cluster remove NODE_ID        remove a node and revoke its certificate
   cluster transfer-leadership   hand leadership to another node
+  cluster recover --data-dir D --yes [--voters ID=ADDR,…]
+                                after losing a quorum for good: make a stopped survivor the seed
+                                of a working cluster (offline; docs/disaster-recovery.md)
   tenant create --name N --phone +E164
   tenant list
   tenant retention PHONE_NUMBER_ID --hours N
@@ -147,6 +162,8 @@ commands:
                                 export (JSON) or erase what is stored about one consumer
   bench accept|failover|webhooks|e2e|expiry|retained [--baseline] [--json]
                                 measure a cluster of its own (or --target URLs)
+  config check [--config FILE] [serve flags]
+                                validate serve's settings and print them (secrets masked)
   version                       print the version
 
 Run 'waedge serve -h' for the node's flags. Every flag can also be set as WAEDGE_<FLAG>
@@ -162,9 +179,19 @@ func envDefault(getenv func(string) string, name, def string) string {
 	return def
 }
 
-func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+// serve runs a node; with checkOnly it validates the configuration and
+// prints it (waedge config check) instead.
+func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, checkOnly bool) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	cf, err := loadConfigFile(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	envOnly := getenv
+	getenv = cf.Getenv(getenv) // flag > environment > file > default
+	fs.String("config", getenv("WAEDGE_CONFIG"), "TOML (or .yaml/.yml) file of serve settings, keyed by flag name; flags and WAEDGE_* variables override it")
 	str := func(name, def, help string) *string {
 		return fs.String(name, envDefault(getenv, name, def), help)
 	}
@@ -188,6 +215,8 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
 		return 2
 	}
+	metricsF := addMetricsFlags(fs, getenv)
+	tlsF := addTLSFlags(fs, getenv)
 	raftHeartbeat := str("raft-heartbeat-timeout", node.DefaultHeartbeatTimeout.String(), "a follower that hears nothing from the leader this long (randomised up to 2×) starts an election")
 	raftElection := str("raft-election-timeout", node.DefaultElectionTimeout.String(), "how long a candidate waits for votes before it tries again (not shorter than the heartbeat timeout)")
 	raftLease := str("raft-lease-timeout", node.DefaultLeaderLeaseTimeout.String(), "a leader that cannot reach a quorum this long steps down (not longer than the heartbeat timeout)")
@@ -202,8 +231,20 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		fmt.Fprintf(stderr, "waedge serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if err := checkConfigKeys(cf, fs); err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
 	logger, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	if err := tlsF.check(); err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	if err := metricsF.check(); err != nil {
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
 		return 2
 	}
@@ -230,6 +271,18 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 			return 2
 		}
 	}
+	if checkOnly {
+		addr, err := checkHTTPAddr(*httpAddr)
+		if err == nil {
+			_, err = edgeF.check(addr)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "waedge config check: %v\n", err)
+			return 2
+		}
+		printEffectiveConfig(stdout, fs, cf, envOnly)
+		return 0
+	}
 	clock := &testClock{}
 	if getenv("WAEDGE_TEST_CLOCK") == "1" {
 		clock.enabled = true
@@ -238,7 +291,8 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	if !seal.Enabled() {
 		logger.Error("this binary was built with -tags waedge_noseal: message content is stored UNSEALED; it exists only to benchmark sealing, never use it with real data")
 	}
-	logger.Info("starting waedge", slog.String("version", version), slog.String("commit", commit),
+	ver, rev := buildVersion()
+	logger.Info("starting waedge", slog.String("version", ver), slog.String("commit", rev),
 		slog.String("go", runtime.Version()), slog.String("data_dir", *dataDir),
 		slog.String("http_addr", *httpAddr), slog.String("cluster_addr", *clusterAddr),
 		slog.String("advertise_addr", *advertise), slog.String("join", *join))
@@ -262,6 +316,19 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return 2
 	}
 	ln = guardHTTP(ln, edge, logger)
+	if tlsF.enabled() {
+		if *edgeF.publicURL == "" {
+			edge.publicURL = httpsURL(edge.publicURL)
+		}
+		cfg, stopTLS, err := tlsF.startTLS(*dataDir, ln.Addr(), edge.publicURL, logger)
+		if err != nil {
+			_ = ln.Close()
+			logger.Error("cannot set up TLS on the HTTP port", slog.Any("err", err))
+			return 1
+		}
+		defer stopTLS()
+		ln = tls.NewListener(ln, cfg)
+	}
 	var masterKey []byte
 	if v := getenv("WAEDGE_MASTER_KEY"); v != "" || *masterKeyFile != "" {
 		if v == "" {
@@ -315,9 +382,20 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	// empties of destroyed keys.
 	sealer := seal.New(n, n.KEK(), clock.Now)
 	n.OnDataKeysDestroyed(sealer.Forget)
-	n.RegisterWorker("webhooks", webhook.New(n, webhook.Config{Open: sealer.Open, Now: clock.Now, Egress: egressPolicy},
+	mets := metrics.New(n, metrics.BuildInfo{Version: ver, Commit: rev, GoVersion: runtime.Version()}, 0)
+	if *metricsF.addr != "" {
+		stopMetrics, err := serveMetrics(*metricsF.addr, mets, logger)
+		if err != nil {
+			_ = ln.Close()
+			_ = n.Close()
+			logger.Error("cannot serve metrics", slog.Any("err", err))
+			return 1
+		}
+		defer stopMetrics()
+	}
+	n.RegisterWorker("webhooks", webhook.New(mets.Counting(n), webhook.Config{Open: sealer.Open, Now: clock.Now, Egress: egressPolicy},
 		logger.With(slog.String("component", "webhooks"))).Run)
-	expiry := retention.New(n, retention.Config{Interval: expiryEvery}, logger.With(slog.String("component", "retention")), clock.Now)
+	expiry := retention.New(mets.Counting(n), retention.Config{Interval: expiryEvery}, logger.With(slog.String("component", "retention")), clock.Now)
 	n.RegisterWorker("retention", expiry.Run)
 	var debugClock func(time.Duration) time.Time
 	if clock.enabled {
@@ -352,6 +430,8 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		DebugClock:     debugClock,
 		Identities:     connector.Identities{FSM: n.FSM(), Sealer: sealer},
 		Egress:         egressPolicy,
+		Metrics:        mets,
+		HSTS:           tlsF.enabled(),
 	}))
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- app.Listener(ln) }()

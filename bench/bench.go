@@ -35,6 +35,8 @@ type Options struct {
 	Binary    string
 	ServeArgs []string
 	Keep      bool
+	// CAFile holds the certificates trusted for https:// --target URLs.
+	CAFile string
 }
 
 // scenario runs one kind of measurement and returns its result lines;
@@ -120,6 +122,7 @@ func parseOptions(name, defSenders string, args []string, stderr io.Writer, gete
 	fs.IntVar(&o.Rounds, "rounds", 5, "failover: leader kills measured (the median is reported)")
 	target := fs.String("target", "", "comma-separated HTTP base URLs of a running cluster to measure instead of starting one")
 	fs.StringVar(&o.Token, "token", getenv("WAEDGE_ADMIN_TOKEN"), "admin token of the --target cluster (env WAEDGE_ADMIN_TOKEN)")
+	fs.StringVar(&o.CAFile, "ca-file", getenv("WAEDGE_CA_FILE"), "PEM certificate(s) to trust for https:// --target URLs (env WAEDGE_CA_FILE)")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per result line instead of a table")
 	fs.BoolVar(&o.Baseline, "baseline", false, "also measure the bare reference in the same invocation and print the ratio")
 	fs.StringVar(&o.Binary, "binary", "", "waedge binary the bench's nodes run (default: this one)")
@@ -164,7 +167,7 @@ func parseOptions(name, defSenders string, args []string, stderr io.Writer, gete
 func openCluster(ctx context.Context, o Options, pr *progress, extra, env []string) (*cluster, error) {
 	if len(o.Targets) > 0 {
 		pr.note("measuring the running cluster at %s", strings.Join(o.Targets, ", "))
-		return targetCluster(o.Targets, o.Token), nil
+		return targetCluster(o.Targets, o.Token, o.CAFile)
 	}
 	pr.note("starting %d waedge nodes (%s)", o.Nodes, o.Binary)
 	c, err := newCluster(o.Binary)

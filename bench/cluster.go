@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/waedge/waedge/httptls"
 )
 
 // cluster is what a scenario measures: either `waedge serve` processes
@@ -36,6 +39,7 @@ type cluster struct {
 	anonKB      atomic.Int64
 	stopSampler chan struct{}
 	api         *http.Client
+	tls         *tls.Config // trusted roots for https:// targets (nil: system roots)
 }
 
 // proc is one `waedge serve` the bench started.
@@ -78,13 +82,20 @@ func newAPIClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second}
 }
 
-// targetCluster measures a running cluster.
-func targetCluster(urls []string, token string) *cluster {
-	c := &cluster{token: token, api: newAPIClient()}
+// targetCluster measures a running cluster, trusting caFile's
+// certificates for https:// URLs.
+func targetCluster(urls []string, token, caFile string) (*cluster, error) {
+	cfg, err := httptls.ClientConfig(caFile)
+	if err != nil {
+		return nil, err
+	}
+	api := newAPIClient()
+	api.Transport = &http.Transport{TLSClientConfig: cfg}
+	c := &cluster{token: token, api: api, tls: cfg}
 	for _, u := range urls {
 		c.urls = append(c.urls, strings.TrimRight(u, "/"))
 	}
-	return c
+	return c, nil
 }
 
 // newCluster prepares an owned cluster of bin in a temporary directory;

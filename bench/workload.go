@@ -101,7 +101,7 @@ type sender struct {
 // newSender returns a sender with connections for conns concurrent
 // requests per node.
 func newSender(c *cluster, b business, conns int) *sender {
-	tr := &http.Transport{MaxIdleConns: conns * len(c.urls), MaxIdleConnsPerHost: conns, DisableCompression: true}
+	tr := &http.Transport{MaxIdleConns: conns * len(c.urls), MaxIdleConnsPerHost: conns, DisableCompression: true, TLSClientConfig: c.tls}
 	return &sender{c: c, b: b, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/waedge/waedge/backup"
+	"github.com/waedge/waedge/httptls"
 	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/node"
 	"github.com/waedge/waedge/raftfsm"
@@ -77,6 +78,7 @@ func RunBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	out := fs.String("out", "", "backup file to write")
 	horizon := fs.Duration("horizon", 24*time.Hour, "leave out data keys destroyed within this time (0 to 720h)")
 	timeout := fs.Duration("timeout", time.Hour, "request timeout")
+	caFile := fs.String("ca-file", envOr(getenv, "WAEDGE_CA_FILE", ""), "PEM certificate(s) to trust for an https:// --server")
 	sf := addSecretFlags(fs)
 	if !parse(fs, args, 0) {
 		return 2
@@ -113,7 +115,12 @@ func RunBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		header = "X-Waedge-Backup-Key"
 	}
 	req.Header.Set(header, base64.StdEncoding.EncodeToString(raw))
-	if err := fetchBackup(req, *out, secret); err != nil {
+	client, err := httptls.Client(*caFile, 0)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if err := fetchBackup(client, req, *out, secret); err != nil {
 		fmt.Fprintf(stderr, "backup: %v\n", err)
 		return 1
 	}
@@ -135,8 +142,8 @@ func RunBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 
 // fetchBackup downloads the backup to out (via a temporary file) and
 // verifies it decrypts completely.
-func fetchBackup(req *http.Request, out string, secret backup.Secret) error {
-	resp, err := http.DefaultClient.Do(req)
+func fetchBackup(client *http.Client, req *http.Request, out string, secret backup.Secret) error {
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach %s: %w", req.URL.Host, err)
 	}

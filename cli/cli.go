@@ -15,6 +15,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/waedge/waedge/httptls"
 )
 
 // Run executes one admin command (args[0] is "cluster", "tenant",
@@ -34,6 +36,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	tokenFile := fs.String("token-file", envOr(getenv, "WAEDGE_TOKEN_FILE", "./waedge-data/admin.token"), "file holding the admin token")
 	token := fs.String("token", "", "admin token (overrides --token-file; env WAEDGE_ADMIN_TOKEN)")
 	timeout := fs.Duration("timeout", 30*time.Second, "request timeout")
+	caFile := fs.String("ca-file", envOr(getenv, "WAEDGE_CA_FILE", ""), "PEM certificate(s) to trust for an https:// --server (e.g. <data-dir>/http-tls/cert.pem of --tls-auto)")
 
 	var method, path string
 	var body any
@@ -186,7 +189,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	client := &http.Client{Timeout: *timeout}
+	client, err := httptls.Client(*caFile, *timeout)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	out, err := call(ctx, client, strings.TrimRight(*server, "/")+path, method, tok, body)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -220,7 +227,8 @@ const usage = `usage:
   waedge billing export --month YYYY-MM [--business ID] [--format csv|json]
   waedge stats show [--business ID] [--phone ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
   waedge webhooks log [--state pending|delivered|dropped|all] [--limit 100]   (the delivery log; no bodies)
-common flags: --server URL (WAEDGE_SERVER), --token-file PATH (WAEDGE_TOKEN_FILE), --token T (WAEDGE_ADMIN_TOKEN)
+common flags: --server URL (WAEDGE_SERVER), --token-file PATH (WAEDGE_TOKEN_FILE), --token T (WAEDGE_ADMIN_TOKEN),
+  --ca-file PEM (WAEDGE_CA_FILE: the certificate(s) to trust for an https:// server)
 `
 
 // setting is a "NOUN VERB ID --FLAG VALUE" command that sends

@@ -39,6 +39,15 @@ type Member struct {
 	Address  string `json:"address"`
 	Suffrage string `json:"suffrage"`
 	Leader   bool   `json:"leader"`
+	// Reachability is "self", "reachable" or "unreachable" as this node
+	// last heard from the member (a leader hears from every member, a
+	// follower only from the leader), or "unknown" on a follower for the
+	// other followers: ask the leader.
+	Reachability string `json:"reachability"`
+	// LastContact is how long ago the member last answered ("never" when
+	// it has not since this node started or took the lead); empty for
+	// self and unknown.
+	LastContact string `json:"last_contact,omitempty"`
 }
 
 // Status is a point-in-time report of one node's view of the cluster.

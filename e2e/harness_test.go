@@ -82,6 +82,7 @@ type proc struct {
 	clusterAddr string
 	args        []string
 	env         []string // extra environment (KEY=value)
+	bin         string   // the waedge binary to run; "" is the one built for the package
 	cmd         *exec.Cmd
 	log         *syncbuf.Buffer
 	done        chan struct{}
@@ -128,7 +129,11 @@ func (p *proc) start() {
 	if p.log == nil {
 		p.log = &syncbuf.Buffer{}
 	}
-	p.cmd = exec.Command(binary, p.args...)
+	bin := binary
+	if p.bin != "" {
+		bin = p.bin
+	}
+	p.cmd = exec.Command(bin, p.args...)
 	p.cmd.Stdout = p.log
 	p.cmd.Stderr = p.log
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, p.env...)
@@ -304,12 +309,19 @@ func startCluster(t testing.TB, all ...string) ([]*proc, string) {
 // startClusterWith starts three nodes with extra environment and flags.
 func startClusterWith(t testing.TB, env []string, flags ...string) ([]*proc, string) {
 	t.Helper()
+	return startClusterOf(t, "", env, flags...)
+}
+
+// startClusterOf starts three nodes of the waedge binary bin ("": the
+// package's) with extra environment and flags.
+func startClusterOf(t testing.TB, bin string, env []string, flags ...string) ([]*proc, string) {
+	t.Helper()
 	extra := append([]string(nil), flags...)
 	if a := os.Getenv("WAEDGE_BENCH_PPROF"); a != "" {
 		extra = append(extra, "--pprof-addr", a) // profile node 1 (the first leader)
 	}
 	n1 := newProc(t, "node1", extra...)
-	n1.env = env
+	n1.env, n1.bin = env, bin
 	n1.start()
 	n1.waitReady(20 * time.Second)
 	token := n1.adminToken()
@@ -327,7 +339,7 @@ func startClusterWith(t testing.TB, env []string, flags ...string) ([]*proc, str
 			t.Fatalf("join-token output %q: %v", out, err)
 		}
 		p := newProc(t, "node"+strconv.Itoa(i), append([]string{"--join", n1.clusterAddr, "--join-token", jt.JoinToken}, flags...)...)
-		p.env = env
+		p.env, p.bin = env, bin
 		p.start()
 		nodes = append(nodes, p)
 	}

@@ -40,6 +40,9 @@ func (n *Node) join(ctx context.Context, tok pki.JoinToken) error {
 	for attempt := 0; ; attempt++ {
 		for _, target := range n.cfg.Join {
 			resp, err := n.joinOnce(ctx, target, cfg, req)
+			if err != nil {
+				err = notClusterPort(target, err)
+			}
 			if err == nil {
 				if err := n.acceptMasterKey(resp.MasterKey); err != nil {
 					return err
@@ -54,7 +57,7 @@ func (n *Node) join(ctx context.Context, tok pki.JoinToken) error {
 				n.logger.Info("received node certificate", slog.String("via", target))
 				return nil
 			}
-			if errors.Is(err, ErrJoinRefused) || errors.Is(err, pki.ErrFingerprintMismatch) {
+			if errors.Is(err, ErrJoinRefused) || errors.Is(err, pki.ErrFingerprintMismatch) || errors.Is(err, ErrNotClusterPort) {
 				n.logger.Error("join failed", slog.String("via", target), slog.Any("err", err))
 				return err
 			}

@@ -34,9 +34,40 @@ func (s hclogSink) Accept(name string, level hclog.Level, msg string, args ...in
 		attrs = append(attrs, slog.String("subsystem", name))
 	}
 	for i := 0; i+1 < len(args); i += 2 {
-		attrs = append(attrs, slog.Any(fmt.Sprint(args[i]), args[i+1]))
+		attrs = append(attrs, slog.Any(fmt.Sprint(args[i]), hclogValue(args[i+1])))
 	}
 	s.logger.LogAttrs(context.Background(), lvl, msg, attrs...)
+}
+
+// hclogValue renders one hclog argument the way hclog itself would:
+// hclog.Fmt values are formatted (Raft logs its configuration so, which
+// otherwise came out as ["%+v",null]), errors and Stringers as their text,
+// structs and other composite values with %+v instead of a JSON encoding
+// that would drop their unexported fields.
+func hclogValue(v any) any {
+	switch x := v.(type) {
+	case hclog.Format:
+		if len(x) == 0 {
+			return ""
+		}
+		if f, ok := x[0].(string); ok {
+			return fmt.Sprintf(f, x[1:]...)
+		}
+		return fmt.Sprint(x...)
+	case hclog.Hex:
+		return fmt.Sprintf("0x%x", int(x))
+	case hclog.Octal:
+		return fmt.Sprintf("0%o", int(x))
+	case hclog.Binary:
+		return fmt.Sprintf("0b%b", int(x))
+	case error:
+		return x.Error()
+	case fmt.Stringer:
+		return x.String()
+	case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+		return x
+	}
+	return fmt.Sprintf("%+v", v)
 }
 
 // newHCLogger returns an hclog.Logger whose output lands in logger.

@@ -62,6 +62,7 @@ type Node struct {
 	leaderCh   chan struct{} // closed and replaced on every leader change
 	observer   *raft.Observer
 	observerCh chan raft.Observation
+	contacts   *peerContacts
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -86,8 +87,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		logger:   cfg.Logger.With(slog.String("component", "node")),
 		closed:   make(chan struct{}),
 		leaderCh: make(chan struct{}),
+		contacts: newPeerContacts(),
 	}
 	n.expiry = newExpiry(n)
+	before := snapshotDir(cfg.DataDir)
 	for _, d := range []string{cfg.DataDir, cfg.path(dirTLS), cfg.path(dirRaft)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
@@ -103,6 +106,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	bootstrap, err := n.prepareTLS(ctx)
 	if err != nil {
+		// A first join that failed before the certificate arrived leaves
+		// the data dir as it was, so the next attempt starts clean.
+		if before.fresh() && len(cfg.Join) > 0 {
+			if rerr := before.restore(); rerr != nil {
+				n.logger.Warn("could not remove what the failed join created", slog.Any("err", rerr))
+			}
+		}
 		return nil, err
 	}
 	if n.kek == ([32]byte{}) {
@@ -462,7 +472,7 @@ func (n *Node) open(bootstrap bool) error {
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logStore, n.snaps, pipelinedTransport{n.trans}); err != nil {
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logStore, n.snaps, contactTransport{pipelinedTransport{n.trans}, n.contacts}); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.observerCh = make(chan raft.Observation, 16)
@@ -502,6 +512,7 @@ func (n *Node) watchLeader() {
 	for {
 		select {
 		case <-n.observerCh:
+			n.contacts.leaderChanges.Add(1)
 			n.leaderMu.Lock()
 			close(n.leaderCh)
 			n.leaderCh = make(chan struct{})
@@ -590,9 +601,13 @@ func (n *Node) Status(ctx context.Context) (cluster.Status, error) {
 	if err := f.Error(); err != nil {
 		return st, fmt.Errorf("read configuration: %w", err)
 	}
+	isLeader := n.raft.State() == raft.Leader
+	contacts := n.contacts.snapshot()
 	for _, s := range f.Configuration().Servers {
+		reach, last := n.reachability(s.ID, leaderID, isLeader, contacts)
 		st.Members = append(st.Members, cluster.Member{
 			ID: string(s.ID), Address: string(s.Address), Suffrage: s.Suffrage.String(), Leader: s.ID == leaderID,
+			Reachability: reach, LastContact: last,
 		})
 	}
 	return st, nil

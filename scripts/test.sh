@@ -38,5 +38,14 @@ race_pkgs=$(go list ./... | grep -Ev '/e2e$' || true)
 echo "== unit and in-process cluster tests (race detector on)"
 go test -race -count=1 -timeout 8m $race_pkgs
 
+echo "== packages: deb and rpm with nfpm (packaging/build.sh), deb install test, container smoke test"
+packaging/build.sh
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && grep -qw overlay /proc/filesystems; then
+	packaging/test-deb.sh
+else
+	echo "deb install test NOT RUN: it needs root, unshare and overlayfs (packaging/test-deb.sh)"
+fi
+packaging/test-container.sh
+
 echo "== black-box tests (real processes)"
 WAEDGE_E2E=1 go test -count=1 -timeout 8m ./e2e/...

@@ -51,6 +51,12 @@ type Deps struct {
 	// together hold in memory (default DefaultMaxBodyInFlight); a request
 	// beyond it is answered 503 with Retry-After.
 	MaxBodyInFlight int64
+	// Metrics, when set, counts requests and serves GET /metrics
+	// (admin or operator token).
+	Metrics Metrics
+	// HSTS sets Strict-Transport-Security on every answer (the port
+	// serves HTTPS).
+	HSTS bool
 }
 
 // Identities reports the hash of the identity key the business last saw
@@ -108,6 +114,12 @@ func New(d Deps) *fiber.App {
 	configureServer(app.Server())
 	d.PublicURL = publicBase(d.PublicURL)
 	body := newBodies(d.MaxBodyInFlight)
+	if d.Metrics != nil {
+		app.Use(withMetrics(d.Metrics))
+	}
+	if d.HSTS {
+		app.Use(withHSTS())
+	}
 	app.Use(withRequestID(), withAccessLog(d.Logger), withRecover(d.Logger), withDeadline(d.RequestTimeout),
 		withVersionStripped(), withBodyDrain())
 
@@ -124,6 +136,9 @@ func New(d Deps) *fiber.App {
 	admin := &adminAPI{d: d, body: body}
 	a := app.Group("/admin/v1", admin.auth)
 	admin.register(a)
+	if d.Metrics != nil {
+		registerMetrics(app, admin, d.Metrics)
+	}
 
 	if d.Console != nil {
 		app.Use("/console", func(c *fiber.Ctx) error {

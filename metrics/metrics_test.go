@@ -1,0 +1,229 @@
+package metrics_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/waedge/waedge/metrics"
+	"github.com/waedge/waedge/node/nodetest"
+	"github.com/waedge/waedge/raftfsm"
+)
+
+// stubProposer answers every proposal with res.
+type stubProposer struct{ res raftfsm.Result }
+
+func (s stubProposer) Propose(context.Context, []byte) (raftfsm.Result, error) { return s.res, nil }
+func (s stubProposer) FSM() *raftfsm.FSM                                       { return nil }
+
+func propose(t *testing.T, p metrics.Proposer, typ raftfsm.CommandType, payload any) {
+	t.Helper()
+	cmd, err := raftfsm.EncodeCommand(typ, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Propose(context.Background(), cmd); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCountingProposer: webhook attempts are counted by outcome (only
+// non-deliveries as failures) and an expiry run when the state machine
+// reports nothing more to do.
+func TestCountingProposer(t *testing.T) {
+	m := metrics.New(nil, metrics.BuildInfo{}, 0)
+	ok := m.Counting(stubProposer{})
+	for _, a := range []raftfsm.WebhookAttempt{{Delivered: true, Status: "200"}, {Delivered: true, Status: "204"}, {Status: "503", NextAt: 1}, {GiveUp: true, Status: "timeout"}} {
+		propose(t, ok, raftfsm.CmdWebhookAttempt, a)
+	}
+	v, _ := raftfsm.EncodeCommand(0, raftfsm.ExpireResult{Deleted: 7, More: true})
+	more := m.Counting(stubProposer{res: raftfsm.Result{Value: v[3:]}})
+	propose(t, more, raftfsm.CmdExpire, raftfsm.Expire{Budget: 1})
+	v, _ = raftfsm.EncodeCommand(0, raftfsm.ExpireResult{Deleted: 3})
+	done := m.Counting(stubProposer{res: raftfsm.Result{Value: v[3:]}})
+	propose(t, done, raftfsm.CmdExpire, raftfsm.Expire{Budget: 1})
+
+	reg := m.Registry()
+	for name, want := range map[string]float64{
+		"waedge_webhook_attempts_total": 4, "waedge_webhook_failures_total": 2,
+		"waedge_expiry_runs_total": 1, "waedge_expiry_commands_total": 2, "waedge_expiry_deleted_total": 10,
+	} {
+		got := gatherValue(t, reg, name)
+		if got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// gather returns every family of reg by name.
+func gather(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		out[f.GetName()] = f
+	}
+	return out
+}
+
+// gatherValue sums every series of one counter or gauge family.
+func gatherValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	sum := 0.0
+	if f := gather(t, reg)[name]; f != nil {
+		for _, m := range f.GetMetric() {
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}
+
+// series returns the value of name's series whose labels include want.
+func series(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) (float64, bool) {
+	t.Helper()
+	f := gather(t, reg)[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		return m.GetCounter().GetValue() + m.GetGauge().GetValue(), true
+	}
+	return 0, false
+}
+
+// TestPeerContact: on a real three-node cluster the leader reports every
+// peer's last contact, and a peer that stops answering falls behind while
+// the live one stays fresh.
+func TestPeerContact(t *testing.T) {
+	nodes := nodetest.Cluster(t, 3)
+	leader := nodetest.Leader(t, nodes)
+	m := metrics.New(leader, metrics.BuildInfo{}, 0)
+	reg := m.Registry()
+	var peers []string
+	for _, n := range nodes {
+		if n != leader {
+			peers = append(peers, n.ID())
+		}
+	}
+	fresh := func(id string) bool {
+		v, ok := series(t, reg, "waedge_raft_peer_last_contact_seconds", map[string]string{"peer": id})
+		return ok && v >= 0 && v < 1
+	}
+	nodetest.WaitFor(t, "both peers in contact", 10*time.Second, func() bool { return fresh(peers[0]) && fresh(peers[1]) })
+	if v, _ := series(t, reg, "waedge_raft_state", map[string]string{"state": "leader"}); v != 1 {
+		t.Fatalf("waedge_raft_state{state=leader} = %v on the leader", v)
+	}
+	for _, n := range nodes {
+		if n.ID() == peers[0] {
+			if err := n.StopWithoutHandover(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	nodetest.WaitFor(t, "the stopped peer to fall behind", 10*time.Second, func() bool {
+		v, ok := series(t, reg, "waedge_raft_peer_last_contact_seconds", map[string]string{"peer": peers[0]})
+		return ok && v > 2
+	})
+	if leader.IsLeader() && !fresh(peers[1]) {
+		t.Fatalf("the live peer %s is reported out of contact", peers[1])
+	}
+	if gatherValue(t, reg, "waedge_fsm_bytes") <= 0 || gatherValue(t, reg, "waedge_raft_commit_index") <= 0 {
+		t.Fatal("state machine size or commit index missing")
+	}
+}
+
+var metricName = regexp.MustCompile(`\b(?:waedge|go|process)_[a-z0-9_]+`)
+
+// TestDashboardNamesExist: every metric the Grafana dashboard queries is
+// one this package exports (histograms by their _bucket/_sum/_count
+// series), so a renamed metric cannot leave a dashboard panel empty.
+func TestDashboardNamesExist(t *testing.T) {
+	b, err := os.ReadFile("../packaging/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+		Templating struct{ List []struct{ Query any } }
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	nodes := nodetest.Cluster(t, 1)
+	m := metrics.New(nodes[0], metrics.BuildInfo{Version: "v", Commit: "c", GoVersion: "go"}, 0)
+	// One of each instrument, so every family is gathered.
+	m.ObserveHTTP("GET", "/healthz", 200, time.Millisecond)
+	propose(t, m.Counting(stubProposer{}), raftfsm.CmdWebhookAttempt, raftfsm.WebhookAttempt{Status: "500"})
+	v, _ := raftfsm.EncodeCommand(0, raftfsm.ExpireResult{})
+	propose(t, m.Counting(stubProposer{res: raftfsm.Result{Value: v[3:]}}), raftfsm.CmdExpire, raftfsm.Expire{})
+	propose(t, m.Counting(stubProposer{res: raftfsm.Result{Err: raftfsm.ErrNotFound}}), raftfsm.CmdExpire, raftfsm.Expire{})
+	known := map[string]bool{}
+	for name, f := range gather(t, m.Registry()) {
+		known[name] = true
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				known[name+s] = true
+			}
+		}
+	}
+	// Message counters exist once the statistics hold a row; their name
+	// comes from the collector's description.
+	for _, name := range metrics.DescribedNames(m) {
+		known[name] = true
+	}
+	var exprs []string
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+	for _, v := range dash.Templating.List {
+		if s, ok := v.Query.(string); ok {
+			exprs = append(exprs, s)
+		}
+	}
+	seen := 0
+	for _, e := range exprs {
+		for _, name := range metricName.FindAllString(e, -1) {
+			seen++
+			if !known[name] {
+				t.Errorf("dashboard queries %s, which waedge does not export (in %q)", name, e)
+			}
+		}
+	}
+	if seen < 20 {
+		t.Fatalf("only %d metric references found in the dashboard", seen)
+	}
+	for _, want := range []string{"waedge_http_requests_total", "waedge_raft_apply_lag", "waedge_webhook_outbox_depth",
+		"waedge_network_queue_depth", "waedge_signal_sessions", "waedge_messages_total", "waedge_expiry_runs_total"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the dashboard does not show %s", want)
+		}
+	}
+}
