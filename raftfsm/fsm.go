@@ -102,6 +102,11 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdAudit:              f.applyAudit,
 		CmdRecordIntegrity:    f.applyRecordIntegrity,
 		CmdSetMessagingTier:   f.applySetMessagingTier,
+		CmdConsoleInvite:      f.applyConsoleInvite,
+		CmdConsoleRedeem:      f.applyConsoleRedeem,
+		CmdConsoleSignIn:      f.applyConsoleSignIn,
+		CmdConsoleSignOut:     f.applyConsoleSignOut,
+		CmdConsoleSetUser:     f.applyConsoleSetUser,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {
