@@ -33,6 +33,7 @@ import (
 	"github.com/waedge/waedge/bench"
 	"github.com/waedge/waedge/cli"
 	"github.com/waedge/waedge/connector"
+	"github.com/waedge/waedge/console"
 	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/embed"
 	"github.com/waedge/waedge/keyring"
@@ -83,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return cli.RunBackup(ctx, args[1:], stdout, stderr, getenv)
 	case "restore":
 		return cli.RunRestore(args[1:], stdout, stderr, getenv, time.Now)
-	case "cluster", "tenant", "audit", "billing", "stats", "webhooks":
+	case "cluster", "tenant", "audit", "billing", "stats", "webhooks", "console":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cli.Run(ctx, args, stdout, stderr, getenv)
@@ -127,6 +128,10 @@ commands:
                                 the month's bill: delivered template messages × rate card
   stats show [--business ID] [--phone ID] [--from D] [--to D]
                                 message counters per day (counts only)
+  console setup-link            a one-time link that creates a console admin (the
+                                web console is at <public-url>/console/)
+  console invite --role R [--business ID]
+                                a one-time link that creates a console user with role R
   webhooks log [--state pending|delivered|dropped|all] [--limit N]
                                 the webhook delivery log (attempts, last status; no bodies)
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only; its API
@@ -333,7 +338,10 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return 1
 	}
 	defer stopNetwork()
+	accounts := console.New(console.Config{Cluster: n, Now: clock.Now, Logger: logger.With(slog.String("component", "console")),
+		PublicURL: edge.publicURL})
 	app := web.New(edge.webEdge(web.Deps{
+		Accounts:       accounts,
 		Cluster:        n,
 		Logger:         logger.With(slog.String("component", "web")),
 		Console:        embed.Console(),
@@ -348,6 +356,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	go func() { httpErr <- app.Listener(ln) }()
 	logger.Info("waedge is serving", slog.String("http_addr", ln.Addr().String()), slog.String("public_url", edge.publicURL),
 		slog.String("node_id", n.ID()))
+	go announceConsole(ctx, n, accounts, *dataDir, edge.publicURL, logger)
 
 	code := 0
 	select {

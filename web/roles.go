@@ -106,6 +106,12 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 			handler: a.consumerExport},
 		{method: "POST", path: "/businesses/:id/consumers/erase", roles: roleAdmin | roleBusinessAdmin, scoped: true,
 			action: "consumer.erase", targetKind: "business", handler: a.consumerErase},
+		// The console's users: invitations (one-time links) and disabling.
+		{method: "GET", path: "/cluster/events", roles: staff, handler: a.clusterEvents},
+		{method: "POST", path: "/console/invites", roles: roleAdmin, action: "console.invite", handler: a.d.Accounts.InviteHandler(actorID)},
+		{method: "GET", path: "/console/users", roles: roleAdmin, handler: a.d.Accounts.UsersHandler},
+		{method: "POST", path: "/console/users/:id", roles: roleAdmin, action: "console.user_update", targetKind: "console_user",
+			handler: a.d.Accounts.SetUserHandler},
 	}
 	if a.d.DebugClock != nil {
 		rs = append(rs, adminRoute{method: "POST", path: "/debug/clock", roles: roleAdmin, action: "debug.clock", handler: a.advanceClock})
@@ -139,6 +145,9 @@ func actor(c *fiber.Ctx) raftfsm.Token {
 	tok, _ := c.Locals(localToken).(raftfsm.Token)
 	return tok
 }
+
+// actorID is the id of the request's admin token or console user.
+func actorID(c *fiber.Ctx) string { return actor(c).ID }
 
 // allow admits the route's roles; a business admin only their own business.
 func (a *adminAPI) allow(r adminRoute) fiber.Handler {

@@ -8,13 +8,12 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"github.com/waedge/waedge/cluster"
+	"github.com/waedge/waedge/console"
 	"github.com/waedge/waedge/egress"
 )
 
@@ -46,6 +45,10 @@ type Deps struct {
 	// download URLs, paging links), e.g. "https://wa.example.com"; the
 	// request's Host header is never used. Empty: "http://localhost".
 	PublicURL string
+	// Accounts are the console's users and sessions (default: built from
+	// Cluster). A session cookie is accepted on /admin/v1 like an admin-kind
+	// token of the user's role.
+	Accounts *console.Accounts
 	// MaxBodyInFlight bounds the request body bytes that all requests
 	// together hold in memory (default DefaultMaxBodyInFlight); a request
 	// beyond it is answered 503 with Retry-After.
@@ -106,6 +109,9 @@ func New(d Deps) *fiber.App {
 	})
 	configureServer(app.Server())
 	d.PublicURL = publicBase(d.PublicURL)
+	if d.Accounts == nil {
+		d.Accounts = console.New(console.Config{Cluster: d.Cluster, Now: d.Now, Logger: d.Logger, PublicURL: d.PublicURL})
+	}
 	body := newBodies(d.MaxBodyInFlight)
 	app.Use(withRequestID(), withAccessLog(d.Logger), withRecover(d.Logger), withDeadline(d.RequestTimeout),
 		withVersionStripped(), withBodyDrain())
@@ -125,16 +131,7 @@ func New(d Deps) *fiber.App {
 	admin.register(a)
 
 	if d.Console != nil {
-		app.Use("/console", func(c *fiber.Ctx) error {
-			c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
-			c.Set("X-Content-Type-Options", "nosniff")
-			c.Set("Referrer-Policy", "no-referrer")
-			return c.Next()
-		}, filesystem.New(filesystem.Config{
-			Root:         http.FS(d.Console),
-			Index:        "index.html",
-			NotFoundFile: "index.html",
-		}))
+		serveConsole(app, d, body)
 	}
 
 	api := &graphAPI{d: d, limits: newLimiter(), body: body}
