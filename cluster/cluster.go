@@ -39,6 +39,11 @@ type Member struct {
 	Address  string `json:"address"`
 	Suffrage string `json:"suffrage"`
 	Leader   bool   `json:"leader"`
+	// Reachable: the member answered a mutual-TLS handshake from the
+	// reporting node just now (always true for the reporting node).
+	Reachable bool `json:"reachable"`
+	// ProbeRTT is how long that handshake took.
+	ProbeRTT string `json:"probe_rtt,omitempty"`
 }
 
 // Status is a point-in-time report of one node's view of the cluster.

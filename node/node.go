@@ -594,6 +594,7 @@ func (n *Node) Status(ctx context.Context) (cluster.Status, error) {
 			ID: string(s.ID), Address: string(s.Address), Suffrage: s.Suffrage.String(), Leader: s.ID == leaderID,
 		})
 	}
+	n.probeMembers(st.Members)
 	return st, nil
 }
 
