@@ -11,6 +11,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/gofiber/fiber/v2/middleware/etag"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
+
+	"github.com/waedge/waedge/graph"
 )
 
 // consoleCSP allows the console's own scripts, styles and API calls and
@@ -51,8 +53,13 @@ const sseFor = 45 * time.Second
 
 // clusterEvents answers GET /admin/v1/cluster/events: a server-sent event
 // stream of this node's cluster status (the body of GET /admin/v1/cluster)
-// every second, for the console's live views.
+// every second, for the console's live views; ?limit=N ends it after N
+// events.
 func (a *adminAPI) clusterEvents(c *fiber.Ctx) error {
+	limit := c.QueryInt("limit", 0) // events before the stream ends (0: until sseFor)
+	if limit < 0 {
+		return graph.ErrParameterValue.With("limit must be 0 or more")
+	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no")
@@ -81,6 +88,9 @@ func (a *adminAPI) clusterEvents(c *fiber.Ctx) error {
 			}
 			if err := w.Flush(); err != nil {
 				return // the browser went away
+			}
+			if limit--; limit == 0 {
+				return
 			}
 			select {
 			case <-tick.C:

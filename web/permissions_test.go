@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -131,6 +132,22 @@ func (w *permWorld) media() string {
 	return m.ID
 }
 
+// consoleUser creates a console user (through the replicated commands the
+// console's sign-up proposes) and returns its id.
+func (w *permWorld) consoleUser() string {
+	w.t.Helper()
+	n := w.next()
+	link := sha256.Sum256([]byte(fmt.Sprint("link-", n)))
+	id := fmt.Sprint("cu-perm-", n)
+	w.c.proposeAll(w.t, [][]byte{
+		mustCmd(w.t, raftfsm.CmdConsoleInvite, raftfsm.ConsoleInvite{Hash: link,
+			Link: raftfsm.ConsoleLink{Role: raftfsm.TokenOperator, ExpiresAt: time.Now().Add(time.Hour).UnixMilli()}}),
+		mustCmd(w.t, raftfsm.CmdConsoleRedeem, raftfsm.ConsoleRedeem{LinkHash: link, At: time.Now().UnixMilli(),
+			User: raftfsm.ConsoleUser{ID: id, Name: id, PasswordHash: "x"}}),
+	})
+	return id
+}
+
 // permRoute is the expectation for one registered route.
 type permRoute struct {
 	allow []string // principals allowed; every other one is denied
@@ -218,6 +235,13 @@ func permRoutes() map[string]permRoute {
 		}},
 		"POST /admin/v1/phones/:id/retention": {allow: adminOnly, prep: func(w *permWorld) request {
 			return jsonReq("/admin/v1/phones/"+w.a["phone_number_id"]+"/retention", `{"retention_hours":24}`)
+		}},
+
+		"GET /admin/v1/cluster/events":   {allow: staffRoles, prep: fixed("/admin/v1/cluster/events?limit=1", "")},
+		"POST /admin/v1/console/invites": {allow: adminOnly, prep: fixed("/admin/v1/console/invites", `{"role":"operator"}`)},
+		"GET /admin/v1/console/users":    {allow: adminOnly, prep: fixed("/admin/v1/console/users", "")},
+		"POST /admin/v1/console/users/:id": {allow: adminOnly, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/console/users/"+w.consoleUser(), `{"disabled":true}`)
 		}},
 
 		"GET " + node:    {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w), "") }},
