@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -237,6 +238,7 @@ func permRoutes() map[string]permRoute {
 			return jsonReq("/admin/v1/phones/"+w.a["phone_number_id"]+"/retention", `{"retention_hours":24}`)
 		}},
 
+		"GET /openapi.json":              {allow: everyone, prep: fixed("/openapi.json", "")},
 		"GET /admin/v1/cluster/events":   {allow: staffRoles, prep: fixed("/admin/v1/cluster/events?limit=1", "")},
 		"POST /admin/v1/console/invites": {allow: adminOnly, prep: fixed("/admin/v1/console/invites", `{"role":"operator"}`)},
 		"GET /admin/v1/console/users":    {allow: adminOnly, prep: fixed("/admin/v1/console/users", "")},
@@ -430,4 +432,57 @@ func normalizeEnvelope(t *testing.T, body []byte) string {
 	e := decodeEnvelope(t, body)
 	e.Error.FBTraceID = ""
 	return fmt.Sprintf("%+v", e)
+}
+
+// TestOpenAPIMatchesRoutes: /openapi.json lists every registered route
+// once, and the roles it names for each are the ones the permission
+// matrix (written by hand, independently of the code's table) allows.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	w := newPermWorld(t)
+	code, out := w.send("GET", "/openapi.json", "", nil)
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+		Paths   map[string]map[string]struct {
+			Roles []string `json:"x-waedge-roles"`
+		}
+	}
+	if code != 200 || json.Unmarshal(out, &doc) != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi.json: %d %.200s", code, out)
+	}
+	roleOf := map[string]string{pAdmin: "admin", pOperator: "operator", pBAdminA: "business_admin", pAPIA: "api"}
+	expect := permRoutes()
+	seen := 0
+	for _, r := range w.app.GetRoutes(true) {
+		if r.Method == "HEAD" {
+			continue
+		}
+		path := regexp.MustCompile(`:([A-Za-z_]+)(<regex\([^>]*\)>)?`).ReplaceAllString(r.Path, "{$1}")
+		op, ok := doc.Paths[path][strings.ToLower(r.Method)]
+		if !ok {
+			t.Errorf("%s %s (%s) is not in the OpenAPI document", r.Method, r.Path, path)
+			continue
+		}
+		seen++
+		var want []string
+		if exp := expect[r.Method+" "+r.Path]; !slices.Equal(exp.allow, everyone) {
+			for _, p := range exp.allow {
+				if name := roleOf[p]; name != "" {
+					want = append(want, name)
+				}
+			}
+		}
+		got := slices.Clone(op.Roles)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s %s: document names roles %v, the permission matrix allows %v", r.Method, r.Path, got, want)
+		}
+	}
+	total := 0
+	for _, ops := range doc.Paths {
+		total += len(ops)
+	}
+	if total != seen {
+		t.Errorf("the document has %d operations, the app %d routes", total, seen)
+	}
 }
