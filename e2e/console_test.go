@@ -230,12 +230,24 @@ func TestConsoleBrowser(t *testing.T) {
 
 	for _, page := range []struct{ hash, want string }{
 		{"webhooks", "Delivery log"}, {"templates", "Review policy"}, {"stats", "By direction"},
-		{"audit", "tenant.create"}, {"privacy", "What waedge stores"}, {"users", "Invite"},
+		{"audit", "tenant.create"}, {"privacy", "What waedge stores"}, {"users", "Invite"}, {"explorer", "Try a call"},
 	} {
 		b.open(n1.url("/console/#/" + page.hash))
 		b.waitText(page.want, 10*time.Second)
 		b.shot(page.hash)
 	}
+	// The API explorer calls the admin API with the session.
+	var picked bool
+	b.eval(`(() => { const s = document.querySelector('select[aria-label="operation"]');
+		const o = [...s.options].find((o) => o.textContent === "GET /admin/v1/tenants"); if (!o) return false;
+		s.value = o.value; s.dispatchEvent(new Event("change")); return true; })()`, &picked)
+	if !picked {
+		t.Fatal("the API explorer does not offer GET /admin/v1/tenants")
+	}
+	b.click("Send")
+	b.waitText("Console Shop", 10*time.Second)
+	b.waitText("200 OK", 10*time.Second)
+	b.shot("explorer-call")
 
 	// Invitations for an operator and for a business admin of business A.
 	invite := func(role, business string) string {

@@ -17,6 +17,7 @@ const nav = [
   ["stats", "Statistics", ["admin", "operator"]],
   ["audit", "Audit log", ["admin", "operator"]],
   ["privacy", "Data & privacy", ["admin", "operator", "business_admin"]],
+  ["explorer", "API explorer", ["admin", "operator", "business_admin"]],
   ["users", "Users", ["admin"]],
 ];
 

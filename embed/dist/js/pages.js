@@ -418,4 +418,62 @@ async function users({ main }) {
   await render();
 }
 
-export const pages = { cluster, businesses, webhooks, templates, stats, audit, privacy, users };
+
+
+// ---- API explorer ----
+
+async function explorer({ main, session }) {
+  const doc = await api("GET", "/openapi.json");
+  const role = session.user.role;
+  const ops = [];
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      const roles = op["x-waedge-roles"] || [];
+      if (roles.includes(role) || roles.includes("api")) ops.push({ path, method: method.toUpperCase(), op, graph: roles.includes("api") });
+    }
+  }
+  ops.sort((a, b) => (a.path + a.method).localeCompare(b.path + b.method));
+  const sel = h("select", { "aria-label": "operation" }, ops.map((o, i) =>
+    h("option", { value: i }, o.method + " " + o.path + (o.graph ? "  (Cloud API)" : ""))));
+  const params = h("div", { class: "row" });
+  const query = h("input", { placeholder: "a=1&b=2", "aria-label": "query string" });
+  const body = h("textarea", { "aria-label": "JSON body", placeholder: "{}" });
+  const token = h("input", { type: "password", autocomplete: "off", "aria-label": "access token",
+    placeholder: "a business's access token (Cloud API calls)" });
+  const result = h("div", { "aria-live": "polite" });
+  const show = () => {
+    const o = ops[Number(sel.value)];
+    replace(params, (o.op.parameters || []).filter((p) => p.in === "path").map((p) =>
+      field(p.name, h("input", { "data-param": p.name, pattern: p.schema.pattern ? p.schema.pattern.slice(1, -1) : null }))));
+    token.disabled = !o.graph;
+  };
+  sel.addEventListener("change", show);
+  show();
+  const send = async () => {
+    const o = ops[Number(sel.value)];
+    let path = o.path;
+    for (const input of params.querySelectorAll("input[data-param]")) {
+      path = path.replace("{" + input.dataset.param + "}", encodeURIComponent(input.value));
+    }
+    if (query.value) path += "?" + query.value.replace(/^\?/, "");
+    const headers = { };
+    if (o.graph) headers.Authorization = "Bearer " + token.value;
+    if (o.method !== "GET") headers["X-CSRF-Token"] = session.csrf_token;
+    if (body.value.trim()) headers["Content-Type"] = "application/json";
+    const started = performance.now();
+    const resp = await fetch(path, { method: o.method, headers, credentials: "same-origin",
+      body: o.method === "GET" || !body.value.trim() ? undefined : body.value });
+    const text = await resp.text();
+    let pretty = text;
+    try { pretty = JSON.stringify(JSON.parse(text), null, 2); } catch (e) { /* not JSON */ }
+    replace(result, h("p", {}, pill(resp.status + " " + resp.statusText, resp.ok ? "ok" : "bad"), " in ",
+      Math.round(performance.now() - started) + " ms"), h("pre", {}, pretty.slice(0, 200000)));
+  };
+  replace(main, h("h1", {}, "API explorer"),
+    section("Try a call", h("p", { class: "muted" }, "Operations of ", h("a", { href: "/openapi.json" }, "/openapi.json"),
+      " your role may call. Admin API calls use your session; Cloud API calls need a business's access token."),
+    field("Operation", sel), params, field("Query string", query), field("Body (JSON)", body), field("Access token", token),
+    h("button", { onclick: () => send().catch((e) => replace(result, h("p", { class: "err" }, e.message))) }, "Send"), result));
+}
+
+export const pages = { cluster, businesses, webhooks, templates, stats, audit, privacy, users, explorer };
