@@ -140,6 +140,25 @@ func (b *browser) fetchStatus(path string) int {
 	return code
 }
 
+// createBusiness creates a business on the Businesses page and returns its
+// id; its access token must be shown.
+func (b *browser) createBusiness(p *proc, name, phone string) string {
+	b.t.Helper()
+	b.open(p.url("/console/#/businesses"))
+	b.waitText("New business", 10*time.Second)
+	b.fill("Name", name)
+	b.fill("Phone number (E.164)", phone)
+	b.click("Create")
+	leaks.add(kindSecret, b.secret())
+	b.waitText("Phone numbers of "+name, 10*time.Second)
+	var id string
+	b.eval(`location.hash.split("/")[2]`, &id)
+	if id == "" {
+		b.t.Fatal("no business id in the URL after creating one")
+	}
+	return id
+}
+
 // TestConsoleBrowser is the console's flow in a real browser against real
 // processes: the setup link creates the first admin; the shown join
 // commands add two nodes; a business and its token are created; every page
@@ -212,21 +231,9 @@ func TestConsoleBrowser(t *testing.T) {
 	})
 	b.shot("cluster")
 
-	// A business, its number and a token.
-	b.open(n1.url("/console/#/businesses"))
-	b.waitText("New business", 10*time.Second)
-	b.fill("Name", "Console Shop")
-	b.fill("Phone number (E.164)", "+15550071000")
-	b.click("Create")
-	tok := b.secret()
-	leaks.add(kindSecret, tok)
-	b.waitText("Phone numbers of Console Shop", 10*time.Second)
+	// A business, its number and a token (shown once).
+	bizA := b.createBusiness(n1, "Console Shop", "+15550071000")
 	b.shot("businesses")
-	var bizA string
-	b.eval(`location.hash.split("/")[2]`, &bizA)
-	if bizA == "" {
-		t.Fatal("no business id in the URL after creating one")
-	}
 
 	for _, page := range []struct{ hash, want string }{
 		{"webhooks", "Delivery log"}, {"templates", "Review policy"}, {"stats", "By direction"},
@@ -276,15 +283,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.shot("cluster-node-dead")
 
 	// A second business, which the business admin of A must not see.
-	b.open(n1.url("/console/#/businesses"))
-	b.waitText("New business", 10*time.Second)
-	b.fill("Name", "Other Shop")
-	b.fill("Phone number (E.164)", "+15550072000")
-	b.click("Create")
-	leaks.add(kindSecret, b.secret())
-	b.waitText("Phone numbers of Other Shop", 10*time.Second)
-	var bizB string
-	b.eval(`location.hash.split("/")[2]`, &bizB)
+	bizB := b.createBusiness(n1, "Other Shop", "+15550072000")
 
 	signOut := func() {
 		b.click("Sign out")
