@@ -237,7 +237,7 @@ func TestConsoleBrowser(t *testing.T) {
 
 	for _, page := range []struct{ hash, want string }{
 		{"webhooks", "Delivery log"}, {"templates", "Review policy"}, {"stats", "By direction"},
-		{"audit", "tenant.create"}, {"privacy", "What waedge stores"}, {"users", "Invite"}, {"explorer", "Try a call"},
+		{"audit", "tenant.create"}, {"privacy", "What waedge stores"}, {"users", "Invite"}, {"explorer", "Try a call"}, {"events", "In this stream"},
 	} {
 		b.open(n1.url("/console/#/" + page.hash))
 		b.waitText(page.want, 10*time.Second)

@@ -239,6 +239,7 @@ func permRoutes() map[string]permRoute {
 		}},
 
 		"GET /openapi.json":              {allow: everyone, prep: fixed("/openapi.json", "")},
+		"GET /admin/v1/webhooks/events":  {allow: []string{pAdmin, pOperator, pBAdminA, pBAdminB}, prep: fixed("/admin/v1/webhooks/events?limit=1", "")},
 		"GET /admin/v1/cluster/events":   {allow: staffRoles, prep: fixed("/admin/v1/cluster/events?limit=1", "")},
 		"POST /admin/v1/console/invites": {allow: adminOnly, prep: fixed("/admin/v1/console/invites", `{"role":"operator"}`)},
 		"GET /admin/v1/console/users":    {allow: adminOnly, prep: fixed("/admin/v1/console/users", "")},

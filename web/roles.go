@@ -108,6 +108,7 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 			action: "consumer.erase", targetKind: "business", handler: a.consumerErase},
 		// The console's users: invitations (one-time links) and disabling.
 		{method: "GET", path: "/cluster/events", roles: staff, handler: a.clusterEvents},
+		{method: "GET", path: "/webhooks/events", roles: staff | roleBusinessAdmin, handler: a.webhookEvents},
 		{method: "POST", path: "/console/invites", roles: roleAdmin, action: "console.invite", handler: a.d.Accounts.InviteHandler(actorID)},
 		{method: "GET", path: "/console/users", roles: roleAdmin, handler: a.d.Accounts.UsersHandler},
 		{method: "POST", path: "/console/users/:id", roles: roleAdmin, action: "console.user_update", targetKind: "console_user",

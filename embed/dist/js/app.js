@@ -14,6 +14,7 @@ const nav = [
   ["businesses", "Businesses", ["admin", "operator", "business_admin"]],
   ["webhooks", "Webhooks", ["admin", "business_admin"]],
   ["templates", "Templates", ["admin", "business_admin"]],
+  ["events", "Event monitor", ["admin", "operator", "business_admin"]],
   ["stats", "Statistics", ["admin", "operator"]],
   ["audit", "Audit log", ["admin", "operator"]],
   ["privacy", "Data & privacy", ["admin", "operator", "business_admin"]],

@@ -476,4 +476,36 @@ async function explorer({ main, session }) {
     h("button", { onclick: () => send().catch((e) => replace(result, h("p", { class: "err" }, e.message))) }, "Send"), result));
 }
 
-export const pages = { cluster, businesses, webhooks, templates, stats, audit, privacy, users, explorer };
+
+// ---- Event monitor ----
+
+async function events({ main, session }) {
+  const counts = h("div", { class: "kv", "aria-live": "polite" });
+  const list = h("tbody");
+  const status = h("p", { class: "muted" }, "Connecting…");
+  const es = new EventSource("/admin/v1/webhooks/events");
+  es.addEventListener("counts", (ev) => {
+    const c = JSON.parse(ev.data);
+    replace(counts, Object.entries(c).map(([k, v]) => [h("span", {}, k), h("span", {}, String(v))]));
+    replace(status, "live · updated " + new Date().toLocaleTimeString());
+  });
+  es.addEventListener("webhook", (ev) => {
+    const e = JSON.parse(ev.data);
+    list.prepend(h("tr", {}, h("td", {}, new Date().toLocaleTimeString()), h("td", {}, h("code", {}, e.id)), h("td", {}, e.waba_id || ""),
+      h("td", {}, pill(e.state, e.state === "delivered" ? "ok" : e.state === "dropped" ? "bad" : "")),
+      h("td", {}, String(e.attempts)), h("td", {}, e.last_status || ""),
+      h("td", {}, e.body ? h("pre", {}, JSON.stringify(e.body, null, 2)) : "")));
+    while (list.children.length > 300) list.lastChild.remove();
+  });
+  es.onerror = () => replace(status, "live updates reconnecting…");
+  const who = session.user.role === "operator" ? "Counts and states only (your role never sees events' contents)."
+    : session.user.role === "business_admin" ? "Your business's events, with the body of those still queued."
+      : "Every business's events, without bodies.";
+  replace(main, h("h1", {}, "Event monitor"), section("Webhook events and delivery outcomes", h("p", { class: "muted" }, who), status,
+    h("h2", {}, "In this stream"), counts,
+    session.user.role === "operator" ? "" : h("table", {}, h("thead", {}, h("tr", {},
+      ["Seen", "Event", "WABA", "State", "Attempts", "Last answer", "Body"].map((t) => h("th", { scope: "col" }, t)))), list)));
+  return () => es.close();
+}
+
+export const pages = { cluster, businesses, webhooks, templates, stats, audit, privacy, users, explorer, events };
