@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,22 +144,23 @@ func (b *browser) fetchStatus(path string) int {
 }
 
 // createBusiness creates a business on the Businesses page and returns its
-// id; its access token must be shown.
-func (b *browser) createBusiness(p *proc, name, phone string) string {
+// id and the access token shown once.
+func (b *browser) createBusiness(p *proc, name, phone string) (string, string) {
 	b.t.Helper()
 	b.open(p.url("/console/#/businesses"))
 	b.waitText("New business", 10*time.Second)
 	b.fill("Name", name)
 	b.fill("Phone number (E.164)", phone)
 	b.click("Create")
-	leaks.add(kindSecret, b.secret())
+	token := b.secret()
+	leaks.add(kindSecret, token)
 	b.waitText("Phone numbers of "+name, 10*time.Second)
 	var id string
 	b.eval(`location.hash.split("/")[2]`, &id)
 	if id == "" {
 		b.t.Fatal("no business id in the URL after creating one")
 	}
-	return id
+	return id, token
 }
 
 // TestConsoleBrowser is the console's flow in a real browser against real
@@ -168,7 +172,7 @@ func (b *browser) createBusiness(p *proc, name, phone string) string {
 // sees only their own business.
 func TestConsoleBrowser(t *testing.T) {
 	b := newBrowser(t)
-	n1 := newProc(t, "node1")
+	n1 := newProc(t, "node1", "--egress-allow", "127.0.0.0/8") // the webhook receiver is on loopback
 	n1.start()
 	n1.waitReady(20 * time.Second)
 	setupFile := filepath.Join(n1.dataDir, "console-setup.url")
@@ -216,7 +220,7 @@ func TestConsoleBrowser(t *testing.T) {
 		if i == 2 {
 			b.shot("cluster-add-node")
 		}
-		p.args = append(cmd[1:], "--log-format", "json", "--log-level", "debug")
+		p.args = append(cmd[1:], "--log-format", "json", "--log-level", "debug", "--egress-allow", "127.0.0.0/8")
 		captureArgs(p.args)
 		p.start()
 		nodes = append(nodes, p)
@@ -232,12 +236,47 @@ func TestConsoleBrowser(t *testing.T) {
 	b.shot("cluster")
 
 	// A business, its number and a token (shown once).
-	bizA := b.createBusiness(n1, "Console Shop", "+15550071000")
+	bizA, tokA := b.createBusiness(n1, "Console Shop", "+15550071000")
 	b.shot("businesses")
+
+	// Configure a webhook (verified by the handshake), create a template
+	// with its live preview; its status event is delivered and logged.
+	var hits atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			_, _ = w.Write([]byte(r.URL.Query().Get("hub.challenge")))
+			return
+		}
+		hits.Add(1)
+	}))
+	t.Cleanup(hook.Close)
+	b.open(n1.url("/console/#/webhooks/" + bizA))
+	b.waitText("Configure (Cloud API)", 10*time.Second)
+	b.fill("Access token of the business", tokA)
+	b.fill("Callback URL", hook.URL+"/hook")
+	b.fill("Verify token", "console-verify")
+	b.click("Verify and save")
+	b.waitText(hook.URL+"/hook", 10*time.Second)
+	b.open(n1.url("/console/#/templates/" + bizA))
+	b.waitText("Live preview", 10*time.Second)
+	b.fill("Access token of the business", tokA)
+	b.fill("Template name", "console_preview")
+	b.fill("Body", "Hello {{1}}, your order is on its way.")
+	b.fill("Examples", "Ana")
+	b.waitText("Hello Ana, your order is on its way.", 5*time.Second)
+	b.shot("template-preview")
+	b.click("Submit template")
+	b.waitText("APPROVED", 10*time.Second)
+	b.open(n1.url("/console/#/webhooks/" + bizA))
+	b.waitText("delivered", 20*time.Second)
+	if hits.Load() == 0 {
+		t.Fatal("the delivery log shows a delivery the receiver never got")
+	}
+	b.shot("webhooks-delivered")
 
 	for _, page := range []struct{ hash, want string }{
 		{"webhooks", "Delivery log"}, {"templates", "Review policy"}, {"stats", "By direction"},
-		{"audit", "tenant.create"}, {"privacy", "What waedge stores"}, {"users", "Invite"}, {"explorer", "Try a call"}, {"events", "In this stream"},
+		{"audit", "tenant.create"}, {"privacy", "What waedge stores"}, {"users", "Invite"}, {"events", "In this stream"}, {"explorer", "Try a call"},
 	} {
 		b.open(n1.url("/console/#/" + page.hash))
 		b.waitText(page.want, 10*time.Second)
@@ -283,7 +322,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.shot("cluster-node-dead")
 
 	// A second business, which the business admin of A must not see.
-	bizB := b.createBusiness(n1, "Other Shop", "+15550072000")
+	bizB, _ := b.createBusiness(n1, "Other Shop", "+15550072000")
 
 	signOut := func() {
 		b.click("Sign out")

@@ -2,7 +2,7 @@
 // the admin API (the server checks the role of every call) and returns a
 // clean-up function or nothing.
 import { h, replace, table, when, pill, field, toast } from "./dom.js";
-import { api, download } from "./api.js";
+import { api, download, graph } from "./api.js";
 import { stackedBars } from "./chart.js";
 
 const isAdmin = (s) => s.user.role === "admin";
@@ -253,8 +253,24 @@ async function webhooks({ main, session, args }) {
       ["WABA", (s) => s.waba_id], ["Callback URL", (s) => h("code", {}, s.callback_url)], ["Since", (s) => when(s.created_at)],
     ], subs.data, "No callback configured. Configure one with POST /{waba-id}/subscribed_apps (Cloud API)."),
     h("p", { class: "muted" }, "Callbacks are verified with the GET hub.challenge handshake when set.")),
+    configureWebhook(b, () => webhooks({ main, session, args: [picker.id] })),
     section("Delivery log (attempts and next try; bodies are never shown here)", state, log));
   return () => clearInterval(timer);
+}
+
+// configureWebhook sets a WABA's callback through the Cloud API (waedge
+// verifies it with the hub.challenge handshake first).
+function configureWebhook(b, reload) {
+  const token = tokenField();
+  const waba = h("select", {}, b.wabas.map((w) => h("option", { value: w.id }, w.id)));
+  const url = h("input", { type: "url", required: true, placeholder: "https://example.com/webhook" });
+  const verify = h("input", { required: true, autocomplete: "off" });
+  return section("Configure (Cloud API)", h("form", { onsubmit: async (ev) => {
+    ev.preventDefault();
+    await act("configure webhook", () => graph("POST", "/" + encodeURIComponent(waba.value) + "/subscribed_apps", token.value,
+      { override_callback_uri: url.value, verify_token: verify.value }), reload);
+  } }, h("div", { class: "row" }, field("Access token of the business", token), field("WABA", waba),
+    field("Callback URL", url), field("Verify token", verify)), h("button", { type: "submit" }, "Verify and save")));
 }
 
 // ---- Templates ----
@@ -276,6 +292,48 @@ function preview(tpl) {
     btns ? (btns.buttons || []).map((b) => h("div", { class: "btn" }, b.text)) : ""));
 }
 
+// tokenField is the access token input of Cloud API forms.
+function tokenField() {
+  return h("input", { type: "password", autocomplete: "off", required: true, placeholder: "EAA…" });
+}
+
+// newTemplate is the form that submits a template through the Cloud API,
+// with a live preview as a phone would show it.
+function newTemplate(b, reload) {
+  const token = tokenField();
+  const waba = h("select", {}, b.wabas.map((w) => h("option", { value: w.id }, w.id)));
+  const name = h("input", { required: true, pattern: "[a-z0-9_]+", placeholder: "order_update" });
+  const lang = h("input", { required: true, value: "en_US" });
+  const cat = h("select", {}, ["UTILITY", "MARKETING", "AUTHENTICATION"].map((c) => h("option", { value: c }, c)));
+  const header = h("input", { placeholder: "optional" });
+  const body = h("textarea", { required: true, placeholder: "Hello {{1}}, your order {{2}} has shipped." });
+  const examples = h("input", { placeholder: "Ana, 1234 (one per {{n}}, comma-separated)" });
+  const footer = h("input", { placeholder: "optional" });
+  const shown = h("div");
+  const components = () => {
+    const out = [];
+    if (header.value) out.push({ type: "HEADER", format: "TEXT", text: header.value });
+    const bodyC = { type: "BODY", text: body.value };
+    const ex = examples.value.split(",").map((x) => x.trim()).filter((x) => x);
+    if (ex.length) bodyC.example = { body_text: [ex] };
+    out.push(bodyC);
+    if (footer.value) out.push({ type: "FOOTER", text: footer.value });
+    return out;
+  };
+  const update = () => replace(shown, preview({ components: components() }));
+  for (const el of [header, body, examples, footer]) el.addEventListener("input", update);
+  update();
+  return section("New template (Cloud API)",
+    h("form", { onsubmit: async (ev) => {
+      ev.preventDefault();
+      await act("submit template", () => graph("POST", "/" + encodeURIComponent(waba.value) + "/message_templates", token.value,
+        { name: name.value, language: lang.value, category: cat.value, components: components() }), reload);
+    } }, h("div", { class: "row" }, field("Access token of the business", token), field("WABA", waba), field("Template name", name),
+      field("Language", lang), field("Category", cat)),
+    field("Header", header), field("Body", body), field("Examples", examples), field("Footer", footer),
+    h("h2", {}, "Live preview"), shown, h("button", { type: "submit" }, "Submit template")));
+}
+
 async function templates({ main, session, args }) {
   const picker = await businessPicker(session, args[0], (id) => { location.hash = "#/templates/" + encodeURIComponent(id); });
   if (!picker.id) { replace(main, h("h1", {}, "Templates"), h("section", {}, picker.el)); return; }
@@ -294,6 +352,7 @@ async function templates({ main, session, args }) {
             () => api("POST", "/admin/v1/wabas/" + encodeURIComponent(w.id) + "/template-review", { policy: sel.value }), render) }, "Set")];
         }],
       ], b.wabas)) : "",
+      newTemplate(b, render),
       section("Templates", table([
         ["Name", (t) => h("a", { href: "#", onclick: (ev) => { ev.preventDefault(); replace(shown, preview(t)); } }, t.name)],
         ["Language", (t) => t.language], ["Category", (t) => t.category],
