@@ -172,7 +172,8 @@ func (b *browser) createBusiness(p *proc, name, phone string) (string, string) {
 // sees only their own business.
 func TestConsoleBrowser(t *testing.T) {
 	b := newBrowser(t)
-	n1 := newProc(t, "node1", "--egress-allow", "127.0.0.0/8") // the webhook receiver is on loopback
+	rl := startRelay(t) // one sandbox network for the whole cluster
+	n1 := newProc(t, "node1", "--egress-allow", "127.0.0.0/8", "--network", "relay://"+rl.addr) // the webhook receiver is on loopback
 	n1.start()
 	n1.waitReady(20 * time.Second)
 	setupFile := filepath.Join(n1.dataDir, "console-setup.url")
@@ -220,7 +221,7 @@ func TestConsoleBrowser(t *testing.T) {
 		if i == 2 {
 			b.shot("cluster-add-node")
 		}
-		p.args = append(cmd[1:], "--log-format", "json", "--log-level", "debug", "--egress-allow", "127.0.0.0/8")
+		p.args = append(cmd[1:], "--log-format", "json", "--log-level", "debug", "--egress-allow", "127.0.0.0/8", "--network", "relay://"+rl.addr)
 		captureArgs(p.args)
 		p.start()
 		nodes = append(nodes, p)
@@ -238,6 +239,16 @@ func TestConsoleBrowser(t *testing.T) {
 	// A business, its number and a token (shown once).
 	bizA, tokA := b.createBusiness(n1, "Console Shop", "+15550071000")
 	b.shot("businesses")
+
+	// A sandbox phone writes to the business number.
+	const consumer = "4917600000088"
+	consumerNumber(t, consumer)
+	sandbox(t, rl.sandbox(), nil, "create", "--number", consumer, "--name", "Mia")
+	waitFor(t, "the phone reaches the business", 30*time.Second, func() bool {
+		_, _, err := cli(t, append([]string{"sandbox", "phone", "send", "--number", consumer,
+			"--to", "15550071000", "--text", "hello from the phone"}, rl.sandbox().flags()...)...)
+		return err == nil
+	})
 
 	// Configure a webhook (verified by the handshake), create a template
 	// with its live preview; its status event is delivered and logged.
@@ -372,6 +383,30 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Error("the business admin of A sees business B")
 	}
 	b.shot("business-admin")
+
+	// The phone's message is in the conversation; a reply from the browser
+	// reaches the phone and shows its ticks.
+	b.open(n1.url("/console/#/conversations"))
+	b.waitText("A consumer's conversation", 10*time.Second)
+	b.fill("Consumer number", consumer)
+	b.click("Open")
+	b.shot("conversation-opened")
+	b.waitText("hello from the phone", 20*time.Second)
+	b.fill("Access token of the business", tokA)
+	b.fill("Message", "hello from the browser")
+	b.click("Send")
+	b.waitText("hello from the browser", 15*time.Second)
+	b.waitText("✓✓", 30*time.Second)
+	var in inbox
+	sandbox(t, rl.sandbox(), &in, "inbox", "--number", consumer)
+	got := false
+	for _, m := range in.Messages {
+		got = got || m.Content.Text.Body == "hello from the browser"
+	}
+	if !got {
+		t.Errorf("the phone's inbox lacks the browser's reply: %+v", in)
+	}
+	b.shot("conversation")
 	if code := b.fetchStatus("/admin/v1/businesses/" + bizB); code != 400 {
 		t.Errorf("business admin of A GET business B: %d, want 400 (as a missing one)", code)
 	}

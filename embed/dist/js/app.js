@@ -12,6 +12,7 @@ let leave = null; // the current page's clean-up (closes event streams)
 const nav = [
   ["cluster", "Cluster", ["admin", "operator"]],
   ["businesses", "Businesses", ["admin", "operator", "business_admin"]],
+  ["conversations", "Conversations", ["business_admin"]],
   ["webhooks", "Webhooks", ["admin", "business_admin"]],
   ["templates", "Templates", ["admin", "business_admin"]],
   ["events", "Event monitor", ["admin", "operator", "business_admin"]],

@@ -567,4 +567,58 @@ async function events({ main, session }) {
   return () => es.close();
 }
 
-export const pages = { cluster, businesses, webhooks, templates, stats, audit, privacy, users, explorer, events };
+
+// ---- Conversations (business admins) ----
+
+// textOf finds the words of a message's content, whatever its type.
+function textOf(content) {
+  if (content === null || content === undefined) return "";
+  if (typeof content === "string") return content;
+  for (const k of ["body", "caption", "text"]) {
+    const v = content[k];
+    if (typeof v === "string") return v;
+    if (v && typeof v === "object" && typeof v.body === "string") return v.body;
+  }
+  for (const v of Object.values(content)) {
+    if (v && typeof v === "object") { const t = textOf(v); if (t) return t; }
+  }
+  return "";
+}
+
+const ticks = { sent: "✓", delivered: "✓✓", read: "✓✓ read", failed: "✗ failed", accepted: "…" };
+
+async function conversations({ main, session, args }) {
+  const biz = session.user.business_id;
+  const b = await api("GET", "/admin/v1/businesses/" + encodeURIComponent(biz));
+  const who = h("input", { inputmode: "tel", placeholder: "15551234567", value: args[0] || "" });
+  const thread = h("div", { "aria-live": "polite" });
+  const token = tokenField();
+  const reply = h("input", { placeholder: "Type a reply" });
+  const load = async () => {
+    if (!who.value) return;
+    const ex = await api("GET", "/admin/v1/businesses/" + encodeURIComponent(biz) + "/consumers/export?wa_id=" + encodeURIComponent(who.value));
+    const msgs = ex.phone_numbers.flatMap((n) => n.messages.map((m) => ({ ...m, phone: n.phone_number_id })))
+      .sort((x, y) => x.created_at - y.created_at);
+    replace(thread, msgs.length === 0 ? h("p", { class: "muted" }, "No messages with this number (or they are past retention).") :
+      h("div", { class: "phone" }, msgs.map((m) => h("div", { class: "bubble " + (m.direction === "out" ? "out" : "in"), "data-direction": m.direction },
+        h("div", {}, m.unreadable ? "(expired: the key is destroyed)" : textOf(m.content) || "[" + m.type + "]"),
+        h("div", { class: "foot" }, when(m.created_at), m.direction === "out" ? " " + (ticks[m.status] || m.status) : "")))));
+  };
+  const timer = setInterval(() => load().catch(() => {}), 2000);
+  const phone = h("select", { "aria-label": "business number" }, b.phone_numbers.map((p) => h("option", { value: p.id }, p.display_phone_number)));
+  replace(main, h("h1", {}, "Conversations"),
+    section("A consumer's conversation", h("p", { class: "muted" }, "Messages are kept for each number's retention; this page reads them live."),
+      h("div", { class: "row" }, field("Consumer number", who), h("button", { onclick: () => load().catch((e) => toast(e.message, true)) }, "Open")),
+      thread),
+    section("Reply (Cloud API)", h("form", { onsubmit: async (ev) => {
+      ev.preventDefault();
+      await act("reply", () => graph("POST", "/" + encodeURIComponent(phone.value) + "/messages", token.value,
+        { messaging_product: "whatsapp", to: who.value, type: "text", text: { body: reply.value } }), load);
+      reply.value = "";
+    } }, h("div", { class: "row" }, field("Access token of the business", token), field("From", phone), field("Message", reply)),
+    h("button", { type: "submit" }, "Send"))));
+  await load();
+  return () => clearInterval(timer);
+}
+
+export const pages = { cluster, businesses, webhooks, templates, stats, audit, privacy, users, explorer, events, conversations };
