@@ -172,7 +172,7 @@ func (b *browser) createBusiness(p *proc, name, phone string) (string, string) {
 // sees only their own business.
 func TestConsoleBrowser(t *testing.T) {
 	b := newBrowser(t)
-	rl := startRelay(t) // one sandbox network for the whole cluster
+	rl := startRelay(t)                                                                         // one sandbox network for the whole cluster
 	n1 := newProc(t, "node1", "--egress-allow", "127.0.0.0/8", "--network", "relay://"+rl.addr) // the webhook receiver is on loopback
 	n1.start()
 	n1.waitReady(20 * time.Second)
