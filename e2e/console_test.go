@@ -320,6 +320,13 @@ func TestConsoleBrowser(t *testing.T) {
 		leaks.add(kindSecret, link[strings.Index(link, "#accept=")+len("#accept="):])
 		return link
 	}
+	// `waedge console setup-link` mints another admin link with the admin token.
+	out, errOut, err := cli(t, "console", "setup-link", "--server", n1.url(""), "--token-file", filepath.Join(n1.dataDir, "admin.token"))
+	var minted struct{ URL, Role string }
+	if err != nil || json.Unmarshal([]byte(out), &minted) != nil || minted.Role != "admin" || !strings.Contains(minted.URL, "/console/#accept=wcl_") {
+		t.Fatalf("console setup-link: %v %q %s", err, out, errOut)
+	}
+	leaks.add(kindSecret, minted.URL[strings.Index(minted.URL, "#accept=")+len("#accept="):])
 	opLink := invite("operator", "")
 	baLink := invite("business_admin", bizA)
 

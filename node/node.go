@@ -41,6 +41,7 @@ type Node struct {
 	cfg    Config
 	logger *slog.Logger
 	id     string
+	probes probeCache // members' reachability, see reach.go
 
 	fsm      *raftfsm.FSM
 	snaps    *raftfsm.SnapshotStore
