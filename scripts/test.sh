@@ -44,5 +44,6 @@ race_pkgs=$(go list ./... | grep -Ev '/e2e$' || true)
 echo "== unit and in-process cluster tests (race detector on)"
 go test -race -count=1 -timeout 8m $race_pkgs
 
-echo "== black-box tests (real processes)"
-go test -count=1 -timeout 8m ./e2e/...
+echo "== black-box tests (real processes; the console's screenshots go to test-output/_artifacts)"
+mkdir -p test-output
+go test -count=1 -timeout 8m -artifacts -outputdir "$PWD/test-output" ./e2e/...
