@@ -338,10 +338,15 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return 1
 	}
 	defer stopNetwork()
+	var sandbox *web.SandboxRelay
+	if *networkURL == "" { // the embedded sandbox: the console may drive its phones
+		sandbox = &web.SandboxRelay{BaseURL: "http://" + *relayAddr, TokenFile: filepath.Join(*sandboxDir, relay.TokenFileName)}
+	}
 	accounts := console.New(console.Config{Cluster: n, Now: clock.Now, Logger: logger.With(slog.String("component", "console")),
 		PublicURL: edge.publicURL})
 	app := web.New(edge.webEdge(web.Deps{
 		Accounts:       accounts,
+		Sandbox:        sandbox,
 		Cluster:        n,
 		Logger:         logger.With(slog.String("component", "web")),
 		Console:        embed.Console(),

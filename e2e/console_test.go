@@ -163,20 +163,14 @@ func (b *browser) createBusiness(p *proc, name, phone string) (string, string) {
 	return id, token
 }
 
-// TestConsoleBrowser is the console's flow in a real browser against real
-// processes: the setup link creates the first admin; the shown join
-// commands add two nodes; a business and its token are created; every page
-// renders (screenshots are test artefacts, see go test -artifacts); a
-// kill -9'd node is shown dead; an operator can open neither a business's
-// templates nor its consumers' data, not even by URL; a business admin
-// sees only their own business.
-func TestConsoleBrowser(t *testing.T) {
-	b := newBrowser(t)
-	rl := startRelay(t)                                                                         // one sandbox network for the whole cluster
-	n1 := newProc(t, "node1", "--egress-allow", "127.0.0.0/8", "--network", "relay://"+rl.addr) // the webhook receiver is on loopback
-	n1.start()
-	n1.waitReady(20 * time.Second)
-	setupFile := filepath.Join(n1.dataDir, "console-setup.url")
+// setUp starts p, checks its setup link file (0600, never logged), and
+// creates the first console admin with it.
+func (b *browser) setUp(p *proc) {
+	t := b.t
+	t.Helper()
+	p.start()
+	p.waitReady(20 * time.Second)
+	setupFile := filepath.Join(p.dataDir, "console-setup.url")
 	var setupURL string
 	waitFor(t, "the setup link file", 10*time.Second, func() bool {
 		raw, err := os.ReadFile(setupFile)
@@ -187,11 +181,11 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("setup link file mode %v, want 0600", fi.Mode().Perm())
 	}
 	leaks.add(kindSecret, setupURL[strings.Index(setupURL, "#accept=")+len("#accept="):])
-	if strings.Contains(n1.log.String(), setupURL) {
+	if strings.Contains(p.log.String(), setupURL) {
 		t.Fatal("the node logged the setup link")
 	}
 	// / leads to the console.
-	b.open(n1.url("/"))
+	b.open(p.url("/"))
 	b.waitText("Sign in to waedge", 10*time.Second)
 
 	const adminPass = "a long admin passphrase"
@@ -203,6 +197,20 @@ func TestConsoleBrowser(t *testing.T) {
 	b.fill("Password (at least 12 characters)", adminPass)
 	b.click("Create account")
 	b.waitText("Members", 15*time.Second)
+}
+
+// TestConsoleBrowser is the console's flow in a real browser against real
+// processes: the setup link creates the first admin; the shown join
+// commands add two nodes; a business and its token are created; every page
+// renders (screenshots are test artefacts, see go test -artifacts); a
+// kill -9'd node is shown dead; an operator can open neither a business's
+// templates nor its consumers' data, not even by URL; a business admin
+// sees only their own business.
+func TestConsoleBrowser(t *testing.T) {
+	b := newBrowser(t)
+	rl := startRelay(t)                                                                         // one sandbox network for the whole cluster
+	n1 := newProc(t, "node1", "--egress-allow", "127.0.0.0/8", "--network", "relay://"+rl.addr) // the webhook receiver is on loopback
+	b.setUp(n1)
 
 	// Add two nodes with the command the page shows.
 	nodes := []*proc{n1}
@@ -420,4 +428,70 @@ func TestConsoleBrowser(t *testing.T) {
 	if code := b.fetchStatus("/admin/v1/cluster"); code != 403 {
 		t.Errorf("business admin GET cluster: %d, want 403", code)
 	}
+}
+
+// TestConsoleSandboxChat: on a node with the embedded sandbox, the
+// console creates a simulated phone and chats with a business number as
+// the consumer: the business's answer (Cloud API) appears, and the
+// phone's message shows its delivery ticks.
+func TestConsoleSandboxChat(t *testing.T) {
+	b := newBrowser(t)
+	p := newProc(t, "solo")
+	b.setUp(p)
+	biz, tok := b.createBusiness(p, "Sandbox Shop", "+15550073000")
+	const consumer = "4917600000099"
+	consumerNumber(t, consumer)
+	b.open(p.url("/console/#/sandbox"))
+	b.waitText("Simulated phones", 10*time.Second)
+	b.fill("New phone number", consumer)
+	b.fill("Profile name", "Mia")
+	b.click("Create phone")
+	b.waitText("Chat as "+consumer, 10*time.Second)
+	b.fill("Business number", "15550073000")
+	// The business number registers on the relay shortly after it exists.
+	waitFor(t, "the phone's message in the chat", 30*time.Second, func() bool {
+		b.fill("Message", "hi business")
+		b.click("Send as the phone")
+		var s string
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) && !strings.Contains(s, "hi business") {
+			_ = chromedp.Run(b.ctx, chromedp.Evaluate(`document.getElementById("main").innerText`, &s))
+			time.Sleep(100 * time.Millisecond) // polling interval
+		}
+		return strings.Contains(s, "hi business")
+	})
+	b.waitText("✓", 30*time.Second) // the phone's message shows its status tick
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var info struct {
+		Phones []struct{ ID string } `json:"phone_numbers"`
+	}
+	if code, err := doJSON(ctx, "GET", p.url("/admin/v1/businesses/"+biz), p.adminToken(), nil, &info); err != nil || code != 200 || len(info.Phones) != 1 {
+		t.Fatalf("business: %d %v %+v", code, err, info)
+	}
+	if code, err := doJSON(ctx, "POST", p.url("/v21.0/"+info.Phones[0].ID+"/messages"), tok, map[string]any{
+		"messaging_product": "whatsapp", "to": consumer, "type": "text", "text": map[string]string{"body": "hello Mia"}}, nil); err != nil || code != 200 {
+		t.Fatalf("business reply: %d %v", code, err)
+	}
+	b.waitText("hello Mia", 30*time.Second)
+	// The business reads the phone's message: the phone shows it read.
+	var ex struct {
+		Numbers []struct {
+			Messages []struct{ ID, Direction string } `json:"messages"`
+		} `json:"phone_numbers"`
+	}
+	if code, err := doJSON(ctx, "GET", p.url("/admin/v1/businesses/"+biz+"/consumers/export?wa_id="+consumer), p.adminToken(), nil, &ex); err != nil || code != 200 || len(ex.Numbers) != 1 {
+		t.Fatalf("export: %d %v", code, err)
+	}
+	for _, m := range ex.Numbers[0].Messages {
+		if m.Direction != "in" {
+			continue
+		}
+		if code, err := doJSON(ctx, "POST", p.url("/v21.0/"+info.Phones[0].ID+"/messages"), tok, map[string]any{
+			"messaging_product": "whatsapp", "status": "read", "message_id": m.ID}, nil); err != nil || code != 200 {
+			t.Fatalf("mark read: %d %v", code, err)
+		}
+	}
+	b.waitText("✓✓ read", 30*time.Second)
+	b.shot("sandbox-chat")
 }

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -47,7 +49,20 @@ type permWorld struct {
 
 func newPermWorld(t *testing.T) *permWorld {
 	w := &permWorld{harness: newHarness(t)}
-	w.app = web.New(web.Deps{Cluster: w.c, Sealer: w.sealer, Egress: loopback, DebugClock: func(time.Duration) time.Time { return time.Unix(1e9, 0) }})
+	relay := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer relay-tok" || !strings.HasPrefix(r.URL.Path, "/sandbox/phones") {
+			http.Error(rw, "refused", http.StatusUnauthorized)
+			return
+		}
+		_, _ = rw.Write([]byte(`{"phones":[]}`))
+	}))
+	t.Cleanup(relay.Close)
+	relayToken := filepath.Join(t.TempDir(), "relay.token")
+	if err := os.WriteFile(relayToken, []byte("relay-tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.app = web.New(web.Deps{Cluster: w.c, Sealer: w.sealer, Egress: loopback, DebugClock: func(time.Duration) time.Time { return time.Unix(1e9, 0) },
+		Sandbox: &web.SandboxRelay{BaseURL: relay.URL, TokenFile: relayToken}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +183,8 @@ var (
 	everyone      = principals
 	apiA          = []string{pAPIA}
 	businessAdmin = []string{pAdmin, pBAdminA}
+	// businessAdminsAndAdmin: not scoped to a business (the sandbox).
+	businessAdminsAndAdmin = []string{pAdmin, pBAdminA, pBAdminB}
 )
 
 // permRoutes is the expected access of every route, keyed "METHOD pattern"
@@ -238,11 +255,16 @@ func permRoutes() map[string]permRoute {
 			return jsonReq("/admin/v1/phones/"+w.a["phone_number_id"]+"/retention", `{"retention_hours":24}`)
 		}},
 
-		"GET /openapi.json":              {allow: everyone, prep: fixed("/openapi.json", "")},
-		"GET /admin/v1/webhooks/events":  {allow: []string{pAdmin, pOperator, pBAdminA, pBAdminB}, prep: fixed("/admin/v1/webhooks/events?limit=1", "")},
-		"GET /admin/v1/cluster/events":   {allow: staffRoles, prep: fixed("/admin/v1/cluster/events?limit=1", "")},
-		"POST /admin/v1/console/invites": {allow: adminOnly, prep: fixed("/admin/v1/console/invites", `{"role":"operator"}`)},
-		"GET /admin/v1/console/users":    {allow: adminOnly, prep: fixed("/admin/v1/console/users", "")},
+		"GET /admin/v1/sandbox/phones":           {allow: businessAdminsAndAdmin, prep: fixed("/admin/v1/sandbox/phones", "")},
+		"POST /admin/v1/sandbox/phones":          {allow: businessAdminsAndAdmin, prep: fixed("/admin/v1/sandbox/phones", `{"number":"4915550001","name":"P"}`)},
+		"POST /admin/v1/sandbox/phones/:id/send": {allow: businessAdminsAndAdmin, prep: fixed("/admin/v1/sandbox/phones/4915550001/send", `{"to":"15550031000","type":"text","text":"x"}`)},
+		"GET /admin/v1/sandbox/phones/:id/inbox": {allow: businessAdminsAndAdmin, prep: fixed("/admin/v1/sandbox/phones/4915550001/inbox", "")},
+		"GET /admin/v1/sandbox/phones/:id/sent":  {allow: businessAdminsAndAdmin, prep: fixed("/admin/v1/sandbox/phones/4915550001/sent", "")},
+		"GET /openapi.json":                      {allow: everyone, prep: fixed("/openapi.json", "")},
+		"GET /admin/v1/webhooks/events":          {allow: []string{pAdmin, pOperator, pBAdminA, pBAdminB}, prep: fixed("/admin/v1/webhooks/events?limit=1", "")},
+		"GET /admin/v1/cluster/events":           {allow: staffRoles, prep: fixed("/admin/v1/cluster/events?limit=1", "")},
+		"POST /admin/v1/console/invites":         {allow: adminOnly, prep: fixed("/admin/v1/console/invites", `{"role":"operator"}`)},
+		"GET /admin/v1/console/users":            {allow: adminOnly, prep: fixed("/admin/v1/console/users", "")},
 		"POST /admin/v1/console/users/:id": {allow: adminOnly, prep: func(w *permWorld) request {
 			return jsonReq("/admin/v1/console/users/"+w.consoleUser(), `{"disabled":true}`)
 		}},

@@ -106,6 +106,14 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 			handler: a.consumerExport},
 		{method: "POST", path: "/businesses/:id/consumers/erase", roles: roleAdmin | roleBusinessAdmin, scoped: true,
 			action: "consumer.erase", targetKind: "business", handler: a.consumerErase},
+		// The sandbox network's simulated phones (test consumers; their
+		// chats are what a phone shows): not for the operator.
+		{method: "GET", path: "/sandbox/phones", roles: roleAdmin | roleBusinessAdmin, handler: a.sandboxProxy("")},
+		{method: "POST", path: "/sandbox/phones", roles: roleAdmin | roleBusinessAdmin, action: "sandbox.phone_create", handler: a.sandboxProxy("")},
+		{method: "POST", path: "/sandbox/phones/:id/send", roles: roleAdmin | roleBusinessAdmin, action: "sandbox.phone_send",
+			handler: a.sandboxProxy("send")}, // no target: a phone's number is a (simulated) consumer's
+		{method: "GET", path: "/sandbox/phones/:id/inbox", roles: roleAdmin | roleBusinessAdmin, handler: a.sandboxProxy("inbox")},
+		{method: "GET", path: "/sandbox/phones/:id/sent", roles: roleAdmin | roleBusinessAdmin, handler: a.sandboxProxy("sent")},
 		// The console's users: invitations (one-time links) and disabling.
 		{method: "GET", path: "/cluster/events", roles: staff, handler: a.clusterEvents},
 		{method: "GET", path: "/webhooks/events", roles: staff | roleBusinessAdmin, handler: a.webhookEvents},

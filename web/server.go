@@ -49,6 +49,10 @@ type Deps struct {
 	// Cluster). A session cookie is accepted on /admin/v1 like an admin-kind
 	// token of the user's role.
 	Accounts *console.Accounts
+	// Sandbox is the embedded sandbox relay's hosted-phone API (nil: this
+	// node runs none); the console's Sandbox page reaches it through
+	// /admin/v1/sandbox/phones.
+	Sandbox *SandboxRelay
 	// MaxBodyInFlight bounds the request body bytes that all requests
 	// together hold in memory (default DefaultMaxBodyInFlight); a request
 	// beyond it is answered 503 with Retry-After.

@@ -15,6 +15,7 @@ const nav = [
   ["conversations", "Conversations", ["business_admin"]],
   ["webhooks", "Webhooks", ["admin", "business_admin"]],
   ["templates", "Templates", ["admin", "business_admin"]],
+  ["sandbox", "Sandbox", ["admin", "business_admin"]],
   ["events", "Event monitor", ["admin", "operator", "business_admin"]],
   ["stats", "Statistics", ["admin", "operator"]],
   ["audit", "Audit log", ["admin", "operator"]],

@@ -621,4 +621,53 @@ async function conversations({ main, session, args }) {
   return () => clearInterval(timer);
 }
 
-export const pages = { cluster, businesses, webhooks, templates, stats, audit, privacy, users, explorer, events, conversations };
+
+// ---- Sandbox ----
+
+async function sandboxPage({ main, args }) {
+  let list;
+  try { list = await api("GET", "/admin/v1/sandbox/phones"); } catch (e) {
+    replace(main, h("h1", {}, "Sandbox"), section("Simulated phones", h("p", { class: "muted" }, e.message)));
+    return undefined;
+  }
+  const phones = list.phones || [];
+  const number = h("input", { inputmode: "tel", placeholder: "4917600000001" });
+  const name = h("input", { placeholder: "Mia" });
+  const current = args[0] || (phones[0] && phones[0].number) || "";
+  const to = h("input", { inputmode: "tel", placeholder: "business number, digits (15551234567)" });
+  const text = h("input", { placeholder: "Type a message" });
+  const thread = h("div", { "aria-live": "polite" });
+  const base = "/admin/v1/sandbox/phones/" + encodeURIComponent(current);
+  const load = async () => {
+    if (!current) return;
+    const [inbox, sent] = await Promise.all([api("GET", base + "/inbox"), api("GET", base + "/sent")]);
+    const msgs = [...inbox.messages, ...sent.messages].filter((m) => !to.value || m.from === to.value || m.to === to.value)
+      .sort((x, y) => (x.received_at || x.timestamp) - (y.received_at || y.timestamp));
+    replace(thread, msgs.length === 0 ? h("p", { class: "muted" }, "No messages yet.") :
+      h("div", { class: "phone" }, msgs.map((m) => h("div", { class: "bubble " + (m.direction === "out" ? "out" : "in"), "data-direction": m.direction },
+        h("div", {}, textOf(m.content) || "[" + ((m.content && m.content.type) || "message") + "]"),
+        h("div", { class: "foot" }, when(m.timestamp), m.direction === "out" ? " " + (ticks[m.status] || m.status) : "")))));
+  };
+  const timer = setInterval(() => load().catch(() => {}), 2000);
+  replace(main, h("h1", {}, "Sandbox"),
+    section("Simulated phones", h("p", { class: "muted" }, "Consumers of the sandbox network that waedge serves next to this node. ",
+      "Their chats are stored as a phone would keep them."),
+      table([["Number", (p) => h("a", { href: "#/sandbox/" + encodeURIComponent(p.number) }, p.number)], ["Name", (p) => p.name],
+        ["Online", (p) => p.online ? pill("online", "ok") : pill("offline")]], phones, "No simulated phone yet."),
+      h("form", { onsubmit: async (ev) => {
+        ev.preventDefault();
+        const n = number.value;
+        const ok = await act("create phone", () => api("POST", "/admin/v1/sandbox/phones", { number: n, name: name.value }));
+        if (ok) location.hash = "#/sandbox/" + encodeURIComponent(n);
+      } }, h("div", { class: "row" }, field("New phone number", number), field("Profile name", name)), h("button", { type: "submit" }, "Create phone"))),
+    current ? section("Chat as " + current, h("div", { class: "row" }, field("Business number", to)), thread,
+      h("form", { onsubmit: async (ev) => {
+        ev.preventDefault();
+        await act("send", () => api("POST", base + "/send", { to: to.value, type: "text", text: text.value }), load);
+        text.value = "";
+      } }, h("div", { class: "row" }, field("Message", text)), h("button", { type: "submit" }, "Send as the phone"))) : "");
+  await load().catch(() => {});
+  return () => clearInterval(timer);
+}
+
+export const pages = { cluster, businesses, webhooks, templates, stats, audit, privacy, users, explorer, events, conversations, sandbox: sandboxPage };
