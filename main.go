@@ -173,7 +173,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	}
 	dataDir := str("data-dir", defaultDataDir, "directory for this node's state")
 	sandboxDir := str("sandbox-dir", "", "directory of the embedded sandbox relay (its phones, queues, blobs and relay.token); default: --data-dir with .sandbox appended, a sibling")
-	httpAddr := str("http-addr", "127.0.0.1:8080", "address of the HTTP API and console")
+	httpAddr := str("http-addr", "127.0.0.1:8080", "address of the HTTP API, admin API and web console (<public-url>/console/)")
 	clusterAddr := str("cluster-addr", "127.0.0.1:8081", "address for Raft and node-to-node RPC (mutual TLS)")
 	advertise := str("advertise-addr", "", "cluster address peers dial, when it differs from --cluster-addr")
 	join := str("join", "", "comma-separated cluster addresses of members to join")
