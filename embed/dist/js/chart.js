@@ -15,9 +15,9 @@ export function stackedBars(title, days, series) {
   const step = (W - left - 10) / Math.max(1, days.length);
   const y = (v) => top + (H - top - bottom) * (1 - v / max);
   const svg = s("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title });
-  for (const t of [0, max / 2, max]) {
+  for (const t of new Set([0, Math.round(max / 2), max])) { // whole counts only
     svg.append(s("line", { x1: left, x2: W - 5, y1: y(t), y2: y(t), stroke: "#eaeef2" }),
-      s("text", { x: left - 4, y: y(t) + 4, "text-anchor": "end" }, String(Math.round(t))));
+      s("text", { x: left - 4, y: y(t) + 4, "text-anchor": "end" }, String(t)));
   }
   days.forEach((d, i) => {
     let acc = 0;
