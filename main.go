@@ -36,6 +36,7 @@ import (
 	"github.com/waedge/waedge/bench"
 	"github.com/waedge/waedge/cli"
 	"github.com/waedge/waedge/connector"
+	"github.com/waedge/waedge/console"
 	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/embed"
 	"github.com/waedge/waedge/keyring"
@@ -94,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return cli.RunBackup(ctx, args[1:], stdout, stderr, getenv)
 	case "restore":
 		return cli.RunRestore(args[1:], stdout, stderr, getenv, time.Now)
-	case "cluster", "tenant", "audit", "billing", "stats", "webhooks":
+	case "cluster", "tenant", "audit", "billing", "stats", "webhooks", "console":
 		if args[0] == "cluster" && len(args) > 1 && args[1] == "recover" {
 			return clusterRecover(args[2:], stdout, stderr, getenv)
 		}
@@ -144,6 +145,10 @@ commands:
                                 the month's bill: delivered template messages × rate card
   stats show [--business ID] [--phone ID] [--from D] [--to D]
                                 message counters per day (counts only)
+  console setup-link            a one-time link that creates a console admin (the
+                                web console is at <public-url>/console/)
+  console invite --role R [--business ID]
+                                a one-time link that creates a console user with role R
   webhooks log [--state pending|delivered|dropped|all] [--limit N]
                                 the webhook delivery log (attempts, last status; no bodies)
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only; its API
@@ -197,7 +202,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	}
 	dataDir := str("data-dir", defaultDataDir, "directory for this node's state")
 	sandboxDir := str("sandbox-dir", "", "directory of the embedded sandbox relay (its phones, queues, blobs and relay.token); default: --data-dir with .sandbox appended, a sibling")
-	httpAddr := str("http-addr", "127.0.0.1:8080", "address of the HTTP API and console")
+	httpAddr := str("http-addr", "127.0.0.1:8080", "address of the HTTP API, admin API and web console (<public-url>/console/)")
 	clusterAddr := str("cluster-addr", "127.0.0.1:8081", "address for Raft and node-to-node RPC (mutual TLS)")
 	advertise := str("advertise-addr", "", "cluster address peers dial, when it differs from --cluster-addr")
 	join := str("join", "", "comma-separated cluster addresses of members to join")
@@ -420,7 +425,15 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 		return 1
 	}
 	defer stopNetwork()
+	var sandbox *web.SandboxRelay
+	if *networkURL == "" { // the embedded sandbox: the console may drive its phones
+		sandbox = &web.SandboxRelay{BaseURL: "http://" + *relayAddr, TokenFile: filepath.Join(*sandboxDir, relay.TokenFileName)}
+	}
+	accounts := console.New(console.Config{Cluster: n, Now: clock.Now, Logger: logger.With(slog.String("component", "console")),
+		PublicURL: edge.publicURL})
 	app := web.New(edge.webEdge(web.Deps{
+		Accounts:       accounts,
+		Sandbox:        sandbox,
 		Cluster:        n,
 		Logger:         logger.With(slog.String("component", "web")),
 		Console:        embed.Console(),
@@ -437,6 +450,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	go func() { httpErr <- app.Listener(ln) }()
 	logger.Info("waedge is serving", slog.String("http_addr", ln.Addr().String()), slog.String("public_url", edge.publicURL),
 		slog.String("node_id", n.ID()))
+	go announceConsole(ctx, n, accounts, *dataDir, edge.publicURL, logger)
 
 	code := 0
 	select {

@@ -20,7 +20,7 @@ import (
 )
 
 // Run executes one admin command (args[0] is "cluster", "tenant",
-// "audit", "billing", "stats" or "webhooks") and returns the process exit code: 0
+// "audit", "billing", "stats", "webhooks" or "console") and returns the process exit code: 0
 // success, 1 the server refused or could not be reached, 2 usage error.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) < 2 {
@@ -153,6 +153,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			q.Set("business", *business)
 		}
 		method, path = "GET", "/admin/v1/billing?"+q.Encode()
+	case "console setup-link":
+		method, path, body = "POST", "/admin/v1/console/invites", map[string]string{"role": "admin"}
+	case "console invite":
+		role := fs.String("role", "", "admin, operator or business_admin")
+		business := fs.String("business", "", "the business of a business admin")
+		if !parse(fs, args[2:], 0) {
+			return 2
+		}
+		method, path, body = "POST", "/admin/v1/console/invites", map[string]string{"role": *role, "business_id": *business}
+	case "console users":
+		method, path = "GET", "/admin/v1/console/users"
 	case "stats show":
 		q := url.Values{}
 		for _, name := range []string{"business", "phone", "from", "to"} {
@@ -227,6 +238,9 @@ const usage = `usage:
   waedge billing export --month YYYY-MM [--business ID] [--format csv|json]
   waedge stats show [--business ID] [--phone ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
   waedge webhooks log [--state pending|delivered|dropped|all] [--limit 100]   (the delivery log; no bodies)
+  waedge console setup-link     a one-time link that creates a console admin (valid 24 h)
+  waedge console invite --role admin|operator|business_admin [--business ID]   a one-time invitation link
+  waedge console users          the console's users
 common flags: --server URL (WAEDGE_SERVER), --token-file PATH (WAEDGE_TOKEN_FILE), --token T (WAEDGE_ADMIN_TOKEN),
   --ca-file PEM (WAEDGE_CA_FILE: the certificate(s) to trust for an https:// server)
 `

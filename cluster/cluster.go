@@ -39,15 +39,21 @@ type Member struct {
 	Address  string `json:"address"`
 	Suffrage string `json:"suffrage"`
 	Leader   bool   `json:"leader"`
-	// Reachability is "self", "reachable" or "unreachable" as this node
-	// last heard from the member (a leader hears from every member, a
-	// follower only from the leader), or "unknown" on a follower for the
-	// other followers: ask the leader.
+	// Reachability is "self", "reachable" or "unreachable": from Raft's
+	// contact (a leader hears from every member, a follower only from the
+	// leader) and from a mutual-TLS probe of the member's cluster port by
+	// the reporting node (Reachable), which settles the other followers;
+	// "unknown" only when neither could be asked.
 	Reachability string `json:"reachability"`
 	// LastContact is how long ago the member last answered ("never" when
 	// it has not since this node started or took the lead); empty for
 	// self and unknown.
 	LastContact string `json:"last_contact,omitempty"`
+	// Reachable: the member answered a mutual-TLS handshake from the
+	// reporting node just now (always true for the reporting node).
+	Reachable bool `json:"reachable"`
+	// ProbeRTT is how long that handshake took.
+	ProbeRTT string `json:"probe_rtt,omitempty"`
 }
 
 // Status is a point-in-time report of one node's view of the cluster.

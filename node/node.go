@@ -41,6 +41,7 @@ type Node struct {
 	cfg    Config
 	logger *slog.Logger
 	id     string
+	probes probeCache // members' reachability, see reach.go
 
 	fsm      *raftfsm.FSM
 	snaps    *raftfsm.SnapshotStore
@@ -610,6 +611,7 @@ func (n *Node) Status(ctx context.Context) (cluster.Status, error) {
 			Reachability: reach, LastContact: last,
 		})
 	}
+	n.probeMembers(st.Members)
 	return st, nil
 }
 

@@ -95,6 +95,17 @@ const (
 	CmdRecordIntegrity CommandType = 55
 	// CmdSetMessagingTier sets a phone number's messaging-limit tier.
 	CmdSetMessagingTier CommandType = 56
+
+	// CmdConsoleInvite records a one-time console invitation (or setup) link.
+	CmdConsoleInvite CommandType = 90
+	// CmdConsoleRedeem consumes a console link and creates its user.
+	CmdConsoleRedeem CommandType = 91
+	// CmdConsoleSignIn records a console session.
+	CmdConsoleSignIn CommandType = 92
+	// CmdConsoleSignOut ends a console session.
+	CmdConsoleSignOut CommandType = 93
+	// CmdConsoleSetUser disables or re-enables a console user.
+	CmdConsoleSetUser CommandType = 94
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

@@ -121,6 +121,11 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdAudit:              f.applyAudit,
 		CmdRecordIntegrity:    f.applyRecordIntegrity,
 		CmdSetMessagingTier:   f.applySetMessagingTier,
+		CmdConsoleInvite:      f.applyConsoleInvite,
+		CmdConsoleRedeem:      f.applyConsoleRedeem,
+		CmdConsoleSignIn:      f.applyConsoleSignIn,
+		CmdConsoleSignOut:     f.applyConsoleSignOut,
+		CmdConsoleSetUser:     f.applyConsoleSetUser,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {

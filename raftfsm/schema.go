@@ -126,6 +126,7 @@ var allBuckets = [][]byte{
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
 	bucketWebhookLog,
+	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions,
 }
 
 // Keys in bucketMeta.

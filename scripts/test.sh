@@ -18,6 +18,12 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; else
 		sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm >/dev/null; fi
 fi
+# The console's browser tests drive Debian's chromium headless (chromedp).
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "== installing chromium (Debian package)"
+	if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; else
+		sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
+fi
 echo "== npm ci (e2e/conformance: whatsapp-api-js)"
 npm ci --prefix e2e/conformance --no-audit --no-fund --loglevel=error
 
@@ -47,5 +53,6 @@ else
 fi
 packaging/test-container.sh
 
-echo "== black-box tests (real processes)"
-WAEDGE_E2E=1 go test -count=1 -timeout 8m ./e2e/...
+echo "== black-box tests (real processes; the console's screenshots go to test-output/_artifacts)"
+mkdir -p test-output
+WAEDGE_E2E=1 go test -count=1 -timeout 8m -artifacts -outputdir "$PWD/test-output" ./e2e/...

@@ -30,7 +30,19 @@ type adminAPI struct {
 // only the Graph routes. It looks at the headers only: the body is read
 // after allow (see register).
 func (a *adminAPI) auth(c *fiber.Ctx) error {
-	tok, err := tenant.Authenticate(a.d.Cluster.FSM(), bearer(c))
+	b := bearer(c)
+	if b == "" {
+		// A console session (cookie + CSRF token) stands for an admin-kind
+		// token with the console user's role: the same table decides.
+		if tok, ok, err := a.d.Accounts.Authenticate(c); ok {
+			if err != nil {
+				return err
+			}
+			c.Locals(localToken, tok)
+			return c.Next()
+		}
+	}
+	tok, err := tenant.Authenticate(a.d.Cluster.FSM(), b)
 	if err != nil {
 		return graph.ErrAuth
 	}

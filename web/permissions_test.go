@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -45,7 +49,20 @@ type permWorld struct {
 
 func newPermWorld(t *testing.T) *permWorld {
 	w := &permWorld{harness: newHarness(t)}
-	w.app = web.New(web.Deps{Cluster: w.c, Sealer: w.sealer, Egress: loopback, DebugClock: func(time.Duration) time.Time { return time.Unix(1e9, 0) }})
+	relay := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer relay-tok" || !strings.HasPrefix(r.URL.Path, "/sandbox/phones") {
+			http.Error(rw, "refused", http.StatusUnauthorized)
+			return
+		}
+		_, _ = rw.Write([]byte(`{"phones":[]}`))
+	}))
+	t.Cleanup(relay.Close)
+	relayToken := filepath.Join(t.TempDir(), "relay.token")
+	if err := os.WriteFile(relayToken, []byte("relay-tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.app = web.New(web.Deps{Cluster: w.c, Sealer: w.sealer, Egress: loopback, DebugClock: func(time.Duration) time.Time { return time.Unix(1e9, 0) },
+		Sandbox: &web.SandboxRelay{BaseURL: relay.URL, TokenFile: relayToken}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +148,22 @@ func (w *permWorld) media() string {
 	return m.ID
 }
 
+// consoleUser creates a console user (through the replicated commands the
+// console's sign-up proposes) and returns its id.
+func (w *permWorld) consoleUser() string {
+	w.t.Helper()
+	n := w.next()
+	link := sha256.Sum256([]byte(fmt.Sprint("link-", n)))
+	id := fmt.Sprint("cu-perm-", n)
+	w.c.proposeAll(w.t, [][]byte{
+		mustCmd(w.t, raftfsm.CmdConsoleInvite, raftfsm.ConsoleInvite{Hash: link,
+			Link: raftfsm.ConsoleLink{Role: raftfsm.TokenOperator, ExpiresAt: time.Now().Add(time.Hour).UnixMilli()}}),
+		mustCmd(w.t, raftfsm.CmdConsoleRedeem, raftfsm.ConsoleRedeem{LinkHash: link, At: time.Now().UnixMilli(),
+			User: raftfsm.ConsoleUser{ID: id, Name: id, PasswordHash: "x"}}),
+	})
+	return id
+}
+
 // permRoute is the expectation for one registered route.
 type permRoute struct {
 	allow []string // principals allowed; every other one is denied
@@ -150,6 +183,8 @@ var (
 	everyone      = principals
 	apiA          = []string{pAPIA}
 	businessAdmin = []string{pAdmin, pBAdminA}
+	// businessAdminsAndAdmin: not scoped to a business (the sandbox).
+	businessAdminsAndAdmin = []string{pAdmin, pBAdminA, pBAdminB}
 )
 
 // permRoutes is the expected access of every route, keyed "METHOD pattern"
@@ -218,6 +253,20 @@ func permRoutes() map[string]permRoute {
 		}},
 		"POST /admin/v1/phones/:id/retention": {allow: adminOnly, prep: func(w *permWorld) request {
 			return jsonReq("/admin/v1/phones/"+w.a["phone_number_id"]+"/retention", `{"retention_hours":24}`)
+		}},
+
+		"GET /admin/v1/sandbox/phones":           {allow: businessAdminsAndAdmin, prep: fixed("/admin/v1/sandbox/phones", "")},
+		"POST /admin/v1/sandbox/phones":          {allow: businessAdminsAndAdmin, prep: fixed("/admin/v1/sandbox/phones", `{"number":"4915550001","name":"P"}`)},
+		"POST /admin/v1/sandbox/phones/:id/send": {allow: businessAdminsAndAdmin, prep: fixed("/admin/v1/sandbox/phones/4915550001/send", `{"to":"15550031000","type":"text","text":"x"}`)},
+		"GET /admin/v1/sandbox/phones/:id/inbox": {allow: businessAdminsAndAdmin, prep: fixed("/admin/v1/sandbox/phones/4915550001/inbox", "")},
+		"GET /admin/v1/sandbox/phones/:id/sent":  {allow: businessAdminsAndAdmin, prep: fixed("/admin/v1/sandbox/phones/4915550001/sent", "")},
+		"GET /openapi.json":                      {allow: everyone, prep: fixed("/openapi.json", "")},
+		"GET /admin/v1/webhooks/events":          {allow: []string{pAdmin, pOperator, pBAdminA, pBAdminB}, prep: fixed("/admin/v1/webhooks/events?limit=1", "")},
+		"GET /admin/v1/cluster/events":           {allow: staffRoles, prep: fixed("/admin/v1/cluster/events?limit=1", "")},
+		"POST /admin/v1/console/invites":         {allow: adminOnly, prep: fixed("/admin/v1/console/invites", `{"role":"operator"}`)},
+		"GET /admin/v1/console/users":            {allow: adminOnly, prep: fixed("/admin/v1/console/users", "")},
+		"POST /admin/v1/console/users/:id": {allow: adminOnly, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/console/users/"+w.consoleUser(), `{"disabled":true}`)
 		}},
 
 		"GET " + node:    {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w), "") }},
@@ -406,4 +455,57 @@ func normalizeEnvelope(t *testing.T, body []byte) string {
 	e := decodeEnvelope(t, body)
 	e.Error.FBTraceID = ""
 	return fmt.Sprintf("%+v", e)
+}
+
+// TestOpenAPIMatchesRoutes: /openapi.json lists every registered route
+// once, and the roles it names for each are the ones the permission
+// matrix (written by hand, independently of the code's table) allows.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	w := newPermWorld(t)
+	code, out := w.send("GET", "/openapi.json", "", nil)
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+		Paths   map[string]map[string]struct {
+			Roles []string `json:"x-waedge-roles"`
+		}
+	}
+	if code != 200 || json.Unmarshal(out, &doc) != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi.json: %d %.200s", code, out)
+	}
+	roleOf := map[string]string{pAdmin: "admin", pOperator: "operator", pBAdminA: "business_admin", pAPIA: "api"}
+	expect := permRoutes()
+	seen := 0
+	for _, r := range w.app.GetRoutes(true) {
+		if r.Method == "HEAD" {
+			continue
+		}
+		path := regexp.MustCompile(`:([A-Za-z_]+)(<regex\([^>]*\)>)?`).ReplaceAllString(r.Path, "{$1}")
+		op, ok := doc.Paths[path][strings.ToLower(r.Method)]
+		if !ok {
+			t.Errorf("%s %s (%s) is not in the OpenAPI document", r.Method, r.Path, path)
+			continue
+		}
+		seen++
+		var want []string
+		if exp := expect[r.Method+" "+r.Path]; !slices.Equal(exp.allow, everyone) {
+			for _, p := range exp.allow {
+				if name := roleOf[p]; name != "" {
+					want = append(want, name)
+				}
+			}
+		}
+		got := slices.Clone(op.Roles)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s %s: document names roles %v, the permission matrix allows %v", r.Method, r.Path, got, want)
+		}
+	}
+	total := 0
+	for _, ops := range doc.Paths {
+		total += len(ops)
+	}
+	if total != seen {
+		t.Errorf("the document has %d operations, the app %d routes", total, seen)
+	}
 }

@@ -106,6 +106,21 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 			handler: a.consumerExport},
 		{method: "POST", path: "/businesses/:id/consumers/erase", roles: roleAdmin | roleBusinessAdmin, scoped: true,
 			action: "consumer.erase", targetKind: "business", handler: a.consumerErase},
+		// The sandbox network's simulated phones (test consumers; their
+		// chats are what a phone shows): not for the operator.
+		{method: "GET", path: "/sandbox/phones", roles: roleAdmin | roleBusinessAdmin, handler: a.sandboxProxy("")},
+		{method: "POST", path: "/sandbox/phones", roles: roleAdmin | roleBusinessAdmin, action: "sandbox.phone_create", handler: a.sandboxProxy("")},
+		{method: "POST", path: "/sandbox/phones/:id/send", roles: roleAdmin | roleBusinessAdmin, action: "sandbox.phone_send",
+			handler: a.sandboxProxy("send")}, // no target: a phone's number is a (simulated) consumer's
+		{method: "GET", path: "/sandbox/phones/:id/inbox", roles: roleAdmin | roleBusinessAdmin, handler: a.sandboxProxy("inbox")},
+		{method: "GET", path: "/sandbox/phones/:id/sent", roles: roleAdmin | roleBusinessAdmin, handler: a.sandboxProxy("sent")},
+		// The console's users: invitations (one-time links) and disabling.
+		{method: "GET", path: "/cluster/events", roles: staff, handler: a.clusterEvents},
+		{method: "GET", path: "/webhooks/events", roles: staff | roleBusinessAdmin, handler: a.webhookEvents},
+		{method: "POST", path: "/console/invites", roles: roleAdmin, action: "console.invite", handler: a.d.Accounts.InviteHandler(actorID)},
+		{method: "GET", path: "/console/users", roles: roleAdmin, handler: a.d.Accounts.UsersHandler},
+		{method: "POST", path: "/console/users/:id", roles: roleAdmin, action: "console.user_update", targetKind: "console_user",
+			handler: a.d.Accounts.SetUserHandler},
 	}
 	if a.d.DebugClock != nil {
 		rs = append(rs, adminRoute{method: "POST", path: "/debug/clock", roles: roleAdmin, action: "debug.clock", handler: a.advanceClock})
@@ -139,6 +154,9 @@ func actor(c *fiber.Ctx) raftfsm.Token {
 	tok, _ := c.Locals(localToken).(raftfsm.Token)
 	return tok
 }
+
+// actorID is the id of the request's admin token or console user.
+func actorID(c *fiber.Ctx) string { return actor(c).ID }
 
 // allow admits the route's roles; a business admin only their own business.
 func (a *adminAPI) allow(r adminRoute) fiber.Handler {

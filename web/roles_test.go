@@ -87,14 +87,17 @@ func TestBusinessAdminManagesOwnTokens(t *testing.T) {
 	}
 }
 
-func TestOutboxScopedToBusiness(t *testing.T) {
-	h := newHarness(t)
-	a := h.createTenant("+15550051000")
-	b := h.createTenant("+15550052000")
+// queueTemplateEvents creates two businesses, each with a webhook
+// subscription and one queued template status event naming the template
+// "secret_words".
+func queueTemplateEvents(t *testing.T, h *harness) (a, b map[string]string, hookURL string) {
+	t.Helper()
+	a = h.createTenant("+15550051000")
+	b = h.createTenant("+15550052000")
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(r.URL.Query().Get("hub.challenge")))
 	}))
-	defer hook.Close()
+	t.Cleanup(hook.Close)
 	for _, tn := range []map[string]string{a, b} {
 		if code, out := h.do("POST", "/v21.0/"+tn["waba_id"]+"/subscribed_apps", tn["access_token"],
 			`{"override_callback_uri":"`+hook.URL+`/h","verify_token":"v"}`); code != 200 {
@@ -106,6 +109,12 @@ func TestOutboxScopedToBusiness(t *testing.T) {
 			t.Fatalf("review: %d %s", code, out)
 		}
 	}
+	return a, b, hook.URL
+}
+
+func TestOutboxScopedToBusiness(t *testing.T) {
+	h := newHarness(t)
+	a, b, hookURL := queueTemplateEvents(t, h)
 	type row map[string]any
 	outbox := func(token string) []row {
 		t.Helper()
@@ -139,7 +148,7 @@ func TestOutboxScopedToBusiness(t *testing.T) {
 		}
 	}
 	code, out := h.do("GET", "/admin/v1/businesses/"+a["business_id"]+"/webhooks", "admin-tok", "")
-	if code != 200 || !bytes.Contains(out, []byte(hook.URL+"/h")) || !bytes.Contains(out, []byte(a["waba_id"])) || bytes.Contains(out, []byte(b["waba_id"])) {
+	if code != 200 || !bytes.Contains(out, []byte(hookURL+"/h")) || !bytes.Contains(out, []byte(a["waba_id"])) || bytes.Contains(out, []byte(b["waba_id"])) {
 		t.Fatalf("webhooks: %d %s", code, out)
 	}
 }
@@ -215,5 +224,36 @@ func TestAuditLog(t *testing.T) {
 	}
 	if code, _ := h.do("GET", "/admin/v1/audit", adm, ""); code != 403 {
 		t.Fatalf("business admin reads the audit log: %d", code)
+	}
+}
+
+// TestWebhookEventMonitor: the event monitor stream shows a business admin
+// their own queued events with bodies, the cluster admin every event
+// without bodies, and the operator counts only.
+func TestWebhookEventMonitor(t *testing.T) {
+	h := newHarness(t)
+	a, b, _ := queueTemplateEvents(t, h)
+	stream := func(token string) string {
+		t.Helper()
+		code, out := h.do("GET", "/admin/v1/webhooks/events?limit=1", token, "")
+		if code != 200 {
+			t.Fatalf("events: %d %s", code, out)
+		}
+		return string(out)
+	}
+	own := stream(h.mintBusinessAdmin(a["business_id"]))
+	if !strings.Contains(own, "event: webhook") || !strings.Contains(own, a["waba_id"]) || !strings.Contains(own, "message_template_status_update") {
+		t.Fatalf("business admin's stream lacks their event with its body:\n%s", own)
+	}
+	if strings.Contains(own, b["waba_id"]) {
+		t.Fatalf("business admin's stream shows another business:\n%s", own)
+	}
+	all := stream("admin-tok")
+	if !strings.Contains(all, a["waba_id"]) || !strings.Contains(all, b["waba_id"]) || strings.Contains(all, `"body"`) {
+		t.Fatalf("admin's stream: want both WABAs and no bodies:\n%s", all)
+	}
+	ops := stream("operator-tok")
+	if strings.Contains(ops, "event: webhook") || strings.Contains(ops, a["waba_id"]) || !strings.Contains(ops, "event: counts") || strings.Contains(ops, `"pending":0`) {
+		t.Fatalf("operator's stream: want counts only:\n%s", ops)
 	}
 }

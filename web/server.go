@@ -8,13 +8,12 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"github.com/waedge/waedge/cluster"
+	"github.com/waedge/waedge/console"
 	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/messages"
 )
@@ -47,6 +46,14 @@ type Deps struct {
 	// download URLs, paging links), e.g. "https://wa.example.com"; the
 	// request's Host header is never used. Empty: "http://localhost".
 	PublicURL string
+	// Accounts are the console's users and sessions (default: built from
+	// Cluster). A session cookie is accepted on /admin/v1 like an admin-kind
+	// token of the user's role.
+	Accounts *console.Accounts
+	// Sandbox is the embedded sandbox relay's hosted-phone API (nil: this
+	// node runs none); the console's Sandbox page reaches it through
+	// /admin/v1/sandbox/phones.
+	Sandbox *SandboxRelay
 	// MaxBodyInFlight bounds the request body bytes that all requests
 	// together hold in memory (default DefaultMaxBodyInFlight); a request
 	// beyond it is answered 503 with Retry-After.
@@ -113,6 +120,9 @@ func New(d Deps) *fiber.App {
 	})
 	configureServer(app.Server())
 	d.PublicURL = publicBase(d.PublicURL)
+	if d.Accounts == nil {
+		d.Accounts = console.New(console.Config{Cluster: d.Cluster, Now: d.Now, Logger: d.Logger, PublicURL: d.PublicURL})
+	}
 	body := newBodies(d.MaxBodyInFlight)
 	if d.Metrics != nil {
 		app.Use(withMetrics(d.Metrics))
@@ -141,16 +151,7 @@ func New(d Deps) *fiber.App {
 	}
 
 	if d.Console != nil {
-		app.Use("/console", func(c *fiber.Ctx) error {
-			c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
-			c.Set("X-Content-Type-Options", "nosniff")
-			c.Set("Referrer-Policy", "no-referrer")
-			return c.Next()
-		}, filesystem.New(filesystem.Config{
-			Root:         http.FS(d.Console),
-			Index:        "index.html",
-			NotFoundFile: "index.html",
-		}))
+		serveConsole(app, d, body)
 	}
 
 	api := &graphAPI{d: d, limits: newLimiter(), body: body,
@@ -172,5 +173,6 @@ func New(d Deps) *fiber.App {
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.createTemplate)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.listTemplates)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.deleteTemplates)
+	serveOpenAPI(app, admin, d.PublicURL)
 	return app
 }

@@ -271,7 +271,8 @@ func TestConsole(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(b), tc.want) {
 			t.Fatalf("%s: %d %s", tc.path, resp.StatusCode, b)
 		}
-		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+			strings.Contains(csp, "unsafe-inline") {
 			t.Fatalf("%s: CSP %q", tc.path, csp)
 		}
 	}
