@@ -23,7 +23,7 @@ func toNetwork(id string, r *cloudapi.SendRequest) (network.Content, error) {
 		c.Text = &network.Text{Body: r.Text.Body, PreviewURL: r.Text.PreviewURL}
 	case "location":
 		l := r.Location
-		c.Location = &network.Location{Latitude: *l.Latitude, Longitude: *l.Longitude, Name: l.Name, Address: l.Address}
+		c.Location = &network.Location{Latitude: float64(*l.Latitude), Longitude: float64(*l.Longitude), Name: l.Name, Address: l.Address}
 	case "contacts":
 		for _, ct := range r.Contacts {
 			nc := network.Contact{Name: network.ContactName{FormattedName: ct.Name.FormattedName,
