@@ -31,6 +31,13 @@ func detKey(at int64, n uint64) []byte {
 	return k[:]
 }
 
+// withHello adds a hello_world template (id 7000+) to a tenant payload.
+func withHello(p CreateTenant, wabaID, businessID string) CreateTenant {
+	p.HelloWorld = &Template{ID: "7" + wabaID, WABAID: wabaID, BusinessID: businessID, Name: "hello_world", Language: "en_US",
+		Category: "UTILITY", Components: []byte(`[{"type":"BODY","text":"Welcome"}]`), CreatedAt: p.CreatedAt}
+	return p
+}
+
 // determinismScript exercises every command type the FSM registers, with
 // successful and refused commands, in an order where each one has
 // something to act on. Timestamps are fixed: everything Apply writes must
@@ -57,6 +64,8 @@ func determinismScript(t testing.TB) []step {
 		{name: "tenant 1", typ: CmdCreateTenant, body: tenantPayload(1, "+15551234567")},
 		{name: "tenant 2", typ: CmdCreateTenant, body: tenantPayload(2, "+15552222222")},
 		{name: "tenant: number taken", typ: CmdCreateTenant, body: tenantPayload(3, "+15551234567"), want: ErrConflict},
+		{name: "tenant with hello_world", typ: CmdCreateTenant, body: withHello(tenantPayload(4, "+15554444444"), "2004", "1004")},
+		{name: "tenant: hello_world of another WABA", typ: CmdCreateTenant, body: withHello(tenantPayload(5, "+15555555555"), "2001", "1005"), want: ErrInvalid},
 		{name: "token", typ: CmdCreateToken, body: CreateToken{TokenID: "t2", BusinessID: "1001", Hash: sha256.Sum256([]byte("t2")), Kind: TokenBusinessAdmin, CreatedAt: t0}},
 		{name: "revoke token", typ: CmdRevokeToken, body: RevokeToken{TokenID: "t2"}},
 		{name: "cluster value", typ: CmdPutClusterValue, body: PutClusterValue{Key: "ca", Value: []byte("pem")}},
