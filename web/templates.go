@@ -180,9 +180,15 @@ func (g *graphAPI) deleteTemplates(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"success": true})
 }
 
-// checkTemplate enforces 132001 and 132000 on a template send.
+// checkTemplate enforces 132001, 132015, 132016 and 132000 on a template send.
 func (g *graphAPI) checkTemplate(wabaID string, req *cloudapi.SendRequest) error {
 	t, err := g.d.Cluster.FSM().TemplateByName(wabaID, req.Template.Name, req.Template.Language.Code)
+	switch {
+	case err == nil && t.Status == "PAUSED":
+		return cloudapi.ErrTemplatePaused
+	case err == nil && t.Status == "DISABLED":
+		return cloudapi.ErrTemplateDisabled
+	}
 	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.Status != "APPROVED") {
 		return cloudapi.ErrTemplateMissing.Withf("template name (%s) does not exist in %s or is not approved", req.Template.Name, req.Template.Language.Code)
 	}
