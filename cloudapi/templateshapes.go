@@ -66,7 +66,10 @@ func authenticationTemplate(r *CreateTemplateRequest, seen map[string]bool) (Tem
 		f := "components." + c.Type
 		switch c.Type {
 		case "BODY":
-			if c.Text != "" || len(c.Example) > 0 || c.CodeExpirationMinutes != nil {
+			// Meta's own text (as stored and shown) is accepted back, so
+			// that a stored definition validates again on an edit.
+			if (c.Text != "" && c.Text != authenticationBody && c.Text != authenticationBody+authenticationSecurityNote) ||
+				len(c.Example) > 0 || c.CodeExpirationMinutes != nil {
 				return TemplateParams{}, badParam("%s of an authentication template takes add_security_recommendation only (its text is fixed)", f)
 			}
 			c.Text = authenticationBody
@@ -74,15 +77,16 @@ func authenticationTemplate(r *CreateTemplateRequest, seen map[string]bool) (Tem
 				c.Text += authenticationSecurityNote
 			}
 		case "FOOTER":
-			if c.Text != "" || c.AddSecurityRecommendation != nil {
-				return TemplateParams{}, badParam("%s of an authentication template takes code_expiration_minutes only (its text is fixed)", f)
-			}
 			if m := c.CodeExpirationMinutes; m == nil {
 				return TemplateParams{}, missing(f + ".code_expiration_minutes")
 			} else if *m < 1 || *m > MaxCodeExpirationMinutes {
 				return TemplateParams{}, invalid("%s.code_expiration_minutes must be between 1 and %d", f, MaxCodeExpirationMinutes)
 			}
-			c.Text = fmt.Sprintf("This code expires in %d minutes.", *c.CodeExpirationMinutes)
+			text := fmt.Sprintf("This code expires in %d minutes.", *c.CodeExpirationMinutes)
+			if (c.Text != "" && c.Text != text) || c.AddSecurityRecommendation != nil {
+				return TemplateParams{}, badParam("%s of an authentication template takes code_expiration_minutes only (its text is fixed)", f)
+			}
+			c.Text = text
 		case "BUTTONS":
 			if len(c.Buttons) != 1 || !strings.EqualFold(c.Buttons[0].Type, "OTP") {
 				return TemplateParams{}, invalid("%s of an authentication template holds exactly one OTP button", f)
@@ -395,4 +399,45 @@ func HelloWorld() CreateTemplateRequest {
 			{Type: "BODY", Text: "Welcome and congratulations!! This message demonstrates your ability to send a WhatsApp message notification from the Cloud API, hosted by Meta. Thank you for taking the time to test with us."},
 			{Type: "FOOTER", Text: "WhatsApp Business Platform sample message"},
 		}}
+}
+
+// EditTemplateRequest is the body of POST /{template-id}: a new category,
+// components or time-to-live (at least one).
+type EditTemplateRequest struct {
+	Category              string              `json:"category,omitempty"`
+	Components            []TemplateComponent `json:"components,omitempty"`
+	MessageSendTTLSeconds int                 `json:"message_send_ttl_seconds,omitempty"`
+	ParameterFormat       string              `json:"parameter_format,omitempty"`
+}
+
+// ParseEditTemplate decodes an edit and applies it to the template's
+// current definition (name, language, category, parameter format,
+// components and TTL as stored): the result is validated like a new
+// definition and returned with the parameters it takes.
+func ParseEditTemplate(body []byte, current CreateTemplateRequest) (*CreateTemplateRequest, TemplateParams, error) {
+	var e EditTemplateRequest
+	if err := decodeStrict(body, &e); err != nil {
+		return nil, TemplateParams{}, err
+	}
+	if e.Category == "" && e.Components == nil && e.MessageSendTTLSeconds == 0 && e.ParameterFormat == "" {
+		return nil, TemplateParams{}, missing("category, components or message_send_ttl_seconds")
+	}
+	r := current
+	if e.Category != "" {
+		r.Category = e.Category
+	}
+	if e.Components != nil {
+		r.Components = e.Components
+	}
+	if e.MessageSendTTLSeconds != 0 {
+		r.MessageSendTTLSeconds = e.MessageSendTTLSeconds
+	}
+	if e.ParameterFormat != "" {
+		r.ParameterFormat = e.ParameterFormat
+	}
+	params, err := r.Validate()
+	if err != nil {
+		return nil, TemplateParams{}, err
+	}
+	return &r, params, nil
 }

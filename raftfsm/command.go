@@ -95,6 +95,9 @@ const (
 	CmdRecordIntegrity CommandType = 55
 	// CmdSetMessagingTier sets a phone number's messaging-limit tier.
 	CmdSetMessagingTier CommandType = 56
+	// CmdEditTemplate edits a template's category or components and
+	// submits it for review again (POST /{template-id}).
+	CmdEditTemplate CommandType = 80
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

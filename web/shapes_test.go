@@ -57,3 +57,75 @@ func TestHelloWorldFirstSend(t *testing.T) {
 		t.Fatalf("hello_world listed: %d %s", code, out)
 	}
 }
+
+// TestTemplateEdit: POST /{template-id} edits components (reviewed
+// again, the send then matches the new parameters), refuses a category
+// change of an approved template, a second edit within 24 hours, a bad
+// definition and another business's template — each leaving the template
+// as it was. A phone number id on the same route still sets the PIN.
+func TestTemplateEdit(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550033000")
+	b := h.createTenant("+15550034000")
+	tok := a["access_token"]
+	id := h.createTemplate(tok, a["waba_id"], "shipping", "en_US", "Shipped")
+	edit := func(token, body string) (int, envelope, []byte) {
+		code, out := h.do("POST", "/v21.0/"+id, token, body)
+		var e envelope
+		if code != 200 {
+			e = decodeEnvelope(t, out)
+		}
+		return code, e, out
+	}
+	if code, _, out := edit(tok, `{"components":[{"type":"BODY","text":"Order {{1}} shipped","example":{"body_text":[["42"]]}}],"message_send_ttl_seconds":3600}`); code != 200 || string(out) != `{"success":true}` {
+		t.Fatalf("edit: %d %s", code, out)
+	}
+	code, out := h.do("GET", "/v21.0/"+id, tok, "")
+	if code != 200 || !strings.Contains(string(out), `Order {{1}} shipped`) || !strings.Contains(string(out), `"status":"APPROVED"`) ||
+		!strings.Contains(string(out), `"message_send_ttl_seconds":3600`) {
+		t.Fatalf("after edit: %d %s", code, out)
+	}
+	h.openWindow(a["phone_number_id"], "15551234567", time.Now())
+	send := func(params string) int {
+		code, _ := h.do("POST", "/v21.0/"+a["phone_number_id"]+"/messages", tok,
+			`{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"shipping","language":{"code":"en_US"},"components":[{"type":"body","parameters":[`+params+`]}]}}`)
+		return code
+	}
+	if send("") != 400 || send(`{"type":"text","text":"42"}`) != 200 {
+		t.Fatal("the send does not follow the edited parameters")
+	}
+	for _, tc := range []struct {
+		name, token, body string
+		status, code      int
+	}{
+		{"category of an approved template", tok, `{"category":"MARKETING","message_send_ttl_seconds":86400}`, 400, 100},
+		{"ttl out of the new category's range", tok, `{"category":"MARKETING"}`, 400, 131009},
+		{"second edit within 24 hours", tok, `{"components":[{"type":"BODY","text":"again"}]}`, 400, 100},
+		{"nothing to edit", tok, `{}`, 400, 131008},
+		{"bad definition", tok, `{"components":[{"type":"HEADER","format":"TEXT","text":"h"}]}`, 400, 131008},
+		{"unknown key", tok, `{"name":"renamed"}`, 400, 100},
+		{"another business", b["access_token"], `{"components":[{"type":"BODY","text":"x"}]}`, 400, 100},
+	} {
+		code, e, out := edit(tc.token, tc.body)
+		if code != tc.status || e.Error.Code != tc.code {
+			t.Errorf("%s: %d %s, want %d %d", tc.name, code, out, tc.status, tc.code)
+		}
+	}
+	if _, out := h.do("GET", "/v21.0/"+id, tok, ""); !strings.Contains(string(out), `Order {{1}} shipped`) || !strings.Contains(string(out), `"category":"UTILITY"`) {
+		t.Fatalf("a refused edit changed the template: %s", out)
+	}
+	// Rejected: edits without limit, approved again by the default policy.
+	if code, out := h.do("POST", "/admin/v1/templates/"+id+"/status", "admin-tok", `{"status":"REJECTED"}`); code != 200 {
+		t.Fatalf("reject: %d %s", code, out)
+	}
+	if code, _, out := edit(tok, `{"category":"MARKETING","components":[{"type":"BODY","text":"Deal"}],"message_send_ttl_seconds":86400}`); code != 200 {
+		t.Fatalf("edit of a rejected template: %d %s", code, out)
+	}
+	if _, out := h.do("GET", "/v21.0/"+id, tok, ""); !strings.Contains(string(out), `"category":"MARKETING"`) || !strings.Contains(string(out), `"status":"APPROVED"`) {
+		t.Fatalf("after editing the rejected template: %s", out)
+	}
+	// The phone number on the same route.
+	if code, out := h.do("POST", "/v21.0/"+a["phone_number_id"], tok, `{"pin":"123456"}`); code != 200 {
+		t.Fatalf("set pin: %d %s", code, out)
+	}
+}
