@@ -362,6 +362,10 @@ func (g *graphAPI) wabaView(c *fiber.Ctx, w raftfsm.WABA) error {
 			}
 			out["conversation_analytics"] = v
 		default:
+			if v, ok := wabaField(f.name, w, phones); ok {
+				out[f.name] = v
+				break
+			}
 			return graph.ErrInvalidParameter.Withf("Tried accessing nonexisting field (%s) on node type (WhatsAppBusinessAccount)", f.name)
 		}
 		if len(f.params) > 0 && f.name != "analytics" && f.name != "conversation_analytics" {

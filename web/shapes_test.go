@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,44 @@ func TestTemplateEdit(t *testing.T) {
 	// The phone number on the same route.
 	if code, out := h.do("POST", "/v21.0/"+a["phone_number_id"], tok, `{"pin":"123456"}`); code != 200 {
 		t.Fatalf("set pin: %d %s", code, out)
+	}
+}
+
+// TestWABAFields: GET /{waba-id} answers Meta's fields beyond id and name
+// (pywa's get_business_account asks for timezone_id and
+// message_template_namespace); health_status follows registration; an
+// unknown field is still refused.
+func TestWABAFields(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550035000")
+	get := func(fields string) (int, map[string]any) {
+		code, out := h.do("GET", "/v21.0/"+a["waba_id"]+"?fields="+fields, a["access_token"], "")
+		var m map[string]any
+		_ = json.Unmarshal(out, &m)
+		return code, m
+	}
+	code, m := get("id,name,timezone_id,message_template_namespace,currency,account_review_status,business_verification_status,ownership_type,health_status")
+	if code != 200 || m["id"] != a["waba_id"] || m["timezone_id"] != "0" || m["currency"] != "USD" || m["account_review_status"] != "APPROVED" ||
+		m["business_verification_status"] != "verified" || m["ownership_type"] != "SELF" {
+		t.Fatalf("fields: %d %v", code, m)
+	}
+	ns, _ := m["message_template_namespace"].(string)
+	if len(ns) != 36 || strings.Count(ns, "_") != 4 {
+		t.Fatalf("namespace %q", ns)
+	}
+	if _, again := get("message_template_namespace"); again["message_template_namespace"] != ns {
+		t.Fatal("the namespace is not stable")
+	}
+	if hs, _ := m["health_status"].(map[string]any); hs["can_send_message"] != "AVAILABLE" {
+		t.Fatalf("health %v", m["health_status"])
+	}
+	if code, out := h.do("POST", "/v21.0/"+a["phone_number_id"]+"/deregister", a["access_token"], `{"messaging_product":"whatsapp"}`); code != 200 {
+		t.Fatalf("deregister: %d %s", code, out)
+	}
+	if _, m := get("health_status"); m["health_status"].(map[string]any)["can_send_message"] != "BLOCKED" {
+		t.Fatalf("health after deregister %v", m["health_status"])
+	}
+	if code, _ := get("favourite_colour"); code != 400 {
+		t.Fatalf("unknown field: %d", code)
 	}
 }
