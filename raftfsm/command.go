@@ -98,6 +98,9 @@ const (
 	// CmdEditTemplate edits a template's category or components and
 	// submits it for review again (POST /{template-id}).
 	CmdEditTemplate CommandType = 80
+	// CmdPutPhoneSetting sets or deletes one named setting of a phone
+	// number (conversational automation, commerce settings, QR codes, …).
+	CmdPutPhoneSetting CommandType = 81
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

@@ -103,6 +103,7 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdRecordIntegrity:    f.applyRecordIntegrity,
 		CmdSetMessagingTier:   f.applySetMessagingTier,
 		CmdEditTemplate:       f.applyEditTemplate,
+		CmdPutPhoneSetting:    f.applyPutPhoneSetting,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {

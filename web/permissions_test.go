@@ -131,6 +131,18 @@ func (w *permWorld) media() string {
 	return m.ID
 }
 
+// qrCode creates a fresh QR code of business A's number and returns its code.
+func (w *permWorld) qrCode() string {
+	w.t.Helper()
+	r := jsonReq("/v21.0/"+w.a["phone_number_id"]+"/message_qrdls", `{"prefilled_message":"Hi"}`)
+	code, out := w.send("POST", r.path, w.a["access_token"], &r)
+	var q struct{ Code string }
+	if code != 200 || json.Unmarshal(out, &q) != nil || q.Code == "" {
+		w.t.Fatalf("qr code: %d %s", code, out)
+	}
+	return q.Code
+}
+
 // permRoute is the expectation for one registered route.
 type permRoute struct {
 	allow []string // principals allowed; every other one is denied
@@ -261,6 +273,28 @@ func permRoutes() map[string]permRoute {
 		}},
 		"POST " + node + "/deregister": {allow: apiA, prep: func(w *permWorld) request {
 			return jsonReq(pn(w)+"/deregister", `{"messaging_product":"whatsapp"}`)
+		}},
+		"POST " + node + "/conversational_automation": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/conversational_automation", `{"enable_welcome_message":true}`)
+		}},
+		"GET " + node + "/whatsapp_commerce_settings": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/whatsapp_commerce_settings", "") }},
+		"POST " + node + "/whatsapp_commerce_settings": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/whatsapp_commerce_settings", `{"is_cart_enabled":true}`)
+		}},
+		"GET " + node + "/settings": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/settings", "") }},
+		"POST " + node + "/settings": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/settings", `{"calling":{"status":"ENABLED"}}`)
+		}},
+		"POST " + node + "/message_qrdls": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/message_qrdls", `{"prefilled_message":"Hi"}`)
+		}},
+		"GET " + node + "/message_qrdls":       {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/message_qrdls", "") }},
+		"GET " + node + "/message_qrdls/:code": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "") }},
+		"DELETE " + node + "/message_qrdls": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/message_qrdls?code_id="+w.qrCode(), "")
+		}},
+		"DELETE " + node + "/message_qrdls/:code": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "")
 		}},
 		"GET " + node + "/whatsapp_business_profile": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/whatsapp_business_profile", "") }},
 		"POST " + node + "/whatsapp_business_profile": {allow: apiA, prep: func(w *permWorld) request {

@@ -155,5 +155,6 @@ func New(d Deps) *fiber.App {
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.createTemplate)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.listTemplates)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.deleteTemplates)
+	api.registerPhoneEdges(app)
 	return app
 }

@@ -1,0 +1,104 @@
+package web_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestPhoneEdges drives the phone-number edges kept as settings:
+// conversational automation (JSON and form bodies, shown in the phone's
+// fields), commerce settings (query parameters as Meta's examples send
+// them), number settings, and QR codes (create, update, list, get,
+// delete). Another business sees none of them; bad input changes nothing.
+func TestPhoneEdges(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550036000")
+	b := h.createTenant("+15550037000")
+	tok, pn := a["access_token"], "/v21.0/"+a["phone_number_id"]
+	ok := func(method, path, body string) []byte {
+		t.Helper()
+		code, out := h.do(method, path, tok, body)
+		if code != 200 {
+			t.Fatalf("%s %s: %d %s", method, path, code, out)
+		}
+		return out
+	}
+	// Conversational automation.
+	ok("POST", pn+"/conversational_automation", `{"enable_welcome_message":true,"prompts":["Book a flight","Plan a trip"]}`)
+	ok("POST", pn+"/conversational_automation", `commands=[{"command_name":"tickets","command_description":"Book flight tickets"}]`)
+	out := ok("GET", pn+"?fields=conversational_automation,verified_name", "")
+	var phone struct {
+		ID         string `json:"id"`
+		Automation struct {
+			Welcome  bool     `json:"enable_welcome_message"`
+			Prompts  []string `json:"prompts"`
+			Commands []struct {
+				Name string `json:"command_name"`
+			} `json:"commands"`
+		} `json:"conversational_automation"`
+		VerifiedName string `json:"verified_name"`
+	}
+	if json.Unmarshal(out, &phone) != nil || !phone.Automation.Welcome || len(phone.Automation.Prompts) != 2 ||
+		len(phone.Automation.Commands) != 1 || phone.Automation.Commands[0].Name != "tickets" || phone.VerifiedName == "" {
+		t.Fatalf("automation: %s", out)
+	}
+	if code, _ := h.do("POST", pn+"/conversational_automation", tok, `{"prompts":["1","2","3","4","5"]}`); code != 400 {
+		t.Fatalf("five ice breakers: %d", code)
+	}
+	if out := ok("GET", pn+"?fields=conversational_automation", ""); !strings.Contains(string(out), "Plan a trip") {
+		t.Fatalf("a refused edit changed the automation: %s", out)
+	}
+	// Commerce settings, by query parameters.
+	if out := ok("GET", pn+"/whatsapp_commerce_settings", ""); !strings.Contains(string(out), `"is_cart_enabled":false`) {
+		t.Fatalf("default commerce settings: %s", out)
+	}
+	ok("POST", pn+"/whatsapp_commerce_settings?is_cart_enabled=true", "")
+	ok("POST", pn+"/whatsapp_commerce_settings?is_catalog_visible=true", "")
+	if out := ok("GET", pn+"/whatsapp_commerce_settings", ""); !strings.Contains(string(out), `"is_cart_enabled":true`) || !strings.Contains(string(out), `"is_catalog_visible":true`) {
+		t.Fatalf("commerce settings: %s", out)
+	}
+	// Number settings.
+	ok("POST", pn+"/settings", `{"storage_configuration":{"status":"IN_COUNTRY_STORAGE_ENABLED","data_localization_region":"DE"}}`)
+	ok("POST", pn+"/settings", `{"calling":{"status":"ENABLED"}}`)
+	if out := ok("GET", pn+"/settings", ""); !strings.Contains(string(out), `"data_localization_region":"DE"`) || !strings.Contains(string(out), `"calling":{"status":"ENABLED"}`) {
+		t.Fatalf("settings: %s", out)
+	}
+	// QR codes.
+	var q struct{ Code, PrefilledMessage, DeepLinkURL string }
+	out = ok("POST", pn+"/message_qrdls", `{"prefilled_message":"Cake order","generate_qr_image":"SVG"}`)
+	if err := json.Unmarshal(out, &struct {
+		Code             *string `json:"code"`
+		PrefilledMessage *string `json:"prefilled_message"`
+		DeepLinkURL      *string `json:"deep_link_url"`
+	}{&q.Code, &q.PrefilledMessage, &q.DeepLinkURL}); err != nil || len(q.Code) != 14 || q.DeepLinkURL != "https://wa.me/message/"+q.Code || q.PrefilledMessage != "Cake order" {
+		t.Fatalf("create qr: %s", out)
+	}
+	ok("POST", pn+"/message_qrdls", `{"code":"`+q.Code+`","prefilled_message":"Cookie order"}`)
+	second := ok("POST", pn+"/message_qrdls", `prefilled_message=Pie`)
+	if out := ok("GET", pn+"/message_qrdls", ""); strings.Count(string(out), `"code"`) != 2 || !strings.Contains(string(out), "Cookie order") {
+		t.Fatalf("list qr: %s", out)
+	}
+	if out := ok("GET", pn+"/message_qrdls/"+q.Code, ""); strings.Count(string(out), `"code"`) != 1 || !strings.Contains(string(out), "Cookie order") {
+		t.Fatalf("get qr: %s", out)
+	}
+	ok("DELETE", pn+"/message_qrdls/"+q.Code, "")
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", pn + "/message_qrdls/" + q.Code, ""},
+		{"DELETE", pn + "/message_qrdls?code_id=" + q.Code, ""},
+		{"POST", pn + "/message_qrdls", `{"code":"` + q.Code + `","prefilled_message":"x"}`},
+	} {
+		if code, out := h.do(c.method, c.path, tok, c.body); code != 400 || decodeEnvelope(t, out).Error.Code != 100 {
+			t.Fatalf("deleted code %s %s: %d %s", c.method, c.path, code, out)
+		}
+	}
+	if out := ok("GET", pn+"/message_qrdls", ""); strings.Count(string(out), `"code"`) != 1 || !strings.Contains(string(second), "Pie") {
+		t.Fatalf("after delete: %s", out)
+	}
+	// Another business sees none of it.
+	for _, path := range []string{pn + "/message_qrdls", pn + "/settings", pn + "/whatsapp_commerce_settings"} {
+		if code, _ := h.do("GET", path, b["access_token"], ""); code != 400 {
+			t.Fatalf("foreign %s: %d", path, code)
+		}
+	}
+}
