@@ -230,3 +230,47 @@ func ParseNumberSettings(body []byte, current *NumberSettings) (*NumberSettings,
 	}
 	return &out, nil
 }
+
+// MaxDisplayName bounds a display name (verified_name) change.
+const MaxDisplayName = 128
+
+// CheckDisplayName checks a requested display name (new_display_name):
+// not blank, at most MaxDisplayName characters, no emoji (Meta's display
+// name guidelines).
+func CheckDisplayName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return missing("new_display_name")
+	case hasEmoji(name):
+		return invalid("new_display_name must not contain emoji")
+	}
+	return checkLen("new_display_name", name, MaxDisplayName)
+}
+
+// PhoneNumberNameUpdate is the phone_number_name_update webhook of a
+// display-name decision
+// (https://developers.facebook.com/docs/whatsapp/business-management-api/webhooks/components#phone_number_name_update),
+// body in Meta's key order.
+func PhoneNumberNameUpdate(wabaID string, at int64, displayPhone, decision, requested string) ([]byte, error) {
+	type value struct {
+		DisplayPhoneNumber    string  `json:"display_phone_number"`
+		Decision              string  `json:"decision"`
+		RequestedVerifiedName string  `json:"requested_verified_name"`
+		RejectionReason       *string `json:"rejection_reason"`
+	}
+	type change struct {
+		Value value  `json:"value"`
+		Field string `json:"field"`
+	}
+	type entry struct {
+		ID      string   `json:"id"`
+		Time    int64    `json:"time"`
+		Changes []change `json:"changes"`
+	}
+	return MarshalASCII(struct {
+		Entry  []entry `json:"entry"`
+		Object string  `json:"object"`
+	}{Entry: []entry{{ID: wabaID, Time: at, Changes: []change{{Field: "phone_number_name_update",
+		Value: value{DisplayPhoneNumber: strings.TrimPrefix(displayPhone, "+"), Decision: decision, RequestedVerifiedName: requested}}}}},
+		Object: "whatsapp_business_account"})
+}

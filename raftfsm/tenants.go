@@ -82,6 +82,9 @@ type Phone struct {
 	// MessagingLimitTier is the number's tier ("": DefaultTier; see
 	// TierOf).
 	MessagingLimitTier string
+	// NameChanges holds when the display name changed in the last 30
+	// days (unix ms); omitted when empty, so older records keep their bytes.
+	NameChanges []int64 `codec:",omitempty"`
 }
 
 // Profile is a phone number's WhatsApp business profile.

@@ -2,8 +2,13 @@ package web_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/waedge/waedge/raftfsm"
 )
 
 // TestPhoneEdges drives the phone-number edges kept as settings:
@@ -100,5 +105,58 @@ func TestPhoneEdges(t *testing.T) {
 		if code, _ := h.do("GET", path, b["access_token"], ""); code != 400 {
 			t.Fatalf("foreign %s: %d", path, code)
 		}
+	}
+}
+
+// TestDisplayNameChange: POST /{phone-number-id}?new_display_name=…
+// (Meta's call) changes verified_name — waedge approves at once — and
+// queues a phone_number_name_update webhook in Meta's shape; a blank or
+// emoji name changes nothing; the 11th change in 30 days is refused.
+func TestDisplayNameChange(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550038000")
+	tok, pn, waba := a["access_token"], "/v21.0/"+a["phone_number_id"], a["waba_id"]
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.URL.Query().Get("hub.challenge")))
+	}))
+	defer hook.Close()
+	if code, out := h.do("POST", "/v21.0/"+waba+"/subscribed_apps", tok, `{"override_callback_uri":"`+hook.URL+`","verify_token":"v"}`); code != 200 {
+		t.Fatalf("subscribe: %d %s", code, out)
+	}
+	before, _ := h.c.fsm.Outbox(0)
+	if code, out := h.do("POST", pn+"?new_display_name=Lucky%20Shrub", tok, ""); code != 200 || string(out) != `{"success":true}` {
+		t.Fatalf("change: %d %s", code, out)
+	}
+	if _, out := h.do("GET", pn+"?fields=verified_name", tok, ""); !strings.Contains(string(out), `"verified_name":"Lucky Shrub"`) {
+		t.Fatalf("after change: %s", out)
+	}
+	evs, _ := h.c.fsm.Outbox(0)
+	if len(evs) != len(before)+1 {
+		t.Fatalf("%d events queued, want 1", len(evs)-len(before))
+	}
+	body, err := h.sealer.Open(raftfsm.WebhookAAD(waba), evs[len(evs)-1].Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"entry":[{"id":"` + waba + `","time":`
+	tail := `"changes":[{"value":{"display_phone_number":"15550038000","decision":"APPROVED","requested_verified_name":"Lucky Shrub","rejection_reason":null},"field":"phone_number_name_update"}]}],"object":"whatsapp_business_account"}`
+	if !strings.HasPrefix(string(body), want) || !strings.HasSuffix(string(body), tail) {
+		t.Fatalf("webhook %s", body)
+	}
+	for _, bad := range []string{`{"new_display_name":" "}`, `{"new_display_name":"Shrub 🌵"}`} {
+		if code, out := h.do("POST", pn, tok, bad); code != 400 {
+			t.Fatalf("%s: %d %s", bad, code, out)
+		}
+	}
+	for i := 2; i <= 10; i++ {
+		if code, out := h.do("POST", pn, tok, `{"new_display_name":"Shrub `+strconv.Itoa(i)+`"}`); code != 200 {
+			t.Fatalf("change %d: %d %s", i, code, out)
+		}
+	}
+	if code, out := h.do("POST", pn, tok, `{"new_display_name":"Shrub 11"}`); code != 400 || decodeEnvelope(t, out).Error.Code != 100 {
+		t.Fatalf("11th change: %d %s", code, out)
+	}
+	if _, out := h.do("GET", pn+"?fields=verified_name", tok, ""); !strings.Contains(string(out), `"verified_name":"Shrub 10"`) {
+		t.Fatalf("after refusals: %s", out)
 	}
 }

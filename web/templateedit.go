@@ -13,10 +13,14 @@ import (
 )
 
 // postNode answers POST /{node-id}: a template edit when the id is one of
-// the business's templates, otherwise a phone number update.
+// the business's templates, a display-name change with new_display_name,
+// otherwise a phone number update (PIN).
 func (g *graphAPI) postNode(c *fiber.Ctx) error {
 	if t, err := g.d.Cluster.FSM().TemplateByID(c.Params("node")); err == nil && t.BusinessID == businessOf(c) {
 		return g.editTemplate(c, t)
+	}
+	if name, ok := displayNameParam(c); ok {
+		return g.changeDisplayName(c, name)
 	}
 	return g.updatePhone(c)
 }
