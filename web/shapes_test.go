@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +169,51 @@ func TestWABAFields(t *testing.T) {
 	}
 	if code, _ := get("favourite_colour"); code != 400 {
 		t.Fatalf("unknown field: %d", code)
+	}
+}
+
+// TestPricingAnalytics: pricing_analytics (Meta's replacement of
+// conversation_analytics under per-message pricing) counts delivered
+// messages and prices them with the rate card, split by the dimensions
+// asked for and filtered by category and type; unknown dimensions,
+// half-hour granularity and country filters are 100.
+func TestPricingAnalytics(t *testing.T) {
+	h := newHarness(t)
+	a := statsTenant(t, h, "+15550039000")
+	at := h.deliverPromos(t, a)
+	if code, out := h.do("PUT", "/admin/v1/billing/rates", "admin-tok", `{"currency":"USD","marketing":0.05}`); code != 200 {
+		t.Fatalf("rates: %d %s", code, out)
+	}
+	day := time.UnixMilli(at).UTC()
+	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC).Unix()
+	get := func(mods string) (int, string) {
+		q := fmt.Sprintf("pricing_analytics.start(%d).end(%d).granularity(DAILY)%s", start, start+86400, mods)
+		code, out := h.do("GET", "/v21.0/"+a["waba_id"]+"?fields="+url.QueryEscape(q), a["access_token"], "")
+		return code, string(out)
+	}
+	point := func(extra string) string {
+		return `{"data":[{"data_points":[{"cost":0.1,"end":` + fmt.Sprint(start+86400) + extra + `,"start":` + fmt.Sprint(start) + `,"volume":2}]}]}`
+	}
+	if code, out := get(""); code != 200 || !strings.Contains(out, `"pricing_analytics":`+point("")) {
+		t.Fatalf("totals: %d %s", code, out)
+	}
+	if code, out := get(`.dimensions(['PRICING_CATEGORY','PRICING_TYPE','PHONE'])`); code != 200 ||
+		!strings.Contains(out, point(`,"phone_number":"15550039000","pricing_category":"MARKETING","pricing_type":"REGULAR"`)) {
+		t.Fatalf("dimensions: %d %s", code, out)
+	}
+	if code, out := get(`.pricing_categories(["UTILITY"])`); code != 200 || !strings.Contains(out, `"pricing_analytics":{"data":[{"data_points":[]}]}`) {
+		t.Fatalf("category filter: %d %s", code, out)
+	}
+	if code, out := get(`.metric_types(["VOLUME"])`); code != 200 || strings.Contains(out, `"cost"`) || !strings.Contains(out, `"volume":2`) {
+		t.Fatalf("metric filter: %d %s", code, out)
+	}
+	for _, bad := range []string{`.dimensions(["COUNTRY"])`, `.country_codes(["US"])`, `.pricing_types(["FREE"])`} {
+		if code, out := get(bad); code != 400 || !strings.Contains(out, `"code":100`) {
+			t.Fatalf("%s: %d %s", bad, code, out)
+		}
+	}
+	q := fmt.Sprintf("pricing_analytics.start(%d).end(%d).granularity(HALF_HOUR)", start, start+86400)
+	if code, _ := h.do("GET", "/v21.0/"+a["waba_id"]+"?fields="+url.QueryEscape(q), a["access_token"], ""); code != 400 {
+		t.Fatalf("half-hour granularity: %d", code)
 	}
 }
