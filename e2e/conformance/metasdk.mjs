@@ -9,6 +9,7 @@
 import http from "node:http";
 import https from "node:https";
 import { createRequire } from "node:module";
+import { check, finish } from "./report.mjs";
 
 const env = process.env;
 const target = new URL(env.BASE);
@@ -23,17 +24,6 @@ process.env.CLOUD_API_ACCESS_TOKEN = env.TOKEN;
 process.env.WA_BUSINESS_ACCOUNT_ID = env.WABA;
 const WhatsApp = createRequire(import.meta.url)("whatsapp");
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail) {
-  if (ok) {
-    passed++;
-    console.log(`ok   ${name}`);
-  } else {
-    failed++;
-    console.log(`FAIL ${name}: ${detail}`);
-  }
-}
 
 // The SDK answers an HttpsClientResponse: status and JSON body.
 async function call(p) {
@@ -78,5 +68,4 @@ try {
 } catch (e) {
   check("no exception", false, e?.stack ?? e);
 }
-console.log(`conformance: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+finish();
