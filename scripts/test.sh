@@ -18,7 +18,7 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; else
 		sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm >/dev/null; fi
 fi
-echo "== npm ci (e2e/conformance: whatsapp-api-js, Meta's Node SDK)"
+echo "== npm ci (e2e/conformance: whatsapp-api-js, Meta's Node SDK, @microfox/whatsapp-business)"
 npm ci --prefix e2e/conformance --no-audit --no-fund --loglevel=error
 
 echo "== go vet"

@@ -135,9 +135,16 @@ func (g *graphAPI) phoneExtras(phoneID string, f cloudapi.Fields, view fiber.Map
 		if err != nil {
 			return err
 		}
-		if !ok {
+		// Every part is shown, unset ones empty (clients parse all three).
+		if !ok || a.EnableWelcomeMessage == nil {
 			no := false
-			a = cloudapi.ConversationalAutomation{EnableWelcomeMessage: &no}
+			a.EnableWelcomeMessage = &no
+		}
+		if a.Prompts == nil {
+			a.Prompts = &[]string{}
+		}
+		if a.Commands == nil {
+			a.Commands = &[]cloudapi.Command{}
 		}
 		view[settingAutomation] = a
 	}
