@@ -247,19 +247,11 @@ func CheckDisplayName(name string) error {
 	return checkLen("new_display_name", name, MaxDisplayName)
 }
 
-// PhoneNumberNameUpdate is the phone_number_name_update webhook of a
-// display-name decision
-// (https://developers.facebook.com/docs/whatsapp/business-management-api/webhooks/components#phone_number_name_update),
-// body in Meta's key order.
-func PhoneNumberNameUpdate(wabaID string, at int64, displayPhone, decision, requested string) ([]byte, error) {
-	type value struct {
-		DisplayPhoneNumber    string  `json:"display_phone_number"`
-		Decision              string  `json:"decision"`
-		RequestedVerifiedName string  `json:"requested_verified_name"`
-		RejectionReason       *string `json:"rejection_reason"`
-	}
+// WABAChange is the body of a WABA-level webhook of one field (Meta's key
+// order: entry, then object).
+func WABAChange(wabaID string, at int64, field string, value any) ([]byte, error) {
 	type change struct {
-		Value value  `json:"value"`
+		Value any    `json:"value"`
 		Field string `json:"field"`
 	}
 	type entry struct {
@@ -270,7 +262,27 @@ func PhoneNumberNameUpdate(wabaID string, at int64, displayPhone, decision, requ
 	return MarshalASCII(struct {
 		Entry  []entry `json:"entry"`
 		Object string  `json:"object"`
-	}{Entry: []entry{{ID: wabaID, Time: at, Changes: []change{{Field: "phone_number_name_update",
-		Value: value{DisplayPhoneNumber: strings.TrimPrefix(displayPhone, "+"), Decision: decision, RequestedVerifiedName: requested}}}}},
-		Object: "whatsapp_business_account"})
+	}{Entry: []entry{{ID: wabaID, Time: at, Changes: []change{{Field: field, Value: value}}}}, Object: "whatsapp_business_account"})
+}
+
+// PhoneNumberNameUpdate is the phone_number_name_update webhook of a
+// display-name decision
+// (https://developers.facebook.com/docs/whatsapp/business-management-api/webhooks/components#phone_number_name_update).
+func PhoneNumberNameUpdate(wabaID string, at int64, displayPhone, decision, requested string) ([]byte, error) {
+	return WABAChange(wabaID, at, "phone_number_name_update", struct {
+		DisplayPhoneNumber    string  `json:"display_phone_number"`
+		Decision              string  `json:"decision"`
+		RequestedVerifiedName string  `json:"requested_verified_name"`
+		RejectionReason       *string `json:"rejection_reason"`
+	}{strings.TrimPrefix(displayPhone, "+"), decision, requested, nil})
+}
+
+// SecurityEvent is the security webhook of a phone number's two-step
+// verification (event PIN_CHANGED, …;
+// https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/security).
+func SecurityEvent(wabaID string, at int64, displayPhone, event string) ([]byte, error) {
+	return WABAChange(wabaID, at, "security", struct {
+		DisplayPhoneNumber string `json:"display_phone_number"`
+		Event              string `json:"event"`
+	}{strings.TrimPrefix(displayPhone, "+"), event})
 }

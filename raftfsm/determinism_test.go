@@ -89,6 +89,8 @@ func determinismScript(t testing.TB) []step {
 		{name: "template deleted", typ: CmdDeleteTemplates, body: DeleteTemplates{WABAID: "2001", BusinessID: "1001", Name: "manual_one"}},
 		{name: "register", typ: CmdRegisterPhone, body: RegisterPhone{PhoneNumberID: "3001", BusinessID: "1001", Register: true, PINHash: pin[:], At: t0 + 8}},
 		{name: "pin", typ: CmdSetPIN, body: SetPIN{PhoneNumberID: "3001", BusinessID: "1001", PINHash: pin[:]}},
+		{name: "pin with security event", typ: CmdSetPIN, body: SetPIN{PhoneNumberID: "3001", BusinessID: "1001", PINHash: pin[:],
+			Event: &OutboxEvent{Key: detKey(t0+8, 95), Body: []byte("security"), CreatedAt: t0 + 8}}},
 		{name: "profile", typ: CmdUpdateProfile, body: UpdateProfile{PhoneNumberID: "3001", BusinessID: "1001", About: ptr("open 9-5"), Websites: &[]string{"https://example.com"}}},
 		{name: "phone setting", typ: CmdPutPhoneSetting, body: PutPhoneSetting{PhoneNumberID: "3001", BusinessID: "1001", Name: "qr/ABC", Value: []byte(`{"code":"ABC"}`)}},
 		{name: "phone setting: other business", typ: CmdPutPhoneSetting, body: PutPhoneSetting{PhoneNumberID: "3001", BusinessID: "1002", Name: "x", Value: []byte("1")}, want: ErrNotFound},

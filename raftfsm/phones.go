@@ -27,6 +27,8 @@ type SetPIN struct {
 	PhoneNumberID string
 	BusinessID    string
 	PINHash       []byte
+	// Event is the security webhook (PIN_CHANGED), queued with the change.
+	Event *OutboxEvent `codec:",omitempty"`
 }
 
 // UpdateProfile is the payload of CmdUpdateProfile; nil fields are kept.
@@ -111,6 +113,9 @@ func (f *FSM) applySetPIN(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	}
 	p.PINHash = c.PINHash
 	mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
+	if c.Event != nil {
+		enqueue(tx, p.WABAID, p.BusinessID, c.Event)
+	}
 	return nil, nil
 }
 

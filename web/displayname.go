@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -26,6 +27,16 @@ func displayNameParam(c *fiber.Ctx) (string, bool) {
 	return "", false
 }
 
+// wabaEvent seals a WABA-level webhook body (default retention class) as
+// an outbox event created at now.
+func (g *graphAPI) wabaEvent(c *fiber.Ctx, wabaID string, body []byte, now time.Time) (*raftfsm.OutboxEvent, error) {
+	sealed, err := g.d.Sealer.Seal(c.UserContext(), raftfsm.WebhookAAD(wabaID), body)
+	if err != nil {
+		return nil, err
+	}
+	return &raftfsm.OutboxEvent{Key: g.messageKey(), Body: sealed, CreatedAt: now.UnixMilli()}, nil
+}
+
 // changeDisplayName answers POST /{phone-number-id}?new_display_name=…:
 // waedge reviews names at once and approves them, so verified_name
 // changes and the phone_number_name_update webhook (decision APPROVED) is
@@ -43,12 +54,12 @@ func (g *graphAPI) changeDisplayName(c *fiber.Ctx, name string) error {
 	if err != nil {
 		return err
 	}
-	sealed, err := g.d.Sealer.Seal(c.UserContext(), raftfsm.WebhookAAD(t.WABAID), body)
+	ev, err := g.wabaEvent(c, t.WABAID, body, now)
 	if err != nil {
 		return err
 	}
 	err = g.propose(c, raftfsm.CmdUpdateProfile, raftfsm.UpdateProfile{PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
-		VerifiedName: &name, At: now.UnixMilli(), Event: &raftfsm.OutboxEvent{Key: g.messageKey(), Body: sealed, CreatedAt: now.UnixMilli()}})
+		VerifiedName: &name, At: now.UnixMilli(), Event: ev})
 	if errors.Is(err, raftfsm.ErrRateLimited) {
 		return graph.ErrInvalidParameter.Withf("the display name can change %d times in 30 days", raftfsm.MaxNameChanges)
 	}

@@ -116,28 +116,14 @@ func TestDisplayNameChange(t *testing.T) {
 	h := newHarness(t)
 	a := h.createTenant("+15550038000")
 	tok, pn, waba := a["access_token"], "/v21.0/"+a["phone_number_id"], a["waba_id"]
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write([]byte(r.URL.Query().Get("hub.challenge")))
-	}))
-	defer hook.Close()
-	if code, out := h.do("POST", "/v21.0/"+waba+"/subscribed_apps", tok, `{"override_callback_uri":"`+hook.URL+`","verify_token":"v"}`); code != 200 {
-		t.Fatalf("subscribe: %d %s", code, out)
-	}
-	before, _ := h.c.fsm.Outbox(0)
+	before := h.subscribeEcho(t, tok, waba)
 	if code, out := h.do("POST", pn+"?new_display_name=Lucky%20Shrub", tok, ""); code != 200 || string(out) != `{"success":true}` {
 		t.Fatalf("change: %d %s", code, out)
 	}
 	if _, out := h.do("GET", pn+"?fields=verified_name", tok, ""); !strings.Contains(string(out), `"verified_name":"Lucky Shrub"`) {
 		t.Fatalf("after change: %s", out)
 	}
-	evs, _ := h.c.fsm.Outbox(0)
-	if len(evs) != len(before)+1 {
-		t.Fatalf("%d events queued, want 1", len(evs)-len(before))
-	}
-	body, err := h.sealer.Open(raftfsm.WebhookAAD(waba), evs[len(evs)-1].Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := h.onlyNewEvent(t, waba, before)
 	want := `{"entry":[{"id":"` + waba + `","time":`
 	tail := `"changes":[{"value":{"display_phone_number":"15550038000","decision":"APPROVED","requested_verified_name":"Lucky Shrub","rejection_reason":null},"field":"phone_number_name_update"}]}],"object":"whatsapp_business_account"}`
 	if !strings.HasPrefix(string(body), want) || !strings.HasSuffix(string(body), tail) {
@@ -159,4 +145,53 @@ func TestDisplayNameChange(t *testing.T) {
 	if _, out := h.do("GET", pn+"?fields=verified_name", tok, ""); !strings.Contains(string(out), `"verified_name":"Shrub 10"`) {
 		t.Fatalf("after refusals: %s", out)
 	}
+}
+
+// TestSecurityWebhookOnPIN: setting the two-step PIN queues Meta's
+// security webhook (PIN_CHANGED) for the WABA; a refused PIN queues none.
+func TestSecurityWebhookOnPIN(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550040000")
+	tok, waba := a["access_token"], a["waba_id"]
+	before := h.subscribeEcho(t, tok, waba)
+	if code, _ := h.do("POST", "/v21.0/"+a["phone_number_id"], tok, `{"pin":"12"}`); code != 400 {
+		t.Fatalf("short pin: %d", code)
+	}
+	if code, out := h.do("POST", "/v21.0/"+a["phone_number_id"], tok, `{"pin":"123456"}`); code != 200 {
+		t.Fatalf("pin: %d %s", code, out)
+	}
+	body := h.onlyNewEvent(t, waba, before)
+	if !strings.HasSuffix(string(body), `"changes":[{"value":{"display_phone_number":"15550040000","event":"PIN_CHANGED"},"field":"security"}]}],"object":"whatsapp_business_account"}`) {
+		t.Fatalf("webhook %s", body)
+	}
+}
+
+// subscribeEcho subscribes the WABA to a receiver that passes the
+// handshake and returns how many events were queued before.
+func (h *harness) subscribeEcho(t *testing.T, tok, waba string) int {
+	t.Helper()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.URL.Query().Get("hub.challenge")))
+	}))
+	t.Cleanup(hook.Close)
+	if code, out := h.do("POST", "/v21.0/"+waba+"/subscribed_apps", tok, `{"override_callback_uri":"`+hook.URL+`","verify_token":"v"}`); code != 200 {
+		t.Fatalf("subscribe: %d %s", code, out)
+	}
+	evs, _ := h.c.fsm.Outbox(0)
+	return len(evs)
+}
+
+// onlyNewEvent wants exactly one event queued since before and returns
+// its opened body.
+func (h *harness) onlyNewEvent(t *testing.T, waba string, before int) []byte {
+	t.Helper()
+	evs, _ := h.c.fsm.Outbox(0)
+	if len(evs) != before+1 {
+		t.Fatalf("%d events queued, want 1", len(evs)-before)
+	}
+	body, err := h.sealer.Open(raftfsm.WebhookAAD(waba), evs[len(evs)-1].Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
