@@ -38,6 +38,15 @@ var templateShapes = map[string]string{
 	"ttl marketing":                 tpl("MARKETING", `{"type":"BODY","text":"x"}`, `,"message_send_ttl_seconds":2592000`),
 	"copy code marketing":           tpl("MARKETING", `{"type":"BODY","text":"x"},{"type":"BUTTONS","buttons":[{"type":"COPY_CODE","example":["SAVE10"]},{"type":"PHONE_NUMBER","text":"Call","phone_number":"+15551234567"}]}`),
 	"sub category":                  tpl("UTILITY", `{"type":"BODY","text":"x"}`, `,"sub_category":"ORDER_STATUS","cta_url_link_tracking_opted_out":true`),
+	// Definitions integrations send as written in their docs: all lower
+	// case, a bare body (a reporter app's curl), and a zero-tap sample
+	// (a BSP's API reference).
+	"lower-case authentication": `{"name":"reporter_otp_en","category":"authentication","language":"en_US","message_send_ttl_seconds":600,
+	  "components":[{"type":"body"},{"type":"footer","code_expiration_minutes":10},{"type":"buttons","buttons":[{"type":"otp","otp_type":"copy_code","text":"Copy code"}]}]}`,
+	"zero tap sample": `{"name":"zero_tap_auth_template_one","language":"en_US","category":"authentication","message_send_ttl_seconds":60,
+	  "components":[{"type":"body","add_security_recommendation":true},{"type":"footer","code_expiration_minutes":5},
+	  {"type":"buttons","buttons":[{"type":"otp","otp_type":"zero_tap","text":"Copy Code","autofill_text":"Autofill","zero_tap_terms_accepted":true,
+	  "supported_apps":[{"package_name":"app.pingtochat.com","signature_hash":"K8a/AINcGX7"}]}]}]}`,
 }
 
 func TestTemplateShapes(t *testing.T) {
