@@ -286,3 +286,45 @@ func SecurityEvent(wabaID string, at int64, displayPhone, event string) ([]byte,
 		Event              string `json:"event"`
 	}{strings.TrimPrefix(displayPhone, "+"), event})
 }
+
+// MaxBlockUsers bounds the users of one block or unblock request.
+const MaxBlockUsers = 1000
+
+// BlockUsersRequest is the body of POST and DELETE
+// /{phone-number-id}/block_users
+// (https://developers.facebook.com/docs/whatsapp/cloud-api/block-users).
+type BlockUsersRequest struct {
+	MessagingProduct string      `json:"messaging_product"`
+	BlockUsers       []BlockUser `json:"block_users"`
+}
+
+// BlockUser is one user of a block request, by phone number or wa_id.
+type BlockUser struct {
+	User string `json:"user"`
+}
+
+// ParseBlockUsers decodes and checks a block or unblock request. A user
+// that is not a phone number is reported per user by the caller
+// (NormalizePhone gives "").
+func ParseBlockUsers(body []byte) (*BlockUsersRequest, error) {
+	var r BlockUsersRequest
+	if err := decodeStrict(body, &r); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.MessagingProduct == "":
+		return nil, missing("messaging_product")
+	case r.MessagingProduct != "whatsapp":
+		return nil, badParam("messaging_product must be whatsapp")
+	case len(r.BlockUsers) == 0:
+		return nil, missing("block_users")
+	case len(r.BlockUsers) > MaxBlockUsers:
+		return nil, invalid("block_users must hold at most %d users", MaxBlockUsers)
+	}
+	for i, u := range r.BlockUsers {
+		if u.User == "" {
+			return nil, missing(fmt.Sprintf("block_users[%d].user", i))
+		}
+	}
+	return &r, nil
+}

@@ -88,3 +88,17 @@ func (f *FSM) PhoneSettings(phoneID, prefix string) ([]PhoneSetting, error) {
 	})
 	return out, err
 }
+
+// WindowOpenedAt is when the consumer ref last wrote to the phone number
+// (unix ms; false if never or expired).
+func (f *FSM) WindowOpenedAt(phoneID, ref string) (int64, bool, error) {
+	var at int64
+	var ok bool
+	err := f.View(func(tx *bolt.Tx) error {
+		if w := tx.Bucket(bucketWindows).Get(windowKey(phoneID, ref)); len(w) == 8 {
+			at, ok = int64(beUint64(w)), true
+		}
+		return nil
+	})
+	return at, ok, err
+}

@@ -296,6 +296,13 @@ func permRoutes() map[string]permRoute {
 		"DELETE " + node + "/message_qrdls/:code": {allow: apiA, prep: func(w *permWorld) request {
 			return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "")
 		}},
+		"GET " + node + "/block_users": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/block_users", "") }},
+		"POST " + node + "/block_users": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)
+		}},
+		"DELETE " + node + "/block_users": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)
+		}},
 		"GET " + node + "/whatsapp_business_profile": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/whatsapp_business_profile", "") }},
 		"POST " + node + "/whatsapp_business_profile": {allow: apiA, prep: func(w *permWorld) request {
 			return jsonReq(pn(w)+"/whatsapp_business_profile", `{"messaging_product":"whatsapp","about":"hello"}`)

@@ -35,6 +35,9 @@ func (g *graphAPI) registerPhoneEdges(app *fiber.App) {
 	app.Get(pn+"/message_qrdls/:code", g.auth, g.qrCodes)
 	app.Delete(pn+"/message_qrdls", g.auth, g.deleteQRCode)
 	app.Delete(pn+"/message_qrdls/:code", g.auth, g.deleteQRCode)
+	app.Get(pn+"/block_users", g.auth, g.blockedUsers)
+	app.Post(pn+"/block_users", g.auth, g.blockUsers(true))
+	app.Delete(pn+"/block_users", g.auth, g.blockUsers(false))
 }
 
 // edgeBody is a phone-number edge's request as JSON: the JSON body, or

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/waedge/waedge/raftfsm"
 )
@@ -194,4 +195,57 @@ func (h *harness) onlyNewEvent(t *testing.T, waba string, before int) []byte {
 		t.Fatal(err)
 	}
 	return body
+}
+
+// TestBlockUsers: POST /{phone-number-id}/block_users blocks users who
+// wrote in the last 24 hours (others and non-numbers are failed_users
+// with 139100), GET lists them (numbers are stored sealed), DELETE
+// unblocks; another business sees none of it.
+func TestBlockUsers(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550041000")
+	b := h.createTenant("+15550042000")
+	tok, path := a["access_token"], "/v21.0/"+a["phone_number_id"]+"/block_users"
+	h.openWindow(a["phone_number_id"], "15551234567", time.Now())
+	h.openWindow(a["phone_number_id"], "15551234568", time.Now().Add(-25*time.Hour))
+	body := `{"messaging_product":"whatsapp","block_users":[{"user":"+1 555 123 4567"},{"user":"15551234568"},{"user":"not a number"}]}`
+	code, out := h.do("POST", path, tok, body)
+	var r struct {
+		BlockUsers struct {
+			Added   []struct{ Input, WAID string } `json:"added_users"`
+			Removed []struct{ Input, WAID string } `json:"removed_users"`
+			Failed  []struct {
+				Input  string
+				Errors []struct{ Code int }
+			} `json:"failed_users"`
+		} `json:"block_users"`
+	}
+	if code != 200 || json.Unmarshal(out, &r) != nil || len(r.BlockUsers.Added) != 1 || r.BlockUsers.Added[0].Input != "+1 555 123 4567" ||
+		len(r.BlockUsers.Failed) != 2 || r.BlockUsers.Failed[0].Errors[0].Code != 139100 || r.BlockUsers.Failed[1].Input != "not a number" {
+		t.Fatalf("block: %d %s", code, out)
+	}
+	if !strings.Contains(string(out), `"wa_id":"15551234567"`) {
+		t.Fatalf("block answer without wa_id: %s", out)
+	}
+	if _, out := h.do("GET", path, tok, ""); !strings.Contains(string(out), `"data":[{"messaging_product":"whatsapp","wa_id":"15551234567"}]`) {
+		t.Fatalf("list: %s", out)
+	}
+	if code, _ := h.do("GET", path, b["access_token"], ""); code != 400 {
+		t.Fatalf("foreign list: %d", code)
+	}
+	for _, bad := range []string{`{"block_users":[{"user":"1"}]}`, `{"messaging_product":"whatsapp","block_users":[]}`, `{"messaging_product":"whatsapp","block_users":[{"User":"1"}]}`} {
+		if code, _ := h.do("POST", path, tok, bad); code != 400 {
+			t.Fatalf("%s: %d", bad, code)
+		}
+	}
+	code, out = h.do("DELETE", path, tok, `{"messaging_product":"whatsapp","block_users":[{"user":"15551234567"}]}`)
+	if code != 200 || json.Unmarshal(out, &r) != nil || len(r.BlockUsers.Removed) != 1 {
+		t.Fatalf("unblock: %d %s", code, out)
+	}
+	if _, out := h.do("GET", path, tok, ""); !strings.Contains(string(out), `"data":[]`) {
+		t.Fatalf("list after unblock: %s", out)
+	}
+	if _, out := h.do("DELETE", path, tok, `{"messaging_product":"whatsapp","block_users":[{"user":"15551234567"}]}`); !strings.Contains(string(out), `"failed_users"`) {
+		t.Fatalf("unblock again: %s", out)
+	}
 }
