@@ -51,7 +51,8 @@ func toNetwork(id string, r *cloudapi.SendRequest) (network.Content, error) {
 
 // interactive renders an interactive message for the phone. Kinds the
 // sandbox phone cannot show as buttons or a list (cta_url, flow, location
-// request, products) arrive as a button prompt with their body.
+// request, products, carousels of links) arrive as a button prompt with
+// their body.
 func interactive(i *cloudapi.Interactive) *network.Interactive {
 	out := &network.Interactive{Type: "button"}
 	if i.Body != nil {
@@ -77,6 +78,16 @@ func interactive(i *cloudapi.Interactive) *network.Interactive {
 		case "button":
 			for _, b := range a.Buttons {
 				out.Buttons = append(out.Buttons, network.Button{ID: b.Reply.ID, Title: b.Reply.Title})
+			}
+		case "carousel":
+			// The phone shows no cards: the first card's quick replies
+			// (every card has the same kind and number) become buttons.
+			if len(a.Cards) > 0 && a.Cards[0].Action != nil {
+				for _, b := range a.Cards[0].Action.Buttons {
+					if b.QuickReply != nil {
+						out.Buttons = append(out.Buttons, network.Button{ID: b.QuickReply.ID, Title: b.QuickReply.Title})
+					}
+				}
 			}
 		}
 	}
