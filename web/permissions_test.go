@@ -41,6 +41,7 @@ type permWorld struct {
 	tokens map[string]string // principal → bearer
 	hook   string            // a webhook endpoint that passes verification
 	seq    int
+	qr     string // a QR code of A's number kept for the whole test (sharedQR)
 }
 
 func newPermWorld(t *testing.T) *permWorld {
@@ -141,6 +142,14 @@ func (w *permWorld) qrCode() string {
 		w.t.Fatalf("qr code: %d %s", code, out)
 	}
 	return q.Code
+}
+
+// sharedQR is one QR code of business A's number, created on first use.
+func (w *permWorld) sharedQR() string {
+	if w.qr == "" {
+		w.qr = w.qrCode()
+	}
+	return w.qr
 }
 
 // permRoute is the expectation for one registered route.
