@@ -36,7 +36,58 @@ func decodeStrict(body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badParam("request body must hold exactly one JSON object")
 	}
+	// encoding/json matches keys case-insensitively ("TO" fills To); Meta
+	// matches them exactly and refuses "TO" as an unexpected key. Every key
+	// Meta defines is lowercase snake_case, so only a body with another key
+	// spelling needs the exact (slower) walk against the Go types.
+	if !plainKeys(body) {
+		if key, at, ok := unknownKey(body, reflect.TypeOf(v)); ok {
+			return unexpectedKey(key, at)
+		}
+	}
 	return nil
+}
+
+// plainKeys reports whether every object key of a valid JSON text is
+// written in lowercase letters, digits and underscores only.
+func plainKeys(body []byte) bool {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '"' {
+			continue
+		}
+		start, plain := i+1, true
+		for i++; i < len(body) && body[i] != '"'; i++ {
+			c := body[i]
+			if c == '\\' {
+				i++
+				plain = false
+				continue
+			}
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+				plain = false
+			}
+		}
+		if plain || start > i {
+			continue
+		}
+		j := i + 1
+		for j < len(body) && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n' || body[j] == '\r') {
+			j++
+		}
+		if j < len(body) && body[j] == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// unexpectedKey is Meta's error for a key the request type does not
+// define, at the dotted path at ("" for the top level).
+func unexpectedKey(key, at string) error {
+	if at == "" {
+		return badParam("Unexpected key %q in the request body", key)
+	}
+	return badParam("Unexpected key %q on param %q", key, at)
 }
 
 // decodeError turns a decoder error into a Graph error naming the field.
@@ -53,10 +104,7 @@ func decodeError(body []byte, v any, err error) error {
 		return badParam("request body is not valid JSON (offset %d)", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		if key, at, ok := unknownKey(body, reflect.TypeOf(v)); ok {
-			if at == "" {
-				return badParam("Unexpected key %q in the request body", key)
-			}
-			return badParam("Unexpected key %q on param %q", key, at)
+			return unexpectedKey(key, at)
 		}
 		return badParam("Unexpected key %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	case errors.Is(err, io.EOF):

@@ -56,6 +56,13 @@ var (
 	// ErrTemplateMissing: no approved template with this name and language
 	// (132001, 404).
 	ErrTemplateMissing = &graph.Error{Status: 404, Code: 132001, Title: "Template name does not exist in the translation"}
+	// ErrTemplatePaused: the template is paused for low quality (132015,
+	// 400; https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
+	ErrTemplatePaused = &graph.Error{Status: 400, Code: 132015, Title: "Template is Paused",
+		Details: "Template is paused due to low quality so it cannot be sent in a template message."}
+	// ErrTemplateDisabled: the template is disabled for low quality (132016, 400).
+	ErrTemplateDisabled = &graph.Error{Status: 400, Code: 132016, Title: "Template is Disabled",
+		Details: "Template has been paused too many times due to low quality and is now permanently disabled."}
 	// ErrNotRegistered: the sending phone number is not registered (133010, 400).
 	ErrNotRegistered = &graph.Error{Status: 400, Code: 133010, Title: "Account not registered",
 		Details: "The phone number is not registered on the WhatsApp Business Platform; call /register first."}

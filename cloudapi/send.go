@@ -1,6 +1,13 @@
 package cloudapi
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+)
 
 // SendRequest is the body of POST /{phone-number-id}/messages: a message,
 // or (with Status "read") a mark-as-read.
@@ -52,10 +59,42 @@ type Media struct {
 
 // Location is a location message (or a template location parameter).
 type Location struct {
-	Latitude  *float64 `json:"latitude"`
-	Longitude *float64 `json:"longitude"`
-	Name      string   `json:"name,omitempty"`
-	Address   string   `json:"address,omitempty"`
+	Latitude  *Coordinate `json:"latitude"`
+	Longitude *Coordinate `json:"longitude"`
+	Name      string      `json:"name,omitempty"`
+	Address   string      `json:"address,omitempty"`
+}
+
+// Coordinate is a latitude or longitude. Meta's reference documents it as
+// a number but its own Postman collection (and most SDKs' examples) send
+// a decimal string ("37.4847"), which the platform accepts: both decode.
+// It is stored and shown as a number.
+type Coordinate float64
+
+// UnmarshalJSON reads a JSON number or a string holding a decimal number.
+func (c *Coordinate) UnmarshalJSON(b []byte) error {
+	var f float64
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(s), Type: reflect.TypeFor[float64]()}
+		}
+		*c = Coordinate(v)
+		return nil
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return &json.UnmarshalTypeError{Value: te.Value, Type: reflect.TypeFor[float64]()}
+		}
+		return err
+	}
+	*c = Coordinate(f)
+	return nil
 }
 
 // Contact is one contact card, sent or received.
@@ -141,6 +180,18 @@ type InteractiveText struct {
 	Text string `json:"text"`
 }
 
+// Card is one card of an interactive carousel message
+// (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-media-carousel-messages):
+// an image or video header, optional body text and a cta_url action or
+// quick-reply buttons.
+type Card struct {
+	CardIndex *int               `json:"card_index"`
+	Type      string             `json:"type"`
+	Header    *InteractiveHeader `json:"header,omitempty"`
+	Body      *InteractiveText   `json:"body,omitempty"`
+	Action    *Action            `json:"action,omitempty"`
+}
+
 // Action is an interactive message's action. Parameters stays raw: its
 // shape depends on the action (cta_url, flow) and is checked by Validate.
 type Action struct {
@@ -151,12 +202,15 @@ type Action struct {
 	Parameters        json.RawMessage `json:"parameters,omitempty"`
 	CatalogID         string          `json:"catalog_id,omitempty"`
 	ProductRetailerID string          `json:"product_retailer_id,omitempty"`
+	Cards             []Card          `json:"cards,omitempty"`
 }
 
-// Button is a reply button of an interactive "button" message.
+// Button is a reply button of an interactive "button" message, or (type
+// quick_reply, QuickReply set) of a carousel card.
 type Button struct {
-	Type  string      `json:"type"`
-	Reply ReplyButton `json:"reply"`
+	Type       string       `json:"type"`
+	Reply      ReplyButton  `json:"reply"`
+	QuickReply *ReplyButton `json:"quick_reply,omitempty"`
 }
 
 // ReplyButton is the id and title of a reply button.
@@ -236,9 +290,20 @@ type Currency struct {
 	Amount1000    *int64 `json:"amount_1000"`
 }
 
-// DateTime is a date_time parameter.
+// DateTime is a date_time parameter. Meta localizes only fallback_value
+// today but still accepts the component fields of its earlier form
+// (day_of_week … calendar) and timestamp, which older integrations send;
+// they are kept, not interpreted.
 type DateTime struct {
 	FallbackValue string `json:"fallback_value"`
+	DayOfWeek     *int   `json:"day_of_week,omitempty"`
+	Year          *int   `json:"year,omitempty"`
+	Month         *int   `json:"month,omitempty"`
+	DayOfMonth    *int   `json:"day_of_month,omitempty"`
+	Hour          *int   `json:"hour,omitempty"`
+	Minute        *int   `json:"minute,omitempty"`
+	Calendar      string `json:"calendar,omitempty"`
+	Timestamp     *int64 `json:"timestamp,omitempty"`
 }
 
 // Reaction reacts to (or, with an empty emoji, un-reacts to) a message.

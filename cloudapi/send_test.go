@@ -210,7 +210,7 @@ func TestWrongJSONTypes(t *testing.T) {
 		{"body number", `{` + to + `,"text":{"body":42}}`, "text.body must be a string"},
 		{"text string", `{` + to + `,"text":"hello"}`, "text must be an object"},
 		{"preview string", `{` + to + `,"text":{"body":"x","preview_url":"yes"}}`, "text.preview_url must be a boolean"},
-		{"latitude string", `{` + to + `,"type":"location","location":{"latitude":"37.4","longitude":1}}`, "location.latitude must be a number"},
+		{"latitude word", `{` + to + `,"type":"location","location":{"latitude":"north","longitude":1}}`, "location.latitude must be a number"},
 		{"contacts object", `{` + to + `,"type":"contacts","contacts":{"name":{"formatted_name":"A"}}}`, "contacts must be an array"},
 		{"buttons object", `{` + to + `,"type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":{}}}}`, "interactive.action.buttons must be an array"},
 		{"amount string", `{` + to + `,"type":"template","template":{"name":"t","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"currency","currency":{"fallback_value":"$1","code":"USD","amount_1000":"10"}}]}]}}`, "currency.amount_1000 must be an integer"},

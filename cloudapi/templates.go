@@ -8,37 +8,76 @@ import (
 	"strings"
 )
 
-// CreateTemplateRequest is the body of POST /{waba-id}/message_templates.
+// CreateTemplateRequest is the body of POST /{waba-id}/message_templates
+// (https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates).
 type CreateTemplateRequest struct {
-	Name                  string              `json:"name"`
-	Language              string              `json:"language"`
-	Category              string              `json:"category"`
-	ParameterFormat       string              `json:"parameter_format,omitempty"`
-	Components            []TemplateComponent `json:"components"`
-	MessageSendTTLSeconds int                 `json:"message_send_ttl_seconds,omitempty"`
-	AllowCategoryChange   bool                `json:"allow_category_change,omitempty"`
+	Name                       string              `json:"name"`
+	Language                   string              `json:"language"`
+	Category                   string              `json:"category"`
+	SubCategory                string              `json:"sub_category,omitempty"`
+	ParameterFormat            string              `json:"parameter_format,omitempty"`
+	Components                 []TemplateComponent `json:"components"`
+	MessageSendTTLSeconds      int                 `json:"message_send_ttl_seconds,omitempty"`
+	AllowCategoryChange        bool                `json:"allow_category_change,omitempty"`
+	CTAURLLinkTrackingOptedOut bool                `json:"cta_url_link_tracking_opted_out,omitempty"`
 }
 
-// TemplateComponent is one component of a template definition.
+// TemplateComponent is one component of a template definition (or of a
+// carousel card). AddSecurityRecommendation (BODY) and
+// CodeExpirationMinutes (FOOTER) belong to authentication templates,
+// LimitedTimeOffer to a LIMITED_TIME_OFFER component, Cards to a CAROUSEL.
 type TemplateComponent struct {
-	Type    string           `json:"type"`
-	Format  string           `json:"format,omitempty"`
-	Text    string           `json:"text,omitempty"`
-	Example json.RawMessage  `json:"example,omitempty"`
-	Buttons []TemplateButton `json:"buttons,omitempty"`
-	Cards   json.RawMessage  `json:"cards,omitempty"`
+	Type                      string            `json:"type"`
+	Format                    string            `json:"format,omitempty"`
+	Text                      string            `json:"text,omitempty"`
+	Example                   json.RawMessage   `json:"example,omitempty"`
+	Buttons                   []TemplateButton  `json:"buttons,omitempty"`
+	Cards                     []TemplateCard    `json:"cards,omitempty"`
+	AddSecurityRecommendation *bool             `json:"add_security_recommendation,omitempty"`
+	CodeExpirationMinutes     *int              `json:"code_expiration_minutes,omitempty"`
+	LimitedTimeOffer          *LimitedTimeOffer `json:"limited_time_offer,omitempty"`
 }
 
-// TemplateButton is a button of a template definition.
+// TemplateCard is one card of a carousel template.
+type TemplateCard struct {
+	Components []TemplateComponent `json:"components"`
+}
+
+// LimitedTimeOffer is the limited_time_offer object of a limited-time
+// offer template.
+type LimitedTimeOffer struct {
+	Text          string `json:"text"`
+	HasExpiration bool   `json:"has_expiration,omitempty"`
+}
+
+// TemplateButton is a button of a template definition. The OTP fields
+// (otp_type, autofill_text, supported_apps, …) belong to authentication
+// templates, the flow fields to FLOW buttons.
 type TemplateButton struct {
-	Type        string          `json:"type"`
-	Text        string          `json:"text,omitempty"`
-	URL         string          `json:"url,omitempty"`
-	PhoneNumber string          `json:"phone_number,omitempty"`
-	Example     json.RawMessage `json:"example,omitempty"`
-	OTPType     string          `json:"otp_type,omitempty"`
-	FlowID      json.RawMessage `json:"flow_id,omitempty"`
-	FlowAction  string          `json:"flow_action,omitempty"`
+	Type                 string          `json:"type"`
+	Text                 string          `json:"text,omitempty"`
+	URL                  string          `json:"url,omitempty"`
+	PhoneNumber          string          `json:"phone_number,omitempty"`
+	Example              json.RawMessage `json:"example,omitempty"`
+	OTPType              string          `json:"otp_type,omitempty"`
+	AutofillText         string          `json:"autofill_text,omitempty"`
+	PackageName          string          `json:"package_name,omitempty"`
+	SignatureHash        string          `json:"signature_hash,omitempty"`
+	SupportedApps        []SupportedApp  `json:"supported_apps,omitempty"`
+	ZeroTapTermsAccepted *bool           `json:"zero_tap_terms_accepted,omitempty"`
+	FlowID               json.RawMessage `json:"flow_id,omitempty"`
+	FlowName             string          `json:"flow_name,omitempty"`
+	FlowJSON             string          `json:"flow_json,omitempty"`
+	FlowAction           string          `json:"flow_action,omitempty"`
+	NavigateScreen       string          `json:"navigate_screen,omitempty"`
+	Icon                 string          `json:"icon,omitempty"`
+}
+
+// SupportedApp is an Android app a one-tap or zero-tap OTP button hands
+// the code to.
+type SupportedApp struct {
+	PackageName   string `json:"package_name"`
+	SignatureHash string `json:"signature_hash"`
 }
 
 var (
@@ -155,97 +194,143 @@ func ParseCreateTemplate(body []byte) (*CreateTemplateRequest, TemplateParams, e
 	if err := decodeStrict(body, &r); err != nil {
 		return nil, TemplateParams{}, err
 	}
+	params, err := r.Validate()
+	if err != nil {
+		return nil, TemplateParams{}, err
+	}
+	return &r, params, nil
+}
+
+// Validate checks a decoded definition with Meta's rules, normalizes its
+// enum values to upper case (authentication templates also get Meta's
+// fixed body and footer text) and returns the parameters it takes.
+func (r *CreateTemplateRequest) Validate() (TemplateParams, error) {
 	switch {
 	case r.Name == "":
-		return nil, TemplateParams{}, missing("name")
+		return TemplateParams{}, missing("name")
 	case !templateName.MatchString(r.Name):
-		return nil, TemplateParams{}, invalid("name must be lowercase letters, digits and underscores (at most 512)")
+		return TemplateParams{}, invalid("name must be lowercase letters, digits and underscores (at most 512)")
 	case r.Language == "":
-		return nil, TemplateParams{}, missing("language")
+		return TemplateParams{}, missing("language")
 	case !languageCode.MatchString(r.Language):
-		return nil, TemplateParams{}, invalid("language %q is not a language code like en or en_US", r.Language)
+		return TemplateParams{}, invalid("language %q is not a language code like en or en_US", r.Language)
 	case r.Category == "":
-		return nil, TemplateParams{}, missing("category")
+		return TemplateParams{}, missing("category")
 	}
 	r.Category = strings.ToUpper(r.Category)
 	if r.Category != "MARKETING" && r.Category != "UTILITY" && r.Category != "AUTHENTICATION" {
-		return nil, TemplateParams{}, invalid("category must be MARKETING, UTILITY or AUTHENTICATION")
+		return TemplateParams{}, invalid("category must be MARKETING, UTILITY or AUTHENTICATION")
 	}
+	r.ParameterFormat = strings.ToUpper(r.ParameterFormat)
 	if p := r.ParameterFormat; p != "" && p != "POSITIONAL" && p != "NAMED" {
-		return nil, TemplateParams{}, invalid("parameter_format must be POSITIONAL or NAMED")
+		return TemplateParams{}, invalid("parameter_format must be POSITIONAL or NAMED")
+	}
+	if err := checkTTL(r.Category, r.MessageSendTTLSeconds); err != nil {
+		return TemplateParams{}, err
 	}
 	if len(r.Components) == 0 {
-		return nil, TemplateParams{}, missing("components")
+		return TemplateParams{}, missing("components")
 	}
-	bodies := 0
-	params := TemplateParams{Named: r.ParameterFormat == "NAMED"}
 	seen := map[string]bool{}
-	for i, c := range r.Components {
+	for i := range r.Components {
+		c := &r.Components[i]
 		c.Type = strings.ToUpper(c.Type)
-		r.Components[i].Type = c.Type
 		if seen[c.Type] {
-			return nil, TemplateParams{}, invalid("components: only one %s", c.Type)
+			return TemplateParams{}, invalid("components: only one %s", c.Type)
 		}
 		seen[c.Type] = true
+	}
+	if r.Category == "AUTHENTICATION" {
+		return authenticationTemplate(r, seen)
+	}
+	return r.components(seen)
+}
+
+// components checks the components of a marketing or utility template.
+// seen holds the (distinct, upper-case) component types.
+func (r *CreateTemplateRequest) components(seen map[string]bool) (TemplateParams, error) {
+	params := TemplateParams{Named: r.ParameterFormat == "NAMED"}
+	for i := range r.Components {
+		c := &r.Components[i]
+		if c.AddSecurityRecommendation != nil || c.CodeExpirationMinutes != nil {
+			return TemplateParams{}, badParam("components.%s: add_security_recommendation and code_expiration_minutes belong to AUTHENTICATION templates", c.Type)
+		}
+		if c.LimitedTimeOffer != nil && c.Type != "LIMITED_TIME_OFFER" {
+			return TemplateParams{}, badParam("components.%s: limited_time_offer belongs to a LIMITED_TIME_OFFER component", c.Type)
+		}
+		if len(c.Cards) > 0 && c.Type != "CAROUSEL" {
+			return TemplateParams{}, badParam("components.%s: cards belong to a CAROUSEL component", c.Type)
+		}
 		switch c.Type {
 		case "BODY":
-			bodies++
 			if strings.TrimSpace(c.Text) == "" {
-				return nil, TemplateParams{}, missing("components.BODY.text")
+				return TemplateParams{}, missing("components.BODY.text")
 			}
 			if runes(c.Text) > 1024 {
-				return nil, TemplateParams{}, invalid("components.BODY.text must be at most 1024 characters")
+				return TemplateParams{}, invalid("components.BODY.text must be at most 1024 characters")
 			}
 			ps, err := componentParams("body", c.Text, params.Named, c.Example)
 			if err != nil {
-				return nil, TemplateParams{}, err
+				return TemplateParams{}, err
 			}
 			params.Body = ps
 		case "HEADER":
-			switch strings.ToUpper(c.Format) {
-			case "TEXT", "":
-				if runes(c.Text) > 60 {
-					return nil, TemplateParams{}, invalid("components.HEADER.text must be at most 60 characters")
-				}
-				ps, err := componentParams("header", c.Text, params.Named, c.Example)
-				if err != nil {
-					return nil, TemplateParams{}, err
-				}
-				if len(ps) > 1 {
-					return nil, TemplateParams{}, invalid("components.HEADER.text takes at most one parameter")
-				}
-				params.Header = ps
-			case "IMAGE", "VIDEO", "GIF", "DOCUMENT", "LOCATION", "PRODUCT":
-			default:
-				return nil, TemplateParams{}, invalid("components.HEADER.format %q is not supported", c.Format)
+			ps, err := templateHeader("components.HEADER", c, params.Named)
+			if err != nil {
+				return TemplateParams{}, err
 			}
+			params.Header = ps
 		case "FOOTER":
 			if runes(c.Text) > 60 || len(placeholders(c.Text)) > 0 {
-				return nil, TemplateParams{}, invalid("components.FOOTER.text must be at most 60 characters without parameters")
+				return TemplateParams{}, invalid("components.FOOTER.text must be at most 60 characters without parameters")
 			}
 		case "BUTTONS":
-			if len(c.Buttons) == 0 || len(c.Buttons) > 10 {
-				return nil, TemplateParams{}, invalid("components.BUTTONS must hold 1 to 10 buttons")
+			if err := templateButtons("components.BUTTONS", c.Buttons, 10); err != nil {
+				return TemplateParams{}, err
 			}
-			for _, b := range c.Buttons {
-				switch strings.ToUpper(b.Type) {
-				case "QUICK_REPLY", "URL", "PHONE_NUMBER", "OTP", "COPY_CODE", "FLOW", "MPM", "SPM", "CATALOG", "VOICE_CALL", "APP":
-				default:
-					return nil, TemplateParams{}, invalid("button type %q is not supported", b.Type)
-				}
-				if runes(b.Text) > 25 {
-					return nil, TemplateParams{}, invalid("button text must be at most 25 characters")
-				}
+		case "CAROUSEL":
+			if err := carouselCards(c.Cards); err != nil {
+				return TemplateParams{}, err
 			}
-		case "CAROUSEL", "LIMITED_TIME_OFFER":
+		case "LIMITED_TIME_OFFER":
+			if err := limitedTimeOffer(r, c); err != nil {
+				return TemplateParams{}, err
+			}
 		default:
-			return nil, TemplateParams{}, badParam("component type %q is not supported", c.Type)
+			return TemplateParams{}, badParam("component type %q is not supported", c.Type)
 		}
 	}
-	if bodies != 1 {
-		return nil, TemplateParams{}, missing("components: a BODY component")
+	if !seen["BODY"] {
+		return TemplateParams{}, missing("components: a BODY component")
 	}
-	return &r, params, nil
+	if seen["CAROUSEL"] && (seen["HEADER"] || seen["FOOTER"] || seen["BUTTONS"]) {
+		return TemplateParams{}, invalid("components: a carousel template has a BODY and the CAROUSEL only")
+	}
+	return params, nil
+}
+
+// templateHeader checks a HEADER component (of a template or a carousel
+// card) and returns its text parameters.
+func templateHeader(field string, c *TemplateComponent, named bool) ([]string, error) {
+	c.Format = strings.ToUpper(c.Format)
+	switch c.Format {
+	case "TEXT", "":
+		if runes(c.Text) > 60 {
+			return nil, invalid("%s.text must be at most 60 characters", field)
+		}
+		ps, err := componentParams("header", c.Text, named, c.Example)
+		if err != nil {
+			return nil, err
+		}
+		if len(ps) > 1 {
+			return nil, invalid("%s.text takes at most one parameter", field)
+		}
+		return ps, nil
+	case "IMAGE", "VIDEO", "GIF", "DOCUMENT", "LOCATION", "PRODUCT":
+		return nil, nil
+	default:
+		return nil, invalid("%s.format %q is not supported", field, c.Format)
+	}
 }
 
 // MatchParams checks the body and header text parameters of a send

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/waedge/waedge/graph"
 )
 
 // Limits of docs/cloud-api.md §2.3 (what client SDKs enforce and the platform
@@ -198,6 +200,13 @@ func (r *SendRequest) MediaRefs() []MediaRef {
 	if in := r.Interactive; typ == "interactive" && in != nil && in.Header != nil {
 		add("interactive.header."+in.Header.Type, in.Header.Type, headerMedia(in.Header.Type, in.Header.Image, in.Header.Video, in.Header.Document))
 	}
+	if in := r.Interactive; typ == "interactive" && in != nil && in.Action != nil {
+		for i, c := range in.Action.Cards {
+			if h := c.Header; h != nil {
+				add(fmt.Sprintf("interactive.action.cards[%d].header.%s", i, h.Type), h.Type, headerMedia(h.Type, h.Image, h.Video, nil))
+			}
+		}
+	}
 	if t := r.Template; typ == "template" && t != nil {
 		params := func(prefix string, ps []Parameter) {
 			for j, p := range ps {
@@ -367,7 +376,7 @@ func validateInteractive(in *Interactive) error {
 	case "":
 		return missing("interactive.type")
 	case "button", "list", "cta_url", "flow", "location_request_message",
-		"product", "product_list", "catalog_message", "call_permission_request":
+		"product", "product_list", "catalog_message", "call_permission_request", "carousel":
 	default:
 		return badParam("interactive.type %q is not supported", in.Type)
 	}
@@ -399,6 +408,8 @@ func validateInteractive(in *Interactive) error {
 		return validateCTA(in.Action)
 	case "flow":
 		return validateFlow(in.Action)
+	case "carousel":
+		return validateCarousel(in)
 	case "location_request_message":
 		if in.Action.Name != "send_location" {
 			return invalid("interactive.action.name must be send_location")
@@ -411,6 +422,130 @@ func validateInteractive(in *Interactive) error {
 	// product, catalog_message and call_permission_request are accepted
 	// structurally: waedge does not model catalogs or calls.
 	return nil
+}
+
+// Limits of interactive carousel messages
+// (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-media-carousel-messages).
+const (
+	MinCarouselCards    = 2
+	MaxCarouselCards    = 10
+	MaxCarouselCardBody = 160
+)
+
+// validateCarousel checks an interactive carousel: body text only on the
+// message, 2 to 10 cards indexed 0…n-1, each with an image or video
+// header, and all cards with the same kind of action — one cta_url, or
+// quick-reply buttons (the same number on every card).
+func validateCarousel(in *Interactive) error {
+	if in.Header != nil || in.Footer != nil {
+		return badParam("interactive.header and interactive.footer are not supported on a carousel")
+	}
+	cards := in.Action.Cards
+	if len(cards) < MinCarouselCards || len(cards) > MaxCarouselCards {
+		return invalid("interactive.action.cards must hold %d to %d cards", MinCarouselCards, MaxCarouselCards)
+	}
+	if len(in.Action.Buttons) > 0 || len(in.Action.Sections) > 0 || len(in.Action.Parameters) > 0 {
+		return badParam("interactive.action of a carousel holds only cards")
+	}
+	shape := ""
+	for i, c := range cards {
+		f := fmt.Sprintf("interactive.action.cards[%d]", i)
+		if c.CardIndex == nil {
+			return missing(f + ".card_index")
+		}
+		if *c.CardIndex != i {
+			return invalid("%s.card_index must be %d (cards are indexed 0 to %d in order)", f, i, len(cards)-1)
+		}
+		h := c.Header
+		if h == nil {
+			return missing(f + ".header")
+		}
+		if h.Type != "image" && h.Type != "video" {
+			return invalid("%s.header.type must be image or video", f)
+		}
+		if err := validateMedia(f+".header."+h.Type, h.Type, headerMedia(h.Type, h.Image, h.Video, nil)); err != nil {
+			return err
+		}
+		if c.Body != nil {
+			if err := checkLen(f+".body.text", c.Body.Text, MaxCarouselCardBody); err != nil {
+				return err
+			}
+		}
+		if c.Action == nil {
+			return missing(f + ".action")
+		}
+		// Meta's syntax sets type cta_url on every card; cards with
+		// quick-reply buttons may leave it out. The action decides.
+		if c.Type != "" && c.Type != "cta_url" {
+			return invalid("%s.type must be cta_url", f)
+		}
+		var got string
+		if len(c.Action.Buttons) > 0 {
+			if c.Action.Name != "" || len(c.Action.Parameters) > 0 {
+				return badParam("%s.action: give either a cta_url or quick-reply buttons, not both", f)
+			}
+			if err := validateQuickReplies(f+".action.buttons", c.Action.Buttons); err != nil {
+				return err
+			}
+			got = fmt.Sprintf("%d quick-reply buttons", len(c.Action.Buttons))
+		} else {
+			if err := validateCTA(c.Action); err != nil {
+				return prefixed(err, "interactive.action.", f+".action.")
+			}
+			got = "a cta_url"
+		}
+		if shape != "" && got != shape {
+			return invalid("%s: every card must have the same action (%s, not %s)", f, shape, got)
+		}
+		shape = got
+	}
+	return nil
+}
+
+// validateQuickReplies checks the quick-reply buttons of a carousel card:
+// type quick_reply with a unique id and title in quick_reply.
+func validateQuickReplies(f string, buttons []Button) error {
+	if len(buttons) > MaxReplyButtons {
+		return invalid("%s must hold 1 to %d buttons", f, MaxReplyButtons)
+	}
+	ids := map[string]bool{}
+	for i, b := range buttons {
+		bf := fmt.Sprintf("%s[%d]", f, i)
+		if b.Type != "quick_reply" {
+			return invalid("%s.type must be quick_reply", bf)
+		}
+		if b.Reply != (ReplyButton{}) {
+			return badParam("%s: a card's button takes quick_reply, not reply", bf)
+		}
+		switch {
+		case b.QuickReply == nil || b.QuickReply.ID == "":
+			return missing(bf + ".quick_reply.id")
+		case b.QuickReply.Title == "":
+			return missing(bf + ".quick_reply.title")
+		case ids[b.QuickReply.ID]:
+			return invalid("%s.quick_reply.id must be unique", bf)
+		}
+		if err := checkLen(bf+".quick_reply.id", b.QuickReply.ID, MaxReplyButtonID); err != nil {
+			return err
+		}
+		if err := checkLen(bf+".quick_reply.title", b.QuickReply.Title, MaxReplyButtonTitle); err != nil {
+			return err
+		}
+		ids[b.QuickReply.ID] = true
+	}
+	return nil
+}
+
+// prefixed rewrites the field path in a Graph error's details, for checks
+// shared between a message's action and a card's.
+func prefixed(err error, from, to string) error {
+	g := graph.As(err)
+	if g == nil {
+		return err
+	}
+	c := *g
+	c.Details = strings.ReplaceAll(c.Details, from, to)
+	return &c
 }
 
 func validateHeader(in *Interactive) error {
@@ -445,6 +580,9 @@ func validateButtons(buttons []Button) error {
 		f := fmt.Sprintf("interactive.action.buttons[%d]", i)
 		if b.Type != "reply" {
 			return invalid("%s.type must be reply", f)
+		}
+		if b.QuickReply != nil {
+			return badParam("%s: quick_reply belongs to a carousel card's button", f)
 		}
 		if b.Reply.ID == "" {
 			return missing(f + ".reply.id")
@@ -602,6 +740,27 @@ func validateFlow(a *Action) error {
 	return nil
 }
 
+// validateDateTime checks the ranges of the optional component fields of
+// a date_time parameter.
+func validateDateTime(f string, d *DateTime) error {
+	for _, r := range []struct {
+		name     string
+		v        *int
+		min, max int
+	}{
+		{"day_of_week", d.DayOfWeek, 1, 7}, {"month", d.Month, 1, 12}, {"day_of_month", d.DayOfMonth, 1, 31},
+		{"hour", d.Hour, 0, 23}, {"minute", d.Minute, 0, 59}, {"year", d.Year, 1, 9999},
+	} {
+		if r.v != nil && (*r.v < r.min || *r.v > r.max) {
+			return invalid("%s.%s must be between %d and %d", f, r.name, r.min, r.max)
+		}
+	}
+	if d.Calendar != "" && d.Calendar != "GREGORIAN" && d.Calendar != "SOLAR_HIJRI" {
+		return invalid("%s.calendar must be GREGORIAN or SOLAR_HIJRI", f)
+	}
+	return nil
+}
+
 // hasEmoji reports whether s holds a pictographic character (the emoji
 // blocks, dingbats, variation selector 16 or a zero-width joiner).
 func hasEmoji(s string) bool {
@@ -643,7 +802,8 @@ func validateTemplate(t *Template) error {
 	if p := t.Language.Policy; p != "" && p != "deterministic" {
 		return invalid("template.language.policy must be deterministic")
 	}
-	for i, c := range t.Components {
+	for i := range t.Components {
+		c := normalizeComponent(&t.Components[i])
 		f := fmt.Sprintf("template.components[%d]", i)
 		switch {
 		case c.Type == "":
@@ -672,6 +832,19 @@ func validateTemplate(t *Template) error {
 		}
 	}
 	return nil
+}
+
+// normalizeComponent lowercases the enum values of a template component
+// and its parameters in place and returns it: Meta matches them without
+// regard to case, and its own Postman collection sends "BODY", "CATALOG".
+// Everything after validation (parameter matching, content) then sees one
+// spelling.
+func normalizeComponent(c *Component) Component {
+	c.Type, c.SubType = strings.ToLower(c.Type), strings.ToLower(c.SubType)
+	for j := range c.Parameters {
+		c.Parameters[j].Type = strings.ToLower(c.Parameters[j].Type)
+	}
+	return *c
 }
 
 // buttonIndex reads a template button index, sent as "0" or 0.
@@ -736,6 +909,7 @@ func validateParameter(f, component string, p Parameter) error {
 		if p.DateTime == nil || p.DateTime.FallbackValue == "" {
 			return missing(f + ".date_time.fallback_value")
 		}
+		return validateDateTime(f+".date_time", p.DateTime)
 	case "image", "video", "document":
 		return validateMedia(f+"."+p.Type, p.Type, headerMedia(p.Type, p.Image, p.Video, p.Document))
 	case "location":

@@ -644,7 +644,7 @@ func (r *run) callbackData(m raftfsm.Message, wamid string) string {
 func (r *run) statusUpdate(ctx context.Context, n *number, m revealed, status string, cause error) raftfsm.StatusUpdate {
 	now := r.c.d.Now()
 	ev := cloudapi.StatusEvent{MessageID: m.wamid, RecipientID: m.peer, At: now.Unix(), CallbackData: m.callback,
-		Billing: billing(n.phoneID, m.PeerRef, m.Type, now)}
+		Billing: billing(n.phoneID, m.PeerRef, m.Type, m.Category, now)}
 	var st cloudapi.Status
 	switch status {
 	case raftfsm.StatusSent:

@@ -23,7 +23,7 @@ func toNetwork(id string, r *cloudapi.SendRequest) (network.Content, error) {
 		c.Text = &network.Text{Body: r.Text.Body, PreviewURL: r.Text.PreviewURL}
 	case "location":
 		l := r.Location
-		c.Location = &network.Location{Latitude: *l.Latitude, Longitude: *l.Longitude, Name: l.Name, Address: l.Address}
+		c.Location = &network.Location{Latitude: float64(*l.Latitude), Longitude: float64(*l.Longitude), Name: l.Name, Address: l.Address}
 	case "contacts":
 		for _, ct := range r.Contacts {
 			nc := network.Contact{Name: network.ContactName{FormattedName: ct.Name.FormattedName,
@@ -51,7 +51,8 @@ func toNetwork(id string, r *cloudapi.SendRequest) (network.Content, error) {
 
 // interactive renders an interactive message for the phone. Kinds the
 // sandbox phone cannot show as buttons or a list (cta_url, flow, location
-// request, products) arrive as a button prompt with their body.
+// request, products, carousels of links) arrive as a button prompt with
+// their body.
 func interactive(i *cloudapi.Interactive) *network.Interactive {
 	out := &network.Interactive{Type: "button"}
 	if i.Body != nil {
@@ -77,6 +78,16 @@ func interactive(i *cloudapi.Interactive) *network.Interactive {
 		case "button":
 			for _, b := range a.Buttons {
 				out.Buttons = append(out.Buttons, network.Button{ID: b.Reply.ID, Title: b.Reply.Title})
+			}
+		case "carousel":
+			// The phone shows no cards: the first card's quick replies
+			// (every card has the same kind and number) become buttons.
+			if len(a.Cards) > 0 && a.Cards[0].Action != nil {
+				for _, b := range a.Cards[0].Action.Buttons {
+					if b.QuickReply != nil {
+						out.Buttons = append(out.Buttons, network.Button{ID: b.QuickReply.ID, Title: b.QuickReply.Title})
+					}
+				}
 			}
 		}
 	}

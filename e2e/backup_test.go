@@ -102,7 +102,7 @@ func TestBackupRestore(t *testing.T) {
 		Data []struct{ Name string } `json:"data"`
 	}
 	if code, err := doJSON(ctx, "GET", restored.url("/v21.0/"+created.WABAID+"/message_templates"), created.AccessToken, nil, &tpl); err != nil || code != 200 ||
-		len(tpl.Data) != 1 || tpl.Data[0].Name != "order_update" {
+		len(tpl.Data) != 2 || tpl.Data[0].Name != "hello_world" || tpl.Data[1].Name != "order_update" {
 		t.Fatalf("templates after restore: %d %v %+v", code, err, tpl)
 	}
 

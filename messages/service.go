@@ -179,10 +179,17 @@ func (s *Service) MarkRead(ctx context.Context, phoneNumberID string, req *cloud
 	return err
 }
 
-// checkTemplate refuses a template send whose template is missing, not
-// approved, or whose parameters do not match it.
+// checkTemplate refuses a template send whose template is missing, paused
+// (132015), disabled (132016), not approved, or whose parameters do not
+// match it.
 func (s *Service) checkTemplate(wabaID string, req *cloudapi.SendRequest) error {
 	t, err := s.d.Cluster.FSM().TemplateByName(wabaID, req.Template.Name, req.Template.Language.Code)
+	switch {
+	case err == nil && t.Status == "PAUSED":
+		return cloudapi.ErrTemplatePaused
+	case err == nil && t.Status == "DISABLED":
+		return cloudapi.ErrTemplateDisabled
+	}
 	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.Status != "APPROVED") {
 		return cloudapi.ErrTemplateMissing.Withf("template name (%s) does not exist in %s or is not approved", req.Template.Name, req.Template.Language.Code)
 	}

@@ -106,6 +106,13 @@ const (
 	CmdConsoleSignOut CommandType = 93
 	// CmdConsoleSetUser disables or re-enables a console user.
 	CmdConsoleSetUser CommandType = 94
+
+	// CmdEditTemplate edits a template's category or components and
+	// submits it for review again (POST /{template-id}).
+	CmdEditTemplate CommandType = 80
+	// CmdPutPhoneSetting sets or deletes one named setting of a phone
+	// number (conversational automation, commerce settings, QR codes, …).
+	CmdPutPhoneSetting CommandType = 81
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

@@ -31,6 +31,13 @@ func detKey(at int64, n uint64) []byte {
 	return k[:]
 }
 
+// withHello adds a hello_world template (id 7000+) to a tenant payload.
+func withHello(p CreateTenant, wabaID, businessID string) CreateTenant {
+	p.HelloWorld = &Template{ID: "7" + wabaID, WABAID: wabaID, BusinessID: businessID, Name: "hello_world", Language: "en_US",
+		Category: "UTILITY", Components: []byte(`[{"type":"BODY","text":"Welcome"}]`), CreatedAt: p.CreatedAt}
+	return p
+}
+
 // determinismScript exercises every command type the FSM registers, with
 // successful and refused commands, in an order where each one has
 // something to act on. Timestamps are fixed: everything Apply writes must
@@ -57,6 +64,8 @@ func determinismScript(t testing.TB) []step {
 		{name: "tenant 1", typ: CmdCreateTenant, body: tenantPayload(1, "+15551234567")},
 		{name: "tenant 2", typ: CmdCreateTenant, body: tenantPayload(2, "+15552222222")},
 		{name: "tenant: number taken", typ: CmdCreateTenant, body: tenantPayload(3, "+15551234567"), want: ErrConflict},
+		{name: "tenant with hello_world", typ: CmdCreateTenant, body: withHello(tenantPayload(4, "+15554444444"), "2004", "1004")},
+		{name: "tenant: hello_world of another WABA", typ: CmdCreateTenant, body: withHello(tenantPayload(5, "+15555555555"), "2001", "1005"), want: ErrInvalid},
 		{name: "token", typ: CmdCreateToken, body: CreateToken{TokenID: "t2", BusinessID: "1001", Hash: sha256.Sum256([]byte("t2")), Kind: TokenBusinessAdmin, CreatedAt: t0}},
 		{name: "revoke token", typ: CmdRevokeToken, body: RevokeToken{TokenID: "t2"}},
 		{name: "cluster value", typ: CmdPutClusterValue, body: PutClusterValue{Key: "ca", Value: []byte("pem")}},
@@ -70,10 +79,28 @@ func determinismScript(t testing.TB) []step {
 		{name: "template submitted", typ: CmdSubmitTemplate, body: SubmitTemplate{Template: tpl2, Approved: &OutboxEvent{Key: detKey(t0+7, 91), Body: []byte("ok"), CreatedAt: t0 + 7}}},
 		{name: "review manual", typ: CmdSetTemplateReview, body: SetTemplateReview{WABAID: "2001", Policy: ReviewManual}},
 		{name: "template pending", typ: CmdSubmitTemplate, body: SubmitTemplate{Template: tpl3}},
+		{name: "edit: category of an approved template", typ: CmdEditTemplate, body: EditTemplate{ID: "78", BusinessID: "1001", Category: "UTILITY",
+			Components: []byte(`[{"type":"BODY","text":"New"}]`), At: t0 + 8}, want: ErrInvalid},
+		{name: "edit approved template", typ: CmdEditTemplate, body: EditTemplate{ID: "78", BusinessID: "1001", Category: "MARKETING",
+			Components: []byte(`[{"type":"BODY","text":"New {{1}}"}]`), BodyParams: 1, TTLSeconds: 86400, At: t0 + 8,
+			Approved: &OutboxEvent{Key: detKey(t0+8, 92), Body: []byte("ok"), CreatedAt: t0 + 8}}},
+		{name: "edit: pending template", typ: CmdEditTemplate, body: EditTemplate{ID: "78", BusinessID: "1001", Category: "MARKETING", At: t0 + 9}, want: ErrInvalid},
+		{name: "edit: other business", typ: CmdEditTemplate, body: EditTemplate{ID: "77", BusinessID: "1002", Category: "UTILITY", At: t0 + 9}, want: ErrNotFound},
 		{name: "template deleted", typ: CmdDeleteTemplates, body: DeleteTemplates{WABAID: "2001", BusinessID: "1001", Name: "manual_one"}},
 		{name: "register", typ: CmdRegisterPhone, body: RegisterPhone{PhoneNumberID: "3001", BusinessID: "1001", Register: true, PINHash: pin[:], At: t0 + 8}},
 		{name: "pin", typ: CmdSetPIN, body: SetPIN{PhoneNumberID: "3001", BusinessID: "1001", PINHash: pin[:]}},
+		{name: "pin with security event", typ: CmdSetPIN, body: SetPIN{PhoneNumberID: "3001", BusinessID: "1001", PINHash: pin[:],
+			Event: &OutboxEvent{Key: detKey(t0+8, 95), Body: []byte("security"), CreatedAt: t0 + 8}}},
 		{name: "profile", typ: CmdUpdateProfile, body: UpdateProfile{PhoneNumberID: "3001", BusinessID: "1001", About: ptr("open 9-5"), Websites: &[]string{"https://example.com"}}},
+		{name: "phone setting", typ: CmdPutPhoneSetting, body: PutPhoneSetting{PhoneNumberID: "3001", BusinessID: "1001", Name: "qr/ABC", Value: []byte(`{"code":"ABC"}`)}},
+		{name: "phone setting: other business", typ: CmdPutPhoneSetting, body: PutPhoneSetting{PhoneNumberID: "3001", BusinessID: "1002", Name: "x", Value: []byte("1")}, want: ErrNotFound},
+		{name: "phone setting deleted", typ: CmdPutPhoneSetting, body: PutPhoneSetting{PhoneNumberID: "3001", BusinessID: "1001", Name: "qr/ABC", Delete: true}},
+		{name: "phone setting: delete absent", typ: CmdPutPhoneSetting, body: PutPhoneSetting{PhoneNumberID: "3001", BusinessID: "1001", Name: "qr/ABC", Delete: true}, want: ErrNotFound},
+		{name: "phone setting kept", typ: CmdPutPhoneSetting, body: PutPhoneSetting{PhoneNumberID: "3001", BusinessID: "1001", Name: "commerce", Value: []byte(`{"is_cart_enabled":true}`),
+			Event: &OutboxEvent{Key: detKey(t0+8, 93), Body: []byte("account_update"), CreatedAt: t0 + 8}}},
+		{name: "display name", typ: CmdUpdateProfile, body: UpdateProfile{PhoneNumberID: "3001", BusinessID: "1001", VerifiedName: ptr("Lucky Shrub"), At: t0 + 8,
+			Event: &OutboxEvent{Key: detKey(t0+8, 94), Body: []byte("name update"), CreatedAt: t0 + 8}}},
+		{name: "display name: empty", typ: CmdUpdateProfile, body: UpdateProfile{PhoneNumberID: "3001", BusinessID: "1001", VerifiedName: ptr(""), At: t0 + 8}, want: ErrInvalid},
 		{name: "limits", typ: CmdSetPhoneLimits, body: SetPhoneLimits{PhoneNumberID: "3001", ThroughputMPS: 40, PairPerMinute: 20}},
 		{name: "tier", typ: CmdSetMessagingTier, body: SetMessagingTier{PhoneNumberID: "3001", Tier: Tier250}},
 		{name: "retention", typ: CmdSetRetention, body: SetRetention{PhoneNumberID: "3001", Hours: 48}},

@@ -126,6 +126,8 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdConsoleSignIn:      f.applyConsoleSignIn,
 		CmdConsoleSignOut:     f.applyConsoleSignOut,
 		CmdConsoleSetUser:     f.applyConsoleSetUser,
+		CmdEditTemplate:       f.applyEditTemplate,
+		CmdPutPhoneSetting:    f.applyPutPhoneSetting,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"crypto/subtle"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -26,6 +27,8 @@ type SetPIN struct {
 	PhoneNumberID string
 	BusinessID    string
 	PINHash       []byte
+	// Event is the security webhook (PIN_CHANGED), queued with the change.
+	Event *OutboxEvent `codec:",omitempty"`
 }
 
 // UpdateProfile is the payload of CmdUpdateProfile; nil fields are kept.
@@ -38,7 +41,20 @@ type UpdateProfile struct {
 	Email         *string
 	Websites      *[]string
 	Vertical      *string
+	// VerifiedName, when set, is a display-name change (POST
+	// /{phone-number-id}?new_display_name=…), limited like Meta's to
+	// MaxNameChanges in 30 days as of At; Event is its
+	// phone_number_name_update webhook.
+	VerifiedName *string      `codec:",omitempty"`
+	At           int64        `codec:",omitempty"`
+	Event        *OutboxEvent `codec:",omitempty"`
 }
+
+// MaxNameChanges is how often a number's display name may change in 30
+// days (https://developers.facebook.com/docs/whatsapp/cloud-api/phone-numbers/display-names).
+const MaxNameChanges = 10
+
+const nameChangeWindow = 30 * 24 * 60 * 60 * 1000
 
 // ownPhone loads a phone of the business (ErrNotFound otherwise).
 func ownPhone(tx *bolt.Tx, id, business string) (Phone, error) {
@@ -97,6 +113,9 @@ func (f *FSM) applySetPIN(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	}
 	p.PINHash = c.PINHash
 	mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
+	if c.Event != nil {
+		enqueue(tx, p.WABAID, p.BusinessID, c.Event)
+	}
 	return nil, nil
 }
 
@@ -120,7 +139,20 @@ func (f *FSM) applyUpdateProfile(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	if c.Websites != nil {
 		p.Profile.Websites = *c.Websites
 	}
+	if c.VerifiedName != nil {
+		if *c.VerifiedName == "" {
+			return nil, domainErr(ErrInvalid, "display name")
+		}
+		p.NameChanges = slices.DeleteFunc(p.NameChanges, func(at int64) bool { return c.At-at >= nameChangeWindow })
+		if len(p.NameChanges) >= MaxNameChanges {
+			return nil, domainErr(ErrRateLimited, "%d display-name changes in 30 days", MaxNameChanges)
+		}
+		p.VerifiedName, p.NameChanges = *c.VerifiedName, append(p.NameChanges, c.At)
+	}
 	mustPut(tx, bucketPhones, []byte(p.ID), marshal(p))
+	if c.Event != nil {
+		enqueue(tx, p.WABAID, p.BusinessID, c.Event)
+	}
 	return nil, nil
 }
 

@@ -113,6 +113,10 @@ var (
 	// bucketIntegritySeen: phone-number id 0 day 0 delivery reference →
 	// empty: dedupe of redelivered signals, dropped after IntegrityDays.
 	bucketIntegritySeen = []byte("integrity_seen")
+	// bucketPhoneSettings: phone-number id 0 setting name → the setting's
+	// value, JSON as the Graph API shows it (conversational automation,
+	// commerce settings, number settings, QR codes "qr/<code>").
+	bucketPhoneSettings = []byte("phone_settings")
 )
 
 // allBuckets is created on open.
@@ -125,7 +129,7 @@ var allBuckets = [][]byte{
 	bucketSignalByTime,
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
-	bucketWebhookLog,
+	bucketWebhookLog, bucketPhoneSettings,
 	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions,
 }
 

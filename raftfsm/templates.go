@@ -23,10 +23,17 @@ type Template struct {
 	ParameterFormat  string
 	BodyParamNames   []string
 	HeaderParamNames []string
-	Status           string // PENDING, APPROVED, REJECTED
+	Status           string // PENDING, APPROVED, REJECTED, PAUSED, DISABLED
 	Reason           string
 	CreatedAt        int64
 	UpdatedAt        int64
+	// MessageSendTTLSeconds is the definition's message_send_ttl_seconds
+	// (0: the platform default). Omitted when zero, like EditLog, so
+	// records of older versions keep their bytes.
+	MessageSendTTLSeconds int `codec:",omitempty"`
+	// EditLog holds when the template was edited while approved, within
+	// the last 30 days (unix ms), for Meta's edit limits.
+	EditLog []int64 `codec:",omitempty"`
 }
 
 // CreateTemplate is the payload of CmdCreateTemplate.
@@ -99,18 +106,37 @@ func (f *FSM) applySubmitTemplate(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	status, ev := "APPROVED", c.Approved
-	switch w.TemplateReview {
-	case ReviewManual:
-		status, ev = "PENDING", nil
-	case ReviewReject:
-		status, ev = "REJECTED", c.Rejected
-	}
+	status, ev := review(w, c.Approved, c.Rejected)
 	putTemplate(tx, c.Template, status)
 	if ev != nil {
 		enqueue(tx, w.ID, w.BusinessID, ev)
 	}
 	return []byte(status), nil
+}
+
+// review applies a WABA's review policy to a template that passed
+// validation: its status and the status event to queue (none while
+// pending).
+func review(w WABA, approved, rejected *OutboxEvent) (string, *OutboxEvent) {
+	switch w.TemplateReview {
+	case ReviewManual:
+		return "PENDING", nil
+	case ReviewReject:
+		return "REJECTED", rejected
+	}
+	return "APPROVED", approved
+}
+
+// templateTx reads a template by id inside Apply, with its record key.
+func templateTx(tx *bolt.Tx, id string) ([]byte, Template, error) {
+	var t Template
+	key := tx.Bucket(bucketTemplateIDs).Get([]byte(id))
+	if key == nil {
+		return nil, t, domainErr(ErrNotFound, "template")
+	}
+	key = bytes.Clone(key)
+	decode(tx.Bucket(bucketTemplates).Get(key), &t)
+	return key, t, nil
 }
 
 // checkNewTemplate checks that t can be added: ids, its WABA of its
@@ -158,13 +184,10 @@ func (f *FSM) applySetTemplateStatus(tx *bolt.Tx, payload []byte) ([]byte, error
 	if c.Status != "APPROVED" && c.Status != "REJECTED" && c.Status != "PAUSED" && c.Status != "DISABLED" {
 		return nil, domainErr(ErrInvalid, "status %q", c.Status)
 	}
-	key := tx.Bucket(bucketTemplateIDs).Get([]byte(c.ID))
-	if key == nil {
-		return nil, domainErr(ErrNotFound, "template")
+	key, t, err := templateTx(tx, c.ID)
+	if err != nil {
+		return nil, err
 	}
-	key = bytes.Clone(key)
-	var t Template
-	decode(tx.Bucket(bucketTemplates).Get(key), &t)
 	t.Status, t.Reason, t.UpdatedAt = c.Status, c.Reason, c.At
 	mustPut(tx, bucketTemplates, key, marshal(t))
 	if c.Event != nil {

@@ -21,6 +21,9 @@ type CreateTenant struct {
 	TokenID            string
 	TokenHash          [32]byte // sha256 of the access token
 	CreatedAt          int64    // unix ms, chosen by the proposer
+	// HelloWorld, when set, is stored APPROVED in the new WABA, as Meta
+	// creates hello_world on every WABA (absent in older log entries).
+	HelloWorld *Template
 }
 
 // Tenant is one business phone number with the records around it.
@@ -79,6 +82,9 @@ type Phone struct {
 	// MessagingLimitTier is the number's tier ("": DefaultTier; see
 	// TierOf).
 	MessagingLimitTier string
+	// NameChanges holds when the display name changed in the last 30
+	// days (unix ms); omitted when empty, so older records keep their bytes.
+	NameChanges []int64 `codec:",omitempty"`
 }
 
 // Profile is a phone number's WhatsApp business profile.
@@ -153,6 +159,14 @@ func (f *FSM) applyCreateTenant(tx *bolt.Tx, payload []byte) ([]byte, error) {
 			return nil, domainErr(ErrConflict, "id already in use")
 		}
 	}
+	if h := c.HelloWorld; h != nil {
+		if !isDigits(h.ID, 1, 32) || h.WABAID != c.WABAID || h.BusinessID != c.BusinessID || h.Name == "" || h.Language == "" {
+			return nil, domainErr(ErrInvalid, "hello_world must be a template of the new WABA")
+		}
+		if tx.Bucket(bucketTemplateIDs).Get([]byte(h.ID)) != nil {
+			return nil, domainErr(ErrConflict, "id already in use")
+		}
+	}
 	// All preconditions hold: write.
 	mustPut(tx, bucketBusinesses, []byte(c.BusinessID), marshal(Business{ID: c.BusinessID, Name: c.BusinessName, CreatedAt: c.CreatedAt}))
 	mustPut(tx, bucketWABAs, []byte(c.WABAID), marshal(WABA{ID: c.WABAID, BusinessID: c.BusinessID, Name: c.WABAName, CreatedAt: c.CreatedAt}))
@@ -161,5 +175,8 @@ func (f *FSM) applyCreateTenant(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	mustPut(tx, bucketPhoneByNumber, []byte(number), []byte(c.PhoneNumberID))
 	mustPut(tx, bucketApps, []byte(c.AppID), marshal(App{ID: c.AppID, BusinessID: c.BusinessID, Secret: c.AppSecret, CreatedAt: c.CreatedAt}))
 	putToken(tx, Token{ID: c.TokenID, BusinessID: c.BusinessID, Kind: TokenAPI, Hash: c.TokenHash, CreatedAt: c.CreatedAt})
+	if c.HelloWorld != nil {
+		putTemplate(tx, *c.HelloWorld, "APPROVED")
+	}
 	return nil, nil
 }

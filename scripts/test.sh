@@ -24,7 +24,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 	if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; else
 		sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
 fi
-echo "== npm ci (e2e/conformance: whatsapp-api-js)"
+echo "== npm ci (e2e/conformance: whatsapp-api-js, Meta's Node SDK, @microfox/whatsapp-business)"
 npm ci --prefix e2e/conformance --no-audit --no-fund --loglevel=error
 
 echo "== go vet"

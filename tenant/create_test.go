@@ -186,3 +186,29 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// TestNewWABAHasHelloWorld: like Meta, every new WABA has hello_world
+// (en_US, UTILITY) approved, so a first template send works.
+func TestNewWABAHasHelloWorld(t *testing.T) {
+	c := newFake(t)
+	got, err := tenant.Create(context.Background(), c, tenant.CreateRequest{Name: "Acme", Phone: "+15551234567"}, time.UnixMilli(1_760_000_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := c.fsm.TemplateByName(got.WABAID, "hello_world", "en_US")
+	if err != nil {
+		t.Fatalf("no hello_world: %v", err)
+	}
+	if tpl.Status != "APPROVED" || tpl.Category != "UTILITY" || tpl.BusinessID != got.BusinessID || tpl.BodyParams != 0 ||
+		!strings.Contains(string(tpl.Components), "Welcome and congratulations!!") || !idShape.MatchString(tpl.ID) {
+		t.Fatalf("hello_world %+v", tpl)
+	}
+	other, err := tenant.Create(context.Background(), c, tenant.CreateRequest{Name: "Other", Phone: "+15552222222"}, time.UnixMilli(1_760_000_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl2, err := c.fsm.TemplateByName(other.WABAID, "hello_world", "en_US")
+	if err != nil || tpl2.ID == tpl.ID {
+		t.Fatalf("second WABA: %v, id %s", err, tpl2.ID)
+	}
+}

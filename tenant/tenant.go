@@ -111,11 +111,15 @@ func Create(ctx context.Context, c cluster.Cluster, req CreateRequest, now time.
 		BusinessID: ids[0], WABAID: ids[1], PhoneNumberID: ids[2], AppID: ids[3],
 		DisplayPhoneNumber: req.Phone, AppSecret: hex.EncodeToString(secretB), AccessToken: tok,
 	}
+	hello, err := helloWorld(out.WABAID, out.BusinessID, now.UnixMilli())
+	if err != nil {
+		return Created{}, err
+	}
 	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdCreateTenant, raftfsm.CreateTenant{
 		BusinessID: out.BusinessID, BusinessName: name, WABAID: out.WABAID, WABAName: name,
 		PhoneNumberID: out.PhoneNumberID, DisplayPhoneNumber: req.Phone, VerifiedName: name,
 		AppID: out.AppID, AppSecret: out.AppSecret, TokenID: "tok-" + hex.EncodeToString(hash[:8]),
-		TokenHash: hash, CreatedAt: now.UnixMilli(),
+		TokenHash: hash, CreatedAt: now.UnixMilli(), HelloWorld: hello,
 	})
 	if err != nil {
 		return Created{}, fmt.Errorf("failed to encode tenant: %w", err)

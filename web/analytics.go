@@ -240,29 +240,45 @@ func (g *graphAPI) analyticsView(q analyticsQuery) (fiber.Map, error) {
 	return fiber.Map{"phone_numbers": nums, "granularity": q.granularity, "data_points": points}, nil
 }
 
+// pricedStatsInput is what the priced analytics read: the rate card,
+// each phone's display number and the daily counters of the query's
+// phones over its periods.
+type pricedStatsInput struct {
+	rates   billing.Rates
+	display map[string]string
+	rows    []raftfsm.StatRow
+}
+
+// pricedStats reads the periods of a query and what pricing them needs.
+func (g *graphAPI) pricedStats(q analyticsQuery) ([]period, pricedStatsInput, error) {
+	ps := periods(q.start, q.end, q.granularity)
+	var in pricedStatsInput
+	stored, err := g.d.Cluster.FSM().ClusterValue(billing.ClusterKey)
+	if err != nil && !errors.Is(err, raftfsm.ErrNotFound) {
+		return nil, in, err
+	}
+	if in.rates, err = billing.DecodeRates(stored); err != nil {
+		return nil, in, err
+	}
+	in.display = map[string]string{}
+	for _, p := range q.phones {
+		in.display[p.ID] = cloudapi.NormalizePhone(p.DisplayPhoneNumber)
+	}
+	in.rows, err = g.d.Cluster.FSM().Stats(phoneIDs(q.phones), ps[0].from, ps[len(ps)-1].to)
+	return ps, in, err
+}
+
 // conversationAnalyticsView answers conversation_analytics in the
 // per-message pricing model: "conversation" counts delivered messages of a
 // pricing category, "cost" prices them with the rate card. Data points
 // split by phone and category when dimensions ask for it; empty points are
 // left out, as Meta does.
 func (g *graphAPI) conversationAnalyticsView(q analyticsQuery) (fiber.Map, error) {
-	ps := periods(q.start, q.end, q.granularity)
-	stored, err := g.d.Cluster.FSM().ClusterValue(billing.ClusterKey)
-	if err != nil && !errors.Is(err, raftfsm.ErrNotFound) {
-		return nil, err
-	}
-	rates, err := billing.DecodeRates(stored)
+	ps, in, err := g.pricedStats(q)
 	if err != nil {
 		return nil, err
 	}
-	display := map[string]string{}
-	for _, p := range q.phones {
-		display[p.ID] = cloudapi.NormalizePhone(p.DisplayPhoneNumber)
-	}
-	rows, err := g.d.Cluster.FSM().Stats(phoneIDs(q.phones), ps[0].from, ps[len(ps)-1].to)
-	if err != nil {
-		return nil, err
-	}
+	rates, display, rows := in.rates, in.display, in.rows
 	points := []fiber.Map{}
 	for _, p := range ps {
 		type key struct{ phone, category string }
@@ -361,10 +377,24 @@ func (g *graphAPI) wabaView(c *fiber.Ctx, w raftfsm.WABA) error {
 				return err
 			}
 			out["conversation_analytics"] = v
+		case "pricing_analytics":
+			q, err := g.parsePricingQuery(f, phones)
+			if err != nil {
+				return err
+			}
+			v, err := g.pricingAnalyticsView(q)
+			if err != nil {
+				return err
+			}
+			out["pricing_analytics"] = v
 		default:
+			if v, ok := wabaField(f.name, w, phones); ok {
+				out[f.name] = v
+				break
+			}
 			return graph.ErrInvalidParameter.Withf("Tried accessing nonexisting field (%s) on node type (WhatsAppBusinessAccount)", f.name)
 		}
-		if len(f.params) > 0 && f.name != "analytics" && f.name != "conversation_analytics" {
+		if len(f.params) > 0 && f.name != "analytics" && f.name != "conversation_analytics" && f.name != "pricing_analytics" {
 			return graph.ErrInvalidParameter.Withf("field %s takes no modifiers", f.name)
 		}
 	}

@@ -92,5 +92,9 @@ func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(phoneView(p, fields))
+	view := phoneView(p, fields)
+	if err := g.phoneExtras(p.ID, fields, view); err != nil {
+		return err
+	}
+	return c.JSON(view)
 }

@@ -301,7 +301,8 @@ func TestSendFlowLocationRequestAndTemplateParams(t *testing.T) {
 		{"currency: in the header", invoice(`{"type":"header","parameters":[` + currencyOK + `]},` + body(currencyOK+","+dateOK)), 400, 100},
 		{"date_time: no object", invoice(body(currencyOK + `,{"type":"date_time"}`)), 400, 131008},
 		{"date_time: no fallback", invoice(body(currencyOK + `,{"type":"date_time","date_time":{}}`)), 400, 131008},
-		{"date_time: unknown key", invoice(body(currencyOK + `,{"type":"date_time","date_time":{"fallback_value":"x","day_of_week":1}}`)), 400, 100},
+		{"date_time: unknown key", invoice(body(currencyOK + `,{"type":"date_time","date_time":{"fallback_value":"x","week":1}}`)), 400, 100},
+		{"date_time: day_of_week out of range", invoice(body(currencyOK + `,{"type":"date_time","date_time":{"fallback_value":"x","day_of_week":8}}`)), 400, 131009},
 		{"currency alone: count mismatch", invoice(body(currencyOK)), 400, 132000},
 	} {
 		code, out := h.do("POST", url, tok, tc.body)

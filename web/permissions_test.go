@@ -45,6 +45,7 @@ type permWorld struct {
 	tokens map[string]string // principal → bearer
 	hook   string            // a webhook endpoint that passes verification
 	seq    int
+	qr     string // a QR code of A's number kept for the whole test (sharedQR)
 }
 
 func newPermWorld(t *testing.T) *permWorld {
@@ -162,6 +163,26 @@ func (w *permWorld) consoleUser() string {
 			User: raftfsm.ConsoleUser{ID: id, Name: id, PasswordHash: "x"}}),
 	})
 	return id
+}
+
+// qrCode creates a fresh QR code of business A's number and returns its code.
+func (w *permWorld) qrCode() string {
+	w.t.Helper()
+	r := jsonReq("/v21.0/"+w.a["phone_number_id"]+"/message_qrdls", `{"prefilled_message":"Hi"}`)
+	code, out := w.send("POST", r.path, w.a["access_token"], &r)
+	var q struct{ Code string }
+	if code != 200 || json.Unmarshal(out, &q) != nil || q.Code == "" {
+		w.t.Fatalf("qr code: %d %s", code, out)
+	}
+	return q.Code
+}
+
+// sharedQR is one QR code of business A's number, created on first use.
+func (w *permWorld) sharedQR() string {
+	if w.qr == "" {
+		w.qr = w.qrCode()
+	}
+	return w.qr
 }
 
 // permRoute is the expectation for one registered route.
@@ -310,6 +331,35 @@ func permRoutes() map[string]permRoute {
 		}},
 		"POST " + node + "/deregister": {allow: apiA, prep: func(w *permWorld) request {
 			return jsonReq(pn(w)+"/deregister", `{"messaging_product":"whatsapp"}`)
+		}},
+		"POST " + node + "/conversational_automation": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/conversational_automation", `{"enable_welcome_message":true}`)
+		}},
+		"GET " + node + "/whatsapp_commerce_settings": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/whatsapp_commerce_settings", "") }},
+		"POST " + node + "/whatsapp_commerce_settings": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/whatsapp_commerce_settings", `{"is_cart_enabled":true}`)
+		}},
+		"GET " + node + "/settings": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/settings", "") }},
+		"POST " + node + "/settings": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/settings", `{"calling":{"status":"ENABLED"}}`)
+		}},
+		"POST " + node + "/message_qrdls": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/message_qrdls", `{"prefilled_message":"Hi"}`)
+		}},
+		"GET " + node + "/message_qrdls":       {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/message_qrdls", "") }},
+		"GET " + node + "/message_qrdls/:code": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "") }},
+		"DELETE " + node + "/message_qrdls": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/message_qrdls?code_id="+w.qrCode(), "")
+		}},
+		"DELETE " + node + "/message_qrdls/:code": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "")
+		}},
+		"GET " + node + "/block_users": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/block_users", "") }},
+		"POST " + node + "/block_users": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)
+		}},
+		"DELETE " + node + "/block_users": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)
 		}},
 		"GET " + node + "/whatsapp_business_profile": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/whatsapp_business_profile", "") }},
 		"POST " + node + "/whatsapp_business_profile": {allow: apiA, prep: func(w *permWorld) request {

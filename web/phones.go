@@ -150,7 +150,8 @@ func (g *graphAPI) register(on bool) fiber.Handler {
 	}
 }
 
-// updatePhone answers POST /{phone-number-id} (two-step verification PIN).
+// updatePhone answers POST /{phone-number-id} (two-step verification
+// PIN), queuing the security webhook (PIN_CHANGED).
 func (g *graphAPI) updatePhone(c *fiber.Ctx) error {
 	t, err := g.ownPhone(c)
 	if err != nil {
@@ -168,8 +169,17 @@ func (g *graphAPI) updatePhone(c *fiber.Ctx) error {
 	if !validPIN(req.PIN) {
 		return graph.ErrParameterValue.With("pin must be 6 digits")
 	}
+	now := g.d.Now()
+	body, err := cloudapi.SecurityEvent(t.WABAID, now.Unix(), t.DisplayPhoneNumber, "PIN_CHANGED")
+	if err != nil {
+		return err
+	}
+	ev, err := g.wabaEvent(c, t.WABAID, body, now)
+	if err != nil {
+		return err
+	}
 	if err := g.propose(c, raftfsm.CmdSetPIN, raftfsm.SetPIN{PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
-		PINHash: pinHash(t.PhoneNumberID, req.PIN)}); err != nil {
+		PINHash: pinHash(t.PhoneNumberID, req.PIN), Event: ev}); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"success": true})

@@ -164,7 +164,7 @@ func New(d Deps) *fiber.App {
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscribe)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscriptions)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.unsubscribe)
-	app.Post("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.updatePhone)
+	app.Post("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.postNode)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/phone_numbers", api.auth, api.phoneNumbers)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/register", api.auth, api.register(true))
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/deregister", api.auth, api.register(false))
@@ -173,6 +173,7 @@ func New(d Deps) *fiber.App {
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.createTemplate)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.listTemplates)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>/message_templates", api.auth, api.deleteTemplates)
+	api.registerPhoneEdges(app)
 	serveOpenAPI(app, admin, d.PublicURL)
 	return app
 }

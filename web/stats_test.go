@@ -60,10 +60,9 @@ func (h *harness) sendTemplate(a map[string]string, to string) (int, string) {
 	return code, r.Messages[0].ID
 }
 
-func TestAnalyticsBillingAndStats(t *testing.T) {
-	h := newHarness(t)
-	a := statsTenant(t, h, "+15550007000")
-	b := statsTenant(t, h, "+15550008000")
+// deliverPromos sends the promo template to three consumers and marks
+// the first two delivered (one of them read) now; it returns when.
+func (h *harness) deliverPromos(t *testing.T, a map[string]string) int64 {
 	var ids []string
 	for _, to := range []string{"15551230001", "15551230002", "15551230003"} {
 		code, id := h.sendTemplate(a, to)
@@ -80,6 +79,14 @@ func TestAnalyticsBillingAndStats(t *testing.T) {
 			{IDRef: raftfsm.MessageIDRef(ids[0]), Status: raftfsm.StatusDelivered, At: at},
 			{IDRef: raftfsm.MessageIDRef(ids[1]), Status: raftfsm.StatusRead, At: at},
 		}})})
+	return at
+}
+
+func TestAnalyticsBillingAndStats(t *testing.T) {
+	h := newHarness(t)
+	a := statsTenant(t, h, "+15550007000")
+	b := statsTenant(t, h, "+15550008000")
+	at := h.deliverPromos(t, a)
 	day := time.UnixMilli(at).UTC()
 	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC).Unix()
 	month := day.Format("2006-01")

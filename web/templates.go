@@ -33,6 +33,9 @@ func templateView(t raftfsm.Template, f cloudapi.Fields) fiber.Map {
 	if t.Reason != "" {
 		m["rejected_reason"] = t.Reason
 	}
+	if t.MessageSendTTLSeconds != 0 {
+		m["message_send_ttl_seconds"] = t.MessageSendTTLSeconds
+	}
 	if f.Empty() {
 		return m
 	}
@@ -87,7 +90,7 @@ func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
 	now := g.d.Now().UnixMilli()
 	t := raftfsm.Template{ID: id, WABAID: w.ID, BusinessID: w.BusinessID, Name: req.Name, Language: req.Language,
 		Category: req.Category, Components: comps, BodyParams: len(params.Body), HeaderParams: len(params.Header),
-		ParameterFormat: "POSITIONAL", CreatedAt: now}
+		ParameterFormat: "POSITIONAL", MessageSendTTLSeconds: req.MessageSendTTLSeconds, CreatedAt: now}
 	if params.Named {
 		t.ParameterFormat, t.BodyParamNames, t.HeaderParamNames = "NAMED", params.Body, params.Header
 	}

@@ -68,11 +68,32 @@ func versionCases() map[string][]versionCase {
 			}
 			return jsonReq(waba(w)+"/subscribed_apps", "")
 		}}},
-		"GET " + node + "/phone_numbers":              {{prep: at("/WABA/phone_numbers?limit=1&fields=id,status", "")}},
-		"POST " + node + "/register":                  {{prep: at("/PN/register", `{"messaging_product":"whatsapp","pin":"123456"}`)}},
-		"POST " + node + "/deregister":                {{prep: at("/PN/deregister", `{"messaging_product":"whatsapp"}`)}},
-		"GET " + node + "/whatsapp_business_profile":  {{prep: at("/PN/whatsapp_business_profile", "")}},
-		"POST " + node + "/whatsapp_business_profile": {{prep: at("/PN/whatsapp_business_profile", `{"messaging_product":"whatsapp","about":"hello"}`)}},
+		"GET " + node + "/phone_numbers":               {{prep: at("/WABA/phone_numbers?limit=1&fields=id,status", "")}},
+		"POST " + node + "/register":                   {{prep: at("/PN/register", `{"messaging_product":"whatsapp","pin":"123456"}`)}},
+		"POST " + node + "/deregister":                 {{prep: at("/PN/deregister", `{"messaging_product":"whatsapp"}`)}},
+		"GET " + node + "/whatsapp_business_profile":   {{prep: at("/PN/whatsapp_business_profile", "")}},
+		"POST " + node + "/whatsapp_business_profile":  {{prep: at("/PN/whatsapp_business_profile", `{"messaging_product":"whatsapp","about":"hello"}`)}},
+		"POST " + node + "/conversational_automation":  {{prep: at("/PN/conversational_automation", `{"enable_welcome_message":true}`)}},
+		"GET " + node + "/whatsapp_commerce_settings":  {{prep: at("/PN/whatsapp_commerce_settings", "")}},
+		"POST " + node + "/whatsapp_commerce_settings": {{prep: at("/PN/whatsapp_commerce_settings", `{"is_cart_enabled":true}`)}},
+		"GET " + node + "/settings":                    {{prep: at("/PN/settings", "")}},
+		"POST " + node + "/settings":                   {{prep: at("/PN/settings", `{"calling":{"status":"ENABLED"}}`)}},
+		"GET " + node + "/message_qrdls":               {{prep: at("/PN/message_qrdls", "")}},
+		"GET " + node + "/message_qrdls/:code": {{prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/message_qrdls/"+w.sharedQR(), "")
+		}}},
+		"POST " + node + "/message_qrdls": {{prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/message_qrdls", `{"code":"`+w.sharedQR()+`","prefilled_message":"Hi"}`)
+		}}},
+		"DELETE " + node + "/message_qrdls": {{fresh: true, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/message_qrdls?code_id="+w.qrCode(), "")
+		}}},
+		"DELETE " + node + "/message_qrdls/:code": {{fresh: true, prep: func(w *permWorld) request {
+			return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "")
+		}}},
+		"GET " + node + "/block_users":    {{prep: at("/PN/block_users", "")}},
+		"POST " + node + "/block_users":   {{prep: at("/PN/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)}},
+		"DELETE " + node + "/block_users": {{prep: at("/PN/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)}},
 		"GET " + node + "/message_templates": {{prep: func(w *permWorld) request {
 			template(w)
 			template(w)

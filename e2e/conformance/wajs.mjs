@@ -10,19 +10,9 @@
 import http from "node:http";
 import { WhatsAppAPI } from "whatsapp-api-js";
 import { Text, Template, Language, BodyComponent, BodyParameter } from "whatsapp-api-js/messages";
+import { check, finish } from "./report.mjs";
 
 const env = process.env;
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail) {
-  if (ok) {
-    passed++;
-    console.log(`ok   ${name}`);
-  } else {
-    failed++;
-    console.log(`FAIL ${name}: ${detail}`);
-  }
-}
 
 const base = env.BASE;
 const rewrite = (url, init) => fetch(String(url).replace("https://graph.facebook.com", base), init);
@@ -133,5 +123,4 @@ try {
 } finally {
   server.close();
 }
-console.log(`conformance: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+finish();

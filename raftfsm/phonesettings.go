@@ -1,0 +1,104 @@
+package raftfsm
+
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bounds of one phone-number setting.
+const (
+	MaxSettingName  = 128
+	MaxSettingValue = 64 << 10
+)
+
+// PutPhoneSetting is the payload of CmdPutPhoneSetting: Value (JSON, as
+// the API shows it) replaces the setting Name of the phone number, or
+// with Delete the setting is removed (ErrNotFound if absent). The
+// proposer validates the value; Apply checks the number belongs to the
+// business. Event, when set, is a webhook queued with the change.
+type PutPhoneSetting struct {
+	PhoneNumberID string
+	BusinessID    string
+	Name          string
+	Value         []byte
+	Delete        bool
+	Event         *OutboxEvent
+}
+
+// PhoneSetting is one stored setting.
+type PhoneSetting struct {
+	Name  string
+	Value []byte
+}
+
+func phoneSettingKey(phoneID, name string) []byte { return []byte(phoneID + "\x00" + name) }
+
+func (f *FSM) applyPutPhoneSetting(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c PutPhoneSetting
+	decode(payload, &c)
+	if c.Name == "" || len(c.Name) > MaxSettingName || len(c.Value) > MaxSettingValue || (!c.Delete && len(c.Value) == 0) {
+		return nil, domainErr(ErrInvalid, "setting name and value")
+	}
+	p, err := ownPhone(tx, c.PhoneNumberID, c.BusinessID)
+	if err != nil {
+		return nil, err
+	}
+	key := phoneSettingKey(c.PhoneNumberID, c.Name)
+	if c.Delete {
+		if tx.Bucket(bucketPhoneSettings).Get(key) == nil {
+			return nil, domainErr(ErrNotFound, "setting")
+		}
+		mustDelete(tx, bucketPhoneSettings, key)
+	} else {
+		mustPut(tx, bucketPhoneSettings, key, c.Value)
+	}
+	if c.Event != nil {
+		enqueue(tx, p.WABAID, p.BusinessID, c.Event)
+	}
+	return nil, nil
+}
+
+// PhoneSettingValue returns one setting of a phone number (ErrNotFound
+// when it was never set).
+func (f *FSM) PhoneSettingValue(phoneID, name string) ([]byte, error) {
+	var out []byte
+	err := f.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketPhoneSettings).Get(phoneSettingKey(phoneID, name))
+		if v == nil {
+			return ErrNotFound
+		}
+		out = bytes.Clone(v)
+		return nil
+	})
+	return out, err
+}
+
+// PhoneSettings returns the settings of a phone number whose names start
+// with prefix, in name order.
+func (f *FSM) PhoneSettings(phoneID, prefix string) ([]PhoneSetting, error) {
+	var out []PhoneSetting
+	err := f.View(func(tx *bolt.Tx) error {
+		p := phoneSettingKey(phoneID, prefix)
+		cur := tx.Bucket(bucketPhoneSettings).Cursor()
+		for k, v := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = cur.Next() {
+			out = append(out, PhoneSetting{Name: string(k[len(phoneID)+1:]), Value: bytes.Clone(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// WindowOpenedAt is when the consumer ref last wrote to the phone number
+// (unix ms; false if never or expired).
+func (f *FSM) WindowOpenedAt(phoneID, ref string) (int64, bool, error) {
+	var at int64
+	var ok bool
+	err := f.View(func(tx *bolt.Tx) error {
+		if w := tx.Bucket(bucketWindows).Get(windowKey(phoneID, ref)); len(w) == 8 {
+			at, ok = int64(beUint64(w)), true
+		}
+		return nil
+	})
+	return at, ok, err
+}
