@@ -95,6 +95,9 @@ const (
 	CmdRecordIntegrity CommandType = 55
 	// CmdSetMessagingTier sets a phone number's messaging-limit tier.
 	CmdSetMessagingTier CommandType = 56
+	// CmdWebhookAttempts records the outcomes of a round of webhook
+	// deliveries (one command per round instead of one per event).
+	CmdWebhookAttempts CommandType = 80
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

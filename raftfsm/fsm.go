@@ -102,6 +102,7 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdAudit:              f.applyAudit,
 		CmdRecordIntegrity:    f.applyRecordIntegrity,
 		CmdSetMessagingTier:   f.applySetMessagingTier,
+		CmdWebhookAttempts:    f.applyWebhookAttempts,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {

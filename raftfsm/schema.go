@@ -114,6 +114,15 @@ var (
 	// bucketIntegritySeen: phone-number id 0 day 0 delivery reference →
 	// empty: dedupe of redelivered signals, dropped after IntegrityDays.
 	bucketIntegritySeen = []byte("integrity_seen")
+	// bucketRateLimits: "n" 0 phone-number id, or "p" 0 phone-number id 0
+	// consumer reference → tokens BE64 | last BE64 (see ratelimit.go).
+	bucketRateLimits = []byte("rate_limits")
+	// bucketRateLimitsByTime: last BE64 | pair key → empty: idle pair
+	// buckets are dropped from the front.
+	bucketRateLimitsByTime = []byte("rate_limits_by_time")
+	// bucketOutboxGroups: group (a message's IDRef) → its queued outbox
+	// keys, 16 bytes each, oldest first (see outboxorder.go).
+	bucketOutboxGroups = []byte("outbox_groups")
 )
 
 // allBuckets is created on open.
@@ -126,7 +135,7 @@ var allBuckets = [][]byte{
 	bucketSignalByTime,
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
-	bucketWebhookLog,
+	bucketWebhookLog, bucketRateLimits, bucketRateLimitsByTime, bucketOutboxGroups,
 }
 
 // Keys in bucketMeta.

@@ -89,9 +89,6 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 			return cloudapi.ErrIdentityKeyMismatch
 		}
 	}
-	if err := g.limits.allow(phone, waID, now, g.share(c)); err != nil {
-		return err
-	}
 	content, err := cloudapi.EncodeContent(req)
 	if err != nil {
 		return err
@@ -135,15 +132,25 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 	if typ == "template" && req.Template != nil {
 		tplName, tplLang = req.Template.Name, req.Template.Language.Code
 	}
-	cmd := raftfsm.EncodeAcceptMessage(raftfsm.AcceptMessage{
+	acc := raftfsm.AcceptMessage{
 		Key: g.messageKey(), IDRef: idRef, IDSealed: idSealed, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
 		PeerRef: g.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), PeerSealed: peer,
 		Type: typ, Content: sealed, CallbackSealed: callback,
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
 		TemplateName: tplName, TemplateLanguage: tplLang,
-	})
+	}
+	cmd := raftfsm.EncodeAcceptMessage(acc)
+	if acc.RequireWindow && !g.d.Cluster.FSM().WindowOpen(acc.PhoneNumberID, acc.PeerRef, acc.CreatedAt) {
+		if cmd, err = g.closedWindowCommand(c.UserContext(), t, acc, wamid, waID, req.BizOpaqueCallbackData, retention); err != nil {
+			return err
+		}
+	}
 	_, err = raftfsm.Outcome(g.d.Cluster.Propose(c.UserContext(), cmd))
 	switch {
+	case errors.Is(err, raftfsm.ErrPairRate):
+		return cloudapi.ErrPairRateLimit
+	case errors.Is(err, raftfsm.ErrThroughput):
+		return cloudapi.ErrThroughput
 	case errors.Is(err, raftfsm.ErrWindowClosed):
 		return cloudapi.ErrReEngagement
 	case errors.Is(err, raftfsm.ErrMessagingLimit):

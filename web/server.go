@@ -137,7 +137,7 @@ func New(d Deps) *fiber.App {
 		}))
 	}
 
-	api := &graphAPI{d: d, limits: newLimiter(), body: body}
+	api := &graphAPI{d: d, body: body}
 	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.deleteNode)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/media", api.auth, api.uploadMedia)
