@@ -98,6 +98,11 @@ const (
 	// CmdWebhookAttempts records the outcomes of a round of webhook
 	// deliveries (one command per round instead of one per event).
 	CmdWebhookAttempts CommandType = 80
+	// CmdSetAppWebhook sets (or removes) an app's webhook callback.
+	CmdSetAppWebhook CommandType = 81
+	// CmdSetPhoneWebhook sets (or removes) a phone number's webhook
+	// callback override.
+	CmdSetPhoneWebhook CommandType = 82
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

@@ -118,6 +118,9 @@ func determinismScript(t testing.TB) []step {
 		{name: "webhook failed", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+10, 10), Status: "503", At: t0 + 52, NextAt: t0 + 1052}},
 		{name: "webhook delivered", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+10, 10), Delivered: true, Status: "200", At: t0 + 1060}},
 		{name: "webhook dropped", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+21, 21), GiveUp: true, Status: "unreadable", At: t0 + 1061}},
+		{name: "app webhook", typ: CmdSetAppWebhook, body: SetAppWebhook{AppID: "4001", BusinessID: "1001", CallbackURL: "https://example.com/app", Fields: []string{"messages"}, At: t0 + 1062}},
+		{name: "phone webhook", typ: CmdSetPhoneWebhook, body: SetPhoneWebhook{PhoneNumberID: "3001", BusinessID: "1001", CallbackURL: "https://example.com/phone", At: t0 + 1062}},
+		{name: "phone webhook, other business", typ: CmdSetPhoneWebhook, body: SetPhoneWebhook{PhoneNumberID: "3001", BusinessID: "1002", CallbackURL: "https://x"}, want: ErrNotFound},
 		{name: "webhook round", typ: CmdWebhookAttempts, body: WebhookAttempts{Attempts: []WebhookAttempt{
 			{Key: detKey(t0+22, 22), Status: "503", At: t0 + 1062, NextAt: t0 + 2062},
 			{Key: detKey(t0+41, 41), Delivered: true, Status: "200", At: t0 + 1063},

@@ -103,6 +103,8 @@ func Open(path string, logger *slog.Logger) (*FSM, error) {
 		CmdRecordIntegrity:    f.applyRecordIntegrity,
 		CmdSetMessagingTier:   f.applySetMessagingTier,
 		CmdWebhookAttempts:    f.applyWebhookAttempts,
+		CmdSetAppWebhook:      f.applySetAppWebhook,
+		CmdSetPhoneWebhook:    f.applySetPhoneWebhook,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {

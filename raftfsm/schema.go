@@ -123,6 +123,10 @@ var (
 	// bucketOutboxGroups: group (a message's IDRef) → its queued outbox
 	// keys, 16 bytes each, oldest first (see outboxorder.go).
 	bucketOutboxGroups = []byte("outbox_groups")
+	// bucketAppWebhooks: app id → AppWebhook (the app-level callback).
+	bucketAppWebhooks = []byte("app_webhooks")
+	// bucketPhoneWebhooks: phone-number id → PhoneWebhook (its override).
+	bucketPhoneWebhooks = []byte("phone_webhooks")
 )
 
 // allBuckets is created on open.
@@ -135,7 +139,7 @@ var allBuckets = [][]byte{
 	bucketSignalByTime,
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
-	bucketWebhookLog, bucketRateLimits, bucketRateLimitsByTime, bucketOutboxGroups,
+	bucketWebhookLog, bucketRateLimits, bucketRateLimitsByTime, bucketOutboxGroups, bucketAppWebhooks, bucketPhoneWebhooks,
 }
 
 // Keys in bucketMeta.

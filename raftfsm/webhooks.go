@@ -7,8 +7,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Subscription is a WABA's webhook callback (set through
-// /{waba-id}/subscribed_apps after the verification handshake).
+// Subscription is a WABA's subscription of its app (set through
+// /{waba-id}/subscribed_apps); CallbackURL is the WABA's override, verified
+// by the handshake ("": the app's callback; see webhookconfig.go).
 type Subscription struct {
 	WABAID      string
 	BusinessID  string
@@ -92,8 +93,8 @@ func (f *FSM) applySetSubscription(tx *bolt.Tx, payload []byte) ([]byte, error) 
 	if w.BusinessID != c.BusinessID {
 		return nil, domainErr(ErrNotFound, "waba")
 	}
-	if c.CallbackURL == "" || c.AppID == "" {
-		return nil, domainErr(ErrInvalid, "callback URL and app are required")
+	if c.AppID == "" {
+		return nil, domainErr(ErrInvalid, "app is required")
 	}
 	mustPut(tx, bucketSubscriptions, []byte(c.WABAID), marshal(Subscription{
 		WABAID: c.WABAID, BusinessID: c.BusinessID, AppID: c.AppID, CallbackURL: c.CallbackURL, CreatedAt: c.At}))

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -72,5 +73,11 @@ func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(phoneView(p, fields))
+	view := phoneView(p, fields)
+	if slices.Contains(fields.Names(), "webhook_configuration") {
+		if view["webhook_configuration"], err = g.webhookConfiguration(t); err != nil {
+			return err
+		}
+	}
+	return c.JSON(view)
 }

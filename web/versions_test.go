@@ -68,7 +68,15 @@ func versionCases() map[string][]versionCase {
 			}
 			return jsonReq(waba(w)+"/subscribed_apps", "")
 		}}},
-		"GET " + node + "/phone_numbers":              {{prep: at("/WABA/phone_numbers?limit=1&fields=id,status", "")}},
+		"GET " + node + "/phone_numbers": {{prep: at("/WABA/phone_numbers?limit=1&fields=id,status", "")}},
+		"POST " + node + "/subscriptions": {{prep: func(w *permWorld) request {
+			return jsonReq("/"+w.a["app_id"]+"/subscriptions", `{"object":"whatsapp_business_account","callback_url":"`+w.hook+`","verify_token":"v"}`)
+		}}},
+		"GET " + node + "/subscriptions":    {{prep: func(w *permWorld) request { return jsonReq("/"+w.a["app_id"]+"/subscriptions", "") }}},
+		"DELETE " + node + "/subscriptions": {{prep: func(w *permWorld) request { return jsonReq("/"+w.a["app_id"]+"/subscriptions", "") }}},
+		"GET /oauth/access_token": {{prep: func(w *permWorld) request {
+			return jsonReq("/oauth/access_token?grant_type=client_credentials&client_id="+w.a["app_id"]+"&client_secret="+w.a["app_secret"], "")
+		}}},
 		"POST " + node + "/register":                  {{prep: at("/PN/register", `{"messaging_product":"whatsapp","pin":"123456"}`)}},
 		"POST " + node + "/deregister":                {{prep: at("/PN/deregister", `{"messaging_product":"whatsapp"}`)}},
 		"GET " + node + "/whatsapp_business_profile":  {{prep: at("/PN/whatsapp_business_profile", "")}},

@@ -191,10 +191,19 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	if err != nil {
 		return err
 	}
+	appHooks, err := d.p.FSM().AppWebhooks()
+	if err != nil {
+		return err
+	}
+	phoneHooks, err := d.p.FSM().PhoneWebhooks()
+	if err != nil {
+		return err
+	}
 	now := d.cfg.Now().UnixMilli()
 	type job struct {
 		e   raftfsm.OutboxEvent
 		sub raftfsm.Subscription
+		url string // the callback, with Meta's precedence (raftfsm.CallbackFor)
 	}
 	// Each subscription's app (its signing secret) is read once per scan.
 	apps := map[string]*raftfsm.App{}
@@ -235,19 +244,20 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			unsubscribed = append(unsubscribed, e.Key) // nothing to deliver to
 			return scanned < d.cfg.Scan
 		}
+		url := raftfsm.CallbackFor(sub, e.PhoneNumberID, appHooks, phoneHooks)
 		d.mu.Lock()
-		free := d.perURL[sub.CallbackURL] < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
+		free := d.perURL[url] < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
 		if free {
 			d.inflight[string(e.Key)] = true
-			d.perURL[sub.CallbackURL]++
+			d.perURL[url]++
 		}
 		d.mu.Unlock()
 		if free {
-			jobs = append(jobs, job{e, sub})
+			jobs = append(jobs, job{e, sub, url})
 		} else {
-			full[sub.CallbackURL] = true
+			full[url] = true
 		}
-		return len(full) < len(subs) && scanned < d.cfg.Scan
+		return scanned < d.cfg.Scan && (len(full) < len(subs) || len(phoneHooks) > 0)
 	})
 	// Next scan: after the last event looked at when this one stopped at
 	// its bound, from the head when it saw the whole queue.
@@ -264,11 +274,11 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			apps[j.sub.AppID] = app
 		}
 		wg.Add(1)
-		go func(e raftfsm.OutboxEvent, sub raftfsm.Subscription) {
+		go func(e raftfsm.OutboxEvent, url string) {
 			defer wg.Done()
-			a, ok := d.attempt(ctx, e, sub, app)
+			a, ok := d.attempt(ctx, e, url, app)
 			d.mu.Lock()
-			d.perURL[sub.CallbackURL]--
+			d.perURL[url]--
 			d.mu.Unlock()
 			select {
 			case d.wake <- struct{}{}:
@@ -283,7 +293,7 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			delete(d.inflight, string(e.Key))
 			d.settled[string(e.Key)] = d.scanGen
 			d.mu.Unlock()
-		}(j.e, j.sub)
+		}(j.e, j.url)
 	}
 	var dropped []chan struct{}
 	for _, k := range unsubscribed {
@@ -298,7 +308,7 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 // attempt makes one delivery, signed with app's secret, and returns its
 // outcome for the caller to replicate; ok is false when there is nothing
 // to record (leadership lost mid-attempt, or the app is missing).
-func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raftfsm.Subscription, app *raftfsm.App) (a raftfsm.WebhookAttempt, ok bool) {
+func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url string, app *raftfsm.App) (a raftfsm.WebhookAttempt, ok bool) {
 	if app == nil {
 		d.logger.Warn("webhook app missing", slog.String("waba_id", e.WABAID))
 		return a, false
@@ -312,14 +322,19 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 		return raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "unreadable", At: d.cfg.Now().UnixMilli()}, true
 	}
 	status := "error"
+	if url == "" {
+		// Subscribed, but no level has a callback yet: kept and retried,
+		// so setting one later delivers it.
+		status = "no_callback"
+	}
 	timeout := d.cfg.Timeout
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, sub.CallbackURL, bytes.NewReader(body))
-	if err == nil {
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, url, bytes.NewReader(body))
+	if err == nil && url != "" {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Hub-Signature-256", cloudapi.Sign(app.Secret, body))
 		req.Header.Set("User-Agent", "waedge-webhooks/1")
