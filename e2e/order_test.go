@@ -22,11 +22,7 @@ import (
 // overtook sent for 9 of 16 messages in one run.
 func TestBlackBoxStatusOrderUnder1000Sends(t *testing.T) {
 	const phones, perPhone = 10, 100
-	solo := newProc(t, "order", "--egress-allow", "127.0.0.0/8")
-	solo.start()
-	solo.waitReady(20 * time.Second)
-	admin := solo.adminToken()
-	relay := sandboxOf(t, solo)
+	solo, admin, relay := startSolo(t, "order")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	var ten tenantCreated
@@ -187,4 +183,15 @@ func TestBlackBoxStatusOrderUnder1000Sends(t *testing.T) {
 		t.Fatalf("at most %d delivery open at once: different messages must go out in parallel", peak)
 	}
 	t.Logf("1,000 messages, every one sent < delivered < read; up to %d deliveries open at once", peak)
+}
+
+// startSolo starts a one-node cluster with its embedded sandbox whose
+// webhooks may reach a receiver on 127.0.0.1; it returns the node, its
+// admin token and its sandbox relay.
+func startSolo(t *testing.T, name string) (*proc, string, sandboxRelay) {
+	t.Helper()
+	solo := newProc(t, name, "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
+	solo.start()
+	solo.waitReady(20 * time.Second)
+	return solo, solo.adminToken(), sandboxOf(t, solo)
 }
