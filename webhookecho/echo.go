@@ -32,6 +32,10 @@ func Handler(verifyToken, appSecret string, out, log io.Writer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet:
+			if r.URL.Query().Get("hub.mode") == "" {
+				http.Error(w, "webhook-echo: POST events here", http.StatusBadRequest) // a probe, not a handshake
+				return
+			}
 			challenge, ok := cloudapi.VerifyChallenge(r.URL.Query(), verifyToken)
 			if !ok {
 				fmt.Fprintln(log, "webhook-echo: handshake refused (wrong verify token)")
