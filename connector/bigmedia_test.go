@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -44,6 +45,9 @@ func TestLargeDocumentReachesPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	copy(doc, "%PDF-1.7\n")
+	// 20 MB through Raft in 1 MiB chunks takes longer than the world's
+	// 10 s client allows on a loaded machine (or under -race).
+	w.client = &http.Client{Timeout: 3 * time.Minute}
 	id := w.uploadAs(token, doc, "contract.pdf", "application/pdf")
 	code, out := w.do("POST", "/v21.0/3/messages", token, map[string]any{"messaging_product": "whatsapp",
 		"to": p.Number(), "type": "document", "document": map[string]any{"id": id, "filename": "contract.pdf"}})
@@ -54,7 +58,7 @@ func TestLargeDocumentReachesPhone(t *testing.T) {
 	if err := json.Unmarshal(out, &r); err != nil || len(r.Messages) != 1 {
 		t.Fatalf("send answer %s", out)
 	}
-	nodetest.WaitFor(t, "phone gets the document", 90*time.Second, func() bool {
+	nodetest.WaitFor(t, "phone gets the document", 3*time.Minute, func() bool {
 		_, err := p.Message(r.Messages[0].ID)
 		return err == nil
 	})
