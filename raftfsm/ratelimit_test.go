@@ -97,8 +97,9 @@ func TestIdlePairBucketsArePruned(t *testing.T) {
 }
 
 // TestClosedWindowFailsByWebhook: a free-form send outside the window
-// with the proposer's 131047 event is stored failed, its event queued,
-// nothing queued for the network.
+// without the proposer's 131047 event is refused and changes nothing
+// (mutation window-closed-bumps-stats); with it, it is stored failed, its
+// event queued, nothing queued for the network.
 func TestClosedWindowFailsByWebhook(t *testing.T) {
 	a := &applier{t: t, f: openFSM(t)}
 	a.mustApply(tenantCmd(t, 1, "+15551234567"))
@@ -106,8 +107,12 @@ func TestClosedWindowFailsByWebhook(t *testing.T) {
 	ev := &OutboxEvent{Key: statMsgKey(900), Body: []byte("failed"), CreatedAt: st0}
 	c := AcceptMessage{Key: statMsgKey(1), IDRef: MessageIDRef("closed"), PhoneNumberID: "3001", BusinessID: "1001",
 		PeerRef: "ref0", Type: "text", RequireWindow: true, CreatedAt: st0}
+	before := stateOf(t, a.f)
 	if r := a.apply(cmd(t, CmdAcceptMessage, c)); !errors.Is(r.Err, ErrWindowClosed) {
 		t.Fatalf("without an event: %v", r.Err)
+	}
+	if stateOf(t, a.f) != before {
+		t.Fatal("the refused message changed the state")
 	}
 	c.ClosedWindowEvent = ev
 	a.mustApply(cmd(t, CmdAcceptMessage, c))
