@@ -51,6 +51,7 @@ import (
 	"github.com/waedge/waedge/signalstore"
 	"github.com/waedge/waedge/web"
 	"github.com/waedge/waedge/webhook"
+	"github.com/waedge/waedge/webhookecho"
 )
 
 // Set with -ldflags "-X main.version=… -X main.commit=…"; otherwise
@@ -102,6 +103,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cli.Run(ctx, args, stdout, stderr, getenv)
+	case "webhook-echo":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return webhookecho.Main(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -151,6 +156,9 @@ commands:
                                 a one-time link that creates a console user with role R
   webhooks log [--state pending|delivered|dropped|all] [--limit N]
                                 the webhook delivery log (attempts, last status; no bodies)
+  webhook-echo --verify-token T --app-secret S [--listen 127.0.0.1:9000]
+                                a tiny webhook receiver: answers the handshake, checks each
+                                event's signature, prints signed events (one JSON per line)
   relay --addr A --data-dir D   run the sandbox network relay (routes ciphertext only; its API
                                 token is written to D/relay.token)
   phone --relay URL --number N --name NAME --business NUMBER

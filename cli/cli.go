@@ -40,6 +40,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 	var method, path string
 	var body any
+	var exportEnv bool // tenant create --export
 	switch args[0] + " " + args[1] {
 	case "cluster status":
 		method, path = "GET", "/admin/v1/cluster"
@@ -59,6 +60,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "tenant create":
 		name := fs.String("name", "", "business name")
 		phone := fs.String("phone", "", "business phone number, E.164 (+15551234567)")
+		fs.BoolVar(&exportEnv, "export", false, "print shell exports (PNID, WABA_ID, APP_ID, APP_SECRET, BUSINESS_ID, TOKEN) for eval")
 		if !parse(fs, args[2:], 0) {
 			return 2
 		}
@@ -210,6 +212,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	if exportEnv {
+		return printExports(out, stdout, stderr)
+	}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out, "", "  ") != nil {
 		pretty.Reset()
@@ -226,7 +231,9 @@ const usage = `usage:
   waedge cluster join-token [--ttl 24h]
   waedge cluster remove NODE_ID
   waedge cluster transfer-leadership
-  waedge tenant create --name NAME --phone +E164
+  waedge tenant create --name NAME --phone +E164 [--export]
+                                      (--export: shell exports PNID, WABA_ID, APP_ID, APP_SECRET, BUSINESS_ID, TOKEN;
+                                       eval "$(waedge tenant create … --export)")
   waedge tenant list
   waedge tenant retention PHONE_NUMBER_ID --hours N   (1 to 720; 0: the default, 720)
   waedge tenant consumer-export BUSINESS_ID WA_ID     everything stored about a consumer, as JSON
@@ -336,4 +343,20 @@ func call(ctx context.Context, client *http.Client, u, method, token string, bod
 		return nil, fmt.Errorf("%w (HTTP %d)", ErrServer, resp.StatusCode)
 	}
 	return b, nil
+}
+
+// printExports prints a created tenant as shell exports, single-quoted, for
+// `eval "$(waedge tenant create … --export)"`.
+func printExports(out []byte, stdout, stderr io.Writer) int {
+	var t map[string]any
+	if err := json.Unmarshal(out, &t); err != nil {
+		fmt.Fprintf(stderr, "tenant create: unexpected answer: %v\n", err)
+		return 1
+	}
+	for _, kv := range [][2]string{{"PNID", "phone_number_id"}, {"WABA_ID", "waba_id"}, {"APP_ID", "app_id"},
+		{"APP_SECRET", "app_secret"}, {"BUSINESS_ID", "business_id"}, {"TOKEN", "access_token"}} {
+		v, _ := t[kv[1]].(string)
+		fmt.Fprintf(stdout, "export %s='%s'\n", kv[0], strings.ReplaceAll(v, "'", `'\''`))
+	}
+	return 0
 }

@@ -20,9 +20,10 @@ import (
 // and uploaded to the network as an opaque blob; the key and both hashes
 // travel end to end inside the Signal message.
 
-// maxNetworkMedia bounds media carried over the network (the relay's blob
-// limit).
-const maxNetworkMedia = 16 << 20
+// maxNetworkMedia bounds media carried over the network: Meta's largest
+// media (a 100 MB document). It was 16 MiB, so documents of 16–100 MB
+// uploaded but failed when sent.
+const maxNetworkMedia = network.MaxMediaSize
 
 // errMedia marks media that cannot be carried (missing, too large,
 // unreachable link).

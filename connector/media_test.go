@@ -161,15 +161,21 @@ func (w *world) download(token, mediaID string) []byte {
 // its media id.
 func (w *world) upload(token string, png []byte) string {
 	w.t.Helper()
+	return w.uploadAs(token, png, "a.png", "image/png")
+}
+
+// uploadAs uploads data as a file of the given name and MIME type.
+func (w *world) uploadAs(token string, data []byte, filename, mime string) string {
+	w.t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	_ = mw.WriteField("messaging_product", "whatsapp")
 	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="a.png"`)
-	h.Set("Content-Type", "image/png")
+	h.Set("Content-Disposition", `form-data; name="file"; filename="`+filename+`"`)
+	h.Set("Content-Type", mime)
 	fw, _ := mw.CreatePart(h)
-	_, _ = fw.Write(png)
-	_ = mw.WriteField("type", "image/png")
+	_, _ = fw.Write(data)
+	_ = mw.WriteField("type", mime)
 	_ = mw.Close()
 	for _, m := range w.members {
 		if m.n == nil {

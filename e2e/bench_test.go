@@ -178,13 +178,7 @@ func BenchmarkClusterOps(b *testing.B) {
 	b.ReportMetric(idle, "idle-rss-MB")
 
 	leader := leaderProc(b, nodes, token)
-	var other *proc
-	for _, n := range nodes {
-		if n != leader {
-			other = n
-			break
-		}
-	}
+	other := anotherThan(nodes, leader)
 	leader.kill()
 	killed := time.Now()
 	var n atomic.Int64

@@ -148,11 +148,7 @@ func checkSandboxOutsideDataDir(t *testing.T, p *proc, sandboxDir string, secret
 // blocks are counted for the business, and once blocked the business's
 // messages fail with 131026.
 func TestBlackBoxEmbeddedSandbox(t *testing.T) {
-	solo := newProc(t, "solo", "--egress-allow", "127.0.0.0/8") // receiver on 127.0.0.1
-	solo.start()
-	solo.waitReady(20 * time.Second)
-	token := solo.adminToken()
-	relay := sandboxOf(t, solo)
+	solo, token, relay := startSolo(t, "solo")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// The relay's phone API wants its token: refused without it or with a wrong one.

@@ -72,9 +72,6 @@ type Send struct {
 	// Media checks one media id the request refers to (the caller knows
 	// whose media it may use); nil accepts every id.
 	Media func(cloudapi.MediaRef) error
-	// Admit is the caller's last check before anything is sealed (the
-	// API's throughput and pair-rate limits); nil admits.
-	Admit func(phone raftfsm.Phone, waID string) error
 }
 
 // Send validates, seals and replicates one outbound message and returns
@@ -113,11 +110,6 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 			return "", cloudapi.ErrIdentityKeyMismatch
 		}
 	}
-	if in.Admit != nil {
-		if err := in.Admit(phone, waID); err != nil {
-			return "", err
-		}
-	}
 	content, err := cloudapi.EncodeContent(req)
 	if err != nil {
 		return "", err
@@ -144,15 +136,29 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 	if typ == "template" && req.Template != nil {
 		tplName, tplLang = req.Template.Name, req.Template.Language.Code
 	}
-	cmd := raftfsm.EncodeAcceptMessage(raftfsm.AcceptMessage{
+	acc := raftfsm.AcceptMessage{
 		Key: key, IDRef: sm.IDRef, IDSealed: sm.ID, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
 		PeerRef: s.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), PeerSealed: sm.Peer,
 		Type: typ, Content: sm.Content, CallbackSealed: sm.Callback,
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
 		TemplateName: tplName, TemplateLanguage: tplLang,
-	})
+	}
+	cmd := raftfsm.EncodeAcceptMessage(acc)
+	// The platform's throughput and pair-rate limits are enforced by the
+	// state machine when the command applies (cluster-wide, raftfsm
+	// ratelimit.go); a free-form send outside the 24-hour window is
+	// accepted and fails by status webhook (closedWindowCommand).
+	if acc.RequireWindow && !s.d.Cluster.FSM().WindowOpen(acc.PhoneNumberID, acc.PeerRef, acc.CreatedAt) {
+		if cmd, err = s.closedWindowCommand(ctx, t, acc, wamid, waID, req.BizOpaqueCallbackData, phone.EffectiveRetention()); err != nil {
+			return "", err
+		}
+	}
 	_, err = raftfsm.Outcome(s.d.Cluster.Propose(ctx, cmd))
 	switch {
+	case errors.Is(err, raftfsm.ErrPairRate):
+		return "", cloudapi.ErrPairRateLimit
+	case errors.Is(err, raftfsm.ErrThroughput):
+		return "", cloudapi.ErrThroughput
 	case errors.Is(err, raftfsm.ErrWindowClosed):
 		return "", cloudapi.ErrReEngagement
 	case errors.Is(err, raftfsm.ErrMessagingLimit):

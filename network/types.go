@@ -16,6 +16,13 @@ const (
 	MaxFrameSize = 1 << 20
 	// MaxCiphertextSize bounds an envelope's ciphertext so that a delivery frame always fits MaxFrameSize.
 	MaxCiphertextSize = MaxFrameSize - 16<<10
+	// MaxMediaSize bounds the plaintext of one media blob: Meta's largest
+	// media limit, 100 MB for documents
+	// (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#supported-media-types).
+	MaxMediaSize = 100_000_000
+	// MaxBlobSize bounds one sealed media blob: MaxMediaSize plus
+	// SealMedia's nonce and tag.
+	MaxBlobSize = MaxMediaSize + 12 + 16
 	// MaxIDLen bounds envelope, delivery, blob and message ids.
 	MaxIDLen = 128
 	// MaxProfileNameLen bounds an envelope's profile name in bytes.

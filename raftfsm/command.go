@@ -113,6 +113,15 @@ const (
 	// CmdPutPhoneSetting sets or deletes one named setting of a phone
 	// number (conversational automation, commerce settings, QR codes, …).
 	CmdPutPhoneSetting CommandType = 81
+
+	// CmdWebhookAttempts records the outcomes of a round of webhook
+	// deliveries (one command per round instead of one per event).
+	CmdWebhookAttempts CommandType = 83
+	// CmdSetAppWebhook sets (or removes) an app's webhook callback.
+	CmdSetAppWebhook CommandType = 84
+	// CmdSetPhoneWebhook sets (or removes) a phone number's webhook
+	// callback override.
+	CmdSetPhoneWebhook CommandType = 85
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

@@ -62,14 +62,8 @@ func (f *FSM) applyEraseConsumer(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		if r.Ref == "" {
 			return nil, domainErr(ErrInvalid, "consumer reference")
 		}
-		v := tx.Bucket(bucketPhones).Get([]byte(r.PhoneNumberID))
-		if v == nil {
-			return nil, domainErr(ErrNotFound, "phone number")
-		}
-		var p Phone
-		decode(v, &p)
-		if p.BusinessID != c.BusinessID {
-			return nil, domainErr(ErrNotFound, "phone number")
+		if _, err := ownedRecord(tx, bucketPhones, r.PhoneNumberID, c.BusinessID, "phone number", func(p *Phone) string { return p.BusinessID }); err != nil {
+			return nil, err
 		}
 	}
 	var res EraseResult

@@ -58,6 +58,8 @@ var codes = []struct {
 	{9, ErrRateLimited},
 	{10, ErrPINMismatch},
 	{11, ErrMessagingLimit},
+	{12, ErrPairRate},
+	{13, ErrThroughput},
 	{40, ErrExpired},
 }
 

@@ -128,6 +128,9 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdConsoleSetUser:     f.applyConsoleSetUser,
 		CmdEditTemplate:       f.applyEditTemplate,
 		CmdPutPhoneSetting:    f.applyPutPhoneSetting,
+		CmdWebhookAttempts:    f.applyWebhookAttempts,
+		CmdSetAppWebhook:      f.applySetAppWebhook,
+		CmdSetPhoneWebhook:    f.applySetPhoneWebhook,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {

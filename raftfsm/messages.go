@@ -77,6 +77,13 @@ type AcceptMessage struct {
 	// message: Apply looks up its category (the pricing category).
 	TemplateName     string
 	TemplateLanguage string
+	// ClosedWindowEvent, when set, is the proposer's sealed status webhook
+	// reporting the message failed with 131047: a RequireWindow message
+	// outside the window is then stored as failed and reported by this
+	// event instead of refused, as Meta's Cloud API does (the send answers
+	// 200 with a wamid; the failure arrives as a status webhook). Carried
+	// only by the msgpack CmdAcceptMessage (closedwindow.go).
+	ClosedWindowEvent *OutboxEvent `codec:",omitempty"`
 }
 
 // RecordInbound is the payload of CmdRecordInbound.
@@ -182,7 +189,8 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 	}
 	w := tx.Bucket(bucketWindows).Get(windowKey(c.PhoneNumberID, c.PeerRef))
 	windowOpen := len(w) == 8 && c.CreatedAt-int64(beUint64(w)) <= WindowMillis
-	if c.RequireWindow && !windowOpen {
+	closed := c.RequireWindow && !windowOpen
+	if closed && c.ClosedWindowEvent == nil {
 		return ErrWindowClosed
 	}
 	category := CategoryService
@@ -198,6 +206,13 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 			b.tierRefused(setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt-tierHorizon, limit) {
 			return ErrMessagingLimit
 		}
+	}
+	if err := b.rateAdmit(p, c.PeerRef, c.CreatedAt); err != nil {
+		return err
+	}
+	if closed {
+		b.failClosedWindow(p, c, category)
+		return nil
 	}
 	putMessage(tx, &Message{
 		Key: c.Key, IDRef: c.IDRef, IDSealed: c.IDSealed, PhoneNumberID: c.PhoneNumberID, BusinessID: c.BusinessID,

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,7 +34,7 @@ func TestMigrateSchema1(t *testing.T) {
 	fresh := openFSM(t)
 	fresh.ApplyBatch(schema1Log(t))
 
-	got, want := dumpOf(t, migrated), dumpOf(t, fresh)
+	got, want := dumpOf(t, migrated), withoutNewDerivedState(dumpOf(t, fresh))
 	if got != want {
 		t.Fatalf("migrated state differs from the state this binary builds from the same log:\n%s\n--- want\n%s", got, want)
 	}
@@ -143,7 +144,7 @@ func TestRestoreSchema1Backup(t *testing.T) {
 		}
 		return dumpOf(t, f)
 	}
-	if got, want := restore(&oldStream, "from-old.db"), restore(&newStream, "from-new.db"); got != want {
+	if got, want := restore(&oldStream, "from-old.db"), withoutNewDerivedState(restore(&newStream, "from-new.db")); got != want {
 		t.Fatalf("restored schema-1 backup differs:\n%s\n--- want\n%s", got, want)
 	}
 }
@@ -189,4 +190,33 @@ func TestMigrateSchema2DropsDistinctRecords(t *testing.T) {
 	if !reflect.DeepEqual(g.sets, sets) || len(sets) == 0 {
 		t.Fatal("the rebuilt index differs")
 	}
+}
+
+// withoutNewDerivedState drops from a dump what the schema-1 code did not
+// keep and a migration cannot derive: the rate-limit buckets (schema 1
+// kept its limits in each node's memory, so a migrated state starts with
+// every bucket full) and the per-message order of webhook events (the
+// group of an event is its message, which a sealed body does not name:
+// migrated events are delivered unordered, as before).
+func withoutNewDerivedState(dump string) string {
+	var out []string
+	for _, l := range strings.Split(dump, "\n") {
+		name, rest, _ := strings.Cut(l, " ")
+		switch name {
+		case string(bucketRateLimits), string(bucketRateLimitsByTime), string(bucketOutboxGroups):
+			continue
+		case string(bucketOutbox):
+			k, v, _ := strings.Cut(rest, "=")
+			raw, err := hex.DecodeString(v)
+			if err != nil {
+				panic(err)
+			}
+			var e OutboxEvent
+			decode(raw, &e)
+			e.Group, e.Held = "", false
+			l = name + " " + k + "=" + hex.EncodeToString(marshal(e))
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }

@@ -192,15 +192,18 @@ type SetPhoneLimits struct {
 	PhoneNumberID string
 	ThroughputMPS int
 	PairPerMinute int
+	// PairBurst: 0 is the default (45).
+	PairBurst int `codec:",omitempty"`
 }
 
 func (f *FSM) applySetPhoneLimits(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c SetPhoneLimits
 	decode(payload, &c)
-	if c.ThroughputMPS < 0 || c.ThroughputMPS > 100000 || c.PairPerMinute < 0 || c.PairPerMinute > 100000 {
+	if c.ThroughputMPS < 0 || c.ThroughputMPS > 100000 || c.PairPerMinute < 0 || c.PairPerMinute > 100000 ||
+		c.PairBurst < 0 || c.PairBurst > 100000 {
 		return nil, domainErr(ErrInvalid, "limits out of range")
 	}
 	return nil, updateRecord(tx, bucketPhones, c.PhoneNumberID, "phone number", func(p *Phone) {
-		p.ThroughputMPS, p.PairPerMinute = c.ThroughputMPS, c.PairPerMinute
+		p.ThroughputMPS, p.PairPerMinute, p.PairBurst = c.ThroughputMPS, c.PairPerMinute, c.PairBurst
 	})
 }

@@ -324,6 +324,7 @@ func expireWindowsOfPhone(tx *bolt.Tx, phoneID string, cutoff int64, budget int)
 // it holds only undelivered events (at most 7 days) anyway.
 func expireOutbox(tx *bolt.Tx, now int64, cutoff func(string) int64, budget int) int {
 	var keys [][]byte
+	var gone []OutboxEvent
 	newest := (now - int64(MinRetention/time.Millisecond)) * int64(time.Millisecond)
 	c := tx.Bucket(bucketOutbox).Cursor()
 	for k, v := c.First(); k != nil && len(keys) < budget; k, v = c.Next() {
@@ -334,10 +335,12 @@ func expireOutbox(tx *bolt.Tx, now int64, cutoff func(string) int64, budget int)
 		decode(v, &e)
 		if e.CreatedAt < cutoff(e.PhoneNumberID) {
 			keys = append(keys, bytes.Clone(k))
+			gone = append(gone, e)
 		}
 	}
-	for _, k := range keys {
+	for i, k := range keys {
 		mustDelete(tx, bucketOutbox, k)
+		outboxLeft(tx, &gone[i], now)
 	}
 	return len(keys)
 }

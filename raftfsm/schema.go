@@ -117,6 +117,19 @@ var (
 	// value, JSON as the Graph API shows it (conversational automation,
 	// commerce settings, number settings, QR codes "qr/<code>").
 	bucketPhoneSettings = []byte("phone_settings")
+	// bucketRateLimits: "n" 0 phone-number id, or "p" 0 phone-number id 0
+	// consumer reference → tokens BE64 | last BE64 (see ratelimit.go).
+	bucketRateLimits = []byte("rate_limits")
+	// bucketRateLimitsByTime: last BE64 | pair key → empty: idle pair
+	// buckets are dropped from the front.
+	bucketRateLimitsByTime = []byte("rate_limits_by_time")
+	// bucketOutboxGroups: group (a message's IDRef) → its queued outbox
+	// keys, 16 bytes each, oldest first (see outboxorder.go).
+	bucketOutboxGroups = []byte("outbox_groups")
+	// bucketAppWebhooks: app id → AppWebhook (the app-level callback).
+	bucketAppWebhooks = []byte("app_webhooks")
+	// bucketPhoneWebhooks: phone-number id → PhoneWebhook (its override).
+	bucketPhoneWebhooks = []byte("phone_webhooks")
 )
 
 // allBuckets is created on open.
@@ -129,7 +142,7 @@ var allBuckets = [][]byte{
 	bucketSignalByTime,
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
-	bucketWebhookLog, bucketPhoneSettings,
+	bucketWebhookLog, bucketPhoneSettings, bucketRateLimits, bucketRateLimitsByTime, bucketOutboxGroups, bucketAppWebhooks, bucketPhoneWebhooks,
 	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions,
 }
 

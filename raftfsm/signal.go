@@ -229,7 +229,7 @@ func (f *FSM) applyStatusUpdate(phoneID string, u StatusUpdate) {
 		p := b.phone(phoneID)
 		ev := *u.Event
 		ev.PhoneNumberID = phoneID
-		enqueue(tx, p.WABAID, p.BusinessID, &ev)
+		enqueueInOrder(tx, p.WABAID, p.BusinessID, &ev, m.IDRef)
 	}
 }
 

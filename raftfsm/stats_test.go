@@ -134,6 +134,8 @@ func tierFixture(t *testing.T) *applier {
 	a.mustApply(cmd(t, CmdCreateTemplate, CreateTemplate{Template: Template{ID: "77", WABAID: "2001", BusinessID: "1001",
 		Name: "bill", Language: "en", Category: "UTILITY", CreatedAt: st0}}))
 	a.mustApply(cmd(t, CmdSetMessagingTier, SetMessagingTier{PhoneNumberID: "3001", Tier: Tier250}))
+	// Hundreds of sends a millisecond apart: above the default 80 msg/s.
+	a.mustApply(cmd(t, CmdSetPhoneLimits, SetPhoneLimits{PhoneNumberID: "3001", ThroughputMPS: 100000}))
 	return a
 }
 

@@ -76,6 +76,9 @@ type Phone struct {
 	ThroughputMPS int
 	// PairPerMinute is the limit to one consumer (0: the default, 10).
 	PairPerMinute int
+	// PairBurst is how many messages one consumer may get at once before
+	// PairPerMinute applies (0: the default, 45).
+	PairBurst int `codec:",omitempty"`
 	// QualityRating is GREEN, YELLOW or RED, derived from integrity
 	// signals ("" until the first signal: GREEN; see QualityOf).
 	QualityRating string

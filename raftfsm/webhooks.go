@@ -7,8 +7,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Subscription is a WABA's webhook callback (set through
-// /{waba-id}/subscribed_apps after the verification handshake).
+// Subscription is a WABA's subscription of its app (set through
+// /{waba-id}/subscribed_apps); CallbackURL is the WABA's override, verified
+// by the handshake ("": the app's callback; see webhookconfig.go).
 type Subscription struct {
 	WABAID      string
 	BusinessID  string
@@ -47,6 +48,13 @@ type OutboxEvent struct {
 	NextAt        int64
 	LastStatus    string
 	LastAttemptAt int64
+	// Group is the message the event is about (its IDRef; "" for events
+	// of no message): a group's events are delivered one at a time, in
+	// the order queued (outboxorder.go).
+	Group string `codec:",omitempty"`
+	// Held: an older event of the group is still queued; not deliverable
+	// until it leaves the outbox.
+	Held bool `codec:",omitempty"`
 }
 
 // WebhookAttempt is the payload of CmdWebhookAttempt: the dispatcher's
@@ -85,8 +93,8 @@ func (f *FSM) applySetSubscription(tx *bolt.Tx, payload []byte) ([]byte, error) 
 	if w.BusinessID != c.BusinessID {
 		return nil, domainErr(ErrNotFound, "waba")
 	}
-	if c.CallbackURL == "" || c.AppID == "" {
-		return nil, domainErr(ErrInvalid, "callback URL and app are required")
+	if c.AppID == "" {
+		return nil, domainErr(ErrInvalid, "app is required")
 	}
 	mustPut(tx, bucketSubscriptions, []byte(c.WABAID), marshal(Subscription{
 		WABAID: c.WABAID, BusinessID: c.BusinessID, AppID: c.AppID, CallbackURL: c.CallbackURL, CreatedAt: c.At}))
@@ -112,26 +120,50 @@ func (f *FSM) applyDeleteSubscription(tx *bolt.Tx, payload []byte) ([]byte, erro
 func (f *FSM) applyWebhookAttempt(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c WebhookAttempt
 	decode(payload, &c)
+	return nil, webhookAttempt(tx, c)
+}
+
+// WebhookAttempts is the payload of CmdWebhookAttempts: one dispatcher
+// round's outcomes, applied in order.
+type WebhookAttempts struct {
+	Attempts []WebhookAttempt
+}
+
+// applyWebhookAttempts records each outcome as CmdWebhookAttempt would;
+// an event no longer queued (already settled) is skipped, not an error
+// for the round.
+func (f *FSM) applyWebhookAttempts(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c WebhookAttempts
+	decode(payload, &c)
+	for _, a := range c.Attempts {
+		_ = webhookAttempt(tx, a)
+	}
+	return nil, nil
+}
+
+// webhookAttempt records one outcome.
+func webhookAttempt(tx *bolt.Tx, c WebhookAttempt) error {
 	v := tx.Bucket(bucketOutbox).Get(c.Key)
 	if v == nil {
-		return nil, domainErr(ErrNotFound, "outbox event")
+		return domainErr(ErrNotFound, "outbox event")
 	}
 	var e OutboxEvent
 	decode(v, &e)
 	if c.Delivered || c.GiveUp {
 		mustDelete(tx, bucketOutbox, bytes.Clone(c.Key))
+		outboxLeft(tx, &e, c.At)
 		outcome := WebhookDropped
 		if c.Delivered {
 			outcome = WebhookDelivered
 		}
 		logWebhook(tx, c.Key, WebhookLogEntry{WABAID: e.WABAID, BusinessID: e.BusinessID, CreatedAt: e.CreatedAt,
 			Attempts: e.Attempts + 1, LastStatus: c.Status, LastAttemptAt: c.At, Outcome: outcome})
-		return nil, nil
+		return nil
 	}
 	e.Attempts++
 	e.LastStatus, e.LastAttemptAt, e.NextAt = c.Status, c.At, c.NextAt
 	mustPut(tx, bucketOutbox, bytes.Clone(c.Key), marshal(e))
-	return nil, nil
+	return nil
 }
 
 // Outcomes of a webhook event that left the outbox.

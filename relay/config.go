@@ -27,7 +27,8 @@ type Config struct {
 	RateWindow time.Duration
 	// SweepInterval is how often expired data is deleted; default 1h.
 	SweepInterval time.Duration
-	// MaxBlobSize bounds one uploaded media blob; default 16 MiB.
+	// MaxBlobSize bounds one uploaded media blob; default network.MaxBlobSize
+	// (a sealed 100 MB document, Meta's largest media).
 	MaxBlobSize int64
 	// MaxStoredPreKeys bounds the one-time prekeys stored per number; default 5000.
 	MaxStoredPreKeys int
@@ -64,7 +65,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.SweepInterval = time.Hour
 	}
 	if c.MaxBlobSize <= 0 {
-		c.MaxBlobSize = 16 << 20
+		c.MaxBlobSize = network.MaxBlobSize
 	}
 	if c.MaxStoredPreKeys <= 0 {
 		c.MaxStoredPreKeys = 5000

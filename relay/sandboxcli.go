@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/waedge/waedge/network"
 )
 
 // SandboxMain runs `sandbox phone create|send|inbox|sent|read|typing|report-spam|block|unblock|list`
@@ -33,7 +35,7 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		def = "http://127.0.0.1:8089"
 	}
 	relayURL := fs.String("relay", def, "relay base URL (WAEDGE_RELAY); waedge serve's embedded relay listens on --relay-addr")
-	num := fs.String("number", "", "the phone's number (digits)")
+	num := fs.String("number", "", "the phone's number, E.164 with or without the + (+4915100000001)")
 	tokenFlag := fs.String("relay-token", "", "the relay API's bearer token (WAEDGE_RELAY_TOKEN); prefer the file or the variable, a flag shows in the process list")
 	tokenFileDef := getenv("WAEDGE_RELAY_TOKEN_FILE")
 	if tokenFileDef == "" {
@@ -41,7 +43,7 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	}
 	tokenFile := fs.String("relay-token-file", tokenFileDef, "file holding the relay API's token (WAEDGE_RELAY_TOKEN_FILE); default: the embedded sandbox's, in --sandbox-dir of the default --data-dir")
 	name := fs.String("name", "", "profile name (create)")
-	to := fs.String("to", "", "recipient number: the business's display number, digits only (send, typing)")
+	to := fs.String("to", "", "recipient number: the business's display number, E.164 with or without the + (send, typing)")
 	text := fs.String("text", "", "text to send (send)")
 	typ := fs.String("type", "text", "message type (send): text, image, video, audio, document, sticker, location, contacts, reaction, button_reply, list_reply")
 	file := fs.String("file", "", "media file to send (send with a media type)")
@@ -61,6 +63,17 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			return 0
 		}
 		return 2
+	}
+	// Numbers as tenant create takes them (+E164) or as digits, the same.
+	for _, n := range []struct {
+		flag string
+		v    *string
+	}{{"number", num}, {"to", to}, {"business", business}} {
+		*n.v = strings.TrimPrefix(*n.v, "+")
+		if *n.v != "" && !network.ValidNumber(*n.v) {
+			fmt.Fprintf(stderr, "sandbox phone %s: --%s must be a phone number in E.164, with or without the +, e.g. +4915100000001 (3 to 15 digits)\n", verb, n.flag)
+			return 2
+		}
 	}
 	base := strings.TrimRight(*relayURL, "/")
 	phonePath := "/sandbox/phones/" + url.PathEscape(*num)

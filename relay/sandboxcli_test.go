@@ -48,3 +48,26 @@ func TestSandboxCLIToken(t *testing.T) {
 		}
 	}
 }
+
+// TestSandboxCLINumbers: numbers are taken as tenant create takes them
+// (+E164) or as digits, alike; anything else stops with an error that
+// says what a number must look like.
+func TestSandboxCLINumbers(t *testing.T) {
+	dir := t.TempDir()
+	tr := startRelay(t, Config{DataDir: dir})
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := SandboxMain(context.Background(), append(args, "--relay", tr.url), &out, &errb,
+			func(string) string { return "" }, filepath.Join(dir, TokenFileName))
+		return code, out.String(), errb.String()
+	}
+	if code, out, stderr := run("phone", "create", "--number", "+4915100000077", "--name", "Eve"); code != 0 || !strings.Contains(out, `"4915100000077"`) {
+		t.Fatalf("create with +E164: %d %s %s", code, out, stderr)
+	}
+	if code, out, stderr := run("phone", "inbox", "--number", "4915100000077"); code != 0 {
+		t.Fatalf("the same phone by its digits: %d %s %s", code, out, stderr)
+	}
+	if code, _, stderr := run("phone", "create", "--number", "0049-151", "--name", "X"); code != 2 || !strings.Contains(stderr, "E.164") {
+		t.Fatalf("malformed number: %d %s", code, stderr)
+	}
+}

@@ -195,7 +195,7 @@ func TestNewWABAHasHelloWorld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl, err := c.fsm.TemplateByName(got.WABAID, "hello_world", "en_US")
+	tpl, err := c.FSM().TemplateByName(got.WABAID, "hello_world", "en_US")
 	if err != nil {
 		t.Fatalf("no hello_world: %v", err)
 	}
@@ -207,7 +207,7 @@ func TestNewWABAHasHelloWorld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl2, err := c.fsm.TemplateByName(other.WABAID, "hello_world", "en_US")
+	tpl2, err := c.FSM().TemplateByName(other.WABAID, "hello_world", "en_US")
 	if err != nil || tpl2.ID == tpl.ID {
 		t.Fatalf("second WABA: %v, id %s", err, tpl2.ID)
 	}

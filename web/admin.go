@@ -231,17 +231,19 @@ func (a *adminAPI) outbox(c *fiber.Ctx) error {
 }
 
 // setPhoneLimits answers POST /admin/v1/phones/:id/limits
-// {"throughput_mps":N,"pair_per_minute":M} (0 restores a default).
+// {"throughput_mps":N,"pair_per_minute":M,"pair_burst":B} (0 restores a
+// default: 80, 10, 45).
 func (a *adminAPI) setPhoneLimits(c *fiber.Ctx) error {
 	var req struct {
 		ThroughputMPS int `json:"throughput_mps"`
 		PairPerMinute int `json:"pair_per_minute"`
+		PairBurst     int `json:"pair_burst"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
 	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSetPhoneLimits, raftfsm.SetPhoneLimits{
-		PhoneNumberID: strings.Clone(c.Params("id")), ThroughputMPS: req.ThroughputMPS, PairPerMinute: req.PairPerMinute})
+		PhoneNumberID: strings.Clone(c.Params("id")), ThroughputMPS: req.ThroughputMPS, PairPerMinute: req.PairPerMinute, PairBurst: req.PairBurst})
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,8 @@ package web
 
 import (
 	"errors"
+	"slices"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -18,27 +17,9 @@ const localBusiness = "waedge.business"
 
 // graphAPI serves the Graph-compatible Cloud API.
 type graphAPI struct {
-	d       Deps
-	msgs    *messages.Service
-	limits  *limiter
-	body    *bodies
-	members atomic.Int64 // cluster size, refreshed by share()
-	checked atomic.Int64 // unix ns of the last refresh
-}
-
-// share is this node's fraction of the cluster-wide rate limits.
-func (g *graphAPI) share(c *fiber.Ctx) float64 {
-	now := g.d.Now().UnixNano()
-	if now-g.checked.Load() > int64(5*time.Second) {
-		if st, err := g.d.Cluster.Status(c.UserContext()); err == nil && len(st.Members) > 0 {
-			g.members.Store(int64(len(st.Members)))
-		}
-		g.checked.Store(now)
-	}
-	if n := g.members.Load(); n > 1 {
-		return 1 / float64(n)
-	}
-	return 1
+	d    Deps
+	msgs *messages.Service
+	body *bodies
 }
 
 // auth resolves the API access token to its business, from the headers
@@ -95,6 +76,11 @@ func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	view := phoneView(p, fields)
 	if err := g.phoneExtras(p.ID, fields, view); err != nil {
 		return err
+	}
+	if slices.Contains(fields.Names(), "webhook_configuration") {
+		if view["webhook_configuration"], err = g.webhookConfiguration(t); err != nil {
+			return err
+		}
 	}
 	return c.JSON(view)
 }

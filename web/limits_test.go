@@ -24,9 +24,9 @@ func TestRateLimits(t *testing.T) {
 		}
 		return code, decodeEnvelope(t, out).Error.Code
 	}
-	// Pair rate: a burst of 5 to one consumer, then 131056; others unaffected.
+	// Pair rate: a burst of 45 to one consumer, then 131056; others unaffected.
 	h.openWindow(pn, "15551110000", start)
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 45; i++ {
 		if code, gc := send("15551110000"); code != 200 {
 			t.Fatalf("burst message %d: %d/%d", i, code, gc)
 		}

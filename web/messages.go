@@ -45,10 +45,7 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"success": true})
 	}
 	wamid, err := g.msgs.Send(c.UserContext(), messages.Send{Tenant: t, Request: req,
-		Media: func(m cloudapi.MediaRef) error { return g.checkMediaID(c, m) },
-		Admit: func(phone raftfsm.Phone, waID string) error {
-			return g.limits.allow(phone, waID, g.d.Now(), g.share(c))
-		}})
+		Media: func(m cloudapi.MediaRef) error { return g.checkMediaID(c, m) }})
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,6 @@ func TestSendMessages(t *testing.T) {
 		status, code           int
 	}{
 		{"invalid body", a["access_token"], url, `{"messaging_product":"whatsapp","to":"15551234567","type":"text"}`, 400, 131008},
-		{"window closed", a["access_token"], url, `{"messaging_product":"whatsapp","to":"15559999999","text":{"body":"hi"}}`, 400, 131047},
 		{"recipient is sender", a["access_token"], url, `{"messaging_product":"whatsapp","to":"+15550001000","text":{"body":"hi"}}`, 400, 131021},
 		{"other business's number", b["access_token"], url, bodies["text"], 400, 100},
 		{"missing number", a["access_token"], "/v21.0/123456789/messages", bodies["text"], 400, 100},
@@ -114,6 +113,20 @@ func TestSendMessages(t *testing.T) {
 	if n := h.c.fsm.MessageCount(); n != stored {
 		t.Fatalf("rejected requests stored %d messages", n-stored)
 	}
+	// Outside the window a free-form send is accepted, as by Meta, and
+	// fails at once (reported by a 131047 status webhook).
+	acceptedFailed := func(name, to string) {
+		t.Helper()
+		code, out := h.do("POST", url, a["access_token"], `{"messaging_product":"whatsapp","to":"`+to+`","text":{"body":"hi"}}`)
+		var r cloudapi.SendResponse
+		if code != 200 || json.Unmarshal(out, &r) != nil || len(r.Messages) != 1 {
+			t.Fatalf("%s: %d %s", name, code, out)
+		}
+		if m, err := h.c.fsm.MessageByID(r.Messages[0].ID); err != nil || m.Status != raftfsm.StatusFailed {
+			t.Fatalf("%s: stored %+v, %v", name, m, err)
+		}
+	}
+	acceptedFailed("window never opened", "15559999999")
 
 	// Templates need no open window, but must exist and be approved.
 	code, out := h.do("POST", url, a["access_token"], `{"messaging_product":"whatsapp","to":"15559999999","type":"template","template":{"name":"hello","language":{"code":"en_US"}}}`)
@@ -128,10 +141,7 @@ func TestSendMessages(t *testing.T) {
 
 	// A window older than 24 hours is closed.
 	h.openWindow(send, "15557777777", time.Now().Add(-25*time.Hour))
-	code, out = h.do("POST", url, a["access_token"], `{"messaging_product":"whatsapp","to":"15557777777","text":{"body":"late"}}`)
-	if code != 400 || decodeEnvelope(t, out).Error.Code != 131047 {
-		t.Fatalf("expired window: %d %s", code, out)
-	}
+	acceptedFailed("expired window", "15557777777")
 
 	// Mark as read: only messages received by this number.
 	in := h.openWindow(send, "15556666666", time.Now())

@@ -326,6 +326,14 @@ func permRoutes() map[string]permRoute {
 			return jsonReq(waba(w)+"/subscribed_apps", "")
 		}},
 		"GET " + node + "/phone_numbers": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(waba(w)+"/phone_numbers", "") }},
+		"POST " + node + "/subscriptions": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq("/v21.0/"+w.a["app_id"]+"/subscriptions", `{"object":"whatsapp_business_account","callback_url":"`+w.hook+`","verify_token":"v","fields":"messages"}`)
+		}},
+		"GET " + node + "/subscriptions":    {allow: apiA, prep: func(w *permWorld) request { return jsonReq("/v21.0/"+w.a["app_id"]+"/subscriptions", "") }},
+		"DELETE " + node + "/subscriptions": {allow: apiA, prep: func(w *permWorld) request { return jsonReq("/v21.0/"+w.a["app_id"]+"/subscriptions", "") }},
+		"GET /oauth/access_token": {allow: everyone, prep: func(w *permWorld) request {
+			return jsonReq("/oauth/access_token?grant_type=client_credentials&client_id="+w.a["app_id"]+"&client_secret="+w.a["app_secret"], "")
+		}},
 		"POST " + node + "/register": {allow: apiA, prep: func(w *permWorld) request {
 			return jsonReq(pn(w)+"/register", `{"messaging_product":"whatsapp","pin":"123456"}`)
 		}},

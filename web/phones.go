@@ -159,9 +159,15 @@ func (g *graphAPI) updatePhone(c *fiber.Ctx) error {
 	}
 	var req struct {
 		PIN string `json:"pin"`
+		// WebhookConfiguration is the number's webhook override
+		// (webhookconfig.go).
+		WebhookConfiguration json.RawMessage `json:"webhook_configuration"`
 	}
 	if err := phoneBody(c, &req); err != nil {
 		return err
+	}
+	if req.WebhookConfiguration != nil && req.PIN == "" {
+		return g.setPhoneWebhook(c, t, req.WebhookConfiguration)
 	}
 	if req.PIN == "" {
 		return graph.ErrMissingParameter.With("pin is required")

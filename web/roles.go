@@ -411,21 +411,16 @@ func (a *adminAPI) revokeToken(c *fiber.Ctx) error {
 }
 
 // businessWebhooks answers GET /admin/v1/businesses/:id/webhooks: the
-// webhook subscription of each of the business's WABAs (callback URL, app,
-// since when). The delivery log is /admin/v1/webhooks/outbox.
+// webhook subscription of each of the business's WABAs with the callback
+// of every level (app, WABA override, phone-number overrides) and the one
+// in effect (webhookLevels). The delivery log is /admin/v1/webhooks/outbox.
 func (a *adminAPI) businessWebhooks(c *fiber.Ctx) error {
 	fsm := a.d.Cluster.FSM()
 	wabas, err := a.businessWABAs(c)
 	if err != nil {
 		return err
 	}
-	type row struct {
-		WABAID      string `json:"waba_id"`
-		AppID       string `json:"app_id"`
-		CallbackURL string `json:"callback_url"`
-		CreatedAt   int64  `json:"created_at"`
-	}
-	out := []row{}
+	out := []webhookRow{}
 	for _, waba := range wabas {
 		s, err := fsm.Subscription(waba)
 		if errors.Is(err, raftfsm.ErrNotFound) {
@@ -434,7 +429,11 @@ func (a *adminAPI) businessWebhooks(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		out = append(out, row{WABAID: s.WABAID, AppID: s.AppID, CallbackURL: s.CallbackURL, CreatedAt: s.CreatedAt / 1000})
+		r, err := webhookLevels(fsm, s)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
 	}
 	return c.JSON(fiber.Map{"data": out})
 }

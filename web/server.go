@@ -154,7 +154,7 @@ func New(d Deps) *fiber.App {
 		serveConsole(app, d, body)
 	}
 
-	api := &graphAPI{d: d, limits: newLimiter(), body: body,
+	api := &graphAPI{d: d, body: body,
 		msgs: messages.New(messages.Deps{Cluster: d.Cluster, Sealer: d.Sealer, Identities: d.Identities, Now: d.Now})}
 	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.deleteNode)
@@ -164,6 +164,10 @@ func New(d Deps) *fiber.App {
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscribe)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.subscriptions)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>/subscribed_apps", api.auth, api.unsubscribe)
+	app.Post("/:node<regex(^[0-9]{1,32}$)>/subscriptions", api.auth, api.subscribeApp)
+	app.Get("/:node<regex(^[0-9]{1,32}$)>/subscriptions", api.auth, api.appSubscriptions)
+	app.Delete("/:node<regex(^[0-9]{1,32}$)>/subscriptions", api.auth, api.unsubscribeApp)
+	app.Get("/oauth/access_token", api.appAccessToken)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.postNode)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/phone_numbers", api.auth, api.phoneNumbers)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/register", api.auth, api.register(true))

@@ -199,6 +199,9 @@ func TestMessagingLimitAndQualityFields(t *testing.T) {
 	if code, out := h.do("POST", "/admin/v1/phones/"+pid+"/tier", "admin-tok", `{"tier":"TIER_250"}`); code != 200 {
 		t.Fatalf("set tier: %d %s", code, out)
 	}
+	if code, out := h.do("POST", "/admin/v1/phones/"+pid+"/limits", "admin-tok", `{"throughput_mps":100000}`); code != 200 {
+		t.Fatalf("set limits: %d %s", code, out)
+	}
 	// 249 consumers reached with templates in the last 24 hours…
 	now := time.Now()
 	var cmds [][]byte

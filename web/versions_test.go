@@ -94,6 +94,14 @@ func versionCases() map[string][]versionCase {
 		"GET " + node + "/block_users":    {{prep: at("/PN/block_users", "")}},
 		"POST " + node + "/block_users":   {{prep: at("/PN/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)}},
 		"DELETE " + node + "/block_users": {{prep: at("/PN/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)}},
+		"POST " + node + "/subscriptions": {{prep: func(w *permWorld) request {
+			return jsonReq("/"+w.a["app_id"]+"/subscriptions", `{"object":"whatsapp_business_account","callback_url":"`+w.hook+`","verify_token":"v"}`)
+		}}},
+		"GET " + node + "/subscriptions":    {{prep: func(w *permWorld) request { return jsonReq("/"+w.a["app_id"]+"/subscriptions", "") }}},
+		"DELETE " + node + "/subscriptions": {{prep: func(w *permWorld) request { return jsonReq("/"+w.a["app_id"]+"/subscriptions", "") }}},
+		"GET /oauth/access_token": {{prep: func(w *permWorld) request {
+			return jsonReq("/oauth/access_token?grant_type=client_credentials&client_id="+w.a["app_id"]+"&client_secret="+w.a["app_secret"], "")
+		}}},
 		"GET " + node + "/message_templates": {{prep: func(w *permWorld) request {
 			template(w)
 			template(w)

@@ -129,14 +129,15 @@ func (g *graphAPI) subscribe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if callback == "" {
-		return graph.ErrMissingParameter.With("override_callback_uri is required: waedge has no app-level callback")
-	}
-	if verifyToken == "" {
-		return graph.ErrMissingParameter.With("verify_token is required with override_callback_uri")
-	}
-	if err := g.verifyCallback(c.UserContext(), callback, verifyToken); err != nil {
-		return err
+	// Without override_callback_uri the WABA's events go to the app's
+	// callback (POST /{app-id}/subscriptions), or a number's override.
+	if callback != "" {
+		if verifyToken == "" {
+			return graph.ErrMissingParameter.With("verify_token is required with override_callback_uri")
+		}
+		if err := g.verifyCallback(c.UserContext(), callback, verifyToken); err != nil {
+			return err
+		}
 	}
 	ts, err := g.d.Cluster.FSM().TenantsByBusiness(w.BusinessID)
 	if err != nil || len(ts) == 0 {
@@ -166,10 +167,11 @@ func (g *graphAPI) subscriptions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"data": []any{fiber.Map{
-		"whatsapp_business_api_data": fiber.Map{"id": s.AppID, "name": "waedge"},
-		"override_callback_uri":      s.CallbackURL,
-	}}})
+	row := fiber.Map{"whatsapp_business_api_data": fiber.Map{"id": s.AppID, "name": "waedge"}}
+	if s.CallbackURL != "" {
+		row["override_callback_uri"] = s.CallbackURL
+	}
+	return c.JSON(fiber.Map{"data": []any{row}})
 }
 
 // unsubscribe answers DELETE /{waba-id}/subscribed_apps.

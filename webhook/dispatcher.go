@@ -87,7 +87,20 @@ type Dispatcher struct {
 	// wake asks for a scan now: an endpoint slot was freed, so waiting for
 	// the next poll would leave it idle.
 	wake chan struct{}
+	// outcomes feeds the recorder (record): the outcomes of a round are
+	// replicated by one command.
+	outcomes chan outcome
 }
+
+// outcome is one attempt waiting to be replicated; done closes when the
+// command carrying it committed (or failed to).
+type outcome struct {
+	a    raftfsm.WebhookAttempt
+	done chan struct{}
+}
+
+// maxRound bounds the outcomes one CmdWebhookAttempts carries.
+const maxRound = 1024
 
 // New returns a dispatcher; run it with Run as a leader-only worker.
 func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
@@ -126,7 +139,7 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	// every POST would dial (and TLS-handshake) anew.
 	client := cfg.Egress.Client(egress.ClientConfig{Timeout: 10 * time.Second, IdleConnsPerHost: cfg.PerEndpoint})
 	return &Dispatcher{p: p, cfg: cfg, client: client, logger: logger, inflight: map[string]bool{}, perURL: map[string]int{}, settled: map[string]uint64{},
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), outcomes: make(chan outcome, maxRound)}
 }
 
 // Backoff is the delay before attempt n+1 after n failed attempts.
@@ -146,6 +159,11 @@ const wakeGap = 2 * time.Millisecond
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.recorder(ctx)
+	}()
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
 	for {
@@ -173,10 +191,19 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	if err != nil {
 		return err
 	}
+	appHooks, err := d.p.FSM().AppWebhooks()
+	if err != nil {
+		return err
+	}
+	phoneHooks, err := d.p.FSM().PhoneWebhooks()
+	if err != nil {
+		return err
+	}
 	now := d.cfg.Now().UnixMilli()
 	type job struct {
 		e   raftfsm.OutboxEvent
 		sub raftfsm.Subscription
+		url string // the callback, with Meta's precedence (raftfsm.CallbackFor)
 	}
 	// Each subscription's app (its signing secret) is read once per scan.
 	apps := map[string]*raftfsm.App{}
@@ -207,7 +234,9 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	}, func(e raftfsm.OutboxEvent) bool {
 		scanned++
 		last = e.Key
-		if e.NextAt > now {
+		if e.NextAt > now || e.Held {
+			// Held: an older event of the same message is still queued;
+			// the state machine releases this one when that one leaves.
 			return scanned < d.cfg.Scan
 		}
 		sub, ok := subs[e.WABAID]
@@ -215,19 +244,20 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			unsubscribed = append(unsubscribed, e.Key) // nothing to deliver to
 			return scanned < d.cfg.Scan
 		}
+		url := raftfsm.CallbackFor(sub, e.PhoneNumberID, appHooks, phoneHooks)
 		d.mu.Lock()
-		free := d.perURL[sub.CallbackURL] < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
+		free := d.perURL[url] < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
 		if free {
 			d.inflight[string(e.Key)] = true
-			d.perURL[sub.CallbackURL]++
+			d.perURL[url]++
 		}
 		d.mu.Unlock()
 		if free {
-			jobs = append(jobs, job{e, sub})
+			jobs = append(jobs, job{e, sub, url})
 		} else {
-			full[sub.CallbackURL] = true
+			full[url] = true
 		}
-		return len(full) < len(subs) && scanned < d.cfg.Scan
+		return scanned < d.cfg.Scan && (len(full) < len(subs) || len(phoneHooks) > 0)
 	})
 	// Next scan: after the last event looked at when this one stopped at
 	// its bound, from the head when it saw the whole queue.
@@ -244,18 +274,18 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			apps[j.sub.AppID] = app
 		}
 		wg.Add(1)
-		go func(e raftfsm.OutboxEvent, sub raftfsm.Subscription) {
+		go func(e raftfsm.OutboxEvent, url string) {
 			defer wg.Done()
-			a, ok := d.attempt(ctx, e, sub, app)
+			a, ok := d.attempt(ctx, e, url, app)
 			d.mu.Lock()
-			d.perURL[sub.CallbackURL]--
+			d.perURL[url]--
 			d.mu.Unlock()
 			select {
 			case d.wake <- struct{}{}:
 			default: // a scan is already due
 			}
 			if ok {
-				d.report(ctx, a)
+				d.record(ctx, a)
 			}
 			// Only now may a scan pick the event again: its outcome is
 			// committed (or failed to be, and it is retried as queued).
@@ -263,10 +293,14 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			delete(d.inflight, string(e.Key))
 			d.settled[string(e.Key)] = d.scanGen
 			d.mu.Unlock()
-		}(j.e, j.sub)
+		}(j.e, j.url)
 	}
+	var dropped []chan struct{}
 	for _, k := range unsubscribed {
-		d.report(ctx, raftfsm.WebhookAttempt{Key: k, GiveUp: true, Status: "unsubscribed", At: now})
+		dropped = append(dropped, d.submit(ctx, raftfsm.WebhookAttempt{Key: k, GiveUp: true, Status: "unsubscribed", At: now}))
+	}
+	for _, done := range dropped {
+		wait(ctx, done)
 	}
 	return err
 }
@@ -274,7 +308,7 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 // attempt makes one delivery, signed with app's secret, and returns its
 // outcome for the caller to replicate; ok is false when there is nothing
 // to record (leadership lost mid-attempt, or the app is missing).
-func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raftfsm.Subscription, app *raftfsm.App) (a raftfsm.WebhookAttempt, ok bool) {
+func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url string, app *raftfsm.App) (a raftfsm.WebhookAttempt, ok bool) {
 	if app == nil {
 		d.logger.Warn("webhook app missing", slog.String("waba_id", e.WABAID))
 		return a, false
@@ -288,14 +322,19 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 		return raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "unreadable", At: d.cfg.Now().UnixMilli()}, true
 	}
 	status := "error"
+	if url == "" {
+		// Subscribed, but no level has a callback yet: kept and retried,
+		// so setting one later delivers it.
+		status = "no_callback"
+	}
 	timeout := d.cfg.Timeout
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, sub.CallbackURL, bytes.NewReader(body))
-	if err == nil {
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, url, bytes.NewReader(body))
+	if err == nil && url != "" {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Hub-Signature-256", cloudapi.Sign(app.Secret, body))
 		req.Header.Set("User-Agent", "waedge-webhooks/1")
@@ -323,7 +362,9 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, sub raf
 		d.logger.Warn("webhook event dropped after retrying for the maximum time",
 			slog.String("waba_id", e.WABAID), slog.String("event", hex.EncodeToString(e.Key)), slog.Int("attempts", e.Attempts+1))
 	default:
-		a.NextAt = now.Add(d.Backoff(e.Attempts + 1)).UnixMilli()
+		// Rounded up to the next millisecond: the scan compares whole
+		// milliseconds, and a retry must never come before its back-off.
+		a.NextAt = now.Add(d.Backoff(e.Attempts+1) + time.Millisecond - 1).UnixMilli()
 	}
 	return a, true
 }
@@ -342,14 +383,72 @@ func (d *Dispatcher) open(e raftfsm.OutboxEvent) ([]byte, error) {
 // ErrNoOpener: the dispatcher was configured without Config.Open.
 var ErrNoOpener = errors.New("webhook: no opener configured for sealed bodies")
 
-func (d *Dispatcher) report(ctx context.Context, a raftfsm.WebhookAttempt) {
-	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdWebhookAttempt, a)
+// record replicates one outcome and returns when it is committed (or
+// leadership is lost). Outcomes are replicated in rounds by the recorder.
+func (d *Dispatcher) record(ctx context.Context, a raftfsm.WebhookAttempt) {
+	wait(ctx, d.submit(ctx, a))
+}
+
+// submit hands an outcome to the recorder; the channel closes when its
+// round is committed (or failed to be: the event stays queued).
+func (d *Dispatcher) submit(ctx context.Context, a raftfsm.WebhookAttempt) chan struct{} {
+	done := make(chan struct{})
+	select {
+	case d.outcomes <- outcome{a: a, done: done}:
+	case <-ctx.Done():
+		close(done)
+	}
+	return done
+}
+
+func wait(ctx context.Context, done chan struct{}) {
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// recorder replicates outcomes, one CmdWebhookAttempts per round: it
+// takes every outcome that arrived while the previous round was being
+// committed (group commit), so the cost of Raft and of Apply's command
+// overhead is shared by all the deliveries that finished meanwhile.
+func (d *Dispatcher) recorder(ctx context.Context) {
+	for {
+		var round []outcome
+		select {
+		case <-ctx.Done():
+			return
+		case o := <-d.outcomes:
+			round = append(round, o)
+		}
+	drain:
+		for len(round) < maxRound {
+			select {
+			case o := <-d.outcomes:
+				round = append(round, o)
+			default:
+				break drain
+			}
+		}
+		attempts := make([]raftfsm.WebhookAttempt, len(round))
+		for i, o := range round {
+			attempts[i] = o.a
+		}
+		d.propose(ctx, raftfsm.CmdWebhookAttempts, raftfsm.WebhookAttempts{Attempts: attempts})
+		for _, o := range round {
+			close(o.done)
+		}
+	}
+}
+
+func (d *Dispatcher) propose(ctx context.Context, t raftfsm.CommandType, payload any) {
+	cmd, err := raftfsm.EncodeCommand(t, payload)
 	if err != nil {
 		return
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := d.p.Propose(pctx, cmd); err != nil && ctx.Err() == nil {
-		d.logger.Warn("recording webhook attempt failed", slog.Any("err", fmt.Errorf("propose: %w", err)))
+		d.logger.Warn("recording webhook attempts failed", slog.Any("err", fmt.Errorf("propose: %w", err)))
 	}
 }
