@@ -48,7 +48,8 @@ func openAPIPath(pattern string) (string, []map[string]any) {
 }
 
 // publicPaths need no credential.
-var publicPaths = map[string]bool{"/": true, "/healthz": true, "/readyz": true, "/openapi.json": true}
+var publicPaths = map[string]bool{"/": true, "/healthz": true, "/readyz": true, "/openapi.json": true,
+	"/oauth/access_token": true} // the app authenticates with its id and secret in the query
 
 // openAPIDoc builds the document of routes.
 func openAPIDoc(routes []fiber.Route, admin []adminRoute, server string) fiber.Map {
