@@ -566,6 +566,13 @@ func (n *Node) Ready() bool {
 	if n.raft.AppliedIndex() < n.raft.CommitIndex() {
 		return false
 	}
+	// A new leader's commit index only moves once it commits an entry of
+	// its own term; until its barrier has applied the earlier log (after a
+	// restart, the state machine may replay from its last checkpoint) it
+	// would answer from a state that lags what was acknowledged.
+	if st == raft.Leader && (n.workers == nil || !n.workers.caughtUp()) {
+		return false
+	}
 	return n.isMember()
 }
 

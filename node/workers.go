@@ -146,6 +146,14 @@ func (s *workerSet) stepDown() {
 	s.n.logger.Info("leader workers stopped")
 }
 
+// caughtUp reports whether this node, as leader, has applied everything
+// committed in earlier terms (its leadership barrier completed).
+func (s *workerSet) caughtUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ctx != nil
+}
+
 func (s *workerSet) stop() {
 	s.once.Do(func() { close(s.stopped) })
 }

@@ -25,6 +25,18 @@ type adminAPI struct {
 	body *bodies
 }
 
+// unknownToken answers a token this replica does not know: 401, unless the
+// replica is still catching up (after a restart it may replay the log from
+// its last checkpoint, or a new leader may not have applied earlier terms
+// yet) — then the token may simply not be applied here yet, and the client
+// is told to retry (503) rather than that its token is wrong.
+func unknownToken(d Deps) error {
+	if !d.Cluster.Ready() {
+		return cluster.ErrNotReady
+	}
+	return graph.ErrAuth
+}
+
 // auth admits the admin kinds of token (admin, operator, business admin);
 // which routes each may call is the adminRoutes table. API tokens serve
 // only the Graph routes. It looks at the headers only: the body is read
@@ -44,7 +56,7 @@ func (a *adminAPI) auth(c *fiber.Ctx) error {
 	}
 	tok, err := tenant.Authenticate(a.d.Cluster.FSM(), b)
 	if err != nil {
-		return graph.ErrAuth
+		return unknownToken(a.d)
 	}
 	if roleOf(tok.Kind) == 0 {
 		return graph.ErrPermission.With("an admin, operator or business admin token is required")

@@ -27,7 +27,7 @@ type graphAPI struct {
 func (g *graphAPI) auth(c *fiber.Ctx) error {
 	tok, err := tenant.Authenticate(g.d.Cluster.FSM(), bearer(c))
 	if err != nil {
-		return graph.ErrAuth
+		return unknownToken(g.d)
 	}
 	if tok.Kind != raftfsm.TokenAPI || tok.BusinessID == "" {
 		return graph.ErrPermission.With("an access token of a business is required")
