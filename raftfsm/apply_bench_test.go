@@ -90,6 +90,9 @@ func benchApplyAccept(b *testing.B, f *FSM, consumers, per int) {
 	a := &applier{t: b, f: f}
 	a.mustApply(tenantCmd(b, 1, "+15551234567"))
 	a.mustApply(cmd(b, CmdSetMessagingTier, SetMessagingTier{PhoneNumberID: "3001", Tier: TierUnlimited}))
+	// A message a millisecond: the limits lifted, as bench accept does
+	// (they are still checked, and their buckets written, per message).
+	a.mustApply(cmd(b, CmdSetPhoneLimits, SetPhoneLimits{PhoneNumberID: "3001", ThroughputMPS: 100_000, PairPerMinute: 100_000}))
 	a.mustApply(cmd(b, CmdSubmitTemplate, SubmitTemplate{Template: Template{ID: "77", WABAID: "2001", BusinessID: "1001",
 		Name: "hello", Language: "en", Category: "UTILITY", CreatedAt: 1700000000000}}))
 	content := make([]byte, 300)

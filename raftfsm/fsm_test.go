@@ -707,6 +707,7 @@ func BenchmarkApplyAcceptMessages(b *testing.B) {
 	a := &applier{t: b, f: openFSM(b)}
 	a.mustApply(tenantCmd(b, 1, "+15551234567"))
 	a.mustApply(cmd(b, CmdSetMessagingTier, SetMessagingTier{PhoneNumberID: "3001", Tier: TierUnlimited}))
+	a.mustApply(cmd(b, CmdSetPhoneLimits, SetPhoneLimits{PhoneNumberID: "3001", ThroughputMPS: 100_000, PairPerMinute: 100_000}))
 	content := make([]byte, 120)
 	peer := make([]byte, 60)
 	const per = 256
