@@ -48,4 +48,4 @@ fi
 packaging/test-container.sh
 
 echo "== black-box tests (real processes)"
-go test -count=1 -timeout 8m ./e2e/...
+go test -count=1 -timeout 15m ./e2e/...   # includes building an older revision for the rolling-upgrade test
