@@ -29,7 +29,7 @@ func upgradeFrom(t *testing.T) string {
 }
 
 // buildRevision builds the waedge of git revision rev (in a temporary
-// worktree) and returns the binary and the revision's commit.
+// clone) and returns the binary and the revision's commit.
 func buildRevision(t *testing.T, rev string) (string, string) {
 	t.Helper()
 	out, err := exec.Command("git", "rev-parse", "--verify", rev+"^{commit}").Output()
@@ -38,13 +38,24 @@ func buildRevision(t *testing.T, rev string) (string, string) {
 	}
 	commit := strings.TrimSpace(string(out))
 	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	if b, err := exec.Command("git", "worktree", "add", "--detach", src, commit).CombinedOutput(); err != nil {
-		t.Fatalf("git worktree add: %v\n%s", err, b)
-	}
-	t.Cleanup(func() { _ = exec.Command("git", "worktree", "remove", "--force", src).Run() })
+	src := cloneAt(t, commit)
 	bin := buildAt(t, src, dir)
 	return bin, commit
+}
+
+// cloneAt clones this repository into a temporary directory at commit. A
+// clone, not a `git worktree`: nothing is registered in this repository,
+// so an interrupted test leaves nothing behind in it.
+func cloneAt(t *testing.T, commit string) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	if b, err := exec.Command("git", "clone", "--quiet", "--no-checkout", "..", src).CombinedOutput(); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, b)
+	}
+	if b, err := exec.Command("git", "-C", src, "checkout", "--quiet", "--detach", commit).CombinedOutput(); err != nil {
+		t.Fatalf("git checkout %s: %v\n%s", commit, err, b)
+	}
+	return src
 }
 
 // TestBlackBoxRollingUpgrade: a three-process cluster of an older

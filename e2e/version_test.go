@@ -39,13 +39,7 @@ func TestVersionStamped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not a git checkout: %v", err) // the repository's tests run in one
 	}
-	clone := filepath.Join(t.TempDir(), "src")
-	if b, err := exec.Command("git", "clone", "--quiet", "--no-hardlinks", "..", clone).CombinedOutput(); err != nil {
-		t.Fatalf("git clone: %v\n%s", err, b)
-	}
-	if b, err := exec.Command("git", "-C", clone, "checkout", "--quiet", strings.TrimSpace(string(head))).CombinedOutput(); err != nil {
-		t.Fatalf("git checkout: %v\n%s", err, b)
-	}
+	clone := cloneAt(t, strings.TrimSpace(string(head)))
 	dir := t.TempDir()
 	v := versionOf(t, buildAt(t, clone, dir, "-buildvcs=true"))
 	if !strings.Contains(v, "commit "+strings.TrimSpace(string(head))[:12]) {

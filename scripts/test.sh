@@ -55,4 +55,5 @@ packaging/test-container.sh
 
 echo "== black-box tests (real processes; the console's screenshots go to test-output/_artifacts)"
 mkdir -p test-output
-WAEDGE_E2E=1 go test -count=1 -timeout 8m -artifacts -outputdir "$PWD/test-output" ./e2e/...
+# 15 minutes: the rolling-upgrade test builds an older revision.
+WAEDGE_E2E=1 go test -count=1 -timeout 15m -artifacts -outputdir "$PWD/test-output" ./e2e/...
