@@ -24,7 +24,8 @@ func memberView(t *testing.T, n *Node) map[string]cluster.Member {
 // TestStatusReachability: the leader's status reports every member it
 // hears from as reachable; a member that stops answering (as after kill
 // -9) turns unreachable, it is never shown as a healthy voter. A follower
-// vouches only for the leader.
+// hears only from the leader through Raft; the mutual-TLS probe settles
+// the other followers, so it too tells a live member from a dead one.
 func TestStatusReachability(t *testing.T) {
 	c := newTestCluster(t)
 	// others returns the nodes of live other than n.
@@ -48,7 +49,7 @@ func TestStatusReachability(t *testing.T) {
 		v, fv := memberView(t, leader), memberView(t, fs[0])
 		return v[leader.ID()].Reachability == reachSelf &&
 			v[fs[0].ID()].Reachability == reachable && v[fs[1].ID()].Reachability == reachable &&
-			fv[leader.ID()].Reachability == reachable && fv[fs[1].ID()].Reachability == reachUnknown &&
+			fv[leader.ID()].Reachability == reachable && fv[fs[1].ID()].Reachability == reachable &&
 			fv[fs[0].ID()].Reachability == reachSelf
 	})
 
@@ -64,7 +65,9 @@ func TestStatusReachability(t *testing.T) {
 			return false
 		}
 		v = memberView(t, leader)
-		return v[dead.ID()].Reachability == reachUnreachable && v[others(leader, live)[0].ID()].Reachability == reachable
+		fv := memberView(t, others(leader, live)[0])
+		return v[dead.ID()].Reachability == reachUnreachable && v[others(leader, live)[0].ID()].Reachability == reachable &&
+			fv[dead.ID()].Reachability == reachUnreachable && !fv[dead.ID()].Reachable
 	})
 	if m := v[dead.ID()]; m.LastContact == "" || m.Suffrage != "Voter" {
 		t.Errorf("unreachable member: %+v (want its last contact and suffrage)", m)
