@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/waedge/waedge/httptls"
+	"github.com/waedge/waedge/relay"
 )
 
 // cluster is what a scenario measures: either `waedge serve` processes
@@ -173,16 +174,18 @@ func (c *cluster) newProc(name string, extra, env []string) (*proc, error) {
 }
 
 // startRelay starts a `waedge relay` (the sandbox network the nodes and
-// hosted phones share) and returns its address.
-func (c *cluster) startRelay(ctx context.Context) (string, error) {
-	addr, err := c.ports.next()
+// hosted phones share) and returns its address and the bearer token of
+// its hosted-phone API (the relay writes it to relay.token in its data
+// dir at first start).
+func (c *cluster) startRelay(ctx context.Context) (addr, token string, err error) {
+	addr, err = c.ports.next()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	p := &proc{name: "relay", bin: c.bin, dataDir: filepath.Join(c.dir, "relay"), logPath: filepath.Join(c.dir, "relay.log")}
 	p.args = []string{"relay", "--addr", addr, "--data-dir", p.dataDir}
 	if err := p.start(); err != nil {
-		return "", err
+		return "", "", err
 	}
 	c.extra = append(c.extra, p)
 	err = poll(ctx, 30*time.Second, "the relay", func() (bool, error) {
@@ -196,7 +199,14 @@ func (c *cluster) startRelay(ctx context.Context) (string, error) {
 		_ = resp.Body.Close()
 		return resp.StatusCode == 200, nil
 	})
-	return addr, err
+	if err != nil {
+		return "", "", err
+	}
+	b, err := os.ReadFile(filepath.Join(p.dataDir, relay.TokenFileName))
+	if err != nil {
+		return "", "", fmt.Errorf("relay token: %w", err)
+	}
+	return addr, strings.TrimSpace(string(b)), nil
 }
 
 // start launches the process with its command line; its log is appended

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,7 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	}
 	c.keep = o.Keep
 	defer c.close()
-	relayAddr, err := c.startRelay(ctx)
+	relayAddr, relayToken, err := c.startRelay(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,6 +84,7 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+relayToken)
 		resp, err := relayAPI.Do(req)
 		if err != nil {
 			return err
@@ -112,7 +114,19 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	start := time.Now()
 	cnt = counter{}
 	done = pr.run("first messages (sessions)", 0, &cnt)
-	err = allOK(ctx, len(phones), conc, &cnt, func(ctx context.Context, i int) error { return phoneSend(ctx, i, "hello") })
+	// The business number registers its Signal identity with the relay
+	// once a leader's connector runs; until then a phone's first message
+	// finds no bundle ("number not registered"), so it is retried for a
+	// while instead of failing the run.
+	err = allOK(ctx, len(phones), conc, &cnt, func(ctx context.Context, i int) error {
+		return poll(ctx, 30*time.Second, "the business number on the relay", func() (bool, error) {
+			err := phoneSend(ctx, i, "hello")
+			if err != nil && strings.Contains(err.Error(), "not registered") {
+				return false, nil
+			}
+			return err == nil, err
+		})
+	})
 	if err == nil {
 		err = waitCount(ctx, &tally.inbound, int64(len(phones)), &cnt)
 	}

@@ -14,20 +14,7 @@ import (
 // runs the documented command at its smallest: three real processes and
 // the bare reference, one second each.
 func TestSmokeAcceptWithBaseline(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "waedge")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = ".."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "bench", "accept", "--senders", "2", "--duration", "1s", "--json", "--baseline")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
-	}
+	stdout, stderr := runBench(t, "accept", "--senders", "2", "--duration", "1s", "--json", "--baseline")
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if len(lines) != 1 {
 		t.Fatalf("want one JSON line, got %q", stdout.String())
@@ -52,6 +39,41 @@ func TestSmokeAcceptWithBaseline(t *testing.T) {
 	}
 	if got["errors"] != 0.0 {
 		t.Errorf("errors = %v\nstderr:\n%s", got["errors"], stderr.String())
+	}
+}
+
+// runBench builds the waedge binary (as e2e does) and runs `waedge bench`
+// with args, failing t if it exits non-zero.
+func runBench(t *testing.T, args ...string) (stdout, stderr *bytes.Buffer) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "waedge")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".."
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, append([]string{"bench"}, args...)...)
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bench %v: %v\nstderr:\n%s", args, err, stderr.String())
+	}
+	return stdout, stderr
+}
+
+// TestSmokeE2E runs the end-to-end scenario at its smallest (its own
+// relay with a few hosted phones, real Signal both ways): every message
+// arrives each way, with no error.
+func TestSmokeE2E(t *testing.T) {
+	stdout, stderr := runBench(t, "e2e", "--phones", "4", "--messages", "20", "--json")
+	var got map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &got); err != nil {
+		t.Fatalf("not one JSON object: %q: %v\nstderr:\n%s", stdout.String(), err, stderr.String())
+	}
+	if got["scenario"] != "e2e" || got["errors"] != 0.0 {
+		t.Fatalf("e2e: %s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 }
 
