@@ -16,42 +16,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/internal/poll"
 	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/raftfsm/fsmtest"
 	"github.com/waedge/waedge/seal"
 )
 
-// direct applies proposals straight to a real FSM.
+// direct is a one-node cluster over a real FSM, with the sealer the
+// events are sealed with.
 type direct struct {
-	fsm    *raftfsm.FSM
+	*fsmtest.Direct
 	sealer *seal.Sealer
-	mu     sync.Mutex
-	idx    uint64
-}
-
-func (d *direct) FSM() *raftfsm.FSM { return d.fsm }
-
-func (d *direct) Propose(_ context.Context, cmd []byte) (raftfsm.Result, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.idx++
-	r := d.fsm.Apply(&raft.Log{Index: d.idx, Term: 1, Type: raft.LogCommand, Data: raftfsm.EncodeEntry([][]byte{cmd})})
-	return r.([]raftfsm.Result)[0], nil
 }
 
 func (d *direct) must(t *testing.T, typ raftfsm.CommandType, payload any) {
 	t.Helper()
-	cmd, err := raftfsm.EncodeCommand(typ, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, _ := d.Propose(context.Background(), cmd); r.Err != nil {
-		t.Fatal(r.Err)
-	}
+	d.MustPropose(t, typ, payload)
 }
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
@@ -65,7 +47,7 @@ func setup(t *testing.T, callback string) *direct {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	d := &direct{fsm: f}
+	d := &direct{Direct: fsmtest.New(f)}
 	d.sealer = seal.New(d, keyring.KEK{1, 2, 3}, nil)
 	d.must(t, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "B", WABAID: "2",
 		PhoneNumberID: "3", DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s3cr3t", TokenID: "t",
@@ -140,7 +122,7 @@ func TestRetriesUntilDelivered(t *testing.T) {
 	})
 	// The delivery is recorded right after the receiver answered.
 	waitFor(t, "outbox emptied", 5*time.Second, func() bool {
-		ev, _ := d.fsm.Outbox(0)
+		ev, _ := d.FSM().Outbox(0)
 		return len(ev) == 0
 	})
 	cancel()
@@ -167,17 +149,17 @@ func TestFailedAttemptsAreRecordedAndDroppedAfterMaxAge(t *testing.T) {
 	defer cancel()
 	go func() { _ = disp.Run(ctx) }()
 	waitFor(t, "first attempt recorded", 5*time.Second, func() bool {
-		ev, _ := d.fsm.Outbox(0)
+		ev, _ := d.FSM().Outbox(0)
 		return len(ev) == 1 && ev[0].Attempts == 1
 	})
-	ev, _ := d.fsm.Outbox(0)
+	ev, _ := d.FSM().Outbox(0)
 	if ev[0].LastStatus != "500" || ev[0].NextAt < now.Add(59*time.Minute).UnixMilli() {
 		t.Fatalf("attempt record %+v", ev[0])
 	}
 	// Eight days later the next attempt fails and the event is dropped.
 	clock.Store(now.Add(8 * 24 * time.Hour).UnixNano())
 	waitFor(t, "event dropped", 5*time.Second, func() bool {
-		ev, _ := d.fsm.Outbox(0)
+		ev, _ := d.FSM().Outbox(0)
 		return len(ev) == 0
 	})
 }
@@ -186,7 +168,7 @@ func TestNoSubscriptionNoEvent(t *testing.T) {
 	d := setup(t, "http://127.0.0.1:1/")
 	d.must(t, raftfsm.CmdDeleteSubscription, raftfsm.DeleteSubscription{WABAID: "2", BusinessID: "1"})
 	inbound(t, d, 1, "x")
-	if ev, _ := d.fsm.Outbox(0); len(ev) != 0 {
+	if ev, _ := d.FSM().Outbox(0); len(ev) != 0 {
 		t.Fatal("event queued without a subscription")
 	}
 }
@@ -218,7 +200,7 @@ func TestEveryEventRetriedOnSchedule(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = disp.Run(ctx); close(done) }()
 	waitFor(t, "outbox emptied", 20*time.Second, func() bool {
-		ev, _ := d.fsm.Outbox(0)
+		ev, _ := d.FSM().Outbox(0)
 		return len(ev) == 0
 	})
 	cancel()
@@ -239,7 +221,7 @@ func TestEveryEventRetriedOnSchedule(t *testing.T) {
 		}
 	}
 	n := 0
-	if err := d.fsm.WebhookLog(func(_ []byte, e raftfsm.WebhookLogEntry) bool {
+	if err := d.FSM().WebhookLog(func(_ []byte, e raftfsm.WebhookLogEntry) bool {
 		if e.Outcome != raftfsm.WebhookDelivered || e.Attempts != fails+1 || e.LastStatus != "200" {
 			t.Fatalf("log entry %+v", e)
 		}
@@ -283,7 +265,7 @@ func TestPerEndpointConcurrencyLimit(t *testing.T) {
 	}
 	close(release)
 	waitFor(t, "every event delivered", 10*time.Second, func() bool {
-		ev, _ := d.fsm.Outbox(0)
+		ev, _ := d.FSM().Outbox(0)
 		return len(ev) == 0
 	})
 	cancel()

@@ -35,10 +35,10 @@ func attempted(t *testing.T, d *direct, disp *Dispatcher) string {
 	go func() { _ = disp.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	waitFor(t, "first attempt recorded", 15*time.Second, func() bool {
-		ev, _ := d.fsm.Outbox(0)
+		ev, _ := d.FSM().Outbox(0)
 		return len(ev) == 1 && ev[0].Attempts == 1
 	})
-	ev, _ := d.fsm.Outbox(0)
+	ev, _ := d.FSM().Outbox(0)
 	if ev[0].NextAt <= time.Now().UnixMilli() {
 		t.Errorf("the failed attempt is not retried after a back-off: next at %d", ev[0].NextAt)
 	}

@@ -50,7 +50,7 @@ func TestBackloggedEndpointDoesNotStarveOthers(t *testing.T) {
 
 	// Every backlogged event fails once and waits an hour.
 	waitFor(t, "every backlogged event tried once", 20*time.Second, func() bool {
-		evs, err := d.fsm.Outbox(0)
+		evs, err := d.FSM().Outbox(0)
 		if err != nil {
 			return false
 		}

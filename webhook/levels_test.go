@@ -38,14 +38,14 @@ func TestCallbackPrecedence(t *testing.T) {
 	emptied := func(what string) {
 		t.Helper()
 		waitFor(t, what, 10*time.Second, func() bool {
-			ev, _ := d.fsm.Outbox(0)
+			ev, _ := d.FSM().Outbox(0)
 			return len(ev) == 0
 		})
 	}
 
 	inbound(t, d, 1, "no callback yet")
 	waitFor(t, "a failed attempt", 10*time.Second, func() bool {
-		ev, _ := d.fsm.Outbox(0)
+		ev, _ := d.FSM().Outbox(0)
 		return len(ev) == 1 && ev[0].Attempts > 0 && ev[0].LastStatus == "no_callback"
 	})
 	d.must(t, raftfsm.CmdSetAppWebhook, raftfsm.SetAppWebhook{AppID: "4", BusinessID: "1", CallbackURL: srv.URL + "/app"})

@@ -109,7 +109,7 @@ func TestStatusesOfAMessageArriveInOrder(t *testing.T) {
 		d.must(t, raftfsm.CmdMessageStatuses, raftfsm.MessageStatuses{PhoneNumberID: "3", Updates: ups})
 	}
 	waitFor(t, "outbox emptied", 60*time.Second, func() bool {
-		ev, _ := d.fsm.Outbox(0)
+		ev, _ := d.FSM().Outbox(0)
 		return len(ev) == 0
 	})
 	mu.Lock()

@@ -132,7 +132,7 @@ func TestUnreachableReceiverComesBack(t *testing.T) {
 			// Down: every event is kept and retried (two failed attempts
 			// each, recorded with the failure's status).
 			waitFor(t, "two failed attempts of every event", 20*time.Second, func() bool {
-				ev, _ := d.fsm.Outbox(0)
+				ev, _ := d.FSM().Outbox(0)
 				if len(ev) != events {
 					t.Fatalf("%d of %d events left the outbox while the receiver was down", events-len(ev), events)
 				}
@@ -143,7 +143,7 @@ func TestUnreachableReceiverComesBack(t *testing.T) {
 				}
 				return true
 			})
-			ev, _ := d.fsm.Outbox(0)
+			ev, _ := d.FSM().Outbox(0)
 			for _, e := range ev {
 				if e.LastStatus != tc.status {
 					t.Fatalf("failed attempt recorded as %q, want %q", e.LastStatus, tc.status)
@@ -155,7 +155,7 @@ func TestUnreachableReceiverComesBack(t *testing.T) {
 
 			comeBack()
 			waitFor(t, "outbox drained", 20*time.Second, func() bool {
-				ev, _ := d.fsm.Outbox(0)
+				ev, _ := d.FSM().Outbox(0)
 				return len(ev) == 0
 			})
 			for i, b := range bodies {
@@ -164,7 +164,7 @@ func TestUnreachableReceiverComesBack(t *testing.T) {
 				}
 			}
 			n := 0
-			if err := d.fsm.WebhookLog(func(_ []byte, e raftfsm.WebhookLogEntry) bool {
+			if err := d.FSM().WebhookLog(func(_ []byte, e raftfsm.WebhookLogEntry) bool {
 				n++
 				if e.Outcome != raftfsm.WebhookDelivered || e.Attempts < 3 || e.LastStatus != "200" {
 					t.Errorf("delivery log entry %+v: want delivered with 200 after at least 3 attempts", e)
