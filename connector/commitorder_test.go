@@ -335,7 +335,7 @@ func TestOutboundNothingMovesBeforeTheSignalCommit(t *testing.T) {
 // though another consumer's message goes all the way through meanwhile.
 // Released, it is sent and decrypts.
 func TestOutboundHeldCommitHoldsTheEnvelope(t *testing.T) {
-	const held, other = "4915100000082", "4915100000083"
+	const held = "4915100000082"
 	held1 := make(chan string, 1)
 	release := make(chan struct{})
 	var once sync.Once
@@ -354,9 +354,7 @@ func TestOutboundHeldCommitHoldsTheEnvelope(t *testing.T) {
 	var released sync.Once
 	unblock := func() { released.Do(func() { close(release) }) }
 	t.Cleanup(unblock) // a failing test must not leave the connector blocked
-	if u.shardOf(held) == u.shardOf(other) {
-		t.Fatal("pick consumers on different shards")
-	}
+	other := u.onAnotherShard(held, 83)
 	phHeld, phOther := newTestPhone(t, held), newTestPhone(t, other)
 	phHeld.register(t, u.fn)
 	phOther.register(t, u.fn)
@@ -433,16 +431,7 @@ func TestInboundNoAckBeforeTheCommit(t *testing.T) {
 			t.Fatal("the commit was never asked for")
 		}
 		// Meanwhile another pair's envelope is decrypted, committed and acked.
-		// Consumer refs are keyed by the cluster's random key, so the shard
-		// of a number differs from run to run: take the first number that
-		// lands on another shard than consumer's.
-		otherNumber := ""
-		for i := 85; otherNumber == ""; i++ {
-			if n := fmt.Sprintf("49151000000%02d", i); u.shardOf(n) != u.shardOf(consumer) {
-				otherNumber = n
-			}
-		}
-		other := newTestPhone(t, otherNumber)
+		other := newTestPhone(t, u.onAnotherShard(consumer, 85))
 		u.deliver(other.envelope(t, u.fn, business, "ph.o1", "meanwhile"), "ph.o1")
 		nodetest.WaitFor(t, "the other pair's envelope acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.o1") == 1 })
 		if n := u.fn.ackCount("ph.h1"); n != 0 {
@@ -508,6 +497,18 @@ func TestInboundNoAckBeforeTheCommit(t *testing.T) {
 
 // shardOf is the shard index (of the default 64) of the pair (phone 3,
 // consumer), computed as run.shard does.
+// onAnotherShard returns the first test number 4915100000NNN, NNN from from
+// whose pair lands on another shard worker than consumer's. Consumer refs
+// are keyed by the cluster's random key, so the shard of a fixed number
+// changes from run to run (a fixed pair collided one time in 64).
+func (u *unit) onAnotherShard(consumer string, from int) string {
+	for i := from; ; i++ {
+		if n := fmt.Sprintf("4915100000%03d", i); u.shardOf(n) != u.shardOf(consumer) {
+			return n
+		}
+	}
+}
+
 func (u *unit) shardOf(consumer string) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte("3"))
