@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"os"
@@ -81,6 +82,20 @@ func TestBlackBoxTLSAuto(t *testing.T) {
 	}
 	if _, _, err := cli(t, "cluster", "status", "--server", "https://"+p.httpAddr, "--token-file", tokenFile); err == nil {
 		t.Fatal("cluster status trusted a self-signed certificate without --ca-file")
+	}
+	// waedge bench measures an HTTPS cluster with the same --ca-file.
+	adminToken, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := cli(t, "bench", "accept", "--target", "https://"+p.httpAddr, "--token", strings.TrimSpace(string(adminToken)),
+		"--ca-file", certFile, "--senders", "1", "--duration", "1s", "--json")
+	var res struct {
+		Accepted float64 `json:"accepted_per_s"`
+		Errors   float64 `json:"errors"`
+	}
+	if err != nil || json.Unmarshal([]byte(strings.TrimSpace(out)), &res) != nil || res.Accepted <= 0 || res.Errors != 0 {
+		t.Fatalf("bench accept over HTTPS with --ca-file: %v %+v\n%s%s", err, res, out, errOut)
 	}
 
 	// A restart keeps the certificate (clients keep trusting it).

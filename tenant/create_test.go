@@ -29,7 +29,9 @@ func (c *fakeCluster) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, 
 
 func (c *fakeCluster) FSM() *raftfsm.FSM { return c.Direct.FSM() }
 
-func newFake(t *testing.T) *fakeCluster { return &fakeCluster{Direct: fsmtest.Open(t)} }
+func newFake(t *testing.T) *fakeCluster {
+	return &fakeCluster{Direct: fsmtest.Open(t).KeepProposals()}
+}
 
 var (
 	idShape     = regexp.MustCompile(`^[1-9][0-9]{14,15}$`)

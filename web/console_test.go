@@ -146,7 +146,7 @@ func TestConsoleCSRF(t *testing.T) {
 		cookie: s.cookie, csrf: s.csrf}); code != 200 {
 		t.Fatalf("POST with the CSRF token: %d %s", code, out)
 	}
-	entries, _ := w.c.fsm.AuditLog(nil, 1000)
+	entries, _ := w.c.FSM().AuditLog(nil, 1000)
 	var created []raftfsm.AuditRecord
 	for _, e := range entries {
 		if e.Record.Action == "tenant.create" {
@@ -233,7 +233,7 @@ func TestConsoleSessionExpiry(t *testing.T) {
 	}
 	s = w.session(resp, out)
 	var olgaID string
-	us, _ := w.c.fsm.ConsoleUsers()
+	us, _ := w.c.FSM().ConsoleUsers()
 	for _, u := range us {
 		if u.Name == "olga" {
 			olgaID = u.ID

@@ -20,7 +20,7 @@ func (h *mediaHarness) recordInbound(phoneID, waID string, msg cloudapi.InboundM
 	ctx := context.Background()
 	at := h.now()
 	wamid := cloudapi.NewWAMID(waID, false, [9]byte{byte(at.UnixNano()), byte(at.UnixNano() >> 8), byte(at.UnixNano() >> 16)})
-	p, err := h.c.fsm.Phone(phoneID)
+	p, err := h.c.FSM().Phone(phoneID)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -106,10 +106,10 @@ func TestConsumerEraseDeletesTheirMedia(t *testing.T) {
 		t.Fatalf("erase: %d %s", code, out)
 	}
 	for _, id := range want {
-		if _, err := h.c.fsm.Media(id); !errors.Is(err, raftfsm.ErrNotFound) {
+		if _, err := h.c.FSM().Media(id); !errors.Is(err, raftfsm.ErrNotFound) {
 			t.Fatalf("media %s after erase: %v", id, err)
 		}
-		if recs, chunks, _ := h.c.fsm.MediaStored(id); recs+chunks != 0 {
+		if recs, chunks, _ := h.c.FSM().MediaStored(id); recs+chunks != 0 {
 			t.Fatalf("media %s left %d records, %d chunks", id, recs, chunks)
 		}
 	}

@@ -88,7 +88,7 @@ func TestCallbackVerificationUniformError(t *testing.T) {
 	if hits.Load() != 0 {
 		t.Fatal("the verification followed a redirect")
 	}
-	if _, err := h.c.fsm.Subscription(a["waba_id"]); err == nil {
+	if _, err := h.c.FSM().Subscription(a["waba_id"]); err == nil {
 		t.Fatal("a failed verification stored a subscription")
 	}
 	// And the allowed receiver itself passes.

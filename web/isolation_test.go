@@ -71,7 +71,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 func dumpFSM(t *testing.T, h *harness) string {
 	t.Helper()
 	var sb strings.Builder
-	if err := h.c.fsm.Dump(&sb); err != nil {
+	if err := h.c.FSM().Dump(&sb); err != nil {
 		t.Fatal(err)
 	}
 	// The applied index moves with every proposal; compare data only.

@@ -172,12 +172,12 @@ func (h *mediaHarness) mustUpload(tenant map[string]string, query string, parts 
 // uploadErr expects a Graph error with gcode and no stored media at all.
 func (h *mediaHarness) uploadErr(gcode int, tenant map[string]string, query string, parts ...part) {
 	h.t.Helper()
-	before, beforeChunks, _ := h.c.fsm.MediaCount()
+	before, beforeChunks, _ := h.c.FSM().MediaCount()
 	code, b := h.upload(tenant, query, parts...)
 	if code == 200 || decodeEnvelope(h.t, b).Error.Code != gcode {
 		h.t.Fatalf("upload: %d %s, want code %d", code, b, gcode)
 	}
-	if recs, chunks, _ := h.c.fsm.MediaCount(); recs != before || chunks != beforeChunks {
+	if recs, chunks, _ := h.c.FSM().MediaCount(); recs != before || chunks != beforeChunks {
 		h.t.Fatalf("a failed upload left %d records %d chunks", recs-before, chunks-beforeChunks)
 	}
 }
@@ -458,7 +458,7 @@ func TestMediaChunkBoundaries(t *testing.T) {
 	}{{1, 1}, {raftfsm.MediaChunkSize - 1, 1}, {raftfsm.MediaChunkSize, 1}, {raftfsm.MediaChunkSize + 1, 2}, {3 * raftfsm.MediaChunkSize, 3}} {
 		id := h.mustUpload(h.a, q, file("text/plain", []byte("t"), tc.size))
 		h.checkStored(h.a, id, "text/plain", content([]byte("t"), tc.size))
-		m, err := h.c.fsm.Media(id)
+		m, err := h.c.FSM().Media(id)
 		if err != nil || m.Chunks != tc.chunks {
 			t.Fatalf("%d bytes: %d chunks (%v), want %d", tc.size, m.Chunks, err, tc.chunks)
 		}
@@ -466,7 +466,7 @@ func TestMediaChunkBoundaries(t *testing.T) {
 		// 1-byte file is too short to tell by search; it must still not be
 		// stored as itself).
 		for i := uint32(0); i < m.Chunks; i++ {
-			c, _ := h.c.fsm.MediaChunk(id, i)
+			c, _ := h.c.FSM().MediaChunk(id, i)
 			plain := content([]byte("t"), min(tc.size, 64))
 			chunkLen := min(int64(raftfsm.MediaChunkSize), tc.size-int64(i)*raftfsm.MediaChunkSize)
 			if int64(len(c)) <= chunkLen || (len(plain) >= 16 && bytes.Contains(c, plain)) {
@@ -558,7 +558,7 @@ func TestMediaURLAndIsolation(t *testing.T) {
 	if code, body := h.request("DELETE", "/v21.0/"+id, a["access_token"], nil, 0, ""); code != 400 || decodeEnvelope(t, body).Error.Code != 100 {
 		t.Fatalf("second delete: %d %s", code, body)
 	}
-	if recs, chunks, _ := h.c.fsm.MediaCount(); recs != 0 || chunks != 0 {
+	if recs, chunks, _ := h.c.FSM().MediaCount(); recs != 0 || chunks != 0 {
 		t.Fatalf("after delete: %d records %d chunks", recs, chunks)
 	}
 }
@@ -639,7 +639,7 @@ func TestMediaSealedUnderPhoneRetention(t *testing.T) {
 	h.checkStored(a, id, "image/png", want)
 	var copies [][]byte
 	for i := uint32(0); i < 2; i++ {
-		c, err := h.c.fsm.MediaChunk(id, i)
+		c, err := h.c.FSM().MediaChunk(id, i)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -658,7 +658,7 @@ func TestMediaSealedUnderPhoneRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.sealer.Forget(res.DestroyedKeys) // what every node's expire hook does
-	if recs, chunks, _ := h.c.fsm.MediaStored(id); recs+chunks != 0 {
+	if recs, chunks, _ := h.c.FSM().MediaStored(id); recs+chunks != 0 {
 		t.Fatalf("media left after expiry: %d records, %d chunks", recs, chunks)
 	}
 	fresh := seal.New(h.c, testKEK(), h.now)
@@ -792,7 +792,7 @@ func TestMediaIDsInHeaders(t *testing.T) {
 	if refCode != 400 || ref.Error.Code != 131053 {
 		t.Fatalf("top-level unknown id: %d %s", refCode, refOut)
 	}
-	stored := h.c.fsm.MessageCount()
+	stored := h.c.FSM().MessageCount()
 	for _, tc := range []struct{ name, body, field string }{
 		{"interactive, unknown id", interactive("image", unknown), "interactive.header.image.id"},
 		{"interactive, other business", interactive("image", foreign), "interactive.header.image.id"},
@@ -811,7 +811,7 @@ func TestMediaIDsInHeaders(t *testing.T) {
 			t.Fatalf("%s: %d %s, want %d %d naming %s", tc.name, code, out, refCode, ref.Error.Code, tc.field)
 		}
 	}
-	if n := h.c.fsm.MessageCount(); n != stored {
+	if n := h.c.FSM().MessageCount(); n != stored {
 		t.Fatalf("refused sends stored %d messages", n-stored)
 	}
 	for name, body := range map[string]string{"interactive": interactive("image", img), "template": template("image", img),
@@ -820,7 +820,7 @@ func TestMediaIDsInHeaders(t *testing.T) {
 			t.Fatalf("%s with own media: %d %s", name, code, out)
 		}
 	}
-	if n := h.c.fsm.MessageCount(); n != stored+3 {
+	if n := h.c.FSM().MessageCount(); n != stored+3 {
 		t.Fatalf("stored %d messages, want 3", n-stored)
 	}
 }

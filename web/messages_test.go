@@ -68,7 +68,7 @@ func TestSendMessages(t *testing.T) {
 			resp.Contacts[0].WAID != "15551234567" || resp.MessagingProduct != "whatsapp" {
 			t.Fatalf("%s: response %s", name, out)
 		}
-		m, err := h.c.fsm.MessageByID(resp.Messages[0].ID)
+		m, err := h.c.FSM().MessageByID(resp.Messages[0].ID)
 		if err != nil || m.Status != "accepted" || m.Direction != raftfsm.DirectionOut ||
 			m.PeerRef != h.sealer.ConsumerRef(send, "15551234567") {
 			t.Fatalf("%s: stored %+v %v", name, m, err)
@@ -92,7 +92,7 @@ func TestSendMessages(t *testing.T) {
 			t.Fatalf("%s: sealed content opens under another id", name)
 		}
 	}
-	stored := h.c.fsm.MessageCount()
+	stored := h.c.FSM().MessageCount()
 
 	// Rejections store nothing.
 	for _, tc := range []struct {
@@ -110,7 +110,7 @@ func TestSendMessages(t *testing.T) {
 			t.Fatalf("%s: %d %s", tc.name, code, out)
 		}
 	}
-	if n := h.c.fsm.MessageCount(); n != stored {
+	if n := h.c.FSM().MessageCount(); n != stored {
 		t.Fatalf("rejected requests stored %d messages", n-stored)
 	}
 	// Outside the window a free-form send is accepted, as by Meta, and
@@ -122,7 +122,7 @@ func TestSendMessages(t *testing.T) {
 		if code != 200 || json.Unmarshal(out, &r) != nil || len(r.Messages) != 1 {
 			t.Fatalf("%s: %d %s", name, code, out)
 		}
-		if m, err := h.c.fsm.MessageByID(r.Messages[0].ID); err != nil || m.Status != raftfsm.StatusFailed {
+		if m, err := h.c.FSM().MessageByID(r.Messages[0].ID); err != nil || m.Status != raftfsm.StatusFailed {
 			t.Fatalf("%s: stored %+v, %v", name, m, err)
 		}
 	}
@@ -149,7 +149,7 @@ func TestSendMessages(t *testing.T) {
 	if code != 200 || string(out) != `{"success":true}` {
 		t.Fatalf("mark read: %d %s", code, out)
 	}
-	if m, _ := h.c.fsm.MessageByID(in); m.Status != "read" {
+	if m, _ := h.c.FSM().MessageByID(in); m.Status != "read" {
 		t.Fatalf("status %q", m.Status)
 	}
 	code, out = h.do("POST", "/v21.0/"+b["phone_number_id"]+"/messages", b["access_token"], `{"messaging_product":"whatsapp","status":"read","message_id":"`+in+`"}`)
@@ -264,7 +264,7 @@ func TestSendFlowLocationRequestAndTemplateParams(t *testing.T) {
 		if code != 200 || json.Unmarshal(out, &resp) != nil || len(resp.Messages) != 1 {
 			t.Fatalf("%s: %d %s", tc.name, code, out)
 		}
-		m, err := h.c.fsm.MessageByID(resp.Messages[0].ID)
+		m, err := h.c.FSM().MessageByID(resp.Messages[0].ID)
 		if err != nil || m.Status != "accepted" {
 			t.Fatalf("%s: stored %+v %v", tc.name, m, err)
 		}
@@ -278,7 +278,7 @@ func TestSendFlowLocationRequestAndTemplateParams(t *testing.T) {
 	}
 
 	// Refused: exact status and code, nothing stored.
-	stored := h.c.fsm.MessageCount()
+	stored := h.c.FSM().MessageCount()
 	for _, tc := range []struct {
 		name, body   string
 		status, code int
@@ -320,7 +320,7 @@ func TestSendFlowLocationRequestAndTemplateParams(t *testing.T) {
 			t.Fatalf("%s: %d %s, want %d code %d", tc.name, code, out, tc.status, tc.code)
 		}
 	}
-	if n := h.c.fsm.MessageCount(); n != stored {
+	if n := h.c.FSM().MessageCount(); n != stored {
 		t.Fatalf("refused sends stored %d messages", n-stored)
 	}
 }
@@ -331,7 +331,7 @@ func rawContains(t *testing.T, h *harness, s string) bool {
 	t.Helper()
 	needles := [][]byte{[]byte(s), []byte(hex.EncodeToString([]byte(s)))}
 	found := false
-	err := h.c.fsm.View(func(tx *bolt.Tx) error {
+	err := h.c.FSM().View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
 			return b.ForEach(func(k, v []byte) error {
 				for _, n := range needles {
@@ -371,7 +371,7 @@ func TestCallbackDataSealedAtRest(t *testing.T) {
 		t.Fatal("the callback data is stored in clear")
 	}
 	wamid := resp.Messages[0].ID
-	m, err := h.c.fsm.MessageByID(wamid)
+	m, err := h.c.FSM().MessageByID(wamid)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -425,9 +425,9 @@ func TestPermissionMatrix(t *testing.T) {
 		for _, p := range principals {
 			req := exp.prep(w)
 			before := stateWithoutAudit(t, w.harness)
-			auditBefore, _ := w.c.fsm.AuditLog(nil, 1<<20)
+			auditBefore, _ := w.c.FSM().AuditLog(nil, 1<<20)
 			code, body := w.send(r.Method, req.path, w.tokens[p], &req)
-			auditAfter, _ := w.c.fsm.AuditLog(nil, 1<<20)
+			auditAfter, _ := w.c.FSM().AuditLog(nil, 1<<20)
 			where := fmt.Sprintf("%s %s as %s", r.Method, req.path, p)
 			allowed := slices.Contains(exp.allow, p)
 			switch {
@@ -484,7 +484,7 @@ func TestPermissionMatrix(t *testing.T) {
 	// operator token ids embed their values, so only the tokens waedge
 	// issued itself are checked.)
 	var sb bytes.Buffer
-	entries, _ := w.c.fsm.AuditLog(nil, 1<<20)
+	entries, _ := w.c.FSM().AuditLog(nil, 1<<20)
 	for _, e := range entries {
 		fmt.Fprintf(&sb, "%+v\n", e.Record)
 	}

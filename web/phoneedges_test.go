@@ -178,7 +178,7 @@ func (h *harness) subscribeEcho(t *testing.T, tok, waba string) int {
 	if code, out := h.do("POST", "/v21.0/"+waba+"/subscribed_apps", tok, `{"override_callback_uri":"`+hook.URL+`","verify_token":"v"}`); code != 200 {
 		t.Fatalf("subscribe: %d %s", code, out)
 	}
-	evs, _ := h.c.fsm.Outbox(0)
+	evs, _ := h.c.FSM().Outbox(0)
 	return len(evs)
 }
 
@@ -186,7 +186,7 @@ func (h *harness) subscribeEcho(t *testing.T, tok, waba string) int {
 // its opened body.
 func (h *harness) onlyNewEvent(t *testing.T, waba string, before int) []byte {
 	t.Helper()
-	evs, _ := h.c.fsm.Outbox(0)
+	evs, _ := h.c.FSM().Outbox(0)
 	if len(evs) != before+1 {
 		t.Fatalf("%d events queued, want 1", len(evs)-before)
 	}

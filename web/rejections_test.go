@@ -18,7 +18,7 @@ import (
 func fullState(t *testing.T, h *harness) (state string, audit []string) {
 	t.Helper()
 	var sb strings.Builder
-	if err := h.c.fsm.Dump(&sb); err != nil {
+	if err := h.c.FSM().Dump(&sb); err != nil {
 		t.Fatal(err)
 	}
 	applied := "meta " + hex.EncodeToString([]byte("applied")) + "="
@@ -199,7 +199,7 @@ func TestRejectionsChangeNothing(t *testing.T) {
 	for _, r := range graph {
 		check(r, false)
 	}
-	audited, err := h.c.fsm.AuditLog(nil, 1<<20)
+	audited, err := h.c.FSM().AuditLog(nil, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestRejectionsChangeNothing(t *testing.T) {
 		check(r, true)
 	}
 	// The audit records of the refused admin calls say so.
-	entries, err := h.c.fsm.AuditLog(nil, 1<<20)
+	entries, err := h.c.FSM().AuditLog(nil, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

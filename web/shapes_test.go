@@ -19,7 +19,7 @@ func TestTemplateStatusErrors(t *testing.T) {
 	h.openWindow(a["phone_number_id"], "15551234567", time.Now())
 	send := "/v21.0/" + a["phone_number_id"] + "/messages"
 	body := `{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"promo","language":{"code":"en_US"}}}`
-	stored := h.c.fsm.MessageCount()
+	stored := h.c.FSM().MessageCount()
 	for _, tc := range []struct {
 		status       string
 		code, answer int
@@ -34,7 +34,7 @@ func TestTemplateStatusErrors(t *testing.T) {
 			t.Fatalf("%s template send: %d %s, want %d %d", tc.status, code, out, tc.code, tc.answer)
 		}
 	}
-	if n := h.c.fsm.MessageCount(); n != stored {
+	if n := h.c.FSM().MessageCount(); n != stored {
 		t.Fatalf("refused sends stored %d messages", n-stored)
 	}
 	if code, out := h.do("POST", "/admin/v1/templates/"+id+"/status", "admin-tok", `{"status":"APPROVED"}`); code != 200 {

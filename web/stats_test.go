@@ -7,18 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/waedge/waedge/raftfsm"
 )
 
 // proposeAll applies cmds as one Raft entry (one transaction).
 func (c *fakeCluster) proposeAll(t *testing.T, cmds [][]byte) {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.index++
-	for i, r := range c.fsm.Apply(&raft.Log{Index: c.index, Term: 1, Type: raft.LogCommand, Data: raftfsm.EncodeEntry(cmds)}).([]raftfsm.Result) {
+	rs, err := c.ProposeEntry(cmds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
 		if r.Err != nil {
 			t.Fatalf("command %d: %v", i, r.Err)
 		}
@@ -217,12 +216,12 @@ func TestMessagingLimitAndQualityFields(t *testing.T) {
 	if code, out := h.sendTemplate(a, "15557770250"); code != 200 {
 		t.Fatalf("250th: %d %s", code, out)
 	}
-	before := h.c.fsm.MessageCount()
+	before := h.c.FSM().MessageCount()
 	code, body := h.sendTemplate(a, "15557770251")
 	if e := decodeEnvelope(t, []byte(body)); code != 400 || e.Error.Code != 131064 {
 		t.Fatalf("251st: %d %s", code, body)
 	}
-	if h.c.fsm.MessageCount() != before {
+	if h.c.FSM().MessageCount() != before {
 		t.Fatal("refused send stored a message")
 	}
 	// Someone already reached may still be messaged.

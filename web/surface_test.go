@@ -318,7 +318,7 @@ func TestAccessLogKeepsSecretsOut(t *testing.T) {
 	if code, b := h.do("GET", "/v21.0/"+a["phone_number_id"]+"?fields=display_phone_number&phone=15550001111", a["access_token"], ""); code != 200 {
 		t.Fatalf("get phone: %d %s", code, b)
 	}
-	h.c.failAll = errors.New("bbolt: disk on fire")
+	h.c.Fail(errors.New("bbolt: disk on fire"))
 	if code, _ := h.do("POST", "/admin/v1/tenants", "admin-tok", `{"name":"Secret Name","phone":"+15559990000"}`); code != 500 {
 		t.Fatalf("internal failure answered %d", code)
 	}

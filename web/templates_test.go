@@ -155,7 +155,7 @@ func TestNamedTemplateParameters(t *testing.T) {
 			t.Fatalf("%s: %d %s, want %d", tc.name, code, out, tc.code)
 		}
 	}
-	if ts, _ := h.c.fsm.Templates(a["waba_id"]); len(ts) != 1 { // hello_world
+	if ts, _ := h.c.FSM().Templates(a["waba_id"]); len(ts) != 1 { // hello_world
 		t.Fatalf("rejected definitions stored %d templates", len(ts)-1)
 	}
 	code, out := h.do("POST", base, tok, def("NAMED", "Order {{order_id}}", headerEx, named, bodyEx))
@@ -180,7 +180,7 @@ func TestNamedTemplateParameters(t *testing.T) {
 		return `{"type":"text","parameter_name":"` + name + `","text":"` + text + `"}`
 	}
 	order := p("order_id", "42")
-	stored := h.c.fsm.MessageCount()
+	stored := h.c.FSM().MessageCount()
 	for _, tc := range []struct{ name, body, details string }{
 		{"missing", tpl(order, p("first_name", "Ana")), "body: parameter ship_date is missing"},
 		{"unknown name, right count", tpl(order, p("first_name", "Ana")+","+p("nickname", "A")), "body: parameter nickname is not in the template"},
@@ -195,14 +195,14 @@ func TestNamedTemplateParameters(t *testing.T) {
 			t.Fatalf("%s: %d %s, want 132000 %q", tc.name, code, out, tc.details)
 		}
 	}
-	if n := h.c.fsm.MessageCount(); n != stored {
+	if n := h.c.FSM().MessageCount(); n != stored {
 		t.Fatalf("refused sends stored %d messages", n-stored)
 	}
 	// Any order; no window needed for a template.
 	if code, out := h.do("POST", send, tok, tpl(order, p("ship_date", "May 1")+","+p("first_name", "Ana"))); code != 200 {
 		t.Fatalf("named send: %d %s", code, out)
 	}
-	if n := h.c.fsm.MessageCount(); n != stored+1 {
+	if n := h.c.FSM().MessageCount(); n != stored+1 {
 		t.Fatalf("the named send stored %d messages", n-stored)
 	}
 }
@@ -240,7 +240,7 @@ func TestTemplateReviewPolicy(t *testing.T) {
 	var queued int
 	events := func() []string {
 		t.Helper()
-		evs, _ := h.c.fsm.Outbox(0)
+		evs, _ := h.c.FSM().Outbox(0)
 		var out []string
 		for _, ev := range evs[queued:] {
 			body, err := h.sealer.Open(raftfsm.WebhookAAD(waba), ev.Body)
@@ -297,7 +297,7 @@ func TestTemplateReviewPolicy(t *testing.T) {
 	if st != "PENDING" || policy(a) != "manual" {
 		t.Fatalf("manual: %s", st)
 	}
-	if tpl, err := h.c.fsm.TemplateByID(id); err != nil || tpl.Status != "PENDING" {
+	if tpl, err := h.c.FSM().TemplateByID(id); err != nil || tpl.Status != "PENDING" {
 		t.Fatalf("stored %+v %v", tpl, err)
 	}
 	if evs := events(); len(evs) != 0 {

@@ -10,53 +10,33 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/hashicorp/raft"
 
 	"github.com/waedge/waedge/cluster"
 	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/raftfsm/fsmtest"
 	"github.com/waedge/waedge/seal"
 	"github.com/waedge/waedge/web"
 )
 
-// fakeCluster applies proposals straight to a real FSM.
+// fakeCluster is a one-node cluster over a real FSM (fsmtest.Direct),
+// with the rest of cluster.Cluster answered as a single healthy leader.
 type fakeCluster struct {
-	fsm     *raftfsm.FSM
-	mu      sync.Mutex
-	index   uint64
+	*fsmtest.Direct
 	ready   atomic.Bool
 	removed []string
-	failAll error
 }
 
 func newFake(t *testing.T) *fakeCluster {
-	f, err := raftfsm.Open(filepath.Join(t.TempDir(), "fsm.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	c := &fakeCluster{fsm: f}
+	c := &fakeCluster{Direct: fsmtest.Open(t)}
 	c.ready.Store(true)
 	return c
-}
-
-func (c *fakeCluster) Propose(_ context.Context, cmd []byte) (raftfsm.Result, error) {
-	if c.failAll != nil {
-		return raftfsm.Result{}, c.failAll
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.index++
-	rs := c.fsm.Apply(&raft.Log{Index: c.index, Term: 1, Type: raft.LogCommand, Data: raftfsm.EncodeEntry([][]byte{cmd})})
-	return rs.([]raftfsm.Result)[0], nil
 }
 
 func (c *fakeCluster) Status(context.Context) (cluster.Status, error) {
@@ -77,7 +57,6 @@ func (c *fakeCluster) RemoveNode(_ context.Context, id string) error {
 
 func (c *fakeCluster) TransferLeadership(context.Context) error { return nil }
 func (c *fakeCluster) Ready() bool                              { return c.ready.Load() }
-func (c *fakeCluster) FSM() *raftfsm.FSM                        { return c.fsm }
 
 func (c *fakeCluster) token(t *testing.T, tok, kind, business string) {
 	t.Helper()
@@ -301,19 +280,19 @@ func TestGraphNodeIsolation(t *testing.T) {
 
 func TestInternalErrorsAreHidden(t *testing.T) {
 	h := newHarness(t)
-	h.c.failAll = errors.New("bbolt: secret internal detail")
+	h.c.Fail(errors.New("bbolt: secret internal detail"))
 	code, b := h.do("POST", "/admin/v1/tenants", "admin-tok", `{"name":"X","phone":"+15554440000"}`)
 	if code != 500 || bytes.Contains(b, []byte("secret internal detail")) || decodeEnvelope(t, b).Error.Code != 131000 {
 		t.Fatalf("internal error: %d %s", code, b)
 	}
-	h.c.failAll = cluster.ErrNoLeader
+	h.c.Fail(cluster.ErrNoLeader)
 	code, b = h.do("POST", "/admin/v1/tenants", "admin-tok", `{"name":"X","phone":"+15554440000"}`)
 	if code != 503 || decodeEnvelope(t, b).Error.Code != 2 {
 		t.Fatalf("no leader: %d %s", code, b)
 	}
 	// Leadership lost mid-commit (as the forwarding RPC reports it): the
 	// client is told to retry, not that something broke.
-	h.c.failAll = fmt.Errorf("%w: remote", cluster.ErrOutcomeUnknown)
+	h.c.Fail(fmt.Errorf("%w: remote", cluster.ErrOutcomeUnknown))
 	code, b = h.do("POST", "/admin/v1/tenants", "admin-tok", `{"name":"X","phone":"+15554440000"}`)
 	if code != 503 || decodeEnvelope(t, b).Error.Code != 2 {
 		t.Fatalf("outcome unknown: %d %s", code, b)

@@ -30,7 +30,7 @@ func TestSubscribedApps(t *testing.T) {
 	if code != 400 || decodeEnvelope(t, out).Error.Code != 2200 {
 		t.Fatalf("bad token: %d %s", code, out)
 	}
-	if _, err := h.c.fsm.Subscription(a["waba_id"]); err == nil {
+	if _, err := h.c.FSM().Subscription(a["waba_id"]); err == nil {
 		t.Fatal("failed verification stored a subscription")
 	}
 	code, out = h.do("POST", url, a["access_token"], `{"override_callback_uri":"`+srv.URL+`/hook"}`)
@@ -55,7 +55,7 @@ func TestSubscribedApps(t *testing.T) {
 	}
 	// Template review results are queued as webhooks for the subscriber.
 	h.createTemplate(a["access_token"], a["waba_id"], "promo", "en", "Sale!")
-	evs, _ := h.c.fsm.Outbox(0)
+	evs, _ := h.c.FSM().Outbox(0)
 	if len(evs) != 1 || evs[0].WABAID != a["waba_id"] || strings.Contains(string(evs[0].Body), "APPROVED") {
 		t.Fatalf("outbox (body must be sealed): %+v", evs)
 	}
@@ -68,7 +68,7 @@ func TestSubscribedApps(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("delete: %d %s", code, out)
 	}
-	if _, err := h.c.fsm.Subscription(a["waba_id"]); err == nil {
+	if _, err := h.c.FSM().Subscription(a["waba_id"]); err == nil {
 		t.Fatal("subscription still there")
 	}
 	if code, _ := h.do("GET", "/admin/v1/webhooks/outbox", "admin-tok", ""); code != 200 {

@@ -23,8 +23,30 @@ type Direct struct {
 
 	mu        sync.Mutex
 	index     uint64
-	proposals [][]byte
+	calls     int
+	keep      bool     // record proposals (KeepProposals)
+	proposals [][]byte // when keep
 	fail      error
+}
+
+// KeepProposals makes d record a copy of every later proposal, for
+// Proposals. Off by default: tests that move megabytes through the state
+// machine (media) must not keep them.
+func (d *Direct) KeepProposals() *Direct {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.keep = true
+	return d
+}
+
+// record counts cmds and keeps copies when asked; d.mu is held.
+func (d *Direct) record(cmds ...[]byte) {
+	d.calls += len(cmds)
+	if d.keep {
+		for _, cmd := range cmds {
+			d.proposals = append(d.proposals, append([]byte(nil), cmd...))
+		}
+	}
 }
 
 // Open opens a fresh FSM in t's temporary directory, closed when t ends.
@@ -50,13 +72,27 @@ func (d *Direct) FSM() *raftfsm.FSM { return d.fsm }
 func (d *Direct) Propose(_ context.Context, cmd []byte) (raftfsm.Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.proposals = append(d.proposals, append([]byte(nil), cmd...))
+	d.record(cmd)
 	if d.fail != nil {
 		return raftfsm.Result{}, d.fail
 	}
 	d.index++
 	rs := d.fsm.Apply(&raft.Log{Index: d.index, Term: 1, Type: raft.LogCommand, Data: raftfsm.EncodeEntry([][]byte{cmd})})
 	return rs.([]raftfsm.Result)[0], nil
+}
+
+// ProposeEntry applies cmds as one log entry (one state-machine
+// transaction, as a batch of the node's group commit) and returns each
+// command's result; it fails as Propose does when a failure was set.
+func (d *Direct) ProposeEntry(cmds [][]byte) ([]raftfsm.Result, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.record(cmds...)
+	if d.fail != nil {
+		return nil, d.fail
+	}
+	d.index++
+	return d.fsm.Apply(&raft.Log{Index: d.index, Term: 1, Type: raft.LogCommand, Data: raftfsm.EncodeEntry(cmds)}).([]raftfsm.Result), nil
 }
 
 // Fail makes every later Propose return err (nil: apply again).
@@ -66,8 +102,8 @@ func (d *Direct) Fail(err error) {
 	d.fail = err
 }
 
-// Proposals returns a copy of every command proposed so far, failed ones
-// included.
+// Proposals returns a copy of every command proposed since
+// KeepProposals, failed ones included.
 func (d *Direct) Proposals() [][]byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -78,7 +114,7 @@ func (d *Direct) Proposals() [][]byte {
 func (d *Direct) Calls() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.proposals)
+	return d.calls
 }
 
 // MustPropose encodes and applies one command and fails t unless it was
