@@ -143,15 +143,17 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
 		TemplateName: tplName, TemplateLanguage: tplLang,
 	}
-	cmd := raftfsm.EncodeAcceptMessage(acc)
 	// The platform's throughput and pair-rate limits are enforced by the
 	// state machine when the command applies (cluster-wide, raftfsm
 	// ratelimit.go); a free-form send outside the 24-hour window is
 	// accepted and fails by status webhook (closedWindowCommand).
+	var cmd []byte
 	if acc.RequireWindow && !s.d.Cluster.FSM().WindowOpen(acc.PhoneNumberID, acc.PeerRef, acc.CreatedAt) {
 		if cmd, err = s.closedWindowCommand(ctx, t, acc, wamid, waID, req.BizOpaqueCallbackData, phone.EffectiveRetention()); err != nil {
 			return "", err
 		}
+	} else {
+		cmd = raftfsm.EncodeAcceptMessage(acc)
 	}
 	_, err = raftfsm.Outcome(s.d.Cluster.Propose(ctx, cmd))
 	switch {
