@@ -19,7 +19,7 @@ import (
 // fresh machine; this file keeps them true instead: every `waedge …`
 // command in them must parse (command, sub-command, flags, argument
 // count), and every `curl` must name a route the server has, with that
-// method.
+// method. The shell blocks of docs/*.md are held to the same rules.
 
 // readmeSnippet is one logical command of a README shell block.
 type readmeSnippet struct {
