@@ -18,6 +18,8 @@ import (
 //   - distinct-consumer sets (distinct.go): touches replayed against an
 //     in-memory overlay that follows exactly the one-touch-at-a-time rules,
 //     and written once per consumer;
+//   - rate-limit token buckets (ratelimit.go): each read once, charged in
+//     memory, written once;
 //   - decoded phone and template records the accept path reads.
 //
 // flush writes the pending state as applying the same commands one by one
@@ -33,6 +35,10 @@ type applyBatch struct {
 	sets   map[setID]*distinctGroup
 	phones map[string]*Phone
 	cats   map[string]string // templates key → pricing category
+
+	rates       map[string]*rateSlot // rate buckets (ratelimit.go)
+	rateFront   []byte               // first key of rate_limits_by_time, when rateFrontOK
+	rateFrontOK bool
 }
 
 type setID struct{ set, phone string }
@@ -131,6 +137,9 @@ func (b *applyBatch) flush() {
 			b.sets[id].flush(b.tx, b.index)
 		}
 		b.sets = nil
+	}
+	if len(b.rates) > 0 || b.rateFrontOK {
+		b.flushRates()
 	}
 	b.phones, b.cats = nil, nil
 }

@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"bytes"
 	"errors"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -41,10 +42,11 @@ var (
 // replicas).
 const tokenUnit = 1_000_000
 
-// rateIdleMillis bounds the elapsed time a bucket is refilled for (and
-// keeps the integer arithmetic far from overflow); a pair bucket idle this
-// long is deleted, as a missing bucket is a full one. A configuration
-// whose burst takes longer than this to earn back is forgiven after it.
+// rateIdleMillis is how long a bucket is remembered: one idle this long
+// is full again (as if it had never been used), and an idle pair bucket
+// is deleted, lazily (ratePrune), which therefore changes no decision. A
+// configuration whose burst takes longer than this to earn back is
+// forgiven after it.
 const rateIdleMillis = 24 * 60 * 60 * 1000
 
 // rateState is a token bucket: tokens (units of tokenUnit) as of last
@@ -64,16 +66,17 @@ func (s rateState) encode() []byte { return append(be64(s.tokens), be64(s.last).
 
 // take refills s to now at perMinute messages a minute, capped at burst
 // messages, and spends one message; ok is false (s unchanged in meaning)
-// when less than one is left. A clock behind last (another proposer's)
+// when less than one is left. A bucket idle for rateIdleMillis or longer
+// counts as absent (full). A clock behind last (another proposer's)
 // refills nothing and never moves last back.
 func (s rateState) take(present bool, now, perMinute, burst int64) (rateState, bool) {
 	capacity := burst * tokenUnit
-	if !present {
+	if !present || now-s.last >= rateIdleMillis {
 		s = rateState{tokens: capacity, last: now}
 	} else if now > s.last {
-		elapsed := min(now-s.last, rateIdleMillis)
 		// perMinute ≤ 6,000,000 (100,000 msg/s, the bound SetPhoneLimits
-		// checks) and elapsed ≤ 8.64e7 ms: the product stays below 2^63.
+		// checks) and elapsed < 8.64e7 ms: the product stays below 2^63.
+		elapsed := now - s.last
 		s.tokens = min(capacity, s.tokens+elapsed*perMinute*(tokenUnit/1000)/60)
 		s.last = now
 	}
@@ -87,9 +90,9 @@ func (s rateState) take(present bool, now, perMinute, burst int64) (rateState, b
 
 // rateKeys: bucketRateLimits keys. "n" 0 phone-number id: the number's
 // throughput; "p" 0 phone-number id 0 consumer reference: the pair.
-func rateNumberKey(phoneID string) []byte { return []byte("n\x00" + phoneID) }
-func ratePairKey(phoneID, peerRef string) []byte {
-	return []byte("p\x00" + phoneID + "\x00" + peerRef)
+func rateNumberKey(phoneID string) string { return "n\x00" + phoneID }
+func ratePairKey(phoneID, peerRef string) string {
+	return "p\x00" + phoneID + "\x00" + peerRef
 }
 
 // limits returns p's effective limits: messages a minute and burst for
@@ -110,54 +113,129 @@ func rateLimitsOf(p *Phone) (numPerMin, numBurst, pairPerMin, pairBurst int64) {
 	return mps * 60, mps, ppm, pb
 }
 
+// rateSlot is one bucket of bucketRateLimits as the running batch sees
+// it: loaded once, charged in memory, written by flushRates.
+type rateSlot struct {
+	s       rateState
+	present bool // the bucket exists (after this batch's changes)
+	dirty   bool // changed since it was loaded: flushRates writes it
+}
+
+// rate returns the batch's slot for key k (a rateNumberKey or
+// ratePairKey), reading it from the database the first time.
+func (b *applyBatch) rate(k string) *rateSlot {
+	if r, ok := b.rates[k]; ok {
+		return r
+	}
+	r := new(rateSlot)
+	r.s, r.present = decodeRate(b.tx.Bucket(bucketRateLimits).Get([]byte(k)))
+	if b.rates == nil {
+		b.rates = map[string]*rateSlot{}
+	}
+	b.rates[k] = r
+	return r
+}
+
 // rateAdmit charges one message from p to the consumer peerRef at now
-// against the pair budget, then the number's. Nothing is written when
-// either refuses: a refused message costs no tokens.
+// against the pair budget, then the number's. Nothing changes when either
+// refuses: a refused message costs no tokens. The buckets change in the
+// batch's memory (flushRates writes each once); a new pair bucket enters
+// the time index at once.
 func (b *applyBatch) rateAdmit(p *Phone, peerRef string, now int64) error {
-	tx := b.tx
-	rb := tx.Bucket(bucketRateLimits)
 	numPerMin, numBurst, pairPerMin, pairBurst := rateLimitsOf(p)
 	pk := ratePairKey(p.ID, peerRef)
-	old, present := decodeRate(rb.Get(pk))
-	pair, ok := old.take(present, now, pairPerMin, pairBurst)
+	ps := b.rate(pk)
+	pair, ok := ps.s.take(ps.present, now, pairPerMin, pairBurst)
 	if !ok {
 		return ErrPairRate
 	}
-	nk := rateNumberKey(p.ID)
-	ns, nPresent := decodeRate(rb.Get(nk))
-	num, ok := ns.take(nPresent, now, numPerMin, numBurst)
+	ns := b.rate(rateNumberKey(p.ID))
+	num, ok := ns.s.take(ns.present, now, numPerMin, numBurst)
 	if !ok {
 		return ErrThroughput
 	}
-	mustPut(tx, bucketRateLimits, nk, num.encode())
-	mustPut(tx, bucketRateLimits, pk, pair.encode())
-	// The time index lets idle pair buckets be dropped from its front.
-	if present && old.last != pair.last {
-		mustDelete(tx, bucketRateLimitsByTime, rateTimeKey(old.last, pk))
+	if !ps.present {
+		b.rateIndexPut(rateTimeKey(pair.last, pk))
 	}
-	mustPut(tx, bucketRateLimitsByTime, rateTimeKey(pair.last, pk), nil)
+	ps.s, ps.present, ps.dirty = pair, true, true
+	ns.s, ns.present, ns.dirty = num, true, true
 	b.ratePrune(now)
 	return nil
 }
 
-// rateTimeKey is the bucketRateLimitsByTime key: last BE64 | pair key.
-func rateTimeKey(last int64, pairKey []byte) []byte {
-	return append(be64(last), pairKey...)
+// rateTimeKey is the bucketRateLimitsByTime key: time BE64 | pair key.
+func rateTimeKey(at int64, pairKey string) []byte {
+	return append(be64(at), pairKey...)
 }
 
-// ratePrune deletes up to two pair buckets idle for rateIdleMillis (a
-// bounded cost per message that outpaces their creation).
+// The time index holds each pair bucket once, under a time at or before
+// its last use: the time it was created, or a later one ratePrune moved
+// it to. A use does not touch the index (the bucket's own last is
+// exact), so the index costs one appending put per new pair, and pruning
+// re-reads the bucket before deleting it.
+
+// rateIndexPut adds k to the time index and keeps the batch's idea of
+// its front current.
+func (b *applyBatch) rateIndexPut(k []byte) {
+	mustPut(b.tx, bucketRateLimitsByTime, k, nil)
+	if b.rateFrontOK && (b.rateFront == nil || bytes.Compare(k, b.rateFront) < 0) {
+		b.rateFront = k
+	}
+}
+
+// rateIndexFront is the first key of the time index (nil when empty),
+// read once and then followed in memory until a prune consumes it.
+func (b *applyBatch) rateIndexFront() []byte {
+	if !b.rateFrontOK {
+		k, _ := b.tx.Bucket(bucketRateLimitsByTime).Cursor().First()
+		b.rateFront, b.rateFrontOK = bytes.Clone(k), true
+	}
+	return b.rateFront
+}
+
+// ratePrune looks at up to two time-index entries older than
+// rateIdleMillis before now (a bounded cost per message that outpaces
+// the creation of pair buckets): a bucket idle that long is deleted with
+// its entry; one used since moves to its last use. While the front is
+// younger than that, nothing is read.
 func (b *applyBatch) ratePrune(now int64) {
 	cutoff := be64(now - rateIdleMillis)
-	c := b.tx.Bucket(bucketRateLimitsByTime).Cursor()
-	var drop [][]byte
-	for k, _ := c.First(); k != nil && len(drop) < 2 && bytes.Compare(k[:8], cutoff) < 0; k, _ = c.Next() {
-		drop = append(drop, bytes.Clone(k))
-	}
-	for _, k := range drop {
+	for range 2 {
+		k := b.rateIndexFront()
+		if k == nil || bytes.Compare(k[:8], cutoff) >= 0 {
+			return
+		}
 		mustDelete(b.tx, bucketRateLimitsByTime, k)
-		mustDelete(b.tx, bucketRateLimits, k[8:])
+		b.rateFrontOK = false
+		pk := string(k[8:])
+		s := b.rate(pk)
+		if s.present && bytes.Compare(be64(s.s.last), cutoff) >= 0 {
+			b.rateIndexPut(rateTimeKey(s.s.last, pk))
+			continue
+		}
+		if s.present {
+			s.present, s.dirty = false, true
+		}
 	}
+}
+
+// flushRates writes the buckets this batch changed, in key order.
+func (b *applyBatch) flushRates() {
+	keys := make([]string, 0, len(b.rates))
+	for k, r := range b.rates {
+		if r.dirty {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if r := b.rates[k]; r.present {
+			mustPut(b.tx, bucketRateLimits, []byte(k), r.s.encode())
+		} else {
+			mustDelete(b.tx, bucketRateLimits, []byte(k))
+		}
+	}
+	b.rates, b.rateFront, b.rateFrontOK = nil, nil, false
 }
 
 // RateLimitEntries counts the stored rate buckets (tests, diagnostics).
