@@ -219,6 +219,7 @@ func acceptPair(t testing.TB, c []byte) (string, bool) {
 	}
 	return a.PhoneNumberID + "/" + a.PeerRef, true
 }
+
 // TestDistinctIndexFollowsTheDisk: the in-memory half of the distinct
 // sets (distinct_index.go) is what the time index on disk rebuilds, after
 // every batch, and a replica that restarts (reopens its database) every
