@@ -31,20 +31,21 @@ import (
 type applyBatch struct {
 	tx     *bolt.Tx
 	index  distinctIndex // the FSM's, updated by flush
+	pairs  pairIndex     // the FSM's, updated as pair buckets are added, moved, dropped
 	stats  map[string]int64
 	sets   map[setID]*distinctGroup
 	phones map[string]*Phone
 	cats   map[string]string // templates key → pricing category
 
 	rates       map[string]*rateSlot // rate buckets (ratelimit.go)
-	rateFront   []byte               // first key of rate_limits_by_time, when rateFrontOK
+	rateFront   []byte               // first key of rate_pairs, when rateFrontOK
 	rateFrontOK bool
 }
 
 type setID struct{ set, phone string }
 
-func newApplyBatch(tx *bolt.Tx, index distinctIndex) *applyBatch {
-	return &applyBatch{tx: tx, index: index}
+func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex) *applyBatch {
+	return &applyBatch{tx: tx, index: index, pairs: pairs}
 }
 
 // isHot lists the handlers that go through applyBatch for statistics and

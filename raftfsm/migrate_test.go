@@ -203,7 +203,7 @@ func withoutNewDerivedState(dump string) string {
 	for _, l := range strings.Split(dump, "\n") {
 		name, rest, _ := strings.Cut(l, " ")
 		switch name {
-		case string(bucketRateLimits), string(bucketRateLimitsByTime), string(bucketOutboxGroups):
+		case string(bucketRateLimits), string(bucketRatePairs), string(bucketOutboxGroups):
 			continue
 		case string(bucketOutbox):
 			k, v, _ := strings.Cut(rest, "=")

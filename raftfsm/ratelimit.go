@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -12,7 +13,8 @@ import (
 // the command that accepts the message. Every send already costs that one
 // Raft round, so the check is cluster-wide and exact (a client pinned to
 // one node of three gets the whole budget, not a third of it) without a
-// round of its own; the token state is replicated in bucketRateLimits and
+// round of its own; the token state is replicated (bucketRateLimits,
+// bucketRatePairs) and
 // advanced only by the proposer-chosen CreatedAt, so every replica takes
 // the same decisions.
 //
@@ -88,8 +90,9 @@ func (s rateState) take(present bool, now, perMinute, burst int64) (rateState, b
 	return s, true
 }
 
-// rateKeys: bucketRateLimits keys. "n" 0 phone-number id: the number's
-// throughput; "p" 0 phone-number id 0 consumer reference: the pair.
+// Rate bucket keys: "n" 0 phone-number id, the number's throughput (in
+// bucketRateLimits); "p" 0 phone-number id 0 consumer reference, the pair
+// (behind its key time in bucketRatePairs).
 func rateNumberKey(phoneID string) string { return "n\x00" + phoneID }
 func ratePairKey(phoneID, peerRef string) string {
 	return "p\x00" + phoneID + "\x00" + peerRef
@@ -113,13 +116,45 @@ func rateLimitsOf(p *Phone) (numPerMin, numBurst, pairPerMin, pairBurst int64) {
 	return mps * 60, mps, ppm, pb
 }
 
-// rateSlot is one bucket of bucketRateLimits as the running batch sees
-// it: loaded once, charged in memory, written by flushRates.
+// pairIndex is the pair → key time half of the pair rate buckets, in
+// memory: the disk keeps each pair bucket under time | pair key
+// (bucketRatePairs), so a new pair appends instead of writing a random
+// key. Like distinctIndex it is rebuilt whenever the database is opened
+// (Open, snapshot install, restore), so it is a pure function of the
+// database; only Apply changes it afterwards. Cost: one map entry per
+// pair used in the last rateIdleMillis (about 100 bytes).
+type pairIndex map[string]int64
+
+// loadPairIndex reads bucketRatePairs.
+func loadPairIndex(tx *bolt.Tx) (pairIndex, error) {
+	x := pairIndex{}
+	err := tx.Bucket(bucketRatePairs).ForEach(func(k, _ []byte) error {
+		if len(k) < 9 || k[8] != 'p' {
+			return fmt.Errorf("%w: rate pair key %x", ErrCorrupt, k)
+		}
+		pk := string(k[8:])
+		if _, dup := x[pk]; dup {
+			return fmt.Errorf("%w: rate pair %x stored twice", ErrCorrupt, k)
+		}
+		x[pk] = int64(beUint64(k))
+		return nil
+	})
+	return x, err
+}
+
+// rateSlot is one rate bucket as the running batch sees it: loaded once,
+// charged in memory, its value written by flushRates. A pair bucket's
+// key is added, moved and deleted at once (present always says whether
+// it is on disk).
 type rateSlot struct {
 	s       rateState
-	present bool // the bucket exists (after this batch's changes)
-	dirty   bool // changed since it was loaded: flushRates writes it
+	at      int64 // a pair bucket's key time
+	present bool  // the bucket exists
+	dirty   bool  // its value changed since it was written: flushRates writes it
 }
+
+// isPair tells a ratePairKey from a rateNumberKey.
+func isPair(k string) bool { return k[0] == 'p' }
 
 // rate returns the batch's slot for key k (a rateNumberKey or
 // ratePairKey), reading it from the database the first time.
@@ -128,7 +163,14 @@ func (b *applyBatch) rate(k string) *rateSlot {
 		return r
 	}
 	r := new(rateSlot)
-	r.s, r.present = decodeRate(b.tx.Bucket(bucketRateLimits).Get([]byte(k)))
+	if !isPair(k) {
+		r.s, r.present = decodeRate(b.tx.Bucket(bucketRateLimits).Get([]byte(k)))
+	} else if at, ok := b.pairs[k]; ok {
+		r.at = at
+		if r.s, r.present = decodeRate(b.tx.Bucket(bucketRatePairs).Get(rateTimeKey(at, k))); !r.present {
+			panic(fmt.Sprintf("raftfsm: rate pair %x: index and disk disagree", k))
+		}
+	}
 	if b.rates == nil {
 		b.rates = map[string]*rateSlot{}
 	}
@@ -138,9 +180,9 @@ func (b *applyBatch) rate(k string) *rateSlot {
 
 // rateAdmit charges one message from p to the consumer peerRef at now
 // against the pair budget, then the number's. Nothing changes when either
-// refuses: a refused message costs no tokens. The buckets change in the
-// batch's memory (flushRates writes each once); a new pair bucket enters
-// the time index at once.
+// refuses: a refused message costs no tokens. Existing buckets change in
+// the batch's memory (flushRates writes each once); a new pair bucket is
+// written at once under now, which appends.
 func (b *applyBatch) rateAdmit(p *Phone, peerRef string, now int64) error {
 	numPerMin, numBurst, pairPerMin, pairBurst := rateLimitsOf(p)
 	pk := ratePairKey(p.ID, peerRef)
@@ -154,50 +196,50 @@ func (b *applyBatch) rateAdmit(p *Phone, peerRef string, now int64) error {
 	if !ok {
 		return ErrThroughput
 	}
-	if !ps.present {
-		b.rateIndexPut(rateTimeKey(pair.last, pk))
-	}
-	ps.s, ps.present, ps.dirty = pair, true, true
 	ns.s, ns.present, ns.dirty = num, true, true
+	ps.s = pair
+	if ps.present {
+		ps.dirty = true
+	} else {
+		b.ratePairPut(ps, pk, pair.last)
+	}
 	b.ratePrune(now)
 	return nil
 }
 
-// rateTimeKey is the bucketRateLimitsByTime key: time BE64 | pair key.
+// rateTimeKey is the bucketRatePairs key: time BE64 | pair key.
 func rateTimeKey(at int64, pairKey string) []byte {
 	return append(be64(at), pairKey...)
 }
 
-// The time index holds each pair bucket once, under a time at or before
-// its last use: the time it was created, or a later one ratePrune moved
-// it to. A use does not touch the index (the bucket's own last is
-// exact), so the index costs one appending put per new pair, and pruning
-// re-reads the bucket before deleting it.
-
-// rateIndexPut adds k to the time index and keeps the batch's idea of
-// its front current.
-func (b *applyBatch) rateIndexPut(k []byte) {
-	mustPut(b.tx, bucketRateLimitsByTime, k, nil)
+// ratePairPut writes the pair bucket of slot r under at (its new key),
+// records it in the index and keeps the batch's idea of the front current.
+func (b *applyBatch) ratePairPut(r *rateSlot, pk string, at int64) {
+	k := rateTimeKey(at, pk)
+	mustPut(b.tx, bucketRatePairs, k, r.s.encode())
+	r.at, r.present, r.dirty = at, true, false
+	b.pairs[pk] = at
 	if b.rateFrontOK && (b.rateFront == nil || bytes.Compare(k, b.rateFront) < 0) {
 		b.rateFront = k
 	}
 }
 
-// rateIndexFront is the first key of the time index (nil when empty),
+// rateIndexFront is the first key of bucketRatePairs (nil when empty),
 // read once and then followed in memory until a prune consumes it.
 func (b *applyBatch) rateIndexFront() []byte {
 	if !b.rateFrontOK {
-		k, _ := b.tx.Bucket(bucketRateLimitsByTime).Cursor().First()
+		k, _ := b.tx.Bucket(bucketRatePairs).Cursor().First()
 		b.rateFront, b.rateFrontOK = bytes.Clone(k), true
 	}
 	return b.rateFront
 }
 
-// ratePrune looks at up to two time-index entries older than
+// ratePrune looks at up to two pair buckets keyed more than
 // rateIdleMillis before now (a bounded cost per message that outpaces
-// the creation of pair buckets): a bucket idle that long is deleted with
-// its entry; one used since moves to its last use. While the front is
-// younger than that, nothing is read.
+// their creation): one idle that long is deleted; one used since moves to
+// the key of its last use. While the front is younger than that, nothing
+// is read. A use does not move the key (the bucket's own last is exact),
+// so a bucket moves at most once a day and uses write in place.
 func (b *applyBatch) ratePrune(now int64) {
 	cutoff := be64(now - rateIdleMillis)
 	for range 2 {
@@ -205,44 +247,49 @@ func (b *applyBatch) ratePrune(now int64) {
 		if k == nil || bytes.Compare(k[:8], cutoff) >= 0 {
 			return
 		}
-		mustDelete(b.tx, bucketRateLimitsByTime, k)
-		b.rateFrontOK = false
 		pk := string(k[8:])
-		s := b.rate(pk)
-		if s.present && bytes.Compare(be64(s.s.last), cutoff) >= 0 {
-			b.rateIndexPut(rateTimeKey(s.s.last, pk))
+		s := b.rate(pk) // before the delete: it may read the bucket
+		mustDelete(b.tx, bucketRatePairs, k)
+		b.rateFrontOK = false
+		if bytes.Compare(be64(s.s.last), cutoff) >= 0 {
+			b.ratePairPut(s, pk, s.s.last)
 			continue
 		}
-		if s.present {
-			s.present, s.dirty = false, true
-		}
+		delete(b.pairs, pk)
+		s.present, s.dirty = false, false
 	}
 }
 
-// flushRates writes the buckets this batch changed, in key order.
+// flushRates writes the bucket values this batch changed, in key order.
 func (b *applyBatch) flushRates() {
-	keys := make([]string, 0, len(b.rates))
+	var nums, pairs [][]byte
 	for k, r := range b.rates {
-		if r.dirty {
-			keys = append(keys, k)
+		if !r.dirty {
+			continue
+		}
+		if isPair(k) {
+			pairs = append(pairs, rateTimeKey(r.at, k))
+		} else {
+			nums = append(nums, []byte(k))
 		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if r := b.rates[k]; r.present {
-			mustPut(b.tx, bucketRateLimits, []byte(k), r.s.encode())
-		} else {
-			mustDelete(b.tx, bucketRateLimits, []byte(k))
-		}
+	slices.SortFunc(nums, bytes.Compare)
+	for _, k := range nums {
+		mustPut(b.tx, bucketRateLimits, k, b.rates[string(k)].s.encode())
+	}
+	slices.SortFunc(pairs, bytes.Compare)
+	for _, k := range pairs {
+		mustPut(b.tx, bucketRatePairs, k, b.rates[string(k[8:])].s.encode())
 	}
 	b.rates, b.rateFront, b.rateFrontOK = nil, nil, false
 }
 
-// RateLimitEntries counts the stored rate buckets (tests, diagnostics).
+// RateLimitEntries counts the stored rate buckets, numbers' and pairs'
+// (tests, diagnostics).
 func (f *FSM) RateLimitEntries() int {
 	n := 0
 	_ = f.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketRateLimits).Stats().KeyN
+		n = tx.Bucket(bucketRateLimits).Stats().KeyN + tx.Bucket(bucketRatePairs).Stats().KeyN
 		return nil
 	})
 	return n
