@@ -221,7 +221,8 @@ func acceptPair(t testing.TB, c []byte) (string, bool) {
 }
 
 // TestDistinctIndexFollowsTheDisk: the in-memory half of the distinct
-// sets (distinct_index.go) is what the time index on disk rebuilds, after
+// sets (distinct_index.go) and of the pair rate buckets (ratelimit.go) is
+// what the disk rebuilds, after
 // every batch, and a replica that restarts (reopens its database) every
 // hundred entries refuses and writes exactly what one that never restarts
 // does.
@@ -242,6 +243,13 @@ func TestDistinctIndexFollowsTheDisk(t *testing.T) {
 		}
 		if !reflect.DeepEqual(disk, straight.sets) {
 			t.Fatalf("after entry %d the in-memory index differs from the disk's", i+len(batch))
+		}
+		var pairs pairIndex
+		if err := straight.View(func(tx *bolt.Tx) (err error) { pairs, err = loadPairIndex(tx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(pairs, straight.pairs) {
+			t.Fatalf("after entry %d the in-memory pair index differs from the disk's", i+len(batch))
 		}
 		if i%100 < 7 {
 			if err := restarted.Close(); err != nil {
