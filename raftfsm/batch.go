@@ -37,6 +37,10 @@ type applyBatch struct {
 	phones map[string]*Phone
 	cats   map[string]string // templates key → pricing category
 
+	day     string // Day of [dayFrom, dayFrom+dayMillis), when dayOK
+	dayFrom int64
+	dayOK   bool
+
 	rates       map[string]*rateSlot // rate buckets (ratelimit.go)
 	rateFront   []byte               // first key of rate_pairs, when rateFrontOK
 	rateFrontOK bool
@@ -105,7 +109,20 @@ func (b *applyBatch) bumpStat(phoneID string, at int64, dir, typ, status, catego
 	if b.stats == nil {
 		b.stats = map[string]int64{}
 	}
-	b.stats[string(statKey(phoneID, Day(at), dir, typ, status, category))]++
+	b.stats[string(statKey(phoneID, b.dayOf(at), dir, typ, status, category))]++
+}
+
+// dayOf is Day(at), formatted once per day a batch meets (a UTC day is
+// dayMillis: Unix time has no leap seconds).
+func (b *applyBatch) dayOf(at int64) string {
+	from := at - at%dayMillis
+	if at%dayMillis < 0 {
+		from -= dayMillis
+	}
+	if !b.dayOK || from != b.dayFrom {
+		b.day, b.dayFrom, b.dayOK = Day(at), from, true
+	}
+	return b.day
 }
 
 // flush writes everything pending and forgets the caches (the next
@@ -163,7 +180,7 @@ func (b *applyBatch) group(set, phoneID string) *distinctGroup {
 		if b.sets == nil {
 			b.sets = map[setID]*distinctGroup{}
 		}
-		g = &distinctGroup{set: set, phone: phoneID, over: map[string]int64{}, disk: map[string]int64{}, index: b.index}
+		g = &distinctGroup{set: set, phone: phoneID, over: make(map[string]int64, 64), disk: make(map[string]int64, 64), index: b.index}
 		b.sets[id] = g
 	}
 	return g
@@ -213,6 +230,7 @@ type distinctGroup struct {
 	byTime     timeHeap
 	disk       map[string]int64 // ref → time on disk at batch start (−1: absent)
 	index      distinctIndex    // what is on disk (distinct_index.go)
+	onDisk     map[string]int64 // index's map of this set, looked up once
 	added      bool             // some touch added an entry: the count is written
 }
 
@@ -222,7 +240,10 @@ func (g *distinctGroup) diskTime(ref string) int64 {
 	if t, ok := g.disk[ref]; ok {
 		return t
 	}
-	t, ok := g.index.time(g.set, g.phone, ref)
+	if g.onDisk == nil {
+		g.onDisk = g.index[setID{g.set, g.phone}]
+	}
+	t, ok := g.onDisk[ref]
 	if !ok {
 		t = -1
 	}

@@ -172,7 +172,7 @@ func (b *applyBatch) rate(k string) *rateSlot {
 		}
 	}
 	if b.rates == nil {
-		b.rates = map[string]*rateSlot{}
+		b.rates = make(map[string]*rateSlot, 128) // a batch holds up to 64 accepts: two keys each at most
 	}
 	b.rates[k] = r
 	return r
