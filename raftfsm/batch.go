@@ -304,6 +304,7 @@ func (g *distinctGroup) flush(tx *bolt.Tx, x distinctIndex) {
 		}
 		return strings.Compare(x.ref, y.ref)
 	})
+	onDisk := x[setID{g.set, g.phone}] // after the prune, which may have emptied and dropped it
 	for _, e := range refs {
 		ref, at := e.ref, e.at
 		old := g.diskTime(ref)
@@ -318,7 +319,7 @@ func (g *distinctGroup) flush(tx *bolt.Tx, x distinctIndex) {
 		default:
 			n++
 		}
-		x.put(g.set, g.phone, ref, at)
+		onDisk = x.putIn(onDisk, g.set, g.phone, ref, at)
 		mustPut(tx, bucketDistinctByTime, distinctTimeKey(g.set, g.phone, at, ref), nil)
 	}
 	// One by one, every add wrote the count: it exists after any add even
