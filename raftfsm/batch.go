@@ -18,6 +18,8 @@ import (
 //   - distinct-consumer sets (distinct.go): touches replayed against an
 //     in-memory overlay that follows exactly the one-touch-at-a-time rules,
 //     and written once per consumer;
+//   - rate-limit token buckets (ratelimit.go): each read once, charged in
+//     memory, written once;
 //   - decoded phone and template records the accept path reads.
 //
 // flush writes the pending state as applying the same commands one by one
@@ -29,16 +31,25 @@ import (
 type applyBatch struct {
 	tx     *bolt.Tx
 	index  distinctIndex // the FSM's, updated by flush
+	pairs  pairIndex     // the FSM's, updated as pair buckets are added, moved, dropped
 	stats  map[string]int64
 	sets   map[setID]*distinctGroup
 	phones map[string]*Phone
 	cats   map[string]string // templates key → pricing category
+
+	day     string // Day of [dayFrom, dayFrom+dayMillis), when dayOK
+	dayFrom int64
+	dayOK   bool
+
+	rates       map[string]*rateSlot // rate buckets (ratelimit.go)
+	rateFront   []byte               // first key of rate_pairs, when rateFrontOK
+	rateFrontOK bool
 }
 
 type setID struct{ set, phone string }
 
-func newApplyBatch(tx *bolt.Tx, index distinctIndex) *applyBatch {
-	return &applyBatch{tx: tx, index: index}
+func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex) *applyBatch {
+	return &applyBatch{tx: tx, index: index, pairs: pairs}
 }
 
 // isHot lists the handlers that go through applyBatch for statistics and
@@ -98,7 +109,20 @@ func (b *applyBatch) bumpStat(phoneID string, at int64, dir, typ, status, catego
 	if b.stats == nil {
 		b.stats = map[string]int64{}
 	}
-	b.stats[string(statKey(phoneID, Day(at), dir, typ, status, category))]++
+	b.stats[string(statKey(phoneID, b.dayOf(at), dir, typ, status, category))]++
+}
+
+// dayOf is Day(at), formatted once per day a batch meets (a UTC day is
+// dayMillis: Unix time has no leap seconds).
+func (b *applyBatch) dayOf(at int64) string {
+	from := at - at%dayMillis
+	if at%dayMillis < 0 {
+		from -= dayMillis
+	}
+	if !b.dayOK || from != b.dayFrom {
+		b.day, b.dayFrom, b.dayOK = Day(at), from, true
+	}
+	return b.day
 }
 
 // flush writes everything pending and forgets the caches (the next
@@ -132,6 +156,9 @@ func (b *applyBatch) flush() {
 		}
 		b.sets = nil
 	}
+	if len(b.rates) > 0 || b.rateFrontOK {
+		b.flushRates()
+	}
 	b.phones, b.cats = nil, nil
 }
 
@@ -153,7 +180,7 @@ func (b *applyBatch) group(set, phoneID string) *distinctGroup {
 		if b.sets == nil {
 			b.sets = map[setID]*distinctGroup{}
 		}
-		g = &distinctGroup{set: set, phone: phoneID, over: map[string]int64{}, disk: map[string]int64{}, index: b.index}
+		g = &distinctGroup{set: set, phone: phoneID, over: make(map[string]int64, 64), disk: make(map[string]int64, 64), index: b.index}
 		b.sets[id] = g
 	}
 	return g
@@ -203,6 +230,7 @@ type distinctGroup struct {
 	byTime     timeHeap
 	disk       map[string]int64 // ref → time on disk at batch start (−1: absent)
 	index      distinctIndex    // what is on disk (distinct_index.go)
+	onDisk     map[string]int64 // index's map of this set, looked up once
 	added      bool             // some touch added an entry: the count is written
 }
 
@@ -212,7 +240,10 @@ func (g *distinctGroup) diskTime(ref string) int64 {
 	if t, ok := g.disk[ref]; ok {
 		return t
 	}
-	t, ok := g.index.time(g.set, g.phone, ref)
+	if g.onDisk == nil {
+		g.onDisk = g.index[setID{g.set, g.phone}]
+	}
+	t, ok := g.onDisk[ref]
 	if !ok {
 		t = -1
 	}
@@ -273,6 +304,7 @@ func (g *distinctGroup) flush(tx *bolt.Tx, x distinctIndex) {
 		}
 		return strings.Compare(x.ref, y.ref)
 	})
+	onDisk := x[setID{g.set, g.phone}] // after the prune, which may have emptied and dropped it
 	for _, e := range refs {
 		ref, at := e.ref, e.at
 		old := g.diskTime(ref)
@@ -287,7 +319,7 @@ func (g *distinctGroup) flush(tx *bolt.Tx, x distinctIndex) {
 		default:
 			n++
 		}
-		x.put(g.set, g.phone, ref, at)
+		onDisk = x.putIn(onDisk, g.set, g.phone, ref, at)
 		mustPut(tx, bucketDistinctByTime, distinctTimeKey(g.set, g.phone, at, ref), nil)
 	}
 	// One by one, every add wrote the count: it exists after any add even

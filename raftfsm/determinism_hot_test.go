@@ -2,9 +2,11 @@ package raftfsm
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -18,12 +20,17 @@ import (
 // late proposers (a day and more than a week behind), consumers reached
 // again and again, a number at TIER_250 pushed past its limit (refusals),
 // and commands that read or prune the same state in between (integrity
-// signals, expiry, tier changes). One command per entry, so applying one
-// entry per batch is exactly the one-message-at-a-time rules.
+// signals, expiry, tier changes); a number with low rate limits sent a
+// burst that both its pair and its throughput budget refuse, in entries
+// that mix hot and other commands (the batch flushes before the others);
+// pair rate buckets idle for a day pruned, or moved in the time index
+// when used since. Mostly one command per entry, so applying one entry
+// per batch is the one-message-at-a-time rules (a mixed entry is applied
+// command by command in any grouping).
 func hotLog(t testing.TB) []*raft.Log {
 	rnd := rand.New(rand.NewSource(12))
-	var cmds [][]byte
-	add := func(c []byte) { cmds = append(cmds, c) }
+	var entries [][][]byte
+	add := func(c ...[]byte) { entries = append(entries, c) }
 	add(tenantCmd(t, 1, "+15551234567"))
 	add(tenantCmd(t, 2, "+15552222222"))
 	add(cmd(t, CmdSetSubscription, SetSubscription{WABAID: "2001", BusinessID: "1001", AppID: "4001", CallbackURL: "http://x"}))
@@ -106,6 +113,23 @@ func hotLog(t testing.TB) []*raft.Log {
 			add(cmd(t, CmdSetMessagingTier, SetMessagingTier{PhoneNumberID: "3001", Tier: []string{Tier250, Tier1K}[rnd.Intn(2)]}))
 		}
 	}
+	// A burst to 3002 under low limits: 5 msg/s, pairs 4 then one a second,
+	// at ~6.7 msg/s over four consumers, some entries with a non-hot
+	// command between two accepts.
+	limits := cmd(t, CmdSetPhoneLimits, SetPhoneLimits{PhoneNumberID: "3002", ThroughputMPS: 5, PairPerMinute: 60, PairBurst: 4})
+	add(limits)
+	burst := func(i int) []byte {
+		at += int64(rnd.Intn(300))
+		return EncodeAcceptMessage(AcceptMessage{Key: key(at), IDRef: MessageIDRef(fmt.Sprint("rate", i)), PhoneNumberID: "3002",
+			BusinessID: "1002", PeerRef: fmt.Sprint("rate", rnd.Intn(4)), Type: "text", CreatedAt: at})
+	}
+	for i := 0; i < 150; i++ {
+		if i%5 == 0 {
+			add(burst(i), limits, burst(1000+i))
+		} else {
+			add(burst(i))
+		}
+	}
 	// Late proposers back to back at the end (one batch when grouped): an
 	// entry older than what the set already dropped is still added, and
 	// survives a later, smaller cut.
@@ -115,49 +139,90 @@ func hotLog(t testing.TB) []*raft.Log {
 			BusinessID: "1002", PeerRef: fmt.Sprint("late", i), Type: "template", CreatedAt: when,
 			TemplateName: "bill", TemplateLanguage: "en"}))
 	}
-	logs := make([]*raft.Log, len(cmds))
-	for i, c := range cmds {
-		logs[i] = entry(uint64(i+1), c)
+	logs := make([]*raft.Log, len(entries))
+	for i, c := range entries {
+		logs[i] = entry(uint64(i+1), c...)
 	}
 	return logs
 }
 
 // TestDeterminismHotPath: the aggregated writes (statistics, distinct
-// sets) leave the same database whatever the grouping of entries into
-// batches: one per batch (the one-by-one rules), groups of seven, groups
-// of 64, all at once; and the log does reach the tier limit.
+// sets, rate buckets) leave the same database and give the same results
+// whatever the grouping of entries into batches: one per batch (the
+// one-by-one rules), groups of seven, groups of 64, all at once; and the
+// log does reach the tier limit, both rate limits and the pruning of
+// idle pair buckets.
 func TestDeterminismHotPath(t *testing.T) {
 	logs := hotLog(t)
-	var dumps []string
-	refused := 0
+	var dumps, outcomes []string
+	refused := map[error]int{}
+	admitted := map[string]bool{} // number/consumer pairs with an accepted message
 	for _, group := range []int{1, 7, 64, len(logs)} {
 		f := openFSM(t)
+		var out strings.Builder
 		for i := 0; i < len(logs); i += group {
-			rs := f.ApplyBatch(logs[i:min(i+group, len(logs))])
-			if group == 1 {
-				for _, r := range rs {
-					for _, x := range r.([]Result) {
-						if x.Err == ErrMessagingLimit {
-							refused++
-						}
+			for j, r := range f.ApplyBatch(logs[i:min(i+group, len(logs))]) {
+				cmds, err := DecodeEntry(logs[i+j].Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, x := range r.([]Result) {
+					fmt.Fprintln(&out, x.Err)
+					if errors.Is(x.Err, ErrMessagingLimit) || errors.Is(x.Err, ErrPairRate) || errors.Is(x.Err, ErrThroughput) {
+						refused[x.Err]++
+					}
+					if pair, ok := acceptPair(t, cmds[k]); ok && x.Err == nil && group == 1 {
+						admitted[pair] = true
 					}
 				}
 			}
 		}
-		dumps = append(dumps, dumpOf(t, f))
+		if group == 1 {
+			// Without pruning, a bucket per number and per pair admitted.
+			if n := f.RateLimitEntries(); n >= 2+len(admitted) {
+				t.Errorf("%d rate buckets for %d pairs: no idle pair bucket was pruned", n, len(admitted))
+			}
+		}
+		dumps, outcomes = append(dumps, dumpOf(t, f)), append(outcomes, out.String())
 	}
-	if refused == 0 {
-		t.Fatal("the log never reached the messaging limit")
+	for _, want := range []error{ErrMessagingLimit, ErrPairRate, ErrThroughput} {
+		if refused[want] == 0 {
+			t.Errorf("the log never hit %v", want)
+		}
 	}
 	for i := 1; i < len(dumps); i++ {
+		if outcomes[i] != outcomes[0] {
+			t.Fatalf("grouping %d: same log, different results", i)
+		}
 		if dumps[i] != dumps[0] {
 			t.Fatalf("grouping %d: same log, different state", i)
 		}
 	}
 }
 
+// acceptPair returns "number/consumer" of an accept command.
+func acceptPair(t testing.TB, c []byte) (string, bool) {
+	typ, payload, err := DecodeCommand(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a AcceptMessage
+	switch typ {
+	case CmdAcceptMessageV2:
+		if a, err = DecodeAcceptMessage(payload); err != nil {
+			t.Fatal(err)
+		}
+	case CmdAcceptMessage:
+		decode(payload, &a)
+	default:
+		return "", false
+	}
+	return a.PhoneNumberID + "/" + a.PeerRef, true
+}
+
 // TestDistinctIndexFollowsTheDisk: the in-memory half of the distinct
-// sets (distinct_index.go) is what the time index on disk rebuilds, after
+// sets (distinct_index.go) and of the pair rate buckets (ratelimit.go) is
+// what the disk rebuilds, after
 // every batch, and a replica that restarts (reopens its database) every
 // hundred entries refuses and writes exactly what one that never restarts
 // does.
@@ -178,6 +243,13 @@ func TestDistinctIndexFollowsTheDisk(t *testing.T) {
 		}
 		if !reflect.DeepEqual(disk, straight.sets) {
 			t.Fatalf("after entry %d the in-memory index differs from the disk's", i+len(batch))
+		}
+		var pairs pairIndex
+		if err := straight.View(func(tx *bolt.Tx) (err error) { pairs, err = loadPairIndex(tx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(pairs, straight.pairs) {
+			t.Fatalf("after entry %d the in-memory pair index differs from the disk's", i+len(batch))
 		}
 		if i%100 < 7 {
 			if err := restarted.Close(); err != nil {

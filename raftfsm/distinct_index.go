@@ -38,6 +38,17 @@ func (x distinctIndex) put(set, phoneID, ref string, at int64) {
 	m[ref] = at
 }
 
+// putIn is put with the set's map m (nil: not looked up yet, or the set
+// is empty); it returns the set's map for the next call.
+func (x distinctIndex) putIn(m map[string]int64, set, phoneID, ref string, at int64) map[string]int64 {
+	if m == nil {
+		x.put(set, phoneID, ref, at)
+		return x[setID{set, phoneID}]
+	}
+	m[ref] = at
+	return m
+}
+
 // drop removes ref's entry from a set.
 func (x distinctIndex) drop(set, phoneID, ref string) {
 	id := setID{set, phoneID}

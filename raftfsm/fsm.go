@@ -53,6 +53,10 @@ type FSM struct {
 	// by openDB (distinct_index.go).
 	sets distinctIndex
 
+	// pairs is the in-memory half of the pair rate buckets, rebuilt by
+	// openDB (ratelimit.go).
+	pairs pairIndex
+
 	// expireMedia is CmdExpire's call site for stored media (see
 	// retention.go).
 	expireMedia ExpireFunc
@@ -157,6 +161,7 @@ func (f *FSM) openDB() error {
 	}
 	var idx, term uint64
 	var sets distinctIndex
+	var pairs pairIndex
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -167,14 +172,17 @@ func (f *FSM) openDB() error {
 			return err
 		}
 		idx, term = parseApplied(tx.Bucket(bucketMeta).Get(keyApplied))
-		sets, err = loadDistinctIndex(tx)
+		if sets, err = loadDistinctIndex(tx); err != nil {
+			return err
+		}
+		pairs, err = loadPairIndex(tx)
 		return err
 	})
 	if err != nil {
 		_ = db.Close()
 		return fmt.Errorf("initialise %s: %w", f.path, err)
 	}
-	f.db, f.sets = db, sets
+	f.db, f.sets, f.pairs = db, sets, pairs
 	f.setApplied(idx, term)
 	if err := f.startCheckpoints(); err != nil {
 		f.db = nil
@@ -277,12 +285,12 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
 	err := f.db.Update(func(tx *bolt.Tx) error {
-		f.batch = newApplyBatch(tx, f.sets)
+		f.batch = newApplyBatch(tx, f.sets, f.pairs)
 		defer func() { f.batch = nil }()
 		// Append-mostly buckets: fill pages (bbolt splits at half by
 		// default, which doubles the pages a commit writes). Layout only:
 		// the content, and so Dump, is the same.
-		for _, b := range [][]byte{bucketMessages, bucketSignalPending, bucketDistinctByTime} {
+		for _, b := range [][]byte{bucketMessages, bucketSignalPending, bucketDistinctByTime, bucketRatePairs} {
 			tx.Bucket(b).FillPercent = 0.9
 		}
 		meta := tx.Bucket(bucketMeta)

@@ -17,7 +17,10 @@ import (
 // the queue values. Schema 3 drops the consumer → time records of the
 // distinct-consumer sets from bucket distinct (set 0 phone 0 ref): that
 // half of the sets lives in memory, rebuilt from the time index
-// (distinct_index.go); the counts stay.
+// (distinct_index.go); the counts stay. Schema 4 keeps the pair rate
+// buckets under time | pair key in bucket rate_pairs (the time the
+// schema-3 time index held them under) instead of a random-key bucket
+// beside a time index (ratelimit.go).
 //
 // Open migrates a schema-1 database once, in one bbolt transaction (all
 // or nothing), before anything reads it. The result is a pure function of
@@ -28,13 +31,16 @@ import (
 // schema than this binary knows is refused.
 
 // schemaVersion is the layout this binary reads and writes.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // Schema-1 buckets, read only by the migration.
 var (
 	legacyMessages        = []byte("messages")
 	legacyMessageIDs      = []byte("message_ids")
 	legacyMessagesByPhone = []byte("messages_by_phone")
+	// legacyRateLimitsByTime: schema 3's time index of the pair rate
+	// buckets (last BE64 | pair key → empty).
+	legacyRateLimitsByTime = []byte("rate_limits_by_time")
 )
 
 // migrate brings the database in tx to schemaVersion. A database without
@@ -61,7 +67,65 @@ func migrate(tx *bolt.Tx) error {
 	if err := dropDistinctRefs(tx); err != nil {
 		return err
 	}
+	if err := mergeRatePairs(tx); err != nil {
+		return err
+	}
 	return meta.Put(keySchema, be64(schemaVersion))
+}
+
+// mergeRatePairs moves schema 3's pair rate buckets ("p" keys of
+// rate_limits) under their time-index key into rate_pairs and drops the
+// time index. A bucket the index missed goes under its last use; an index
+// entry without its bucket is dropped.
+func mergeRatePairs(tx *bolt.Tx) error {
+	limits, pairs := tx.Bucket(bucketRateLimits), tx.Bucket(bucketRatePairs)
+	moved := map[string]bool{}
+	if old := tx.Bucket(legacyRateLimitsByTime); old != nil {
+		var ks [][]byte
+		if err := old.ForEach(func(k, _ []byte) error {
+			ks = append(ks, bytes.Clone(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if len(k) < 9 {
+				return fmt.Errorf("%w: rate time key %x", ErrCorrupt, k)
+			}
+			pk := string(k[8:])
+			v := limits.Get(k[8:])
+			if v == nil || moved[pk] {
+				continue
+			}
+			if err := pairs.Put(k, bytes.Clone(v)); err != nil {
+				return err
+			}
+			moved[pk] = true
+		}
+		if err := tx.DeleteBucket(legacyRateLimitsByTime); err != nil {
+			return err
+		}
+	}
+	var stray [][]byte // pair buckets (moved or not) still in rate_limits
+	c := limits.Cursor()
+	for k, _ := c.Seek([]byte("p\x00")); k != nil && bytes.HasPrefix(k, []byte("p\x00")); k, _ = c.Next() {
+		stray = append(stray, bytes.Clone(k))
+	}
+	for _, k := range stray {
+		if !moved[string(k)] {
+			s, ok := decodeRate(limits.Get(k))
+			if !ok {
+				return fmt.Errorf("%w: rate bucket %x", ErrCorrupt, k)
+			}
+			if err := pairs.Put(rateTimeKey(s.last, string(k)), s.encode()); err != nil {
+				return err
+			}
+		}
+		if err := limits.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dropDistinctRefs deletes the schema-2 consumer records of bucket

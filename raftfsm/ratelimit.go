@@ -3,6 +3,8 @@ package raftfsm
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -11,7 +13,8 @@ import (
 // the command that accepts the message. Every send already costs that one
 // Raft round, so the check is cluster-wide and exact (a client pinned to
 // one node of three gets the whole budget, not a third of it) without a
-// round of its own; the token state is replicated in bucketRateLimits and
+// round of its own; the token state is replicated (bucketRateLimits,
+// bucketRatePairs) and
 // advanced only by the proposer-chosen CreatedAt, so every replica takes
 // the same decisions.
 //
@@ -41,10 +44,11 @@ var (
 // replicas).
 const tokenUnit = 1_000_000
 
-// rateIdleMillis bounds the elapsed time a bucket is refilled for (and
-// keeps the integer arithmetic far from overflow); a pair bucket idle this
-// long is deleted, as a missing bucket is a full one. A configuration
-// whose burst takes longer than this to earn back is forgiven after it.
+// rateIdleMillis is how long a bucket is remembered: one idle this long
+// is full again (as if it had never been used), and an idle pair bucket
+// is deleted, lazily (ratePrune), which therefore changes no decision. A
+// configuration whose burst takes longer than this to earn back is
+// forgiven after it.
 const rateIdleMillis = 24 * 60 * 60 * 1000
 
 // rateState is a token bucket: tokens (units of tokenUnit) as of last
@@ -64,16 +68,17 @@ func (s rateState) encode() []byte { return append(be64(s.tokens), be64(s.last).
 
 // take refills s to now at perMinute messages a minute, capped at burst
 // messages, and spends one message; ok is false (s unchanged in meaning)
-// when less than one is left. A clock behind last (another proposer's)
+// when less than one is left. A bucket idle for rateIdleMillis or longer
+// counts as absent (full). A clock behind last (another proposer's)
 // refills nothing and never moves last back.
 func (s rateState) take(present bool, now, perMinute, burst int64) (rateState, bool) {
 	capacity := burst * tokenUnit
-	if !present {
+	if !present || now-s.last >= rateIdleMillis {
 		s = rateState{tokens: capacity, last: now}
 	} else if now > s.last {
-		elapsed := min(now-s.last, rateIdleMillis)
 		// perMinute ≤ 6,000,000 (100,000 msg/s, the bound SetPhoneLimits
-		// checks) and elapsed ≤ 8.64e7 ms: the product stays below 2^63.
+		// checks) and elapsed < 8.64e7 ms: the product stays below 2^63.
+		elapsed := now - s.last
 		s.tokens = min(capacity, s.tokens+elapsed*perMinute*(tokenUnit/1000)/60)
 		s.last = now
 	}
@@ -85,11 +90,12 @@ func (s rateState) take(present bool, now, perMinute, burst int64) (rateState, b
 	return s, true
 }
 
-// rateKeys: bucketRateLimits keys. "n" 0 phone-number id: the number's
-// throughput; "p" 0 phone-number id 0 consumer reference: the pair.
-func rateNumberKey(phoneID string) []byte { return []byte("n\x00" + phoneID) }
-func ratePairKey(phoneID, peerRef string) []byte {
-	return []byte("p\x00" + phoneID + "\x00" + peerRef)
+// Rate bucket keys: "n" 0 phone-number id, the number's throughput (in
+// bucketRateLimits); "p" 0 phone-number id 0 consumer reference, the pair
+// (behind its key time in bucketRatePairs).
+func rateNumberKey(phoneID string) string { return "n\x00" + phoneID }
+func ratePairKey(phoneID, peerRef string) string {
+	return "p\x00" + phoneID + "\x00" + peerRef
 }
 
 // limits returns p's effective limits: messages a minute and burst for
@@ -110,61 +116,180 @@ func rateLimitsOf(p *Phone) (numPerMin, numBurst, pairPerMin, pairBurst int64) {
 	return mps * 60, mps, ppm, pb
 }
 
+// pairIndex is the pair → key time half of the pair rate buckets, in
+// memory: the disk keeps each pair bucket under time | pair key
+// (bucketRatePairs), so a new pair appends instead of writing a random
+// key. Like distinctIndex it is rebuilt whenever the database is opened
+// (Open, snapshot install, restore), so it is a pure function of the
+// database; only Apply changes it afterwards. Cost: one map entry per
+// pair used in the last rateIdleMillis (about 100 bytes).
+type pairIndex map[string]int64
+
+// loadPairIndex reads bucketRatePairs.
+func loadPairIndex(tx *bolt.Tx) (pairIndex, error) {
+	x := pairIndex{}
+	err := tx.Bucket(bucketRatePairs).ForEach(func(k, _ []byte) error {
+		if len(k) < 9 || k[8] != 'p' {
+			return fmt.Errorf("%w: rate pair key %x", ErrCorrupt, k)
+		}
+		pk := string(k[8:])
+		if _, dup := x[pk]; dup {
+			return fmt.Errorf("%w: rate pair %x stored twice", ErrCorrupt, k)
+		}
+		x[pk] = int64(beUint64(k))
+		return nil
+	})
+	return x, err
+}
+
+// rateSlot is one rate bucket as the running batch sees it: loaded once,
+// charged in memory, its value written by flushRates. A pair bucket's
+// key is added, moved and deleted at once (present always says whether
+// it is on disk).
+type rateSlot struct {
+	s       rateState
+	at      int64 // a pair bucket's key time
+	present bool  // the bucket exists
+	dirty   bool  // its value changed since it was written: flushRates writes it
+}
+
+// isPair tells a ratePairKey from a rateNumberKey.
+func isPair(k string) bool { return k[0] == 'p' }
+
+// rate returns the batch's slot for key k (a rateNumberKey or
+// ratePairKey), reading it from the database the first time.
+func (b *applyBatch) rate(k string) *rateSlot {
+	if r, ok := b.rates[k]; ok {
+		return r
+	}
+	r := new(rateSlot)
+	if !isPair(k) {
+		r.s, r.present = decodeRate(b.tx.Bucket(bucketRateLimits).Get([]byte(k)))
+	} else if at, ok := b.pairs[k]; ok {
+		r.at = at
+		if r.s, r.present = decodeRate(b.tx.Bucket(bucketRatePairs).Get(rateTimeKey(at, k))); !r.present {
+			panic(fmt.Sprintf("raftfsm: rate pair %x: index and disk disagree", k))
+		}
+	}
+	if b.rates == nil {
+		b.rates = make(map[string]*rateSlot, 128) // a batch holds up to 64 accepts: two keys each at most
+	}
+	b.rates[k] = r
+	return r
+}
+
 // rateAdmit charges one message from p to the consumer peerRef at now
-// against the pair budget, then the number's. Nothing is written when
-// either refuses: a refused message costs no tokens.
+// against the pair budget, then the number's. Nothing changes when either
+// refuses: a refused message costs no tokens. Existing buckets change in
+// the batch's memory (flushRates writes each once); a new pair bucket is
+// written at once under now, which appends.
 func (b *applyBatch) rateAdmit(p *Phone, peerRef string, now int64) error {
-	tx := b.tx
-	rb := tx.Bucket(bucketRateLimits)
 	numPerMin, numBurst, pairPerMin, pairBurst := rateLimitsOf(p)
 	pk := ratePairKey(p.ID, peerRef)
-	old, present := decodeRate(rb.Get(pk))
-	pair, ok := old.take(present, now, pairPerMin, pairBurst)
+	ps := b.rate(pk)
+	pair, ok := ps.s.take(ps.present, now, pairPerMin, pairBurst)
 	if !ok {
 		return ErrPairRate
 	}
-	nk := rateNumberKey(p.ID)
-	ns, nPresent := decodeRate(rb.Get(nk))
-	num, ok := ns.take(nPresent, now, numPerMin, numBurst)
+	ns := b.rate(rateNumberKey(p.ID))
+	num, ok := ns.s.take(ns.present, now, numPerMin, numBurst)
 	if !ok {
 		return ErrThroughput
 	}
-	mustPut(tx, bucketRateLimits, nk, num.encode())
-	mustPut(tx, bucketRateLimits, pk, pair.encode())
-	// The time index lets idle pair buckets be dropped from its front.
-	if present && old.last != pair.last {
-		mustDelete(tx, bucketRateLimitsByTime, rateTimeKey(old.last, pk))
+	ns.s, ns.present, ns.dirty = num, true, true
+	ps.s = pair
+	if ps.present {
+		ps.dirty = true
+	} else {
+		b.ratePairPut(ps, pk, pair.last)
 	}
-	mustPut(tx, bucketRateLimitsByTime, rateTimeKey(pair.last, pk), nil)
 	b.ratePrune(now)
 	return nil
 }
 
-// rateTimeKey is the bucketRateLimitsByTime key: last BE64 | pair key.
-func rateTimeKey(last int64, pairKey []byte) []byte {
-	return append(be64(last), pairKey...)
+// rateTimeKey is the bucketRatePairs key: time BE64 | pair key.
+func rateTimeKey(at int64, pairKey string) []byte {
+	return append(be64(at), pairKey...)
 }
 
-// ratePrune deletes up to two pair buckets idle for rateIdleMillis (a
-// bounded cost per message that outpaces their creation).
+// ratePairPut writes the pair bucket of slot r under at (its new key),
+// records it in the index and keeps the batch's idea of the front current.
+func (b *applyBatch) ratePairPut(r *rateSlot, pk string, at int64) {
+	k := rateTimeKey(at, pk)
+	mustPut(b.tx, bucketRatePairs, k, r.s.encode())
+	r.at, r.present, r.dirty = at, true, false
+	b.pairs[pk] = at
+	if b.rateFrontOK && (b.rateFront == nil || bytes.Compare(k, b.rateFront) < 0) {
+		b.rateFront = k
+	}
+}
+
+// rateIndexFront is the first key of bucketRatePairs (nil when empty),
+// read once and then followed in memory until a prune consumes it.
+func (b *applyBatch) rateIndexFront() []byte {
+	if !b.rateFrontOK {
+		k, _ := b.tx.Bucket(bucketRatePairs).Cursor().First()
+		b.rateFront, b.rateFrontOK = bytes.Clone(k), true
+	}
+	return b.rateFront
+}
+
+// ratePrune looks at up to two pair buckets keyed more than
+// rateIdleMillis before now (a bounded cost per message that outpaces
+// their creation): one idle that long is deleted; one used since moves to
+// the key of its last use. While the front is younger than that, nothing
+// is read. A use does not move the key (the bucket's own last is exact),
+// so a bucket moves at most once a day and uses write in place.
 func (b *applyBatch) ratePrune(now int64) {
 	cutoff := be64(now - rateIdleMillis)
-	c := b.tx.Bucket(bucketRateLimitsByTime).Cursor()
-	var drop [][]byte
-	for k, _ := c.First(); k != nil && len(drop) < 2 && bytes.Compare(k[:8], cutoff) < 0; k, _ = c.Next() {
-		drop = append(drop, bytes.Clone(k))
-	}
-	for _, k := range drop {
-		mustDelete(b.tx, bucketRateLimitsByTime, k)
-		mustDelete(b.tx, bucketRateLimits, k[8:])
+	for range 2 {
+		k := b.rateIndexFront()
+		if k == nil || bytes.Compare(k[:8], cutoff) >= 0 {
+			return
+		}
+		pk := string(k[8:])
+		s := b.rate(pk) // before the delete: it may read the bucket
+		mustDelete(b.tx, bucketRatePairs, k)
+		b.rateFrontOK = false
+		if bytes.Compare(be64(s.s.last), cutoff) >= 0 {
+			b.ratePairPut(s, pk, s.s.last)
+			continue
+		}
+		delete(b.pairs, pk)
+		s.present, s.dirty = false, false
 	}
 }
 
-// RateLimitEntries counts the stored rate buckets (tests, diagnostics).
+// flushRates writes the bucket values this batch changed, in key order.
+func (b *applyBatch) flushRates() {
+	var nums, pairs [][]byte
+	for k, r := range b.rates {
+		if !r.dirty {
+			continue
+		}
+		if isPair(k) {
+			pairs = append(pairs, rateTimeKey(r.at, k))
+		} else {
+			nums = append(nums, []byte(k))
+		}
+	}
+	slices.SortFunc(nums, bytes.Compare)
+	for _, k := range nums {
+		mustPut(b.tx, bucketRateLimits, k, b.rates[string(k)].s.encode())
+	}
+	slices.SortFunc(pairs, bytes.Compare)
+	for _, k := range pairs {
+		mustPut(b.tx, bucketRatePairs, k, b.rates[string(k[8:])].s.encode())
+	}
+	b.rates, b.rateFront, b.rateFrontOK = nil, nil, false
+}
+
+// RateLimitEntries counts the stored rate buckets, numbers' and pairs'
+// (tests, diagnostics).
 func (f *FSM) RateLimitEntries() int {
 	n := 0
 	_ = f.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketRateLimits).Stats().KeyN
+		n = tx.Bucket(bucketRateLimits).Stats().KeyN + tx.Bucket(bucketRatePairs).Stats().KeyN
 		return nil
 	})
 	return n

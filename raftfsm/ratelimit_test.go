@@ -128,3 +128,69 @@ func TestClosedWindowFailsByWebhook(t *testing.T) {
 		t.Fatalf("queued for the network: %d %v", len(p), err)
 	}
 }
+
+// TestPairBucketUsedSinceMoves: a pair bucket whose key is a day old but
+// which was used since is not dropped: it moves to the key of its last
+// use, and goes only once idle for a day from there.
+func TestPairBucketUsedSinceMoves(t *testing.T) {
+	a := &applier{t: t, f: openFSM(t)}
+	a.mustApply(tenantCmd(t, 1, "+15551234567"))
+	ref0 := ratePairKey("3001", "ref0")
+	a.mustApply(textTo(t, 1, "ref0", st0))
+	a.mustApply(textTo(t, 2, "ref0", st0+20*60*60*1000))
+	if at := a.f.pairs[ref0]; at != st0 {
+		t.Fatalf("a use moved the key to %d", at)
+	}
+	a.mustApply(textTo(t, 3, "ref1", st0+rateIdleMillis+10))
+	if at, ok := a.f.pairs[ref0]; !ok || at != st0+20*60*60*1000 {
+		t.Fatalf("after a day: key %d (kept %v), want moved to its last use", at, ok)
+	}
+	a.mustApply(textTo(t, 4, "ref2", st0+20*60*60*1000+rateIdleMillis+20))
+	if _, ok := a.f.pairs[ref0]; ok {
+		t.Fatal("idle for a day and still there")
+	}
+	if _, ok := a.f.pairs[ratePairKey("3001", "ref1")]; !ok {
+		t.Fatal("a bucket younger than a day was dropped")
+	}
+	if n := a.f.RateLimitEntries(); n != 3 {
+		t.Fatalf("%d entries, want the number's, ref1's and ref2's", n)
+	}
+}
+
+// TestIdleBucketIsFull: a pair bucket unused for a day counts as full
+// whether or not it was pruned yet, even when its burst takes longer than
+// a day to earn back (1441 messages at one a minute): pruning changes no
+// decision.
+func TestIdleBucketIsFull(t *testing.T) {
+	a := &applier{t: t, f: openFSM(t)}
+	a.mustApply(tenantCmd(t, 1, "+15551234567"))
+	a.mustApply(cmd(t, CmdSetPhoneLimits, SetPhoneLimits{PhoneNumberID: "3001", ThroughputMPS: 100_000, PairPerMinute: 1, PairBurst: 1441}))
+	n := 0
+	burst := func(at int64, count int) []Result {
+		var cmds [][]byte
+		for range count {
+			n++
+			cmds = append(cmds, textTo(t, n, "ref0", at))
+		}
+		a.idx++
+		return results(t, a.f.Apply(entry(a.idx, cmds...)))
+	}
+	refusedAt := func(rs []Result) int {
+		for i, r := range rs {
+			if r.Err != nil {
+				if !errors.Is(r.Err, ErrPairRate) {
+					t.Fatal(r.Err)
+				}
+				return i
+			}
+		}
+		return -1
+	}
+	if i := refusedAt(burst(st0, 1442)); i != 1441 {
+		t.Fatalf("first burst refused at %d, want 1441", i)
+	}
+	// Exactly a day later: the bucket is still stored (nothing pruned it).
+	if i := refusedAt(burst(st0+rateIdleMillis, 1442)); i != 1441 {
+		t.Fatalf("a day later refused at %d, want 1441 (a full bucket)", i)
+	}
+}

@@ -117,12 +117,15 @@ var (
 	// value, JSON as the Graph API shows it (conversational automation,
 	// commerce settings, number settings, QR codes "qr/<code>").
 	bucketPhoneSettings = []byte("phone_settings")
-	// bucketRateLimits: "n" 0 phone-number id, or "p" 0 phone-number id 0
-	// consumer reference → tokens BE64 | last BE64 (see ratelimit.go).
+	// bucketRateLimits: "n" 0 phone-number id → tokens BE64 | last BE64:
+	// each number's throughput bucket (see ratelimit.go).
 	bucketRateLimits = []byte("rate_limits")
-	// bucketRateLimitsByTime: last BE64 | pair key → empty: idle pair
-	// buckets are dropped from the front.
-	bucketRateLimitsByTime = []byte("rate_limits_by_time")
+	// bucketRatePairs: time BE64 | "p" 0 phone-number id 0 consumer
+	// reference → tokens BE64 | last BE64: the pair buckets, keyed by a
+	// time at or before their last use (when created, or moved to by a
+	// prune), so new ones append and idle ones are dropped from the front;
+	// pair → time lives in memory (schema 4, ratelimit.go).
+	bucketRatePairs = []byte("rate_pairs")
 	// bucketOutboxGroups: group (a message's IDRef) → its queued outbox
 	// keys, 16 bytes each, oldest first (see outboxorder.go).
 	bucketOutboxGroups = []byte("outbox_groups")
@@ -142,7 +145,7 @@ var allBuckets = [][]byte{
 	bucketSignalByTime,
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
-	bucketWebhookLog, bucketPhoneSettings, bucketRateLimits, bucketRateLimitsByTime, bucketOutboxGroups, bucketAppWebhooks, bucketPhoneWebhooks,
+	bucketWebhookLog, bucketPhoneSettings, bucketRateLimits, bucketRatePairs, bucketOutboxGroups, bucketAppWebhooks, bucketPhoneWebhooks,
 	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions,
 }
 

@@ -276,3 +276,14 @@ func TestQualityRatingTransitions(t *testing.T) {
 		t.Fatalf("unknown kind: %v", r.Err)
 	}
 }
+
+// TestBatchDayIsDay: the batch's cached day is Day at and around
+// midnight, back and forth (late proposers), and before 1970.
+func TestBatchDayIsDay(t *testing.T) {
+	b := &applyBatch{}
+	for _, at := range []int64{st0, st0 + dayMS - 1, st0 + dayMS, st0 - 1, st0, 0, -1, -dayMS, -dayMS - 1, st0 + 5*dayMS + 7} {
+		if got, want := b.dayOf(at), Day(at); got != want {
+			t.Errorf("dayOf(%d) = %s, want %s", at, got, want)
+		}
+	}
+}
