@@ -23,11 +23,12 @@ import (
 //   - inbound: each message with its 24-hour window and its webhook event
 //     (3 records per message; wamids without a key, so a message_refs
 //     entry each).
+//
 //   - outbound: messages accepted as the API accepts them (keyed wamids,
 //     so no message_refs entry) and still in the connector's pending
 //     queue, as in `waedge bench expiry` (1 record per message).
 //
-//	go test ./raftfsm/ -run '^$' -bench BenchmarkExpire -benchtime 1x
+//     go test ./raftfsm/ -run '^$' -bench BenchmarkExpire -benchtime 1x
 func BenchmarkExpire(b *testing.B) {
 	n := 100000
 	if v, err := strconv.Atoi(os.Getenv("WAEDGE_BENCH_EXPIRE_N")); err == nil && v > 0 {
