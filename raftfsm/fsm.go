@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -60,6 +61,10 @@ type FSM struct {
 	hookMu       sync.Mutex
 	expireHook   func(ExpireResult)
 	pendingHooks []ExpireResult // filled inside a batch, delivered after commit
+
+	// expireApplyNs is how long the latest CmdExpire took to apply here
+	// (LastExpireApply); never read by Apply.
+	expireApplyNs atomic.Int64
 }
 
 var (
@@ -115,7 +120,7 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdAcceptMessageV2:    f.applyAcceptMessageV2,
 		CmdMessageStatusesV2:  f.applyMessageStatusesV2,
 		CmdSignalRound:        f.applySignalRound,
-		CmdExpire:             f.applyExpire,
+		CmdExpire:             f.applyExpireTimed,
 		CmdSetRetention:       f.applySetRetention,
 		CmdEraseConsumer:      f.applyEraseConsumer,
 		CmdAudit:              f.applyAudit,
