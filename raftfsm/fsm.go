@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -61,10 +60,6 @@ type FSM struct {
 	hookMu       sync.Mutex
 	expireHook   func(ExpireResult)
 	pendingHooks []ExpireResult // filled inside a batch, delivered after commit
-
-	// expireApplyNs is how long the latest CmdExpire took to apply here
-	// (LastExpireApply); never read by Apply.
-	expireApplyNs atomic.Int64
 }
 
 var (
@@ -120,7 +115,7 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdAcceptMessageV2:    f.applyAcceptMessageV2,
 		CmdMessageStatusesV2:  f.applyMessageStatusesV2,
 		CmdSignalRound:        f.applySignalRound,
-		CmdExpire:             f.applyExpireTimed,
+		CmdExpire:             f.applyExpire,
 		CmdSetRetention:       f.applySetRetention,
 		CmdEraseConsumer:      f.applyEraseConsumer,
 		CmdAudit:              f.applyAudit,

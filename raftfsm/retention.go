@@ -128,25 +128,6 @@ func (f *FSM) ExpiredThrough() int64 {
 	return out
 }
 
-// applyExpireTimed is CmdExpire's handler: applyExpire, with how long it
-// took noted for LastExpireApply. The clock reading goes nowhere else —
-// not into the state, not into the result — so Apply stays a function of
-// the log (invariant 2); it is this process watching its own work, as a
-// metric would.
-func (f *FSM) applyExpireTimed(tx *bolt.Tx, payload []byte) ([]byte, error) {
-	start := time.Now()
-	v, err := f.applyExpire(tx, payload)
-	f.expireApplyNs.Store(int64(max(time.Since(start), 1)))
-	return v, err
-}
-
-// LastExpireApply is how long this replica took to apply its latest
-// CmdExpire (the handler, without its batch's commit); 0 before the first.
-// The retention worker on the leader sizes its next command by it.
-func (f *FSM) LastExpireApply() time.Duration {
-	return time.Duration(f.expireApplyNs.Load())
-}
-
 func (f *FSM) applyExpire(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c Expire
 	decode(payload, &c)

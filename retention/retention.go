@@ -40,7 +40,7 @@ type Config struct {
 	// per pause. A negative value disables pausing.
 	Yield float64
 	// ApplyTime, when set, reports how long this node's state machine
-	// took to apply the latest CmdExpire (raftfsm.FSM.LastExpireApply;
+	// took to apply the latest CmdExpire (node.Node.LastExpireApply;
 	// the worker runs on the leader, whose apply is done when Propose
 	// returns). The worker then sizes each command so that its apply
 	// takes about TargetApply, and bases the pause on the apply time, not

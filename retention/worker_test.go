@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/waedge/waedge/internal/syncbuf"
+	"github.com/waedge/waedge/node/nodetest"
 	"github.com/waedge/waedge/raftfsm"
 	"github.com/waedge/waedge/raftfsm/fsmtest"
 	"github.com/waedge/waedge/retention"
@@ -174,19 +175,27 @@ func TestBudgetFollowsApplyTime(t *testing.T) {
 	}
 }
 
-// TestLastExpireApplyIsReported: the state machine reports how long its
-// latest CmdExpire took, which is what the worker sizes by.
+// TestLastExpireApplyIsReported: the node reports how long its latest
+// batch holding a CmdExpire took to apply, which is what the worker sizes
+// by; batches without one leave it alone.
 func TestLastExpireApplyIsReported(t *testing.T) {
-	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	d := expiring(t, 100, now)
-	if got := d.FSM().LastExpireApply(); got != 0 {
+	n := nodetest.Cluster(t, 1)[0]
+	if got := n.LastExpireApply(); got != 0 {
 		t.Fatalf("before any expiry: %v", got)
 	}
-	w := retention.New(d, retention.Config{ApplyTime: d.FSM().LastExpireApply}, nil, func() time.Time { return now })
-	if run, err := w.RunOnce(context.Background()); err != nil || run.Deleted != 200 {
-		t.Fatalf("run %+v: %v", run, err)
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	w := retention.New(n, retention.Config{ApplyTime: n.LastExpireApply}, nil, func() time.Time { return now })
+	if _, err := w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	if got := d.FSM().LastExpireApply(); got <= 0 || got > time.Minute {
+	got := n.LastExpireApply()
+	if got <= 0 || got > time.Minute {
 		t.Fatalf("LastExpireApply %v", got)
+	}
+	propose(t, n, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "B",
+		WABAID: "2", PhoneNumberID: "3", DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s",
+		TokenID: "t", TokenHash: sha256.Sum256([]byte("tok"))})
+	if again := n.LastExpireApply(); again != got {
+		t.Fatalf("a batch without CmdExpire changed it: %v → %v", got, again)
 	}
 }
