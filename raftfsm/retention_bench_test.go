@@ -125,3 +125,54 @@ func benchExpire(b *testing.B, n, budget, perMessage int, store func(*applier, i
 		b.ReportMetric(float64(cpu)/float64(deleted), "cpu-ns/record")
 	}
 }
+
+// BenchmarkAcceptAfterExpire measures what a send costs the state machine
+// right after a large expiry freed its pages, against the same store
+// before the expiry: N outbound messages stored (WAEDGE_BENCH_EXPIRE_N,
+// default 50,000), then 20,000 accepts in entries of 32, before and after
+// expiring the N.
+//
+//	go test ./raftfsm/ -run '^$' -bench BenchmarkAcceptAfterExpire -benchtime 1x
+func BenchmarkAcceptAfterExpire(b *testing.B) {
+	n := 50000
+	if v, err := strconv.Atoi(os.Getenv("WAEDGE_BENCH_EXPIRE_N")); err == nil && v > 0 {
+		n = v
+	}
+	for _, expired := range []bool{false, true} {
+		b.Run(fmt.Sprint("expired=", expired), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				a := &applier{t: b, f: openFSM(b)}
+				storeOutbound(a, n)
+				if expired {
+					for r := a.expire(t0, MaxExpireBudget); r.More; r = a.expire(t0, MaxExpireBudget) {
+					}
+				}
+				const m, per = 20000, 32
+				var entries [][]byte
+				sealed := make([]byte, 60)
+				for i := 0; i < m; i += per {
+					var cmds [][]byte
+					for j := i; j < i+per; j++ {
+						at := t0 + int64(j)
+						k := make([]byte, messageKeyLen)
+						binary.BigEndian.PutUint64(k, uint64(at)*1e6)
+						binary.BigEndian.PutUint64(k[8:], uint64(n+j))
+						wamid := cloudapi.NewWAMIDWithKeyID(fmt.Sprint(15550000000+j%1000), true, WAMIDKeyID(k, [9]byte{byte(j)}))
+						cmds = append(cmds, EncodeAcceptMessage(AcceptMessage{Key: k, IDRef: MessageIDRef(wamid), IDSealed: sealed,
+							PhoneNumberID: "3001", BusinessID: "1001", PeerRef: fmt.Sprintf("%032x", j%1000), PeerSealed: sealed,
+							Type: "text", Content: make([]byte, 300), CreatedAt: at}))
+					}
+					entries = append(entries, EncodeEntry(cmds))
+				}
+				b.StartTimer()
+				cpu0 := processCPU()
+				for _, e := range entries {
+					a.idx++
+					a.f.ApplyBatch([]*raft.Log{{Index: a.idx, Term: 1, Type: raft.LogCommand, Data: e}})
+				}
+				b.ReportMetric(float64(processCPU()-cpu0)/m, "cpu-ns/accept")
+			}
+		})
+	}
+}
