@@ -408,7 +408,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	}
 	n.RegisterWorker("webhooks", webhook.New(mets.Counting(n), webhook.Config{Open: sealer.Open, Now: clock.Now, Egress: egressPolicy},
 		logger.With(slog.String("component", "webhooks"))).Run)
-	expiry := retention.New(mets.Counting(n), retention.Config{Interval: expiryEvery}, logger.With(slog.String("component", "retention")), clock.Now)
+	expiry := retention.New(mets.Counting(n), retention.Config{Interval: expiryEvery, ApplyTime: n.LastExpireApply}, logger.With(slog.String("component", "retention")), clock.Now)
 	n.RegisterWorker("retention", expiry.Run)
 	var debugClock func(time.Duration) time.Time
 	if clock.enabled {

@@ -21,8 +21,9 @@ const defaultExpiring = 1_000_000
 // expire). Then every node's clock moves two hours on, which makes every
 // stored message past retention and starts the leader's expiry run; the
 // same level runs again until the run is over (its "expiry run" line in
-// the leader's log with more=false; the line's count of deleted records is
-// reported as it is). Reported: both
+// the leader's log with more=false; the counts of deleted records of every
+// "expiry run" line after the move are added up — a run that failed part
+// way logs one too, with more=true — and reported as they are). Reported: both
 // rates and p99s, their ratios, and the time from the clock's move to
 // the end of the run.
 func runExpiry(ctx context.Context, o Options, pr *progress, emit func(Result)) error {

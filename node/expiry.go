@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -25,6 +27,45 @@ type expiry struct {
 	compactCh chan struct{}
 	// compacted counts finished expiry compactions (tests).
 	compacted uint64
+
+	// inBatch is set by onExpire while timedFSM applies a batch (both run
+	// on Raft's apply goroutine); lastApplyNs is how long the latest batch
+	// holding a CmdExpire took (LastExpireApply).
+	inBatch     atomic.Bool
+	lastApplyNs atomic.Int64
+}
+
+// timedFSM is the state machine as Raft sees it: raftfsm.FSM, with the
+// duration of every batch that applied a CmdExpire noted for
+// LastExpireApply. The clock is read here, around Apply and outside
+// package raftfsm, and goes only to the retention worker's sizing, never
+// into the replicated state (invariant 2).
+type timedFSM struct {
+	*raftfsm.FSM
+	e *expiry
+}
+
+// ApplyBatch implements raft.BatchingFSM.
+func (t timedFSM) ApplyBatch(logs []*raft.Log) []any {
+	start := time.Now()
+	t.e.inBatch.Store(false)
+	out := t.FSM.ApplyBatch(logs)
+	if t.e.inBatch.Load() {
+		t.e.lastApplyNs.Store(int64(max(time.Since(start), 1)))
+	}
+	return out
+}
+
+// Apply implements raft.FSM.
+func (t timedFSM) Apply(l *raft.Log) any { return t.ApplyBatch([]*raft.Log{l})[0] }
+
+// LastExpireApply is how long this node took to apply (and commit) the
+// latest batch of Raft entries that held a CmdExpire — the longest a send
+// in that batch or queued behind it waited for expiry; 0 before the
+// first. On the leader, it is known when Propose of the command returns:
+// the retention worker sizes its next command by it.
+func (n *Node) LastExpireApply() time.Duration {
+	return time.Duration(n.expiry.lastApplyNs.Load())
 }
 
 func newExpiry(n *Node) *expiry {
@@ -49,6 +90,7 @@ func (n *Node) ExpiryCompactions() uint64 {
 
 // onExpire runs on Raft's apply goroutine after each applied CmdExpire.
 func (e *expiry) onExpire(r raftfsm.ExpireResult) {
+	e.inBatch.Store(true)
 	e.mu.Lock()
 	ls := e.listeners
 	if r.Deleted > 0 || len(r.DestroyedKeys) > 0 {

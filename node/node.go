@@ -473,7 +473,7 @@ func (n *Node) open(bootstrap bool) error {
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logStore, n.snaps, contactTransport{pipelinedTransport{n.trans}, n.contacts}); err != nil {
+	if n.raft, err = raft.NewRaft(rc, timedFSM{n.fsm, n.expiry}, logs, n.logStore, n.snaps, contactTransport{pipelinedTransport{n.trans}, n.contacts}); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.observerCh = make(chan raft.Observation, 16)

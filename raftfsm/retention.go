@@ -245,21 +245,77 @@ func expireMessagesOfPhone(tx *bolt.Tx, phoneID string, cutoff int64, budget int
 }
 
 // deleteMessageRange deletes up to budget messages under prefix (one
-// phone's range) whose key time is before cutoff (unix ms).
+// phone's range) whose key time is before cutoff (unix ms): one cursor
+// walks the front of the range in key order and deletes under itself, and
+// the connector's queues (keyed by the 16-byte message key, so in the same
+// order) are walked beside it by queueSweep, which seeks a queue only when
+// it may hold the key. Only a message with a plain wamid reference
+// (needsRefEntry) costs a point delete elsewhere.
 func deleteMessageRange(tx *bolt.Tx, prefix []byte, cutoff int64, budget int) int {
-	var keys [][]byte
+	cutNs := cutoff * int64(time.Millisecond)
+	refs := tx.Bucket(bucketMessageIDs)
+	queues := [...]queueSweep{
+		{c: tx.Bucket(bucketSignalPending).Cursor()},
+		{c: tx.Bucket(bucketSignalEnvelopes).Cursor()},
+		{c: tx.Bucket(bucketSignalReads).Cursor()},
+	}
 	c := tx.Bucket(bucketMessages).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(keys) < budget; k, _ = c.Next() {
+	n := 0
+	for k, v := c.Seek(prefix); n < budget && k != nil && bytes.HasPrefix(k, prefix); n++ {
 		mk := k[len(prefix):]
-		if len(mk) != messageKeyLen || int64(beUint64(mk)) >= cutoff*int64(time.Millisecond) {
+		if len(mk) != messageKeyLen || int64(beUint64(mk)) >= cutNs {
 			break
 		}
-		keys = append(keys, bytes.Clone(k))
+		ref, err := messageIDRefOf(v)
+		if err != nil {
+			panic(fmt.Sprintf("raftfsm: %v", err))
+		}
+		if len(ref) > 0 && needsRefEntry(string(ref), mk) {
+			if err := refs.Delete(bytes.Clone(ref)); err != nil {
+				panic(fmt.Sprintf("raftfsm: delete %s: %v", bucketMessageIDs, err))
+			}
+		}
+		pos := bytes.Clone(k)
+		key := pos[len(prefix):]
+		for i := range queues {
+			queues[i].drop(key)
+		}
+		if err := c.Delete(); err != nil {
+			panic(fmt.Sprintf("raftfsm: delete %s: %v", bucketMessages, err))
+		}
+		// After Delete the cursor's position is not defined (bbolt's
+		// Next may skip a key): seek past the deleted key instead.
+		k, v = c.Seek(pos)
 	}
-	for _, k := range keys {
-		deleteMessage(tx, k)
+	return n
+}
+
+// queueSweep deletes entries of one connector queue for a rising sequence
+// of message keys. It remembers the queue's first key at or after the
+// last key asked for, so a key below it is known to be absent without a
+// seek: a sparse or empty queue costs nothing per message, a full one one
+// seek per entry deleted.
+type queueSweep struct {
+	c     *bolt.Cursor
+	next  []byte // first key ≥ the last key asked for (nil: none), when known
+	known bool
+}
+
+// drop deletes key from the queue if it is there; keys must rise from one
+// call to the next.
+func (q *queueSweep) drop(key []byte) {
+	if q.known && (q.next == nil || bytes.Compare(q.next, key) > 0) {
+		return
 	}
-	return len(keys)
+	k, _ := q.c.Seek(key)
+	if k != nil && bytes.Equal(k, key) {
+		if err := q.c.Delete(); err != nil {
+			panic(fmt.Sprintf("raftfsm: delete queue entry: %v", err))
+		}
+		q.known = false // the next key is not known without another seek
+		return
+	}
+	q.next, q.known = bytes.Clone(k), true
 }
 
 // sweepMessages deletes up to budget messages of any phone (also of phones

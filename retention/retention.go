@@ -25,22 +25,47 @@ type Proposer interface {
 type Config struct {
 	// Interval between expiry runs (default 1 minute).
 	Interval time.Duration
-	// Budget bounds the deletions of one command (default 1,000).
+	// Budget bounds the deletions of one command (default 1,000). With
+	// ApplyTime it is only the first command's: later ones are sized to
+	// TargetApply.
 	Budget int
 	// MaxCommandsPerRun bounds the commands of one run, so a huge backlog
 	// is worked off over several runs (default 10,000).
 	MaxCommandsPerRun int
 	// Yield is how long the worker waits after an expire command that left
-	// work, as a multiple of the time the command took (default 1: expiry
-	// takes at most about half of the state machine's apply time, so sends
-	// interleave with a long run instead of queueing behind it; capped at
-	// one second per pause). A negative value disables pausing.
+	// work, as a multiple of the time the command took to apply (with
+	// ApplyTime; else of its round trip) — default 1: expiry takes at most
+	// about half of the state machine's apply time, so sends interleave
+	// with a long run instead of queueing behind it; capped at one second
+	// per pause. A negative value disables pausing.
 	Yield float64
+	// ApplyTime, when set, reports how long this node's state machine
+	// took to apply the latest CmdExpire (node.Node.LastExpireApply;
+	// the worker runs on the leader, whose apply is done when Propose
+	// returns). The worker then sizes each command so that its apply
+	// takes about TargetApply, and bases the pause on the apply time, not
+	// on the round trip (which, under load, is mostly queueing behind
+	// sends and says nothing about the command's own cost).
+	ApplyTime func() time.Duration
+	// TargetApply is the apply time a command is sized to with ApplyTime
+	// (default 25 ms): the longest a send waits behind one.
+	TargetApply time.Duration
 }
 
-// defaultBudget is the worker's deletions per command: small commands
-// keep the wait of a send queued behind one short (BENCHMARKS.md).
+// defaultBudget is the worker's deletions per command without ApplyTime,
+// and its first command's with it: small commands keep the wait of a send
+// queued behind one short (BENCHMARKS.md).
 const defaultBudget = 1000
+
+// retryAfter is how soon a failed run is retried (at most Interval).
+const retryAfter = time.Second
+
+// minBudget is the smallest command the adaptive sizing proposes: below
+// it the fixed cost of a Raft round dominates.
+const minBudget = 200
+
+// defaultTargetApply is TargetApply's default.
+const defaultTargetApply = 25 * time.Millisecond
 
 // Run is what one expiry run did.
 type Run struct {
@@ -76,6 +101,9 @@ func New(p Proposer, cfg Config, logger *slog.Logger, now func() time.Time) *Wor
 	if cfg.Yield == 0 {
 		cfg.Yield = 1
 	}
+	if cfg.TargetApply <= 0 {
+		cfg.TargetApply = defaultTargetApply
+	}
 	if cfg.MaxCommandsPerRun <= 0 {
 		cfg.MaxCommandsPerRun = 10000
 	}
@@ -102,27 +130,45 @@ func (w *Worker) Run(ctx context.Context) error {
 	t := time.NewTicker(w.cfg.Interval)
 	defer t.Stop()
 	for {
+		var retry <-chan time.Time
 		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			w.logger.Warn("expiry run failed", slog.Any("err", err))
+			// RunOnce logged it; committed deletions stay, and the run
+			// goes on soon rather than an Interval later.
+			retry = time.After(min(retryAfter, w.cfg.Interval))
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		case <-w.kick:
+		case <-retry:
 		}
 	}
 }
 
 // RunOnce proposes CmdExpire, with one "now" for the whole run, until the
-// state machine reports nothing more to do (or MaxCommandsPerRun).
-func (w *Worker) RunOnce(ctx context.Context) (Run, error) {
-	var run Run
+// state machine reports nothing more to do (or MaxCommandsPerRun). A run
+// that fails part way still reports (and logs) what its applied commands
+// deleted: those deletions are committed, and the next run goes on from
+// there.
+func (w *Worker) RunOnce(ctx context.Context) (run Run, err error) {
 	now := w.now().UnixMilli()
 	start := time.Now()
+	defer func() {
+		if run.Deleted > 0 || run.DestroyedKeys > 0 || err != nil {
+			attrs := []any{slog.Int("deleted", run.Deleted), slog.Int("data_keys_destroyed", run.DestroyedKeys),
+				slog.Int("commands", run.Commands), slog.Bool("more", run.More || err != nil), slog.Duration("took", time.Since(start))}
+			if err != nil {
+				w.logger.Warn("expiry run", append(attrs, slog.Any("err", err))...)
+				return
+			}
+			w.logger.Info("expiry run", attrs...)
+		}
+	}()
+	budget := w.cfg.Budget
 	for run.Commands < w.cfg.MaxCommandsPerRun {
 		began := time.Now()
-		cmd, err := raftfsm.EncodeCommand(raftfsm.CmdExpire, raftfsm.Expire{Now: now, Budget: w.cfg.Budget})
+		cmd, err := raftfsm.EncodeCommand(raftfsm.CmdExpire, raftfsm.Expire{Now: now, Budget: budget})
 		if err != nil {
 			return run, err
 		}
@@ -130,6 +176,7 @@ func (w *Worker) RunOnce(ctx context.Context) (Run, error) {
 		if err != nil {
 			return run, fmt.Errorf("%w: %w", ErrExpire, err)
 		}
+		took := time.Since(began)
 		r, err := raftfsm.DecodeExpireResult(v)
 		if err != nil {
 			return run, err
@@ -142,8 +189,14 @@ func (w *Worker) RunOnce(ctx context.Context) (Run, error) {
 			break
 		}
 		run.More = true
+		if w.cfg.ApplyTime != nil {
+			if applied := w.cfg.ApplyTime(); applied > 0 {
+				took = applied
+				budget = nextBudget(budget, r.Deleted, applied, w.cfg.TargetApply)
+			}
+		}
 		if w.cfg.Yield > 0 {
-			pause := min(time.Duration(float64(time.Since(began))*w.cfg.Yield), time.Second)
+			pause := min(time.Duration(float64(took)*w.cfg.Yield), time.Second)
 			t := time.NewTimer(pause)
 			select {
 			case <-ctx.Done():
@@ -153,9 +206,17 @@ func (w *Worker) RunOnce(ctx context.Context) (Run, error) {
 			}
 		}
 	}
-	if run.Deleted > 0 || run.DestroyedKeys > 0 {
-		w.logger.Info("expiry run", slog.Int("deleted", run.Deleted), slog.Int("data_keys_destroyed", run.DestroyedKeys),
-			slog.Int("commands", run.Commands), slog.Bool("more", run.More), slog.Duration("took", time.Since(start)))
-	}
 	return run, nil
+}
+
+// nextBudget sizes the next command from the last one (deleted records in
+// applied time) so that it applies in about target: at most twice the last
+// budget (one slow or fast reading must not swing it far), at least
+// minBudget, at most raftfsm.MaxExpireBudget.
+func nextBudget(budget, deleted int, applied, target time.Duration) int {
+	if deleted <= 0 || applied <= 0 {
+		return budget
+	}
+	next := int(float64(deleted) * float64(target) / float64(applied))
+	return max(minBudget, min(next, 2*budget, raftfsm.MaxExpireBudget))
 }
