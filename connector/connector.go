@@ -592,6 +592,15 @@ func (r *run) retryIn(key []byte, d time.Duration) {
 	r.mu.Unlock()
 }
 
+// touch restarts key's claim at the current time (an envelope handed to
+// the network: its resend waits cfg.Resend from now).
+func (r *run) touch(key []byte) {
+	now := r.c.d.Now()
+	r.mu.Lock()
+	r.inflight[string(key)] = now
+	r.mu.Unlock()
+}
+
 func (r *run) release(key []byte) {
 	r.mu.Lock()
 	delete(r.inflight, string(key))
