@@ -184,6 +184,12 @@ func (c *cluster) startRelay(ctx context.Context) (addr, token string, err error
 	}
 	p := &proc{name: "relay", bin: c.bin, dataDir: filepath.Join(c.dir, "relay"), logPath: filepath.Join(c.dir, "relay.log")}
 	p.args = []string{"relay", "--addr", addr, "--data-dir", p.dataDir}
+	if relayNoSync(c.bin) {
+		// The relay and its hosted phones stand in for WhatsApp's network
+		// and the consumers' devices: their fsyncs on the machine under
+		// test would be measured as waedge's.
+		p.args = append(p.args, "--no-sync")
+	}
 	if err := p.start(); err != nil {
 		return "", "", err
 	}
@@ -207,6 +213,13 @@ func (c *cluster) startRelay(ctx context.Context) (addr, token string, err error
 		return "", "", fmt.Errorf("relay token: %w", err)
 	}
 	return addr, strings.TrimSpace(string(b)), nil
+}
+
+// relayNoSync reports whether bin's relay has --no-sync (binaries before
+// it, measured with --binary, do not).
+func relayNoSync(bin string) bool {
+	out, _ := exec.Command(bin, "relay", "-h").CombinedOutput()
+	return bytes.Contains(out, []byte("-no-sync"))
 }
 
 // start launches the process with its command line; its log is appended

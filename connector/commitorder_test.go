@@ -52,9 +52,8 @@ func (g *commitGate) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, e
 	next := func() (raftfsm.Result, error) { return g.Proposer.Propose(ctx, cmd) }
 	switch {
 	case err != nil:
-	case typ == raftfsm.CmdSignalRound:
-		var round raftfsm.SignalRound
-		if raftfsm.DecodePayload(payload, &round) == nil {
+	case typ == raftfsm.CmdSignalRound || typ == raftfsm.CmdSignalRoundV2:
+		if round, err := decodeRound(typ, payload); err == nil {
 			if g.onStatuses != nil {
 				for _, ms := range round.Statuses {
 					g.onStatuses(ms)

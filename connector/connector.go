@@ -174,6 +174,7 @@ type run struct {
 
 	shards []chan func(context.Context)
 	rounds *rounder // one replicated command per round (round.go)
+	acks   chan ackReq
 	seq    uint64
 }
 
@@ -203,6 +204,12 @@ func (c *Connector) Run(ctx context.Context) error {
 			r.rounds.run(ctx)
 		}()
 	}
+	r.acks = make(chan ackReq, 4096)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.runAcks(ctx)
+	}()
 	r.shards = make([]chan func(context.Context), c.cfg.Shards)
 	for i := range r.shards {
 		ch := make(chan func(context.Context), 256)
@@ -592,6 +599,15 @@ func (r *run) retryIn(key []byte, d time.Duration) {
 	r.mu.Unlock()
 }
 
+// touch restarts key's claim at the current time (an envelope handed to
+// the network: its resend waits cfg.Resend from now).
+func (r *run) touch(key []byte) {
+	now := r.c.d.Now()
+	r.mu.Lock()
+	r.inflight[string(key)] = now
+	r.mu.Unlock()
+}
+
 func (r *run) release(key []byte) {
 	r.mu.Lock()
 	delete(r.inflight, string(key))
@@ -802,7 +818,7 @@ func (r *run) integrity(ctx context.Context, d network.Delivery) {
 	default:
 		return // not committed, or not known to be: the relay redelivers
 	}
-	_ = r.net.Ack(ctx, n.digits, d.ID)
+	r.ack(ctx, n.digits, d.ID)
 }
 
 func (r *run) receipt(ctx context.Context, d network.Delivery) {
@@ -832,7 +848,52 @@ func (r *run) receipt(ctx context.Context, d network.Delivery) {
 		}
 	}
 	if len(updates) == 0 || r.statuses(ctx, n, updates, nil, nil) {
-		_ = r.net.Ack(ctx, n.digits, d.ID)
+		r.ack(ctx, n.digits, d.ID)
+	}
+}
+
+// ackReq is one delivery to acknowledge to the network.
+type ackReq struct{ number, id string }
+
+// ack queues the acknowledgement of delivery id of number. The caller has
+// committed what the delivery brought (or decided to drop it); the ack
+// itself is sent by runAcks, batched, so the pair's shard does not wait
+// for the network's answer. An ack that fails or is lost only makes the
+// network deliver again, which the ciphertext-hash table absorbs.
+func (r *run) ack(ctx context.Context, number, id string) {
+	select {
+	case r.acks <- ackReq{number, id}:
+	case <-ctx.Done():
+	}
+}
+
+// runAcks sends queued acks until ctx ends: whatever is queued when the
+// previous request returned goes in one request per number.
+func (r *run) runAcks(ctx context.Context) {
+	for {
+		var first ackReq
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-r.acks:
+		}
+		numbers := []string{first.number}
+		ids := map[string][]string{first.number: {first.id}}
+	drain:
+		for range 4 * network.MaxAckIDs {
+			select {
+			case a := <-r.acks:
+				if _, ok := ids[a.number]; !ok {
+					numbers = append(numbers, a.number)
+				}
+				ids[a.number] = append(ids[a.number], a.id)
+			default:
+				break drain
+			}
+		}
+		for _, num := range numbers {
+			_ = r.net.Ack(ctx, num, ids[num]...) // the client splits at network.MaxAckIDs
+		}
 	}
 }
 
@@ -850,7 +911,7 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 	sum := sha256.Sum256(env.Ciphertext)
 	hash := sum[:16]
 	if r.fsm.InboundSeen(n.phoneID, hash) {
-		_ = r.net.Ack(ctx, n.digits, d.ID) // a retransmit of what we committed
+		r.ack(ctx, n.digits, d.ID) // a retransmit of what we committed
 		return
 	}
 	for attempt := 0; attempt < 5; attempt++ {
@@ -865,7 +926,7 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 			err = r.capSession(ctx, st, addr)
 		}
 		if signalstore.IsDuplicate(err) {
-			_ = r.net.Ack(ctx, n.digits, d.ID)
+			r.ack(ctx, n.digits, d.ID)
 			return
 		}
 		if err != nil {
@@ -873,12 +934,12 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 			// is stored; acking keeps one bad envelope from blocking the
 			// queue. The error text may quote message fields: not logged.
 			r.c.log.Warn("undecryptable envelope", slog.String("phone_number_id", n.phoneID))
-			_ = r.net.Ack(ctx, n.digits, d.ID)
+			r.ack(ctx, n.digits, d.ID)
 			return
 		}
 		content, err := network.DecodeContent(pt)
 		if err != nil || content.ID != env.ID {
-			_ = r.net.Ack(ctx, n.digits, d.ID)
+			r.ack(ctx, n.digits, d.ID)
 			return
 		}
 		now := r.c.d.Now()
@@ -939,7 +1000,7 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 			}
 			return // not acked: the relay redelivers
 		}
-		_ = r.net.Ack(ctx, n.digits, d.ID)
+		r.ack(ctx, n.digits, d.ID)
 		if env.Kind == network.KindPreKeyMessage {
 			r.mu.Lock()
 			r.replenish[n.phoneID] = true

@@ -41,6 +41,8 @@ type fakeNet struct {
 	// beforePublish, when set, sees every batch of prekeys before it is
 	// published (Register or AddPreKeys).
 	beforePublish func(number string, otks []network.OneTimePreKey)
+	// ackHold, when set, holds every Ack until it is closed.
+	ackHold chan struct{}
 }
 
 // errFakeUnreachable is the fake network's failure of a send.
@@ -122,6 +124,12 @@ func (f *fakeNet) Send(_ context.Context, env network.Envelope) error {
 }
 func (f *fakeNet) Receive(context.Context) (<-chan network.Delivery, error) { return f.ch, nil }
 func (f *fakeNet) Ack(_ context.Context, _ string, ids ...string) error {
+	f.mu.Lock()
+	hold := f.ackHold
+	f.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, id := range ids {
@@ -358,6 +366,37 @@ func outboxBodies(t *testing.T, u *unit) []string {
 // acknowledged again without a second message, and a consumer who
 // reinstalled (new identity key, same number) is accepted with the change
 // surfaced on the webhook and through the identity hash.
+// TestAckDoesNotHoldThePair: the network's answer to an ack is not waited
+// for on the pair's shard — the consumer's next message is decrypted and
+// committed while the ack of the first is still outstanding; both acks go
+// once the network answers.
+func TestAckDoesNotHoldThePair(t *testing.T) {
+	u := newUnit(t, Config{})
+	const business, consumer = "15550001000", "4915100000044"
+	hold := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	t.Cleanup(release)
+	u.fn.mu.Lock()
+	u.fn.ackHold = hold
+	u.fn.mu.Unlock()
+	ph := newTestPhone(t, consumer)
+	u.deliver(ph.envelope(t, u.fn, business, "ph.a1", "one"), "ph.a1")
+	u.deliver(ph.envelope(t, u.fn, business, "ph.a2", "two"), "ph.a2")
+	nodetest.WaitFor(t, "both messages committed while the first ack is held", 10*time.Second, func() bool {
+		_, err1 := u.n.FSM().MessageByID(inboundWAMID(consumer, "ph.a1"))
+		_, err2 := u.n.FSM().MessageByID(inboundWAMID(consumer, "ph.a2"))
+		return err1 == nil && err2 == nil
+	})
+	if u.fn.ackCount("ph.a1")+u.fn.ackCount("ph.a2") != 0 {
+		t.Fatal("an ack went through while the network held it")
+	}
+	release()
+	nodetest.WaitFor(t, "both acked", 10*time.Second, func() bool {
+		return u.fn.ackCount("ph.a1") == 1 && u.fn.ackCount("ph.a2") == 1
+	})
+}
+
 func TestInboundRetransmitAndReinstall(t *testing.T) {
 	u := newUnit(t, Config{})
 	const business, consumer = "15550001000", "4915100000042"

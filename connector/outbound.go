@@ -248,6 +248,12 @@ func (r *run) send(ctx context.Context, n *number, envs []network.Envelope, msgs
 	var keys [][]byte
 	blocked := false
 	for i, env := range envs {
+		// The resend timer starts now, at the hand-over, not when the
+		// message was claimed for encryption: under load the claim can be
+		// older than cfg.Resend by the time the envelope is committed, and
+		// every envelope still waiting for its `sent` commit was then sent
+		// a second time (extra work for the relay and the phone).
+		r.touch(msgs[i].key)
 		err := r.net.Send(ctx, env)
 		switch {
 		case errors.Is(err, network.ErrBlocked):

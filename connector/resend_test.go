@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/internal/poll"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node/nodetest"
 	"github.com/waedge/waedge/raftfsm"
@@ -88,4 +90,62 @@ func timeKey(t time.Time) []byte {
 	binary.BigEndian.PutUint64(k[:8], uint64(t.UnixNano()))
 	k[15] = 1
 	return k[:]
+}
+
+// TestResendWaitsFromTheSend: an envelope whose commit took longer than
+// cfg.Resend (counted from when its message was claimed) is sent once;
+// while its `sent` status is still being committed it is not sent again
+// until cfg.Resend has passed since that send. The resend timer used to run
+// from the claim, and under load every envelope still
+// waiting for its `sent` commit went to the network twice (issue 12).
+func TestResendWaitsFromTheSend(t *testing.T) {
+	const resend = 10 * time.Second // on the test clock, which the test moves
+	heldCommit, releaseCommit := make(chan struct{}, 1), make(chan struct{})
+	heldSent, releaseSent := make(chan struct{}, 1), make(chan struct{})
+	var onceC, onceS, relC, relS sync.Once
+	u := newUnitWith(t, Config{Resend: resend}, func(_ *unit, p Proposer) Proposer {
+		return &commitGate{Proposer: p,
+			onSignal: func(sc raftfsm.SignalCommit, next func() (raftfsm.Result, error)) (raftfsm.Result, error) {
+				if len(sc.Outbound) > 0 {
+					onceC.Do(func() { heldCommit <- struct{}{}; <-releaseCommit })
+				}
+				return next()
+			},
+			onStatuses: func(ms raftfsm.MessageStatuses) {
+				if len(ms.SentKeys) > 0 {
+					onceS.Do(func() { heldSent <- struct{}{}; <-releaseSent })
+				}
+			}}
+	})
+	t.Cleanup(func() { relC.Do(func() { close(releaseCommit) }); relS.Do(func() { close(releaseSent) }) })
+	const consumer = "4915100000091"
+	ph := newTestPhone(t, consumer)
+	ph.register(t, u.fn)
+	w := u.accept(t, `{"messaging_product":"whatsapp","to":"`+consumer+`","type":"template","template":{"name":"r","language":{"code":"en"}}}`)
+	wait := func(what string, ch chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never came", what)
+		}
+	}
+	wait("the envelope's commit", heldCommit)
+	u.clock.Add(int64(2 * resend)) // the claim is now older than cfg.Resend
+	relC.Do(func() { close(releaseCommit) })
+	wait("the sent status", heldSent)
+	if n := u.fn.sentCount(w); n != 1 {
+		t.Fatalf("%d sends before the sent status, want 1", n)
+	}
+	// The connector scans every 5 ms (at most every 100 ms when idle): a
+	// resend timed from the claim would happen within this window.
+	if poll.Wait(400*time.Millisecond, func() bool { return u.fn.sentCount(w) != 1 }) {
+		t.Fatalf("sent %d times within cfg.Resend of the send", u.fn.sentCount(w))
+	}
+	// cfg.Resend after the send, with the status still not committed, it
+	// does go again (the same bytes: TestResendNeverReEncrypts).
+	u.clock.Add(int64(resend + time.Second))
+	nodetest.WaitFor(t, "the resend", 10*time.Second, func() bool { return u.fn.sentCount(w) == 2 })
+	relS.Do(func() { close(releaseSent) })
+	checkDelivered(t, u, ph, []string{w})
 }

@@ -10,7 +10,8 @@ import (
 // Rounds (issue 12, item 4). The connector's workers finish Signal
 // operations and status batches one pair or one receipt at a time; a
 // round collects everything finished while the previous round was being
-// replicated and commits it as ONE CmdSignalRound. Each worker still waits
+// replicated and commits it as ONE CmdSignalRoundV2 (CmdSignalRound in
+// the binary encoding). Each worker still waits
 // for its own part's outcome before anything of it moves (invariant 3):
 // the pair's shard is blocked until then, so a round never holds two
 // operations of one pair. Under load a round carries many parts; idle,
@@ -150,11 +151,7 @@ func (rd *rounder) commit(ctx context.Context, parts []*roundPart) {
 }
 
 func (rd *rounder) propose1(ctx context.Context, round *raftfsm.SignalRound) ([]error, error) {
-	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSignalRound, round)
-	if err != nil {
-		return nil, err
-	}
-	res, err := rd.propose(ctx, cmd)
+	res, err := rd.propose(ctx, raftfsm.EncodeSignalRound(*round))
 	if err != nil {
 		return nil, err
 	}

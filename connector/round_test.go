@@ -25,11 +25,11 @@ type fakeRounds struct {
 
 func (f *fakeRounds) propose(_ context.Context, cmd []byte) (raftfsm.Result, error) {
 	typ, payload, err := raftfsm.DecodeCommand(cmd)
-	if err != nil || typ != raftfsm.CmdSignalRound {
-		return raftfsm.Result{}, fmt.Errorf("not a round: %v", err)
+	if err != nil || typ != raftfsm.CmdSignalRoundV2 {
+		return raftfsm.Result{}, fmt.Errorf("not a binary round: %v %v", typ, err)
 	}
-	var round raftfsm.SignalRound
-	if err := raftfsm.DecodePayload(payload, &round); err != nil {
+	round, err := decodeRound(typ, payload)
+	if err != nil {
 		return raftfsm.Result{}, err
 	}
 	f.mu.Lock()
@@ -146,4 +146,14 @@ func TestGroupByPair(t *testing.T) {
 			}
 		}
 	}
+}
+
+// decodeRound decodes a round of either encoding.
+func decodeRound(typ raftfsm.CommandType, payload []byte) (raftfsm.SignalRound, error) {
+	if typ == raftfsm.CmdSignalRoundV2 {
+		return raftfsm.DecodeSignalRound(payload)
+	}
+	var round raftfsm.SignalRound
+	err := raftfsm.DecodePayload(payload, &round)
+	return round, err
 }

@@ -57,7 +57,7 @@ func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex) *applyBatc
 func isHot(t CommandType) bool {
 	switch t {
 	case CmdNoop, CmdAcceptMessage, CmdAcceptMessageV2, CmdMessageStatuses, CmdMessageStatusesV2,
-		CmdRecordInbound, CmdSignalCommit, CmdMarkRead, CmdSignalRound:
+		CmdRecordInbound, CmdSignalCommit, CmdMarkRead, CmdSignalRound, CmdSignalRoundV2:
 		return true
 	}
 	return false

@@ -48,7 +48,7 @@ func determinismScript(t testing.TB) []step {
 		return &OutboxEvent{Key: detKey(at, n), Body: []byte(fmt.Sprint("sealed event ", n)), CreatedAt: at, PhoneNumberID: "3001"}
 	}
 	inKey, outKey, out2Key, out3Key := detKey(t0+10, 1), detKey(t0+20, 2), detKey(t0+30, 3), detKey(t0+40, 4)
-	in2Key := detKey(t0+50, 5)
+	in2Key, in3Key := detKey(t0+50, 5), detKey(t0+52, 6)
 	pin := sha256.Sum256([]byte("3001:123456"))
 	tpl := Template{ID: "77", WABAID: "2001", BusinessID: "1001", Name: "bill", Language: "en", Category: "UTILITY",
 		Components: []byte(`[{"type":"BODY","text":"Hi {{1}}"}]`), BodyParams: 1, CreatedAt: t0 + 5}
@@ -150,6 +150,14 @@ func determinismScript(t testing.TB) []step {
 			},
 			Statuses: []MessageStatuses{{PhoneNumberID: "3001", SentKeys: [][]byte{out2Key},
 				Updates: []StatusUpdate{{IDRef: MessageIDRef("w-out2"), Status: StatusSent, At: t0 + 51, Event: ev(51, t0+51)}}}}}},
+		{name: "signal round (binary)", typ: CmdSignalRoundV2, body: SignalRound{
+			Commits: []SignalCommit{{PhoneNumberID: "3001",
+				Expect: []SignalExpect{{Key: "sessions\x00ref2:1", Version: 1}}, Writes: []SignalWrite{{Key: "sessions\x00ref2:1", Value: []byte("session r3")}},
+				Inbound: &RecordInbound{Key: in3Key, IDRef: MessageIDRef("w-in3"), PhoneNumberID: "3001", PeerRef: "ref2", Type: "text",
+					Content: []byte("in a round"), ReceivedAt: t0 + 52, NetworkID: "ph.3", Event: ev(52, t0+52)},
+				InboundHash: []byte("fedcba9876543210")}},
+			Statuses: []MessageStatuses{{PhoneNumberID: "3001",
+				Updates: []StatusUpdate{{IDRef: MessageIDRef("w-out2"), Status: StatusDelivered, At: t0 + 52, Event: ev(53, t0+52)}}}}}},
 		{name: "webhook failed", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+10, 10), Status: "503", At: t0 + 52, NextAt: t0 + 1052}},
 		{name: "webhook delivered", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+10, 10), Delivered: true, Status: "200", At: t0 + 1060}},
 		{name: "webhook dropped", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+21, 21), GiveUp: true, Status: "unreadable", At: t0 + 1061}},
@@ -230,6 +238,8 @@ func TestApplyIsDeterministicForEveryCommand(t *testing.T) {
 			cmds[i] = EncodeAcceptMessage(s.body.(AcceptMessage))
 		case CmdMessageStatusesV2:
 			cmds[i] = EncodeMessageStatuses(s.body.(MessageStatuses))
+		case CmdSignalRoundV2:
+			cmds[i] = EncodeSignalRound(s.body.(SignalRound))
 		default:
 			cmds[i] = cmd(t, s.typ, s.body)
 		}

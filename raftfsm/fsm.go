@@ -119,6 +119,7 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdAcceptMessageV2:    f.applyAcceptMessageV2,
 		CmdMessageStatusesV2:  f.applyMessageStatusesV2,
 		CmdSignalRound:        f.applySignalRound,
+		CmdSignalRoundV2:      f.applySignalRoundV2,
 		CmdExpire:             f.applyExpire,
 		CmdSetRetention:       f.applySetRetention,
 		CmdEraseConsumer:      f.applyEraseConsumer,

@@ -86,12 +86,25 @@ func DecodeAcceptMessage(payload []byte) (AcceptMessage, error) {
 
 // EncodeMessageStatuses encodes c as a CmdMessageStatusesV2 command.
 func EncodeMessageStatuses(c MessageStatuses) []byte {
-	n := len(c.PhoneNumberID)
-	for _, u := range c.Updates {
-		n += fieldsLen(2, len(u.IDRef)+len(u.Status)) + 10 + 1
-		if u.Event != nil {
-			n += outboxEventLen(u.Event)
-		}
+	w := newCommand(CmdMessageStatusesV2, messageStatusesLen(&c))
+	encodeStatusesBody(&w, &c)
+	return w.b
+}
+
+// DecodeMessageStatuses decodes a CmdMessageStatusesV2 payload.
+func DecodeMessageStatuses(payload []byte) (MessageStatuses, error) {
+	var c MessageStatuses
+	r := rbuf{b: payload}
+	checkHotVersion(&r)
+	decodeStatusesBody(&r, &c)
+	return c, r.end()
+}
+
+// messageStatusesLen bounds the encoded size of a status batch.
+func messageStatusesLen(c *MessageStatuses) int {
+	n := fieldsLen(4, len(c.PhoneNumberID))
+	for i := range c.Updates {
+		n += statusUpdateLen(&c.Updates[i])
 	}
 	for _, k := range c.SentKeys {
 		n += fieldsLen(1, len(k))
@@ -99,19 +112,16 @@ func EncodeMessageStatuses(c MessageStatuses) []byte {
 	for _, k := range c.ReadsDone {
 		n += fieldsLen(1, len(k))
 	}
-	w := newCommand(CmdMessageStatusesV2, fieldsLen(4, n))
+	return n
+}
+
+// encodeStatusesBody writes a status batch (CmdMessageStatusesV2, and each
+// batch of a CmdSignalRoundV2).
+func encodeStatusesBody(w *wbuf, c *MessageStatuses) {
 	w.str(c.PhoneNumberID)
 	w.uvarint(uint64(len(c.Updates)))
-	for _, u := range c.Updates {
-		w.str(u.IDRef)
-		w.str(u.Status)
-		w.varint(u.At)
-		if u.Event == nil {
-			w.byte1(0)
-			continue
-		}
-		w.byte1(1)
-		encodeOutboxEvent(&w, u.Event)
+	for i := range c.Updates {
+		encodeStatusUpdate(w, &c.Updates[i])
 	}
 	w.uvarint(uint64(len(c.SentKeys)))
 	for _, k := range c.SentKeys {
@@ -121,31 +131,58 @@ func EncodeMessageStatuses(c MessageStatuses) []byte {
 	for _, k := range c.ReadsDone {
 		w.bytes(k)
 	}
-	return w.b
 }
 
-// DecodeMessageStatuses decodes a CmdMessageStatusesV2 payload.
-func DecodeMessageStatuses(payload []byte) (MessageStatuses, error) {
-	var c MessageStatuses
-	r := rbuf{b: payload}
-	checkHotVersion(&r)
+func decodeStatusesBody(r *rbuf, c *MessageStatuses) {
 	c.PhoneNumberID = r.str()
 	// An update is at least 4 bytes: two empty strings, a time, a flag.
 	if n := r.count(4); n > 0 {
 		c.Updates = make([]StatusUpdate, n)
 		for i := range c.Updates {
-			u := &c.Updates[i]
-			u.IDRef = r.str()
-			u.Status = r.str()
-			u.At = r.varint()
-			if r.flag() {
-				u.Event = decodeOutboxEvent(&r)
-			}
+			decodeStatusUpdate(r, &c.Updates[i])
 		}
 	}
 	c.SentKeys = r.byteList()
 	c.ReadsDone = r.byteList()
-	return c, r.end()
+}
+
+func statusUpdateLen(u *StatusUpdate) int {
+	n := fieldsLen(2, len(u.IDRef)+len(u.Status)) + 10 + 1
+	if u.Event != nil {
+		n += outboxEventLen(u.Event)
+	}
+	return n
+}
+
+func encodeStatusUpdate(w *wbuf, u *StatusUpdate) {
+	w.str(u.IDRef)
+	w.str(u.Status)
+	w.varint(u.At)
+	encodeOptionalEvent(w, u.Event)
+}
+
+func decodeStatusUpdate(r *rbuf, u *StatusUpdate) {
+	u.IDRef = r.str()
+	u.Status = r.str()
+	u.At = r.varint()
+	u.Event = decodeOptionalEvent(r)
+}
+
+// encodeOptionalEvent writes a flag and, when e is not nil, the event.
+func encodeOptionalEvent(w *wbuf, e *OutboxEvent) {
+	if e == nil {
+		w.byte1(0)
+		return
+	}
+	w.byte1(1)
+	encodeOutboxEvent(w, e)
+}
+
+func decodeOptionalEvent(r *rbuf) *OutboxEvent {
+	if r.flag() {
+		return decodeOutboxEvent(r)
+	}
+	return nil
 }
 
 // byteList reads a count and that many byte fields.

@@ -28,6 +28,59 @@ func sampleMessage() Message {
 		NetworkID: "n", Category: CategoryService}
 }
 
+func sampleRound() SignalRound {
+	ev := &OutboxEvent{Key: []byte("ek"), WABAID: "w", BusinessID: "b", PhoneNumberID: "p", Body: []byte("sealed"), CreatedAt: 7}
+	return SignalRound{
+		Commits: []SignalCommit{
+			{PhoneNumberID: "3001", Expect: []SignalExpect{{Key: "sessions\x00r:1", Version: 3}, {Key: "identities\x00r"}},
+				Writes:   []SignalWrite{{Key: "sessions\x00r:1", Value: []byte("record")}, {Key: "prekeys\x00x", Delete: true}},
+				Outbound: []OutboundEnvelope{{MessageKey: []byte("m1"), Sealed: []byte("env1")}, {MessageKey: []byte("m2"), Sealed: []byte("env2")}}},
+			{PhoneNumberID: "3001", Inbound: &RecordInbound{Key: []byte("ik"), IDRef: "ir", IDSealed: []byte("is"), PhoneNumberID: "3001",
+				PeerRef: "pr", PeerSealed: []byte("ps"), Type: "text", Content: []byte("c"), ReceivedAt: -9, NetworkID: "n", Event: ev},
+				InboundHash: []byte("hash")},
+			{PhoneNumberID: "3002", Inbound: &RecordInbound{Key: []byte("ik2")},
+				Failed: []StatusUpdate{{IDRef: "f", Status: StatusFailed, At: 1, Event: ev}, {IDRef: "g", Status: StatusFailed}}},
+			{},
+		},
+		Statuses: []MessageStatuses{sampleStatuses(), {}},
+	}
+}
+
+// TestSignalRoundBinaryMatchesMsgpack: the binary round decodes to exactly
+// what the msgpack round (CmdSignalRound) decodes to, so both apply alike.
+func TestSignalRoundBinaryMatchesMsgpack(t *testing.T) {
+	for _, r := range []SignalRound{sampleRound(), {}} {
+		typ, payload, err := DecodeCommand(EncodeSignalRound(r))
+		if err != nil || typ != CmdSignalRoundV2 {
+			t.Fatal(typ, err)
+		}
+		got, err := DecodeSignalRound(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := EncodeCommand(CmdSignalRound, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want SignalRound
+		if err := DecodePayload(old[3:], &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("binary %+v\nmsgpack %+v", got, want)
+		}
+		if len(EncodeSignalRound(r)) > len(old) {
+			t.Errorf("binary round of %d bytes, msgpack %d", len(EncodeSignalRound(r)), len(old))
+		}
+	}
+	enc := EncodeSignalRound(sampleRound())[3:]
+	for i := range enc {
+		if _, err := DecodeSignalRound(enc[:i]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("truncated at %d: %v", i, err)
+		}
+	}
+}
+
 func TestHotEncodingsRoundTrip(t *testing.T) {
 	a := sampleAccept()
 	typ, payload, err := DecodeCommand(EncodeAcceptMessage(a))
@@ -92,6 +145,14 @@ func FuzzDecodeMessageStatuses(f *testing.F) {
 	f.Add([]byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}) // a count far beyond the input
 	f.Add([]byte{1, 0, 1, 0, 0, 0, 2})                // a flag that is neither 0 nor 1
 	f.Fuzz(func(t *testing.T, b []byte) { checkCanonical(t, b, DecodeMessageStatuses, EncodeMessageStatuses) })
+}
+
+func FuzzDecodeSignalRound(f *testing.F) {
+	f.Add(EncodeSignalRound(sampleRound())[3:])
+	f.Add(EncodeSignalRound(SignalRound{})[3:])
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f}) // a count far beyond the input
+	f.Add([]byte{1, 1, 0, 0, 0, 0, 2, 0, 0, 0})    // an inbound flag that is neither 0 nor 1
+	f.Fuzz(func(t *testing.T, b []byte) { checkCanonical(t, b, DecodeSignalRound, EncodeSignalRound) })
 }
 
 func FuzzDecodeMessageRecord(f *testing.F) {

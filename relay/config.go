@@ -32,6 +32,10 @@ type Config struct {
 	MaxBlobSize int64
 	// MaxStoredPreKeys bounds the one-time prekeys stored per number; default 5000.
 	MaxStoredPreKeys int
+	// NoSync skips the fsync of relay.db and hosted-phones.db: a crash of the relay may lose its
+	// last writes. For benchmarks (`waedge bench e2e`), where the stand-in network's disk flushes
+	// would otherwise be measured together with waedge on the same machine. Default false.
+	NoSync bool
 	// Now is the clock; default time.Now. Tests move it to exercise expiry.
 	Now func() time.Time
 	// Tap, if set, receives a copy of every byte the relay receives from devices: each WebSocket

@@ -55,6 +55,7 @@ func (r *Relay) startHosted() error {
 	if err != nil {
 		return err
 	}
+	db.NoSync = r.cfg.NoSync
 	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bHosted); return err }); err != nil {
 		_ = db.Close()
 		return fmt.Errorf("hosted phones: %w", err)

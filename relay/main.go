@@ -20,6 +20,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8088", "listen address (host:port)")
 	dataDir := fs.String("data-dir", "relay-data", "directory for relay.db, blobs, hosted phones and relay.token (the API token, created at first start)")
+	noSync := fs.Bool("no-sync", false, "do not fsync relay.db and hosted-phones.db (a crash may lose the last writes); for benchmarks on one machine")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -38,7 +39,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	phone.SetupSignalLogging(logger) // hosted phones run libsignal in this process
 
-	r, err := New(Config{DataDir: *dataDir}, logger)
+	r, err := New(Config{DataDir: *dataDir, NoSync: *noSync}, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "relay: %v\n", err)
 		return 1

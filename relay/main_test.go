@@ -57,3 +57,21 @@ func TestMainCommand(t *testing.T) {
 		t.Fatal("the token was printed")
 	}
 }
+
+// TestNoSync: --no-sync reaches both bbolt files; without it both fsync.
+func TestNoSync(t *testing.T) {
+	for _, noSync := range []bool{false, true} {
+		r, err := New(Config{DataDir: t.TempDir(), NoSync: noSync}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.st.db.NoSync != noSync || r.hosted.db.NoSync != noSync {
+			t.Errorf("NoSync %v: relay.db %v, hosted-phones.db %v", noSync, r.st.db.NoSync, r.hosted.db.NoSync)
+		}
+		_ = r.Close()
+	}
+	var usage syncbuf.Buffer
+	if code := Main(context.Background(), []string{"-h"}, io.Discard, &usage); code != 0 || !strings.Contains(usage.String(), "-no-sync") {
+		t.Fatalf("relay -h: %d %q", code, usage.String())
+	}
+}

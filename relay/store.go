@@ -79,6 +79,7 @@ func openStore(path string, cfg *Config, log *slog.Logger) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	db.NoSync = cfg.NoSync
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bDevices, bPreKeys, bQueue, bIndex, bDedupe, bContacts, bWindow, bCounts, bBlocks} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
