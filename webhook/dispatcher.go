@@ -84,6 +84,8 @@ type Dispatcher struct {
 	// resume is where the next outbox walk starts (nil: the head). Only
 	// scan touches it.
 	resume []byte
+	// memo: events a scan may pass without decoding (memo.go).
+	memo memo
 	// wake asks for a scan now: an endpoint slot was freed, so waiting for
 	// the next poll would leave it idle.
 	wake chan struct{}
@@ -139,7 +141,7 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	// every POST would dial (and TLS-handshake) anew.
 	client := cfg.Egress.Client(egress.ClientConfig{Timeout: 10 * time.Second, IdleConnsPerHost: cfg.PerEndpoint})
 	return &Dispatcher{p: p, cfg: cfg, client: client, logger: logger, inflight: map[string]bool{}, perURL: map[string]int{}, settled: map[string]uint64{},
-		wake: make(chan struct{}, 1), outcomes: make(chan outcome, maxRound)}
+		memo: newMemo(), wake: make(chan struct{}, 1), outcomes: make(chan outcome, maxRound)}
 }
 
 // Backoff is the delay before attempt n+1 after n failed attempts.
@@ -157,6 +159,12 @@ const wakeGap = 2 * time.Millisecond
 
 // Run delivers until ctx ends (leadership lost or shutdown).
 func (d *Dispatcher) Run(ctx context.Context) error {
+	// A new term learns the outbox afresh: what another leader did
+	// meanwhile is not in this memory.
+	d.mu.Lock()
+	d.memo = newMemo()
+	d.resume = nil
+	d.mu.Unlock()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)
@@ -219,24 +227,45 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			delete(d.settled, k) // committed before this scan's read began
 		}
 	}
+	d.memo.startScan(gen, now)
 	d.mu.Unlock()
 	// Events already being delivered are skipped without being decoded, and
 	// the walk stops once every endpoint is busy: a backlog costs nothing.
 	// The walk resumes where the previous one stopped, so a backlog
 	// waiting out its back-off (more events than one scan looks at) never
 	// hides the events queued behind it.
-	var last []byte
+	// Events known to be backing off or held are passed by key too
+	// (memo.go), so they do not use up the scan's bound: the walk reaches
+	// the due events behind any number of them. It passes at most walkCap
+	// keys, then stops where the next scan resumes.
+	var last, stopAt []byte
+	walked := 0
 	err = d.p.FSM().OutboxEachFrom(d.resume, func(k []byte) bool {
+		walked++
+		if walked > walkCap {
+			return false // decoded only to stop the walk there
+		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		_, recent := d.settled[string(k)]
-		return d.inflight[string(k)] || recent
+		return d.inflight[string(k)] || recent || d.memo.skip(string(k), now)
 	}, func(e raftfsm.OutboxEvent) bool {
+		if walked > walkCap {
+			stopAt = e.Key
+			return false
+		}
 		scanned++
 		last = e.Key
 		if e.NextAt > now || e.Held {
 			// Held: an older event of the same message is still queued;
 			// the state machine releases this one when that one leaves.
+			d.mu.Lock()
+			if e.Held {
+				d.memo.hold(string(e.Key), e.Group, now)
+			} else {
+				d.memo.wait(string(e.Key), e.NextAt)
+			}
+			d.mu.Unlock()
 			return scanned < d.cfg.Scan
 		}
 		sub, ok := subs[e.WABAID]
@@ -262,7 +291,10 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	// Next scan: after the last event looked at when this one stopped at
 	// its bound, from the head when it saw the whole queue.
 	d.resume = nil
-	if err == nil && scanned >= d.cfg.Scan && last != nil {
+	switch {
+	case err == nil && stopAt != nil:
+		d.resume = append([]byte(nil), stopAt...)
+	case err == nil && scanned >= d.cfg.Scan && last != nil:
 		d.resume = append(append([]byte(nil), last...), 0)
 	}
 	for _, j := range jobs {
@@ -292,6 +324,13 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			d.mu.Lock()
 			delete(d.inflight, string(e.Key))
 			d.settled[string(e.Key)] = d.scanGen
+			switch {
+			case !ok:
+			case a.Delivered || a.GiveUp:
+				d.memo.releaseGroup(e.Group, d.scanGen)
+			default:
+				d.memo.wait(string(e.Key), a.NextAt)
+			}
 			d.mu.Unlock()
 		}(j.e, j.url)
 	}
