@@ -73,8 +73,10 @@ type Dispatcher struct {
 	logger *slog.Logger
 
 	mu       sync.Mutex
-	inflight map[string]bool // outbox keys being delivered or recorded
-	perURL   map[string]int  // open HTTP deliveries per callback URL
+	inflight map[string]bool // outbox keys claimed: queued, being delivered or recorded
+	// eps holds, per callback URL, the events claimed for it and not yet
+	// started, and its slot workers (at most PerEndpoint).
+	eps map[string]*endpoint
 	// scanGen counts scans; settled maps a key whose outcome was just
 	// committed to the scanGen current at that moment. A scan whose read
 	// transaction may predate that commit (its generation is not newer)
@@ -94,11 +96,27 @@ type Dispatcher struct {
 	outcomes chan outcome
 }
 
-// outcome is one attempt waiting to be replicated; done closes when the
-// command carrying it committed (or failed to).
+// outcome is one attempt waiting to be replicated. When its command has
+// committed (or failed to), the recorder releases its claim on the event
+// (claimed) and closes done (if any).
 type outcome struct {
-	a    raftfsm.WebhookAttempt
-	done chan struct{}
+	a       raftfsm.WebhookAttempt
+	group   string // the event's group (its message), for the memo
+	claimed bool
+	done    chan struct{}
+}
+
+// endpoint is one callback URL's work: events claimed by scans, waiting
+// for one of its slot workers, which take them in queue order.
+type endpoint struct {
+	queue   []job
+	workers int
+}
+
+// job is one claimed event to deliver.
+type job struct {
+	e   raftfsm.OutboxEvent
+	app *raftfsm.App
 }
 
 // maxRound bounds the outcomes one CmdWebhookAttempts carries.
@@ -140,7 +158,7 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	// connections per host by default, so at the endpoint limit almost
 	// every POST would dial (and TLS-handshake) anew.
 	client := cfg.Egress.Client(egress.ClientConfig{Timeout: 10 * time.Second, IdleConnsPerHost: cfg.PerEndpoint})
-	return &Dispatcher{p: p, cfg: cfg, client: client, logger: logger, inflight: map[string]bool{}, perURL: map[string]int{}, settled: map[string]uint64{},
+	return &Dispatcher{p: p, cfg: cfg, client: client, logger: logger, inflight: map[string]bool{}, eps: map[string]*endpoint{}, settled: map[string]uint64{},
 		memo: newMemo(), wake: make(chan struct{}, 1), outcomes: make(chan outcome, maxRound)}
 }
 
@@ -161,11 +179,17 @@ const wakeGap = 2 * time.Millisecond
 func (d *Dispatcher) Run(ctx context.Context) error {
 	// A new term learns the outbox afresh: what another leader did
 	// meanwhile is not in this memory.
-	d.mu.Lock()
-	d.memo = newMemo()
-	d.resume = nil
-	d.mu.Unlock()
+	reset := func() {
+		d.mu.Lock()
+		d.memo = newMemo()
+		d.resume = nil
+		d.inflight = map[string]bool{}
+		d.eps = map[string]*endpoint{}
+		d.mu.Unlock()
+	}
+	reset()
 	var wg sync.WaitGroup
+	defer reset() // claims left by this term (queued, or outcomes not recorded)
 	defer wg.Wait()
 	wg.Add(1)
 	go func() {
@@ -208,14 +232,15 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 		return err
 	}
 	now := d.cfg.Now().UnixMilli()
-	type job struct {
+	type claim struct {
 		e   raftfsm.OutboxEvent
 		sub raftfsm.Subscription
 		url string // the callback, with Meta's precedence (raftfsm.CallbackFor)
 	}
 	// Each subscription's app (its signing secret) is read once per scan.
 	apps := map[string]*raftfsm.App{}
-	var jobs []job
+	var claims []claim
+	claimed := map[string]int{} // claims per URL by this scan
 	var unsubscribed [][]byte
 	full := map[string]bool{} // endpoints at their concurrency limit
 	scanned := 0
@@ -274,15 +299,23 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			return scanned < d.cfg.Scan
 		}
 		url := raftfsm.CallbackFor(sub, e.PhoneNumberID, appHooks, phoneHooks)
+		// An endpoint takes as many events as it has slots beyond those
+		// its workers are delivering, so a worker that finishes goes on
+		// with the next at once instead of waiting for a scan.
 		d.mu.Lock()
-		free := d.perURL[url] < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
+		ep := d.eps[url]
+		queued := claimed[url]
+		if ep != nil {
+			queued += len(ep.queue)
+		}
+		free := queued < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
 		if free {
 			d.inflight[string(e.Key)] = true
-			d.perURL[url]++
+			claimed[url]++
 		}
 		d.mu.Unlock()
 		if free {
-			jobs = append(jobs, job{e, sub, url})
+			claims = append(claims, claim{e, sub, url})
 		} else {
 			full[url] = true
 		}
@@ -297,51 +330,94 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	case err == nil && scanned >= d.cfg.Scan && last != nil:
 		d.resume = append(append([]byte(nil), last...), 0)
 	}
-	for _, j := range jobs {
-		app, ok := apps[j.sub.AppID]
+	for _, c := range claims {
+		app, ok := apps[c.sub.AppID]
 		if !ok {
-			if a, err := d.p.FSM().App(j.sub.AppID); err == nil {
+			if a, err := d.p.FSM().App(c.sub.AppID); err == nil {
 				app = &a
 			}
-			apps[j.sub.AppID] = app
+			apps[c.sub.AppID] = app
 		}
-		wg.Add(1)
-		go func(e raftfsm.OutboxEvent, url string) {
-			defer wg.Done()
-			a, ok := d.attempt(ctx, e, url, app)
-			d.mu.Lock()
-			d.perURL[url]--
-			d.mu.Unlock()
-			select {
-			case d.wake <- struct{}{}:
-			default: // a scan is already due
-			}
-			if ok {
-				d.record(ctx, a)
-			}
-			// Only now may a scan pick the event again: its outcome is
-			// committed (or failed to be, and it is retried as queued).
-			d.mu.Lock()
-			delete(d.inflight, string(e.Key))
-			d.settled[string(e.Key)] = d.scanGen
-			switch {
-			case !ok:
-			case a.Delivered || a.GiveUp:
-				d.memo.releaseGroup(e.Group, d.scanGen)
-			default:
-				d.memo.wait(string(e.Key), a.NextAt)
-			}
-			d.mu.Unlock()
-		}(j.e, j.url)
+		d.mu.Lock()
+		ep := d.eps[c.url]
+		if ep == nil {
+			ep = &endpoint{}
+			d.eps[c.url] = ep
+		}
+		ep.queue = append(ep.queue, job{c.e, app})
+		start := ep.workers < d.cfg.PerEndpoint && ep.workers < len(ep.queue)
+		if start {
+			ep.workers++
+		}
+		d.mu.Unlock()
+		if start {
+			wg.Add(1)
+			go func(url string) {
+				defer wg.Done()
+				d.work(ctx, url)
+			}(c.url)
+		}
 	}
 	var dropped []chan struct{}
 	for _, k := range unsubscribed {
-		dropped = append(dropped, d.submit(ctx, raftfsm.WebhookAttempt{Key: k, GiveUp: true, Status: "unsubscribed", At: now}))
+		done := make(chan struct{})
+		d.submit(ctx, outcome{a: raftfsm.WebhookAttempt{Key: k, GiveUp: true, Status: "unsubscribed", At: now}, done: done})
+		dropped = append(dropped, done)
 	}
 	for _, done := range dropped {
 		wait(ctx, done)
 	}
 	return err
+}
+
+// work is one slot of url: it delivers the endpoint's queued events one
+// after another and ends when the queue is empty (or ctx ends). Each
+// outcome goes to the recorder, which releases the event once it is
+// committed; the slot moves on at once, so commits of many deliveries
+// overlap and share Raft rounds. Per-message order needs nothing here:
+// only one event of a message is deliverable at a time (OutboxEvent.Held).
+func (d *Dispatcher) work(ctx context.Context, url string) {
+	for {
+		d.mu.Lock()
+		ep := d.eps[url]
+		if ctx.Err() != nil || ep == nil || len(ep.queue) == 0 {
+			if ep != nil {
+				ep.workers--
+				if ep.workers == 0 && len(ep.queue) == 0 {
+					delete(d.eps, url)
+				}
+			}
+			d.mu.Unlock()
+			d.poke()
+			return
+		}
+		j := ep.queue[0]
+		ep.queue[0] = job{}
+		ep.queue = ep.queue[1:]
+		low := len(ep.queue) <= d.cfg.PerEndpoint/2
+		d.mu.Unlock()
+		if low {
+			d.poke() // refill the queue before the slots run dry
+		}
+		a, ok := d.attempt(ctx, j.e, url, j.app)
+		if !ok {
+			// Nothing to record: the event may be picked again.
+			d.mu.Lock()
+			delete(d.inflight, string(j.e.Key))
+			d.settled[string(j.e.Key)] = d.scanGen
+			d.mu.Unlock()
+			continue
+		}
+		d.submit(ctx, outcome{a: a, group: j.e.Group, claimed: true})
+	}
+}
+
+// poke asks for a scan soon.
+func (d *Dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default: // a scan is already due
+	}
 }
 
 // attempt makes one delivery, signed with app's secret, and returns its
@@ -422,22 +498,15 @@ func (d *Dispatcher) open(e raftfsm.OutboxEvent) ([]byte, error) {
 // ErrNoOpener: the dispatcher was configured without Config.Open.
 var ErrNoOpener = errors.New("webhook: no opener configured for sealed bodies")
 
-// record replicates one outcome and returns when it is committed (or
-// leadership is lost). Outcomes are replicated in rounds by the recorder.
-func (d *Dispatcher) record(ctx context.Context, a raftfsm.WebhookAttempt) {
-	wait(ctx, d.submit(ctx, a))
-}
-
-// submit hands an outcome to the recorder; the channel closes when its
-// round is committed (or failed to be: the event stays queued).
-func (d *Dispatcher) submit(ctx context.Context, a raftfsm.WebhookAttempt) chan struct{} {
-	done := make(chan struct{})
+// submit hands an outcome to the recorder (see outcome).
+func (d *Dispatcher) submit(ctx context.Context, o outcome) {
 	select {
-	case d.outcomes <- outcome{a: a, done: done}:
+	case d.outcomes <- o:
 	case <-ctx.Done():
-		close(done)
+		if o.done != nil {
+			close(o.done)
+		}
 	}
-	return done
 }
 
 func wait(ctx context.Context, done chan struct{}) {
@@ -474,8 +543,28 @@ func (d *Dispatcher) recorder(ctx context.Context) {
 			attempts[i] = o.a
 		}
 		d.propose(ctx, raftfsm.CmdWebhookAttempts, raftfsm.WebhookAttempts{Attempts: attempts})
+		// Only now may a scan pick these events again: their outcomes are
+		// committed (or failed to be, and they are retried as queued).
+		d.mu.Lock()
 		for _, o := range round {
-			close(o.done)
+			if !o.claimed {
+				continue
+			}
+			k := string(o.a.Key)
+			delete(d.inflight, k)
+			d.settled[k] = d.scanGen
+			if o.a.Delivered || o.a.GiveUp {
+				d.memo.releaseGroup(o.group, d.scanGen)
+			} else {
+				d.memo.wait(k, o.a.NextAt)
+			}
+		}
+		d.mu.Unlock()
+		d.poke()
+		for _, o := range round {
+			if o.done != nil {
+				close(o.done)
+			}
 		}
 	}
 }
