@@ -99,7 +99,9 @@ func TestBackoffBacklogCostsNoScans(t *testing.T) {
 	for i := 0; i < backlog; i++ {
 		inbound(t, d, i, "to a receiver that is down")
 	}
-	disp = New(d, Config{Egress: loopback, BaseBackoff: time.Hour, Scan: scan, Poll: 5 * time.Millisecond, Open: d.sealer.Open}, nil)
+	// A slow poll: between the scan that claims a fresh event and its
+	// arrival at the receiver, only wake-ups start scans.
+	disp = New(d, Config{Egress: loopback, BaseBackoff: time.Hour, Scan: scan, Poll: 50 * time.Millisecond, Open: d.sealer.Open}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = disp.Run(ctx); close(done) }()
@@ -124,9 +126,9 @@ func TestBackoffBacklogCostsNoScans(t *testing.T) {
 		worst = max(worst, int64(deliveredAt.Load()-committedAt))
 	}
 	// The scan under way at the commit may have read the outbox before
-	// it; the next one must deliver it (and a third may have begun by
-	// the time the receiver has the request).
-	if worst > 2 {
-		t.Fatalf("a fresh event behind %d events in back-off waited for %d scans after its commit, want at most 2", backlog, worst)
+	// it; the next one must claim it. By the time the receiver has the
+	// request, the slot that took it may have woken one more scan.
+	if worst > 3 {
+		t.Fatalf("a fresh event behind %d events in back-off waited for %d scans after its commit, want at most 3", backlog, worst)
 	}
 }
