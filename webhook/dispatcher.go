@@ -199,13 +199,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
 	for {
-		if err := d.scan(ctx, &wg); err != nil {
+		busy, err := d.scan(ctx, &wg)
+		if err != nil {
 			d.logger.Warn("webhook outbox scan failed", slog.Any("err", err))
+		}
+		// With every endpoint at its limit, nothing a poll finds can be
+		// delivered: wait for a freed slot (wake), or a slow poll for
+		// what a scan cannot foresee (a new subscription or callback).
+		tick := t.C
+		if busy {
+			tick = time.After(busyPoll)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-tick:
 		case <-d.wake:
 			// Refill freed slots soon, but batch the wake-ups: a scan walks
 			// past every event in flight.
@@ -218,18 +226,23 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
+// busyPoll is the poll while every endpoint is at its limit.
+const busyPoll = 250 * time.Millisecond
+
+// scan claims due events for endpoints with room; busy reports that it
+// stopped because every endpoint was at its limit.
+func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) (busy bool, err error) {
 	subs, err := d.p.FSM().Subscriptions()
 	if err != nil {
-		return err
+		return false, err
 	}
 	appHooks, err := d.p.FSM().AppWebhooks()
 	if err != nil {
-		return err
+		return false, err
 	}
 	phoneHooks, err := d.p.FSM().PhoneWebhooks()
 	if err != nil {
-		return err
+		return false, err
 	}
 	now := d.cfg.Now().UnixMilli()
 	type claim struct {
@@ -319,7 +332,11 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 		} else {
 			full[url] = true
 		}
-		return scanned < d.cfg.Scan && (len(full) < len(subs) || len(phoneHooks) > 0)
+		if len(full) >= len(subs) && len(phoneHooks) == 0 {
+			busy = true
+			return false
+		}
+		return scanned < d.cfg.Scan
 	})
 	// Next scan: after the last event looked at when this one stopped at
 	// its bound, from the head when it saw the whole queue.
@@ -367,7 +384,7 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 	for _, done := range dropped {
 		wait(ctx, done)
 	}
-	return err
+	return busy, err
 }
 
 // work is one slot of url: it delivers the endpoint's queued events one
