@@ -105,3 +105,24 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestSmokeWebhooksDrain runs the webhooks scenario at its smallest: the
+// end-to-end phase, then the drain (events queued behind a receiver that
+// holds every request, then released), then the bare loop; every event
+// of both phases arrives signed, and both rates are reported beside the
+// bare loop's.
+func TestSmokeWebhooksDrain(t *testing.T) {
+	stdout, stderr := runBench(t, "webhooks", "--senders", "8", "--messages", "200", "--duration", "1s", "--json", "--baseline")
+	var got map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &got); err != nil {
+		t.Fatalf("not one JSON object: %q: %v\nstderr:\n%s", stdout.String(), err, stderr.String())
+	}
+	if got["scenario"] != "webhooks" || got["errors"] != 0.0 || got["bad_signatures"] != 0.0 || got["drain_events"] != 200.0 {
+		t.Fatalf("webhooks: %s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+	for _, k := range []string{"events_per_s", "drain_per_s", "baseline_per_s", "ratio", "drain_ratio"} {
+		if v, _ := got[k].(float64); !(v > 0) {
+			t.Errorf("%s = %v, want > 0 (%s)", k, got[k], stdout.String())
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,11 +40,15 @@ const webhookSlots = 32
 // receiver, 32 at a time like the dispatcher's slots per endpoint — runs
 // for --duration after it.
 //
-// (Queueing the events first and draining them after was tried: a
-// receiver that refuses them makes each event wait its retry back-off,
-// and the dispatcher's scan, which looks at the 512 oldest events, then
-// never reaches the newer ones — a limit of the dispatcher, not measured
-// here.)
+// The end-to-end figure is bounded by producing the events (accepting
+// sends and the connector's verdicts), so a second phase measures the
+// dispatcher alone: the receiver holds every POST unanswered while as
+// many events again are queued (the dispatcher fills its slots and
+// waits; a held request that times out is retried), then answers them
+// all; drain_per_s is the events queued over the time from that release
+// to the last delivery. A receiver that refused them instead would make
+// every event wait out its retry back-off, which is the schedule, not
+// the dispatcher.
 func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
 	if err := ownClusterOnly(o, "webhooks needs the nodes to reach the bench's local receiver"); err != nil {
 		return err
@@ -114,6 +119,16 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 		r.add("catchup_per_s", nil)
 	}
 	r.add("errors", cnt.errors.Load())
+
+	// Drain: queue as many events again behind a receiver that holds
+	// every request, then release it.
+	drain, err := drainWebhooks(ctx, c, biz, rc, events, conc, pr)
+	if err != nil {
+		return err
+	}
+	r.add("drain_events", drain.events)
+	r.add("drain_duration_s", drain.el.Seconds())
+	r.add("drain_per_s", drain.rate())
 	r.add("bad_signatures", rc.badSignatures.Load())
 	c.addMemory(&r)
 	if o.Baseline {
@@ -128,9 +143,104 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 		} else {
 			r.add("ratio", nil)
 		}
+		if q, ok := Ratio(drain.rate(), bl.Rate()); ok {
+			r.add("drain_ratio", q)
+		} else {
+			r.add("drain_ratio", nil)
+		}
 	}
 	emit(r)
 	return nil
+}
+
+// drained is the outcome of the drain phase.
+type drained struct {
+	events int
+	el     time.Duration // from the release to the last delivery
+}
+
+func (d drained) rate() float64 {
+	if d.el <= 0 {
+		return 0
+	}
+	return float64(d.events) / d.el.Seconds()
+}
+
+// drainWebhooks pauses rc, sends n messages (each yields one event),
+// waits until the outbox holds all their events, releases rc and times
+// their delivery.
+func drainWebhooks(ctx context.Context, c *cluster, biz business, rc *receiver, n, conc int, pr *progress) (drained, error) {
+	pr.note("drain: the receiver holds every request while %d more events are queued", n)
+	release := rc.pause()
+	defer release() // on every error path too
+	before := rc.delivered()
+	s := newSender(c, biz, conc)
+	defer s.close()
+	var cnt counter
+	done := pr.run("queue   ", 0, &cnt)
+	err := forEach(ctx, n, conc, &cnt, func(ctx context.Context, i int) error {
+		return s.send(ctx, i%len(c.urls), 2_000_000+int64(i))
+	})
+	done()
+	if err != nil {
+		return drained{}, err
+	}
+	cnt.report(pr)
+	queued := int(cnt.ok.Load())
+	var depth int
+	err = poll(ctx, 10*time.Minute, "every event queued", func() (bool, error) {
+		var err error
+		depth, err = c.outboxDepth(ctx)
+		return err == nil && depth >= queued, nil
+	})
+	if err != nil {
+		return drained{}, fmt.Errorf("%w (%d of %d queued)", err, depth, queued)
+	}
+	var dc counter
+	done = pr.run(fmt.Sprintf("drain %d", queued), 0, &dc)
+	start := time.Now()
+	release()
+	err = poll(ctx, 10*time.Minute, "every queued event delivered", func() (bool, error) {
+		got := rc.delivered() - before
+		dc.ok.Store(int64(got))
+		return got >= queued, nil
+	})
+	done()
+	if err != nil {
+		return drained{}, fmt.Errorf("%w (%d of %d delivered)", err, rc.delivered()-before, queued)
+	}
+	return drained{events: queued, el: rc.lastDelivery().Sub(start)}, nil
+}
+
+// outboxDepth reads the webhook outbox depth from the first node's
+// metrics (the outbox is replicated: any node has it).
+func (c *cluster) outboxDepth(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", c.urls[0]+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.api.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("GET /metrics: %d", resp.StatusCode)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "waedge_webhook_outbox_depth "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(f), err
+		}
+	}
+	return 0, fmt.Errorf("GET /metrics: no waedge_webhook_outbox_depth")
 }
 
 // egressFlag reports whether bin's serve takes --egress-allow (nodes
@@ -153,7 +263,10 @@ type receiver struct {
 	last          time.Time
 	sample        []byte // one real event body, for the bare loop
 	bareOK        atomic.Int64
-	onEvent       func(body []byte) // each distinct event, once (optional)
+	// paused, while not nil, holds every event request until it is
+	// closed (pause).
+	paused  chan struct{}
+	onEvent func(body []byte) // each distinct event, once (optional)
 }
 
 // subscribeReceiver starts a receiver, calling onEvent (if not nil) with
@@ -186,6 +299,25 @@ func newReceiver(secret string) (*receiver, error) {
 
 func (rc *receiver) close() { _ = rc.srv.Close() }
 
+// pause makes rc hold every event request, unanswered, until the
+// returned release is called (more than once is harmless). A request
+// whose sender gave up meanwhile is not counted.
+func (rc *receiver) pause() (release func()) {
+	ch := make(chan struct{})
+	rc.mu.Lock()
+	rc.paused = ch
+	rc.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			rc.mu.Lock()
+			rc.paused = nil
+			rc.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
 // ServeHTTP implements http.Handler.
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
@@ -205,6 +337,16 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/bare" {
 		rc.bareOK.Add(1)
 		return
+	}
+	rc.mu.Lock()
+	paused := rc.paused
+	rc.mu.Unlock()
+	if paused != nil {
+		select {
+		case <-paused:
+		case <-r.Context().Done():
+			return // the dispatcher gave up on it: it will come again
+		}
 	}
 	k := sha256.Sum256(body)
 	rc.mu.Lock()

@@ -73,8 +73,10 @@ type Dispatcher struct {
 	logger *slog.Logger
 
 	mu       sync.Mutex
-	inflight map[string]bool // outbox keys being delivered or recorded
-	perURL   map[string]int  // open HTTP deliveries per callback URL
+	inflight map[string]bool // outbox keys claimed: queued, being delivered or recorded
+	// eps holds, per callback URL, the events claimed for it and not yet
+	// started, and its slot workers (at most PerEndpoint).
+	eps map[string]*endpoint
 	// scanGen counts scans; settled maps a key whose outcome was just
 	// committed to the scanGen current at that moment. A scan whose read
 	// transaction may predate that commit (its generation is not newer)
@@ -84,6 +86,8 @@ type Dispatcher struct {
 	// resume is where the next outbox walk starts (nil: the head). Only
 	// scan touches it.
 	resume []byte
+	// memo: events a scan may pass without decoding (memo.go).
+	memo memo
 	// wake asks for a scan now: an endpoint slot was freed, so waiting for
 	// the next poll would leave it idle.
 	wake chan struct{}
@@ -92,11 +96,27 @@ type Dispatcher struct {
 	outcomes chan outcome
 }
 
-// outcome is one attempt waiting to be replicated; done closes when the
-// command carrying it committed (or failed to).
+// outcome is one attempt waiting to be replicated. When its command has
+// committed (or failed to), the recorder releases its claim on the event
+// (claimed) and closes done (if any).
 type outcome struct {
-	a    raftfsm.WebhookAttempt
-	done chan struct{}
+	a       raftfsm.WebhookAttempt
+	group   string // the event's group (its message), for the memo
+	claimed bool
+	done    chan struct{}
+}
+
+// endpoint is one callback URL's work: events claimed by scans, waiting
+// for one of its slot workers, which take them in queue order.
+type endpoint struct {
+	queue   []job
+	workers int
+}
+
+// job is one claimed event to deliver.
+type job struct {
+	e   raftfsm.OutboxEvent
+	app *raftfsm.App
 }
 
 // maxRound bounds the outcomes one CmdWebhookAttempts carries.
@@ -138,8 +158,8 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	// connections per host by default, so at the endpoint limit almost
 	// every POST would dial (and TLS-handshake) anew.
 	client := cfg.Egress.Client(egress.ClientConfig{Timeout: 10 * time.Second, IdleConnsPerHost: cfg.PerEndpoint})
-	return &Dispatcher{p: p, cfg: cfg, client: client, logger: logger, inflight: map[string]bool{}, perURL: map[string]int{}, settled: map[string]uint64{},
-		wake: make(chan struct{}, 1), outcomes: make(chan outcome, maxRound)}
+	return &Dispatcher{p: p, cfg: cfg, client: client, logger: logger, inflight: map[string]bool{}, eps: map[string]*endpoint{}, settled: map[string]uint64{},
+		memo: newMemo(), wake: make(chan struct{}, 1), outcomes: make(chan outcome, maxRound)}
 }
 
 // Backoff is the delay before attempt n+1 after n failed attempts.
@@ -157,7 +177,19 @@ const wakeGap = 2 * time.Millisecond
 
 // Run delivers until ctx ends (leadership lost or shutdown).
 func (d *Dispatcher) Run(ctx context.Context) error {
+	// A new term learns the outbox afresh: what another leader did
+	// meanwhile is not in this memory.
+	reset := func() {
+		d.mu.Lock()
+		d.memo = newMemo()
+		d.resume = nil
+		d.inflight = map[string]bool{}
+		d.eps = map[string]*endpoint{}
+		d.mu.Unlock()
+	}
+	reset()
 	var wg sync.WaitGroup
+	defer reset() // claims left by this term (queued, or outcomes not recorded)
 	defer wg.Wait()
 	wg.Add(1)
 	go func() {
@@ -167,13 +199,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
 	for {
-		if err := d.scan(ctx, &wg); err != nil {
+		busy, err := d.scan(ctx, &wg)
+		if err != nil {
 			d.logger.Warn("webhook outbox scan failed", slog.Any("err", err))
+		}
+		// With every endpoint at its limit, nothing a poll finds can be
+		// delivered: wait for a freed slot (wake), or a slow poll for
+		// what a scan cannot foresee (a new subscription or callback).
+		tick := t.C
+		if busy {
+			tick = time.After(busyPoll)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-tick:
 		case <-d.wake:
 			// Refill freed slots soon, but batch the wake-ups: a scan walks
 			// past every event in flight.
@@ -186,28 +226,34 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
+// busyPoll is the poll while every endpoint is at its limit.
+const busyPoll = 250 * time.Millisecond
+
+// scan claims due events for endpoints with room; busy reports that it
+// stopped because every endpoint was at its limit.
+func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) (busy bool, err error) {
 	subs, err := d.p.FSM().Subscriptions()
 	if err != nil {
-		return err
+		return false, err
 	}
 	appHooks, err := d.p.FSM().AppWebhooks()
 	if err != nil {
-		return err
+		return false, err
 	}
 	phoneHooks, err := d.p.FSM().PhoneWebhooks()
 	if err != nil {
-		return err
+		return false, err
 	}
 	now := d.cfg.Now().UnixMilli()
-	type job struct {
+	type claim struct {
 		e   raftfsm.OutboxEvent
 		sub raftfsm.Subscription
 		url string // the callback, with Meta's precedence (raftfsm.CallbackFor)
 	}
 	// Each subscription's app (its signing secret) is read once per scan.
 	apps := map[string]*raftfsm.App{}
-	var jobs []job
+	var claims []claim
+	claimed := map[string]int{} // claims per URL by this scan
 	var unsubscribed [][]byte
 	full := map[string]bool{} // endpoints at their concurrency limit
 	scanned := 0
@@ -219,24 +265,45 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			delete(d.settled, k) // committed before this scan's read began
 		}
 	}
+	d.memo.startScan(gen, now)
 	d.mu.Unlock()
 	// Events already being delivered are skipped without being decoded, and
 	// the walk stops once every endpoint is busy: a backlog costs nothing.
 	// The walk resumes where the previous one stopped, so a backlog
 	// waiting out its back-off (more events than one scan looks at) never
 	// hides the events queued behind it.
-	var last []byte
+	// Events known to be backing off or held are passed by key too
+	// (memo.go), so they do not use up the scan's bound: the walk reaches
+	// the due events behind any number of them. It passes at most walkCap
+	// keys, then stops where the next scan resumes.
+	var last, stopAt []byte
+	walked := 0
 	err = d.p.FSM().OutboxEachFrom(d.resume, func(k []byte) bool {
+		walked++
+		if walked > walkCap {
+			return false // decoded only to stop the walk there
+		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		_, recent := d.settled[string(k)]
-		return d.inflight[string(k)] || recent
+		return d.inflight[string(k)] || recent || d.memo.skip(string(k), now)
 	}, func(e raftfsm.OutboxEvent) bool {
+		if walked > walkCap {
+			stopAt = e.Key
+			return false
+		}
 		scanned++
 		last = e.Key
 		if e.NextAt > now || e.Held {
 			// Held: an older event of the same message is still queued;
 			// the state machine releases this one when that one leaves.
+			d.mu.Lock()
+			if e.Held {
+				d.memo.hold(string(e.Key), e.Group, now)
+			} else {
+				d.memo.wait(string(e.Key), e.NextAt)
+			}
+			d.mu.Unlock()
 			return scanned < d.cfg.Scan
 		}
 		sub, ok := subs[e.WABAID]
@@ -245,64 +312,129 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) error {
 			return scanned < d.cfg.Scan
 		}
 		url := raftfsm.CallbackFor(sub, e.PhoneNumberID, appHooks, phoneHooks)
+		// An endpoint takes as many events as it has slots beyond those
+		// its workers are delivering, so a worker that finishes goes on
+		// with the next at once instead of waiting for a scan.
 		d.mu.Lock()
-		free := d.perURL[url] < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
+		ep := d.eps[url]
+		queued := claimed[url]
+		if ep != nil {
+			queued += len(ep.queue)
+		}
+		free := queued < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
 		if free {
 			d.inflight[string(e.Key)] = true
-			d.perURL[url]++
+			claimed[url]++
 		}
 		d.mu.Unlock()
 		if free {
-			jobs = append(jobs, job{e, sub, url})
+			claims = append(claims, claim{e, sub, url})
 		} else {
 			full[url] = true
 		}
-		return scanned < d.cfg.Scan && (len(full) < len(subs) || len(phoneHooks) > 0)
+		if len(full) >= len(subs) && len(phoneHooks) == 0 {
+			busy = true
+			return false
+		}
+		return scanned < d.cfg.Scan
 	})
 	// Next scan: after the last event looked at when this one stopped at
 	// its bound, from the head when it saw the whole queue.
 	d.resume = nil
-	if err == nil && scanned >= d.cfg.Scan && last != nil {
+	switch {
+	case err == nil && stopAt != nil:
+		d.resume = append([]byte(nil), stopAt...)
+	case err == nil && scanned >= d.cfg.Scan && last != nil:
 		d.resume = append(append([]byte(nil), last...), 0)
 	}
-	for _, j := range jobs {
-		app, ok := apps[j.sub.AppID]
+	for _, c := range claims {
+		app, ok := apps[c.sub.AppID]
 		if !ok {
-			if a, err := d.p.FSM().App(j.sub.AppID); err == nil {
+			if a, err := d.p.FSM().App(c.sub.AppID); err == nil {
 				app = &a
 			}
-			apps[j.sub.AppID] = app
+			apps[c.sub.AppID] = app
 		}
-		wg.Add(1)
-		go func(e raftfsm.OutboxEvent, url string) {
-			defer wg.Done()
-			a, ok := d.attempt(ctx, e, url, app)
-			d.mu.Lock()
-			d.perURL[url]--
-			d.mu.Unlock()
-			select {
-			case d.wake <- struct{}{}:
-			default: // a scan is already due
-			}
-			if ok {
-				d.record(ctx, a)
-			}
-			// Only now may a scan pick the event again: its outcome is
-			// committed (or failed to be, and it is retried as queued).
-			d.mu.Lock()
-			delete(d.inflight, string(e.Key))
-			d.settled[string(e.Key)] = d.scanGen
-			d.mu.Unlock()
-		}(j.e, j.url)
+		d.mu.Lock()
+		ep := d.eps[c.url]
+		if ep == nil {
+			ep = &endpoint{}
+			d.eps[c.url] = ep
+		}
+		ep.queue = append(ep.queue, job{c.e, app})
+		start := ep.workers < d.cfg.PerEndpoint && ep.workers < len(ep.queue)
+		if start {
+			ep.workers++
+		}
+		d.mu.Unlock()
+		if start {
+			wg.Add(1)
+			go func(url string) {
+				defer wg.Done()
+				d.work(ctx, url)
+			}(c.url)
+		}
 	}
 	var dropped []chan struct{}
 	for _, k := range unsubscribed {
-		dropped = append(dropped, d.submit(ctx, raftfsm.WebhookAttempt{Key: k, GiveUp: true, Status: "unsubscribed", At: now}))
+		done := make(chan struct{})
+		d.submit(ctx, outcome{a: raftfsm.WebhookAttempt{Key: k, GiveUp: true, Status: "unsubscribed", At: now}, done: done})
+		dropped = append(dropped, done)
 	}
 	for _, done := range dropped {
 		wait(ctx, done)
 	}
-	return err
+	return busy, err
+}
+
+// work is one slot of url: it delivers the endpoint's queued events one
+// after another and ends when the queue is empty (or ctx ends). Each
+// outcome goes to the recorder, which releases the event once it is
+// committed; the slot moves on at once, so commits of many deliveries
+// overlap and share Raft rounds. Per-message order needs nothing here:
+// only one event of a message is deliverable at a time (OutboxEvent.Held).
+func (d *Dispatcher) work(ctx context.Context, url string) {
+	for {
+		d.mu.Lock()
+		ep := d.eps[url]
+		if ctx.Err() != nil || ep == nil || len(ep.queue) == 0 {
+			if ep != nil {
+				ep.workers--
+				if ep.workers == 0 && len(ep.queue) == 0 {
+					delete(d.eps, url)
+				}
+			}
+			d.mu.Unlock()
+			d.poke()
+			return
+		}
+		j := ep.queue[0]
+		ep.queue[0] = job{}
+		ep.queue = ep.queue[1:]
+		low := len(ep.queue) <= d.cfg.PerEndpoint/2
+		d.mu.Unlock()
+		if low {
+			d.poke() // refill the queue before the slots run dry
+		}
+		a, ok := d.attempt(ctx, j.e, url, j.app)
+		if !ok {
+			// Nothing to record: the event may be picked again.
+			d.mu.Lock()
+			delete(d.inflight, string(j.e.Key))
+			d.settled[string(j.e.Key)] = d.scanGen
+			d.mu.Unlock()
+			continue
+		}
+		d.submit(ctx, outcome{a: a, group: j.e.Group, claimed: true})
+	}
+}
+
+// poke asks for a scan soon.
+func (d *Dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default: // a scan is already due
+	}
 }
 
 // attempt makes one delivery, signed with app's secret, and returns its
@@ -383,22 +515,15 @@ func (d *Dispatcher) open(e raftfsm.OutboxEvent) ([]byte, error) {
 // ErrNoOpener: the dispatcher was configured without Config.Open.
 var ErrNoOpener = errors.New("webhook: no opener configured for sealed bodies")
 
-// record replicates one outcome and returns when it is committed (or
-// leadership is lost). Outcomes are replicated in rounds by the recorder.
-func (d *Dispatcher) record(ctx context.Context, a raftfsm.WebhookAttempt) {
-	wait(ctx, d.submit(ctx, a))
-}
-
-// submit hands an outcome to the recorder; the channel closes when its
-// round is committed (or failed to be: the event stays queued).
-func (d *Dispatcher) submit(ctx context.Context, a raftfsm.WebhookAttempt) chan struct{} {
-	done := make(chan struct{})
+// submit hands an outcome to the recorder (see outcome).
+func (d *Dispatcher) submit(ctx context.Context, o outcome) {
 	select {
-	case d.outcomes <- outcome{a: a, done: done}:
+	case d.outcomes <- o:
 	case <-ctx.Done():
-		close(done)
+		if o.done != nil {
+			close(o.done)
+		}
 	}
-	return done
 }
 
 func wait(ctx context.Context, done chan struct{}) {
@@ -435,8 +560,28 @@ func (d *Dispatcher) recorder(ctx context.Context) {
 			attempts[i] = o.a
 		}
 		d.propose(ctx, raftfsm.CmdWebhookAttempts, raftfsm.WebhookAttempts{Attempts: attempts})
+		// Only now may a scan pick these events again: their outcomes are
+		// committed (or failed to be, and they are retried as queued).
+		d.mu.Lock()
 		for _, o := range round {
-			close(o.done)
+			if !o.claimed {
+				continue
+			}
+			k := string(o.a.Key)
+			delete(d.inflight, k)
+			d.settled[k] = d.scanGen
+			if o.a.Delivered || o.a.GiveUp {
+				d.memo.releaseGroup(o.group, d.scanGen)
+			} else {
+				d.memo.wait(k, o.a.NextAt)
+			}
+		}
+		d.mu.Unlock()
+		d.poke()
+		for _, o := range round {
+			if o.done != nil {
+				close(o.done)
+			}
 		}
 	}
 }
