@@ -375,6 +375,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 		JoinToken:     *joinToken,
 		MasterKey:     masterKey,
 		Logger:        logger,
+		Version:       memberVersion(),
 
 		HeartbeatTimeout:   raftTimeouts[0],
 		ElectionTimeout:    raftTimeouts[1],

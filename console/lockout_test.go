@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"errors"
-		"sync"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 

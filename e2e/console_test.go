@@ -237,10 +237,11 @@ func TestConsoleBrowser(t *testing.T) {
 	for _, p := range nodes {
 		p.waitReady(30 * time.Second)
 	}
-	waitFor(t, "three members shown, all up", 20*time.Second, func() bool {
-		var ups int
-		_ = chromedp.Run(b.ctx, chromedp.Evaluate(`[...document.querySelectorAll("main td")].filter((td) => td.innerText.startsWith("up")).length`, &ups))
-		return ups == 3
+	waitFor(t, "three members shown, all up, each with its version", 20*time.Second, func() bool {
+		var ups, versions int
+		_ = chromedp.Run(b.ctx, chromedp.Evaluate(`[...document.querySelectorAll("main td")].filter((td) => td.innerText.startsWith("up")).length`, &ups),
+			chromedp.Evaluate(`[...document.querySelectorAll("main [data-testid=version]")].filter((c) => c.textContent.includes("(")).length`, &versions))
+		return ups == 3 && versions == 3
 	})
 	b.shot("cluster")
 

@@ -61,6 +61,7 @@ function clusterView(st, session, reload) {
     ["Address", (m) => h("code", {}, m.address)],
     ["Role", (m) => [m.leader ? pill("leader", "lead") : pill(m.suffrage === "Voter" ? "follower" : m.suffrage.toLowerCase()), " ", m.suffrage]],
     ["Reachable", (m) => m.reachable ? pill("up" + (m.probe_rtt ? " · " + m.probe_rtt : ""), "ok") : pill("DEAD — unreachable", "bad")],
+    ["Version", (m) => m.version ? h("code", { "data-testid": "version" }, m.version) : h("span", { class: "muted" }, m.reachable ? "older than this console" : "—")],
     ["", (m) => isAdmin(session) && m.id !== st.node_id ? h("button", { class: "danger", onclick: () => {
       if (confirm("Remove " + m.id + " from the cluster and revoke its certificate?")) {
         act("remove " + m.id, () => api("DELETE", "/admin/v1/cluster/nodes/" + encodeURIComponent(m.id)), reload);
