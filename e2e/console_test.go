@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -261,10 +262,15 @@ func TestConsoleBrowser(t *testing.T) {
 
 	// Configure a webhook (verified by the handshake), create a template
 	// with its live preview; its status event is delivered and logged.
-	var hits atomic.Int32
+	var hits, testHits atomic.Int32
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
 			_, _ = w.Write([]byte(r.URL.Query().Get("hub.challenge")))
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), `"field":"waedge_test"`) {
+			testHits.Add(1)
 			return
 		}
 		hits.Add(1)
@@ -277,6 +283,13 @@ func TestConsoleBrowser(t *testing.T) {
 	b.fill("Verify token", "console-verify")
 	b.click("Verify and save")
 	b.waitText(hook.URL+"/hook", 10*time.Second)
+	// A signed test event reaches the callback; its answer is shown.
+	b.click("Send a test event")
+	b.waitText("HTTP 200 from", 15*time.Second)
+	if testHits.Load() != 1 {
+		t.Fatalf("the receiver got %d test events, want 1", testHits.Load())
+	}
+	b.shot("webhooks-test-event")
 	b.open(n1.url("/console/#/templates/" + bizA))
 	b.waitText("Live preview", 10*time.Second)
 	b.fill("Access token of the business", tokA)
@@ -384,6 +397,7 @@ func TestConsoleBrowser(t *testing.T) {
 		"/admin/v1/businesses/" + bizA + "/templates",
 		"/admin/v1/businesses/" + bizA + "/webhooks",
 		"/admin/v1/businesses/" + bizA + "/consumers/export?wa_id=15551234567",
+		"/admin/v1/businesses/" + bizA + "/conversations?phone_number_id=1",
 		"/admin/v1/console/users",
 	} {
 		if code := b.fetchStatus(path); code != 403 {
@@ -402,10 +416,12 @@ func TestConsoleBrowser(t *testing.T) {
 
 	// The phone's message is in the conversation; a reply from the browser
 	// reaches the phone and shows its ticks.
+	// It is listed among the number's conversations; opening it from the
+	// list shows it.
 	b.open(n1.url("/console/#/conversations"))
-	b.waitText("A consumer's conversation", 10*time.Second)
-	b.fill("Consumer number", consumer)
-	b.click("Open")
+	b.waitText("+"+consumer, 15*time.Second)
+	b.shot("conversations-list")
+	b.click("+" + consumer)
 	b.shot("conversation-opened")
 	b.waitText("hello from the phone", 20*time.Second)
 	b.fill("Access token of the business", tokA)
