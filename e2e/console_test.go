@@ -310,6 +310,9 @@ func TestConsoleBrowser(t *testing.T) {
 	for _, page := range []struct{ hash, want string }{
 		{"webhooks", "Delivery log"}, {"templates", "Review policy"}, {"stats", "By direction"},
 		{"audit", "tenant.create"}, {"privacy", "What waedge stores"}, {"users", "Invite"}, {"events", "In this stream"}, {"explorer", "Try a call"},
+		// node1 uses a shared relay without its token: the page says why
+		// it cannot drive phones.
+		{"sandbox", "--relay-token-file"},
 	} {
 		b.open(n1.url("/console/#/" + page.hash))
 		b.waitText(page.want, 10*time.Second)
@@ -447,13 +450,22 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 }
 
-// TestConsoleSandboxChat: on a node with the embedded sandbox, the
-// console creates a simulated phone and chats with a business number as
+// TestConsoleSandboxChat: on a node with the embedded sandbox (or a
+// shared relay's token), the console creates a simulated phone and chats with a business number as
 // the consumer: the business's answer (Cloud API) appears, and the
 // phone's message shows its delivery ticks.
 func TestConsoleSandboxChat(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { consoleSandboxChat(t, newProc(t, "solo")) })
+	// A node on a shared relay (--network relay://…) given that relay's
+	// API token drives the relay's hosted phones the same way.
+	t.Run("shared relay", func(t *testing.T) {
+		rl := startRelay(t)
+		consoleSandboxChat(t, newProc(t, "solo", "--network", "relay://"+rl.addr, "--relay-token-file", rl.sandbox().tokenFile))
+	})
+}
+
+func consoleSandboxChat(t *testing.T, p *proc) {
 	b := newBrowser(t)
-	p := newProc(t, "solo")
 	b.setUp(p)
 	biz, tok := b.createBusiness(p, "Sandbox Shop", "+15550073000")
 	const consumer = "4917600000099"
