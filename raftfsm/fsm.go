@@ -128,6 +128,7 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdConsoleSetUser:       f.applyConsoleSetUser,
 		CmdConsoleSignInAttempt: f.applyConsoleSignInAttempt,
 		CmdConsoleSignInCleared: f.applyConsoleSignInCleared,
+		CmdWebhookRetryNow:      f.applyWebhookRetryNow,
 		CmdEditTemplate:         f.applyEditTemplate,
 		CmdPutPhoneSetting:      f.applyPutPhoneSetting,
 		CmdWebhookAttempts:      f.applyWebhookAttempts,

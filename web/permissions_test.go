@@ -240,7 +240,8 @@ func permRoutes() map[string]permRoute {
 			}
 			return jsonReq(biz(w)+"/webhooks/test", `{}`)
 		}},
-		"GET /admin/v1/businesses/:id/templates": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/templates", "") }},
+		"POST /admin/v1/businesses/:id/webhooks/retry": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/webhooks/retry", `{}`) }},
+		"GET /admin/v1/businesses/:id/templates":       {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/templates", "") }},
 		"DELETE /admin/v1/businesses/:id/tokens/:token": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
 			tok := fmt.Sprintf("revocable-%d", w.next())
 			w.c.token(w.t, tok, raftfsm.TokenAPI, w.a["business_id"])

@@ -87,6 +87,8 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 		{method: "GET", path: "/businesses/:id/webhooks", roles: roleAdmin | roleBusinessAdmin, scoped: true, handler: a.businessWebhooks},
 		{method: "POST", path: "/businesses/:id/webhooks/test", roles: roleAdmin | roleBusinessAdmin, scoped: true,
 			action: "webhook.test", targetKind: "business", handler: a.sendTestEvent},
+		{method: "POST", path: "/businesses/:id/webhooks/retry", roles: roleAdmin | roleBusinessAdmin, scoped: true,
+			action: "webhook.retry", targetKind: "business", handler: a.retryWebhooks},
 		{method: "GET", path: "/businesses/:id/templates", roles: roleAdmin | roleBusinessAdmin, scoped: true, handler: a.businessTemplates},
 		{method: "GET", path: "/webhooks/outbox", roles: roleAdmin | roleBusinessAdmin, handler: a.outbox},
 		{method: "GET", path: "/debug/fsm-digest", roles: roleAdmin, handler: a.fsmDigest},

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"slices"
@@ -89,4 +91,54 @@ func (a *adminAPI) sendTestEvent(c *fiber.Ctx) error {
 	a.d.Logger.Info("webhook test event", slog.String("waba_id", req.WABAID), slog.String("status", r.Status))
 	return c.JSON(fiber.Map{"callback_url": strings.Clone(url), "status": r.Status, "delivered": r.Delivered,
 		"duration_ms": r.DurationMS})
+}
+
+// retryWebhooks answers POST /admin/v1/businesses/:id/webhooks/retry with
+// {"event_ids": [...]} (ids as the delivery log shows them; none: every
+// queued event of the business): the business's queued events are tried
+// at once instead of when their back-off ends. Events that already left
+// the outbox (delivered or dropped) cannot be sent again: the delivery log
+// keeps no bodies. Answers {"retried": n}.
+func (a *adminAPI) retryWebhooks(c *fiber.Ctx) error {
+	var req struct {
+		EventIDs []string `json:"event_ids"`
+	}
+	if len(c.Body()) > 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	businessID := strings.Clone(c.Params("id"))
+	if _, err := a.d.Cluster.FSM().Business(businessID); err != nil {
+		return errNoBusiness
+	}
+	if len(req.EventIDs) > raftfsm.MaxRetryKeys {
+		return graph.ErrParameterValue.With("at most 1000 event_ids")
+	}
+	keys := make([][]byte, 0, len(req.EventIDs))
+	for _, id := range req.EventIDs {
+		k, err := hex.DecodeString(id)
+		if err != nil || len(k) != 16 {
+			return graph.ErrParameterValue.With("event_ids are the ids of the delivery log")
+		}
+		keys = append(keys, k)
+		auditTarget(c, "webhook_event", id)
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdWebhookRetryNow, raftfsm.WebhookRetryNow{BusinessID: businessID, Keys: keys,
+		At: a.d.Now().UnixMilli()})
+	if err != nil {
+		return err
+	}
+	v, err := raftfsm.Outcome(a.d.Cluster.Propose(c.UserContext(), cmd))
+	if errors.Is(err, raftfsm.ErrIgnored) {
+		return graph.ErrServiceUnavailable.With("the cluster's leader runs an older version that cannot retry now")
+	}
+	if err != nil {
+		return err
+	}
+	n := 0
+	if len(v) == 4 {
+		n = int(binary.BigEndian.Uint32(v))
+	}
+	return c.JSON(fiber.Map{"retried": n})
 }
