@@ -1,6 +1,10 @@
 package web_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,8 +12,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/raftfsm"
 	"github.com/waedge/waedge/testevent"
 	"github.com/waedge/waedge/web"
 )
@@ -116,5 +122,75 @@ func TestWebhookTestEvent(t *testing.T) {
 
 	if code, _, out := send(h, "admin-tok", b["business_id"]); code != 400 || decodeEnvelope(t, out).Error.Code != 131009 {
 		t.Fatalf("test event without a subscription: %d %s", code, out)
+	}
+}
+
+// TestWebhookRetryNow: "retry now" makes a business's queued events due at
+// once (named ones, or all), touches no other business's, and counts
+// nothing for an event that already left the outbox.
+func TestWebhookRetryNow(t *testing.T) {
+	h := newMediaHarness(t)
+	a, b := h.a, h.b
+	ctx := context.Background()
+	propose := func(typ raftfsm.CommandType, payload any) []byte {
+		t.Helper()
+		v, err := raftfsm.Outcome(h.c.Propose(ctx, mustCmd(t, typ, payload)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// Two events of A and one of B, each waiting out a back-off of an hour.
+	queue := func(tn map[string]string, n byte) []byte {
+		propose(raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: tn["waba_id"], BusinessID: tn["business_id"],
+			AppID: tn["app_id"], CallbackURL: "https://example.com/hook", At: h.now().UnixMilli()})
+		key := make([]byte, 16)
+		binary.BigEndian.PutUint64(key, uint64(h.now().UnixNano()))
+		key[15] = n
+		propose(raftfsm.CmdSetPIN, raftfsm.SetPIN{PhoneNumberID: tn["phone_number_id"], BusinessID: tn["business_id"],
+			PINHash: []byte("pin hash"), Event: &raftfsm.OutboxEvent{Key: key, Body: []byte("sealed"), CreatedAt: h.now().UnixMilli()}})
+		propose(raftfsm.CmdWebhookAttempt, raftfsm.WebhookAttempt{Key: key, Status: "503", At: h.now().UnixMilli(),
+			NextAt: h.now().Add(time.Hour).UnixMilli()})
+		h.advance(time.Second)
+		return key
+	}
+	a1, a2, b1 := queue(a, 1), queue(a, 2), queue(b, 3)
+	nextAt := func(key []byte) int64 {
+		t.Helper()
+		var at int64 = -1
+		_ = h.c.FSM().OutboxEach(nil, func(e raftfsm.OutboxEvent) bool {
+			if bytes.Equal(e.Key, key) {
+				at = e.NextAt
+			}
+			return true
+		})
+		return at
+	}
+	retry := func(business, body string) (int, int, []byte) {
+		code, out := h.do("POST", "/admin/v1/businesses/"+business+"/webhooks/retry", "admin-tok", body)
+		var r struct{ Retried int }
+		_ = json.Unmarshal(out, &r)
+		return code, r.Retried, out
+	}
+	now := h.now().UnixMilli()
+	if code, n, out := retry(a["business_id"], `{"event_ids":["`+hex.EncodeToString(a1)+`","`+hex.EncodeToString(b1)+`"]}`); code != 200 || n != 1 {
+		t.Fatalf("retry one of A's (and one of B's, named through A): %d %s, want 1 retried", code, out)
+	}
+	if nextAt(a1) != now || nextAt(a2) <= now || nextAt(b1) <= now {
+		t.Fatalf("next tries after retrying one: a1 %d a2 %d b1 %d (now %d)", nextAt(a1), nextAt(a2), nextAt(b1), now)
+	}
+	if code, n, out := retry(a["business_id"], ``); code != 200 || n != 1 {
+		t.Fatalf("retry all of A's: %d %s, want 1 more retried", code, out)
+	}
+	if nextAt(a2) != now || nextAt(b1) <= now {
+		t.Fatalf("after retrying all of A: a2 %d b1 %d (now %d)", nextAt(a2), nextAt(b1), now)
+	}
+	// Delivered: it left the outbox, and retrying it counts nothing.
+	propose(raftfsm.CmdWebhookAttempt, raftfsm.WebhookAttempt{Key: a1, Delivered: true, Status: "200", At: now})
+	if code, n, out := retry(a["business_id"], `{"event_ids":["`+hex.EncodeToString(a1)+`"]}`); code != 200 || n != 0 {
+		t.Fatalf("retry a delivered event: %d %s, want 0 retried", code, out)
+	}
+	if code, _, out := retry(a["business_id"], `{"event_ids":["nothex"]}`); code != 400 {
+		t.Fatalf("retry a malformed id: %d %s, want 400", code, out)
 	}
 }
