@@ -155,6 +155,7 @@ commands:
   console invite --role R [--business ID]
                                 a one-time link that creates a console user with role R
   webhooks log [--state pending|delivered|dropped|all] [--limit N]
+  webhooks retry BUSINESS_ID [--events ID,ID] | webhooks test BUSINESS_ID [--waba ID]
                                 the webhook delivery log (attempts, last status; no bodies)
   webhook-echo --verify-token T --app-secret S [--listen 127.0.0.1:9000]
                                 a tiny webhook receiver: answers the handshake, checks each
