@@ -244,8 +244,12 @@ async function webhooks({ main, session, args }) {
       ["Attempts", (e) => String(e.attempts)],
       ["Last answer", (e) => e.last_status || ""],
       ["Next try", (e) => when(e.next_attempt_at)],
+      ["", (e) => e.state === "pending" && e.attempts > 0 ? h("button", { class: "secondary", "aria-label": "retry event " + e.id,
+        onclick: () => act("retry " + e.id, () => api("POST", base + "/webhooks/retry", { event_ids: [e.id] }), loadLog) }, "Retry now") : ""],
     ], o.data.filter((e) => wabas.has(e.waba_id)), "No deliveries in this state."));
   };
+  const retryAll = h("button", { class: "secondary", onclick: () => act("retry every queued event",
+    () => api("POST", base + "/webhooks/retry", {}), loadLog) }, "Retry all queued now");
   state.addEventListener("change", loadLog);
   await loadLog();
   const timer = setInterval(loadLog, 3000);
@@ -256,7 +260,9 @@ async function webhooks({ main, session, args }) {
     h("p", { class: "muted" }, "Callbacks are verified with the GET hub.challenge handshake when set.")),
     configureWebhook(b, () => webhooks({ main, session, args: [picker.id] })),
     testEvent(base, subs.data),
-    section("Delivery log (attempts and next try; bodies are never shown here)", state, log));
+    section("Delivery log (attempts and next try; bodies are never shown here)", state, retryAll,
+      h("p", { class: "muted" }, "A queued event that failed can be tried again now instead of after its back-off. ",
+        "Delivered and dropped events cannot be sent again: the log keeps no bodies."), log));
   return () => clearInterval(timer);
 }
 
