@@ -290,6 +290,9 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("the receiver got %d test events, want 1", testHits.Load())
 	}
 	b.shot("webhooks-test-event")
+	// "Retry now" goes through the session (with its CSRF token) too.
+	b.click("Retry all queued now")
+	b.waitText("retry every queued event: done", 10*time.Second)
 	b.open(n1.url("/console/#/templates/" + bizA))
 	b.waitText("Live preview", 10*time.Second)
 	b.fill("Access token of the business", tokA)
