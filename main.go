@@ -155,6 +155,7 @@ commands:
   console invite --role R [--business ID]
                                 a one-time link that creates a console user with role R
   webhooks log [--state pending|delivered|dropped|all] [--limit N]
+  webhooks retry BUSINESS_ID [--events ID,ID] | webhooks test BUSINESS_ID [--waba ID]
                                 the webhook delivery log (attempts, last status; no bodies)
   webhook-echo --verify-token T --app-secret S [--listen 127.0.0.1:9000]
                                 a tiny webhook receiver: answers the handshake, checks each
@@ -219,6 +220,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	logFormat := str("log-format", "auto", "json, text, or auto (text on a terminal)")
 	masterKeyFile := str("master-key-file", "", "file holding the cluster key-encryption key (32 bytes, hex or base64); default: generated at bootstrap and received when joining")
 	networkURL := str("network", "", "network the business numbers are reached on: empty runs the embedded sandbox relay (see --relay-addr); relay://HOST:PORT (or an http(s) URL) uses a shared sandbox relay; off disables the network")
+	relayTokenFile := str("relay-token-file", "", "file holding the API token of the shared sandbox relay named by --network: lets the console's Sandbox page create and drive that relay's hosted phones (the token never leaves this node)")
 	relayAddr := str("relay-addr", "127.0.0.1:8089", "listen address of the embedded sandbox relay (its phone API and WebSocket), when --network is empty")
 	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	expiryInterval := str("expiry-interval", "1m", "how often the leader expires what is past retention")
@@ -375,6 +377,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 		JoinToken:     *joinToken,
 		MasterKey:     masterKey,
 		Logger:        logger,
+		Version:       memberVersion(),
 
 		HeartbeatTimeout:   raftTimeouts[0],
 		ElectionTimeout:    raftTimeouts[1],
@@ -434,8 +437,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	}
 	defer stopNetwork()
 	var sandbox *web.SandboxRelay
-	if *networkURL == "" { // the embedded sandbox: the console may drive its phones
+	switch {
+	case *networkURL == "": // the embedded sandbox: the console may drive its phones
 		sandbox = &web.SandboxRelay{BaseURL: "http://" + *relayAddr, TokenFile: filepath.Join(*sandboxDir, relay.TokenFileName)}
+	case *networkURL != "off" && *relayTokenFile != "": // a shared relay whose token the operator gave
+		sandbox = &web.SandboxRelay{BaseURL: networkBase(*networkURL), TokenFile: *relayTokenFile}
 	}
 	accounts := console.New(console.Config{Cluster: n, Now: clock.Now, Logger: logger.With(slog.String("component", "console")),
 		PublicURL: edge.publicURL})
@@ -507,9 +513,8 @@ func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networ
 	}
 	signalstore.SetupLogging(logger.With(slog.String("component", "libsignal")))
 	stop := func() {}
-	base := networkURL
-	switch {
-	case networkURL == "":
+	base := networkBase(networkURL)
+	if networkURL == "" {
 		rl, err := relay.New(relay.Config{DataDir: sandboxDir}, logger.With(slog.String("component", "relay")))
 		if err != nil {
 			return nil, err
@@ -533,8 +538,6 @@ func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networ
 		}
 		logger.Info("embedded sandbox relay", slog.String("url", base), slog.String("sandbox_dir", sandboxDir),
 			slog.String("token_file", rl.TokenPath()))
-	case strings.HasPrefix(networkURL, "relay://"):
-		base = "http://" + strings.TrimPrefix(networkURL, "relay://")
 	}
 	own.addURL(base) // a shared relay's phone API is internal too
 	clog := logger.With(slog.String("component", "connector"))
@@ -550,6 +553,15 @@ func startNetwork(ctx context.Context, n *node.Node, sealer *seal.Sealer, networ
 	}, connector.Config{})
 	n.RegisterWorker("network", conn.Run)
 	return stop, nil
+}
+
+// networkBase is the HTTP base URL of a shared relay named by --network
+// (relay://HOST:PORT, or an http(s) URL as it is).
+func networkBase(networkURL string) string {
+	if rest, ok := strings.CutPrefix(networkURL, "relay://"); ok {
+		return "http://" + rest
+	}
+	return networkURL
 }
 
 // testClock is the process's clock: time.Now, moved forward by advance

@@ -39,6 +39,13 @@ func buildVersion() (ver, rev string) {
 	return ver, rev
 }
 
+// memberVersion is this binary's version as cluster members report it to
+// each other: "<version> (<commit>)".
+func memberVersion() string {
+	ver, rev := buildVersion()
+	return ver + " (" + rev + ")"
+}
+
 // versionLine is what `waedge version` prints.
 func versionLine() string {
 	ver, rev := buildVersion()

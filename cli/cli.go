@@ -128,6 +128,26 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return 2
 		}
 		method, path = "GET", "/admin/v1/webhooks/outbox?"+url.Values{"state": {*state}, "limit": {fmt.Sprint(*limit)}}.Encode()
+	case "webhooks retry":
+		events := fs.String("events", "", "comma-separated event ids of the delivery log (default: every queued event of the business)")
+		if !parse(fs, args[2:], 1) {
+			return 2
+		}
+		ids := []string{}
+		for _, id := range strings.Split(*events, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				ids = append(ids, id)
+			}
+		}
+		method, path, body = "POST", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/webhooks/retry", map[string]any{"event_ids": ids}
+	case "webhooks test":
+		waba := fs.String("waba", "", "the WABA whose callback gets the event (default: the business's only one)")
+		phone := fs.String("phone", "", "a phone number id, for its callback override")
+		if !parse(fs, args[2:], 1) {
+			return 2
+		}
+		method, path, body = "POST", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/webhooks/test",
+			map[string]string{"waba_id": *waba, "phone_number_id": *phone}
 	case "tenant tier", "tenant template-review":
 		st := settingOf(args[0] + " " + args[1])
 		v := fs.String(st.flag, "", st.help)
@@ -245,6 +265,8 @@ const usage = `usage:
   waedge billing export --month YYYY-MM [--business ID] [--format csv|json]
   waedge stats show [--business ID] [--phone ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
   waedge webhooks log [--state pending|delivered|dropped|all] [--limit 100]   (the delivery log; no bodies)
+  waedge webhooks retry BUSINESS_ID [--events ID,ID]   queued events are tried now, not after their back-off
+  waedge webhooks test BUSINESS_ID [--waba ID] [--phone ID]   a signed test event to the callback; prints its answer
   waedge console setup-link     a one-time link that creates a console admin (valid 24 h)
   waedge console invite --role admin|operator|business_admin [--business ID]   a one-time invitation link
   waedge console users          the console's users

@@ -62,6 +62,10 @@ func TestRun(t *testing.T) {
 		{[]string{"tenant", "template-review", "2001"}, 2, "", ""},
 		{[]string{"stats", "show", "--from", "2026-03-01"}, 0, "GET /admin/v1/stats Bearer tok123 ", ""},
 		{[]string{"webhooks", "log", "--state", "delivered", "--limit", "5"}, 0, "GET /admin/v1/webhooks/outbox Bearer tok123 ", ""},
+		{[]string{"webhooks", "retry", "1001", "--events", "ab12,cd34"}, 0, `POST /admin/v1/businesses/1001/webhooks/retry Bearer tok123 {"event_ids":["ab12","cd34"]}`, ""},
+		{[]string{"webhooks", "retry", "1001"}, 0, `POST /admin/v1/businesses/1001/webhooks/retry Bearer tok123 {"event_ids":[]}`, ""},
+		{[]string{"webhooks", "retry"}, 2, "", ""},
+		{[]string{"webhooks", "test", "1001", "--waba", "2001"}, 0, `POST /admin/v1/businesses/1001/webhooks/test Bearer tok123 {"phone_number_id":"","waba_id":"2001"}`, ""},
 	} {
 		got = nil
 		var out, errb bytes.Buffer
@@ -81,7 +85,7 @@ func TestRun(t *testing.T) {
 		if tc.code == 1 && !strings.Contains(errb.String(), "no cluster member has this id") {
 			t.Fatalf("%v: error output %q", tc.args, errb.String())
 		}
-		if tc.args[0] == "webhooks" && query != "limit=5&state=delivered" {
+		if tc.args[0] == "webhooks" && tc.args[1] == "log" && query != "limit=5&state=delivered" {
 			t.Fatalf("%v: query %q", tc.args, query)
 		}
 	}

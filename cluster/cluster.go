@@ -54,6 +54,10 @@ type Member struct {
 	Reachable bool `json:"reachable"`
 	// ProbeRTT is how long that handshake took.
 	ProbeRTT string `json:"probe_rtt,omitempty"`
+	// Version is the member's binary version as it answered the probe;
+	// empty when it could not be asked (unreachable, or a binary too old
+	// to tell).
+	Version string `json:"version,omitempty"`
 }
 
 // Status is a point-in-time report of one node's view of the cluster.

@@ -70,7 +70,7 @@ type Config struct {
 // Accounts manages console users and sessions.
 type Accounts struct {
 	cfg   Config
-	lock  *lockout
+	addrs *addressLimit
 	dummy func() string // a hash checked when the name is unknown
 }
 
@@ -89,7 +89,7 @@ func New(cfg Config) *Accounts {
 		cfg.LinkTTL = DefaultLinkTTL
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Accounts{cfg: cfg, lock: newLockout(), dummy: sync.OnceValue(func() string {
+	return &Accounts{cfg: cfg, addrs: newAddressLimit(), dummy: sync.OnceValue(func() string {
 		h, _ := hashPassword("waedge: no such user")
 		return h
 	})}
@@ -256,24 +256,35 @@ func CheckCSRF(sessionSecret, token string) bool {
 }
 
 // SignIn checks name and password (rate-limited per client address, and
-// locked after MaxFailures wrong passwords in a row) and starts a
-// replicated session. It returns the cookie secret.
+// locked after MaxFailures wrong passwords in a row, counted cluster-wide
+// before the password is checked) and starts a replicated session. It
+// returns the cookie secret.
 func (a *Accounts) SignIn(ctx context.Context, name, password, clientIP string) (string, Session, error) {
 	now := a.cfg.Now()
-	if ok, until := a.lock.admit(name, clientIP, now); !ok {
+	if ok, until := a.addrs.admit(clientIP, now); !ok {
 		return "", Session{}, &LockedError{Until: until}
 	}
-	u, err := a.cfg.Cluster.FSM().ConsoleUserByName(name)
+	u, uerr := a.cfg.Cluster.FSM().ConsoleUserByName(name)
+	if uerr != nil {
+		u = raftfsm.ConsoleUser{} // unknown: counted as nobody, at the same cost
+	}
+	ok, until, err := a.countAttempt(ctx, u.ID, now)
 	if err != nil {
+		return "", Session{}, err
+	}
+	if !ok {
+		return "", Session{}, &LockedError{Until: until}
+	}
+	if uerr != nil {
 		checkPassword(a.dummy(), password)
-		a.lock.failed(name, now)
 		return "", Session{}, ErrBadCredentials
 	}
 	if !checkPassword(u.PasswordHash, password) || u.Disabled {
-		a.lock.failed(name, now)
 		return "", Session{}, ErrBadCredentials
 	}
-	a.lock.succeeded(name)
+	if err := a.clearAttempts(ctx, u.ID); err != nil {
+		return "", Session{}, err
+	}
 	s, hash, err := secret("wcs_")
 	if err != nil {
 		return "", Session{}, err

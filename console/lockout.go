@@ -1,34 +1,33 @@
 package console
 
 import (
-	"strings"
+	"context"
+	"encoding/binary"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/waedge/waedge/raftfsm"
 )
 
-// Sign-in limits (per node; see DESIGN.md).
+// Sign-in limits (see DESIGN.md).
 const (
-	// MaxFailures wrong passwords in a row lock a user name for LockoutFor.
+	// MaxFailures wrong passwords in a row lock a user name for LockoutFor,
+	// counted across the whole cluster.
 	MaxFailures = 5
-	// LockoutFor is how long a user name stays locked.
+	// LockoutFor is how long a user name stays locked; it is also how long
+	// a wrong password counts towards the lock.
 	LockoutFor = 15 * time.Minute
-	// ipAttempts sign-in attempts per ipWindow are allowed from one address.
+	// ipAttempts sign-in attempts per ipWindow are allowed from one address
+	// (per node).
 	ipAttempts = 30
 	ipWindow   = time.Minute
 )
 
-// lockout counts failed sign-ins per user name and attempts per client
-// address.
-type lockout struct {
-	mu    sync.Mutex
-	names map[string]*failures
-	ips   map[string]*window
-}
-
-type failures struct {
-	n           int
-	lockedUntil time.Time
-	last        time.Time
+// addressLimit counts sign-in attempts per client address on this node.
+type addressLimit struct {
+	mu  sync.Mutex
+	ips map[string]*window
 }
 
 type window struct {
@@ -36,16 +35,20 @@ type window struct {
 	n     int
 }
 
-func newLockout() *lockout {
-	return &lockout{names: map[string]*failures{}, ips: map[string]*window{}}
-}
+func newAddressLimit() *addressLimit { return &addressLimit{ips: map[string]*window{}} }
 
-// admit reports whether a sign-in for name from ip may be tried now, and
-// if not, when it may be tried again.
-func (l *lockout) admit(name, ip string, now time.Time) (bool, time.Time) {
+// admit reports whether ip may try a sign-in now, and if not, when it may
+// try again.
+func (l *addressLimit) admit(ip string, now time.Time) (bool, time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.gc(now)
+	if len(l.ips) >= 4096 { // spoofed or many addresses cannot grow the map without bound
+		for k, w := range l.ips {
+			if now.Sub(w.start) >= ipWindow {
+				delete(l.ips, k)
+			}
+		}
+	}
 	w := l.ips[ip]
 	if w == nil || now.Sub(w.start) >= ipWindow {
 		w = &window{start: now}
@@ -55,52 +58,40 @@ func (l *lockout) admit(name, ip string, now time.Time) (bool, time.Time) {
 		return false, w.start.Add(ipWindow)
 	}
 	w.n++
-	if f := l.names[strings.ToLower(name)]; f != nil && now.Before(f.lockedUntil) {
-		return false, f.lockedUntil
-	}
 	return true, time.Time{}
 }
 
-// failed counts a wrong password for name; the MaxFailures-th in a row
-// locks it.
-func (l *lockout) failed(name string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	key := strings.ToLower(name)
-	f := l.names[key]
-	if f == nil {
-		f = &failures{}
-		l.names[key] = f
+// countAttempt counts one sign-in attempt of a user through Raft, before
+// the password is checked, and reports whether it may go ahead; if not,
+// until when the user is locked. userID is "" for an unknown name: the
+// command then counts nothing but takes the same round trip. A leader
+// running an older binary skips the command, which admits the attempt.
+func (a *Accounts) countAttempt(ctx context.Context, userID string, now time.Time) (bool, time.Time, error) {
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdConsoleSignInAttempt, raftfsm.ConsoleSignInAttempt{UserID: userID,
+		At: now.UnixMilli(), Max: MaxFailures, Window: LockoutFor.Milliseconds(), LockFor: LockoutFor.Milliseconds()})
+	if err != nil {
+		return false, time.Time{}, err
 	}
-	f.n++
-	f.last = now
-	if f.n >= MaxFailures {
-		f.n = 0
-		f.lockedUntil = now.Add(LockoutFor)
+	v, err := raftfsm.Outcome(a.cfg.Cluster.Propose(ctx, cmd))
+	switch {
+	case errors.Is(err, raftfsm.ErrIgnored):
+		return true, time.Time{}, nil
+	case err != nil:
+		return false, time.Time{}, err
+	case len(v) == 8:
+		return false, time.UnixMilli(int64(binary.BigEndian.Uint64(v))), nil
 	}
+	return true, time.Time{}, nil
 }
 
-// succeeded clears name's failures.
-func (l *lockout) succeeded(name string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.names, strings.ToLower(name))
-}
-
-// gc drops entries that no longer matter, so guessed names and spoofed
-// addresses cannot grow the maps without bound. Callers hold mu.
-func (l *lockout) gc(now time.Time) {
-	if len(l.names)+len(l.ips) < 4096 {
-		return
+// clearAttempts forgets a user's counted attempts after the right password.
+func (a *Accounts) clearAttempts(ctx context.Context, userID string) error {
+	if st, err := a.cfg.Cluster.FSM().ConsoleLock(userID); err == nil && st == (raftfsm.ConsoleLockState{}) {
+		return nil // nothing counted: no write
 	}
-	for k, f := range l.names {
-		if now.After(f.lockedUntil) && now.Sub(f.last) > LockoutFor {
-			delete(l.names, k)
-		}
+	err := propose(ctx, a.cfg.Cluster, raftfsm.CmdConsoleSignInCleared, raftfsm.ConsoleSignInCleared{UserID: userID})
+	if errors.Is(err, raftfsm.ErrIgnored) {
+		return nil
 	}
-	for k, w := range l.ips {
-		if now.Sub(w.start) >= ipWindow {
-			delete(l.ips, k)
-		}
-	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -237,10 +238,11 @@ func TestConsoleBrowser(t *testing.T) {
 	for _, p := range nodes {
 		p.waitReady(30 * time.Second)
 	}
-	waitFor(t, "three members shown, all up", 20*time.Second, func() bool {
-		var ups int
-		_ = chromedp.Run(b.ctx, chromedp.Evaluate(`[...document.querySelectorAll("main td")].filter((td) => td.innerText.startsWith("up")).length`, &ups))
-		return ups == 3
+	waitFor(t, "three members shown, all up, each with its version", 20*time.Second, func() bool {
+		var ups, versions int
+		_ = chromedp.Run(b.ctx, chromedp.Evaluate(`[...document.querySelectorAll("main td")].filter((td) => td.innerText.startsWith("up")).length`, &ups),
+			chromedp.Evaluate(`[...document.querySelectorAll("main [data-testid=version]")].filter((c) => c.textContent.includes("(")).length`, &versions))
+		return ups == 3 && versions == 3
 	})
 	b.shot("cluster")
 
@@ -260,10 +262,15 @@ func TestConsoleBrowser(t *testing.T) {
 
 	// Configure a webhook (verified by the handshake), create a template
 	// with its live preview; its status event is delivered and logged.
-	var hits atomic.Int32
+	var hits, testHits atomic.Int32
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
 			_, _ = w.Write([]byte(r.URL.Query().Get("hub.challenge")))
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), `"field":"waedge_test"`) {
+			testHits.Add(1)
 			return
 		}
 		hits.Add(1)
@@ -276,6 +283,16 @@ func TestConsoleBrowser(t *testing.T) {
 	b.fill("Verify token", "console-verify")
 	b.click("Verify and save")
 	b.waitText(hook.URL+"/hook", 10*time.Second)
+	// A signed test event reaches the callback; its answer is shown.
+	b.click("Send a test event")
+	b.waitText("HTTP 200 from", 15*time.Second)
+	if testHits.Load() != 1 {
+		t.Fatalf("the receiver got %d test events, want 1", testHits.Load())
+	}
+	b.shot("webhooks-test-event")
+	// "Retry now" goes through the session (with its CSRF token) too.
+	b.click("Retry all queued now")
+	b.waitText("retry every queued event: done", 10*time.Second)
 	b.open(n1.url("/console/#/templates/" + bizA))
 	b.waitText("Live preview", 10*time.Second)
 	b.fill("Access token of the business", tokA)
@@ -296,6 +313,9 @@ func TestConsoleBrowser(t *testing.T) {
 	for _, page := range []struct{ hash, want string }{
 		{"webhooks", "Delivery log"}, {"templates", "Review policy"}, {"stats", "By direction"},
 		{"audit", "tenant.create"}, {"privacy", "What waedge stores"}, {"users", "Invite"}, {"events", "In this stream"}, {"explorer", "Try a call"},
+		// node1 uses a shared relay without its token: the page says why
+		// it cannot drive phones.
+		{"sandbox", "--relay-token-file"},
 	} {
 		b.open(n1.url("/console/#/" + page.hash))
 		b.waitText(page.want, 10*time.Second)
@@ -383,6 +403,7 @@ func TestConsoleBrowser(t *testing.T) {
 		"/admin/v1/businesses/" + bizA + "/templates",
 		"/admin/v1/businesses/" + bizA + "/webhooks",
 		"/admin/v1/businesses/" + bizA + "/consumers/export?wa_id=15551234567",
+		"/admin/v1/businesses/" + bizA + "/conversations?phone_number_id=1",
 		"/admin/v1/console/users",
 	} {
 		if code := b.fetchStatus(path); code != 403 {
@@ -401,10 +422,12 @@ func TestConsoleBrowser(t *testing.T) {
 
 	// The phone's message is in the conversation; a reply from the browser
 	// reaches the phone and shows its ticks.
+	// It is listed among the number's conversations; opening it from the
+	// list shows it.
 	b.open(n1.url("/console/#/conversations"))
-	b.waitText("A consumer's conversation", 10*time.Second)
-	b.fill("Consumer number", consumer)
-	b.click("Open")
+	b.waitText("+"+consumer, 15*time.Second)
+	b.shot("conversations-list")
+	b.click("+" + consumer)
 	b.shot("conversation-opened")
 	b.waitText("hello from the phone", 20*time.Second)
 	b.fill("Access token of the business", tokA)
@@ -430,13 +453,22 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 }
 
-// TestConsoleSandboxChat: on a node with the embedded sandbox, the
-// console creates a simulated phone and chats with a business number as
+// TestConsoleSandboxChat: on a node with the embedded sandbox (or a
+// shared relay's token), the console creates a simulated phone and chats with a business number as
 // the consumer: the business's answer (Cloud API) appears, and the
 // phone's message shows its delivery ticks.
 func TestConsoleSandboxChat(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { consoleSandboxChat(t, newProc(t, "solo")) })
+	// A node on a shared relay (--network relay://…) given that relay's
+	// API token drives the relay's hosted phones the same way.
+	t.Run("shared relay", func(t *testing.T) {
+		rl := startRelay(t)
+		consoleSandboxChat(t, newProc(t, "solo", "--network", "relay://"+rl.addr, "--relay-token-file", rl.sandbox().tokenFile))
+	})
+}
+
+func consoleSandboxChat(t *testing.T, p *proc) {
 	b := newBrowser(t)
-	p := newProc(t, "solo")
 	b.setUp(p)
 	biz, tok := b.createBusiness(p, "Sandbox Shop", "+15550073000")
 	const consumer = "4917600000099"

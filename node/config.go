@@ -34,6 +34,9 @@ type Config struct {
 	NodeID string
 	// Logger receives the node's structured log.
 	Logger *slog.Logger
+	// Version is this binary's version as members report it to each other
+	// (the cluster status shows every member's); "" reports "unknown".
+	Version string
 
 	// HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout tune Raft's
 	// failure detection (serve's --raft-*-timeout flags): a follower that

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"testing"
 	"time"
 )
@@ -41,4 +43,44 @@ func TestStatusShowsStoppedMemberUnreachable(t *testing.T) {
 		return !r[dead] && r[l.ID()]
 	})
 	t.Logf("stopped member reported unreachable after %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestStatusReportsMemberVersions: every member reports its binary
+// version through the probe, so any node's status shows each member's
+// (here three different ones, as during a rolling upgrade); a member that
+// stopped has none.
+func TestStatusReportsMemberVersions(t *testing.T) {
+	i := 0
+	c := newTestClusterWith(t, func(cfg *Config) { i++; cfg.Version = fmt.Sprintf("1.%d.0 (commit c%d)", i, i) })
+	want := map[string]string{}
+	for k, n := range c.nodes {
+		want[n.ID()] = c.cfgs[k].Version
+	}
+	versions := func(n *Node) map[string]string {
+		st, err := n.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, m := range st.Members {
+			out[m.ID] = m.Version
+		}
+		return out
+	}
+	for _, n := range c.nodes {
+		if got := versions(n); !maps.Equal(got, want) {
+			t.Fatalf("node %s reports versions %v, want %v", n.ID(), got, want)
+		}
+	}
+	f := c.follower()
+	dead := f.ID()
+	if err := f.StopWithoutHandover(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[c.index(f)] = nil
+	l := c.leader()
+	waitFor(t, "the stopped member without a version", 5*time.Second, func() bool {
+		v := versions(l)
+		return v[dead] == "" && v[l.ID()] == want[l.ID()]
+	})
 }

@@ -54,6 +54,9 @@ type rpcResponse struct {
 	Index   uint64
 	Results []wireResult
 	Join    *joinResponse
+	// Version answers the "version" request (empty from older binaries,
+	// which refuse that request as an unknown operation).
+	Version string
 }
 
 // joinRequest is what a joining node sends (over the join protocol, or

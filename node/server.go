@@ -72,6 +72,8 @@ func (n *Node) dispatchRPC(ctx context.Context, peerID string, req *rpcRequest) 
 			return errorResponse(err)
 		}
 		return &rpcResponse{}
+	case "version":
+		return &rpcResponse{Version: n.version()}
 	case "transfer":
 		if err := n.TransferLeadership(ctx); err != nil {
 			return errorResponse(err)

@@ -146,7 +146,7 @@ var allBuckets = [][]byte{
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
 	bucketWebhookLog, bucketPhoneSettings, bucketRateLimits, bucketRatePairs, bucketOutboxGroups, bucketAppWebhooks, bucketPhoneWebhooks,
-	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions,
+	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions, bucketConsoleFailures,
 }
 
 // Keys in bucketMeta.

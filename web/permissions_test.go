@@ -233,7 +233,15 @@ func permRoutes() map[string]permRoute {
 		"POST /admin/v1/businesses/:id/tokens":       {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/tokens", "") }},
 		"POST /admin/v1/businesses/:id/admin-tokens": {allow: adminOnly, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/admin-tokens", "") }},
 		"GET /admin/v1/businesses/:id/webhooks":      {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/webhooks", "") }},
-		"GET /admin/v1/businesses/:id/templates":     {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/templates", "") }},
+		"POST /admin/v1/businesses/:id/webhooks/test": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
+			if code, out := w.send("POST", waba(w)+"/subscribed_apps", w.a["access_token"],
+				&[]request{jsonReq("", `{"override_callback_uri":"`+w.hook+`","verify_token":"v"}`)}[0]); code != 200 {
+				w.t.Fatalf("subscribe: %d %s", code, out)
+			}
+			return jsonReq(biz(w)+"/webhooks/test", `{}`)
+		}},
+		"POST /admin/v1/businesses/:id/webhooks/retry": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/webhooks/retry", `{}`) }},
+		"GET /admin/v1/businesses/:id/templates":       {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/templates", "") }},
 		"DELETE /admin/v1/businesses/:id/tokens/:token": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
 			tok := fmt.Sprintf("revocable-%d", w.next())
 			w.c.token(w.t, tok, raftfsm.TokenAPI, w.a["business_id"])
@@ -268,6 +276,9 @@ func permRoutes() map[string]permRoute {
 		}},
 		"GET /admin/v1/businesses/:id/consumers/export": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
 			return jsonReq(biz(w)+"/consumers/export?wa_id=15551234567", "")
+		}},
+		"GET /admin/v1/businesses/:id/conversations": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
+			return jsonReq(biz(w)+"/conversations?phone_number_id="+w.a["phone_number_id"], "")
 		}},
 		"POST /admin/v1/businesses/:id/consumers/erase": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
 			return jsonReq(biz(w)+"/consumers/erase", `{"wa_id":"15551234567"}`)

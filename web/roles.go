@@ -85,6 +85,10 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 		{method: "POST", path: "/businesses/:id/admin-tokens", roles: roleAdmin, scoped: true,
 			action: "business_admin_token.create", targetKind: "business", handler: a.createToken(raftfsm.TokenBusinessAdmin)},
 		{method: "GET", path: "/businesses/:id/webhooks", roles: roleAdmin | roleBusinessAdmin, scoped: true, handler: a.businessWebhooks},
+		{method: "POST", path: "/businesses/:id/webhooks/test", roles: roleAdmin | roleBusinessAdmin, scoped: true,
+			action: "webhook.test", targetKind: "business", handler: a.sendTestEvent},
+		{method: "POST", path: "/businesses/:id/webhooks/retry", roles: roleAdmin | roleBusinessAdmin, scoped: true,
+			action: "webhook.retry", targetKind: "business", handler: a.retryWebhooks},
 		{method: "GET", path: "/businesses/:id/templates", roles: roleAdmin | roleBusinessAdmin, scoped: true, handler: a.businessTemplates},
 		{method: "GET", path: "/webhooks/outbox", roles: roleAdmin | roleBusinessAdmin, handler: a.outbox},
 		{method: "GET", path: "/debug/fsm-digest", roles: roleAdmin, handler: a.fsmDigest},
@@ -104,6 +108,8 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 		// may export or erase it; the operator may not.
 		{method: "GET", path: "/businesses/:id/consumers/export", roles: roleAdmin | roleBusinessAdmin, scoped: true,
 			handler: a.consumerExport},
+		{method: "GET", path: "/businesses/:id/conversations", roles: roleAdmin | roleBusinessAdmin, scoped: true,
+			handler: a.conversations},
 		{method: "POST", path: "/businesses/:id/consumers/erase", roles: roleAdmin | roleBusinessAdmin, scoped: true,
 			action: "consumer.erase", targetKind: "business", handler: a.consumerErase},
 		// The sandbox network's simulated phones (test consumers; their

@@ -25,8 +25,10 @@ type SandboxRelay struct {
 	TokenFile string
 }
 
-// errNoSandbox answers when this node runs no embedded sandbox.
-var errNoSandbox = graph.ErrObjectNotFound.With("this node runs no embedded sandbox network (--network is set)")
+// errNoSandbox answers when this node has no sandbox relay it may drive:
+// no embedded one (--network is set) and no token of the shared one.
+var errNoSandbox = graph.ErrObjectNotFound.With("this node has no sandbox relay it may drive: it runs no embedded sandbox " +
+	"(--network is set), and it was given no API token of the shared relay (serve --relay-token-file)")
 
 // sandboxTimeout bounds one call to the relay.
 const sandboxTimeout = 10 * time.Second

@@ -61,6 +61,7 @@ function clusterView(st, session, reload) {
     ["Address", (m) => h("code", {}, m.address)],
     ["Role", (m) => [m.leader ? pill("leader", "lead") : pill(m.suffrage === "Voter" ? "follower" : m.suffrage.toLowerCase()), " ", m.suffrage]],
     ["Reachable", (m) => m.reachable ? pill("up" + (m.probe_rtt ? " · " + m.probe_rtt : ""), "ok") : pill("DEAD — unreachable", "bad")],
+    ["Version", (m) => m.version ? h("code", { "data-testid": "version" }, m.version) : h("span", { class: "muted" }, m.reachable ? "older than this console" : "—")],
     ["", (m) => isAdmin(session) && m.id !== st.node_id ? h("button", { class: "danger", onclick: () => {
       if (confirm("Remove " + m.id + " from the cluster and revoke its certificate?")) {
         act("remove " + m.id, () => api("DELETE", "/admin/v1/cluster/nodes/" + encodeURIComponent(m.id)), reload);
@@ -243,8 +244,12 @@ async function webhooks({ main, session, args }) {
       ["Attempts", (e) => String(e.attempts)],
       ["Last answer", (e) => e.last_status || ""],
       ["Next try", (e) => when(e.next_attempt_at)],
+      ["", (e) => e.state === "pending" && e.attempts > 0 ? h("button", { class: "secondary", "aria-label": "retry event " + e.id,
+        onclick: () => act("retry " + e.id, () => api("POST", base + "/webhooks/retry", { event_ids: [e.id] }), loadLog) }, "Retry now") : ""],
     ], o.data.filter((e) => wabas.has(e.waba_id)), "No deliveries in this state."));
   };
+  const retryAll = h("button", { class: "secondary", onclick: () => act("retry every queued event",
+    () => api("POST", base + "/webhooks/retry", {}), loadLog) }, "Retry all queued now");
   state.addEventListener("change", loadLog);
   await loadLog();
   const timer = setInterval(loadLog, 3000);
@@ -254,8 +259,33 @@ async function webhooks({ main, session, args }) {
     ], subs.data, "No callback configured. Configure one with POST /{waba-id}/subscribed_apps (Cloud API)."),
     h("p", { class: "muted" }, "Callbacks are verified with the GET hub.challenge handshake when set.")),
     configureWebhook(b, () => webhooks({ main, session, args: [picker.id] })),
-    section("Delivery log (attempts and next try; bodies are never shown here)", state, log));
+    testEvent(base, subs.data),
+    section("Delivery log (attempts and next try; bodies are never shown here)", state, retryAll,
+      h("p", { class: "muted" }, "A queued event that failed can be tried again now instead of after its back-off. ",
+        "Delivered and dropped events cannot be sent again: the log keeps no bodies."), log));
   return () => clearInterval(timer);
+}
+
+// testEvent sends one signed test event to a WABA's callback (through the
+// node's egress policy) and shows what the receiver answered.
+function testEvent(base, subs) {
+  if (subs.length === 0) return "";
+  const waba = h("select", { "aria-label": "WABA of the test event" }, subs.map((s) => h("option", { value: s.waba_id }, s.waba_id)));
+  const result = h("p", { "data-testid": "test-result", "aria-live": "polite" });
+  return section("Send a test event", h("p", { class: "muted" },
+    "POSTs one event of field \u201cwaedge_test\u201d, signed with the app secret, to the callback in effect. Nothing is queued."),
+  h("form", { onsubmit: async (ev) => {
+    ev.preventDefault();
+    replace(result, "Sending…");
+    try {
+      const r = await api("POST", base + "/webhooks/test", { waba_id: waba.value });
+      const what = /^[0-9]+$/.test(r.status) ? "HTTP " + r.status : r.status === "refused" ? "refused by the egress policy" : r.status;
+      replace(result, pill(r.delivered ? "delivered" : "not delivered", r.delivered ? "ok" : "bad"), " " + what + " from ",
+        h("code", {}, r.callback_url), " in " + r.duration_ms + " ms");
+    } catch (e) {
+      replace(result, pill("error", "bad"), " " + e.message);
+    }
+  } }, h("div", { class: "row" }, field("WABA", waba)), h("button", { type: "submit" }, "Send a test event")), result);
 }
 
 // configureWebhook sets a WABA's callback through the Cloud API (waedge
@@ -589,14 +619,21 @@ const ticks = { sent: "✓", delivered: "✓✓", read: "✓✓ read", failed: "
 
 async function conversations({ main, session, args }) {
   const biz = session.user.business_id;
-  const b = await api("GET", "/admin/v1/businesses/" + encodeURIComponent(biz));
+  const bizPath = "/admin/v1/businesses/" + encodeURIComponent(biz);
+  const b = await api("GET", bizPath);
   const who = h("input", { inputmode: "tel", placeholder: "15551234567", value: args[0] || "" });
   const thread = h("div", { "aria-live": "polite" });
   const token = tokenField();
   const reply = h("input", { placeholder: "Type a reply" });
+  const phone = h("select", { "aria-label": "business number" }, b.phone_numbers.map((p) => h("option", { value: p.id }, p.display_phone_number)));
+  const listPhone = h("select", { "aria-label": "number whose conversations to list" },
+    b.phone_numbers.map((p) => h("option", { value: p.id }, p.display_phone_number)));
+  const list = h("div", { "data-testid": "conversation-list" });
+  const cursors = [""]; // the cursor of each page shown so far
+  let pageNo = 0;
   const load = async () => {
     if (!who.value) return;
-    const ex = await api("GET", "/admin/v1/businesses/" + encodeURIComponent(biz) + "/consumers/export?wa_id=" + encodeURIComponent(who.value));
+    const ex = await api("GET", bizPath + "/consumers/export?wa_id=" + encodeURIComponent(who.value));
     const msgs = ex.phone_numbers.flatMap((n) => n.messages.map((m) => ({ ...m, phone: n.phone_number_id })))
       .sort((x, y) => x.created_at - y.created_at);
     replace(thread, msgs.length === 0 ? h("p", { class: "muted" }, "No messages with this number (or they are past retention).") :
@@ -604,9 +641,28 @@ async function conversations({ main, session, args }) {
         h("div", {}, m.unreadable ? "(expired: the key is destroyed)" : textOf(m.content) || "[" + m.type + "]"),
         h("div", { class: "foot" }, when(m.created_at), m.direction === "out" ? " " + (ticks[m.status] || m.status) : "")))));
   };
-  const timer = setInterval(() => load().catch(() => {}), 2000);
-  const phone = h("select", { "aria-label": "business number" }, b.phone_numbers.map((p) => h("option", { value: p.id }, p.display_phone_number)));
+  const open = (waID) => { who.value = waID; load().catch((e) => toast(e.message, true)); };
+  const loadList = async () => {
+    if (!listPhone.value) return;
+    const q = "?limit=20&phone_number_id=" + encodeURIComponent(listPhone.value) + (cursors[pageNo] ? "&after=" + encodeURIComponent(cursors[pageNo]) : "");
+    const page = await api("GET", bizPath + "/conversations" + q);
+    const next = page.paging && page.paging.cursors ? page.paging.cursors.after : "";
+    cursors.length = pageNo + 1;
+    if (next) cursors.push(next);
+    replace(list, table([
+      ["Consumer", (c) => h("button", { class: "link", "data-wa-id": c.wa_id, onclick: () => open(c.wa_id) }, "+" + c.wa_id)],
+      ["Messages", (c) => String(c.messages)],
+      ["Last", (c) => [when(c.last_at), " ", c.last_direction === "out" ? "sent " + (ticks[c.last_status] || c.last_status) : "received"]],
+    ], page.data, "No conversations with messages still retained."),
+    h("div", { class: "row" },
+      pageNo > 0 ? h("button", { onclick: () => { pageNo--; loadList().catch(() => {}); } }, "Newer") : "",
+      next ? h("button", { onclick: () => { pageNo++; loadList().catch(() => {}); } }, "Older") : ""));
+  };
+  listPhone.addEventListener("change", () => { pageNo = 0; cursors.length = 1; loadList().catch((e) => toast(e.message, true)); });
+  const timer = setInterval(() => { load().catch(() => {}); loadList().catch(() => {}); }, 2000);
   replace(main, h("h1", {}, "Conversations"),
+    section("Conversations of a number", h("p", { class: "muted" }, "Consumers with messages still retained, newest first. Open one to read it."),
+      h("div", { class: "row" }, field("Business number", listPhone)), list),
     section("A consumer's conversation", h("p", { class: "muted" }, "Messages are kept for each number's retention; this page reads them live."),
       h("div", { class: "row" }, field("Consumer number", who), h("button", { onclick: () => load().catch((e) => toast(e.message, true)) }, "Open")),
       thread),
@@ -617,10 +673,9 @@ async function conversations({ main, session, args }) {
       reply.value = "";
     } }, h("div", { class: "row" }, field("Access token of the business", token), field("From", phone), field("Message", reply)),
     h("button", { type: "submit" }, "Send"))));
-  await load();
+  await Promise.all([load(), loadList().catch(() => {})]);
   return () => clearInterval(timer);
 }
-
 
 // ---- Sandbox ----
 

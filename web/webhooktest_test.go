@@ -1,0 +1,196 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/raftfsm"
+	"github.com/waedge/waedge/testevent"
+	"github.com/waedge/waedge/web"
+)
+
+// TestWebhookTestEvent: "send a test event" POSTs one event, signed with
+// the app secret like every webhook, to the callback in effect, and
+// answers with the receiver's status; it queues nothing. A destination
+// the egress policy refuses is reported as refused and never dialled; a
+// WABA without a subscription is refused with the platform's code.
+func TestWebhookTestEvent(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550041000")
+	b := h.createTenant("+15550042000")
+	var mu sync.Mutex
+	var got []*http.Request
+	var bodies [][]byte
+	var answer atomic.Int32
+	answer.Store(200)
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			_, _ = rw.Write([]byte(r.URL.Query().Get("hub.challenge")))
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, bodies = append(got, r), append(bodies, body)
+		mu.Unlock()
+		rw.WriteHeader(int(answer.Load()))
+	}))
+	defer hook.Close()
+	if code, out := h.do("POST", "/v21.0/"+a["waba_id"]+"/subscribed_apps", a["access_token"],
+		`{"override_callback_uri":"`+hook.URL+`/hook","verify_token":"v"}`); code != 200 {
+		t.Fatalf("subscribe: %d %s", code, out)
+	}
+	type result struct {
+		CallbackURL string `json:"callback_url"`
+		Status      string `json:"status"`
+		Delivered   bool   `json:"delivered"`
+	}
+	send := func(h *harness, token, business string) (int, result, []byte) {
+		code, out := h.do("POST", "/admin/v1/businesses/"+business+"/webhooks/test", token, `{}`)
+		var r result
+		_ = json.Unmarshal(out, &r)
+		return code, r, out
+	}
+
+	code, r, out := send(h, "admin-tok", a["business_id"])
+	if code != 200 || r.Status != "200" || !r.Delivered || r.CallbackURL != hook.URL+"/hook" {
+		t.Fatalf("test event: %d %s", code, out)
+	}
+	mu.Lock()
+	if len(got) != 1 {
+		t.Fatalf("receiver got %d requests, want 1", len(got))
+	}
+	if !cloudapi.VerifySignature(a["app_secret"], bodies[0], got[0].Header.Get("X-Hub-Signature-256")) {
+		t.Fatalf("test event signature %q does not verify with the app secret", got[0].Header.Get("X-Hub-Signature-256"))
+	}
+	var ev struct {
+		Object string `json:"object"`
+		Entry  []struct {
+			ID      string `json:"id"`
+			Changes []struct {
+				Field string `json:"field"`
+			} `json:"changes"`
+		} `json:"entry"`
+	}
+	if json.Unmarshal(bodies[0], &ev) != nil || ev.Object != "whatsapp_business_account" || len(ev.Entry) != 1 ||
+		ev.Entry[0].ID != a["waba_id"] || len(ev.Entry[0].Changes) != 1 || ev.Entry[0].Changes[0].Field != testevent.Field {
+		t.Fatalf("test event body %s", bodies[0])
+	}
+	mu.Unlock()
+
+	answer.Store(500)
+	if code, r, out := send(h, "admin-tok", a["business_id"]); code != 200 || r.Status != "500" || r.Delivered {
+		t.Fatalf("test event to a failing receiver: %d %s", code, out)
+	}
+	if q, err := h.c.FSM().Outbox(10); err != nil || len(q) != 0 {
+		t.Fatalf("a test event queued %d outbox events (%v)", len(q), err)
+	}
+	recs, err := h.c.FSM().AuditLog(nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := 0
+	for _, rec := range recs {
+		if rec.Record.Action == "webhook.test" {
+			tests++
+		}
+	}
+	if tests != 2 {
+		t.Fatalf("%d audit records of webhook.test, want 2", tests)
+	}
+
+	// The default egress policy refuses loopback: reported, never dialled.
+	strict := &harness{t: t, c: h.c, sealer: h.sealer, app: web.New(web.Deps{Cluster: h.c, Sealer: h.sealer})}
+	if code, r, out := send(strict, "admin-tok", a["business_id"]); code != 200 || r.Status != "refused" || r.Delivered {
+		t.Fatalf("test event to a refused destination: %d %s", code, out)
+	}
+	mu.Lock()
+	if len(got) != 2 {
+		t.Fatalf("receiver got %d requests, want 2 (the refused one must not be dialled)", len(got))
+	}
+	mu.Unlock()
+
+	if code, _, out := send(h, "admin-tok", b["business_id"]); code != 400 || decodeEnvelope(t, out).Error.Code != 131009 {
+		t.Fatalf("test event without a subscription: %d %s", code, out)
+	}
+}
+
+// TestWebhookRetryNow: "retry now" makes a business's queued events due at
+// once (named ones, or all), touches no other business's, and counts
+// nothing for an event that already left the outbox.
+func TestWebhookRetryNow(t *testing.T) {
+	h := newMediaHarness(t)
+	a, b := h.a, h.b
+	ctx := context.Background()
+	propose := func(typ raftfsm.CommandType, payload any) []byte {
+		t.Helper()
+		v, err := raftfsm.Outcome(h.c.Propose(ctx, mustCmd(t, typ, payload)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// Two events of A and one of B, each waiting out a back-off of an hour.
+	queue := func(tn map[string]string, n byte) []byte {
+		propose(raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: tn["waba_id"], BusinessID: tn["business_id"],
+			AppID: tn["app_id"], CallbackURL: "https://example.com/hook", At: h.now().UnixMilli()})
+		key := make([]byte, 16)
+		binary.BigEndian.PutUint64(key, uint64(h.now().UnixNano()))
+		key[15] = n
+		propose(raftfsm.CmdSetPIN, raftfsm.SetPIN{PhoneNumberID: tn["phone_number_id"], BusinessID: tn["business_id"],
+			PINHash: []byte("pin hash"), Event: &raftfsm.OutboxEvent{Key: key, Body: []byte("sealed"), CreatedAt: h.now().UnixMilli()}})
+		propose(raftfsm.CmdWebhookAttempt, raftfsm.WebhookAttempt{Key: key, Status: "503", At: h.now().UnixMilli(),
+			NextAt: h.now().Add(time.Hour).UnixMilli()})
+		h.advance(time.Second)
+		return key
+	}
+	a1, a2, b1 := queue(a, 1), queue(a, 2), queue(b, 3)
+	nextAt := func(key []byte) int64 {
+		t.Helper()
+		var at int64 = -1
+		_ = h.c.FSM().OutboxEach(nil, func(e raftfsm.OutboxEvent) bool {
+			if bytes.Equal(e.Key, key) {
+				at = e.NextAt
+			}
+			return true
+		})
+		return at
+	}
+	retry := func(business, body string) (int, int, []byte) {
+		code, out := h.do("POST", "/admin/v1/businesses/"+business+"/webhooks/retry", "admin-tok", body)
+		var r struct{ Retried int }
+		_ = json.Unmarshal(out, &r)
+		return code, r.Retried, out
+	}
+	now := h.now().UnixMilli()
+	if code, n, out := retry(a["business_id"], `{"event_ids":["`+hex.EncodeToString(a1)+`","`+hex.EncodeToString(b1)+`"]}`); code != 200 || n != 1 {
+		t.Fatalf("retry one of A's (and one of B's, named through A): %d %s, want 1 retried", code, out)
+	}
+	if nextAt(a1) != now || nextAt(a2) <= now || nextAt(b1) <= now {
+		t.Fatalf("next tries after retrying one: a1 %d a2 %d b1 %d (now %d)", nextAt(a1), nextAt(a2), nextAt(b1), now)
+	}
+	if code, n, out := retry(a["business_id"], ``); code != 200 || n != 1 {
+		t.Fatalf("retry all of A's: %d %s, want 1 more retried", code, out)
+	}
+	if nextAt(a2) != now || nextAt(b1) <= now {
+		t.Fatalf("after retrying all of A: a2 %d b1 %d (now %d)", nextAt(a2), nextAt(b1), now)
+	}
+	// Delivered: it left the outbox, and retrying it counts nothing.
+	propose(raftfsm.CmdWebhookAttempt, raftfsm.WebhookAttempt{Key: a1, Delivered: true, Status: "200", At: now})
+	if code, n, out := retry(a["business_id"], `{"event_ids":["`+hex.EncodeToString(a1)+`"]}`); code != 200 || n != 0 {
+		t.Fatalf("retry a delivered event: %d %s, want 0 retried", code, out)
+	}
+	if code, _, out := retry(a["business_id"], `{"event_ids":["nothex"]}`); code != 400 {
+		t.Fatalf("retry a malformed id: %d %s, want 400", code, out)
+	}
+}
