@@ -84,7 +84,7 @@ func openAPIDoc(routes []fiber.Route, admin []adminRoute, server string) fiber.M
 				op["summary"] = ar.action
 				op["x-waedge-audit-action"] = ar.action
 			}
-		case publicPaths[r.Path] || strings.HasPrefix(r.Path, "/console/api/"):
+		case publicPaths[r.Path] || strings.HasPrefix(r.Path, "/console/api/") || strings.HasPrefix(r.Path, qrImagePath):
 			op["tags"] = []string{"public"}
 			op["security"] = []fiber.Map{}
 			op["x-waedge-roles"] = []string{}

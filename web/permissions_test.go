@@ -331,6 +331,22 @@ func permRoutes() map[string]permRoute {
 		}},
 		"GET " + node + "/subscriptions":    {allow: apiA, prep: func(w *permWorld) request { return jsonReq("/v21.0/"+w.a["app_id"]+"/subscriptions", "") }},
 		"DELETE " + node + "/subscriptions": {allow: apiA, prep: func(w *permWorld) request { return jsonReq("/v21.0/"+w.a["app_id"]+"/subscriptions", "") }},
+		// A QR image is public by its signed URL (it is meant to be printed).
+		"GET /v1/qr/:phone<regex(^[0-9]{1,32}$)>/:file": {allow: everyone, prep: func(w *permWorld) request {
+			r := jsonReq("/v21.0/"+w.a["phone_number_id"]+"/message_qrdls", `{"prefilled_message":"Hi","generate_qr_image":"SVG"}`)
+			code, out := w.send("POST", r.path, w.a["access_token"], &r)
+			var q struct {
+				URL string `json:"qr_image_url"`
+			}
+			if code != 200 || json.Unmarshal(out, &q) != nil {
+				w.t.Fatalf("qr code: %d %s", code, out)
+			}
+			u, err := url.Parse(q.URL)
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			return request{path: u.RequestURI()}
+		}},
 		"GET /oauth/access_token": {allow: everyone, prep: func(w *permWorld) request {
 			return jsonReq("/oauth/access_token?grant_type=client_credentials&client_id="+w.a["app_id"]+"&client_secret="+w.a["app_secret"], "")
 		}},

@@ -126,7 +126,8 @@ var volatile = regexp.MustCompile(`wamid\.[A-Za-z0-9+/=_-]+|[0-9]{12,}|exp=[0-9]
 // TestUnversionedPaths: every Cloud API route answers a call without the
 // /vNN.N prefix exactly as the same call with it (status and body, but for
 // fresh ids; paging links keep the path form the caller used). The media
-// download URL is not a Graph path: waedge hands it out whole.
+// download URL and the QR image URL are not Graph paths: waedge hands
+// them out whole.
 func TestUnversionedPaths(t *testing.T) {
 	w := newPermWorld(t)
 	cases := versionCases()
@@ -134,7 +135,7 @@ func TestUnversionedPaths(t *testing.T) {
 	for _, r := range w.app.GetRoutes(true) {
 		key := r.Method + " " + r.Path
 		if r.Method == "HEAD" || strings.HasPrefix(r.Path, "/admin/") || r.Path == "/healthz" || r.Path == "/readyz" || r.Path == "/openapi.json" ||
-			strings.HasPrefix(r.Path, "/v1/media/download/") {
+			strings.HasPrefix(r.Path, "/v1/media/download/") || strings.HasPrefix(r.Path, "/v1/qr/") {
 			continue
 		}
 		calls, ok := cases[key]
