@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -147,6 +148,27 @@ func (w *permWorld) media() string {
 		w.t.Fatalf("upload: %d %s", code, out)
 	}
 	return m.ID
+}
+
+// pendingCode puts business A's number into a fresh verification state:
+// with code "" none was requested (request_code is not rate limited), else
+// code is pending for an hour.
+func (w *permWorld) pendingCode(code string) {
+	w.t.Helper()
+	s := raftfsm.PutPhoneSetting{PhoneNumberID: w.a["phone_number_id"], BusinessID: w.a["business_id"], Name: "code_verification"}
+	if code == "" {
+		s.Value = []byte(`{}`)
+	} else {
+		exp := time.Now().Add(time.Hour).UnixMilli()
+		s.Value = []byte(fmt.Sprintf(`{"pending":true,"code":%q,"expires_at":%d}`, code, exp))
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdPutPhoneSetting, s)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if r, err := w.c.Propose(context.Background(), cmd); err != nil || r.Err != nil {
+		w.t.Fatalf("verification state: %v %v", err, r.Err)
+	}
 }
 
 // consoleUser creates a console user (through the replicated commands the
@@ -377,6 +399,17 @@ func permRoutes() map[string]permRoute {
 		}},
 		"DELETE " + node + "/message_qrdls/:code": {allow: apiA, prep: func(w *permWorld) request {
 			return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "")
+		}},
+		"POST " + node + "/request_code": {allow: apiA, prep: func(w *permWorld) request {
+			w.pendingCode("")
+			return jsonReq(pn(w)+"/request_code?code_method=SMS&language=en_US", "")
+		}},
+		"POST " + node + "/verify_code": {allow: apiA, prep: func(w *permWorld) request {
+			w.pendingCode("135790")
+			return jsonReq(pn(w)+"/verify_code", `{"code":"135790"}`)
+		}},
+		"GET /admin/v1/businesses/:id/verification-codes": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/businesses/"+w.a["business_id"]+"/verification-codes", "")
 		}},
 		"GET " + node + "/block_users": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/block_users", "") }},
 		"POST " + node + "/block_users": {allow: apiA, prep: func(w *permWorld) request {

@@ -37,6 +37,8 @@ func (g *graphAPI) registerPhoneEdges(app *fiber.App) {
 	app.Delete(pn+"/message_qrdls", g.auth, g.deleteQRCode)
 	app.Delete(pn+"/message_qrdls/:code", g.auth, g.deleteQRCode)
 	app.Get(qrImagePath+":phone<regex(^[0-9]{1,32}$)>/:file", g.qrImage)
+	app.Post(pn+"/request_code", g.auth, g.requestCode)
+	app.Post(pn+"/verify_code", g.auth, g.verifyCode)
 	app.Get(pn+"/block_users", g.auth, g.blockedUsers)
 	app.Post(pn+"/block_users", g.auth, g.blockUsers(true))
 	app.Delete(pn+"/block_users", g.auth, g.blockUsers(false))

@@ -81,8 +81,22 @@ func (g *graphAPI) phoneNumbers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	status := make(map[string]string, len(ps))
+	for _, p := range ps {
+		s, err := g.verification(p.ID)
+		if err != nil {
+			return err
+		}
+		status[p.ID] = s.Status(g.d.Now())
+	}
 	page, err := pageOf(c, g.d.PublicURL, ps, func(p raftfsm.Phone) string { return p.ID },
-		func(p raftfsm.Phone) fiber.Map { return phoneView(p, fields) })
+		func(p raftfsm.Phone) fiber.Map {
+			v := phoneView(p, fields)
+			if _, ok := v["code_verification_status"]; ok {
+				v["code_verification_status"] = status[p.ID]
+			}
+			return v
+		})
 	if err != nil {
 		return err
 	}

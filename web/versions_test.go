@@ -91,6 +91,14 @@ func versionCases() map[string][]versionCase {
 		"DELETE " + node + "/message_qrdls/:code": {{fresh: true, prep: func(w *permWorld) request {
 			return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "")
 		}}},
+		"POST " + node + "/request_code": {{fresh: true, prep: func(w *permWorld) request {
+			w.pendingCode("")
+			return jsonReq(pn(w)+"/request_code?code_method=VOICE&language=de", "")
+		}}},
+		"POST " + node + "/verify_code": {{fresh: true, prep: func(w *permWorld) request {
+			w.pendingCode("246801")
+			return jsonReq(pn(w)+"/verify_code?code=246801", "")
+		}}},
 		"GET " + node + "/block_users":    {{prep: at("/PN/block_users", "")}},
 		"POST " + node + "/block_users":   {{prep: at("/PN/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)}},
 		"DELETE " + node + "/block_users": {{prep: at("/PN/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)}},
