@@ -131,6 +131,7 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdWebhookAttempts:    f.applyWebhookAttempts,
 		CmdSetAppWebhook:      f.applySetAppWebhook,
 		CmdSetPhoneWebhook:    f.applySetPhoneWebhook,
+		CmdSetProfilePicture:  f.applySetProfilePicture,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {

@@ -130,6 +130,8 @@ var (
 	bucketAppWebhooks = []byte("app_webhooks")
 	// bucketPhoneWebhooks: phone-number id → PhoneWebhook (its override).
 	bucketPhoneWebhooks = []byte("phone_webhooks")
+	// bucketProfilePictures: phone-number id → ProfilePicture.
+	bucketProfilePictures = []byte("profile_pictures")
 )
 
 // allBuckets is created on open.
@@ -143,6 +145,7 @@ var allBuckets = [][]byte{
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
 	bucketWebhookLog, bucketPhoneSettings, bucketRateLimits, bucketRateLimitsByTime, bucketOutboxGroups, bucketAppWebhooks, bucketPhoneWebhooks,
+	bucketProfilePictures,
 	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions,
 }
 
