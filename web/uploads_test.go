@@ -8,7 +8,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
-	"io"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
@@ -23,13 +22,7 @@ func (h *harness) rawDo(method, path string, headers map[string]string, body []b
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := h.app.Test(req, -1)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return h.send(req)
 }
 
 // testPNG is a w×h PNG with a gradient (so that scaling shows).

@@ -57,19 +57,26 @@ func edgeParams(c *fiber.Ctx) (map[string]string, error) {
 	return out, nil
 }
 
+// verificationCall resolves a request_code / verify_code call: the
+// caller's number, the call's parameters and the number's state.
+func (g *graphAPI) verificationCall(c *fiber.Ctx) (raftfsm.Tenant, map[string]string, codeverify.State, error) {
+	t, err := g.ownPhone(c)
+	if err != nil {
+		return t, nil, codeverify.State{}, err
+	}
+	p, err := edgeParams(c)
+	if err != nil {
+		return t, nil, codeverify.State{}, err
+	}
+	s, err := g.verification(t.PhoneNumberID)
+	return t, p, s, err
+}
+
 // requestCode answers POST /{phone-number-id}/request_code (code_method,
 // language). The sandbox sends no SMS or call: the pending code is shown
 // to the business's admins by GET /admin/v1/businesses/{id}/verification-codes.
 func (g *graphAPI) requestCode(c *fiber.Ctx) error {
-	t, err := g.ownPhone(c)
-	if err != nil {
-		return err
-	}
-	p, err := edgeParams(c)
-	if err != nil {
-		return err
-	}
-	s, err := g.verification(t.PhoneNumberID)
+	t, p, s, err := g.verificationCall(c)
 	if err != nil {
 		return err
 	}
@@ -90,15 +97,7 @@ func (g *graphAPI) requestCode(c *fiber.Ctx) error {
 // verifyCode answers POST /{phone-number-id}/verify_code (code). A wrong
 // code is counted (replicated) before the error goes out.
 func (g *graphAPI) verifyCode(c *fiber.Ctx) error {
-	t, err := g.ownPhone(c)
-	if err != nil {
-		return err
-	}
-	p, err := edgeParams(c)
-	if err != nil {
-		return err
-	}
-	s, err := g.verification(t.PhoneNumberID)
+	t, p, s, err := g.verificationCall(c)
 	if err != nil {
 		return err
 	}
