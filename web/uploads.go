@@ -205,17 +205,10 @@ func (g *graphAPI) uploadBytes(c *fiber.Ctx) (err error) {
 	u := &upload{g: g, tenant: t, id: s.MediaID, now: g.d.Now(), chunks: uint32(off / raftfsm.MediaChunkSize),
 		retention: phone.EffectiveRetention()}
 	ctx := c.UserContext()
-	capped := &capReader{r: body, n: remaining}
 	buf := make([]byte, raftfsm.MediaChunkSize)
 	for off < s.Length {
-		want := min(int64(len(buf)), s.Length-off)
-		n, rerr := io.ReadFull(capped, buf[:want])
-		if errors.Is(rerr, errUploadTooLarge) {
-			if u.chunks > 0 {
-				u.abort(ctx) // bad input leaves nothing behind
-			}
-			return graph.ErrInvalidParameter.Withf("the body is longer than the %d bytes left", remaining)
-		}
+		want := min(int64(len(buf)), s.Length-off) // never past the file
+		n, _ := io.ReadFull(body, buf[:want])
 		if int64(n) < want { // the body ended early: the partial chunk is dropped
 			break
 		}
@@ -226,6 +219,13 @@ func (g *graphAPI) uploadBytes(c *fiber.Ctx) (err error) {
 	}
 	if off < s.Length {
 		return c.JSON(fiber.Map{"id": id, "file_offset": off})
+	}
+	// The whole file arrived: a body that goes on is bad input, and
+	// leaves nothing behind.
+	var probe [1]byte
+	if n, _ := io.ReadFull(body, probe[:]); n > 0 {
+		u.abort(ctx)
+		return graph.ErrInvalidParameter.Withf("the body is longer than the %d bytes left", remaining)
 	}
 	if err := g.commitUpload(ctx, u, s); err != nil {
 		u.abort(ctx)

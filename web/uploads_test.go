@@ -8,11 +8,14 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rawDo sends body as the raw request body with the given headers.
@@ -265,4 +268,54 @@ func mustInt(t *testing.T, s string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestResumableUploadOverHTTP: on a real listener a 3 MB PDF streams
+// through one chunked POST (nothing buffers the whole body) and is stored
+// byte for byte; a session expires after an hour, and a larger body than
+// the session's file is refused with nothing left behind.
+func TestResumableUploadOverHTTP(t *testing.T) {
+	h := newMediaHarness(t)
+	const size = 3_000_000
+	post := func(path string, body io.Reader, length int64, offset string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequest("POST", h.base+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = length // -1: chunked
+		req.Header.Set("Authorization", "OAuth "+h.a["access_token"])
+		req.Header.Set("file_offset", offset)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	sid := h.startUpload(t, h.a["access_token"], h.a["app_id"], "file_length=3000000&file_type=application/pdf")
+	code, out := post("/v21.0/"+sid, &gen{prefix: []byte("%PDF-1.4\n"), size: size}, -1, "0")
+	var done struct{ H string }
+	if code != 200 || json.Unmarshal(out, &done) != nil || done.H == "" {
+		t.Fatalf("upload: %d %s", code, out)
+	}
+	want, _ := io.ReadAll(&gen{prefix: []byte("%PDF-1.4\n"), size: size})
+	m, err := h.c.FSM().Media(strings.Split(done.H, ":")[3])
+	if err != nil || m.Size != size || m.SHA256 != sha256.Sum256(want) {
+		t.Fatalf("stored %+v %v", m, err)
+	}
+
+	r0, c0, _ := h.c.FSM().MediaCount()
+	sid = h.startUpload(t, h.a["access_token"], h.a["app_id"], "file_length=600000&file_type=application/pdf")
+	if code, out := post("/v21.0/"+sid, &gen{prefix: []byte("%PDF-1.4\n"), size: 700_000}, -1, "0"); code != 400 || decodeEnvelope(t, out).Error.Code != 100 {
+		t.Fatalf("a chunked body longer than the file: %d %s", code, out)
+	}
+	if r, c, _ := h.c.FSM().MediaCount(); r != r0 || c != c0 {
+		t.Fatalf("a refused body left %d records %d chunks", r-r0, c-c0)
+	}
+	h.advance(time.Hour)
+	if code, out := post("/v21.0/"+sid, &gen{prefix: []byte("%PDF-1.4\n"), size: 600_000}, 600_000, "0"); code != 400 || decodeEnvelope(t, out).Error.Code != 100 {
+		t.Fatalf("an expired session: %d %s", code, out)
+	}
 }
