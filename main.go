@@ -171,6 +171,8 @@ commands:
                                 write an encrypted backup of the running cluster
   restore --in FILE (--passphrase-file P | --key-file K) --data-dir DIR [--master-key-file K]
                                 build a new cluster's data dir from a backup
+  tenant verification-codes BUSINESS_ID
+                                the codes request_code "sent" to the business's numbers
   tenant consumer-export BUSINESS_ID WA_ID
   tenant consumer-erase BUSINESS_ID WA_ID
                                 export (JSON) or erase what is stored about one consumer

@@ -91,6 +91,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return 2
 		}
 		method, path, body = "POST", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/consumers/erase", map[string]string{"wa_id": fs.Arg(1)}
+	case "tenant verification-codes":
+		if !parse(fs, args[2:], 1) {
+			return 2
+		}
+		method, path = "GET", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/verification-codes"
 	case "tenant admin-token":
 		if !parse(fs, args[2:], 1) {
 			return 2
@@ -259,6 +264,7 @@ const usage = `usage:
   waedge tenant consumer-export BUSINESS_ID WA_ID     everything stored about a consumer, as JSON
   waedge tenant consumer-erase BUSINESS_ID WA_ID      erase it (messages, their media, window, Signal session)
   waedge tenant admin-token BUSINESS_ID   (mints a business admin token, shown once)
+  waedge tenant verification-codes BUSINESS_ID   pending request_code codes (the sandbox sends no SMS)
   waedge audit list [--limit 100] [--after CURSOR]
   waedge tenant tier PHONE_NUMBER_ID --tier TIER_10K   (messaging-limit tier)
   waedge tenant template-review WABA_ID --policy approve|manual|reject   (what new templates become)

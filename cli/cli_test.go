@@ -48,6 +48,8 @@ func TestRun(t *testing.T) {
 		{[]string{"tenant", "create", "--name", "Acme", "--phone", "+15551234567"}, 0, `POST /admin/v1/tenants Bearer tok123 {"name":"Acme","phone":"+15551234567"}`, ""},
 		{[]string{"tenant", "list", "--token", "other"}, 0, "GET /admin/v1/tenants Bearer other ", ""},
 		{[]string{"tenant", "admin-token", "123456"}, 0, "POST /admin/v1/businesses/123456/admin-tokens Bearer tok123 ", ""},
+		{[]string{"tenant", "verification-codes", "123456"}, 0, "GET /admin/v1/businesses/123456/verification-codes Bearer tok123 ", ""},
+		{[]string{"tenant", "verification-codes"}, 2, "", ""},
 		{[]string{"audit", "list"}, 0, "GET /admin/v1/audit Bearer tok123 ", ""},
 		{[]string{"audit", "list", "--limit", "5", "--after", "00ff"}, 0, "GET /admin/v1/audit Bearer tok123 ", ""},
 		{[]string{"audit", "list", "--limit", "0"}, 2, "", ""},

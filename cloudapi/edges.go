@@ -139,6 +139,9 @@ type QRCode struct {
 	Code             string `json:"code"`
 	PrefilledMessage string `json:"prefilled_message"`
 	DeepLinkURL      string `json:"deep_link_url"`
+	// QRImageURL is filled in answers only (never stored): where the
+	// code's image is served, when one was asked for.
+	QRImageURL string `json:"qr_image_url,omitempty"`
 }
 
 // QRCodeRequest is the body of POST /{phone-number-id}/message_qrdls: a

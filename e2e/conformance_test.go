@@ -72,7 +72,7 @@ func TestConformanceWhatsAppAPIJS(t *testing.T) {
 		"EXPECT_TEXT="+text)
 	out, err := cmd.CombinedOutput()
 	t.Logf("whatsapp-api-js against waedge:\n%s", out)
-	if err != nil || !strings.Contains(string(out), "conformance: 10 passed, 0 failed") {
+	if err != nil || !strings.Contains(string(out), "conformance: 13 passed, 0 failed") {
 		t.Fatalf("conformance failed: %v", err)
 	}
 	// The subscription the library's handshake approved is stored.

@@ -122,6 +122,8 @@ const (
 	// CmdSetPhoneWebhook sets (or removes) a phone number's webhook
 	// callback override.
 	CmdSetPhoneWebhook CommandType = 85
+	// CmdSetProfilePicture sets a phone number's profile picture (120).
+	CmdSetProfilePicture CommandType = 120
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

@@ -139,6 +139,7 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdConsoleSignInAttempt: f.applyConsoleSignInAttempt,
 		CmdConsoleSignInCleared: f.applyConsoleSignInCleared,
 		CmdWebhookRetryNow:      f.applyWebhookRetryNow,
+		CmdSetProfilePicture:    f.applySetProfilePicture,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {

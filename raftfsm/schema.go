@@ -133,6 +133,8 @@ var (
 	bucketAppWebhooks = []byte("app_webhooks")
 	// bucketPhoneWebhooks: phone-number id → PhoneWebhook (its override).
 	bucketPhoneWebhooks = []byte("phone_webhooks")
+	// bucketProfilePictures: phone-number id → ProfilePicture.
+	bucketProfilePictures = []byte("profile_pictures")
 )
 
 // allBuckets is created on open.
@@ -146,6 +148,7 @@ var allBuckets = [][]byte{
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
 	bucketWebhookLog, bucketPhoneSettings, bucketRateLimits, bucketRatePairs, bucketOutboxGroups, bucketAppWebhooks, bucketPhoneWebhooks,
+	bucketProfilePictures,
 	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions, bucketConsoleFailures,
 }
 

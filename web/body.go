@@ -258,7 +258,7 @@ func drainOrClose(c *fiber.Ctx, limit int64) {
 	}
 }
 
-var mediaUploadPath = regexp.MustCompile(`(?i)^/[0-9]{1,32}/media/?$`)
+var mediaUploadPath = regexp.MustCompile(`(?i)^/[0-9]{1,32}/media/?$|^/upload:[A-Za-z0-9_-]{1,1000}$`)
 
 // isMediaUpload selects the media upload, which streams its own body.
 func isMediaUpload(c *fiber.Ctx) bool {

@@ -74,6 +74,9 @@ func (g *graphAPI) getNode(c *fiber.Ctx) error {
 		return err
 	}
 	view := phoneView(p, fields)
+	if err := g.verificationStatus(p.ID, view); err != nil {
+		return err
+	}
 	if err := g.phoneExtras(p.ID, fields, view); err != nil {
 		return err
 	}

@@ -116,11 +116,16 @@ func withVersionStripped() fiber.Handler {
 	}
 }
 
-// bearer extracts the token of an "Authorization: Bearer …" header.
+// bearer extracts the token of an "Authorization: Bearer …" (or "OAuth …")
+// header.
 func bearer(c *fiber.Ctx) string {
 	h := c.Get(fiber.HeaderAuthorization)
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
+	}
+	// "OAuth <token>" is the form Graph's resumable upload API documents.
+	if len(h) > 6 && strings.EqualFold(h[:6], "oauth ") {
+		return strings.TrimSpace(h[6:])
 	}
 	return ""
 }

@@ -44,7 +44,7 @@ func openAPIPath(pattern string) (string, []map[string]any) {
 		params = append(params, map[string]any{"name": sub[1], "in": "path", "required": true, "schema": schema})
 		return "{" + sub[1] + "}"
 	})
-	return path, params
+	return strings.ReplaceAll(path, `\:`, ":"), params // "/upload\::session" is "/upload:{session}"
 }
 
 // publicPaths need no credential.
@@ -84,7 +84,8 @@ func openAPIDoc(routes []fiber.Route, admin []adminRoute, server string) fiber.M
 				op["summary"] = ar.action
 				op["x-waedge-audit-action"] = ar.action
 			}
-		case publicPaths[r.Path] || strings.HasPrefix(r.Path, "/console/api/"):
+		case publicPaths[r.Path] || strings.HasPrefix(r.Path, "/console/api/") || strings.HasPrefix(r.Path, qrImagePath) ||
+			strings.HasPrefix(r.Path, profilePicturePath):
 			op["tags"] = []string{"public"}
 			op["security"] = []fiber.Map{}
 			op["x-waedge-roles"] = []string{}

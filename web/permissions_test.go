@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -40,12 +41,13 @@ var principals = []string{pAdmin, pOperator, pBAdminA, pBAdminB, pAPIA, pAPIB, p
 // every kind. Every route's request targets A's objects.
 type permWorld struct {
 	*harness
-	base   string
-	a, b   map[string]string
-	tokens map[string]string // principal → bearer
-	hook   string            // a webhook endpoint that passes verification
-	seq    int
-	qr     string // a QR code of A's number kept for the whole test (sharedQR)
+	base    string
+	a, b    map[string]string
+	tokens  map[string]string // principal → bearer
+	hook    string            // a webhook endpoint that passes verification
+	seq     int
+	qr      string // a QR code of A's number kept for the whole test (sharedQR)
+	picture string // the path of A's profile picture URL (profilePicture)
 }
 
 func newPermWorld(t *testing.T) *permWorld {
@@ -147,6 +149,75 @@ func (w *permWorld) media() string {
 		w.t.Fatalf("upload: %d %s", code, out)
 	}
 	return m.ID
+}
+
+// uploadSession starts a resumable upload of n bytes of a PNG as A and
+// returns a request to its session.
+func (w *permWorld) uploadSession(n int) request {
+	w.t.Helper()
+	r := jsonReq(fmt.Sprintf("/v21.0/%s/uploads?file_length=%d&file_type=image/png", w.a["app_id"], n), "")
+	code, out := w.send("POST", r.path, w.a["access_token"], &r)
+	var s struct{ ID string }
+	if code != 200 || json.Unmarshal(out, &s) != nil {
+		w.t.Fatalf("upload session: %d %s", code, out)
+	}
+	return request{path: "/v21.0/" + s.ID}
+}
+
+// profilePicture sets A's profile picture once (a 1×1 PNG through the
+// resumable upload) and returns the path of its URL.
+func (w *permWorld) profilePicture() string {
+	w.t.Helper()
+	if w.picture == "" {
+		img := testPNG(w.t, 2, 2)
+		r := w.uploadSession(len(img))
+		r.body, r.size, r.header = bytes.NewReader(img), int64(len(img)), map[string]string{"file_offset": "0"}
+		code, out := w.send("POST", r.path, w.a["access_token"], &r)
+		var done struct{ H string }
+		if code != 200 || json.Unmarshal(out, &done) != nil {
+			w.t.Fatalf("upload: %d %s", code, out)
+		}
+		p := jsonReq("/v21.0/"+w.a["phone_number_id"]+"/whatsapp_business_profile", `{"messaging_product":"whatsapp","profile_picture_handle":"`+done.H+`"}`)
+		if code, out := w.send("POST", p.path, w.a["access_token"], &p); code != 200 {
+			w.t.Fatalf("set picture: %d %s", code, out)
+		}
+		code, out = w.send("GET", p.path, w.a["access_token"], nil)
+		var prof struct {
+			Data []struct {
+				URL string `json:"profile_picture_url"`
+			} `json:"data"`
+		}
+		if code != 200 || json.Unmarshal(out, &prof) != nil || len(prof.Data) != 1 || prof.Data[0].URL == "" {
+			w.t.Fatalf("profile: %d %s", code, out)
+		}
+		u, err := url.Parse(prof.Data[0].URL)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.picture = u.RequestURI()
+	}
+	return w.picture
+}
+
+// pendingCode puts business A's number into a fresh verification state:
+// with code "" none was requested (request_code is not rate limited), else
+// code is pending for an hour.
+func (w *permWorld) pendingCode(code string) {
+	w.t.Helper()
+	s := raftfsm.PutPhoneSetting{PhoneNumberID: w.a["phone_number_id"], BusinessID: w.a["business_id"], Name: "code_verification"}
+	if code == "" {
+		s.Value = []byte(`{}`)
+	} else {
+		exp := time.Now().Add(time.Hour).UnixMilli()
+		s.Value = []byte(fmt.Sprintf(`{"pending":true,"code":%q,"expires_at":%d}`, code, exp))
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdPutPhoneSetting, s)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if r, err := w.c.Propose(context.Background(), cmd); err != nil || r.Err != nil {
+		w.t.Fatalf("verification state: %v %v", err, r.Err)
+	}
 }
 
 // consoleUser creates a console user (through the replicated commands the
@@ -342,6 +413,36 @@ func permRoutes() map[string]permRoute {
 		}},
 		"GET " + node + "/subscriptions":    {allow: apiA, prep: func(w *permWorld) request { return jsonReq("/v21.0/"+w.a["app_id"]+"/subscriptions", "") }},
 		"DELETE " + node + "/subscriptions": {allow: apiA, prep: func(w *permWorld) request { return jsonReq("/v21.0/"+w.a["app_id"]+"/subscriptions", "") }},
+		"POST " + node + "/uploads": {allow: apiA, prep: func(w *permWorld) request {
+			return jsonReq("/v21.0/"+w.a["app_id"]+"/uploads?file_name=a.png&file_length=8&file_type=image/png", "")
+		}},
+		`POST /upload\::session`: {allow: apiA, prep: func(w *permWorld) request {
+			r := w.uploadSession(8)
+			r.body, r.size = strings.NewReader("\x89PNG\r\n\x1a\n"), 8
+			r.header = map[string]string{"file_offset": "0"}
+			return r
+		}},
+		`GET /upload\::session`: {allow: apiA, prep: func(w *permWorld) request { return w.uploadSession(8) }},
+		// A profile picture is public by its signed, expiring URL.
+		"GET /v1/profile_picture/:phone<regex(^[0-9]{1,32}$)>": {allow: everyone, prep: func(w *permWorld) request {
+			return request{path: w.profilePicture()}
+		}},
+		// A QR image is public by its signed URL (it is meant to be printed).
+		"GET /v1/qr/:phone<regex(^[0-9]{1,32}$)>/:file": {allow: everyone, prep: func(w *permWorld) request {
+			r := jsonReq("/v21.0/"+w.a["phone_number_id"]+"/message_qrdls", `{"prefilled_message":"Hi","generate_qr_image":"SVG"}`)
+			code, out := w.send("POST", r.path, w.a["access_token"], &r)
+			var q struct {
+				URL string `json:"qr_image_url"`
+			}
+			if code != 200 || json.Unmarshal(out, &q) != nil {
+				w.t.Fatalf("qr code: %d %s", code, out)
+			}
+			u, err := url.Parse(q.URL)
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			return request{path: u.RequestURI()}
+		}},
 		"GET /oauth/access_token": {allow: everyone, prep: func(w *permWorld) request {
 			return jsonReq("/oauth/access_token?grant_type=client_credentials&client_id="+w.a["app_id"]+"&client_secret="+w.a["app_secret"], "")
 		}},
@@ -372,6 +473,17 @@ func permRoutes() map[string]permRoute {
 		}},
 		"DELETE " + node + "/message_qrdls/:code": {allow: apiA, prep: func(w *permWorld) request {
 			return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "")
+		}},
+		"POST " + node + "/request_code": {allow: apiA, prep: func(w *permWorld) request {
+			w.pendingCode("")
+			return jsonReq(pn(w)+"/request_code?code_method=SMS&language=en_US", "")
+		}},
+		"POST " + node + "/verify_code": {allow: apiA, prep: func(w *permWorld) request {
+			w.pendingCode("135790")
+			return jsonReq(pn(w)+"/verify_code", `{"code":"135790"}`)
+		}},
+		"GET /admin/v1/businesses/:id/verification-codes": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/businesses/"+w.a["business_id"]+"/verification-codes", "")
 		}},
 		"GET " + node + "/block_users": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(pn(w)+"/block_users", "") }},
 		"POST " + node + "/block_users": {allow: apiA, prep: func(w *permWorld) request {
@@ -549,6 +661,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			continue
 		}
 		path := regexp.MustCompile(`:([A-Za-z_]+)(<regex\([^>]*\)>)?`).ReplaceAllString(r.Path, "{$1}")
+		path = strings.ReplaceAll(path, `\:`, ":")
 		op, ok := doc.Paths[path][strings.ToLower(r.Method)]
 		if !ok {
 			t.Errorf("%s %s (%s) is not in the OpenAPI document", r.Method, r.Path, path)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -35,6 +36,13 @@ func (g *graphAPI) registerPhoneEdges(app *fiber.App) {
 	app.Get(pn+"/message_qrdls/:code", g.auth, g.qrCodes)
 	app.Delete(pn+"/message_qrdls", g.auth, g.deleteQRCode)
 	app.Delete(pn+"/message_qrdls/:code", g.auth, g.deleteQRCode)
+	app.Get(qrImagePath+":phone<regex(^[0-9]{1,32}$)>/:file", g.qrImage)
+	app.Post(pn+"/uploads", g.auth, g.createUpload)
+	app.Post("/upload\\::session", g.auth, g.uploadBytes)
+	app.Get("/upload\\::session", g.auth, g.uploadStatus)
+	app.Get(profilePicturePath+":phone<regex(^[0-9]{1,32}$)>", g.profilePicture)
+	app.Post(pn+"/request_code", g.auth, g.requestCode)
+	app.Post(pn+"/verify_code", g.auth, g.verifyCode)
 	app.Get(pn+"/block_users", g.auth, g.blockedUsers)
 	app.Post(pn+"/block_users", g.auth, g.blockUsers(true))
 	app.Delete(pn+"/block_users", g.auth, g.blockUsers(false))
@@ -209,7 +217,8 @@ var errNoQRCode = graph.ErrObjectNotFound.With("no QR code with this code on thi
 
 // putQRCode answers POST /{phone-number-id}/message_qrdls: a new code, or
 // (code given) a new prefilled message for an existing one.
-// generate_qr_image is accepted; waedge draws no image (docs/cloud-api.md).
+// With generate_qr_image (PNG or SVG) the answer has qr_image_url, served
+// by qrImage.
 func (g *graphAPI) putQRCode(c *fiber.Ctx) error {
 	t, err := g.ownPhone(c)
 	if err != nil {
@@ -233,15 +242,29 @@ func (g *graphAPI) putQRCode(c *fiber.Ctx) error {
 	if err := g.putSetting(c, t, settingQRPrefix+code, q); err != nil {
 		return err
 	}
+	if req.GenerateQRImage != "" {
+		q.QRImageURL = g.qrImageURL(t.PhoneNumberID, code, req.GenerateQRImage)
+	}
 	return c.JSON(q)
 }
 
 // qrCodes answers GET /{phone-number-id}/message_qrdls[/{code}] (also
-// ?code=…): the number's codes in code order, or one.
+// ?code=…): the number's codes in code order, or one. With
+// fields=…qr_image_url.format(SVG|PNG) each has its image URL (PNG when
+// no format is given).
 func (g *graphAPI) qrCodes(c *fiber.Ctx) error {
 	t, err := g.ownPhone(c)
 	if err != nil {
 		return err
+	}
+	imageFormat := ""
+	if f, err := fieldsOf(c); err != nil {
+		return err
+	} else if slices.Contains(f.Names(), "qr_image_url") {
+		imageFormat = "PNG"
+		if strings.Contains(strings.ToUpper(f.Spec("qr_image_url")), "SVG") {
+			imageFormat = "SVG"
+		}
 	}
 	prefix := settingQRPrefix
 	code := strings.Clone(c.Params("code", c.Query("code")))
@@ -260,6 +283,9 @@ func (g *graphAPI) qrCodes(c *fiber.Ctx) error {
 		var q cloudapi.QRCode
 		if err := json.Unmarshal(s.Value, &q); err != nil {
 			return err
+		}
+		if imageFormat != "" {
+			q.QRImageURL = g.qrImageURL(t.PhoneNumberID, q.Code, imageFormat)
 		}
 		data = append(data, q)
 	}

@@ -81,8 +81,22 @@ func (g *graphAPI) phoneNumbers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	status := make(map[string]string, len(ps))
+	for _, p := range ps {
+		s, err := g.verification(p.ID)
+		if err != nil {
+			return err
+		}
+		status[p.ID] = s.Status(g.d.Now())
+	}
 	page, err := pageOf(c, g.d.PublicURL, ps, func(p raftfsm.Phone) string { return p.ID },
-		func(p raftfsm.Phone) fiber.Map { return phoneView(p, fields) })
+		func(p raftfsm.Phone) fiber.Map {
+			v := phoneView(p, fields)
+			if _, ok := v["code_verification_status"]; ok {
+				v["code_verification_status"] = status[p.ID]
+			}
+			return v
+		})
 	if err != nil {
 		return err
 	}
@@ -209,9 +223,15 @@ func (g *graphAPI) profile(c *fiber.Ctx) error {
 	if websites == nil {
 		websites = []string{}
 	}
-	return c.JSON(fiber.Map{"data": []fiber.Map{{"messaging_product": "whatsapp", "about": p.Profile.About,
+	view := fiber.Map{"messaging_product": "whatsapp", "about": p.Profile.About,
 		"address": p.Profile.Address, "description": p.Profile.Description, "email": p.Profile.Email,
-		"websites": websites, "vertical": p.Profile.Vertical}}})
+		"websites": websites, "vertical": p.Profile.Vertical}
+	if u, err := g.profilePictureURL(p.ID); err != nil {
+		return err
+	} else if u != "" {
+		view["profile_picture_url"] = u
+	}
+	return c.JSON(fiber.Map{"data": []fiber.Map{view}})
 }
 
 // updateProfile answers POST /{phone-number-id}/whatsapp_business_profile.
@@ -263,6 +283,13 @@ func (g *graphAPI) updateProfile(c *fiber.Ctx) error {
 	}
 	if req.Vertical != nil && !verticals[*req.Vertical] {
 		return graph.ErrParameterValue.With("vertical is not a known industry")
+	}
+	// Every field is checked above; the picture (checked and re-encoded
+	// here) is replicated first, then the text fields.
+	if req.ProfilePicture != nil {
+		if err := g.setProfilePicture(c, t, *req.ProfilePicture); err != nil {
+			return err
+		}
 	}
 	if err := g.propose(c, raftfsm.CmdUpdateProfile, raftfsm.UpdateProfile{PhoneNumberID: t.PhoneNumberID,
 		BusinessID: t.BusinessID, About: req.About, Address: req.Address, Description: req.Description,

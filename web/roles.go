@@ -90,6 +90,9 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 		{method: "POST", path: "/businesses/:id/webhooks/retry", roles: roleAdmin | roleBusinessAdmin, scoped: true,
 			action: "webhook.retry", targetKind: "business", handler: a.retryWebhooks},
 		{method: "GET", path: "/businesses/:id/templates", roles: roleAdmin | roleBusinessAdmin, scoped: true, handler: a.businessTemplates},
+		// Phone-number verification codes (the sandbox sends no SMS): a
+		// credential of the business, so not for the operator.
+		{method: "GET", path: "/businesses/:id/verification-codes", roles: roleAdmin | roleBusinessAdmin, scoped: true, handler: a.verificationCodes},
 		{method: "GET", path: "/webhooks/outbox", roles: roleAdmin | roleBusinessAdmin, handler: a.outbox},
 		{method: "GET", path: "/debug/fsm-digest", roles: roleAdmin, handler: a.fsmDigest},
 		{method: "POST", path: "/templates/:id/status", roles: roleAdmin, action: "template.review", targetKind: "template", handler: a.setTemplateStatus},

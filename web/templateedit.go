@@ -39,6 +39,9 @@ func (g *graphAPI) editTemplate(c *fiber.Ctx, t raftfsm.Template) error {
 	if err != nil {
 		return err
 	}
+	if err := g.checkHeaderHandles(req.Components, t.BusinessID); err != nil {
+		return err
+	}
 	comps, err := json.Marshal(req.Components)
 	if err != nil {
 		return err

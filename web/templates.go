@@ -79,6 +79,9 @@ func (g *graphAPI) createTemplate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := g.checkHeaderHandles(req.Components, w.BusinessID); err != nil {
+		return err
+	}
 	comps, err := json.Marshal(req.Components)
 	if err != nil {
 		return err

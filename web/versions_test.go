@@ -91,6 +91,29 @@ func versionCases() map[string][]versionCase {
 		"DELETE " + node + "/message_qrdls/:code": {{fresh: true, prep: func(w *permWorld) request {
 			return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "")
 		}}},
+		"POST " + node + "/uploads": {{prep: func(w *permWorld) request {
+			return jsonReq("/"+w.a["app_id"]+"/uploads?file_length=8&file_type=image/png", "")
+		}}},
+		`GET /upload\::session`: {{prep: func(w *permWorld) request {
+			r := w.uploadSession(8)
+			r.path = strings.TrimPrefix(r.path, "/v21.0")
+			return r
+		}}},
+		`POST /upload\::session`: {{fresh: true, prep: func(w *permWorld) request {
+			r := w.uploadSession(8)
+			r.path = strings.TrimPrefix(r.path, "/v21.0")
+			r.body, r.size = strings.NewReader("\x89PNG\r\n\x1a\n"), 8
+			r.header = map[string]string{"file_offset": "0"}
+			return r
+		}}},
+		"POST " + node + "/request_code": {{fresh: true, prep: func(w *permWorld) request {
+			w.pendingCode("")
+			return jsonReq(pn(w)+"/request_code?code_method=VOICE&language=de", "")
+		}}},
+		"POST " + node + "/verify_code": {{fresh: true, prep: func(w *permWorld) request {
+			w.pendingCode("246801")
+			return jsonReq(pn(w)+"/verify_code?code=246801", "")
+		}}},
 		"GET " + node + "/block_users":    {{prep: at("/PN/block_users", "")}},
 		"POST " + node + "/block_users":   {{prep: at("/PN/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)}},
 		"DELETE " + node + "/block_users": {{prep: at("/PN/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)}},
@@ -121,12 +144,13 @@ func versionCases() map[string][]versionCase {
 // volatile matches what legitimately differs between two equal calls:
 // fresh Graph ids and wamids, a media URL's expiry and signature, trace
 // ids, and cursors over fresh names.
-var volatile = regexp.MustCompile(`wamid\.[A-Za-z0-9+/=_-]+|[0-9]{12,}|exp=[0-9]+(&|\\u0026)sig=[0-9a-f]+|"fbtrace_id":"[^"]*"`)
+var volatile = regexp.MustCompile(`wamid\.[A-Za-z0-9+/=_-]+|[0-9]{12,}|exp=[0-9]+(&|\\u0026)sig=[0-9a-f]+|"fbtrace_id":"[^"]*"|upload:[A-Za-z0-9_-]+\?sig=[0-9a-f]+|4::[A-Za-z0-9+/=]+:[0-9]+:[0-9a-f]+`)
 
 // TestUnversionedPaths: every Cloud API route answers a call without the
 // /vNN.N prefix exactly as the same call with it (status and body, but for
 // fresh ids; paging links keep the path form the caller used). The media
-// download URL is not a Graph path: waedge hands it out whole.
+// download URL and the QR image URL are not Graph paths: waedge hands
+// them out whole.
 func TestUnversionedPaths(t *testing.T) {
 	w := newPermWorld(t)
 	cases := versionCases()
@@ -134,7 +158,8 @@ func TestUnversionedPaths(t *testing.T) {
 	for _, r := range w.app.GetRoutes(true) {
 		key := r.Method + " " + r.Path
 		if r.Method == "HEAD" || strings.HasPrefix(r.Path, "/admin/") || r.Path == "/healthz" || r.Path == "/readyz" || r.Path == "/openapi.json" ||
-			strings.HasPrefix(r.Path, "/v1/media/download/") {
+			strings.HasPrefix(r.Path, "/v1/media/download/") || strings.HasPrefix(r.Path, "/v1/qr/") ||
+			strings.HasPrefix(r.Path, "/v1/profile_picture/") {
 			continue
 		}
 		calls, ok := cases[key]

@@ -107,6 +107,12 @@ func (h *harness) do(method, path, token, body string) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return h.send(req)
+}
+
+// send runs a request through the app and returns status and body.
+func (h *harness) send(req *http.Request) (int, []byte) {
+	h.t.Helper()
 	resp, err := h.app.Test(req, -1)
 	if err != nil {
 		h.t.Fatal(err)

@@ -2,7 +2,8 @@
 // independent implementation of Meta's Cloud API) talks to waedge with only
 // the base URL changed (through its fetch ponyfill), and verifies waedge's
 // webhook signature and subscription handshake as it would Meta's, and
-// uploads, describes, downloads and deletes media.
+// uploads, describes, downloads and deletes media, and creates a QR code
+// with its image.
 //
 // Environment: BASE (http://host:port), TOKEN, PNID, WABA, APP_SECRET,
 // SIGNED_BODY (base64 of a webhook body signed by waedge), SIGNATURE,
@@ -119,6 +120,23 @@ try {
   const del = await api.deleteMedia(up.id, env.PNID);
   const gone = await api.retrieveMedia(up.id);
   check("deleteMedia deletes", del?.success === true && gone?.error?.code === 100, `${JSON.stringify(del)} ${JSON.stringify(gone)}`);
+
+  // 11. createQR with an image (the library sends generate_qr_image=svg in
+  // the query): qr_image_url serves the SVG without a token; retrieveQR
+  // reads the code back.
+  const qr = await api.createQR(env.PNID, "Hello", "svg");
+  check("createQR returns a code, deep link and image URL",
+    /^[A-Z0-9]{14}$/.test(qr?.code ?? "") && qr?.deep_link_url === `https://wa.me/message/${qr?.code}` &&
+      typeof qr?.qr_image_url === "string",
+    JSON.stringify(qr));
+  const img = await fetch(qr.qr_image_url);
+  const svg = await img.text();
+  check("qr_image_url serves an SVG",
+    img.status === 200 && img.headers.get("content-type") === "image/svg+xml" && svg.startsWith("<svg"),
+    `${img.status} ${img.headers.get("content-type")} ${svg.slice(0, 80)}`);
+  const back = await api.retrieveQR(env.PNID, qr.code);
+  check("retrieveQR reads the code", back?.data?.[0]?.code === qr.code && back?.data?.[0]?.prefilled_message === "Hello",
+    JSON.stringify(back));
 } catch (e) {
   check("no exception", false, e?.stack ?? e);
 } finally {
