@@ -137,6 +137,9 @@ const (
 	// CmdSetTemplateCategory changes a template's category and queues the
 	// template_category_update webhook.
 	CmdSetTemplateCategory CommandType = 134
+	// CmdChangeMessagingTier sets a number's messaging-limit tier with its
+	// business_capability_update and phone_number_quality_update webhooks.
+	CmdChangeMessagingTier CommandType = 135
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

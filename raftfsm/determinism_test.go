@@ -175,6 +175,12 @@ func determinismScript(t testing.TB) []step {
 		{name: "template category marketing", typ: CmdSetTemplateCategory, body: SetTemplateCategory{ID: "77", Previous: "UTILITY", Category: "MARKETING", At: t0 + 1066,
 			Event: &OutboxEvent{Key: detKey(t0+1066, 134), Body: []byte("category"), CreatedAt: t0 + 1066}}},
 		{name: "template category: stale previous", typ: CmdSetTemplateCategory, body: SetTemplateCategory{ID: "77", Previous: "UTILITY", Category: "AUTHENTICATION", At: t0 + 1066}, want: ErrConflict},
+		{name: "tier up with webhooks", typ: CmdChangeMessagingTier, body: ChangeMessagingTier{PhoneNumberID: "3001", Previous: Tier250, Tier: Tier10K,
+			Events: []*OutboxEvent{{Key: detKey(t0+1067, 135), Body: []byte("capability"), CreatedAt: t0 + 1067}, {Key: detKey(t0+1067, 136), Body: []byte("quality"), CreatedAt: t0 + 1067}}}},
+		{name: "tier: stale previous", typ: CmdChangeMessagingTier, body: ChangeMessagingTier{PhoneNumberID: "3001", Previous: Tier250, Tier: Tier1K}, want: ErrConflict},
+		{name: "tier: bad", typ: CmdChangeMessagingTier, body: ChangeMessagingTier{PhoneNumberID: "3001", Previous: Tier10K, Tier: "TIER_2"}, want: ErrInvalid},
+		{name: "tier: unchanged queues nothing", typ: CmdChangeMessagingTier, body: ChangeMessagingTier{PhoneNumberID: "3001", Previous: Tier10K, Tier: Tier10K,
+			Events: []*OutboxEvent{{Key: detKey(t0+1068, 137), Body: []byte("capability"), CreatedAt: t0 + 1068}}}},
 		{name: "template category: unknown template", typ: CmdSetTemplateCategory, body: SetTemplateCategory{ID: "nope", Previous: "UTILITY", Category: "MARKETING", At: t0 + 1066}, want: ErrNotFound},
 		{name: "webhook round", typ: CmdWebhookAttempts, body: WebhookAttempts{Attempts: []WebhookAttempt{
 			{Key: detKey(t0+22, 22), Status: "503", At: t0 + 1062, NextAt: t0 + 2062},

@@ -136,6 +136,7 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdDecideDisplayName:   f.applyDecideDisplayName,
 		CmdSetTemplateQuality:  f.applySetTemplateQuality,
 		CmdSetTemplateCategory: f.applySetTemplateCategory,
+		CmdChangeMessagingTier: f.applyChangeMessagingTier,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {

@@ -308,3 +308,50 @@ func (f *FSM) applySetTemplateCategory(tx *bolt.Tx, payload []byte) ([]byte, err
 	}
 	return nil, nil
 }
+
+// ChangeMessagingTier is the payload of CmdChangeMessagingTier: an
+// operator moves a number's messaging-limit tier from Previous to Tier
+// (""restores DefaultTier) and the change is reported by Events
+// (business_capability_update and phone_number_quality_update UPGRADE or
+// DOWNGRADE, built by the proposer). ErrConflict when the tier is no
+// longer Previous; an unchanged tier queues nothing.
+type ChangeMessagingTier struct {
+	PhoneNumberID string
+	Previous      string
+	Tier          string
+	Events        []*OutboxEvent `codec:",omitempty"`
+}
+
+func (f *FSM) applyChangeMessagingTier(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c ChangeMessagingTier
+	decode(payload, &c)
+	if _, ok := TierLimit(c.Tier); !ok && c.Tier != "" {
+		return nil, domainErr(ErrInvalid, "tier %q", c.Tier)
+	}
+	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
+	if v == nil {
+		return nil, domainErr(ErrNotFound, "phone number")
+	}
+	var p Phone
+	decode(v, &p)
+	if TierOf(p) != c.Previous {
+		return nil, domainErr(ErrConflict, "the number's tier changed")
+	}
+	next := p
+	next.MessagingLimitTier = c.Tier
+	if TierOf(next) == c.Previous {
+		if p.MessagingLimitTier != c.Tier {
+			mustPut(tx, bucketPhones, []byte(p.ID), marshal(next))
+		}
+		return nil, nil
+	}
+	mustPut(tx, bucketPhones, []byte(p.ID), marshal(next))
+	for _, ev := range c.Events {
+		if ev != nil {
+			e := *ev
+			e.PhoneNumberID = p.ID
+			enqueue(tx, p.WABAID, p.BusinessID, &e)
+		}
+	}
+	return nil, nil
+}

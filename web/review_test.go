@@ -3,6 +3,8 @@ package web_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/waedge/waedge/raftfsm"
 )
 
 // TestDisplayNameReview: under the manual review policy a display-name
@@ -135,5 +137,54 @@ func TestTemplateQualityAndCategory(t *testing.T) {
 	}
 	if _, out := h.do("GET", "/v21.0/"+id+"?fields=category", tok, ""); !strings.Contains(string(out), `"category":"MARKETING"`) {
 		t.Fatalf("GET category: %s", out)
+	}
+}
+
+// TestTierChangeWebhooks: an operator's tier change queues
+// business_capability_update with the new limit and
+// phone_number_quality_update UPGRADE/DOWNGRADE with the old and new
+// limit; setting the same tier again queues nothing.
+func TestTierChangeWebhooks(t *testing.T) {
+	h := newHarness(t)
+	a := h.createTenant("+15550145000")
+	tok, waba := a["access_token"], a["waba_id"]
+	tier := "/admin/v1/phones/" + a["phone_number_id"] + "/tier"
+	before := h.subscribeEcho(t, tok, waba)
+	bodies := func(from int) string {
+		t.Helper()
+		evs, _ := h.c.FSM().Outbox(0)
+		var out []string
+		for _, e := range evs[from:] {
+			b, err := h.sealer.Open(raftfsm.WebhookAAD(waba), e.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(b))
+		}
+		return strings.Join(out, "\n")
+	}
+	if code, out := h.do("POST", tier, "admin-tok", `{"tier":"TIER_UNLIMITED"}`); code != 200 {
+		t.Fatalf("tier: %d %s", code, out)
+	}
+	got := bodies(before)
+	if strings.Count(got, "\n") != 1 ||
+		!strings.Contains(got, `"value":{"max_daily_conversation_per_phone":-1,"max_daily_conversations_per_business":"TIER_UNLIMITED"},"field":"business_capability_update"`) ||
+		!strings.Contains(got, `"value":{"display_phone_number":"15550145000","event":"UPGRADE","old_limit":"TIER_1K","current_limit":"TIER_UNLIMITED"}`) {
+		t.Fatalf("upgrade webhooks:\n%s", got)
+	}
+	evs, _ := h.c.FSM().Outbox(0)
+	if code, out := h.do("POST", tier, "admin-tok", `{"tier":"TIER_250"}`); code != 200 {
+		t.Fatalf("tier: %d %s", code, out)
+	}
+	if got := bodies(len(evs)); !strings.Contains(got, `"max_daily_conversation_per_phone":250,"max_daily_conversations_per_business":"TIER_250"`) ||
+		!strings.Contains(got, `"event":"DOWNGRADE","old_limit":"TIER_UNLIMITED","current_limit":"TIER_250"`) {
+		t.Fatalf("downgrade webhooks:\n%s", got)
+	}
+	evs, _ = h.c.FSM().Outbox(0)
+	if code, out := h.do("POST", tier, "admin-tok", `{"tier":"TIER_250"}`); code != 200 {
+		t.Fatalf("same tier: %d %s", code, out)
+	}
+	if after, _ := h.c.FSM().Outbox(0); len(after) != len(evs) {
+		t.Fatal("an unchanged tier queued webhooks")
 	}
 }
