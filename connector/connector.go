@@ -927,6 +927,7 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 				return // not acked: the relay redelivers
 			}
 			_ = r.net.Ack(ctx, n.digits, d.ID)
+			r.c.log.Debug("inbound from a blocked user dropped", slog.String("phone_number_id", n.phoneID))
 			return
 		}
 		now := r.c.d.Now()
