@@ -164,7 +164,7 @@ commands:
                                 token is written to D/relay.token)
   phone --relay URL --number N --name NAME --business NUMBER
                                 a simulated consumer phone chatting in the terminal
-  sandbox phone create|send|inbox|sent|read|typing|report-spam|block|unblock|list
+  sandbox phone create|send|inbox|sent|read|typing|report-spam|block|unblock|stop-marketing|resume-marketing|list
                                 drive phones hosted by the sandbox relay (JSON output; token from
                                 --relay-token-file, default the embedded sandbox's relay.token)
   backup --out FILE (--passphrase-file P | --key-file K) [--horizon 24h]

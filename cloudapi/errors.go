@@ -78,6 +78,26 @@ var (
 	// (80007, 400).
 	ErrWABARateLimit = &graph.Error{Status: 400, Code: 80007, Title: "Rate limit issues",
 		Details: "The WhatsApp Business Account has reached its rate limit."}
+	// ErrRecipientBlocked: the business blocked the recipient with
+	// /{phone-number-id}/block_users. Meta says only that sending to a
+	// blocked user "returns an error"
+	// (https://developers.facebook.com/docs/whatsapp/cloud-api/block-users);
+	// waedge answers at once with 131026, Meta's code for a recipient that
+	// cannot be messaged.
+	ErrRecipientBlocked = &graph.Error{Status: 400, Code: 131026, Title: "Message undeliverable",
+		Details: "The recipient is on this phone number's block list; unblock the user to message them."}
+	// ErrSpamRateLimit: the number is restricted because too many of its
+	// messages were blocked or reported as spam (131048, 400). waedge
+	// raises it for business-initiated sends while the number's quality
+	// rating is RED
+	// (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
+	ErrSpamRateLimit = &graph.Error{Status: 400, Code: 131048, Title: "Spam rate limit hit",
+		Details: "Message failed to send because there are restrictions on how many messages can be sent from this phone number. This may be because too many previous messages were blocked or flagged as spam."}
+	// ErrMarketingOptedOut: a marketing template to a user who stopped
+	// marketing messages from the business (131050, 400; the stop is
+	// reported by the user_preferences webhook).
+	ErrMarketingOptedOut = &graph.Error{Status: 400, Code: 131050, Title: "Unable to deliver the marketing message",
+		Details: "The user has stopped marketing messages from this business."}
 )
 
 // Plain errors for inputs that are not Graph requests.

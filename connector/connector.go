@@ -780,6 +780,10 @@ func (r *run) integrity(ctx context.Context, d network.Delivery) {
 	if n == nil {
 		return // not attached yet: stays queued on the relay, redelivered
 	}
+	if sig.Kind == network.SignalMarketingStop || sig.Kind == network.SignalMarketingResume {
+		r.preference(ctx, n, d)
+		return
+	}
 	count := sig.Count
 	if count < 1 {
 		count = 1
@@ -819,6 +823,32 @@ func (r *run) integrity(ctx context.Context, d network.Delivery) {
 		return // not committed, or not known to be: the relay redelivers
 	}
 	r.ack(ctx, n.digits, d.ID)
+}
+
+// preference records a consumer's marketing preference (stop or resume)
+// with its user_preferences webhook, and acks it after the commit. The
+// consumer is kept only by its keyed reference; the number is only in the
+// sealed webhook body.
+func (r *run) preference(ctx context.Context, n *number, d network.Delivery) {
+	sig := d.Signal
+	if !network.ValidNumber(sig.Consumer) {
+		_ = r.net.Ack(ctx, n.digits, d.ID) // nothing to record
+		return
+	}
+	stop := sig.Kind == network.SignalMarketingStop
+	now := r.c.d.Now()
+	md := cloudapi.Metadata{DisplayPhoneNumber: n.digits, PhoneNumberID: n.phoneID}
+	body, err := r.sealEvent(ctx, n, cloudapi.UserPreferencesNotification(n.wabaID, md, sig.Consumer, stop, now.Unix()))
+	if err != nil {
+		return // not acked: redelivered
+	}
+	c := raftfsm.SetUserPreference{PhoneNumberID: n.phoneID, PeerRef: r.c.d.Sealer.ConsumerRef(n.phoneID, sig.Consumer),
+		Stop: stop, At: now.UnixMilli(),
+		Event: &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}}
+	if _, err := raftfsm.Outcome(r.propose(ctx, raftfsm.CmdSetUserPreference, c)); err != nil {
+		return // not committed, or not known to be: the relay redelivers
+	}
+	_ = r.net.Ack(ctx, n.digits, d.ID)
 }
 
 func (r *run) receipt(ctx context.Context, d network.Delivery) {
@@ -940,6 +970,25 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		content, err := network.DecodeContent(pt)
 		if err != nil || content.ID != env.ID {
 			r.ack(ctx, n.digits, d.ID)
+			return
+		}
+		if r.fsm.Blocked(n.phoneID, r.c.d.Sealer.ConsumerRef(n.phoneID, env.From)) {
+			// The business blocked this user (block_users): as on Meta,
+			// nothing of the message reaches the business — no stored
+			// message, no webhook, no window. The session the decrypt
+			// advanced is still committed, so the pair's later messages
+			// (after an unblock) decrypt; a redelivery is a duplicate.
+			sc, err := ov.commit()
+			if err != nil {
+				return
+			}
+			if err := r.commitSignal(ctx, sc); errors.Is(err, raftfsm.ErrVersion) {
+				continue
+			} else if err != nil {
+				return // not acked: the relay redelivers
+			}
+			_ = r.net.Ack(ctx, n.digits, d.ID)
+			r.c.log.Debug("inbound from a blocked user dropped", slog.String("phone_number_id", n.phoneID))
 			return
 		}
 		now := r.c.d.Now()

@@ -41,6 +41,10 @@ type hookEvent struct {
 		ID, Status string
 		Errors     []struct{ Code int }
 	}
+	UserPreferences []struct {
+		WAID  string `json:"wa_id"`
+		Value string
+	} `json:"user_preferences"`
 }
 
 func newRawHook(t *testing.T) *rawHook {
@@ -146,7 +150,10 @@ func checkSandboxOutsideDataDir(t *testing.T, p *proc, sandboxDir string, secret
 // card reach the business's webhook, the business's reply reaches the
 // phone, the phone's read receipt becomes a read status, spam reports and
 // blocks are counted for the business, and once blocked the business's
-// messages fail with 131026.
+// messages fail with 131026. The phone's marketing stop/resume reaches the
+// business as user_preferences webhooks and turns marketing templates
+// into 131050; the business's own block list (block_users) refuses its
+// sends with 131026 and drops what the consumer sends until the unblock.
 func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	solo, token, relay := startSolo(t, "solo")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -241,6 +248,75 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	sandbox(t, relay, nil, "read", "--number", consumer, "--message", phoneID)
 	waitFor(t, "read status", 30*time.Second, func() bool { return hook.status(wamid, "read") })
 	sandbox(t, relay, nil, "typing", "--number", consumer, "--to", business)
+
+	// Marketing preference: the consumer stops marketing messages from the
+	// business (user_preferences webhook), a marketing template then
+	// answers 131050; after a resume it is accepted again.
+	if code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.WABAID+"/message_templates"), ten.AccessToken,
+		map[string]any{"name": "spring_sale", "language": "en_US", "category": "MARKETING",
+			"components": []map[string]string{{"type": "BODY", "text": "Spring sale!"}}}, nil); err != nil || code != 200 {
+		t.Fatalf("marketing template: %d %v", code, err)
+	}
+	graphCall := func(method, path string, body map[string]any) (int, int) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequestWithContext(ctx, method, solo.url(path), bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+ten.AccessToken)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct{ Error struct{ Code int } }
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out.Error.Code
+	}
+	marketing := func() (int, int) {
+		return graphCall("POST", "/v21.0/"+ten.PhoneNumberID+"/messages", map[string]any{"messaging_product": "whatsapp", "to": consumer,
+			"type": "template", "template": map[string]any{"name": "spring_sale", "language": map[string]string{"code": "en_US"}}})
+	}
+	preference := func(value string) bool {
+		return hook.find(func(e hookEvent) bool {
+			return len(e.UserPreferences) == 1 && e.UserPreferences[0].WAID == consumer && e.UserPreferences[0].Value == value
+		})
+	}
+	sandbox(t, relay, nil, "stop-marketing", "--number", consumer, "--business", business)
+	waitFor(t, "user_preferences stop", 30*time.Second, func() bool { return preference("stop") })
+	if code, errCode := marketing(); code != 400 || errCode != 131050 {
+		t.Fatalf("marketing to a consumer who stopped it: %d %d, want 400 131050", code, errCode)
+	}
+	sandbox(t, relay, nil, "resume-marketing", "--number", consumer, "--business", business)
+	waitFor(t, "user_preferences resume", 30*time.Second, func() bool { return preference("resume") })
+	if code, errCode := marketing(); code != 200 {
+		t.Fatalf("marketing after resume: %d %d", code, errCode)
+	}
+
+	// The business blocks the consumer (block_users): its sends answer
+	// 131026 and what the consumer sends never reaches the webhook; after
+	// an unblock both directions work again.
+	blockBody := map[string]any{"messaging_product": "whatsapp", "block_users": []map[string]string{{"user": "+" + consumer}}}
+	if code, errCode := graphCall("POST", "/v21.0/"+ten.PhoneNumberID+"/block_users", blockBody); code != 200 {
+		t.Fatalf("block_users: %d %d", code, errCode)
+	}
+	if code, errCode := graphCall("POST", "/v21.0/"+ten.PhoneNumberID+"/messages", map[string]any{"messaging_product": "whatsapp",
+		"to": consumer, "type": "text", "text": map[string]string{"body": "to a blocked user"}}); code != 400 || errCode != 131026 {
+		t.Fatalf("send to a blocked user: %d %d, want 400 131026", code, errCode)
+	}
+	send("--text", "while blocked")
+	waitFor(t, "the blocked user's message dropped", 30*time.Second, func() bool {
+		return strings.Contains(solo.log.String(), "inbound from a blocked user dropped")
+	})
+	if code, errCode := graphCall("DELETE", "/v21.0/"+ten.PhoneNumberID+"/block_users", blockBody); code != 200 {
+		t.Fatalf("unblock: %d %d", code, errCode)
+	}
+	send("--text", "after the unblock")
+	waitFor(t, "the message after the unblock", 30*time.Second, func() bool {
+		return hook.find(func(e hookEvent) bool { return len(e.Messages) == 1 && e.Messages[0].Text.Body == "after the unblock" })
+	})
+	if hook.find(func(e hookEvent) bool { return len(e.Messages) == 1 && e.Messages[0].Text.Body == "while blocked" }) {
+		t.Fatal("a blocked user's message reached the webhook")
+	}
 
 	// Integrity signals: counted for the business, nothing about the consumer.
 	sandbox(t, relay, nil, "report-spam", "--number", consumer, "--business", business)

@@ -87,10 +87,13 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 	if !phone.Registered {
 		return "", cloudapi.ErrNotRegistered
 	}
+	var tplCategory string
 	if req.Type == "template" {
-		if err := s.checkTemplate(t.WABAID, req); err != nil {
+		tpl, err := s.checkTemplate(t.WABAID, req)
+		if err != nil {
 			return "", err
 		}
+		tplCategory = raftfsm.PricingCategory(tpl.Category)
 	}
 	if in.Media != nil {
 		for _, m := range req.MediaRefs() {
@@ -109,6 +112,9 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 		if cur, ok := s.d.Identities.IdentityHash(t.PhoneNumberID, waID); ok && cur != h {
 			return "", cloudapi.ErrIdentityKeyMismatch
 		}
+	}
+	if err := s.checkRecipient(phone, s.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), req.Type, tplCategory, now); err != nil {
+		return "", err
 	}
 	content, err := cloudapi.EncodeContent(req)
 	if err != nil {
@@ -190,25 +196,25 @@ func (s *Service) MarkRead(ctx context.Context, phoneNumberID string, req *cloud
 // checkTemplate refuses a template send whose template is missing, paused
 // (132015), disabled (132016), not approved, or whose parameters do not
 // match it.
-func (s *Service) checkTemplate(wabaID string, req *cloudapi.SendRequest) error {
+func (s *Service) checkTemplate(wabaID string, req *cloudapi.SendRequest) (raftfsm.Template, error) {
 	t, err := s.d.Cluster.FSM().TemplateByName(wabaID, req.Template.Name, req.Template.Language.Code)
 	switch {
 	case err == nil && t.Status == "PAUSED":
-		return cloudapi.ErrTemplatePaused
+		return t, cloudapi.ErrTemplatePaused
 	case err == nil && t.Status == "DISABLED":
-		return cloudapi.ErrTemplateDisabled
+		return t, cloudapi.ErrTemplateDisabled
 	}
 	if errors.Is(err, raftfsm.ErrNotFound) || (err == nil && t.Status != "APPROVED") {
-		return cloudapi.ErrTemplateMissing.Withf("template name (%s) does not exist in %s or is not approved", req.Template.Name, req.Template.Language.Code)
+		return t, cloudapi.ErrTemplateMissing.Withf("template name (%s) does not exist in %s or is not approved", req.Template.Name, req.Template.Language.Code)
 	}
 	if err != nil {
-		return err
+		return t, err
 	}
 	want := cloudapi.PositionalParams(t.BodyParams, t.HeaderParams)
 	if t.ParameterFormat == "NAMED" {
 		want = cloudapi.TemplateParams{Named: true, Body: t.BodyParamNames, Header: t.HeaderParamNames}
 	}
-	return req.Template.MatchParams(want)
+	return t, req.Template.MatchParams(want)
 }
 
 // Key returns a new message key: the time prefix keeps keys (nearly)

@@ -142,6 +142,12 @@ const (
 	SignalBlock            = "block"
 	SignalUnblock          = "unblock"
 	SignalNewRecipientRate = "new_recipient_rate"
+	// SignalMarketingStop and SignalMarketingResume: the consumer stopped
+	// or resumed marketing messages from the business (the client's
+	// "Offers and announcements" setting); the business hears of it by
+	// the user_preferences webhook.
+	SignalMarketingStop   = "marketing_stop"
+	SignalMarketingResume = "marketing_resume"
 )
 
 // DeliveryType says which field of a Delivery is set.
@@ -222,7 +228,8 @@ type BlobStore interface {
 
 // Reporter lets a consumer device report integrity events (spam reports, blocks) about a business.
 type Reporter interface {
-	// Report sends an integrity event of kind SignalSpamReport, SignalBlock or SignalUnblock.
+	// Report sends an integrity event of kind SignalSpamReport, SignalBlock or SignalUnblock, or a
+	// marketing preference (SignalMarketingStop, SignalMarketingResume).
 	Report(ctx context.Context, from, business, kind string) error
 }
 
@@ -353,6 +360,10 @@ func (r *Receipt) Validate() error {
 func (s *Signal) Validate() error {
 	switch s.Kind {
 	case SignalSpamReport, SignalBlock, SignalUnblock, SignalNewRecipientRate:
+	case SignalMarketingStop, SignalMarketingResume:
+		if s.Consumer == "" {
+			return fmt.Errorf("signal consumer: %w", ErrInvalid)
+		}
 	default:
 		return fmt.Errorf("signal kind: %w", ErrInvalid)
 	}

@@ -132,6 +132,10 @@ func command(ctx context.Context, p *Phone, business, line string, out *lockedWr
 		return p.Block(ctx, business)
 	case "/unblock":
 		return p.Unblock(ctx, business)
+	case "/stop-marketing":
+		return p.StopMarketing(ctx, business)
+	case "/resume-marketing":
+		return p.ResumeMarketing(ctx, business)
 	case "/inbox":
 		msgs, err := p.Inbox()
 		for _, m := range msgs {

@@ -702,6 +702,19 @@ func (p *Phone) Unblock(ctx context.Context, business string) error {
 	return p.report(ctx, business, network.SignalUnblock)
 }
 
+// StopMarketing stops marketing messages from business (the client's
+// "Offers and announcements" setting): the business receives a
+// user_preferences webhook, and its marketing templates to this phone
+// fail with 131050.
+func (p *Phone) StopMarketing(ctx context.Context, business string) error {
+	return p.report(ctx, business, network.SignalMarketingStop)
+}
+
+// ResumeMarketing lifts StopMarketing.
+func (p *Phone) ResumeMarketing(ctx context.Context, business string) error {
+	return p.report(ctx, business, network.SignalMarketingResume)
+}
+
 func (p *Phone) report(ctx context.Context, business, kind string) error {
 	t, err := p.transport()
 	if err != nil {

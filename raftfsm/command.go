@@ -124,6 +124,24 @@ const (
 	CmdSetPhoneWebhook CommandType = 85
 	// CmdSetProfilePicture sets a phone number's profile picture (120).
 	CmdSetProfilePicture CommandType = 120
+
+	// CmdSetUserPreference records a consumer's marketing-message
+	// preference (stop or resume) and queues the user_preferences webhook.
+	CmdSetUserPreference CommandType = 130
+	// CmdRequestDisplayName submits a display-name change for review under
+	// the WABA's review policy (approve at once, manual, reject).
+	CmdRequestDisplayName CommandType = 131
+	// CmdDecideDisplayName approves or declines a pending display name.
+	CmdDecideDisplayName CommandType = 132
+	// CmdSetTemplateQuality sets a template's quality score and queues the
+	// message_template_quality_update webhook.
+	CmdSetTemplateQuality CommandType = 133
+	// CmdSetTemplateCategory changes a template's category and queues the
+	// template_category_update webhook.
+	CmdSetTemplateCategory CommandType = 134
+	// CmdChangeMessagingTier sets a number's messaging-limit tier with its
+	// business_capability_update and phone_number_quality_update webhooks.
+	CmdChangeMessagingTier CommandType = 135
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

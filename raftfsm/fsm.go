@@ -140,6 +140,12 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdConsoleSignInCleared: f.applyConsoleSignInCleared,
 		CmdWebhookRetryNow:      f.applyWebhookRetryNow,
 		CmdSetProfilePicture:    f.applySetProfilePicture,
+		CmdSetUserPreference:    f.applySetUserPreference,
+		CmdRequestDisplayName:   f.applyRequestDisplayName,
+		CmdDecideDisplayName:    f.applyDecideDisplayName,
+		CmdSetTemplateQuality:   f.applySetTemplateQuality,
+		CmdSetTemplateCategory:  f.applySetTemplateCategory,
+		CmdChangeMessagingTier:  f.applyChangeMessagingTier,
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {

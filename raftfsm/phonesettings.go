@@ -102,3 +102,19 @@ func (f *FSM) WindowOpenedAt(phoneID, ref string) (int64, bool, error) {
 	})
 	return at, ok, err
 }
+
+// BlockSettingPrefix starts the name of a block-list entry of a phone
+// number: BlockSettingPrefix + the consumer's keyed reference
+// (POST /{phone-number-id}/block_users).
+const BlockSettingPrefix = "block/"
+
+// Blocked reports whether the business number phoneID has blocked the
+// consumer ref, as this replica sees it.
+func (f *FSM) Blocked(phoneID, ref string) bool {
+	blocked := false
+	_ = f.View(func(tx *bolt.Tx) error {
+		blocked = tx.Bucket(bucketPhoneSettings).Get(phoneSettingKey(phoneID, BlockSettingPrefix+ref)) != nil
+		return nil
+	})
+	return blocked
+}

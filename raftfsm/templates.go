@@ -34,6 +34,9 @@ type Template struct {
 	// EditLog holds when the template was edited while approved, within
 	// the last 30 days (unix ms), for Meta's edit limits.
 	EditLog []int64 `codec:",omitempty"`
+	// QualityScore is GREEN, YELLOW, RED or "" (UNKNOWN: not rated yet),
+	// set by CmdSetTemplateQuality. Omitted when empty.
+	QualityScore string `codec:",omitempty"`
 }
 
 // CreateTemplate is the payload of CmdCreateTemplate.

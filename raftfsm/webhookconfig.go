@@ -17,8 +17,8 @@ type AppWebhook struct {
 	AppID       string
 	BusinessID  string
 	CallbackURL string
-	// Fields are the subscribed webhook fields (as given; informational:
-	// every event of a subscribed WABA is delivered).
+	// Fields are the subscribed webhook fields: the dispatcher delivers
+	// only events of these fields to the app's WABAs (package webhook).
 	Fields []string
 	At     int64
 }

@@ -66,6 +66,8 @@ func (r *Relay) routeList() []route {
 		{"POST /sandbox/phones/{n}/report-spam", authToken, r.apiReport((*phone.Phone).ReportSpam)},
 		{"POST /sandbox/phones/{n}/block", authToken, r.apiReport((*phone.Phone).Block)},
 		{"POST /sandbox/phones/{n}/unblock", authToken, r.apiReport((*phone.Phone).Unblock)},
+		{"POST /sandbox/phones/{n}/stop-marketing", authToken, r.apiReport((*phone.Phone).StopMarketing)},
+		{"POST /sandbox/phones/{n}/resume-marketing", authToken, r.apiReport((*phone.Phone).ResumeMarketing)},
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/waedge/waedge/network"
 )
 
-// SandboxMain runs `sandbox phone create|send|inbox|sent|read|typing|report-spam|block|unblock|list`
+// SandboxMain runs `sandbox phone create|send|inbox|sent|read|typing|report-spam|block|unblock|stop-marketing|resume-marketing|list`
 // against a relay's hosted-phone API and prints the relay's JSON answer. The API's bearer token comes
 // from --relay-token, WAEDGE_RELAY_TOKEN, --relay-token-file (WAEDGE_RELAY_TOKEN_FILE), or else
 // defaultTokenFile (the embedded sandbox's). It returns a process exit code: 0 on success, 1 when
@@ -57,7 +57,7 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	emoji := fs.String("emoji", "", "emoji (send --type reaction)")
 	contactName := fs.String("contact-name", "", "contact card name (send --type contacts)")
 	contactPhone := fs.String("contact-phone", "", "contact card phone number (send --type contacts)")
-	business := fs.String("business", "", "business number (report-spam, block, unblock)")
+	business := fs.String("business", "", "business number (report-spam, block, unblock, stop-marketing, resume-marketing)")
 	if err := fs.Parse(args[2:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -109,7 +109,7 @@ func SandboxMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			return 2
 		}
 		method, path, body = http.MethodPost, phonePath+"/typing", map[string]string{"to": *to}
-	case "report-spam", "block", "unblock":
+	case "report-spam", "block", "unblock", "stop-marketing", "resume-marketing":
 		if !need(*num, "number") || !need(*business, "business") {
 			return 2
 		}
@@ -225,5 +225,5 @@ const sandboxUsage = `usage: waedge sandbox phone <verb> [flags]   (JSON output;
   inbox --number N | sent --number N            messages received / sent, with statuses
   read --number N --message ID                  mark a received message read (read receipt)
   typing --number N --to BUSINESS               show a typing indicator
-  report-spam|block|unblock --number N --business BUSINESS
+  report-spam|block|unblock|stop-marketing|resume-marketing --number N --business BUSINESS
 `

@@ -280,7 +280,8 @@ func (s *session) handle(f network.Frame) {
 			return
 		}
 		switch req.Kind {
-		case network.SignalSpamReport, network.SignalBlock, network.SignalUnblock:
+		case network.SignalSpamReport, network.SignalBlock, network.SignalUnblock,
+			network.SignalMarketingStop, network.SignalMarketingResume:
 		default:
 			s.replyErr(f.ReqID, network.ErrInvalid)
 			return

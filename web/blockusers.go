@@ -12,7 +12,7 @@ import (
 )
 
 // settingBlockPrefix names a block-list entry: "block/" + consumer ref.
-const settingBlockPrefix = "block/"
+const settingBlockPrefix = raftfsm.BlockSettingPrefix
 
 // blockWindowMillis: Meta lets a business block only users who wrote to
 // it in the last 24 hours (https://developers.facebook.com/docs/whatsapp/cloud-api/block-users).

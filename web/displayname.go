@@ -1,8 +1,11 @@
 package web
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -37,10 +40,14 @@ func (g *graphAPI) wabaEvent(c *fiber.Ctx, wabaID string, body []byte, now time.
 	return &raftfsm.OutboxEvent{Key: g.messageKey(), Body: sealed, CreatedAt: now.UnixMilli()}, nil
 }
 
-// changeDisplayName answers POST /{phone-number-id}?new_display_name=…:
-// waedge reviews names at once and approves them, so verified_name
-// changes and the phone_number_name_update webhook (decision APPROVED) is
-// queued in the same command; at most raftfsm.MaxNameChanges in 30 days.
+// changeDisplayName answers POST /{phone-number-id}?new_display_name=…
+// with {"success":true}: the name is submitted for review under the
+// WABA's review policy — the policy templates use
+// (POST /admin/v1/wabas/{id}/template-review): approve (the default)
+// changes verified_name at once, manual leaves it PENDING_REVIEW until
+// POST /admin/v1/phones/{id}/display-name decides, reject declines it.
+// Each decision queues the phone_number_name_update webhook. At most
+// raftfsm.MaxNameChanges requests in 30 days.
 func (g *graphAPI) changeDisplayName(c *fiber.Ctx, name string) error {
 	t, err := g.ownPhone(c)
 	if err != nil {
@@ -50,16 +57,21 @@ func (g *graphAPI) changeDisplayName(c *fiber.Ctx, name string) error {
 		return err
 	}
 	now := g.d.Now()
-	body, err := cloudapi.PhoneNumberNameUpdate(t.WABAID, now.Unix(), t.DisplayPhoneNumber, "APPROVED", name)
-	if err != nil {
-		return err
+	var evs raftfsm.NameEvents
+	for _, d := range []struct {
+		decision string
+		ev       **raftfsm.OutboxEvent
+	}{{"APPROVED", &evs.Approved}, {"REJECTED", &evs.Declined}} {
+		body, err := cloudapi.PhoneNumberNameDecision(t.WABAID, now.Unix(), t.DisplayPhoneNumber, d.decision, name, "")
+		if err != nil {
+			return err
+		}
+		if *d.ev, err = g.wabaEvent(c, t.WABAID, body, now); err != nil {
+			return err
+		}
 	}
-	ev, err := g.wabaEvent(c, t.WABAID, body, now)
-	if err != nil {
-		return err
-	}
-	err = g.propose(c, raftfsm.CmdUpdateProfile, raftfsm.UpdateProfile{PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
-		VerifiedName: &name, At: now.UnixMilli(), Event: ev})
+	_, err = proposeValue(c, g.d.Cluster, raftfsm.CmdRequestDisplayName, raftfsm.RequestDisplayName{PhoneNumberID: t.PhoneNumberID,
+		BusinessID: t.BusinessID, Name: name, At: now.UnixMilli(), Events: evs})
 	if errors.Is(err, raftfsm.ErrRateLimited) {
 		return graph.ErrInvalidParameter.Withf("the display name can change %d times in 30 days", raftfsm.MaxNameChanges)
 	}
@@ -67,4 +79,86 @@ func (g *graphAPI) changeDisplayName(c *fiber.Ctx, name string) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"success": true})
+}
+
+// nameReviewView adds the display-name review fields of a phone number to
+// its view: name_status (APPROVED, or PENDING_REVIEW while the first
+// name awaits review), new_display_name and new_name_status (the last
+// requested name: PENDING_REVIEW, APPROVED or DECLINED; NONE when no
+// change was requested), as Meta's phone-number node shows them.
+func nameReviewView(pn raftfsm.PendingName, ok bool, view fiber.Map) {
+	view["name_status"] = raftfsm.NameApproved
+	view["new_name_status"] = raftfsm.NameNone
+	if !ok {
+		return
+	}
+	view["new_display_name"] = pn.Name
+	view["new_name_status"] = pn.Status
+}
+
+// decideDisplayName answers POST /admin/v1/phones/:id/display-name
+// {"decision":"APPROVED"|"REJECTED","reason":"…"}: the review of the
+// number's pending display name, with its phone_number_name_update
+// webhook. No name pending review: 131009; an unknown number: not found.
+func (a *adminAPI) decideDisplayName(c *fiber.Ctx) error {
+	var req struct {
+		Decision string `json:"decision"`
+		Reason   string `json:"reason"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	req.Decision = strings.ToUpper(req.Decision)
+	if req.Decision != "APPROVED" && req.Decision != "REJECTED" {
+		return graph.ErrParameterValue.With("decision must be APPROVED or REJECTED")
+	}
+	if len(req.Reason) > 512 {
+		return graph.ErrParameterValue.With("reason is at most 512 characters")
+	}
+	fsm := a.d.Cluster.FSM()
+	p, err := fsm.Phone(strings.Clone(c.Params("id")))
+	if err != nil {
+		return graph.ErrObjectNotFound.With("no phone number with this id")
+	}
+	pn, ok := fsm.PendingDisplayName(p.ID)
+	if !ok || pn.Status != raftfsm.NamePendingReview {
+		return graph.ErrParameterValue.With("the phone number has no display name pending review")
+	}
+	now := a.d.Now()
+	reason := ""
+	if req.Decision == "REJECTED" {
+		reason = req.Reason
+	}
+	body, err := cloudapi.PhoneNumberNameDecision(p.WABAID, now.Unix(), p.DisplayPhoneNumber, req.Decision, pn.Name, reason)
+	if err != nil {
+		return err
+	}
+	ev, err := a.wabaEvent(c, p.WABAID, body, now)
+	if err != nil {
+		return err
+	}
+	_, err = proposeValue(c, a.d.Cluster, raftfsm.CmdDecideDisplayName, raftfsm.DecideDisplayName{PhoneNumberID: p.ID, Name: pn.Name,
+		Approve: req.Decision == "APPROVED", Reason: reason, At: now.UnixMilli(), Event: ev})
+	switch {
+	case errors.Is(err, raftfsm.ErrNotFound), errors.Is(err, raftfsm.ErrConflict):
+		return graph.ErrParameterValue.With("the pending display name changed or was decided meanwhile")
+	case err != nil:
+		return err
+	}
+	return c.JSON(fiber.Map{"success": true, "name": pn.Name, "decision": req.Decision})
+}
+
+// wabaEvent seals a WABA-level webhook body for an admin action; its
+// outbox key is the time with random low bits, as the template review's.
+func (a *adminAPI) wabaEvent(c *fiber.Ctx, wabaID string, body []byte, now time.Time) (*raftfsm.OutboxEvent, error) {
+	var key [16]byte
+	binary.BigEndian.PutUint64(key[:8], uint64(now.UnixNano()))
+	if _, err := rand.Read(key[8:]); err != nil {
+		return nil, err
+	}
+	sealed, err := a.d.Sealer.Seal(c.UserContext(), raftfsm.WebhookAAD(wabaID), body)
+	if err != nil {
+		return nil, err
+	}
+	return &raftfsm.OutboxEvent{Key: key[:], Body: sealed, CreatedAt: now.UnixMilli()}, nil
 }

@@ -80,6 +80,16 @@ func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	if err := g.phoneExtras(p.ID, fields, view); err != nil {
 		return err
 	}
+	if names := fields.Names(); slices.Contains(names, "name_status") || slices.Contains(names, "new_name_status") || slices.Contains(names, "new_display_name") {
+		pn, ok := g.d.Cluster.FSM().PendingDisplayName(p.ID)
+		review := fiber.Map{}
+		nameReviewView(pn, ok, review)
+		for k, v := range review {
+			if slices.Contains(names, k) {
+				view[k] = v
+			}
+		}
+	}
 	if slices.Contains(fields.Names(), "webhook_configuration") {
 		if view["webhook_configuration"], err = g.webhookConfiguration(t); err != nil {
 			return err

@@ -325,6 +325,23 @@ func permRoutes() map[string]permRoute {
 			id := w.createTemplate(w.a["access_token"], w.a["waba_id"], fmt.Sprintf("review_%d", w.next()), "en", "Hi")
 			return jsonReq("/admin/v1/templates/"+id+"/status", `{"status":"PAUSED"}`)
 		}},
+		"POST /admin/v1/templates/:id/quality": {allow: adminOnly, prep: func(w *permWorld) request {
+			id := w.createTemplate(w.a["access_token"], w.a["waba_id"], fmt.Sprintf("quality_%d", w.next()), "en", "Hi")
+			return jsonReq("/admin/v1/templates/"+id+"/quality", `{"quality_score":"RED"}`)
+		}},
+		"POST /admin/v1/templates/:id/category": {allow: adminOnly, prep: func(w *permWorld) request {
+			id := w.createTemplate(w.a["access_token"], w.a["waba_id"], fmt.Sprintf("category_%d", w.next()), "en", "Hi")
+			return jsonReq("/admin/v1/templates/"+id+"/category", `{"category":"MARKETING"}`)
+		}},
+		"POST /admin/v1/phones/:id/display-name": {allow: adminOnly, prep: func(w *permWorld) request {
+			// A number of its own whose WABA reviews by hand, with a name pending.
+			x := w.createTenant(fmt.Sprintf("+1555006%04d", w.next()))
+			w.c.proposeAll(w.t, [][]byte{mustCmd(w.t, raftfsm.CmdSetTemplateReview, raftfsm.SetTemplateReview{WABAID: x["waba_id"], Policy: raftfsm.ReviewManual})})
+			if code, out := w.do("POST", "/v21.0/"+x["phone_number_id"]+"?new_display_name=Pending%20Shrub", x["access_token"], ""); code != 200 {
+				w.t.Fatalf("display name: %d %s", code, out)
+			}
+			return jsonReq("/admin/v1/phones/"+x["phone_number_id"]+"/display-name", `{"decision":"APPROVED"}`)
+		}},
 		"POST /admin/v1/wabas/:id/template-review": {allow: adminOnly, prep: func(w *permWorld) request {
 			return jsonReq("/admin/v1/wabas/"+w.a["waba_id"]+"/template-review", `{"policy":"approve"}`)
 		}},

@@ -110,7 +110,8 @@ func TestPhoneEdges(t *testing.T) {
 }
 
 // TestDisplayNameChange: POST /{phone-number-id}?new_display_name=…
-// (Meta's call) changes verified_name — waedge approves at once — and
+// (Meta's call) changes verified_name — under the default review policy
+// (approve) at once — and
 // queues a phone_number_name_update webhook in Meta's shape; a blank or
 // emoji name changes nothing; the 11th change in 30 days is refused.
 func TestDisplayNameChange(t *testing.T) {

@@ -166,15 +166,21 @@ func (a *adminAPI) setPhoneTier(c *fiber.Ctx) error {
 	if _, ok := raftfsm.TierLimit(*req.Tier); !ok && *req.Tier != "" {
 		return graph.ErrParameterValue.With("tier must be TIER_250, TIER_1K, TIER_10K, TIER_100K or TIER_UNLIMITED")
 	}
-	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSetMessagingTier, raftfsm.SetMessagingTier{
-		PhoneNumberID: strings.Clone(c.Params("id")), Tier: *req.Tier})
+	p, err := a.d.Cluster.FSM().Phone(strings.Clone(c.Params("id")))
+	if err != nil {
+		return graph.ErrObjectNotFound.With("no phone number with this id")
+	}
+	evs, err := a.tierEvents(c, p, *req.Tier)
 	if err != nil {
 		return err
 	}
-	_, err = raftfsm.Outcome(a.d.Cluster.Propose(c.UserContext(), cmd))
+	_, err = proposeValue(c, a.d.Cluster, raftfsm.CmdChangeMessagingTier, raftfsm.ChangeMessagingTier{
+		PhoneNumberID: p.ID, Previous: raftfsm.TierOf(p), Tier: *req.Tier, Events: evs})
 	switch {
 	case errors.Is(err, raftfsm.ErrNotFound):
 		return graph.ErrObjectNotFound.With("no phone number with this id")
+	case errors.Is(err, raftfsm.ErrConflict):
+		return graph.ErrParameterValue.With("the number's tier changed meanwhile")
 	case err != nil:
 		return err
 	}

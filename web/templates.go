@@ -42,6 +42,9 @@ func templateView(t raftfsm.Template, f cloudapi.Fields) fiber.Map {
 	if t.Reason == "" {
 		m["rejected_reason"] = "NONE" // asked for: Meta answers NONE
 	}
+	// quality_score only when asked for, in Meta's shape
+	// ({"score":"GREEN|YELLOW|RED|UNKNOWN"}).
+	m["quality_score"] = fiber.Map{"score": raftfsm.TemplateQualityOf(t)}
 	return pick(m, f)
 }
 

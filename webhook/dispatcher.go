@@ -9,11 +9,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -117,6 +119,9 @@ type endpoint struct {
 type job struct {
 	e   raftfsm.OutboxEvent
 	app *raftfsm.App
+	// fields are the webhook fields the app subscribed to at app level
+	// (nil: no app-level subscription, every field is delivered).
+	fields []string
 }
 
 // maxRound bounds the outcomes one CmdWebhookAttempts carries.
@@ -249,6 +254,9 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) (busy bool, e
 		e   raftfsm.OutboxEvent
 		sub raftfsm.Subscription
 		url string // the callback, with Meta's precedence (raftfsm.CallbackFor)
+		// fields are the webhook fields the app subscribed to at app level
+		// (nil: no app-level subscription, every field is delivered).
+		fields []string
 	}
 	// Each subscription's app (its signing secret) is read once per scan.
 	apps := map[string]*raftfsm.App{}
@@ -328,7 +336,11 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) (busy bool, e
 		}
 		d.mu.Unlock()
 		if free {
-			claims = append(claims, claim{e, sub, url})
+			var fields []string
+			if h, ok := appHooks[sub.AppID]; ok {
+				fields = h.Fields
+			}
+			claims = append(claims, claim{e, sub, url, fields})
 		} else {
 			full[url] = true
 		}
@@ -361,7 +373,7 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) (busy bool, e
 			ep = &endpoint{}
 			d.eps[c.url] = ep
 		}
-		ep.queue = append(ep.queue, job{c.e, app})
+		ep.queue = append(ep.queue, job{c.e, app, c.fields})
 		start := ep.workers < d.cfg.PerEndpoint && ep.workers < len(ep.queue)
 		if start {
 			ep.workers++
@@ -416,7 +428,7 @@ func (d *Dispatcher) work(ctx context.Context, url string) {
 		if low {
 			d.poke() // refill the queue before the slots run dry
 		}
-		a, ok := d.attempt(ctx, j.e, url, j.app)
+		a, ok := d.attempt(ctx, j.e, url, j.app, j.fields)
 		if !ok {
 			// Nothing to record: the event may be picked again.
 			d.mu.Lock()
@@ -440,7 +452,12 @@ func (d *Dispatcher) poke() {
 // attempt makes one delivery, signed with app's secret, and returns its
 // outcome for the caller to replicate; ok is false when there is nothing
 // to record (leadership lost mid-attempt, or the app is missing).
-func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url string, app *raftfsm.App) (a raftfsm.WebhookAttempt, ok bool) {
+//
+// fields, when not empty, are the fields the app subscribed to
+// (POST /{app-id}/subscriptions): an event of another field is dropped
+// (status not_subscribed), as Meta sends an app only the fields it
+// subscribed to. Without an app-level subscription every field goes.
+func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url string, app *raftfsm.App, fields []string) (a raftfsm.WebhookAttempt, ok bool) {
 	if app == nil {
 		d.logger.Warn("webhook app missing", slog.String("waba_id", e.WABAID))
 		return a, false
@@ -452,6 +469,9 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 		d.logger.Warn("webhook event cannot be opened; dropped",
 			slog.String("waba_id", e.WABAID), slog.String("event", hex.EncodeToString(e.Key)), slog.Any("err", err))
 		return raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "unreadable", At: d.cfg.Now().UnixMilli()}, true
+	}
+	if len(fields) > 0 && !slices.Contains(fields, eventField(body)) {
+		return raftfsm.WebhookAttempt{Key: e.Key, GiveUp: true, Status: "not_subscribed", At: d.cfg.Now().UnixMilli()}, true
 	}
 	status := "error"
 	if url == "" {
@@ -499,6 +519,22 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 		a.NextAt = now.Add(d.Backoff(e.Attempts+1) + time.Millisecond - 1).UnixMilli()
 	}
 	return a, true
+}
+
+// eventField is the webhook field of an event body
+// (entry[0].changes[0].field; "" when the body has none).
+func eventField(body []byte) string {
+	var n struct {
+		Entry []struct {
+			Changes []struct {
+				Field string `json:"field"`
+			} `json:"changes"`
+		} `json:"entry"`
+	}
+	if json.Unmarshal(body, &n) != nil || len(n.Entry) == 0 || len(n.Entry[0].Changes) == 0 {
+		return ""
+	}
+	return n.Entry[0].Changes[0].Field
 }
 
 // defaultTimeout bounds a delivery attempt when Config.Timeout is zero.
