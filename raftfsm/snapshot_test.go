@@ -368,9 +368,11 @@ func TestRaftInstallSnapshot(t *testing.T) {
 	start := func(n *node) {
 		c := raft.DefaultConfig()
 		c.LocalID = n.id
-		c.HeartbeatTimeout = 100 * time.Millisecond
-		c.ElectionTimeout = 100 * time.Millisecond
-		c.LeaderLeaseTimeout = 50 * time.Millisecond
+		// Generous: on a loaded machine a 50 ms lease made the leader step
+		// down while adding the second voter ("node is not the leader").
+		c.HeartbeatTimeout = time.Second
+		c.ElectionTimeout = time.Second
+		c.LeaderLeaseTimeout = 500 * time.Millisecond
 		c.CommitTimeout = 5 * time.Millisecond
 		c.TrailingLogs = 1
 		c.SnapshotThreshold = 1 << 30 // only explicit snapshots
