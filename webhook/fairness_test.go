@@ -19,24 +19,8 @@ import (
 // (a scan that always started at the head of the outbox never reached it
 // until the backlog's back-off ran out — an hour here).
 func TestBackloggedEndpointDoesNotStarveOthers(t *testing.T) {
-	// Business A's receiver refuses connections.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	downURL := "http://" + ln.Addr().String() + "/hook"
-	_ = ln.Close()
-	d := setup(t, downURL)
-
 	var got atomic.Int64
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got.Add(1)
-	}))
-	defer up.Close()
-	d.must(t, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "11", BusinessName: "B2", WABAID: "12",
-		PhoneNumberID: "13", DisplayPhoneNumber: "+15550002000", AppID: "14", AppSecret: "other", TokenID: "t2",
-		TokenHash: sha256.Sum256([]byte("tok2"))})
-	d.must(t, raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: "12", BusinessID: "11", AppID: "14", CallbackURL: up.URL})
+	d := downAndUp(t, func() { got.Add(1) })
 
 	const scan, backlog = 64, 200
 	for i := 0; i < backlog; i++ {
@@ -72,28 +56,15 @@ func TestBackloggedEndpointDoesNotStarveOthers(t *testing.T) {
 // way through the backlog, Config.Scan events per scan (before the memo,
 // 600 waiting events and a bound of 32 took up to 19 scans).
 func TestBackoffBacklogCostsNoScans(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	downURL := "http://" + ln.Addr().String() + "/hook"
-	_ = ln.Close()
-	d := setup(t, downURL)
-
 	var disp *Dispatcher
 	var got atomic.Int64
 	var deliveredAt atomic.Uint64 // scan generation when the fresh event arrived
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	d := downAndUp(t, func() {
 		disp.mu.Lock()
 		deliveredAt.Store(disp.scanGen)
 		disp.mu.Unlock()
 		got.Add(1)
-	}))
-	defer up.Close()
-	d.must(t, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "11", BusinessName: "B2", WABAID: "12",
-		PhoneNumberID: "13", DisplayPhoneNumber: "+15550002000", AppID: "14", AppSecret: "other", TokenID: "t2",
-		TokenHash: sha256.Sum256([]byte("tok2"))})
-	d.must(t, raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: "12", BusinessID: "11", AppID: "14", CallbackURL: up.URL})
+	})
 
 	const scan, backlog, fresh = 32, 600, 5
 	for i := 0; i < backlog; i++ {
@@ -131,4 +102,24 @@ func TestBackoffBacklogCostsNoScans(t *testing.T) {
 	if worst > 3 {
 		t.Fatalf("a fresh event behind %d events in back-off waited for %d scans after its commit, want at most 3", backlog, worst)
 	}
+}
+
+// downAndUp sets up business A (WABA 2, phone 3), whose receiver refuses
+// connections, and business B (WABA 12, phone 13), whose receiver calls
+// received for every request.
+func downAndUp(t *testing.T, received func()) *direct {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downURL := "http://" + ln.Addr().String() + "/hook"
+	_ = ln.Close()
+	d := setup(t, downURL)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { received() }))
+	t.Cleanup(up.Close)
+	d.must(t, raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "11", BusinessName: "B2", WABAID: "12",
+		PhoneNumberID: "13", DisplayPhoneNumber: "+15550002000", AppID: "14", AppSecret: "other", TokenID: "t2",
+		TokenHash: sha256.Sum256([]byte("tok2"))})
+	d.must(t, raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: "12", BusinessID: "11", AppID: "14", CallbackURL: up.URL})
+	return d
 }
