@@ -67,10 +67,11 @@ func TestStatusReportsMemberVersions(t *testing.T) {
 		}
 		return out
 	}
+	// The probe learns a member's version on its first contact: poll.
 	for _, n := range c.nodes {
-		if got := versions(n); !maps.Equal(got, want) {
-			t.Fatalf("node %s reports versions %v, want %v", n.ID(), got, want)
-		}
+		waitFor(t, "node "+n.ID()+" reporting every member's version", 10*time.Second, func() bool {
+			return maps.Equal(versions(n), want)
+		})
 	}
 	f := c.follower()
 	dead := f.ID()
