@@ -593,9 +593,17 @@ func startPprof(addr string, logger *slog.Logger) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		logger.Warn("pprof server not started", slog.Any("err", err))
+		return
+	}
+	// The bound address: with port 0 (one flag for every node of a bench
+	// cluster) this line is how to find each node's profiler.
+	logger.Info("pprof serving", slog.String("addr", ln.Addr().String()))
 	go func() {
-		if err := srv.ListenAndServe(); err != nil {
+		if err := srv.Serve(ln); err != nil {
 			logger.Warn("pprof server stopped", slog.Any("err", err))
 		}
 	}()
