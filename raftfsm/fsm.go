@@ -147,11 +147,6 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdSetTemplateCategory:  f.applySetTemplateCategory,
 		CmdChangeMessagingTier:  f.applyChangeMessagingTier,
 	}
-	// Issue 13's console commands (outside the literal, so its alignment
-	// stays as it was).
-	f.handlers[CmdConsoleSignInAttempt] = f.applyConsoleSignInAttempt
-	f.handlers[CmdConsoleSignInCleared] = f.applyConsoleSignInCleared
-	f.handlers[CmdWebhookRetryNow] = f.applyWebhookRetryNow
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {
 		return nil, err
