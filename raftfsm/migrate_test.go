@@ -173,22 +173,8 @@ func TestMigrateSchema2DropsDistinctRecords(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if dumpOf(t, f) == want {
-		t.Fatal("the schema-2 records were not written")
-	}
 	sets := f.sets
-	path := f.path
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	g, err := Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	if got := dumpOf(t, g); got != want {
-		t.Fatalf("migrated schema 2:\n%s\n--- want\n%s", got, want)
-	}
+	g := reopenMigrated(t, f, want, 2)
 	if !reflect.DeepEqual(g.sets, sets) || len(sets) == 0 {
 		t.Fatal("the rebuilt index differs")
 	}
@@ -263,25 +249,34 @@ func TestMigrateSchema3MergesRateBuckets(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if dumpOf(t, f) == want {
-		t.Fatal("the schema-3 layout was not written")
-	}
-	index, path := f.pairs, f.path
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	g, err := Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	if got := dumpOf(t, g); got != want {
-		t.Fatalf("migrated schema 3:\n%s\n--- want\n%s", got, want)
-	}
+	index := f.pairs
+	g := reopenMigrated(t, f, want, 3)
 	if !reflect.DeepEqual(g.pairs, index) {
 		t.Fatal("the rebuilt pair index differs")
 	}
 	if fmt.Sprint(straight.ApplyBatch(logs[half:])) != fmt.Sprint(g.ApplyBatch(logs[half:])) || dumpOf(t, straight) != dumpOf(t, g) {
 		t.Fatal("after the migration the same log gives other results or state")
 	}
+}
+
+// reopenMigrated closes f, which holds the schema-`from` layout of the
+// state dumped as want, opens it again (migrating it) and checks that the
+// result dumps as want.
+func reopenMigrated(t *testing.T, f *FSM, want string, from int) *FSM {
+	t.Helper()
+	if dumpOf(t, f) == want {
+		t.Fatalf("the schema-%d layout was not written", from)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(f.path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	if got := dumpOf(t, g); got != want {
+		t.Fatalf("migrated schema %d:\n%s\n--- want\n%s", from, got, want)
+	}
+	return g
 }
