@@ -146,6 +146,9 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdSetTemplateQuality:   f.applySetTemplateQuality,
 		CmdSetTemplateCategory:  f.applySetTemplateCategory,
 		CmdChangeMessagingTier:  f.applyChangeMessagingTier,
+
+		// Consumer preferences, display-name review, template quality and
+		// category, tier changes with their webhooks (meta2.go).
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {
