@@ -148,7 +148,7 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdChangeMessagingTier:  f.applyChangeMessagingTier,
 
 		// Consumer preferences, display-name review, template quality and
-		// category, tier changes with their webhooks (meta2.go).
+		// category, tier changes with their webhooks (accountchanges.go).
 	}
 	f.expireMedia = ExpireMediaTx
 	if err := f.openDB(); err != nil {
