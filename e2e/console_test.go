@@ -311,6 +311,19 @@ func TestConsoleBrowser(t *testing.T) {
 		return ok
 	})
 	b.shot("webhooks-delivered")
+	// "Redeliver" queues a delivered event again: the receiver gets it once
+	// more and the log shows one more delivered event.
+	countDelivered := func() int {
+		var n int
+		_ = chromedp.Run(b.ctx, chromedp.Evaluate(`[...document.querySelectorAll("main td")].filter((td) => td.innerText.trim() === "delivered").length`, &n))
+		return n
+	}
+	delivered, before := countDelivered(), hits.Load()
+	b.click("Redeliver")
+	b.waitText(": done", 10*time.Second)
+	waitFor(t, "the receiver to get the redelivered event", 20*time.Second, func() bool { return hits.Load() > before })
+	waitFor(t, "the delivery log to show the redelivered event delivered", 20*time.Second, func() bool { return countDelivered() > delivered })
+	b.shot("webhooks-redelivered")
 
 	for _, page := range []struct{ hash, want string }{
 		{"webhooks", "Delivery log"}, {"templates", "Review policy"}, {"stats", "By direction"},
