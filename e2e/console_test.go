@@ -320,7 +320,11 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	delivered, before := countDelivered(), hits.Load()
 	b.click("Redeliver")
-	b.waitText(": done", 10*time.Second)
+	waitFor(t, "the console to confirm the redelivery", 10*time.Second, func() bool {
+		var ok bool
+		_ = chromedp.Run(b.ctx, chromedp.Evaluate(`/redeliver [0-9a-f]{32}: done/.test(document.body.innerText)`, &ok))
+		return ok
+	})
 	waitFor(t, "the receiver to get the redelivered event", 20*time.Second, func() bool { return hits.Load() > before })
 	waitFor(t, "the delivery log to show the redelivered event delivered", 20*time.Second, func() bool { return countDelivered() > delivered })
 	b.shot("webhooks-redelivered")
