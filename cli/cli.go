@@ -138,24 +138,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		if !parse(fs, args[2:], 1) {
 			return 2
 		}
-		ids := []string{}
-		for _, id := range strings.Split(*events, ",") {
-			if id = strings.TrimSpace(id); id != "" {
-				ids = append(ids, id)
-			}
-		}
+		ids := splitIDs(*events)
 		method, path, body = "POST", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/webhooks/retry", map[string]any{"event_ids": ids}
 	case "webhooks redeliver":
 		events := fs.String("events", "", "comma-separated ids of delivered or dropped events of the delivery log")
 		if !parse(fs, args[2:], 1) {
 			return 2
 		}
-		ids := []string{}
-		for _, id := range strings.Split(*events, ",") {
-			if id = strings.TrimSpace(id); id != "" {
-				ids = append(ids, id)
-			}
-		}
+		ids := splitIDs(*events)
 		if len(ids) == 0 {
 			fmt.Fprint(stderr, "webhooks redeliver: --events is required\n\n"+usage)
 			return 2
@@ -404,4 +394,15 @@ func printExports(out []byte, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "export %s='%s'\n", kv[0], strings.ReplaceAll(v, "'", `'\''`))
 	}
 	return 0
+}
+
+// splitIDs splits a comma-separated list of ids, dropping blanks.
+func splitIDs(list string) []string {
+	ids := []string{}
+	for _, id := range strings.Split(list, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

@@ -133,24 +133,25 @@ type WebhookAttempts struct {
 // an event no longer queued (already settled) is skipped, not an error
 // for the round.
 func (f *FSM) applyWebhookAttempts(tx *bolt.Tx, payload []byte) ([]byte, error) {
-	var c WebhookAttempts
-	decode(payload, &c)
-	for _, a := range c.Attempts {
-		_ = webhookAttempt(tx, a, false)
-	}
-	return nil, nil
+	return nil, webhookRound(tx, payload, false)
 }
 
 // applyWebhookAttemptsV2 is applyWebhookAttempts keeping each finished
 // event's sealed body, phone number and group in its log entry, so it can
 // be redelivered (CmdWebhookRedeliver).
 func (f *FSM) applyWebhookAttemptsV2(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	return nil, webhookRound(tx, payload, true)
+}
+
+// webhookRound applies a round's outcomes in order, skipping events no
+// longer queued.
+func webhookRound(tx *bolt.Tx, payload []byte, keepBody bool) error {
 	var c WebhookAttempts
 	decode(payload, &c)
 	for _, a := range c.Attempts {
-		_ = webhookAttempt(tx, a, true)
+		_ = webhookAttempt(tx, a, keepBody)
 	}
-	return nil, nil
+	return nil
 }
 
 // webhookAttempt records one outcome; keepBody keeps a finished event's

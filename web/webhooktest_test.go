@@ -143,13 +143,7 @@ func TestWebhookRetryNow(t *testing.T) {
 	}
 	// Two events of A and one of B, each waiting out a back-off of an hour.
 	queue := func(tn map[string]string, n byte) []byte {
-		propose(raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: tn["waba_id"], BusinessID: tn["business_id"],
-			AppID: tn["app_id"], CallbackURL: "https://example.com/hook", At: h.now().UnixMilli()})
-		key := make([]byte, 16)
-		binary.BigEndian.PutUint64(key, uint64(h.now().UnixNano()))
-		key[15] = n
-		propose(raftfsm.CmdSetPIN, raftfsm.SetPIN{PhoneNumberID: tn["phone_number_id"], BusinessID: tn["business_id"],
-			PINHash: []byte("pin hash"), Event: &raftfsm.OutboxEvent{Key: key, Body: []byte("sealed"), CreatedAt: h.now().UnixMilli()}})
+		key := queueEvent(t, h, tn, n, []byte("sealed"))
 		propose(raftfsm.CmdWebhookAttempt, raftfsm.WebhookAttempt{Key: key, Status: "503", At: h.now().UnixMilli(),
 			NextAt: h.now().Add(time.Hour).UnixMilli()})
 		h.advance(time.Second)
@@ -196,6 +190,29 @@ func TestWebhookRetryNow(t *testing.T) {
 	}
 }
 
+// queueEvent subscribes tn's WABA and queues one webhook event of its
+// number (the PIN change's) whose key ends in n; it returns the key.
+func queueEvent(t *testing.T, h *mediaHarness, tn map[string]string, n byte, body []byte) []byte {
+	t.Helper()
+	key := make([]byte, 16)
+	binary.BigEndian.PutUint64(key, uint64(h.now().UnixNano()))
+	key[15] = n
+	for _, c := range []struct {
+		typ     raftfsm.CommandType
+		payload any
+	}{
+		{raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: tn["waba_id"], BusinessID: tn["business_id"],
+			AppID: tn["app_id"], CallbackURL: "https://example.com/hook", At: h.now().UnixMilli()}},
+		{raftfsm.CmdSetPIN, raftfsm.SetPIN{PhoneNumberID: tn["phone_number_id"], BusinessID: tn["business_id"],
+			PINHash: []byte("pin hash"), Event: &raftfsm.OutboxEvent{Key: key, Body: body, CreatedAt: h.now().UnixMilli()}}},
+	} {
+		if _, err := raftfsm.Outcome(h.c.Propose(context.Background(), mustCmd(t, c.typ, c.payload))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return key
+}
+
 // TestWebhookRedeliver: a delivered event (logged with its body by
 // CmdWebhookAttemptsV2) is queued again as a new event with the same
 // sealed body, through the admin API of its own business only; bad ids,
@@ -214,13 +231,7 @@ func TestWebhookRedeliver(t *testing.T) {
 	// One delivered event of A and one of B (by the new command), one of A
 	// logged by the old command (no body).
 	finish := func(tn map[string]string, n byte, typ raftfsm.CommandType) []byte {
-		propose(raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: tn["waba_id"], BusinessID: tn["business_id"],
-			AppID: tn["app_id"], CallbackURL: "https://example.com/hook", At: h.now().UnixMilli()})
-		key := make([]byte, 16)
-		binary.BigEndian.PutUint64(key, uint64(h.now().UnixNano()))
-		key[15] = n
-		propose(raftfsm.CmdSetPIN, raftfsm.SetPIN{PhoneNumberID: tn["phone_number_id"], BusinessID: tn["business_id"],
-			PINHash: []byte("pin hash"), Event: &raftfsm.OutboxEvent{Key: key, Body: []byte{'s', n}, CreatedAt: h.now().UnixMilli()}})
+		key := queueEvent(t, h, tn, n, []byte{'s', n})
 		propose(typ, raftfsm.WebhookAttempts{Attempts: []raftfsm.WebhookAttempt{{Key: key, Delivered: true, Status: "200",
 			At: h.now().UnixMilli()}}})
 		h.advance(time.Second)
