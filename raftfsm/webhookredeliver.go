@@ -34,11 +34,13 @@ type WebhookRedeliver struct {
 }
 
 // applyWebhookRedeliver queues a copy of each named logged event (same
-// sealed body, WABA and phone number; no attempts; due at At; in no
-// message group, so held behind nothing) and leaves the log entries as
-// they are. All or nothing: an unknown key, an entry of another business,
-// one without a body or a WABA without a subscription fails the command
-// before anything is written.
+// sealed body, WABA, phone number and creation time, so retention and the
+// dispatcher's give-up age count from the original; no attempts; due at
+// At; in no message group, so held behind nothing) and leaves the log
+// entries as they are. All or nothing: an unknown key, an entry of another
+// business, one without a body, one older than its number's retention or a
+// WABA without a subscription fails the command before anything is
+// written.
 func (f *FSM) applyWebhookRedeliver(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c WebhookRedeliver
 	decode(payload, &c)
@@ -61,6 +63,9 @@ func (f *FSM) applyWebhookRedeliver(tx *bolt.Tx, payload []byte) ([]byte, error)
 		if len(l.Body) == 0 {
 			return nil, domainErr(ErrInvalid, "event %s was logged by an older version without its body and cannot be redelivered", id)
 		}
+		if l.CreatedAt < c.At-retentionMs(tx, l.PhoneNumberID) {
+			return nil, domainErr(ErrInvalid, "event %s is older than its number's retention: its content is no longer kept", id)
+		}
 		if tx.Bucket(bucketSubscriptions).Get([]byte(l.WABAID)) == nil {
 			return nil, domainErr(ErrInvalid, "event %s: its WABA has no webhook subscription", id)
 		}
@@ -69,12 +74,23 @@ func (f *FSM) applyWebhookRedeliver(tx *bolt.Tx, payload []byte) ([]byte, error)
 			return nil, domainErr(ErrInvalid, "webhook redelivery needs a new 16-byte key per event")
 		}
 		events = append(events, OutboxEvent{Key: bytes.Clone(nk), WABAID: l.WABAID, BusinessID: l.BusinessID,
-			PhoneNumberID: l.PhoneNumberID, Body: l.Body, CreatedAt: c.At, NextAt: c.At})
+			PhoneNumberID: l.PhoneNumberID, Body: l.Body, CreatedAt: l.CreatedAt, NextAt: c.At})
 	}
 	for _, e := range events {
 		mustPut(tx, bucketOutbox, e.Key, marshal(e))
 	}
 	return nil, nil
+}
+
+// retentionMs is a phone's retention in ms (unknown or "": the maximum).
+func retentionMs(tx *bolt.Tx, phoneID string) int64 {
+	r := MaxRetention
+	if v := tx.Bucket(bucketPhones).Get([]byte(phoneID)); phoneID != "" && v != nil {
+		var p Phone
+		decode(v, &p)
+		r = p.EffectiveRetention()
+	}
+	return r.Milliseconds()
 }
 
 func slicesContainKey(events []OutboxEvent, k []byte) bool {

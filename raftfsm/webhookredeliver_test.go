@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 )
 
 // TestWebhookRedeliver: CmdWebhookAttemptsV2 keeps a finished event's
 // sealed body, phone number and group in the delivery log (the older
 // commands do not), and CmdWebhookRedeliver queues a fresh copy of it —
-// new key, same body, WABA and phone number, no attempts, due at once, in
-// no group — leaving the log entry in place. A command naming an entry
-// without a body, of another business or unknown fails whole, queuing
-// nothing.
+// new key, same body, WABA, phone number and creation time, no attempts,
+// due at once, in no group — leaving the log entry in place. A command naming an entry
+// without a body, of another business, unknown or older than its
+// number's retention fails whole, queuing nothing.
 func TestWebhookRedeliver(t *testing.T) {
 	a := retentionFixture(t)
 	a.inbound("3001", "a", t0)
@@ -36,13 +37,14 @@ func TestWebhookRedeliver(t *testing.T) {
 		t.Fatalf("entry of V2 %+v", l)
 	}
 
-	redeliver := func(business string, keys ...[]byte) Result {
+	redeliverAt := func(at int64, business string, keys ...[]byte) Result {
 		var nks [][]byte
-		for i := range keys {
-			nks = append(nks, msgKey(t0+1000+int64(i)))
+		for range keys {
+			nks = append(nks, msgKey(at))
 		}
-		return a.apply(cmd(t, CmdWebhookRedeliver, WebhookRedeliver{BusinessID: business, Keys: keys, NewKeys: nks, At: t0 + 1000}))
+		return a.apply(cmd(t, CmdWebhookRedeliver, WebhookRedeliver{BusinessID: business, Keys: keys, NewKeys: nks, At: at}))
 	}
+	redeliver := func(business string, keys ...[]byte) Result { return redeliverAt(t0+1000, business, keys...) }
 	for _, c := range []struct {
 		name     string
 		business string
@@ -53,8 +55,13 @@ func TestWebhookRedeliver(t *testing.T) {
 		{"another business", "1002", [][]byte{kNew}, ErrNotFound},
 		{"an unknown entry", "1001", [][]byte{kNew, msgKey(t0 + 5)}, ErrNotFound},
 		{"no entries", "1001", nil, ErrInvalid},
+		{"older than the number's retention", "1001", [][]byte{kNew}, ErrInvalid},
 	} {
-		if r := redeliver(c.business, c.keys...); !errors.Is(r.Err, c.want) {
+		at := int64(t0 + 1000)
+		if c.name == "older than the number's retention" {
+			at = t0 + 10 + (MaxRetention + time.Hour).Milliseconds()
+		}
+		if r := redeliverAt(at, c.business, c.keys...); !errors.Is(r.Err, c.want) {
 			t.Fatalf("%s: %v, want %v", c.name, r.Err, c.want)
 		}
 		if evs, _ := a.f.Outbox(0); len(evs) != 0 {
@@ -70,7 +77,7 @@ func TestWebhookRedeliver(t *testing.T) {
 	}
 	e := evs[0]
 	if bytes.Equal(e.Key, kNew) || string(e.Body) != "sealed-body" || e.WABAID != "2001" || e.BusinessID != "1001" ||
-		e.PhoneNumberID != "3001" || e.Attempts != 0 || e.Held || e.Group != "" || e.NextAt != t0+1000 || e.CreatedAt != t0+1000 {
+		e.PhoneNumberID != "3001" || e.Attempts != 0 || e.Held || e.Group != "" || e.NextAt != t0+1000 || e.CreatedAt != t0+10 {
 		t.Fatalf("redelivered %+v", e)
 	}
 	n := 0
