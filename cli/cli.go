@@ -138,13 +138,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		if !parse(fs, args[2:], 1) {
 			return 2
 		}
-		ids := []string{}
-		for _, id := range strings.Split(*events, ",") {
-			if id = strings.TrimSpace(id); id != "" {
-				ids = append(ids, id)
-			}
-		}
+		ids := splitIDs(*events)
 		method, path, body = "POST", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/webhooks/retry", map[string]any{"event_ids": ids}
+	case "webhooks redeliver":
+		events := fs.String("events", "", "comma-separated ids of delivered or dropped events of the delivery log")
+		if !parse(fs, args[2:], 1) {
+			return 2
+		}
+		ids := splitIDs(*events)
+		if len(ids) == 0 {
+			fmt.Fprint(stderr, "webhooks redeliver: --events is required\n\n"+usage)
+			return 2
+		}
+		method, path, body = "POST", "/admin/v1/businesses/"+url.PathEscape(fs.Arg(0))+"/webhooks/redeliver", map[string]any{"event_ids": ids}
 	case "webhooks test":
 		waba := fs.String("waba", "", "the WABA whose callback gets the event (default: the business's only one)")
 		phone := fs.String("phone", "", "a phone number id, for its callback override")
@@ -272,6 +278,7 @@ const usage = `usage:
   waedge stats show [--business ID] [--phone ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
   waedge webhooks log [--state pending|delivered|dropped|all] [--limit 100]   (the delivery log; no bodies)
   waedge webhooks retry BUSINESS_ID [--events ID,ID]   queued events are tried now, not after their back-off
+  waedge webhooks redeliver BUSINESS_ID --events ID,ID   delivered or dropped events are queued again (same body)
   waedge webhooks test BUSINESS_ID [--waba ID] [--phone ID]   a signed test event to the callback; prints its answer
   waedge console setup-link     a one-time link that creates a console admin (valid 24 h)
   waedge console invite --role admin|operator|business_admin [--business ID]   a one-time invitation link
@@ -387,4 +394,15 @@ func printExports(out []byte, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "export %s='%s'\n", kv[0], strings.ReplaceAll(v, "'", `'\''`))
 	}
 	return 0
+}
+
+// splitIDs splits a comma-separated list of ids, dropping blanks.
+func splitIDs(list string) []string {
+	ids := []string{}
+	for _, id := range strings.Split(list, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

@@ -67,6 +67,8 @@ func TestRun(t *testing.T) {
 		{[]string{"webhooks", "retry", "1001", "--events", "ab12,cd34"}, 0, `POST /admin/v1/businesses/1001/webhooks/retry Bearer tok123 {"event_ids":["ab12","cd34"]}`, ""},
 		{[]string{"webhooks", "retry", "1001"}, 0, `POST /admin/v1/businesses/1001/webhooks/retry Bearer tok123 {"event_ids":[]}`, ""},
 		{[]string{"webhooks", "retry"}, 2, "", ""},
+		{[]string{"webhooks", "redeliver", "1001", "--events", "ab12, cd34"}, 0, `POST /admin/v1/businesses/1001/webhooks/redeliver Bearer tok123 {"event_ids":["ab12","cd34"]}`, ""},
+		{[]string{"webhooks", "redeliver", "1001"}, 2, "", ""},
 		{[]string{"webhooks", "test", "1001", "--waba", "2001"}, 0, `POST /admin/v1/businesses/1001/webhooks/test Bearer tok123 {"phone_number_id":"","waba_id":"2001"}`, ""},
 	} {
 		got = nil

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -263,6 +264,8 @@ func TestConsoleBrowser(t *testing.T) {
 	// Configure a webhook (verified by the handshake), create a template
 	// with its live preview; its status event is delivered and logged.
 	var hits, testHits atomic.Int32
+	var bodiesMu sync.Mutex
+	bodies := map[string]int{} // each event body the receiver got, and how often
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
 			_, _ = w.Write([]byte(r.URL.Query().Get("hub.challenge")))
@@ -273,6 +276,9 @@ func TestConsoleBrowser(t *testing.T) {
 			testHits.Add(1)
 			return
 		}
+		bodiesMu.Lock()
+		bodies[string(body)]++
+		bodiesMu.Unlock()
 		hits.Add(1)
 	}))
 	t.Cleanup(hook.Close)
@@ -311,6 +317,32 @@ func TestConsoleBrowser(t *testing.T) {
 		return ok
 	})
 	b.shot("webhooks-delivered")
+	// "Redeliver" queues a delivered event again: the receiver gets it once
+	// more and the log shows one more delivered event.
+	countDelivered := func() int {
+		var n int
+		_ = chromedp.Run(b.ctx, chromedp.Evaluate(`[...document.querySelectorAll("main td")].filter((td) => td.innerText.trim() === "delivered").length`, &n))
+		return n
+	}
+	delivered, before := countDelivered(), hits.Load()
+	b.click("Redeliver")
+	waitFor(t, "the console to confirm the redelivery", 10*time.Second, func() bool {
+		var ok bool
+		_ = chromedp.Run(b.ctx, chromedp.Evaluate(`/redeliver [0-9a-f]{32}: done/.test(document.body.innerText)`, &ok))
+		return ok
+	})
+	waitFor(t, "the receiver to get the redelivered event (a body it already got)", 20*time.Second, func() bool {
+		bodiesMu.Lock()
+		defer bodiesMu.Unlock()
+		for _, n := range bodies {
+			if n > 1 {
+				return hits.Load() > before
+			}
+		}
+		return false
+	})
+	waitFor(t, "the delivery log to show the redelivered event delivered", 20*time.Second, func() bool { return countDelivered() > delivered })
+	b.shot("webhooks-redelivered")
 
 	for _, page := range []struct{ hash, want string }{
 		{"webhooks", "Delivery log"}, {"templates", "Review policy"}, {"stats", "By direction"},

@@ -139,6 +139,8 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdConsoleSignInAttempt: f.applyConsoleSignInAttempt,
 		CmdConsoleSignInCleared: f.applyConsoleSignInCleared,
 		CmdWebhookRetryNow:      f.applyWebhookRetryNow,
+		CmdWebhookAttemptsV2:    f.applyWebhookAttemptsV2,
+		CmdWebhookRedeliver:     f.applyWebhookRedeliver,
 		CmdSetProfilePicture:    f.applySetProfilePicture,
 		CmdSetUserPreference:    f.applySetUserPreference,
 		CmdRequestDisplayName:   f.applyRequestDisplayName,

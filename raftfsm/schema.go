@@ -54,7 +54,7 @@ var (
 	bucketOutbox = []byte("outbox")
 	// bucketWebhookLog: outbox key → WebhookLogEntry: events that left the
 	// outbox (delivered or dropped), kept WebhookLogKeep for the delivery
-	// log; no body.
+	// log; with its sealed body when logged by CmdWebhookAttemptsV2.
 	bucketWebhookLog = []byte("webhook_log")
 	// bucketDataKeys: data-key id (BE32, see DataKeyID: retention class and
 	// period) → data key wrapped by the cluster KEK.

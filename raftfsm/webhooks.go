@@ -120,7 +120,7 @@ func (f *FSM) applyDeleteSubscription(tx *bolt.Tx, payload []byte) ([]byte, erro
 func (f *FSM) applyWebhookAttempt(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c WebhookAttempt
 	decode(payload, &c)
-	return nil, webhookAttempt(tx, c)
+	return nil, webhookAttempt(tx, c, false)
 }
 
 // WebhookAttempts is the payload of CmdWebhookAttempts: one dispatcher
@@ -133,16 +133,30 @@ type WebhookAttempts struct {
 // an event no longer queued (already settled) is skipped, not an error
 // for the round.
 func (f *FSM) applyWebhookAttempts(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	return nil, webhookRound(tx, payload, false)
+}
+
+// applyWebhookAttemptsV2 is applyWebhookAttempts keeping each finished
+// event's sealed body, phone number and group in its log entry, so it can
+// be redelivered (CmdWebhookRedeliver).
+func (f *FSM) applyWebhookAttemptsV2(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	return nil, webhookRound(tx, payload, true)
+}
+
+// webhookRound applies a round's outcomes in order, skipping events no
+// longer queued.
+func webhookRound(tx *bolt.Tx, payload []byte, keepBody bool) error {
 	var c WebhookAttempts
 	decode(payload, &c)
 	for _, a := range c.Attempts {
-		_ = webhookAttempt(tx, a)
+		_ = webhookAttempt(tx, a, keepBody)
 	}
-	return nil, nil
+	return nil
 }
 
-// webhookAttempt records one outcome.
-func webhookAttempt(tx *bolt.Tx, c WebhookAttempt) error {
+// webhookAttempt records one outcome; keepBody keeps a finished event's
+// sealed body (and phone number and group) in the delivery log.
+func webhookAttempt(tx *bolt.Tx, c WebhookAttempt, keepBody bool) error {
 	v := tx.Bucket(bucketOutbox).Get(c.Key)
 	if v == nil {
 		return domainErr(ErrNotFound, "outbox event")
@@ -156,8 +170,12 @@ func webhookAttempt(tx *bolt.Tx, c WebhookAttempt) error {
 		if c.Delivered {
 			outcome = WebhookDelivered
 		}
-		logWebhook(tx, c.Key, WebhookLogEntry{WABAID: e.WABAID, BusinessID: e.BusinessID, CreatedAt: e.CreatedAt,
-			Attempts: e.Attempts + 1, LastStatus: c.Status, LastAttemptAt: c.At, Outcome: outcome})
+		l := WebhookLogEntry{WABAID: e.WABAID, BusinessID: e.BusinessID, CreatedAt: e.CreatedAt,
+			Attempts: e.Attempts + 1, LastStatus: c.Status, LastAttemptAt: c.At, Outcome: outcome}
+		if keepBody {
+			l.Body, l.PhoneNumberID, l.Group = e.Body, e.PhoneNumberID, e.Group
+		}
+		logWebhook(tx, c.Key, l)
 		return nil
 	}
 	e.Attempts++
@@ -181,7 +199,8 @@ const WebhookLogKeep = 7 * 24 * time.Hour
 const webhookLogPrune = 16
 
 // WebhookLogEntry is one finished event in the delivery log: what happened
-// to it, never its body.
+// to it and, when logged by CmdWebhookAttemptsV2, its body still sealed
+// as in the outbox (so shredding the data key covers it), for redelivery.
 type WebhookLogEntry struct {
 	WABAID        string
 	BusinessID    string
@@ -190,6 +209,11 @@ type WebhookLogEntry struct {
 	LastStatus    string
 	LastAttemptAt int64
 	Outcome       string // WebhookDelivered or WebhookDropped
+	// Body is the event's sealed body (nil: logged by an older binary,
+	// cannot be redelivered); PhoneNumberID and Group as in the outbox.
+	Body          []byte `codec:",omitempty"`
+	PhoneNumberID string `codec:",omitempty"`
+	Group         string `codec:",omitempty"`
 }
 
 // logWebhook records a finished event and drops a few entries older than

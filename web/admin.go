@@ -212,6 +212,8 @@ func (a *adminAPI) outbox(c *fiber.Ctx) error {
 		LastStatus    string `json:"last_status,omitempty"`
 		LastAttemptAt int64  `json:"last_attempt_at,omitempty"`
 		NextAt        int64  `json:"next_attempt_at,omitempty"`
+		// Redeliverable: a finished event whose body the log keeps.
+		Redeliverable bool `json:"redeliverable,omitempty"`
 	}
 	out := make([]row, 0)
 	fsm := a.d.Cluster.FSM()
@@ -231,7 +233,7 @@ func (a *adminAPI) outbox(c *fiber.Ctx) error {
 		err := fsm.WebhookLog(func(k []byte, e raftfsm.WebhookLogEntry) bool {
 			if (business == "" || e.BusinessID == business) && (state == "all" || state == e.Outcome) {
 				out = append(out, row{ID: hex.EncodeToString(k), WABAID: e.WABAID, State: e.Outcome, CreatedAt: e.CreatedAt / 1000,
-					Attempts: e.Attempts, LastStatus: e.LastStatus, LastAttemptAt: e.LastAttemptAt / 1000})
+					Attempts: e.Attempts, LastStatus: e.LastStatus, LastAttemptAt: e.LastAttemptAt / 1000, Redeliverable: len(e.Body) > 0})
 			}
 			return len(out) < limit
 		})

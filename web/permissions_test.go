@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -220,6 +222,27 @@ func (w *permWorld) pendingCode(code string) {
 	}
 }
 
+// deliveredEvent queues a webhook event of business A, records it
+// delivered (its body kept in the delivery log) and returns its log id.
+func (w *permWorld) deliveredEvent() string {
+	w.t.Helper()
+	key := make([]byte, 16)
+	binary.BigEndian.PutUint64(key, uint64(time.Now().UnixNano()))
+	binary.BigEndian.PutUint64(key[8:], uint64(w.next()))
+	now := time.Now().UnixMilli()
+	if _, err := w.c.FSM().Subscription(w.a["waba_id"]); err != nil {
+		w.c.proposeAll(w.t, [][]byte{mustCmd(w.t, raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: w.a["waba_id"],
+			BusinessID: w.a["business_id"], AppID: w.a["app_id"], At: now})})
+	}
+	w.c.proposeAll(w.t, [][]byte{
+		mustCmd(w.t, raftfsm.CmdSetPIN, raftfsm.SetPIN{PhoneNumberID: w.a["phone_number_id"], BusinessID: w.a["business_id"],
+			PINHash: []byte("pin hash"), Event: &raftfsm.OutboxEvent{Key: key, Body: []byte("sealed"), CreatedAt: now}}),
+		mustCmd(w.t, raftfsm.CmdWebhookAttemptsV2, raftfsm.WebhookAttempts{Attempts: []raftfsm.WebhookAttempt{
+			{Key: key, Delivered: true, Status: "200", At: now}}}),
+	})
+	return hex.EncodeToString(key)
+}
+
 // consoleUser creates a console user (through the replicated commands the
 // console's sign-up proposes) and returns its id.
 func (w *permWorld) consoleUser() string {
@@ -312,7 +335,10 @@ func permRoutes() map[string]permRoute {
 			return jsonReq(biz(w)+"/webhooks/test", `{}`)
 		}},
 		"POST /admin/v1/businesses/:id/webhooks/retry": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/webhooks/retry", `{}`) }},
-		"GET /admin/v1/businesses/:id/templates":       {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/templates", "") }},
+		"POST /admin/v1/businesses/:id/webhooks/redeliver": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
+			return jsonReq(biz(w)+"/webhooks/redeliver", `{"event_ids":["`+w.deliveredEvent()+`"]}`)
+		}},
+		"GET /admin/v1/businesses/:id/templates": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request { return jsonReq(biz(w)+"/templates", "") }},
 		"DELETE /admin/v1/businesses/:id/tokens/:token": {allow: businessAdmin, scoped: true, prep: func(w *permWorld) request {
 			tok := fmt.Sprintf("revocable-%d", w.next())
 			w.c.token(w.t, tok, raftfsm.TokenAPI, w.a["business_id"])

@@ -89,6 +89,8 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 			action: "webhook.test", targetKind: "business", handler: a.sendTestEvent},
 		{method: "POST", path: "/businesses/:id/webhooks/retry", roles: roleAdmin | roleBusinessAdmin, scoped: true,
 			action: "webhook.retry", targetKind: "business", handler: a.retryWebhooks},
+		{method: "POST", path: "/businesses/:id/webhooks/redeliver", roles: roleAdmin | roleBusinessAdmin, scoped: true,
+			action: "webhook.redeliver", targetKind: "business", handler: a.redeliverWebhooks},
 		{method: "GET", path: "/businesses/:id/templates", roles: roleAdmin | roleBusinessAdmin, scoped: true, handler: a.businessTemplates},
 		// Phone-number verification codes (the sandbox sends no SMS): a
 		// credential of the business, so not for the operator.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -97,8 +98,8 @@ func (a *adminAPI) sendTestEvent(c *fiber.Ctx) error {
 // {"event_ids": [...]} (ids as the delivery log shows them; none: every
 // queued event of the business): the business's queued events are tried
 // at once instead of when their back-off ends. Events that already left
-// the outbox (delivered or dropped) cannot be sent again: the delivery log
-// keeps no bodies. Answers {"retried": n}.
+// the outbox (delivered or dropped) are not retried but redelivered
+// (redeliverWebhooks). Answers {"retried": n}.
 func (a *adminAPI) retryWebhooks(c *fiber.Ctx) error {
 	var req struct {
 		EventIDs []string `json:"event_ids"`
@@ -141,4 +142,69 @@ func (a *adminAPI) retryWebhooks(c *fiber.Ctx) error {
 		n = int(binary.BigEndian.Uint32(v))
 	}
 	return c.JSON(fiber.Map{"retried": n})
+}
+
+// redeliverWebhooks answers POST /admin/v1/businesses/:id/webhooks/redeliver
+// with {"event_ids": [...]} (ids of delivered or dropped events as the
+// delivery log shows them): each is queued again as a new event with the
+// same sealed body, delivered by the dispatcher like any other. All or
+// nothing: an unknown id, one of another business or one logged by an
+// older version without its body fails the request and queues nothing.
+// Answers {"redelivered": [{"event_id", "new_event_id"}, ...]}.
+func (a *adminAPI) redeliverWebhooks(c *fiber.Ctx) error {
+	var req struct {
+		EventIDs []string `json:"event_ids"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	businessID := strings.Clone(c.Params("id"))
+	if _, err := a.d.Cluster.FSM().Business(businessID); err != nil {
+		return errNoBusiness
+	}
+	if len(req.EventIDs) == 0 {
+		return graph.ErrMissingParameter.With("event_ids is required")
+	}
+	if len(req.EventIDs) > raftfsm.MaxRedeliverKeys {
+		return graph.ErrParameterValue.With("at most 100 event_ids")
+	}
+	now := a.d.Now()
+	keys := make([][]byte, 0, len(req.EventIDs))
+	newKeys := make([][]byte, 0, len(req.EventIDs))
+	out := make([]fiber.Map, 0, len(req.EventIDs))
+	for _, id := range req.EventIDs {
+		k, err := hex.DecodeString(id)
+		if err != nil || len(k) != 16 {
+			return graph.ErrParameterValue.With("event_ids are the ids of the delivery log")
+		}
+		if slices.ContainsFunc(keys, func(o []byte) bool { return string(o) == string(k) }) {
+			return graph.ErrParameterValue.With("event_ids names an event twice")
+		}
+		// The new key: the time, then random bits (as other admin events).
+		nk := make([]byte, 16)
+		binary.BigEndian.PutUint64(nk[:8], uint64(now.UnixNano()))
+		if _, err := rand.Read(nk[8:]); err != nil {
+			return err
+		}
+		keys, newKeys = append(keys, k), append(newKeys, nk)
+		out = append(out, fiber.Map{"event_id": strings.Clone(id), "new_event_id": hex.EncodeToString(nk)})
+		auditTarget(c, "webhook_event", id)
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdWebhookRedeliver, raftfsm.WebhookRedeliver{BusinessID: businessID, Keys: keys,
+		NewKeys: newKeys, At: now.UnixMilli()})
+	if err != nil {
+		return err
+	}
+	_, err = raftfsm.Outcome(a.d.Cluster.Propose(c.UserContext(), cmd))
+	switch {
+	case errors.Is(err, raftfsm.ErrIgnored):
+		return graph.ErrServiceUnavailable.With("the cluster's leader runs an older version that cannot redeliver")
+	case errors.Is(err, raftfsm.ErrNotFound):
+		return graph.ErrObjectNotFound.With(strings.TrimPrefix(err.Error(), raftfsm.ErrNotFound.Error()+": "))
+	case errors.Is(err, raftfsm.ErrInvalid):
+		return graph.ErrParameterValue.With(strings.TrimPrefix(err.Error(), raftfsm.ErrInvalid.Error()+": "))
+	case err != nil:
+		return err
+	}
+	return c.JSON(fiber.Map{"redelivered": out})
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,13 +143,7 @@ func TestWebhookRetryNow(t *testing.T) {
 	}
 	// Two events of A and one of B, each waiting out a back-off of an hour.
 	queue := func(tn map[string]string, n byte) []byte {
-		propose(raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: tn["waba_id"], BusinessID: tn["business_id"],
-			AppID: tn["app_id"], CallbackURL: "https://example.com/hook", At: h.now().UnixMilli()})
-		key := make([]byte, 16)
-		binary.BigEndian.PutUint64(key, uint64(h.now().UnixNano()))
-		key[15] = n
-		propose(raftfsm.CmdSetPIN, raftfsm.SetPIN{PhoneNumberID: tn["phone_number_id"], BusinessID: tn["business_id"],
-			PINHash: []byte("pin hash"), Event: &raftfsm.OutboxEvent{Key: key, Body: []byte("sealed"), CreatedAt: h.now().UnixMilli()}})
+		key := queueEvent(t, h, tn, n, []byte("sealed"))
 		propose(raftfsm.CmdWebhookAttempt, raftfsm.WebhookAttempt{Key: key, Status: "503", At: h.now().UnixMilli(),
 			NextAt: h.now().Add(time.Hour).UnixMilli()})
 		h.advance(time.Second)
@@ -192,5 +187,109 @@ func TestWebhookRetryNow(t *testing.T) {
 	}
 	if code, _, out := retry(a["business_id"], `{"event_ids":["nothex"]}`); code != 400 {
 		t.Fatalf("retry a malformed id: %d %s, want 400", code, out)
+	}
+}
+
+// queueEvent subscribes tn's WABA and queues one webhook event of its
+// number (the PIN change's) whose key ends in n; it returns the key.
+func queueEvent(t *testing.T, h *mediaHarness, tn map[string]string, n byte, body []byte) []byte {
+	t.Helper()
+	key := make([]byte, 16)
+	binary.BigEndian.PutUint64(key, uint64(h.now().UnixNano()))
+	key[15] = n
+	for _, c := range []struct {
+		typ     raftfsm.CommandType
+		payload any
+	}{
+		{raftfsm.CmdSetSubscription, raftfsm.SetSubscription{WABAID: tn["waba_id"], BusinessID: tn["business_id"],
+			AppID: tn["app_id"], CallbackURL: "https://example.com/hook", At: h.now().UnixMilli()}},
+		{raftfsm.CmdSetPIN, raftfsm.SetPIN{PhoneNumberID: tn["phone_number_id"], BusinessID: tn["business_id"],
+			PINHash: []byte("pin hash"), Event: &raftfsm.OutboxEvent{Key: key, Body: body, CreatedAt: h.now().UnixMilli()}}},
+	} {
+		if _, err := raftfsm.Outcome(h.c.Propose(context.Background(), mustCmd(t, c.typ, c.payload))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return key
+}
+
+// TestWebhookRedeliver: a delivered event (logged with its body by
+// CmdWebhookAttemptsV2) is queued again as a new event with the same
+// sealed body, through the admin API of its own business only; bad ids,
+// events of another business and events logged without a body answer a
+// Graph error and queue nothing.
+func TestWebhookRedeliver(t *testing.T) {
+	h := newMediaHarness(t)
+	a, b := h.a, h.b
+	ctx := context.Background()
+	propose := func(typ raftfsm.CommandType, payload any) {
+		t.Helper()
+		if _, err := raftfsm.Outcome(h.c.Propose(ctx, mustCmd(t, typ, payload))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One delivered event of A and one of B (by the new command), one of A
+	// logged by the old command (no body).
+	finish := func(tn map[string]string, n byte, typ raftfsm.CommandType) []byte {
+		key := queueEvent(t, h, tn, n, []byte{'s', n})
+		propose(typ, raftfsm.WebhookAttempts{Attempts: []raftfsm.WebhookAttempt{{Key: key, Delivered: true, Status: "200",
+			At: h.now().UnixMilli()}}})
+		h.advance(time.Second)
+		return key
+	}
+	a1, b1 := finish(a, 1, raftfsm.CmdWebhookAttemptsV2), finish(b, 2, raftfsm.CmdWebhookAttemptsV2)
+	aOld := finish(a, 3, raftfsm.CmdWebhookAttempts)
+	queued := func() []raftfsm.OutboxEvent {
+		evs, err := h.c.FSM().Outbox(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	redeliver := func(business, body string) (int, []byte) {
+		return h.do("POST", "/admin/v1/businesses/"+business+"/webhooks/redeliver", "admin-tok", body)
+	}
+	ids := func(keys ...[]byte) string {
+		var s []string
+		for _, k := range keys {
+			s = append(s, `"`+hex.EncodeToString(k)+`"`)
+		}
+		return `{"event_ids":[` + strings.Join(s, ",") + `]}`
+	}
+	for _, c := range []struct {
+		name, body string
+		code       int
+	}{
+		{"no ids", `{}`, 400},
+		{"a malformed id", `{"event_ids":["nothex"]}`, 400},
+		{"an id twice", ids(a1, a1), 400},
+		{"an event of another business", ids(a1, b1), 400},
+		{"an event logged without its body", ids(a1, aOld), 400},
+	} {
+		code, out := redeliver(a["business_id"], c.body)
+		if code != c.code || !strings.Contains(string(out), `"error"`) {
+			t.Fatalf("%s: %d %s, want %d with a Graph error", c.name, code, out, c.code)
+		}
+		if n := len(queued()); n != 0 {
+			t.Fatalf("%s: %d events queued", c.name, n)
+		}
+	}
+	if _, out := redeliver(a["business_id"], ids(aOld)); !strings.Contains(string(out), "older version") {
+		t.Fatalf("an event without a body: %s", out)
+	}
+	code, out := redeliver(a["business_id"], ids(a1))
+	var r struct {
+		Redelivered []struct {
+			EventID    string `json:"event_id"`
+			NewEventID string `json:"new_event_id"`
+		}
+	}
+	if code != 200 || json.Unmarshal(out, &r) != nil || len(r.Redelivered) != 1 || r.Redelivered[0].EventID != hex.EncodeToString(a1) {
+		t.Fatalf("redeliver: %d %s", code, out)
+	}
+	evs := queued()
+	if len(evs) != 1 || hex.EncodeToString(evs[0].Key) != r.Redelivered[0].NewEventID || string(evs[0].Body) != "s\x01" ||
+		evs[0].WABAID != a["waba_id"] || evs[0].Attempts != 0 || evs[0].Held || evs[0].NextAt != h.now().UnixMilli() {
+		t.Fatalf("queued %+v", evs)
 	}
 }

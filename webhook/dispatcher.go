@@ -124,7 +124,7 @@ type job struct {
 	fields []string
 }
 
-// maxRound bounds the outcomes one CmdWebhookAttempts carries.
+// maxRound bounds the outcomes one CmdWebhookAttemptsV2 carries.
 const maxRound = 1024
 
 // New returns a dispatcher; run it with Run as a leader-only worker.
@@ -569,7 +569,7 @@ func wait(ctx context.Context, done chan struct{}) {
 	}
 }
 
-// recorder replicates outcomes, one CmdWebhookAttempts per round: it
+// recorder replicates outcomes, one CmdWebhookAttemptsV2 per round: it
 // takes every outcome that arrived while the previous round was being
 // committed (group commit), so the cost of Raft and of Apply's command
 // overhead is shared by all the deliveries that finished meanwhile.
@@ -595,7 +595,7 @@ func (d *Dispatcher) recorder(ctx context.Context) {
 		for i, o := range round {
 			attempts[i] = o.a
 		}
-		d.propose(ctx, raftfsm.CmdWebhookAttempts, raftfsm.WebhookAttempts{Attempts: attempts})
+		d.propose(ctx, raftfsm.CmdWebhookAttemptsV2, raftfsm.WebhookAttempts{Attempts: attempts})
 		// Only now may a scan pick these events again: their outcomes are
 		// committed (or failed to be, and they are retried as queued).
 		d.mu.Lock()

@@ -245,7 +245,10 @@ async function webhooks({ main, session, args }) {
       ["Last answer", (e) => e.last_status || ""],
       ["Next try", (e) => when(e.next_attempt_at)],
       ["", (e) => e.state === "pending" && e.attempts > 0 ? h("button", { class: "secondary", "aria-label": "retry event " + e.id,
-        onclick: () => act("retry " + e.id, () => api("POST", base + "/webhooks/retry", { event_ids: [e.id] }), loadLog) }, "Retry now") : ""],
+        onclick: () => act("retry " + e.id, () => api("POST", base + "/webhooks/retry", { event_ids: [e.id] }), loadLog) }, "Retry now")
+        : e.state !== "pending" && e.redeliverable ? h("button", { class: "secondary", "aria-label": "redeliver event " + e.id,
+          onclick: () => act("redeliver " + e.id, () => api("POST", base + "/webhooks/redeliver", { event_ids: [e.id] }), loadLog) }, "Redeliver")
+        : ""],
     ], o.data.filter((e) => wabas.has(e.waba_id)), "No deliveries in this state."));
   };
   const retryAll = h("button", { class: "secondary", onclick: () => act("retry every queued event",
@@ -262,7 +265,8 @@ async function webhooks({ main, session, args }) {
     testEvent(base, subs.data),
     section("Delivery log (attempts and next try; bodies are never shown here)", state, retryAll,
       h("p", { class: "muted" }, "A queued event that failed can be tried again now instead of after its back-off. ",
-        "Delivered and dropped events cannot be sent again: the log keeps no bodies."), log));
+        "A delivered or dropped event can be redelivered: it is queued again as a new event with the same (sealed) body. ",
+        "Events logged by an older version keep no body and cannot."), log));
   return () => clearInterval(timer);
 }
 
