@@ -98,10 +98,21 @@ type sender struct {
 	client *http.Client
 }
 
+// maxConnsPerNode keeps the bench under a node's per-address connection
+// limit (serve's --max-conns-per-ip, 256 by default).
+const maxConnsPerNode = 200
+
 // newSender returns a sender with connections for conns concurrent
 // requests per node.
+//
+// Connections to one node are capped below a node's default per-address
+// limit (--max-conns-per-ip 256): requests are spread over the nodes in
+// turn, but a slower node collects more of them in flight, and a
+// connection past the limit is closed at once (an "EOF" error, counted
+// against waedge although it is the bench's own excess).
 func newSender(c *cluster, b business, conns int) *sender {
-	tr := &http.Transport{MaxIdleConns: conns * len(c.urls), MaxIdleConnsPerHost: conns, DisableCompression: true, TLSClientConfig: c.tls}
+	tr := &http.Transport{MaxIdleConns: conns * len(c.urls), MaxIdleConnsPerHost: conns,
+		MaxConnsPerHost: min(conns, maxConnsPerNode), DisableCompression: true, TLSClientConfig: c.tls}
 	return &sender{c: c, b: b, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
