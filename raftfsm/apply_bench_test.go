@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 
@@ -141,3 +142,19 @@ func processCPU() int64 {
 }
 
 func benchAcceptCmd(_ *testing.B, c AcceptMessage) []byte { return EncodeAcceptMessage(c) }
+
+// BenchmarkIndexMemory applies b.N accepts, each to a new consumer, and
+// reports the heap in use afterwards (after a GC): what the in-memory
+// halves of the distinct-consumer sets and of the pair rate buckets cost
+// per consumer of the last 24 hours
+// (go test ./raftfsm -run '^$' -bench IndexMemory -benchtime 1000000x).
+func BenchmarkIndexMemory(b *testing.B) {
+	f := openFSM(b)
+	f.db.NoSync = true
+	benchApplyAccept(b, f, b.N, 64)
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	b.ReportMetric(float64(m.HeapInuse)/1e6, "heap-MB")
+	b.ReportMetric(float64(m.HeapInuse)/float64(b.N), "heap-B/consumer")
+}
