@@ -1,8 +1,6 @@
 package messages
 
 import (
-	"time"
-
 	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/raftfsm"
 )
@@ -18,21 +16,20 @@ import (
 //   - a marketing template to a user who stopped marketing messages
 //     (user_preferences): 131050.
 //
-// Each is judged on this replica's state, as the 24-hour window is: a
-// block committed a moment ago through another node is seen once this
-// replica has applied it.
-func (s *Service) checkRecipient(phone raftfsm.Phone, ref, typ, category string, now time.Time) error {
-	fsm := s.d.Cluster.FSM()
-	if fsm.Blocked(phone.ID, ref) {
+// Each is judged on this replica's state (st, read once per send), as the
+// 24-hour window is: a block committed a moment ago through another node
+// is seen once this replica has applied it.
+func checkRecipient(phone raftfsm.Phone, st raftfsm.RecipientState, typ, category string) error {
+	if st.Blocked {
 		return cloudapi.ErrRecipientBlocked
 	}
 	if typ != "template" {
 		return nil
 	}
-	if raftfsm.QualityOf(phone) == raftfsm.QualityRed && !fsm.WindowOpen(phone.ID, ref, now.UnixMilli()) {
+	if raftfsm.QualityOf(phone) == raftfsm.QualityRed && !st.WindowOpen {
 		return cloudapi.ErrSpamRateLimit
 	}
-	if category == raftfsm.CategoryMarketing && fsm.MarketingStopped(phone.ID, ref) {
+	if category == raftfsm.CategoryMarketing && st.MarketingStopped {
 		return cloudapi.ErrMarketingOptedOut
 	}
 	return nil

@@ -113,7 +113,9 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 			return "", cloudapi.ErrIdentityKeyMismatch
 		}
 	}
-	if err := s.checkRecipient(phone, s.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), req.Type, tplCategory, now); err != nil {
+	peerRef := s.d.Sealer.ConsumerRef(t.PhoneNumberID, waID)
+	recipient := s.d.Cluster.FSM().Recipient(t.PhoneNumberID, peerRef, now.UnixMilli())
+	if err := checkRecipient(phone, recipient, req.Type, tplCategory); err != nil {
 		return "", err
 	}
 	content, err := cloudapi.EncodeContent(req)
@@ -144,7 +146,7 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 	}
 	acc := raftfsm.AcceptMessage{
 		Key: key, IDRef: sm.IDRef, IDSealed: sm.ID, PhoneNumberID: t.PhoneNumberID, BusinessID: t.BusinessID,
-		PeerRef: s.d.Sealer.ConsumerRef(t.PhoneNumberID, waID), PeerSealed: sm.Peer,
+		PeerRef: peerRef, PeerSealed: sm.Peer,
 		Type: typ, Content: sm.Content, CallbackSealed: sm.Callback,
 		RequireWindow: typ != "template", CreatedAt: now.UnixMilli(),
 		TemplateName: tplName, TemplateLanguage: tplLang,
@@ -154,7 +156,7 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 	// ratelimit.go); a free-form send outside the 24-hour window is
 	// accepted and fails by status webhook (closedWindowCommand).
 	var cmd []byte
-	if acc.RequireWindow && !s.d.Cluster.FSM().WindowOpen(acc.PhoneNumberID, acc.PeerRef, acc.CreatedAt) {
+	if acc.RequireWindow && !recipient.WindowOpen {
 		if cmd, err = s.closedWindowCommand(ctx, t, acc, wamid, waID, req.BizOpaqueCallbackData, phone.EffectiveRetention()); err != nil {
 			return "", err
 		}

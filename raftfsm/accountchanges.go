@@ -57,12 +57,7 @@ func (f *FSM) applySetUserPreference(tx *bolt.Tx, payload []byte) ([]byte, error
 // MarketingStopped reports whether the consumer ref stopped marketing
 // messages from the number phoneID, as this replica sees it.
 func (f *FSM) MarketingStopped(phoneID, ref string) bool {
-	stopped := false
-	_ = f.View(func(tx *bolt.Tx) error {
-		stopped = tx.Bucket(bucketPhoneSettings).Get(phoneSettingKey(phoneID, marketingStopPrefix+ref)) != nil
-		return nil
-	})
-	return stopped
+	return f.Recipient(phoneID, ref, 0).MarketingStopped
 }
 
 // Display-name statuses, Meta's name_status / new_name_status values

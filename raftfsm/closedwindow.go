@@ -1,7 +1,5 @@
 package raftfsm
 
-import bolt "go.etcd.io/bbolt"
-
 // failClosedWindow stores a free-form message sent outside the 24-hour
 // window as failed and queues the proposer's 131047 status webhook
 // (AcceptMessage.ClosedWindowEvent). It never reaches the connector.
@@ -27,11 +25,5 @@ func (b *applyBatch) failClosedWindow(p *Phone, c *AcceptMessage, category strin
 // replica sees it. The proposer uses it to decide whether to attach a
 // ClosedWindowEvent; Apply decides again on the committed state.
 func (f *FSM) WindowOpen(phoneID, peerRef string, at int64) bool {
-	open := false
-	_ = f.View(func(tx *bolt.Tx) error {
-		w := tx.Bucket(bucketWindows).Get(windowKey(phoneID, peerRef))
-		open = len(w) == 8 && at-int64(beUint64(w)) <= WindowMillis
-		return nil
-	})
-	return open
+	return f.Recipient(phoneID, peerRef, at).WindowOpen
 }

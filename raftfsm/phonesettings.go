@@ -110,11 +110,28 @@ const BlockSettingPrefix = "block/"
 
 // Blocked reports whether the business number phoneID has blocked the
 // consumer ref, as this replica sees it.
-func (f *FSM) Blocked(phoneID, ref string) bool {
-	blocked := false
+func (f *FSM) Blocked(phoneID, ref string) bool { return f.Recipient(phoneID, ref, 0).Blocked }
+
+// RecipientState is what a send needs to know about one consumer of a
+// business number, read in one transaction: the block list, the
+// marketing preference and the 24-hour window at a time.
+type RecipientState struct {
+	Blocked          bool // the business blocked the consumer (block_users)
+	MarketingStopped bool // the consumer stopped marketing messages
+	WindowOpen       bool // the customer-service window is open at the time asked
+}
+
+// Recipient reads the consumer ref's state towards the number phoneID at
+// at (unix ms), as this replica sees it.
+func (f *FSM) Recipient(phoneID, ref string, at int64) RecipientState {
+	var st RecipientState
 	_ = f.View(func(tx *bolt.Tx) error {
-		blocked = tx.Bucket(bucketPhoneSettings).Get(phoneSettingKey(phoneID, BlockSettingPrefix+ref)) != nil
+		settings := tx.Bucket(bucketPhoneSettings)
+		st.Blocked = settings.Get(phoneSettingKey(phoneID, BlockSettingPrefix+ref)) != nil
+		st.MarketingStopped = settings.Get(phoneSettingKey(phoneID, marketingStopPrefix+ref)) != nil
+		w := tx.Bucket(bucketWindows).Get(windowKey(phoneID, ref))
+		st.WindowOpen = len(w) == 8 && at-int64(beUint64(w)) <= WindowMillis
 		return nil
 	})
-	return blocked
+	return st
 }
