@@ -242,26 +242,39 @@ func (f *FSM) applySetTemplateQuality(tx *bolt.Tx, payload []byte) ([]byte, erro
 	if !ValidTemplateQuality(c.Score) {
 		return nil, domainErr(ErrInvalid, "quality score %q", c.Score)
 	}
-	key, t, err := templateTx(tx, c.ID)
+	_, err := changeTemplate(tx, c.ID, "quality score", TemplateQualityOf, c.Previous, c.Score, c.At, c.Event,
+		func(t *Template) {
+			t.QualityScore = c.Score
+			if c.Score == TemplateQualityUnknown {
+				t.QualityScore = ""
+			}
+		})
+	return nil, err
+}
+
+// changeTemplate moves one property of template id from previous (the
+// value the proposer saw, read by current) to next, stamps it at and queues
+// its webhook: ErrConflict if the property moved meanwhile, ErrInvalid if
+// it already is next. It returns the template's record key.
+func changeTemplate(tx *bolt.Tx, id, what string, current func(Template) string, previous, next string,
+	at int64, event *OutboxEvent, set func(*Template)) ([]byte, error) {
+	key, t, err := templateTx(tx, id)
 	if err != nil {
 		return nil, err
 	}
-	if TemplateQualityOf(t) != c.Previous {
-		return nil, domainErr(ErrConflict, "the template's quality score changed")
+	if current(t) != previous {
+		return nil, domainErr(ErrConflict, "the template's %s changed", what)
 	}
-	if c.Score == c.Previous {
-		return nil, domainErr(ErrInvalid, "the template's quality score is already %s", c.Score)
+	if next == previous {
+		return nil, domainErr(ErrInvalid, "the template's %s is already %s", what, next)
 	}
-	t.QualityScore = c.Score
-	if c.Score == TemplateQualityUnknown {
-		t.QualityScore = ""
-	}
-	t.UpdatedAt = c.At
+	set(&t)
+	t.UpdatedAt = at
 	mustPut(tx, bucketTemplates, key, marshal(t))
-	if c.Event != nil {
-		enqueue(tx, t.WABAID, t.BusinessID, c.Event)
+	if event != nil {
+		enqueue(tx, t.WABAID, t.BusinessID, event)
 	}
-	return nil, nil
+	return key, nil
 }
 
 // SetTemplateCategory is the payload of CmdSetTemplateCategory: Meta
@@ -283,25 +296,12 @@ func (f *FSM) applySetTemplateCategory(tx *bolt.Tx, payload []byte) ([]byte, err
 	default:
 		return nil, domainErr(ErrInvalid, "category %q", c.Category)
 	}
-	key, t, err := templateTx(tx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	if t.Category != c.Previous {
-		return nil, domainErr(ErrConflict, "the template's category changed")
-	}
-	if c.Category == c.Previous {
-		return nil, domainErr(ErrInvalid, "the template's category is already %s", c.Category)
-	}
-	t.Category, t.UpdatedAt = c.Category, c.At
-	mustPut(tx, bucketTemplates, key, marshal(t))
-	if f.batch != nil && f.batch.cats != nil {
+	key, err := changeTemplate(tx, c.ID, "category", func(t Template) string { return t.Category }, c.Previous, c.Category, c.At, c.Event,
+		func(t *Template) { t.Category = c.Category })
+	if err == nil && f.batch != nil && f.batch.cats != nil {
 		delete(f.batch.cats, string(key))
 	}
-	if c.Event != nil {
-		enqueue(tx, t.WABAID, t.BusinessID, c.Event)
-	}
-	return nil, nil
+	return nil, err
 }
 
 // ChangeMessagingTier is the payload of CmdChangeMessagingTier: an
