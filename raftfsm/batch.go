@@ -35,7 +35,10 @@ type applyBatch struct {
 	stats  map[string]int64
 	sets   map[setID]*distinctGroup
 	phones map[string]*Phone
-	cats   map[string]string // templates key → pricing category
+	cats   map[string]tplInfo // templates key → pricing category and id
+	// tstats are template-analytics increments (templateanalytics.go),
+	// summed per counter like stats.
+	tstats map[string]int64
 
 	day     string // Day of [dayFrom, dayFrom+dayMillis), when dayOK
 	dayFrom int64
@@ -84,18 +87,28 @@ func (b *applyBatch) phone(id string) *Phone {
 // category returns the pricing category of a template message (service
 // when the template is unknown), cached for the batch.
 func (b *applyBatch) category(waba, name, lang string) string {
+	return b.template(waba, name, lang).category
+}
+
+// tplInfo is what the accept path needs of a template: its pricing
+// category and its id ("" when the template is unknown).
+type tplInfo struct{ category, id string }
+
+// template returns the pricing category and id of a template message's
+// template, cached for the batch.
+func (b *applyBatch) template(waba, name, lang string) tplInfo {
 	k := string(templateKey(waba, name, lang))
 	if c, ok := b.cats[k]; ok {
 		return c
 	}
-	c := CategoryService
+	c := tplInfo{category: CategoryService}
 	if tv := b.tx.Bucket(bucketTemplates).Get([]byte(k)); tv != nil {
 		var t Template
 		decode(tv, &t)
-		c = PricingCategory(t.Category)
+		c = tplInfo{category: PricingCategory(t.Category), id: t.ID}
 	}
 	if b.cats == nil {
-		b.cats = map[string]string{}
+		b.cats = map[string]tplInfo{}
 	}
 	b.cats[k] = c
 	return c
@@ -139,6 +152,9 @@ func (b *applyBatch) flush() {
 			mustPut(b.tx, bucketStats, []byte(k), be64(counter(sb, []byte(k))+b.stats[k]))
 		}
 		b.stats = nil
+	}
+	if len(b.tstats) > 0 {
+		b.flushTemplateStats()
 	}
 	if len(b.sets) > 0 {
 		ids := make([]setID, 0, len(b.sets))

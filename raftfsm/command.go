@@ -142,6 +142,15 @@ const (
 	// CmdChangeMessagingTier sets a number's messaging-limit tier with its
 	// business_capability_update and phone_number_quality_update webhooks.
 	CmdChangeMessagingTier CommandType = 135
+	// CmdEnableTemplateInsights confirms template analytics for a WABA
+	// (POST /{waba-id}?is_enabled_for_insights=true; one way).
+	CmdEnableTemplateInsights CommandType = 140
+	// CmdAcceptFailedMessage stores an accepted outbound message that
+	// fails at once (131048, 131050) with its failed status webhook.
+	CmdAcceptFailedMessage CommandType = 141
+	// CmdSetSubscriptionV2 is CmdSetSubscription with the account_update
+	// PARTNER_APP_INSTALLED webhook of a new subscription.
+	CmdSetSubscriptionV2 CommandType = 142
 )
 
 // Ignorable reports whether an older binary may skip commands of type t.

@@ -148,6 +148,9 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdSetTemplateQuality:   f.applySetTemplateQuality,
 		CmdSetTemplateCategory:  f.applySetTemplateCategory,
 		CmdChangeMessagingTier:  f.applyChangeMessagingTier,
+		CmdEnableTemplateInsights: f.applyEnableTemplateInsights,
+		CmdAcceptFailedMessage:    f.applyAcceptFailedMessage,
+		CmdSetSubscriptionV2:      f.applySetSubscriptionV2,
 
 		// Consumer preferences, display-name review, template quality and
 		// category, tier changes with their webhooks (accountchanges.go).

@@ -193,9 +193,10 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 	if closed && c.ClosedWindowEvent == nil {
 		return ErrWindowClosed
 	}
-	category := CategoryService
+	category, tplID := CategoryService, ""
 	if c.Type == "template" {
-		category = b.category(p.WABAID, c.TemplateName, c.TemplateLanguage)
+		t := b.template(p.WABAID, c.TemplateName, c.TemplateLanguage)
+		category, tplID = t.category, t.id
 	}
 	// A template outside the window is business-initiated: it counts
 	// against the messaging-limit tier (distinct consumers per rolling 24
@@ -220,6 +221,9 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 		Direction: DirectionOut, Type: c.Type, Content: c.Content, CallbackSealed: c.CallbackSealed,
 		Status: StatusAccepted, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, Category: category,
 	})
+	if tplID != "" {
+		tagTemplateMessage(tx, c.PhoneNumberID, c.Key, p.WABAID, tplID)
+	}
 	b.bumpStat(c.PhoneNumberID, c.CreatedAt, DirectionOut, c.Type, StatusAccepted, category)
 	b.distinctTouch(setReach, c.PhoneNumberID, c.PeerRef, c.CreatedAt, reachHorizon)
 	if businessInitiated {

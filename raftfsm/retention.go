@@ -259,6 +259,7 @@ func deleteMessageRange(tx *bolt.Tx, prefix []byte, cutoff int64, budget int) in
 		{c: tx.Bucket(bucketSignalEnvelopes).Cursor()},
 		{c: tx.Bucket(bucketSignalReads).Cursor()},
 	}
+	tagged := queueSweep{c: tx.Bucket(bucketTemplateMsgs).Cursor()} // keyed like bucketMessages
 	c := tx.Bucket(bucketMessages).Cursor()
 	n := 0
 	for k, v := c.Seek(prefix); n < budget && k != nil && bytes.HasPrefix(k, prefix); n++ {
@@ -280,6 +281,7 @@ func deleteMessageRange(tx *bolt.Tx, prefix []byte, cutoff int64, budget int) in
 		for i := range queues {
 			queues[i].drop(key)
 		}
+		tagged.drop(pos)
 		if err := c.Delete(); err != nil {
 			panic(fmt.Sprintf("raftfsm: delete %s: %v", bucketMessages, err))
 		}
@@ -353,6 +355,7 @@ func deleteMessage(tx *bolt.Tx, pk []byte) {
 		}
 		mustDelete(tx, bucketMessages, pk)
 	}
+	mustDelete(tx, bucketTemplateMsgs, pk)
 	// The connector's queues refer to messages by key: an expired message
 	// is neither encrypted, nor resent, nor read-receipted any more.
 	mustDelete(tx, bucketSignalPending, key)

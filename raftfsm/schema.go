@@ -135,6 +135,16 @@ var (
 	bucketPhoneWebhooks = []byte("phone_webhooks")
 	// bucketProfilePictures: phone-number id → ProfilePicture.
 	bucketProfilePictures = []byte("profile_pictures")
+	// bucketTemplateMsgs: bucketMessages key of an outbound template
+	// message → WABA id 0 template id: which template a status counts
+	// for (template analytics); written with the message, in the same key
+	// order, and deleted with it (templateanalytics.go).
+	bucketTemplateMsgs = []byte("template_msgs")
+	// bucketTemplateStats: WABA id 0 template id 0 day (YYYY-MM-DD, UTC)
+	// 0 metric (sent, delivered, read) → BE64 count; and WABA id 0 (no
+	// more) → BE64 unix ms: the WABA confirmed template analytics
+	// (is_enabled_for_insights, templateanalytics.go).
+	bucketTemplateStats = []byte("template_stats")
 )
 
 // allBuckets is created on open.
@@ -148,7 +158,7 @@ var allBuckets = [][]byte{
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
 	bucketWebhookLog, bucketPhoneSettings, bucketRateLimits, bucketRatePairs, bucketOutboxGroups, bucketAppWebhooks, bucketPhoneWebhooks,
-	bucketProfilePictures,
+	bucketProfilePictures, bucketTemplateMsgs, bucketTemplateStats,
 	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions, bucketConsoleFailures,
 }
 

@@ -223,6 +223,9 @@ func (f *FSM) applyStatusUpdate(phoneID string, u StatusUpdate) {
 		return
 	}
 	b.bumpStatusStats(&m, m.Status, u.Status, u.At)
+	if m.Type == "template" {
+		b.bumpTemplateStats(pk, m.Status, u.Status, u.At)
+	}
 	m.Status, m.UpdatedAt = u.Status, u.At
 	mustPut(tx, bucketMessages, pk, encodeMessage(&m))
 	if u.Event != nil {

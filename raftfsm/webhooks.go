@@ -84,21 +84,25 @@ func enqueue(tx *bolt.Tx, wabaID, businessID string, ev *OutboxEvent) {
 func (f *FSM) applySetSubscription(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c SetSubscription
 	decode(payload, &c)
+	return nil, setSubscription(tx, c)
+}
+
+func setSubscription(tx *bolt.Tx, c SetSubscription) error {
 	v := tx.Bucket(bucketWABAs).Get([]byte(c.WABAID))
 	if v == nil {
-		return nil, domainErr(ErrNotFound, "waba")
+		return domainErr(ErrNotFound, "waba")
 	}
 	var w WABA
 	decode(v, &w)
 	if w.BusinessID != c.BusinessID {
-		return nil, domainErr(ErrNotFound, "waba")
+		return domainErr(ErrNotFound, "waba")
 	}
 	if c.AppID == "" {
-		return nil, domainErr(ErrInvalid, "app is required")
+		return domainErr(ErrInvalid, "app is required")
 	}
 	mustPut(tx, bucketSubscriptions, []byte(c.WABAID), marshal(Subscription{
 		WABAID: c.WABAID, BusinessID: c.BusinessID, AppID: c.AppID, CallbackURL: c.CallbackURL, CreatedAt: c.At}))
-	return nil, nil
+	return nil
 }
 
 func (f *FSM) applyDeleteSubscription(tx *bolt.Tx, payload []byte) ([]byte, error) {
@@ -355,4 +359,26 @@ func (f *FSM) Subscriptions() (map[string]Subscription, error) {
 		})
 	})
 	return out, err
+}
+
+// SetSubscriptionV2 is the payload of CmdSetSubscriptionV2:
+// SetSubscription with Installed, the account_update PARTNER_APP_INSTALLED
+// webhook built by the proposer, queued only when the WABA had no
+// subscription (a new callback override is no new installation).
+type SetSubscriptionV2 struct {
+	SetSubscription
+	Installed *OutboxEvent `codec:",omitempty"`
+}
+
+func (f *FSM) applySetSubscriptionV2(tx *bolt.Tx, payload []byte) ([]byte, error) {
+	var c SetSubscriptionV2
+	decode(payload, &c)
+	isNew := tx.Bucket(bucketSubscriptions).Get([]byte(c.WABAID)) == nil
+	if err := setSubscription(tx, c.SetSubscription); err != nil {
+		return nil, err
+	}
+	if isNew && c.Installed != nil {
+		enqueue(tx, c.WABAID, c.BusinessID, c.Installed)
+	}
+	return nil, nil
 }
