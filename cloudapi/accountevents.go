@@ -92,3 +92,24 @@ func PhoneNumberNameDecision(wabaID string, at int64, displayPhone, decision, re
 		RejectionReason       *string `json:"rejection_reason"`
 	}{strings.TrimPrefix(displayPhone, "+"), decision, requested, r})
 }
+
+// FieldAccountUpdate is the account_update webhook field
+// (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update).
+const FieldAccountUpdate = "account_update"
+
+// PartnerAppInstalled is the account_update webhook of an app gaining a
+// WABA ("installed": in waedge, the app subscribing to the WABA through
+// POST /{waba-id}/subscribed_apps): {"event":"PARTNER_APP_INSTALLED",
+// "waba_info":{"waba_id","owner_business_id","partner_app_id"}} at Unix
+// second at.
+func PartnerAppInstalled(wabaID, businessID, appID string, at int64) ([]byte, error) {
+	type wabaInfo struct {
+		WABAID          string `json:"waba_id"`
+		OwnerBusinessID string `json:"owner_business_id"`
+		PartnerAppID    string `json:"partner_app_id"`
+	}
+	return WABAChange(wabaID, at, FieldAccountUpdate, struct {
+		Event    string   `json:"event"`
+		WABAInfo wabaInfo `json:"waba_info"`
+	}{"PARTNER_APP_INSTALLED", wabaInfo{wabaID, businessID, appID}})
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,8 +144,16 @@ func (g *graphAPI) subscribe(c *fiber.Ctx) error {
 	if err != nil || len(ts) == 0 {
 		return graph.ErrInternal
 	}
-	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSetSubscription, raftfsm.SetSubscription{
-		WABAID: w.ID, BusinessID: w.BusinessID, AppID: ts[0].AppID, CallbackURL: callback, At: g.d.Now().UnixMilli()})
+	now := g.d.Now()
+	sub := raftfsm.SetSubscription{WABAID: w.ID, BusinessID: w.BusinessID, AppID: ts[0].AppID, CallbackURL: callback, At: now.UnixMilli()}
+	installed, err := g.installedEvent(c, sub, now)
+	if err != nil {
+		return err
+	}
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdSetSubscription, sub)
+	if installed != nil {
+		cmd, err = raftfsm.EncodeCommand(raftfsm.CmdSetSubscriptionV2, raftfsm.SetSubscriptionV2{SetSubscription: sub, Installed: installed})
+	}
 	if err != nil {
 		return err
 	}
@@ -152,6 +161,28 @@ func (g *graphAPI) subscribe(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"success": true})
+}
+
+// installedEvent is the account_update PARTNER_APP_INSTALLED webhook of
+// a subscription, when the app subscribed to the account_update field at
+// app level (POST /{app-id}/subscriptions with fields): Meta delivers only
+// the fields an app subscribed to, so an app that never asked for
+// account_update — including one relying on waedge's "no app-level
+// subscription: every field" default — gets no new kind of event. The
+// state machine queues it only if the WABA had no subscription yet.
+func (g *graphAPI) installedEvent(c *fiber.Ctx, sub raftfsm.SetSubscription, now time.Time) (*raftfsm.OutboxEvent, error) {
+	hooks, err := g.d.Cluster.FSM().AppWebhooks()
+	if err != nil {
+		return nil, err
+	}
+	if h, ok := hooks[sub.AppID]; !ok || !slices.Contains(h.Fields, cloudapi.FieldAccountUpdate) {
+		return nil, nil
+	}
+	body, err := cloudapi.PartnerAppInstalled(sub.WABAID, sub.BusinessID, sub.AppID, now.Unix())
+	if err != nil {
+		return nil, err
+	}
+	return g.wabaEvent(c, sub.WABAID, body, now)
 }
 
 // subscriptions answers GET /{waba-id}/subscribed_apps.
