@@ -151,8 +151,8 @@ func checkSandboxOutsideDataDir(t *testing.T, p *proc, sandboxDir string, secret
 // phone, the phone's read receipt becomes a read status, spam reports and
 // blocks are counted for the business, and once blocked the business's
 // messages fail with 131026. The phone's marketing stop/resume reaches the
-// business as user_preferences webhooks and turns marketing templates
-// into 131050; the business's own block list (block_users) refuses its
+// business as user_preferences webhooks and makes marketing templates
+// fail with 131050 (accepted, then a failed status webhook); the business's own block list (block_users) refuses its
 // sends with 131026 and drops what the consumer sends until the unblock.
 func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	solo, token, relay := startSolo(t, "solo")
@@ -250,8 +250,9 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	sandbox(t, relay, nil, "typing", "--number", consumer, "--to", business)
 
 	// Marketing preference: the consumer stops marketing messages from the
-	// business (user_preferences webhook), a marketing template then
-	// answers 131050; after a resume it is accepted again.
+	// business (user_preferences webhook), a marketing template is then
+	// accepted and fails with 131050 by status webhook, as on Meta; after
+	// a resume it is accepted again.
 	if code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.WABAID+"/message_templates"), ten.AccessToken,
 		map[string]any{"name": "spring_sale", "language": "en_US", "category": "MARKETING",
 			"components": []map[string]string{{"type": "BODY", "text": "Spring sale!"}}}, nil); err != nil || code != 200 {
@@ -283,9 +284,19 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	}
 	sandbox(t, relay, nil, "stop-marketing", "--number", consumer, "--business", business)
 	waitFor(t, "user_preferences stop", 30*time.Second, func() bool { return preference("stop") })
-	if code, errCode := marketing(); code != 400 || errCode != 131050 {
-		t.Fatalf("marketing to a consumer who stopped it: %d %d, want 400 131050", code, errCode)
+	b, _ := json.Marshal(map[string]any{"messaging_product": "whatsapp", "to": consumer,
+		"type": "template", "template": map[string]any{"name": "spring_sale", "language": map[string]string{"code": "en_US"}}})
+	var sent struct{ Messages []struct{ ID string } }
+	if code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.PhoneNumberID+"/messages"), ten.AccessToken, json.RawMessage(b), &sent); err != nil ||
+		code != 200 || len(sent.Messages) != 1 {
+		t.Fatalf("marketing to a consumer who stopped it: %d %v, want 200 with a wamid", code, err)
 	}
+	waitFor(t, "failed status with 131050", 30*time.Second, func() bool {
+		return hook.find(func(e hookEvent) bool {
+			return len(e.Statuses) == 1 && e.Statuses[0].ID == sent.Messages[0].ID && e.Statuses[0].Status == "failed" &&
+				len(e.Statuses[0].Errors) == 1 && e.Statuses[0].Errors[0].Code == 131050
+		})
+	})
 	sandbox(t, relay, nil, "resume-marketing", "--number", consumer, "--business", business)
 	waitFor(t, "user_preferences resume", 30*time.Second, func() bool { return preference("resume") })
 	if code, errCode := marketing(); code != 200 {

@@ -2,13 +2,17 @@ package messages
 
 import (
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/graph"
 	"github.com/waedge/waedge/raftfsm"
 )
 
-// checkRecipient refuses, before anything is sealed or proposed, a send
+// checkRecipient judges, before anything is sealed or proposed, a send
 // the platform would not deliver because of the recipient or the number's
-// standing (docs/cloud-api.md §11.7):
-//   - the business blocked the recipient (block_users): 131026;
+// standing (docs/cloud-api.md §1.4). refuse is answered at once:
+//   - the business blocked the recipient (block_users): 131026.
+//
+// fail is accepted (200 with a wamid) and reported failed by status
+// webhook, as Meta reports these codes (failedCommand):
 //   - a business-initiated send (a template outside the 24-hour window)
 //     while the number's quality rating is RED: 131048, the spam rate
 //     limit Meta applies to numbers whose messages were blocked or
@@ -19,18 +23,18 @@ import (
 // Each is judged on this replica's state (st, read once per send), as the
 // 24-hour window is: a block committed a moment ago through another node
 // is seen once this replica has applied it.
-func checkRecipient(phone raftfsm.Phone, st raftfsm.RecipientState, typ, category string) error {
+func checkRecipient(phone raftfsm.Phone, st raftfsm.RecipientState, typ, category string) (refuse error, fail *graph.Error) {
 	if st.Blocked {
-		return cloudapi.ErrRecipientBlocked
+		return cloudapi.ErrRecipientBlocked, nil
 	}
 	if typ != "template" {
-		return nil
+		return nil, nil
 	}
 	if raftfsm.QualityOf(phone) == raftfsm.QualityRed && !st.WindowOpen {
-		return cloudapi.ErrSpamRateLimit
+		return nil, cloudapi.ErrSpamRateLimit
 	}
 	if category == raftfsm.CategoryMarketing && st.MarketingStopped {
-		return cloudapi.ErrMarketingOptedOut
+		return nil, cloudapi.ErrMarketingOptedOut
 	}
-	return nil
+	return nil, nil
 }

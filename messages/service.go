@@ -115,8 +115,9 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 	}
 	peerRef := s.d.Sealer.ConsumerRef(t.PhoneNumberID, waID)
 	recipient := s.d.Cluster.FSM().Recipient(t.PhoneNumberID, peerRef, now.UnixMilli())
-	if err := checkRecipient(phone, recipient, req.Type, tplCategory); err != nil {
-		return "", err
+	refuse, fail := checkRecipient(phone, recipient, req.Type, tplCategory)
+	if refuse != nil {
+		return "", refuse
 	}
 	content, err := cloudapi.EncodeContent(req)
 	if err != nil {
@@ -154,9 +155,14 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 	// The platform's throughput and pair-rate limits are enforced by the
 	// state machine when the command applies (cluster-wide, raftfsm
 	// ratelimit.go); a free-form send outside the 24-hour window is
-	// accepted and fails by status webhook (closedWindowCommand).
+	// accepted and fails by status webhook (closedWindowCommand), and so
+	// do 131048 and 131050 (failedCommand).
 	var cmd []byte
-	if acc.RequireWindow && !recipient.WindowOpen {
+	if fail != nil {
+		if cmd, err = s.failedCommand(ctx, t, acc, wamid, waID, req.BizOpaqueCallbackData, phone.EffectiveRetention(), fail); err != nil {
+			return "", err
+		}
+	} else if acc.RequireWindow && !recipient.WindowOpen {
 		if cmd, err = s.closedWindowCommand(ctx, t, acc, wamid, waID, req.BizOpaqueCallbackData, phone.EffectiveRetention()); err != nil {
 			return "", err
 		}

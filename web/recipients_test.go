@@ -17,11 +17,13 @@ func graphCode(out []byte) int {
 }
 
 // TestRecipientRefusals: a send to a user on the number's block list
-// answers 131026 until the user is unblocked; a marketing template to a
-// user who stopped marketing messages answers 131050 (a utility one goes
-// through); a business-initiated template of a number whose quality is
-// RED answers 131048 while a reply inside the window still goes. Each
-// refusal leaves the state machine byte-identical (invariant 9).
+// answers 131026 until the user is unblocked, and the refusal leaves the
+// state machine byte-identical (invariant 9). A marketing template to a
+// user who stopped marketing messages (a utility one goes through) and a
+// business-initiated template of a number whose quality is RED (a reply
+// inside the window still goes) are accepted with a wamid, stored as
+// failed and reported by one failed status webhook carrying 131050 and
+// 131048, as Meta reports them.
 func TestRecipientRefusals(t *testing.T) {
 	h := newHarness(t)
 	a := statsTenant(t, h, "+15550141000")
@@ -45,6 +47,41 @@ func TestRecipientRefusals(t *testing.T) {
 	h.openWindow(pn, blocked, time.Now())
 	if code, out := text(blocked); code != 200 {
 		t.Fatalf("before the block: %d %s", code, out)
+	}
+	waba := a["waba_id"]
+	h.subscribeEcho(t, tok, waba)
+	failedLater := func(what string, want int, to string) {
+		t.Helper()
+		evs, _ := h.c.FSM().Outbox(0)
+		code, id := h.sendTemplate(a, to)
+		if code != 200 {
+			t.Fatalf("%s: %d %s, want 200 with a wamid", what, code, id)
+		}
+		if m, err := h.c.FSM().MessageByID(id); err != nil || m.Status != raftfsm.StatusFailed {
+			t.Fatalf("%s: stored %+v, %v; want failed", what, m, err)
+		}
+		var n struct {
+			Entry []struct {
+				Changes []struct {
+					Field string
+					Value struct {
+						Statuses []struct {
+							Status      string
+							RecipientID string `json:"recipient_id"`
+							Errors      []struct{ Code int }
+						}
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(h.onlyNewEvent(t, waba, len(evs)), &n); err != nil || len(n.Entry) != 1 || len(n.Entry[0].Changes) != 1 {
+			t.Fatalf("%s: webhook %+v, %v", what, n, err)
+		}
+		ch := n.Entry[0].Changes[0]
+		if ch.Field != "messages" || len(ch.Value.Statuses) != 1 || ch.Value.Statuses[0].Status != "failed" || ch.Value.Statuses[0].RecipientID != to ||
+			len(ch.Value.Statuses[0].Errors) != 1 || ch.Value.Statuses[0].Errors[0].Code != want {
+			t.Fatalf("%s: webhook %+v, want one failed status with %d", what, ch, want)
+		}
 	}
 	block := `{"messaging_product":"whatsapp","block_users":[{"user":"+` + blocked + `"}]}`
 	if code, out := h.do("POST", "/v21.0/"+pn+"/block_users", tok, block); code != 200 {
@@ -71,10 +108,7 @@ func TestRecipientRefusals(t *testing.T) {
 			PhoneNumberID: pn, PeerRef: ref, Stop: stop, At: time.Now().UnixMilli()})})
 	}
 	pref(true)
-	refused("marketing to a user who stopped it", 131050, func() (int, []byte) {
-		code, id := h.sendTemplate(a, stopped)
-		return code, []byte(id)
-	})
+	failedLater("marketing to a user who stopped it", 131050, stopped)
 	if code, out := h.do("POST", msgs, tok, `{"messaging_product":"whatsapp","to":"`+stopped+`","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`); code != 200 {
 		t.Fatalf("utility template to a user who stopped marketing: %d %s", code, out)
 	}
@@ -94,10 +128,7 @@ func TestRecipientRefusals(t *testing.T) {
 	if p, _ := h.c.FSM().Phone(pn); raftfsm.QualityOf(p) != raftfsm.QualityRed {
 		t.Fatalf("quality %q, want RED", raftfsm.QualityOf(p))
 	}
-	refused("business-initiated template of a RED number", 131048, func() (int, []byte) {
-		code, id := h.sendTemplate(a, "15551410004")
-		return code, []byte(id)
-	})
+	failedLater("business-initiated template of a RED number", 131048, "15551410004")
 	if code, id := h.sendTemplate(a, replied); code != 200 {
 		t.Fatalf("template inside the window of a RED number: %d %s", code, id)
 	}
