@@ -2,7 +2,7 @@ package web
 
 import (
 	"encoding/json"
-	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -253,11 +253,8 @@ type pricedStatsInput struct {
 func (g *graphAPI) pricedStats(q analyticsQuery) ([]period, pricedStatsInput, error) {
 	ps := periods(q.start, q.end, q.granularity)
 	var in pricedStatsInput
-	stored, err := g.d.Cluster.FSM().ClusterValue(billing.ClusterKey)
-	if err != nil && !errors.Is(err, raftfsm.ErrNotFound) {
-		return nil, in, err
-	}
-	if in.rates, err = billing.DecodeRates(stored); err != nil {
+	var err error
+	if in.rates, err = g.rateCard(); err != nil {
 		return nil, in, err
 	}
 	in.display = map[string]string{}
@@ -335,7 +332,8 @@ func (g *graphAPI) conversationAnalyticsView(q analyticsQuery) (fiber.Map, error
 }
 
 // wabaView answers GET /{waba-id}: id and name by default; fields= may ask
-// for analytics and conversation_analytics. An unknown field or a
+// for analytics, conversation_analytics, pricing_analytics and
+// template_analytics. An unknown field or a
 // malformed expression is error 100.
 func (g *graphAPI) wabaView(c *fiber.Ctx, w raftfsm.WABA) error {
 	fields := c.Query("fields")
@@ -377,6 +375,12 @@ func (g *graphAPI) wabaView(c *fiber.Ctx, w raftfsm.WABA) error {
 				return err
 			}
 			out["conversation_analytics"] = v
+		case "template_analytics":
+			v, err := g.templateAnalyticsField(w, f)
+			if err != nil {
+				return err
+			}
+			out["template_analytics"] = v
 		case "pricing_analytics":
 			q, err := g.parsePricingQuery(f, phones)
 			if err != nil {
@@ -394,7 +398,7 @@ func (g *graphAPI) wabaView(c *fiber.Ctx, w raftfsm.WABA) error {
 			}
 			return graph.ErrInvalidParameter.Withf("Tried accessing nonexisting field (%s) on node type (WhatsAppBusinessAccount)", f.name)
 		}
-		if len(f.params) > 0 && f.name != "analytics" && f.name != "conversation_analytics" && f.name != "pricing_analytics" {
+		if len(f.params) > 0 && !slices.Contains([]string{"analytics", "conversation_analytics", "pricing_analytics", "template_analytics"}, f.name) {
 			return graph.ErrInvalidParameter.Withf("field %s takes no modifiers", f.name)
 		}
 	}

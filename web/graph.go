@@ -45,6 +45,11 @@ func businessOf(c *fiber.Ctx) string {
 // business answers exactly like a missing one (tenant isolation).
 func (g *graphAPI) getNode(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("node"))
+	if f := c.Query("fields"); strings.HasPrefix(f, "template_analytics?") {
+		if w, werr := g.d.Cluster.FSM().WABA(id); werr == nil && w.BusinessID == businessOf(c) {
+			return g.nestedTemplateAnalytics(c, w, strings.Clone(f))
+		}
+	}
 	fields, err := fieldsOf(c)
 	if err != nil {
 		return err

@@ -170,6 +170,7 @@ func New(d Deps) *fiber.App {
 	app.Get("/oauth/access_token", api.appAccessToken)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.postNode)
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/phone_numbers", api.auth, api.phoneNumbers)
+	app.Get("/:node<regex(^[0-9]{1,32}$)>/template_analytics", api.auth, api.templateAnalytics)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/register", api.auth, api.register(true))
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/deregister", api.auth, api.register(false))
 	app.Get("/:node<regex(^[0-9]{1,32}$)>/whatsapp_business_profile", api.auth, api.profile)

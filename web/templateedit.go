@@ -13,11 +13,17 @@ import (
 )
 
 // postNode answers POST /{node-id}: a template edit when the id is one of
-// the business's templates, a display-name change with new_display_name,
-// otherwise a phone number update (PIN).
+// the business's templates, the template analytics confirmation of a WABA
+// with is_enabled_for_insights, a display-name change with
+// new_display_name, otherwise a phone number update (PIN).
 func (g *graphAPI) postNode(c *fiber.Ctx) error {
 	if t, err := g.d.Cluster.FSM().TemplateByID(c.Params("node")); err == nil && t.BusinessID == businessOf(c) {
 		return g.editTemplate(c, t)
+	}
+	if c.Query("is_enabled_for_insights") != "" {
+		if w, err := g.d.Cluster.FSM().WABA(c.Params("node")); err == nil && w.BusinessID == businessOf(c) {
+			return g.enableInsights(c, w)
+		}
 	}
 	if name, ok := displayNameParam(c); ok {
 		return g.changeDisplayName(c, name)
