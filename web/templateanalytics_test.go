@@ -57,8 +57,8 @@ func TestTemplateAnalytics(t *testing.T) {
 	}
 
 	type point struct {
-		TemplateID           string `json:"template_id"`
-		Start, End           int64
+		TemplateID            string `json:"template_id"`
+		Start, End            int64
 		Sent, Delivered, Read *int64
 		Clicked               *[]any
 		Cost                  []struct {
@@ -72,7 +72,9 @@ func TestTemplateAnalytics(t *testing.T) {
 			ProductType string  `json:"product_type"`
 			DataPoints  []point `json:"data_points"`
 		}
-		Paging struct{ Cursors struct{ Before, After string } }
+		Paging struct {
+			Cursors struct{ Before, After string }
+		}
 	}
 	check := func(what string, out []byte) answer {
 		t.Helper()
