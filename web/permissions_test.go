@@ -452,7 +452,7 @@ func permRoutes() map[string]permRoute {
 		}},
 		"GET " + node + "/phone_numbers": {allow: apiA, prep: func(w *permWorld) request { return jsonReq(waba(w)+"/phone_numbers", "") }},
 		"GET " + node + "/template_analytics": {allow: apiA, prep: func(w *permWorld) request {
-			return jsonReq(w.templateAnalyticsPath(), "")
+			return jsonReq("/v21.0"+w.templateAnalyticsPath(), "")
 		}},
 		"POST " + node + "/subscriptions": {allow: apiA, prep: func(w *permWorld) request {
 			return jsonReq("/v21.0/"+w.a["app_id"]+"/subscriptions", `{"object":"whatsapp_business_account","callback_url":"`+w.hook+`","verify_token":"v","fields":"messages"}`)
@@ -739,7 +739,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 }
 
 // templateAnalyticsPath confirms template analytics for business A's WABA
-// and returns a template_analytics request for one of its templates.
+// and returns a template_analytics request for one of its templates (the
+// unversioned path).
 func (w *permWorld) templateAnalyticsPath() string {
 	w.t.Helper()
 	if code, out := w.send("POST", "/v21.0/"+w.a["waba_id"]+"?is_enabled_for_insights=true", w.a["access_token"], nil); code != 200 {
@@ -747,5 +748,5 @@ func (w *permWorld) templateAnalyticsPath() string {
 	}
 	id := w.createTemplate(w.a["access_token"], w.a["waba_id"], fmt.Sprintf("analytics_%d", w.next()), "en", "Hi")
 	now := time.Now().Unix()
-	return fmt.Sprintf("/v21.0/%s/template_analytics?start=%d&end=%d&granularity=DAILY&template_ids=[%s]", w.a["waba_id"], now-86400, now, id)
+	return fmt.Sprintf("/%s/template_analytics?start=%d&end=%d&granularity=DAILY&template_ids=[%s]", w.a["waba_id"], now-86400, now, id)
 }
