@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -253,9 +254,10 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	// business (user_preferences webhook), a marketing template is then
 	// accepted and fails with 131050 by status webhook, as on Meta; after
 	// a resume it is accepted again.
+	var spring struct{ ID string }
 	if code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.WABAID+"/message_templates"), ten.AccessToken,
 		map[string]any{"name": "spring_sale", "language": "en_US", "category": "MARKETING",
-			"components": []map[string]string{{"type": "BODY", "text": "Spring sale!"}}}, nil); err != nil || code != 200 {
+			"components": []map[string]string{{"type": "BODY", "text": "Spring sale!"}}}, &spring); err != nil || code != 200 || spring.ID == "" {
 		t.Fatalf("marketing template: %d %v", code, err)
 	}
 	graphCall := func(method, path string, body map[string]any) (int, int) {
@@ -273,9 +275,15 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&out)
 		return resp.StatusCode, out.Error.Code
 	}
-	marketing := func() (int, int) {
-		return graphCall("POST", "/v21.0/"+ten.PhoneNumberID+"/messages", map[string]any{"messaging_product": "whatsapp", "to": consumer,
-			"type": "template", "template": map[string]any{"name": "spring_sale", "language": map[string]string{"code": "en_US"}}})
+	marketing := func(what string) string {
+		t.Helper()
+		var sent struct{ Messages []struct{ ID string } }
+		code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.PhoneNumberID+"/messages"), ten.AccessToken, map[string]any{"messaging_product": "whatsapp",
+			"to": consumer, "type": "template", "template": map[string]any{"name": "spring_sale", "language": map[string]string{"code": "en_US"}}}, &sent)
+		if err != nil || code != 200 || len(sent.Messages) != 1 {
+			t.Fatalf("%s: %d %v, want 200 with a wamid", what, code, err)
+		}
+		return sent.Messages[0].ID
 	}
 	preference := func(value string) bool {
 		return hook.find(func(e hookEvent) bool {
@@ -284,23 +292,38 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	}
 	sandbox(t, relay, nil, "stop-marketing", "--number", consumer, "--business", business)
 	waitFor(t, "user_preferences stop", 30*time.Second, func() bool { return preference("stop") })
-	b, _ := json.Marshal(map[string]any{"messaging_product": "whatsapp", "to": consumer,
-		"type": "template", "template": map[string]any{"name": "spring_sale", "language": map[string]string{"code": "en_US"}}})
-	var sent struct{ Messages []struct{ ID string } }
-	if code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.PhoneNumberID+"/messages"), ten.AccessToken, json.RawMessage(b), &sent); err != nil ||
-		code != 200 || len(sent.Messages) != 1 {
-		t.Fatalf("marketing to a consumer who stopped it: %d %v, want 200 with a wamid", code, err)
-	}
+	stoppedID := marketing("marketing to a consumer who stopped it")
 	waitFor(t, "failed status with 131050", 30*time.Second, func() bool {
 		return hook.find(func(e hookEvent) bool {
-			return len(e.Statuses) == 1 && e.Statuses[0].ID == sent.Messages[0].ID && e.Statuses[0].Status == "failed" &&
+			return len(e.Statuses) == 1 && e.Statuses[0].ID == stoppedID && e.Statuses[0].Status == "failed" &&
 				len(e.Statuses[0].Errors) == 1 && e.Statuses[0].Errors[0].Code == 131050
 		})
 	})
 	sandbox(t, relay, nil, "resume-marketing", "--number", consumer, "--business", business)
 	waitFor(t, "user_preferences resume", 30*time.Second, func() bool { return preference("resume") })
-	if code, errCode := marketing(); code != 200 {
-		t.Fatalf("marketing after resume: %d %d", code, errCode)
+	resumedID := marketing("marketing after resume")
+	waitFor(t, "marketing template delivered", 30*time.Second, func() bool { return hook.status(resumedID, "delivered") })
+
+	// Template analytics count the template's messages from the statuses
+	// the connector committed: the failed one counts nothing, the
+	// delivered one is sent and delivered today.
+	if code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.WABAID+"?is_enabled_for_insights=true"), ten.AccessToken, nil, nil); err != nil || code != 200 {
+		t.Fatalf("enable template analytics: %d %v", code, err)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour).Unix()
+	var ta struct {
+		Data []struct {
+			DataPoints []struct {
+				TemplateID      string `json:"template_id"`
+				Sent, Delivered int64
+			} `json:"data_points"`
+		}
+	}
+	if code, err := doJSON(ctx, "GET", solo.url(fmt.Sprintf("/v21.0/%s/template_analytics?start=%d&end=%d&granularity=DAILY&template_ids=[%s]",
+		ten.WABAID, today, today+86400, spring.ID)), ten.AccessToken, nil, &ta); err != nil || code != 200 ||
+		len(ta.Data) != 1 || len(ta.Data[0].DataPoints) != 1 || ta.Data[0].DataPoints[0].TemplateID != spring.ID ||
+		ta.Data[0].DataPoints[0].Sent != 1 || ta.Data[0].DataPoints[0].Delivered != 1 {
+		t.Fatalf("template analytics: %d %v %+v", code, err, ta)
 	}
 
 	// The business blocks the consumer (block_users): its sends answer
