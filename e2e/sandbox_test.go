@@ -301,15 +301,15 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	})
 	sandbox(t, relay, nil, "resume-marketing", "--number", consumer, "--business", business)
 	waitFor(t, "user_preferences resume", 30*time.Second, func() bool { return preference("resume") })
-	resumedID := marketing("marketing after resume")
-	waitFor(t, "marketing template delivered", 30*time.Second, func() bool { return hook.status(resumedID, "delivered") })
-
 	// Template analytics count the template's messages from the statuses
-	// the connector committed: the failed one counts nothing, the
-	// delivered one is sent and delivered today.
+	// the connector commits once the WABA confirmed them: the failed one
+	// before counts nothing, the delivered one is sent and delivered today.
 	if code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.WABAID+"?is_enabled_for_insights=true"), ten.AccessToken, nil, nil); err != nil || code != 200 {
 		t.Fatalf("enable template analytics: %d %v", code, err)
 	}
+	resumedID := marketing("marketing after resume")
+	waitFor(t, "marketing template delivered", 30*time.Second, func() bool { return hook.status(resumedID, "delivered") })
+
 	today := time.Now().UTC().Truncate(24 * time.Hour).Unix()
 	var ta struct {
 		Data []struct {

@@ -91,8 +91,13 @@ func (b *applyBatch) category(waba, name, lang string) string {
 }
 
 // tplInfo is what the accept path needs of a template: its pricing
-// category and its id ("" when the template is unknown).
-type tplInfo struct{ category, id string }
+// category, its id ("" when the template is unknown) and whether its
+// WABA confirmed template analytics (its messages are then counted per
+// template, templateanalytics.go).
+type tplInfo struct {
+	category, id string
+	counted      bool
+}
 
 // template returns the pricing category and id of a template message's
 // template, cached for the batch.
@@ -105,7 +110,8 @@ func (b *applyBatch) template(waba, name, lang string) tplInfo {
 	if tv := b.tx.Bucket(bucketTemplates).Get([]byte(k)); tv != nil {
 		var t Template
 		decode(tv, &t)
-		c = tplInfo{category: PricingCategory(t.Category), id: t.ID}
+		c = tplInfo{category: PricingCategory(t.Category), id: t.ID,
+			counted: b.tx.Bucket(bucketTemplateStats).Get(templateInsightsKey(waba)) != nil}
 	}
 	if b.cats == nil {
 		b.cats = map[string]tplInfo{}

@@ -196,7 +196,10 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 	category, tplID := CategoryService, ""
 	if c.Type == "template" {
 		t := b.template(p.WABAID, c.TemplateName, c.TemplateLanguage)
-		category, tplID = t.category, t.id
+		category = t.category
+		if t.counted {
+			tplID = t.id
+		}
 	}
 	// A template outside the window is business-initiated: it counts
 	// against the messaging-limit tier (distinct consumers per rolling 24

@@ -12,11 +12,14 @@ import (
 // GET /{waba-id}/template_analytics reports them
 // (https://developers.facebook.com/docs/whatsapp/business-management-api/analytics#template-analytics).
 //
-// The accept command names the template (TemplateName, TemplateLanguage)
-// but the status commands only name the message, so the accept of a
-// template message also writes one bucketTemplateMsgs entry under the
-// message's own key (phone | time-ordered message key: an append, not a
-// random write) naming the WABA and template. A status that moves a
+// Counting starts when the WABA confirms template analytics
+// (CmdEnableTemplateInsights; Meta too serves them only after that
+// confirmation): until then template messages cost nothing extra. The accept command names the template
+// (TemplateName, TemplateLanguage) but the status commands only name the
+// message, so the accept of a template message of a confirmed WABA also
+// writes one bucketTemplateMsgs entry under the message's own key
+// (phone | time-ordered message key: an append, not a random write)
+// naming the WABA and template. A status that moves a
 // template message reads that entry and adds to the (template, day,
 // metric) counters of the batch, written once per batch by flush, as
 // the statistics counters are (batch.go). Expiry deletes the entry with

@@ -7,7 +7,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// TestTemplateAnalyticsCounters sends template and free-form messages,
+// TestTemplateAnalyticsCounters: nothing is counted before the WABA
+// confirms template analytics; then it sends template and free-form messages,
 // moves their statuses (also in one batch, and skipping sent) and checks
 // the per-template daily counters; expiry removes the message's template
 // entry but keeps the counters.
@@ -25,6 +26,11 @@ func TestTemplateAnalyticsCounters(t *testing.T) {
 	} {
 		a.mustApply(cmd(t, CmdCreateTemplate, CreateTemplate{Template: tp}))
 	}
+	// Before the WABA confirms template analytics nothing is counted.
+	a.mustApply(EncodeAcceptMessage(AcceptMessage{Key: detKey(t0, 99), IDRef: "early", PhoneNumberID: "3001", BusinessID: "1001",
+		PeerRef: "ref", Type: "template", Content: []byte("c"), CreatedAt: t0, TemplateName: "bill", TemplateLanguage: "en"}))
+	a.mustApply(cmd(t, CmdMessageStatuses, MessageStatuses{PhoneNumberID: "3001", Updates: []StatusUpdate{{IDRef: "early", Status: StatusRead, At: t0}}}))
+	a.mustApply(cmd(t, CmdEnableTemplateInsights, EnableTemplateInsights{WABAID: "2001", BusinessID: "1001", At: t0}))
 	send := func(n uint64, name, typ string, at int64) {
 		a.mustApply(EncodeAcceptMessage(AcceptMessage{Key: detKey(at, n), IDRef: MessageIDRef(name + typ + string(rune('a'+n))),
 			PhoneNumberID: "3001", BusinessID: "1001", PeerRef: "ref", Type: typ, Content: []byte("c"), CreatedAt: at,

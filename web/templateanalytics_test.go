@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// TestTemplateAnalytics: after the WABA confirms template analytics,
+// TestTemplateAnalytics: after the WABA confirms template analytics (what
+// was sent before is not counted),
 // GET /{waba-id}/template_analytics (and the template_analytics field, in
 // Graph's modifier form and in Meta's nested "?" form) answers daily sent,
 // delivered and read counts of a template from the replicated counters in
@@ -20,8 +21,7 @@ func TestTemplateAnalytics(t *testing.T) {
 	a := statsTenant(t, h, "+15550147000")
 	b := statsTenant(t, h, "+15550148000")
 	tok, waba := a["access_token"], a["waba_id"]
-	at := h.deliverPromos(t, a) // promo: 2 sent, 2 delivered, 1 read
-	day := time.UnixMilli(at).UTC()
+	day := time.Now().UTC()
 	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC).Unix()
 	tplID := func(w string) string {
 		ts, err := h.c.FSM().Templates(w)
@@ -52,9 +52,13 @@ func TestTemplateAnalytics(t *testing.T) {
 	if code, out := h.do("POST", "/v21.0/"+waba+"?is_enabled_for_insights=true", b["access_token"], ""); code == 200 {
 		t.Fatalf("another business confirmed the WABA: %d %s", code, out)
 	}
+	h.deliverPromos(t, a) // before the confirmation: not counted
 	if code, out := h.do("POST", "/v21.0/"+waba+"?is_enabled_for_insights=true", tok, ""); code != 200 || string(out) != `{"id":"`+waba+`"}` {
 		t.Fatalf("enable: %d %s", code, out)
 	}
+	at := h.deliverPromos(t, a) // counted: promo 2 sent, 2 delivered, 1 read
+	day = time.UnixMilli(at).UTC()
+	start = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC).Unix()
 
 	type point struct {
 		TemplateID            string `json:"template_id"`
