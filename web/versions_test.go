@@ -69,7 +69,7 @@ func versionCases() map[string][]versionCase {
 			return jsonReq(waba(w)+"/subscribed_apps", "")
 		}}},
 		"GET " + node + "/phone_numbers":               {{prep: at("/WABA/phone_numbers?limit=1&fields=id,status", "")}},
-		"GET " + node + "/template_analytics": {{prep: func(w *permWorld) request { return jsonReq(w.templateAnalyticsPath(), "") }}},
+		"GET " + node + "/template_analytics":          {{prep: func(w *permWorld) request { return jsonReq(w.templateAnalyticsPath(), "") }}},
 		"POST " + node + "/register":                   {{prep: at("/PN/register", `{"messaging_product":"whatsapp","pin":"123456"}`)}},
 		"POST " + node + "/deregister":                 {{prep: at("/PN/deregister", `{"messaging_product":"whatsapp"}`)}},
 		"GET " + node + "/whatsapp_business_profile":   {{prep: at("/PN/whatsapp_business_profile", "")}},
