@@ -148,19 +148,12 @@ func (b *applyBatch) dayOf(at int64) string {
 // command may change what they hold).
 func (b *applyBatch) flush() {
 	if len(b.stats) > 0 {
-		keys := make([]string, 0, len(b.stats))
-		for k := range b.stats {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		sb := b.tx.Bucket(bucketStats)
-		for _, k := range keys {
-			mustPut(b.tx, bucketStats, []byte(k), be64(counter(sb, []byte(k))+b.stats[k]))
-		}
+		addCounters(b.tx, bucketStats, b.stats)
 		b.stats = nil
 	}
 	if len(b.tstats) > 0 {
-		b.flushTemplateStats()
+		addCounters(b.tx, bucketTemplateStats, b.tstats)
+		b.tstats = nil
 	}
 	if len(b.sets) > 0 {
 		ids := make([]setID, 0, len(b.sets))
@@ -182,6 +175,20 @@ func (b *applyBatch) flush() {
 		b.flushRates()
 	}
 	b.phones, b.cats = nil, nil
+}
+
+// addCounters adds each increment of incs to its BE64 counter in bucket,
+// in key order.
+func addCounters(tx *bolt.Tx, bucket []byte, incs map[string]int64) {
+	keys := make([]string, 0, len(incs))
+	for k := range incs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	bk := tx.Bucket(bucket)
+	for _, k := range keys {
+		mustPut(tx, bucket, []byte(k), be64(counter(bk, []byte(k))+incs[k]))
+	}
 }
 
 func compareStrings(a, b string) int {

@@ -2,7 +2,6 @@ package raftfsm
 
 import (
 	"bytes"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -76,20 +75,6 @@ func (b *applyBatch) bumpTemplateStats(pk []byte, old, new string, at int64) {
 	}
 }
 
-// flushTemplateStats writes the batch's template counters in key order.
-func (b *applyBatch) flushTemplateStats() {
-	keys := make([]string, 0, len(b.tstats))
-	for k := range b.tstats {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	sb := b.tx.Bucket(bucketTemplateStats)
-	for _, k := range keys {
-		mustPut(b.tx, bucketTemplateStats, []byte(k), be64(counter(sb, []byte(k))+b.tstats[k]))
-	}
-	b.tstats = nil
-}
-
 // EnableTemplateInsights is the payload of CmdEnableTemplateInsights: the
 // WABA confirms template analytics (Meta: is_enabled_for_insights, which
 // cannot be turned off again). Confirming twice keeps the first time.
@@ -102,14 +87,8 @@ type EnableTemplateInsights struct {
 func (f *FSM) applyEnableTemplateInsights(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c EnableTemplateInsights
 	decode(payload, &c)
-	v := tx.Bucket(bucketWABAs).Get([]byte(c.WABAID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "waba")
-	}
-	var w WABA
-	decode(v, &w)
-	if w.BusinessID != c.BusinessID {
-		return nil, domainErr(ErrNotFound, "waba")
+	if _, err := ownedRecord(tx, bucketWABAs, c.WABAID, c.BusinessID, "waba", func(w *WABA) string { return w.BusinessID }); err != nil {
+		return nil, err
 	}
 	if c.At <= 0 {
 		return nil, domainErr(ErrInvalid, "time")

@@ -223,18 +223,7 @@ func (g *graphAPI) templateAnalytics(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q, err := parseTemplateAnalytics(func(k string) (string, bool) {
-		v := c.Context().QueryArgs().Peek(k)
-		return string(v), v != nil
-	}, g.d.Now())
-	if err != nil {
-		return err
-	}
-	v, err := g.templateAnalyticsView(w, q)
-	if err != nil {
-		return err
-	}
-	return c.JSON(v)
+	return g.answerTemplateAnalytics(c, w, queryParam(c), false)
 }
 
 // nestedTemplateAnalytics answers Meta's documented form
@@ -246,13 +235,28 @@ func (g *graphAPI) nestedTemplateAnalytics(c *fiber.Ctx, w raftfsm.WABA, fields 
 	if err != nil {
 		return graph.ErrInvalidParameter.With("fields: malformed template_analytics parameters")
 	}
-	q, err := parseTemplateAnalytics(func(k string) (string, bool) {
+	query := queryParam(c)
+	return g.answerTemplateAnalytics(c, w, func(k string) (string, bool) {
 		if v, ok := inner[k]; ok && len(v) > 0 {
 			return v[0], true
 		}
+		return query(k)
+	}, true)
+}
+
+// queryParam reads one query parameter of the request (ok false when
+// absent); the value is a copy.
+func queryParam(c *fiber.Ctx) func(string) (string, bool) {
+	return func(k string) (string, bool) {
 		v := c.Context().QueryArgs().Peek(k)
 		return string(v), v != nil
-	}, g.d.Now())
+	}
+}
+
+// answerTemplateAnalytics parses the parameters get reads, and answers
+// the view alone (the edge) or as the template_analytics field of w.
+func (g *graphAPI) answerTemplateAnalytics(c *fiber.Ctx, w raftfsm.WABA, get func(string) (string, bool), asField bool) error {
+	q, err := parseTemplateAnalytics(get, g.d.Now())
 	if err != nil {
 		return err
 	}
@@ -260,7 +264,10 @@ func (g *graphAPI) nestedTemplateAnalytics(c *fiber.Ctx, w raftfsm.WABA, fields 
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"id": w.ID, "template_analytics": v})
+	if asField {
+		return c.JSON(fiber.Map{"id": w.ID, "template_analytics": v})
+	}
+	return c.JSON(v)
 }
 
 // templateAnalyticsField answers the template_analytics field of
