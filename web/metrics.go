@@ -26,11 +26,34 @@ func withMetrics(m Metrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
-		// Fiber's strings point into buffers reused by the next request;
-		// the registry keeps label values, so they are copied.
-		m.ObserveHTTP(strings.Clone(c.Method()), strings.Clone(routeOf(c)), c.Response().StatusCode(), time.Since(start))
+		// Fiber's strings may point into buffers reused by the next
+		// request (the method always, the route when Fiber has none and
+		// makes one of the path); the registry keeps label values, so the
+		// method becomes a constant and the route is copied.
+		m.ObserveHTTP(methodLabel(c.Method()), strings.Clone(routeOf(c)), c.Response().StatusCode(), time.Since(start))
 		return err
 	}
+}
+
+// methodLabel returns a string that outlives the request for method.
+func methodLabel(m string) string {
+	switch m {
+	case fiber.MethodGet:
+		return fiber.MethodGet
+	case fiber.MethodPost:
+		return fiber.MethodPost
+	case fiber.MethodDelete:
+		return fiber.MethodDelete
+	case fiber.MethodPut:
+		return fiber.MethodPut
+	case fiber.MethodHead:
+		return fiber.MethodHead
+	case fiber.MethodPatch:
+		return fiber.MethodPatch
+	case fiber.MethodOptions:
+		return fiber.MethodOptions
+	}
+	return strings.Clone(m)
 }
 
 // registerMetrics serves GET /metrics to admin and operator tokens: the
