@@ -18,16 +18,18 @@ import (
 // The readers as they were before the read model: one bbolt transaction
 // and a decode each. The model must answer exactly what they answer.
 
-func lookupTokenDisk(f *FSM, hash [32]byte) (Token, error) {
-	var t Token
+// recordDisk decodes the record under key in bucket (ErrNotFound when
+// absent).
+func recordDisk[T any](f *FSM, bucket, key []byte) (T, error) {
+	var r T
 	err := f.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTokens).Get(hash[:])
+		v := tx.Bucket(bucket).Get(key)
 		if v == nil {
 			return ErrNotFound
 		}
-		return unmarshal(v, &t)
+		return unmarshal(v, &r)
 	})
-	return t, err
+	return r, err
 }
 
 func tenantDisk(f *FSM, id string) (Tenant, error) {
@@ -54,30 +56,6 @@ func tenantDisk(f *FSM, id string) (Tenant, error) {
 		var err error
 		t, err = tenantFrom(tx, p, appOf)
 		return err
-	})
-	return t, err
-}
-
-func phoneDisk(f *FSM, id string) (Phone, error) {
-	var p Phone
-	err := f.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketPhones).Get([]byte(id))
-		if v == nil {
-			return ErrNotFound
-		}
-		return unmarshal(v, &p)
-	})
-	return p, err
-}
-
-func templateDisk(f *FSM, waba, name, lang string) (Template, error) {
-	var t Template
-	err := f.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTemplates).Get(templateKey(waba, name, lang))
-		if v == nil {
-			return ErrNotFound
-		}
-		return unmarshal(v, &t)
 	})
 	return t, err
 }
@@ -136,7 +114,7 @@ func checkReadModel(t testing.TB, f *FSM, when string) {
 	}
 	for _, h := range append(tokens, sha256.Sum256([]byte("absent"))) {
 		got, gerr := f.LookupToken(h)
-		want, werr := lookupTokenDisk(f, h)
+		want, werr := recordDisk[Token](f, bucketTokens, h[:])
 		same2("token", got, want, gerr, werr)
 	}
 	for _, id := range append(phones, "999999") {
@@ -144,13 +122,13 @@ func checkReadModel(t testing.TB, f *FSM, when string) {
 		want, werr := tenantDisk(f, id)
 		same2("tenant "+id, got, want, gerr, werr)
 		gp, gerr := f.Phone(id)
-		wp, werr := phoneDisk(f, id)
+		wp, werr := recordDisk[Phone](f, bucketPhones, []byte(id))
 		same2("phone "+id, gp, wp, gerr, werr)
 	}
 	for _, k := range append(templates, "2001\x00absent\x00en") {
 		p := strings.Split(k, "\x00")
 		got, gerr := f.TemplateByName(p[0], p[1], p[2])
-		want, werr := templateDisk(f, p[0], p[1], p[2])
+		want, werr := recordDisk[Template](f, bucketTemplates, templateKey(p[0], p[1], p[2]))
 		same2("template "+k, got, want, gerr, werr)
 	}
 }

@@ -35,23 +35,14 @@ func withMetrics(m Metrics) fiber.Handler {
 	}
 }
 
-// methodLabel returns a string that outlives the request for method.
+// methodLabel returns a string that outlives the request for method: the
+// standard methods' constants, a copy of anything else.
 func methodLabel(m string) string {
-	switch m {
-	case fiber.MethodGet:
-		return fiber.MethodGet
-	case fiber.MethodPost:
-		return fiber.MethodPost
-	case fiber.MethodDelete:
-		return fiber.MethodDelete
-	case fiber.MethodPut:
-		return fiber.MethodPut
-	case fiber.MethodHead:
-		return fiber.MethodHead
-	case fiber.MethodPatch:
-		return fiber.MethodPatch
-	case fiber.MethodOptions:
-		return fiber.MethodOptions
+	for _, k := range [...]string{fiber.MethodGet, fiber.MethodPost, fiber.MethodDelete, fiber.MethodPut,
+		fiber.MethodHead, fiber.MethodPatch, fiber.MethodOptions} {
+		if m == k {
+			return k
+		}
 	}
 	return strings.Clone(m)
 }
