@@ -51,7 +51,26 @@ type Metrics struct {
 	expiryRuns      prometheus.Counter
 	expiryCommands  *prometheus.CounterVec
 	expiryDeleted   prometheus.Counter
+
+	// series caches the HTTP instruments by label values, so a request
+	// costs a map lookup instead of the route regexp and two label hashes.
+	seriesMu sync.RWMutex
+	series   map[httpSeries]httpInstruments
 }
+
+type httpSeries struct {
+	method, route string
+	status        int
+}
+
+type httpInstruments struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// maxHTTPSeries bounds the cache (routes and statuses are few; anything
+// beyond is looked up every time).
+const maxHTTPSeries = 4096
 
 // New builds the registry. node may be nil (no Raft or state machine
 // metrics, for tests of the HTTP side). cacheFor bounds how often the state
@@ -124,9 +143,25 @@ var routeParam = regexp.MustCompile(`<[^>]*>`)
 // template (e.g. "/:node<regex(…)>/messages"); its parameter constraints
 // are dropped from the label ("/:node/messages").
 func (m *Metrics) ObserveHTTP(method, route string, status int, d time.Duration) {
-	route = routeParam.ReplaceAllString(route, "")
-	m.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.httpLatency.WithLabelValues(method, route).Observe(d.Seconds())
+	key := httpSeries{method: method, route: route, status: status}
+	m.seriesMu.RLock()
+	in, ok := m.series[key]
+	m.seriesMu.RUnlock()
+	if !ok {
+		label := routeParam.ReplaceAllString(route, "")
+		in = httpInstruments{requests: m.httpRequests.WithLabelValues(method, label, strconv.Itoa(status)),
+			latency: m.httpLatency.WithLabelValues(method, label)}
+		m.seriesMu.Lock()
+		if m.series == nil {
+			m.series = map[httpSeries]httpInstruments{}
+		}
+		if len(m.series) < maxHTTPSeries {
+			m.series[key] = in
+		}
+		m.seriesMu.Unlock()
+	}
+	in.requests.Inc()
+	in.latency.Observe(d.Seconds())
 }
 
 // Proposer is what the webhook dispatcher and the expiry worker propose

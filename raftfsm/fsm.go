@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -56,6 +57,10 @@ type FSM struct {
 	// pairs is the in-memory half of the pair rate buckets, rebuilt by
 	// openDB (ratelimit.go).
 	pairs pairIndex
+
+	// reads is the read model of the hot small records (readmodel.go),
+	// built by openDB and refreshed after every commit; nil when closed.
+	reads atomic.Pointer[readModel]
 
 	// expireMedia is CmdExpire's call site for stored media (see
 	// retention.go).
@@ -168,6 +173,7 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 // Callers hold mu for writing, or own f exclusively.
 func (f *FSM) openDB() error {
 	if err := recoverCheckpoint(f.path, f.logger); err != nil {
+		f.reads.Store(nil)
 		return fmt.Errorf("recover %s: %w", f.path, err)
 	}
 	bo := &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true}
@@ -176,6 +182,7 @@ func (f *FSM) openDB() error {
 	}
 	db, err := bolt.Open(f.path, 0o600, bo)
 	if err != nil {
+		f.reads.Store(nil)
 		return fmt.Errorf("open %s: %w", f.path, err)
 	}
 	var idx, term uint64
@@ -199,12 +206,21 @@ func (f *FSM) openDB() error {
 	})
 	if err != nil {
 		_ = db.Close()
+		f.reads.Store(nil)
 		return fmt.Errorf("initialise %s: %w", f.path, err)
 	}
+	reads, err := buildReadModel(db)
+	if err != nil {
+		_ = db.Close()
+		f.reads.Store(nil)
+		return fmt.Errorf("read model %s: %w", f.path, err)
+	}
 	f.db, f.sets, f.pairs = db, sets, pairs
+	f.reads.Store(reads)
 	f.setApplied(idx, term)
 	if err := f.startCheckpoints(); err != nil {
 		f.db = nil
+		f.reads.Store(nil)
 		return errors.Join(fmt.Errorf("checkpoint %s: %w", f.path, err), db.Close())
 	}
 	return nil
@@ -222,6 +238,7 @@ func (f *FSM) Close() error {
 		f.appliedCh = make(chan struct{})
 	}
 	f.appliedMu.Unlock()
+	f.reads.Store(nil)
 	if f.db == nil {
 		return nil
 	}
@@ -339,6 +356,11 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		panic(fmt.Sprintf("raftfsm: bbolt write failed: %v", err))
 	}
 	if lastIdx != 0 {
+		// The read model follows the commit before the index is
+		// published: whoever waits for lastIdx reads it there too.
+		if err := f.reads.Load().refresh(f.db); err != nil {
+			panic(fmt.Sprintf("raftfsm: read model: %v", err))
+		}
 		f.setApplied(lastIdx, lastTerm)
 		f.afterCommit(n)
 	}

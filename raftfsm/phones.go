@@ -158,15 +158,17 @@ func (f *FSM) applyUpdateProfile(tx *bolt.Tx, payload []byte) ([]byte, error) {
 
 // Phone returns a phone-number record.
 func (f *FSM) Phone(id string) (Phone, error) {
-	var p Phone
-	err := f.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketPhones).Get([]byte(id))
-		if v == nil {
-			return ErrNotFound
-		}
-		return unmarshal(v, &p)
-	})
-	return p, err
+	m := f.model()
+	if m == nil {
+		return Phone{}, ErrClosed
+	}
+	m.mu.RLock()
+	rec, ok := m.phones.entries[id]
+	m.mu.RUnlock()
+	if !ok {
+		return Phone{}, ErrNotFound
+	}
+	return clonePhone(rec.val), rec.err
 }
 
 // PhonesOfWABA returns the phone numbers of a WABA.

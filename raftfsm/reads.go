@@ -8,40 +8,29 @@ import (
 
 // Typed readers. Each runs in one read-only transaction and returns
 // copies: bbolt memory is valid only inside the transaction, and the
-// msgpack decoder copies strings and byte slices out of it.
+// msgpack decoder copies strings and byte slices out of it. The hot ones
+// (LookupToken, Tenant, Phone, TemplateByName) read the read model
+// instead (readmodel.go): the same values, from memory.
 
 // LookupToken finds a token by the sha256 of its value. The stored hash is
 // confirmed with a constant-time compare. ErrNotFound when absent.
 func (f *FSM) LookupToken(hash [32]byte) (Token, error) {
-	var t Token
-	err := f.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTokens).Get(hash[:])
-		if v == nil {
-			return ErrNotFound
-		}
-		if err := unmarshal(v, &t); err != nil {
-			return err
-		}
-		if subtle.ConstantTimeCompare(t.Hash[:], hash[:]) != 1 {
-			t = Token{}
-			return ErrNotFound
-		}
-		return nil
-	})
-	return t, err
-}
-
-// appOfBusiness returns the id of the first app (in id order) of a
-// business, "" when it has none.
-func appOfBusiness(tx *bolt.Tx, businessID string) string {
-	c := tx.Bucket(bucketApps).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		var a App
-		if unmarshal(v, &a) == nil && a.BusinessID == businessID {
-			return a.ID
-		}
+	m := f.model()
+	if m == nil {
+		return Token{}, ErrClosed
 	}
-	return ""
+	m.mu.RLock()
+	rec, ok := m.tokens.entries[string(hash[:])]
+	m.mu.RUnlock()
+	switch {
+	case !ok:
+		return Token{}, ErrNotFound
+	case rec.err != nil:
+		return Token{}, rec.err
+	case subtle.ConstantTimeCompare(rec.val.Hash[:], hash[:]) != 1:
+		return Token{}, ErrNotFound
+	}
+	return rec.val, nil
 }
 
 // tenantFrom assembles a Tenant around a phone record; appOf finds the
@@ -69,21 +58,17 @@ func tenantFrom(tx *bolt.Tx, p Phone, appOf func(businessID string) string) (Ten
 
 // Tenant returns the tenant of a phone-number id (ErrNotFound when absent).
 func (f *FSM) Tenant(phoneNumberID string) (Tenant, error) {
-	var t Tenant
-	err := f.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketPhones).Get([]byte(phoneNumberID))
-		if v == nil {
-			return ErrNotFound
-		}
-		var p Phone
-		if err := unmarshal(v, &p); err != nil {
-			return err
-		}
-		var err error
-		t, err = tenantFrom(tx, p, func(b string) string { return appOfBusiness(tx, b) })
-		return err
-	})
-	return t, err
+	m := f.model()
+	if m == nil {
+		return Tenant{}, ErrClosed
+	}
+	m.mu.RLock()
+	rec, ok := m.tenants[phoneNumberID]
+	m.mu.RUnlock()
+	if !ok {
+		return Tenant{}, ErrNotFound
+	}
+	return rec.t, rec.err
 }
 
 // ListTenants returns every tenant ordered by phone-number id.

@@ -240,15 +240,17 @@ func (f *FSM) TemplateByID(id string) (Template, error) {
 
 // TemplateByName returns the template of a WABA by name and language.
 func (f *FSM) TemplateByName(wabaID, name, lang string) (Template, error) {
-	var t Template
-	err := f.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTemplates).Get(templateKey(wabaID, name, lang))
-		if v == nil {
-			return ErrNotFound
-		}
-		return unmarshal(v, &t)
-	})
-	return t, err
+	m := f.model()
+	if m == nil {
+		return Template{}, ErrClosed
+	}
+	m.mu.RLock()
+	rec, ok := m.templates.entries[wabaID+"\x00"+name+"\x00"+lang] // templateKey
+	m.mu.RUnlock()
+	if !ok {
+		return Template{}, ErrNotFound
+	}
+	return cloneTemplate(rec.val), rec.err
 }
 
 // Templates returns a WABA's templates in name/language order.

@@ -262,5 +262,24 @@ var mediaUploadPath = regexp.MustCompile(`(?i)^/[0-9]{1,32}/media/?$|^/upload:[A
 
 // isMediaUpload selects the media upload, which streams its own body.
 func isMediaUpload(c *fiber.Ctx) bool {
-	return c.Method() == fiber.MethodPost && mediaUploadPath.MatchString(c.Path())
+	return c.Method() == fiber.MethodPost && mayBeUpload(c.Path()) && mediaUploadPath.MatchString(c.Path())
+}
+
+// mayBeUpload is false for a path mediaUploadPath cannot match (one
+// ending neither in /media nor /media/, in any case, and holding no ':'):
+// every other request is spared the regular expression.
+func mayBeUpload[T string | []byte](p T) bool {
+	n := len(p)
+	if n > 0 && p[n-1] == '/' {
+		n--
+	}
+	if n >= 6 && strings.EqualFold(string(p[n-6:n]), "/media") {
+		return true
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] == ':' {
+			return true
+		}
+	}
+	return false
 }

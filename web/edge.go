@@ -55,13 +55,13 @@ func isUploadURI(uri []byte) bool {
 	if i := bytes.IndexByte(uri, '?'); i >= 0 {
 		uri = uri[:i]
 	}
-	if loc := versionPrefix.FindIndex(uri); loc != nil {
-		uri = uri[loc[1]-1:]
-		if len(uri) == 0 || uri[0] != '/' {
+	if n := versionPrefix(uri); n > 0 {
+		uri = uri[n:]
+		if len(uri) == 0 {
 			return false
 		}
 	}
-	return mediaUploadPath.Match(uri)
+	return mayBeUpload(uri) && mediaUploadPath.Match(uri)
 }
 
 // publicBase normalises Deps.PublicURL: no trailing slash, a default when

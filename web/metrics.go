@@ -26,11 +26,25 @@ func withMetrics(m Metrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
-		// Fiber's strings point into buffers reused by the next request;
-		// the registry keeps label values, so they are copied.
-		m.ObserveHTTP(strings.Clone(c.Method()), strings.Clone(routeOf(c)), c.Response().StatusCode(), time.Since(start))
+		// Fiber's strings may point into buffers reused by the next
+		// request (the method always, the route when Fiber has none and
+		// makes one of the path); the registry keeps label values, so the
+		// method becomes a constant and the route is copied.
+		m.ObserveHTTP(methodLabel(c.Method()), strings.Clone(routeOf(c)), c.Response().StatusCode(), time.Since(start))
 		return err
 	}
+}
+
+// methodLabel returns a string that outlives the request for method: the
+// standard methods' constants, a copy of anything else.
+func methodLabel(m string) string {
+	for _, k := range [...]string{fiber.MethodGet, fiber.MethodPost, fiber.MethodDelete, fiber.MethodPut,
+		fiber.MethodHead, fiber.MethodPatch, fiber.MethodOptions} {
+		if m == k {
+			return k
+		}
+	}
+	return strings.Clone(m)
 }
 
 // registerMetrics serves GET /metrics to admin and operator tokens: the

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -98,17 +97,43 @@ func levelFor(status int) slog.Level {
 	return slog.LevelDebug
 }
 
-var versionPrefix = regexp.MustCompile(`^/v[0-9]{1,3}\.[0-9]{1,3}(/|$)`)
+// versionPrefix returns the length of a leading "/vNN.N" (1 to 3 digits
+// each side) followed by "/" or the end of p, 0 when p has none: what
+// ^/v[0-9]{1,3}\.[0-9]{1,3}(/|$) matches, without the "/", by hand (it
+// runs on every request).
+func versionPrefix[T string | []byte](p T) int {
+	if len(p) < 5 || p[0] != '/' || p[1] != 'v' {
+		return 0
+	}
+	digits := func(i int) int { // end of 1 to 3 digits from i, or -1
+		j := i
+		for j < len(p) && j-i < 3 && p[j] >= '0' && p[j] <= '9' {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+	i := digits(2)
+	if i < 0 || i >= len(p) || p[i] != '.' {
+		return 0
+	}
+	if i = digits(i + 1); i < 0 || (i < len(p) && p[i] != '/') {
+		return 0
+	}
+	return i
+}
 
 // withVersionStripped serves /vNN.N/… exactly like the unversioned path, as
 // Graph does for any version.
 func withVersionStripped() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		p := c.Path()
-		if loc := versionPrefix.FindStringIndex(p); loc != nil {
-			rest := p[loc[1]:]
-			if !strings.HasPrefix(rest, "/") {
-				rest = "/" + rest
+		if n := versionPrefix(p); n > 0 {
+			rest := p[n:]
+			if rest == "" {
+				rest = "/"
 			}
 			c.Path(rest)
 		}
