@@ -44,12 +44,55 @@ type applyBatch struct {
 	rates       map[string]*rateSlot // rate buckets (ratelimit.go)
 	rateFront   []byte               // first key of rate_pairs, when rateFrontOK
 	rateFrontOK bool
+
+	tops keyTops // upper bounds of stored message keys (acceptKeyTaken)
 }
 
 type setID struct{ set, phone string }
 
-func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex) *applyBatch {
-	return &applyBatch{tx: tx, index: index, pairs: pairs}
+// newApplyBatch starts a batch on tx. The decoded phone and template
+// records of an earlier batch are reused when they were read from the
+// same database: the hot handlers never write those buckets and every
+// other command drops them first (before), so they equal what tx holds.
+func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRecords) *applyBatch {
+	b := &applyBatch{tx: tx, index: index, pairs: pairs}
+	if kept.db == tx.DB() {
+		b.phones, b.cats = kept.phones, kept.cats
+	}
+	return b
+}
+
+// hotRecords are a batch's decoded phone and template records, kept by
+// the FSM for the next batch (newApplyBatch).
+type hotRecords struct {
+	db     *bolt.DB
+	phones map[string]*Phone
+	cats   map[string]string
+}
+
+// maxKeptRecords bounds what a batch hands to the next one.
+const maxKeptRecords = 4096
+
+// keep returns the batch's decoded records for the next batch, once its
+// transaction committed.
+func (b *applyBatch) keep() hotRecords {
+	if len(b.phones)+len(b.cats) > maxKeptRecords {
+		return hotRecords{}
+	}
+	return hotRecords{db: b.tx.DB(), phones: b.phones, cats: b.cats}
+}
+
+// before is called before each command of type t: any command that is
+// not hot sees the database as without aggregation (the batch is flushed
+// and its caches dropped), and any but an accept drops the key bounds.
+func (b *applyBatch) before(t CommandType) {
+	if !isHot(t) {
+		b.flush()
+		b.phones, b.cats = nil, nil
+	}
+	if t != CmdAcceptMessageV2 && t != CmdAcceptMessage {
+		b.tops = keyTops{}
+	}
 }
 
 // isHot lists the handlers that go through applyBatch for statistics and
@@ -125,8 +168,8 @@ func (b *applyBatch) dayOf(at int64) string {
 	return b.day
 }
 
-// flush writes everything pending and forgets the caches (the next
-// command may change what they hold).
+// flush writes everything pending. The decoded records stay: flushing
+// writes no phone or template (before drops them for other commands).
 func (b *applyBatch) flush() {
 	if len(b.stats) > 0 {
 		keys := make([]string, 0, len(b.stats))
@@ -159,7 +202,6 @@ func (b *applyBatch) flush() {
 	if len(b.rates) > 0 || b.rateFrontOK {
 		b.flushRates()
 	}
-	b.phones, b.cats = nil, nil
 }
 
 func compareStrings(a, b string) int {
@@ -199,7 +241,10 @@ func (b *applyBatch) tierRefused(set, phoneID, ref string, cutoff, limit int64) 
 	if g := b.sets[setID{set, phoneID}]; g != nil {
 		// The live count is at most what is stored plus what this batch
 		// added: below the limit, no refusal is possible.
-		if counter(b.tx.Bucket(bucketDistinct), distinctCountKey(set, phoneID))+int64(len(g.over)) < limit {
+		if !g.storedOK { // the stored count changes only when the group is flushed
+			g.stored, g.storedOK = counter(b.tx.Bucket(bucketDistinct), distinctCountKey(set, phoneID)), true
+		}
+		if g.stored+int64(len(g.over)) < limit {
 			return false
 		}
 		g.flush(b.tx, b.index)
@@ -232,6 +277,8 @@ type distinctGroup struct {
 	index      distinctIndex    // what is on disk (distinct_index.go)
 	onDisk     map[string]int64 // index's map of this set, looked up once
 	added      bool             // some touch added an entry: the count is written
+	stored     int64            // the set's stored count, when storedOK (tierRefused)
+	storedOK   bool
 }
 
 // diskTime is ref's entry as of the batch start (cached: flush changes
