@@ -39,7 +39,7 @@ func TestAcceptKeyTakenWithinAndAcrossBatches(t *testing.T) {
 		{accept("3002", key(5)), true}, // in the envelope queue
 		{cmd(t, CmdRecordInbound, RecordInbound{Key: key(9), IDRef: MessageIDRef("in9"), PhoneNumberID: "3002",
 			PeerRef: "peer-in", Type: "text", ReceivedAt: 2000}), false},
-		{accept("3002", key(9)), true}, // stored by another command in this batch
+		{accept("3002", key(9)), true},  // stored by another command in this batch
 		{accept("3001", key(9)), false}, // 3002's inbound message: another range, and in no queue
 		{accept("3001", key(10)), false},
 	}
