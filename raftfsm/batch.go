@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"bytes"
 	"cmp"
 	"container/heap"
 	"slices"
@@ -32,10 +33,10 @@ type applyBatch struct {
 	tx     *bolt.Tx
 	index  distinctIndex // the FSM's, updated by flush
 	pairs  pairIndex     // the FSM's, updated as pair buckets are added, moved, dropped
-	stats  map[string]int64
+	stats  map[statID]int64
 	sets   map[setID]*distinctGroup
 	phones map[string]*Phone
-	cats   map[string]string // templates key → pricing category
+	cats   map[templateID]string // pricing category
 
 	day     string // Day of [dayFrom, dayFrom+dayMillis), when dayOK
 	dayFrom int64
@@ -49,6 +50,13 @@ type applyBatch struct {
 }
 
 type setID struct{ set, phone string }
+
+// statID names a statistics counter (statKey's parts): a map key that
+// costs no allocation per message.
+type statID struct{ phone, day, dir, typ, status, category string }
+
+// templateID names a template (templateKey's parts).
+type templateID struct{ waba, name, lang string }
 
 // newApplyBatch starts a batch on tx. The decoded phone and template
 // records of an earlier batch are reused when they were read from the
@@ -67,7 +75,7 @@ func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRe
 type hotRecords struct {
 	db     *bolt.DB
 	phones map[string]*Phone
-	cats   map[string]string
+	cats   map[templateID]string
 }
 
 // maxKeptRecords bounds what a batch hands to the next one.
@@ -127,20 +135,22 @@ func (b *applyBatch) phone(id string) *Phone {
 // category returns the pricing category of a template message (service
 // when the template is unknown), cached for the batch.
 func (b *applyBatch) category(waba, name, lang string) string {
-	k := string(templateKey(waba, name, lang))
-	if c, ok := b.cats[k]; ok {
+	id := templateID{waba, name, lang}
+	if c, ok := b.cats[id]; ok {
 		return c
 	}
 	c := CategoryService
-	if tv := b.tx.Bucket(bucketTemplates).Get([]byte(k)); tv != nil {
+	if tv := b.tx.Bucket(bucketTemplates).Get(templateKey(waba, name, lang)); tv != nil {
 		var t Template
 		decode(tv, &t)
 		c = PricingCategory(t.Category)
 	}
 	if b.cats == nil {
-		b.cats = map[string]string{}
+		b.cats = map[templateID]string{}
 	}
-	b.cats[k] = c
+	// The strings may share a decoded command's memory (DecodeAcceptMessage):
+	// the cache outlives the batch, so it keeps copies.
+	b.cats[templateID{strings.Clone(waba), strings.Clone(name), strings.Clone(lang)}] = c
 	return c
 }
 
@@ -150,9 +160,9 @@ func (b *applyBatch) bumpStat(phoneID string, at int64, dir, typ, status, catego
 		category = CategoryService
 	}
 	if b.stats == nil {
-		b.stats = map[string]int64{}
+		b.stats = map[statID]int64{}
 	}
-	b.stats[string(statKey(phoneID, b.dayOf(at), dir, typ, status, category))]++
+	b.stats[statID{phoneID, b.dayOf(at), dir, typ, status, category}]++
 }
 
 // dayOf is Day(at), formatted once per day a batch meets (a UTC day is
@@ -172,14 +182,19 @@ func (b *applyBatch) dayOf(at int64) string {
 // writes no phone or template (before drops them for other commands).
 func (b *applyBatch) flush() {
 	if len(b.stats) > 0 {
-		keys := make([]string, 0, len(b.stats))
-		for k := range b.stats {
-			keys = append(keys, k)
+		keys := make([][]byte, 0, len(b.stats))
+		adds := make(map[string]int64, len(b.stats))
+		for id, n := range b.stats {
+			k := statKey(id.phone, id.day, id.dir, id.typ, id.status, id.category)
+			if _, dup := adds[string(k)]; !dup { // parts holding 0 bytes can join alike
+				keys = append(keys, k)
+			}
+			adds[string(k)] += n
 		}
-		slices.Sort(keys)
+		slices.SortFunc(keys, bytes.Compare)
 		sb := b.tx.Bucket(bucketStats)
 		for _, k := range keys {
-			mustPut(b.tx, bucketStats, []byte(k), be64(counter(sb, []byte(k))+b.stats[k]))
+			mustPut(b.tx, bucketStats, k, be64(counter(sb, k)+adds[string(k)]))
 		}
 		b.stats = nil
 	}

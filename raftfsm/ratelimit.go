@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -64,7 +65,12 @@ func decodeRate(v []byte) (rateState, bool) {
 	return rateState{int64(beUint64(v)), int64(beUint64(v[8:]))}, true
 }
 
-func (s rateState) encode() []byte { return append(be64(s.tokens), be64(s.last)...) }
+func (s rateState) encode() []byte {
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v, uint64(s.tokens))
+	binary.BigEndian.PutUint64(v[8:], uint64(s.last))
+	return v
+}
 
 // take refills s to now at perMinute messages a minute, capped at burst
 // messages, and spends one message; ok is false (s unchanged in meaning)
