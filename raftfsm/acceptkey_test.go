@@ -3,6 +3,8 @@ package raftfsm
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -78,5 +80,75 @@ func TestAcceptKeyTakenWithinAndAcrossBatches(t *testing.T) {
 	}
 	if run(true) != run(false) {
 		t.Fatal("one batch and one command per batch left different states")
+	}
+}
+
+// TestHotRecordsFollowChanges checks the decoded phone and template
+// records a batch hands to the next (hotRecords): accepts, then a
+// template re-categorised and the number's limits lowered, each in a
+// batch of its own or beside accepts, then more accepts. Accepts after
+// the change must price with the new category and meet the new limit, as
+// on a replica that reopens its database before every batch (and so
+// decodes everything afresh).
+func TestHotRecordsFollowChanges(t *testing.T) {
+	n := 0
+	accept := func() []byte {
+		n++
+		k := make([]byte, 16)
+		k[0], k[14], k[15] = 0x10, byte(n>>8), byte(n)
+		return EncodeAcceptMessage(AcceptMessage{Key: k, IDRef: MessageIDRef(fmt.Sprint("w", n)), IDSealed: []byte("s"),
+			PhoneNumberID: "3001", BusinessID: "1001", PeerRef: fmt.Sprint("peer", n), PeerSealed: []byte("p"),
+			Type: "template", TemplateName: "hello", TemplateLanguage: "en", Content: []byte("c"), CreatedAt: int64(1700000000000 + n)})
+	}
+	var entries [][][]byte
+	add := func(cmds ...[]byte) { entries = append(entries, cmds) }
+	add(cmd(t, CmdCreateTenant, tenantPayload(1, "+15551234567")))
+	add(cmd(t, CmdSetMessagingTier, SetMessagingTier{PhoneNumberID: "3001", Tier: TierUnlimited}))
+	add(cmd(t, CmdSubmitTemplate, SubmitTemplate{Template: Template{ID: "77", WABAID: "2001", BusinessID: "1001",
+		Name: "hello", Language: "en", Category: "UTILITY", CreatedAt: 1700000000000}}))
+	add(accept(), accept())
+	add(cmd(t, CmdSetTemplateCategory, SetTemplateCategory{ID: "77", Previous: "UTILITY", Category: "MARKETING", At: 1700000000100}))
+	add(accept(), accept())
+	add(accept(), cmd(t, CmdSetTemplateCategory, SetTemplateCategory{ID: "77", Previous: "MARKETING", Category: "UTILITY", At: 1700000000200}), accept())
+	add(accept())
+	// One message a second for the number, burst 1: the second accept in
+	// the same millisecond range is refused.
+	add(cmd(t, CmdSetPhoneLimits, SetPhoneLimits{PhoneNumberID: "3001", ThroughputMPS: 1}))
+	add(accept(), accept())
+	add(accept())
+
+	run := func(reopen bool) (string, []string) {
+		path := filepath.Join(t.TempDir(), "fsm.db")
+		f, err := Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = f.Close() }()
+		var outcomes []string
+		for i, cmds := range entries {
+			if reopen {
+				if err := f.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if f, err = Open(path, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, r := range results(t, f.Apply(entry(uint64(i+1), cmds...))) {
+				outcomes = append(outcomes, fmt.Sprint(r.Err))
+			}
+		}
+		return stateOf(t, f), outcomes
+	}
+	kept, keptOut := run(false)
+	fresh, freshOut := run(true)
+	if fmt.Sprint(keptOut) != fmt.Sprint(freshOut) {
+		t.Fatalf("outcomes with records kept between batches %v, decoded afresh %v", keptOut, freshOut)
+	}
+	if kept != fresh {
+		t.Fatal("records kept between batches left another state than records decoded afresh")
+	}
+	if !strings.Contains(fmt.Sprint(keptOut), ErrThroughput.Error()) {
+		t.Fatalf("the lowered limit refused nothing: %v", keptOut)
 	}
 }
