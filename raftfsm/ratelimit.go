@@ -247,17 +247,18 @@ func (b *applyBatch) rateIndexFront() []byte {
 // is read. A use does not move the key (the bucket's own last is exact),
 // so a bucket moves at most once a day and uses write in place.
 func (b *applyBatch) ratePrune(now int64) {
-	cutoff := be64(now - rateIdleMillis)
+	// Keys hold BE64 times: comparing them as uint64 is comparing the bytes.
+	cutoff := uint64(now - rateIdleMillis)
 	for range 2 {
 		k := b.rateIndexFront()
-		if k == nil || bytes.Compare(k[:8], cutoff) >= 0 {
+		if k == nil || beUint64(k[:8]) >= cutoff {
 			return
 		}
 		pk := string(k[8:])
 		s := b.rate(pk) // before the delete: it may read the bucket
 		mustDelete(b.tx, bucketRatePairs, k)
 		b.rateFrontOK = false
-		if bytes.Compare(be64(s.s.last), cutoff) >= 0 {
+		if uint64(s.s.last) >= cutoff {
 			b.ratePairPut(s, pk, s.s.last)
 			continue
 		}
