@@ -296,10 +296,10 @@ func (f *FSM) applySetTemplateCategory(tx *bolt.Tx, payload []byte) ([]byte, err
 	default:
 		return nil, domainErr(ErrInvalid, "category %q", c.Category)
 	}
-	key, err := changeTemplate(tx, c.ID, "category", func(t Template) string { return t.Category }, c.Previous, c.Category, c.At, c.Event,
+	_, err := changeTemplate(tx, c.ID, "category", func(t Template) string { return t.Category }, c.Previous, c.Category, c.At, c.Event,
 		func(t *Template) { t.Category = c.Category })
-	if err == nil && f.batch != nil && f.batch.cats != nil {
-		delete(f.batch.cats, string(key))
+	if err == nil && f.batch != nil {
+		f.batch.cats = nil // the batch's pricing categories may name this template
 	}
 	return nil, err
 }

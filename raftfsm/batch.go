@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"bytes"
 	"cmp"
 	"container/heap"
 	"slices"
@@ -32,10 +33,10 @@ type applyBatch struct {
 	tx     *bolt.Tx
 	index  distinctIndex // the FSM's, updated by flush
 	pairs  pairIndex     // the FSM's, updated as pair buckets are added, moved, dropped
-	stats  map[string]int64
+	stats  map[statID]int64
 	sets   map[setID]*distinctGroup
 	phones map[string]*Phone
-	cats   map[string]tplInfo // templates key → pricing category and id
+	cats   map[templateID]tplInfo // pricing category and id
 	// tstats are template-analytics increments (templateanalytics.go),
 	// summed per counter like stats.
 	tstats map[string]int64
@@ -47,12 +48,62 @@ type applyBatch struct {
 	rates       map[string]*rateSlot // rate buckets (ratelimit.go)
 	rateFront   []byte               // first key of rate_pairs, when rateFrontOK
 	rateFrontOK bool
+
+	tops keyTops // upper bounds of stored message keys (acceptKeyTaken)
 }
 
 type setID struct{ set, phone string }
 
-func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex) *applyBatch {
-	return &applyBatch{tx: tx, index: index, pairs: pairs}
+// statID names a statistics counter (statKey's parts): a map key that
+// costs no allocation per message.
+type statID struct{ phone, day, dir, typ, status, category string }
+
+// templateID names a template (templateKey's parts).
+type templateID struct{ waba, name, lang string }
+
+// newApplyBatch starts a batch on tx. The decoded phone and template
+// records of an earlier batch are reused when they were read from the
+// same database: the hot handlers never write those buckets and every
+// other command drops them first (before), so they equal what tx holds.
+func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRecords) *applyBatch {
+	b := &applyBatch{tx: tx, index: index, pairs: pairs}
+	if kept.db == tx.DB() {
+		b.phones, b.cats = kept.phones, kept.cats
+	}
+	return b
+}
+
+// hotRecords are a batch's decoded phone and template records, kept by
+// the FSM for the next batch (newApplyBatch).
+type hotRecords struct {
+	db     *bolt.DB
+	phones map[string]*Phone
+	cats   map[templateID]tplInfo
+}
+
+// maxKeptRecords bounds what a batch hands to the next one.
+const maxKeptRecords = 4096
+
+// keep returns the batch's decoded records for the next batch, once its
+// transaction committed.
+func (b *applyBatch) keep() hotRecords {
+	if len(b.phones)+len(b.cats) > maxKeptRecords {
+		return hotRecords{}
+	}
+	return hotRecords{db: b.tx.DB(), phones: b.phones, cats: b.cats}
+}
+
+// before is called before each command of type t: any command that is
+// not hot sees the database as without aggregation (the batch is flushed
+// and its caches dropped), and any but an accept drops the key bounds.
+func (b *applyBatch) before(t CommandType) {
+	if !isHot(t) {
+		b.flush()
+		b.phones, b.cats = nil, nil
+	}
+	if t != CmdAcceptMessageV2 && t != CmdAcceptMessage {
+		b.tops = keyTops{}
+	}
 }
 
 // isHot lists the handlers that go through applyBatch for statistics and
@@ -102,21 +153,23 @@ type tplInfo struct {
 // template returns the pricing category and id of a template message's
 // template, cached for the batch.
 func (b *applyBatch) template(waba, name, lang string) tplInfo {
-	k := string(templateKey(waba, name, lang))
-	if c, ok := b.cats[k]; ok {
+	id := templateID{waba, name, lang}
+	if c, ok := b.cats[id]; ok {
 		return c
 	}
 	c := tplInfo{category: CategoryService}
-	if tv := b.tx.Bucket(bucketTemplates).Get([]byte(k)); tv != nil {
+	if tv := b.tx.Bucket(bucketTemplates).Get(templateKey(waba, name, lang)); tv != nil {
 		var t Template
 		decode(tv, &t)
 		c = tplInfo{category: PricingCategory(t.Category), id: t.ID,
 			counted: b.tx.Bucket(bucketTemplateStats).Get(templateInsightsKey(waba)) != nil}
 	}
 	if b.cats == nil {
-		b.cats = map[string]tplInfo{}
+		b.cats = map[templateID]tplInfo{}
 	}
-	b.cats[k] = c
+	// The strings may share a decoded command's memory (DecodeAcceptMessage):
+	// the cache outlives the batch, so it keeps copies.
+	b.cats[templateID{strings.Clone(waba), strings.Clone(name), strings.Clone(lang)}] = c
 	return c
 }
 
@@ -126,9 +179,9 @@ func (b *applyBatch) bumpStat(phoneID string, at int64, dir, typ, status, catego
 		category = CategoryService
 	}
 	if b.stats == nil {
-		b.stats = map[string]int64{}
+		b.stats = map[statID]int64{}
 	}
-	b.stats[string(statKey(phoneID, b.dayOf(at), dir, typ, status, category))]++
+	b.stats[statID{phoneID, b.dayOf(at), dir, typ, status, category}]++
 }
 
 // dayOf is Day(at), formatted once per day a batch meets (a UTC day is
@@ -144,11 +197,24 @@ func (b *applyBatch) dayOf(at int64) string {
 	return b.day
 }
 
-// flush writes everything pending and forgets the caches (the next
-// command may change what they hold).
+// flush writes everything pending. The decoded records stay: flushing
+// writes no phone or template (before drops them for other commands).
 func (b *applyBatch) flush() {
 	if len(b.stats) > 0 {
-		addCounters(b.tx, bucketStats, b.stats)
+		keys := make([][]byte, 0, len(b.stats))
+		adds := make(map[string]int64, len(b.stats))
+		for id, n := range b.stats {
+			k := statKey(id.phone, id.day, id.dir, id.typ, id.status, id.category)
+			if _, dup := adds[string(k)]; !dup { // parts holding 0 bytes can join alike
+				keys = append(keys, k)
+			}
+			adds[string(k)] += n
+		}
+		slices.SortFunc(keys, bytes.Compare)
+		sb := b.tx.Bucket(bucketStats)
+		for _, k := range keys {
+			mustPut(b.tx, bucketStats, k, be64(counter(sb, k)+adds[string(k)]))
+		}
 		b.stats = nil
 	}
 	if len(b.tstats) > 0 {
@@ -174,7 +240,6 @@ func (b *applyBatch) flush() {
 	if len(b.rates) > 0 || b.rateFrontOK {
 		b.flushRates()
 	}
-	b.phones, b.cats = nil, nil
 }
 
 // addCounters adds each increment of incs to its BE64 counter in bucket,
@@ -228,7 +293,10 @@ func (b *applyBatch) tierRefused(set, phoneID, ref string, cutoff, limit int64) 
 	if g := b.sets[setID{set, phoneID}]; g != nil {
 		// The live count is at most what is stored plus what this batch
 		// added: below the limit, no refusal is possible.
-		if counter(b.tx.Bucket(bucketDistinct), distinctCountKey(set, phoneID))+int64(len(g.over)) < limit {
+		if !g.storedOK { // the stored count changes only when the group is flushed
+			g.stored, g.storedOK = counter(b.tx.Bucket(bucketDistinct), distinctCountKey(set, phoneID)), true
+		}
+		if g.stored+int64(len(g.over)) < limit {
 			return false
 		}
 		g.flush(b.tx, b.index)
@@ -261,6 +329,8 @@ type distinctGroup struct {
 	index      distinctIndex    // what is on disk (distinct_index.go)
 	onDisk     map[string]int64 // index's map of this set, looked up once
 	added      bool             // some touch added an entry: the count is written
+	stored     int64            // the set's stored count, when storedOK (tierRefused)
+	storedOK   bool
 }
 
 // diskTime is ref's entry as of the batch start (cached: flush changes

@@ -49,6 +49,9 @@ type FSM struct {
 	// batch is the in-memory state of the ApplyBatch running now (nil
 	// outside one); bbolt's single writer serialises it.
 	batch *applyBatch
+	// hot is the last committed batch's decoded phone and template
+	// records, reused by the next (newApplyBatch); only ApplyBatch uses it.
+	hot hotRecords
 
 	// sets is the in-memory half of the distinct-consumer sets, rebuilt
 	// by openDB (distinct_index.go).
@@ -320,14 +323,16 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	n := 0 // entries applied
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
+	var kept hotRecords
 	err := f.db.Update(func(tx *bolt.Tx) error {
-		f.batch = newApplyBatch(tx, f.sets, f.pairs)
+		f.batch = newApplyBatch(tx, f.sets, f.pairs, f.hot)
+		f.hot = hotRecords{} // kept again only once this transaction committed
 		defer func() { f.batch = nil }()
 		// Append-mostly buckets: fill pages (bbolt splits at half by
 		// default, which doubles the pages a commit writes). Layout only:
 		// the content, and so Dump, is the same.
 		for _, b := range [][]byte{bucketMessages, bucketSignalPending, bucketDistinctByTime, bucketRatePairs} {
-			tx.Bucket(b).FillPercent = 0.9
+			tx.Bucket(b).FillPercent = 1.0
 		}
 		meta := tx.Bucket(bucketMeta)
 		applied, _ := parseApplied(meta.Get(keyApplied))
@@ -350,11 +355,13 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			return nil
 		}
 		f.batch.flush()
+		kept = f.batch.keep()
 		return meta.Put(keyApplied, appliedValue(lastIdx, lastTerm))
 	})
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: bbolt write failed: %v", err))
 	}
+	f.hot = kept
 	if lastIdx != 0 {
 		// The read model follows the commit before the index is
 		// published: whoever waits for lastIdx reads it there too.
@@ -390,9 +397,7 @@ func (f *FSM) applyEntry(tx *bolt.Tx, l *raft.Log) []Result {
 			}
 			panic(fmt.Sprintf("raftfsm: entry %d: unknown command type %d", l.Index, t))
 		}
-		if !isHot(t) {
-			f.batch.flush() // the others read and write the database as is
-		}
+		f.batch.before(t) // the others read and write the database as is
 		v, err := h(tx, payload)
 		results[i] = Result{Value: v, Err: err}
 	}

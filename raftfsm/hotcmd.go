@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 )
 
 // The hot commands in a compact binary encoding (see wire.go): what every
@@ -62,26 +63,52 @@ func EncodeAcceptMessage(c AcceptMessage) []byte {
 	return w.b
 }
 
-// DecodeAcceptMessage decodes a CmdAcceptMessageV2 payload.
+// DecodeAcceptMessage decodes a CmdAcceptMessageV2 payload. Nothing
+// aliases payload, in four allocations whatever the fields (every message
+// pays this on every replica): the byte fields share one copy of the
+// payload, and the strings used only while the command applies (the
+// wamid reference, business, type and template) are substrings of one
+// string; the number and the consumer reference, which the in-memory
+// indexes keep, have their own.
 func DecodeAcceptMessage(payload []byte) (AcceptMessage, error) {
 	var c AcceptMessage
-	r := rbuf{b: payload}
+	r := rbuf{b: append([]byte(nil), payload...)} // the byte fields alias this copy
+	bytesField := func() []byte {
+		if v := r.raw(); len(v) > 0 {
+			return v
+		}
+		return nil // as msgpack decodes an empty byte string
+	}
 	checkHotVersion(&r)
-	c.Key = r.bytes()
-	c.IDRef = r.str()
-	c.IDSealed = r.bytes()
+	c.Key = bytesField()
+	idRef := r.raw()
+	c.IDSealed = bytesField()
 	c.PhoneNumberID = r.str()
-	c.BusinessID = r.str()
+	business := r.raw()
 	c.PeerRef = r.str()
-	c.PeerSealed = r.bytes()
-	c.Type = r.str()
-	c.Content = r.bytes()
-	c.CallbackSealed = r.bytes()
+	c.PeerSealed = bytesField()
+	typ := r.raw()
+	c.Content = bytesField()
+	c.CallbackSealed = bytesField()
 	c.RequireWindow = r.flag()
 	c.CreatedAt = r.varint()
-	c.TemplateName = r.str()
-	c.TemplateLanguage = r.str()
-	return c, r.end()
+	tname, tlang := r.raw(), r.raw()
+	if err := r.end(); err != nil {
+		return AcceptMessage{}, err
+	}
+	var sb strings.Builder
+	sb.Grow(len(idRef) + len(business) + len(typ) + len(tname) + len(tlang))
+	for _, f := range [][]byte{idRef, business, typ, tname, tlang} {
+		sb.Write(f)
+	}
+	all := sb.String()
+	next := func(f []byte) string {
+		v := all[:len(f)]
+		all = all[len(f):]
+		return v
+	}
+	c.IDRef, c.BusinessID, c.Type, c.TemplateName, c.TemplateLanguage = next(idRef), next(business), next(typ), next(tname), next(tlang)
+	return c, nil
 }
 
 // EncodeMessageStatuses encodes c as a CmdMessageStatusesV2 command.

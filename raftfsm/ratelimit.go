@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -64,7 +65,12 @@ func decodeRate(v []byte) (rateState, bool) {
 	return rateState{int64(beUint64(v)), int64(beUint64(v[8:]))}, true
 }
 
-func (s rateState) encode() []byte { return append(be64(s.tokens), be64(s.last)...) }
+func (s rateState) encode() []byte {
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v, uint64(s.tokens))
+	binary.BigEndian.PutUint64(v[8:], uint64(s.last))
+	return v
+}
 
 // take refills s to now at perMinute messages a minute, capped at burst
 // messages, and spends one message; ok is false (s unchanged in meaning)
@@ -241,17 +247,18 @@ func (b *applyBatch) rateIndexFront() []byte {
 // is read. A use does not move the key (the bucket's own last is exact),
 // so a bucket moves at most once a day and uses write in place.
 func (b *applyBatch) ratePrune(now int64) {
-	cutoff := be64(now - rateIdleMillis)
+	// Keys hold BE64 times: comparing them as uint64 is comparing the bytes.
+	cutoff := uint64(now - rateIdleMillis)
 	for range 2 {
 		k := b.rateIndexFront()
-		if k == nil || bytes.Compare(k[:8], cutoff) >= 0 {
+		if k == nil || beUint64(k[:8]) >= cutoff {
 			return
 		}
 		pk := string(k[8:])
 		s := b.rate(pk) // before the delete: it may read the bucket
 		mustDelete(b.tx, bucketRatePairs, k)
 		b.rateFrontOK = false
-		if bytes.Compare(be64(s.s.last), cutoff) >= 0 {
+		if uint64(s.s.last) >= cutoff {
 			b.ratePairPut(s, pk, s.s.last)
 			continue
 		}
