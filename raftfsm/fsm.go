@@ -49,12 +49,10 @@ type FSM struct {
 	// outside one); bbolt's single writer serialises it.
 	batch *applyBatch
 
-	// sets is the in-memory half of the distinct-consumer sets, rebuilt
-	// by openDB (distinct_index.go).
-	sets distinctIndex
-
-	// pairs is the in-memory half of the pair rate buckets, rebuilt by
-	// openDB (ratelimit.go).
+	// sets and pairs are the in-memory halves of the distinct-consumer
+	// sets and of the pair rate buckets: two views of one consumerIndex,
+	// rebuilt by openDB (distinct_index.go).
+	sets  distinctIndex
 	pairs pairIndex
 
 	// expireMedia is CmdExpire's call site for stored media (see
@@ -176,8 +174,7 @@ func (f *FSM) openDB() error {
 		return fmt.Errorf("open %s: %w", f.path, err)
 	}
 	var idx, term uint64
-	var sets distinctIndex
-	var pairs pairIndex
+	var index *consumerIndex
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -188,17 +185,14 @@ func (f *FSM) openDB() error {
 			return err
 		}
 		idx, term = parseApplied(tx.Bucket(bucketMeta).Get(keyApplied))
-		if sets, err = loadDistinctIndex(tx); err != nil {
-			return err
-		}
-		pairs, err = loadPairIndex(tx)
+		index, err = loadConsumerIndex(tx)
 		return err
 	})
 	if err != nil {
 		_ = db.Close()
 		return fmt.Errorf("initialise %s: %w", f.path, err)
 	}
-	f.db, f.sets, f.pairs = db, sets, pairs
+	f.db, f.sets, f.pairs = db, distinctIndex{index}, pairIndex{index}
 	f.setApplied(idx, term)
 	if err := f.startCheckpoints(); err != nil {
 		f.db = nil
