@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
@@ -165,7 +164,7 @@ func (f *FSM) openDB() error {
 	if err := recoverCheckpoint(f.path, f.logger); err != nil {
 		return fmt.Errorf("recover %s: %w", f.path, err)
 	}
-	bo := &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true}
+	bo := boltOptions()
 	if f.opts.CheckpointEvery > 0 {
 		bo.InitialMmapSize = checkpointMmapSize // no remap while a checkpoint is pinned
 	}
