@@ -419,7 +419,7 @@ func (n *Node) open(bootstrap bool) error {
 	if n.snaps, err = raftfsm.NewSnapshotStore(cfg.path(dirRaft, dirSnapshots), n.fsm, cfg.Logger.With(slog.String("component", "snapshots"))); err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
-	if n.logStore, err = raftboltdb.New(raftboltdb.Options{Path: cfg.path(dirRaft, fileRaftDB)}); err != nil {
+	if n.logStore, err = raftboltdb.New(raftboltdb.Options{Path: cfg.path(dirRaft, fileRaftDB), BoltOptions: raftLogBoltOptions(0)}); err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
 	logs, err := raft.NewLogCache(1024, n.logStore)

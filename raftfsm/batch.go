@@ -327,7 +327,6 @@ type distinctGroup struct {
 	byTime     timeHeap
 	disk       map[string]int64 // ref → time on disk at batch start (−1: absent)
 	index      distinctIndex    // what is on disk (distinct_index.go)
-	onDisk     map[string]int64 // index's map of this set, looked up once
 	added      bool             // some touch added an entry: the count is written
 	stored     int64            // the set's stored count, when storedOK (tierRefused)
 	storedOK   bool
@@ -339,10 +338,7 @@ func (g *distinctGroup) diskTime(ref string) int64 {
 	if t, ok := g.disk[ref]; ok {
 		return t
 	}
-	if g.onDisk == nil {
-		g.onDisk = g.index[setID{g.set, g.phone}]
-	}
-	t, ok := g.onDisk[ref]
+	t, ok := g.index.time(g.set, g.phone, ref)
 	if !ok {
 		t = -1
 	}
@@ -403,7 +399,6 @@ func (g *distinctGroup) flush(tx *bolt.Tx, x distinctIndex) {
 		}
 		return strings.Compare(x.ref, y.ref)
 	})
-	onDisk := x[setID{g.set, g.phone}] // after the prune, which may have emptied and dropped it
 	for _, e := range refs {
 		ref, at := e.ref, e.at
 		old := g.diskTime(ref)
@@ -418,7 +413,7 @@ func (g *distinctGroup) flush(tx *bolt.Tx, x distinctIndex) {
 		default:
 			n++
 		}
-		onDisk = x.putIn(onDisk, g.set, g.phone, ref, at)
+		x.put(g.set, g.phone, ref, at)
 		mustPut(tx, bucketDistinctByTime, distinctTimeKey(g.set, g.phone, at, ref), nil)
 	}
 	// One by one, every add wrote the count: it exists after any add even

@@ -3,74 +3,295 @@ package raftfsm
 import (
 	"bytes"
 	"fmt"
+	"math"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// distinctIndex is the consumer → last-reached-time half of the
-// distinct-consumer sets, in memory. The disk keeps only the time index
-// (bucketDistinctByTime, one entry per live consumer, appended in time
-// order) and each set's count, so a touch writes no random-key record:
-// the index is rebuilt from the time index whenever the database is
-// opened (Open, snapshot install, restore), which makes it a pure
-// function of the database, and so of the log, on every replica.
+// consumerIndex is the in-memory half of the distinct-consumer sets and of
+// the pair rate buckets: per business number and consumer, the time the
+// consumer was last reached in each set and the key time of its pair
+// bucket. The disk keeps only time-ordered keys (bucketDistinctByTime,
+// bucketRatePairs), so a touch writes no random-key record: the index is
+// rebuilt from them whenever the database is opened (Open, snapshot
+// install, restore), which makes it a pure function of the database, and
+// so of the log, on every replica. Only Apply (one writer) and openDB
+// (which excludes Apply) touch it; the read paths read the disk.
 //
-// Only Apply (one writer) and openDB (which excludes Apply) touch it; the
-// read paths (ReachedToday) read the disk. Cost: one map entry per live
-// consumer per set (about 100 bytes), the price of the random-key write
-// each touch used to pay.
-type distinctIndex map[setID]map[string]int64
+// Its size is what a consumer of the last 24 hours costs in memory, so an
+// entry is compact: one entry holds all three times (one map instead of
+// three), and a reference as seal.ConsumerRef makes it (32 lowercase hex
+// digits) is keyed by its 16 bytes, so the map holds no pointer (no string
+// per entry to allocate, nothing for the garbage collector to scan): about
+// 60 bytes per consumer instead of ~280 with three string-keyed maps
+// (BenchmarkIndexMemory). Any other reference (tests, imports) goes to a
+// string-keyed map beside it, with the same behaviour.
+type consumerIndex struct {
+	phones map[string]*phoneConsumers
+}
+
+// phoneConsumers is one business number's consumers. A map that becomes
+// empty is set to nil, and a number without consumers is removed, so two
+// indexes with the same entries are reflect.DeepEqual.
+type phoneConsumers struct {
+	refs  map[consumerKey]consumerTimes
+	other map[string]consumerTimes
+}
+
+// consumerKey is a canonical consumer reference, hex-decoded.
+type consumerKey [16]byte
+
+// consumerTimes holds a consumer's entry in each slot (noTime: none).
+type consumerTimes [slotCount]int64
+
+// The slots of consumerTimes.
+const (
+	slotTier = iota
+	slotReach
+	slotPair
+	slotCount
+)
+
+// noTime marks an empty slot.
+const noTime = math.MinInt64
+
+var emptyTimes = consumerTimes{noTime, noTime, noTime}
+
+func newConsumerIndex() *consumerIndex {
+	return &consumerIndex{phones: map[string]*phoneConsumers{}}
+}
+
+// parseRef hex-decodes a canonical reference (ok false for any other).
+func parseRef(ref string) (k consumerKey, ok bool) {
+	if len(ref) != 2*len(k) {
+		return k, false
+	}
+	for i := range k {
+		hi, ok1 := hexVal(ref[2*i])
+		lo, ok2 := hexVal(ref[2*i+1])
+		if !ok1 || !ok2 {
+			return k, false
+		}
+		k[i] = hi<<4 | lo
+	}
+	return k, true
+}
+
+// hexVal decodes one lowercase hex digit (uppercase is not canonical: it
+// would not encode back to the same reference).
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// get returns ref's time in slot (ok false when absent).
+func (x *consumerIndex) get(phoneID, ref string, slot int) (int64, bool) {
+	p := x.phones[phoneID]
+	if p == nil {
+		return 0, false
+	}
+	var e consumerTimes
+	var ok bool
+	if k, canon := parseRef(ref); canon {
+		e, ok = p.refs[k]
+	} else {
+		e, ok = p.other[ref]
+	}
+	if !ok || e[slot] == noTime {
+		return 0, false
+	}
+	return e[slot], true
+}
+
+// set puts ref's time in slot; at == noTime clears the slot (and the entry
+// when no slot is left).
+func (x *consumerIndex) set(phoneID, ref string, slot int, at int64) {
+	p := x.phones[phoneID]
+	if p == nil {
+		if at == noTime {
+			return
+		}
+		p = &phoneConsumers{}
+		x.phones[phoneID] = p
+	}
+	if k, canon := parseRef(ref); canon {
+		p.refs = setSlot(p.refs, k, slot, at)
+	} else {
+		p.other = setSlot(p.other, ref, slot, at)
+	}
+	if p.refs == nil && p.other == nil {
+		delete(x.phones, phoneID)
+	}
+}
+
+// setSlot sets one slot of m[k] (noTime clears it) and returns m (nil
+// once empty).
+func setSlot[K comparable](m map[K]consumerTimes, k K, slot int, at int64) map[K]consumerTimes {
+	e, ok := m[k]
+	if !ok {
+		if at == noTime {
+			return m
+		}
+		e = emptyTimes
+	}
+	e[slot] = at
+	if e == emptyTimes {
+		delete(m, k)
+		if len(m) == 0 {
+			return nil
+		}
+		return m
+	}
+	if m == nil {
+		m = map[K]consumerTimes{}
+	}
+	m[k] = e
+	return m
+}
+
+// len is the number of consumers with at least one entry (tests).
+func (x *consumerIndex) len() int {
+	n := 0
+	for _, p := range x.phones {
+		n += len(p.refs) + len(p.other)
+	}
+	return n
+}
+
+// distinctIndex is the consumer → last-reached-time half of the
+// distinct-consumer sets (distinct.go): the set slots of consumerIndex.
+type distinctIndex struct{ *consumerIndex }
+
+// setSlotOf maps a set name to its slot.
+func setSlotOf(set string) int {
+	switch set {
+	case setTier:
+		return slotTier
+	case setReach:
+		return slotReach
+	}
+	panic(fmt.Sprintf("raftfsm: unknown distinct set %q", set))
+}
 
 // time returns ref's entry in a set (ok false when absent).
 func (x distinctIndex) time(set, phoneID, ref string) (int64, bool) {
-	t, ok := x[setID{set, phoneID}][ref]
-	return t, ok
+	return x.get(phoneID, ref, setSlotOf(set))
 }
 
 // put sets ref's entry in a set.
 func (x distinctIndex) put(set, phoneID, ref string, at int64) {
-	id := setID{set, phoneID}
-	m := x[id]
-	if m == nil {
-		m = map[string]int64{}
-		x[id] = m
+	if at == noTime {
+		panic("raftfsm: distinct time out of range")
 	}
-	m[ref] = at
-}
-
-// putIn is put with the set's map m (nil: not looked up yet, or the set
-// is empty); it returns the set's map for the next call.
-func (x distinctIndex) putIn(m map[string]int64, set, phoneID, ref string, at int64) map[string]int64 {
-	if m == nil {
-		x.put(set, phoneID, ref, at)
-		return x[setID{set, phoneID}]
-	}
-	m[ref] = at
-	return m
+	x.set(phoneID, ref, setSlotOf(set), at)
 }
 
 // drop removes ref's entry from a set.
 func (x distinctIndex) drop(set, phoneID, ref string) {
-	id := setID{set, phoneID}
-	if m := x[id]; m != nil {
-		delete(m, ref)
-		if len(m) == 0 {
-			delete(x, id)
-		}
-	}
+	x.set(phoneID, ref, setSlotOf(set), noTime)
 }
 
-// loadDistinctIndex reads the time index: set 0 phone 0 BE64 time 0 ref.
-func loadDistinctIndex(tx *bolt.Tx) (distinctIndex, error) {
-	x := distinctIndex{}
-	err := tx.Bucket(bucketDistinctByTime).ForEach(func(k, _ []byte) error {
+// pairIndex is the pair → key time half of the pair rate buckets
+// (ratelimit.go): the pair slot of consumerIndex, addressed by the pair
+// key (ratePairKey: "p" 0 phone-number id 0 consumer reference).
+type pairIndex struct{ *consumerIndex }
+
+// splitPairKey splits a ratePairKey.
+func splitPairKey(pk string) (phoneID, ref string) {
+	rest, ok := cutPrefix(pk, "p\x00")
+	if !ok {
+		panic(fmt.Sprintf("raftfsm: rate pair key %x", pk))
+	}
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == 0 {
+			return rest[:i], rest[i+1:]
+		}
+	}
+	panic(fmt.Sprintf("raftfsm: rate pair key %x", pk))
+}
+
+func cutPrefix(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || s[:len(prefix)] != prefix {
+		return s, false
+	}
+	return s[len(prefix):], true
+}
+
+// at returns the key time of pair bucket pk (ok false when absent).
+func (x pairIndex) at(pk string) (int64, bool) {
+	phoneID, ref := splitPairKey(pk)
+	return x.get(phoneID, ref, slotPair)
+}
+
+// put records pair bucket pk under key time at.
+func (x pairIndex) put(pk string, at int64) {
+	if at == noTime {
+		panic("raftfsm: pair time out of range")
+	}
+	phoneID, ref := splitPairKey(pk)
+	x.set(phoneID, ref, slotPair, at)
+}
+
+// drop forgets pair bucket pk.
+func (x pairIndex) drop(pk string) {
+	phoneID, ref := splitPairKey(pk)
+	x.set(phoneID, ref, slotPair, noTime)
+}
+
+// loadConsumerIndex rebuilds the index from the disk: the distinct sets'
+// time index and the pair buckets' keys.
+func loadConsumerIndex(tx *bolt.Tx) (*consumerIndex, error) {
+	x := newConsumerIndex()
+	if err := loadDistinctIndex(tx, distinctIndex{x}); err != nil {
+		return nil, err
+	}
+	if err := loadPairIndex(tx, pairIndex{x}); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// loadDistinctIndex reads the time index (set 0 phone 0 BE64 time 0 ref)
+// into x.
+func loadDistinctIndex(tx *bolt.Tx, x distinctIndex) error {
+	return tx.Bucket(bucketDistinctByTime).ForEach(func(k, _ []byte) error {
 		set, rest, ok1 := bytes.Cut(k, []byte{0})
 		phone, rest, ok2 := bytes.Cut(rest, []byte{0})
 		if !ok1 || !ok2 || len(rest) < 9 || rest[8] != 0 {
 			return fmt.Errorf("%w: distinct time key %x", ErrCorrupt, k)
 		}
-		x.put(string(set), string(phone), string(rest[9:]), int64(beUint64(rest)))
+		if s := string(set); s != setTier && s != setReach {
+			return fmt.Errorf("%w: distinct set %q", ErrCorrupt, set)
+		}
+		at := int64(beUint64(rest))
+		if at == noTime {
+			return fmt.Errorf("%w: distinct time key %x", ErrCorrupt, k)
+		}
+		x.put(string(set), string(phone), string(rest[9:]), at)
 		return nil
 	})
-	return x, err
+}
+
+// loadPairIndex reads bucketRatePairs (time BE64 | pair key) into x.
+func loadPairIndex(tx *bolt.Tx, x pairIndex) error {
+	return tx.Bucket(bucketRatePairs).ForEach(func(k, _ []byte) error {
+		if len(k) < 10 || k[8] != 'p' || k[9] != 0 || bytes.IndexByte(k[10:], 0) < 0 {
+			return fmt.Errorf("%w: rate pair key %x", ErrCorrupt, k)
+		}
+		pk := string(k[8:])
+		if _, dup := x.at(pk); dup {
+			return fmt.Errorf("%w: rate pair %x stored twice", ErrCorrupt, k)
+		}
+		at := int64(beUint64(k))
+		if at == noTime {
+			return fmt.Errorf("%w: rate pair key %x", ErrCorrupt, k)
+		}
+		x.put(pk, at)
+		return nil
+	})
 }

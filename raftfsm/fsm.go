@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
@@ -53,12 +52,10 @@ type FSM struct {
 	// records, reused by the next (newApplyBatch); only ApplyBatch uses it.
 	hot hotRecords
 
-	// sets is the in-memory half of the distinct-consumer sets, rebuilt
-	// by openDB (distinct_index.go).
-	sets distinctIndex
-
-	// pairs is the in-memory half of the pair rate buckets, rebuilt by
-	// openDB (ratelimit.go).
+	// sets and pairs are the in-memory halves of the distinct-consumer
+	// sets and of the pair rate buckets: two views of one consumerIndex,
+	// rebuilt by openDB (distinct_index.go).
+	sets  distinctIndex
 	pairs pairIndex
 
 	// reads is the read model of the hot small records (readmodel.go),
@@ -179,7 +176,7 @@ func (f *FSM) openDB() error {
 		f.reads.Store(nil)
 		return fmt.Errorf("recover %s: %w", f.path, err)
 	}
-	bo := &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true}
+	bo := boltOptions()
 	if f.opts.CheckpointEvery > 0 {
 		bo.InitialMmapSize = checkpointMmapSize // no remap while a checkpoint is pinned
 	}
@@ -189,8 +186,7 @@ func (f *FSM) openDB() error {
 		return fmt.Errorf("open %s: %w", f.path, err)
 	}
 	var idx, term uint64
-	var sets distinctIndex
-	var pairs pairIndex
+	var index *consumerIndex
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -201,10 +197,7 @@ func (f *FSM) openDB() error {
 			return err
 		}
 		idx, term = parseApplied(tx.Bucket(bucketMeta).Get(keyApplied))
-		if sets, err = loadDistinctIndex(tx); err != nil {
-			return err
-		}
-		pairs, err = loadPairIndex(tx)
+		index, err = loadConsumerIndex(tx)
 		return err
 	})
 	if err != nil {
@@ -218,7 +211,7 @@ func (f *FSM) openDB() error {
 		f.reads.Store(nil)
 		return fmt.Errorf("read model %s: %w", f.path, err)
 	}
-	f.db, f.sets, f.pairs = db, sets, pairs
+	f.db, f.sets, f.pairs = db, distinctIndex{index}, pairIndex{index}
 	f.reads.Store(reads)
 	f.setApplied(idx, term)
 	if err := f.startCheckpoints(); err != nil {

@@ -122,31 +122,11 @@ func rateLimitsOf(p *Phone) (numPerMin, numBurst, pairPerMin, pairBurst int64) {
 	return mps * 60, mps, ppm, pb
 }
 
-// pairIndex is the pair → key time half of the pair rate buckets, in
-// memory: the disk keeps each pair bucket under time | pair key
-// (bucketRatePairs), so a new pair appends instead of writing a random
-// key. Like distinctIndex it is rebuilt whenever the database is opened
-// (Open, snapshot install, restore), so it is a pure function of the
-// database; only Apply changes it afterwards. Cost: one map entry per
-// pair used in the last rateIdleMillis (about 100 bytes).
-type pairIndex map[string]int64
-
-// loadPairIndex reads bucketRatePairs.
-func loadPairIndex(tx *bolt.Tx) (pairIndex, error) {
-	x := pairIndex{}
-	err := tx.Bucket(bucketRatePairs).ForEach(func(k, _ []byte) error {
-		if len(k) < 9 || k[8] != 'p' {
-			return fmt.Errorf("%w: rate pair key %x", ErrCorrupt, k)
-		}
-		pk := string(k[8:])
-		if _, dup := x[pk]; dup {
-			return fmt.Errorf("%w: rate pair %x stored twice", ErrCorrupt, k)
-		}
-		x[pk] = int64(beUint64(k))
-		return nil
-	})
-	return x, err
-}
+// The pair → key time half of the pair rate buckets lives in memory
+// (pairIndex, distinct_index.go): the disk keeps each pair bucket under
+// time | pair key (bucketRatePairs), so a new pair appends instead of
+// writing a random key; the index is rebuilt whenever the database is
+// opened, and only Apply changes it afterwards.
 
 // rateSlot is one rate bucket as the running batch sees it: loaded once,
 // charged in memory, its value written by flushRates. A pair bucket's
@@ -171,7 +151,7 @@ func (b *applyBatch) rate(k string) *rateSlot {
 	r := new(rateSlot)
 	if !isPair(k) {
 		r.s, r.present = decodeRate(b.tx.Bucket(bucketRateLimits).Get([]byte(k)))
-	} else if at, ok := b.pairs[k]; ok {
+	} else if at, ok := b.pairs.at(k); ok {
 		r.at = at
 		if r.s, r.present = decodeRate(b.tx.Bucket(bucketRatePairs).Get(rateTimeKey(at, k))); !r.present {
 			panic(fmt.Sprintf("raftfsm: rate pair %x: index and disk disagree", k))
@@ -224,7 +204,7 @@ func (b *applyBatch) ratePairPut(r *rateSlot, pk string, at int64) {
 	k := rateTimeKey(at, pk)
 	mustPut(b.tx, bucketRatePairs, k, r.s.encode())
 	r.at, r.present, r.dirty = at, true, false
-	b.pairs[pk] = at
+	b.pairs.put(pk, at)
 	if b.rateFrontOK && (b.rateFront == nil || bytes.Compare(k, b.rateFront) < 0) {
 		b.rateFront = k
 	}
@@ -262,7 +242,7 @@ func (b *applyBatch) ratePrune(now int64) {
 			b.ratePairPut(s, pk, s.s.last)
 			continue
 		}
-		delete(b.pairs, pk)
+		b.pairs.drop(pk)
 		s.present, s.dirty = false, false
 	}
 }

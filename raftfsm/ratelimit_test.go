@@ -138,18 +138,18 @@ func TestPairBucketUsedSinceMoves(t *testing.T) {
 	ref0 := ratePairKey("3001", "ref0")
 	a.mustApply(textTo(t, 1, "ref0", st0))
 	a.mustApply(textTo(t, 2, "ref0", st0+20*60*60*1000))
-	if at := a.f.pairs[ref0]; at != st0 {
+	if at, _ := a.f.pairs.at(ref0); at != st0 {
 		t.Fatalf("a use moved the key to %d", at)
 	}
 	a.mustApply(textTo(t, 3, "ref1", st0+rateIdleMillis+10))
-	if at, ok := a.f.pairs[ref0]; !ok || at != st0+20*60*60*1000 {
+	if at, ok := a.f.pairs.at(ref0); !ok || at != st0+20*60*60*1000 {
 		t.Fatalf("after a day: key %d (kept %v), want moved to its last use", at, ok)
 	}
 	a.mustApply(textTo(t, 4, "ref2", st0+20*60*60*1000+rateIdleMillis+20))
-	if _, ok := a.f.pairs[ref0]; ok {
+	if _, ok := a.f.pairs.at(ref0); ok {
 		t.Fatal("idle for a day and still there")
 	}
-	if _, ok := a.f.pairs[ratePairKey("3001", "ref1")]; !ok {
+	if _, ok := a.f.pairs.at(ratePairKey("3001", "ref1")); !ok {
 		t.Fatal("a bucket younger than a day was dropped")
 	}
 	if n := a.f.RateLimitEntries(); n != 3 {

@@ -326,11 +326,9 @@ func TestExpireRejectsMissingNow(t *testing.T) {
 func distinctRefs(t *testing.T, f *FSM) []string {
 	t.Helper()
 	var refs []string
-	for _, m := range f.sets {
-		for ref := range m {
-			if strings.HasPrefix(ref, "ref-") {
-				refs = append(refs, "distinct:"+ref)
-			}
+	for _, e := range indexEntries(f.sets.consumerIndex) {
+		if e.slot != slotPair && strings.HasPrefix(e.ref, "ref-") {
+			refs = append(refs, "distinct:"+e.ref)
 		}
 	}
 	err := f.View(func(tx *bolt.Tx) error {

@@ -34,10 +34,11 @@ type Config struct {
 	MaxCommandsPerRun int
 	// Yield is how long the worker waits after an expire command that left
 	// work, as a multiple of the time the command took to apply (with
-	// ApplyTime; else of its round trip) — default 1: expiry takes at most
-	// about half of the state machine's apply time, so sends interleave
-	// with a long run instead of queueing behind it; capped at one second
-	// per pause. A negative value disables pausing.
+	// ApplyTime; else of its round trip) — default 3: expiry takes at most
+	// about a quarter of the state machine's apply time, so sends
+	// interleave with a long run instead of queueing behind it (issue 12:
+	// sends during expiry at ≥ 0.8× idle); capped at one second per
+	// pause. A negative value disables pausing.
 	Yield float64
 	// ApplyTime, when set, reports how long this node's state machine
 	// took to apply the latest CmdExpire (node.Node.LastExpireApply;
@@ -48,7 +49,7 @@ type Config struct {
 	// sends and says nothing about the command's own cost).
 	ApplyTime func() time.Duration
 	// TargetApply is the apply time a command is sized to with ApplyTime
-	// (default 25 ms): the longest a send waits behind one.
+	// (default 10 ms): the longest a send waits behind one.
 	TargetApply time.Duration
 }
 
@@ -64,8 +65,12 @@ const retryAfter = time.Second
 // it the fixed cost of a Raft round dominates.
 const minBudget = 200
 
-// defaultTargetApply is TargetApply's default.
-const defaultTargetApply = 25 * time.Millisecond
+// defaultTargetApply is TargetApply's default: small commands, often, so
+// that a send queued behind one waits little.
+const defaultTargetApply = 10 * time.Millisecond
+
+// defaultYield is Yield's default.
+const defaultYield = 3
 
 // Run is what one expiry run did.
 type Run struct {
@@ -99,7 +104,7 @@ func New(p Proposer, cfg Config, logger *slog.Logger, now func() time.Time) *Wor
 		cfg.Budget = defaultBudget
 	}
 	if cfg.Yield == 0 {
-		cfg.Yield = 1
+		cfg.Yield = defaultYield
 	}
 	if cfg.TargetApply <= 0 {
 		cfg.TargetApply = defaultTargetApply
