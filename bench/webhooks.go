@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -129,6 +130,7 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 	r.add("drain_events", drain.events)
 	r.add("drain_duration_s", drain.el.Seconds())
 	r.add("drain_per_s", drain.rate())
+	r.add("drain_cpu_us_per_event", drain.cpuPerEvent())
 	r.add("bad_signatures", rc.badSignatures.Load())
 	c.addMemory(&r)
 	if o.Baseline {
@@ -157,6 +159,19 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 type drained struct {
 	events int
 	el     time.Duration // from the release to the last delivery
+	// cpu is the CPU time (user and system) the nodes used from the
+	// release until every event was delivered (-1: not measured, a
+	// --target cluster).
+	cpu time.Duration
+}
+
+// cpuPerEvent is the nodes' CPU time per drained event in µs (nil when
+// not measured).
+func (d drained) cpuPerEvent() any {
+	if d.cpu < 0 || d.events == 0 {
+		return nil
+	}
+	return float64(d.cpu.Microseconds()) / float64(d.events)
 }
 
 func (d drained) rate() float64 {
@@ -198,6 +213,7 @@ func drainWebhooks(ctx context.Context, c *cluster, biz business, rc *receiver, 
 	}
 	var dc counter
 	done = pr.run(fmt.Sprintf("drain %d", queued), 0, &dc)
+	cpu0 := c.cpuTime()
 	start := time.Now()
 	release()
 	err = poll(ctx, 10*time.Minute, "every queued event delivered", func() (bool, error) {
@@ -205,11 +221,17 @@ func drainWebhooks(ctx context.Context, c *cluster, biz business, rc *receiver, 
 		dc.ok.Store(int64(got))
 		return got >= queued, nil
 	})
+	cpu := c.cpuTime()
 	done()
 	if err != nil {
 		return drained{}, fmt.Errorf("%w (%d of %d delivered)", err, rc.delivered()-before, queued)
 	}
-	return drained{events: queued, el: rc.lastDelivery().Sub(start)}, nil
+	if cpu0 < 0 || cpu < 0 {
+		cpu = -1
+	} else {
+		cpu -= cpu0
+	}
+	return drained{events: queued, el: rc.lastDelivery().Sub(start), cpu: cpu}, nil
 }
 
 // outboxDepth reads the webhook outbox depth from the first node's
@@ -241,6 +263,57 @@ func (c *cluster) outboxDepth(ctx context.Context) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("GET /metrics: no waedge_webhook_outbox_depth")
+}
+
+// cpuTime is the CPU time (user and system) the bench's node processes
+// have used, from /proc/PID/stat; -1 for a cluster the bench did not
+// start or when a node's figure cannot be read.
+func (c *cluster) cpuTime() time.Duration {
+	if !c.owned() {
+		return -1
+	}
+	var total time.Duration
+	for _, p := range c.nodes {
+		pid, ok := p.pid()
+		if !ok {
+			return -1
+		}
+		t, ok := procCPU(pid)
+		if !ok {
+			return -1
+		}
+		total += t
+	}
+	return total
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on
+// every Linux architecture Go supports).
+const clockTicks = 100
+
+// procCPU reads utime+stime of pid from /proc/PID/stat.
+func procCPU(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// fields are counted after its closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(u+s) * time.Second / clockTicks, true
 }
 
 // egressFlag reports whether bin's serve takes --egress-allow (nodes

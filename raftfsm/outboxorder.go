@@ -57,6 +57,13 @@ func outboxLeft(tx *bolt.Tx, e *OutboxEvent, at int64) {
 	if e.Group == "" {
 		return
 	}
+	// Most messages have one event queued at a time: when the group holds
+	// only e, it simply ends (what the general case below does too, with
+	// a copy and a lookup per key).
+	if v := tx.Bucket(bucketOutboxGroups).Get([]byte(e.Group)); bytes.Equal(v, e.Key) {
+		mustDelete(tx, bucketOutboxGroups, []byte(e.Group))
+		return
+	}
 	q := liveGroupQueue(tx, e.Group)
 	if i := bytes.Index(q, e.Key); i >= 0 && i%16 == 0 {
 		q = append(q[:i], q[i+16:]...)

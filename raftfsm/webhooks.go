@@ -229,7 +229,10 @@ func logWebhook(tx *bolt.Tx, key []byte, e WebhookLogEntry) {
 	var old [][]byte
 	c := b.Cursor()
 	for k, v := c.First(); k != nil && len(old) < webhookLogPrune; k, v = c.Next() {
-		var l WebhookLogEntry
+		// Only the age is needed: decoding the whole entry would copy its
+		// sealed body, once per event logged (the oldest entry is almost
+		// always young enough to stop at).
+		var l webhookLogAge
 		decode(v, &l)
 		if l.CreatedAt >= horizon {
 			break
@@ -239,6 +242,12 @@ func logWebhook(tx *bolt.Tx, key []byte, e WebhookLogEntry) {
 	for _, k := range old {
 		mustDelete(tx, bucketWebhookLog, k)
 	}
+}
+
+// webhookLogAge is the part of a WebhookLogEntry the log's pruning reads
+// (the codec skips the other fields).
+type webhookLogAge struct {
+	CreatedAt int64
 }
 
 // WebhookLog visits finished events newest first until fn returns false.

@@ -329,7 +329,7 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) (busy bool, e
 		if ep != nil {
 			queued += len(ep.queue)
 		}
-		free := queued < d.cfg.PerEndpoint && len(d.inflight) < d.cfg.MaxPending
+		free := queued < d.queueCap() && len(d.inflight) < d.cfg.MaxPending
 		if free {
 			d.inflight[string(e.Key)] = true
 			claimed[url]++
@@ -423,7 +423,7 @@ func (d *Dispatcher) work(ctx context.Context, url string) {
 		j := ep.queue[0]
 		ep.queue[0] = job{}
 		ep.queue = ep.queue[1:]
-		low := len(ep.queue) <= d.cfg.PerEndpoint/2
+		low := len(ep.queue) <= d.queueCap()/2
 		d.mu.Unlock()
 		if low {
 			d.poke() // refill the queue before the slots run dry
@@ -440,6 +440,16 @@ func (d *Dispatcher) work(ctx context.Context, url string) {
 		d.submit(ctx, outcome{a: a, group: j.e.Group, claimed: true})
 	}
 }
+
+// queueDepth is how many events an endpoint's queue holds per slot. One
+// per slot (as before) let 32 slots empty a queue of 32 in one round trip
+// of the receiver, so they waited for the next scan (at least wakeGap
+// later) every time; with four per slot a scan refills the queue while
+// the slots still have work for several round trips.
+const queueDepth = 4
+
+// queueCap bounds an endpoint's queue of claimed events not yet started.
+func (d *Dispatcher) queueCap() int { return d.cfg.PerEndpoint * queueDepth }
 
 // poke asks for a scan soon.
 func (d *Dispatcher) poke() {
