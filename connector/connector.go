@@ -147,6 +147,9 @@ func New(d Deps, cfg Config) *Connector {
 	if d.Egress == nil {
 		d.Egress = egress.New(egress.Config{})
 	}
+	if d.Sealer != nil {
+		d.Sealer = newRefCache(d.Sealer)
+	}
 	return &Connector{d: d, cfg: cfg, log: d.Logger, links: linkClient(d.Egress)}
 }
 
