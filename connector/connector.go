@@ -672,8 +672,9 @@ func (r *run) forget(key []byte) {
 	r.mu.Unlock()
 }
 
-// release drops the claim of a pending message whose work did not finish; the next scan walks the whole pending queue
-// (the key may be behind where scans resume).
+// release drops the claim of a pending message whose work did not finish;
+// the next scan walks the whole pending queue (the key may be behind
+// where scans resume).
 func (r *run) release(key []byte) {
 	r.mu.Lock()
 	delete(r.inflight, string(key))
