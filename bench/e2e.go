@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,6 +138,8 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	sessions := float64(len(phones)) / time.Since(start).Seconds()
 
 	// Inbound: phones → signed webhook.
+	pr.note("phase inbound")
+	cpuIn := c.e2eCPU()
 	start = time.Now()
 	cnt = counter{}
 	done = pr.run(fmt.Sprintf("inbound %d", msgs), 0, &cnt)
@@ -153,10 +156,13 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 		return fmt.Errorf("inbound: %w", err)
 	}
 	inbound := float64(inSent) / tally.lastInbound().Sub(start).Seconds()
+	cpuIn = c.e2eCPU().minus(cpuIn)
 
 	// Outbound: API → decrypted by the phone → `delivered` webhook.
 	s := newSender(c, biz, conc)
 	defer s.close()
+	pr.note("phase outbound")
+	cpuOut := c.e2eCPU()
 	start = time.Now()
 	cnt = counter{}
 	done = pr.run(fmt.Sprintf("outbound %d", msgs), 0, &cnt)
@@ -175,6 +181,8 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 		return fmt.Errorf("outbound: %w", err)
 	}
 	outbound := float64(outSent) / tally.lastDelivered().Sub(start).Seconds()
+	cpuOut = c.e2eCPU().minus(cpuOut)
+	pr.note("phase end")
 
 	r := Result{Scenario: "e2e"}
 	r.add("phones", len(phones))
@@ -186,6 +194,8 @@ func runE2E(ctx context.Context, o Options, pr *progress, emit func(Result)) err
 	r.add("api_accepted_per_s", float64(outSent)/acceptEl.Seconds())
 	r.add("errors", inFailed+outFailed)
 	r.add("bad_signatures", rc.badSignatures.Load())
+	cpuIn.add(&r, "inbound", inSent)
+	cpuOut.add(&r, "outbound", outSent)
 	c.addMemory(&r)
 	if o.Baseline {
 		var bc counter
@@ -379,4 +389,92 @@ func bareSignal(ctx context.Context, conc int, duration time.Duration, c *counte
 		}
 		return nil
 	}), nil
+}
+
+// e2eCPU is the CPU time (utime + stime) the bench's processes have used:
+// each node, and the relay with its hosted phones (the stand-in for the
+// network and the consumers' devices).
+type e2eCPU struct {
+	nodes []time.Duration
+	relay time.Duration
+	ok    bool
+}
+
+// e2eCPU reads the processes' CPU time from /proc; ok is false where it
+// cannot (no /proc, or a process gone).
+func (c *cluster) e2eCPU() e2eCPU {
+	t := e2eCPU{ok: true}
+	for _, p := range c.nodes {
+		d, ok := p.cpu()
+		t.ok = t.ok && ok
+		t.nodes = append(t.nodes, d)
+	}
+	for _, p := range c.extra {
+		d, ok := p.cpu()
+		t.ok = t.ok && ok
+		t.relay += d
+	}
+	return t
+}
+
+// minus is the CPU used between b and t.
+func (t e2eCPU) minus(b e2eCPU) e2eCPU {
+	d := e2eCPU{relay: t.relay - b.relay, ok: t.ok && b.ok && len(t.nodes) == len(b.nodes)}
+	if d.ok {
+		for i := range t.nodes {
+			d.nodes = append(d.nodes, t.nodes[i]-b.nodes[i])
+		}
+	}
+	return d
+}
+
+// add reports the CPU per message of a phase in milliseconds: the nodes
+// together, the busiest node (the leader: it runs the connector, the
+// webhook dispatcher and every proposal), and the relay with its phones.
+func (t e2eCPU) add(r *Result, phase string, msgs int64) {
+	var nodes, leader time.Duration
+	for _, d := range t.nodes {
+		nodes += d
+		leader = max(leader, d)
+	}
+	for _, f := range []struct {
+		key string
+		d   time.Duration
+	}{{"nodes", nodes}, {"leader", leader}, {"relay", t.relay}} {
+		k := "cpu_ms_per_msg_" + phase + "_" + f.key
+		if !t.ok || msgs <= 0 {
+			r.add(k, nil)
+			continue
+		}
+		r.add(k, float64(f.d.Microseconds())/1000/float64(msgs))
+	}
+}
+
+// cpu is the process's utime + stime from /proc/PID/stat.
+func (p *proc) cpu() (time.Duration, bool) {
+	pid, ok := p.pid()
+	if !ok {
+		return 0, false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the command name (which may hold spaces) start at
+	// the last ')'; utime and stime are fields 14 and 15, in clock
+	// ticks (USER_HZ, 100 on Linux).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(u+s) * (time.Second / 100), true
 }

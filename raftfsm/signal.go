@@ -317,11 +317,26 @@ type PendingMessage struct {
 // PendingOutbound returns up to limit accepted messages waiting for
 // encryption, oldest first, leaving out (undecoded) those skip reports.
 func (f *FSM) PendingOutbound(skip func(key []byte) bool, limit int) ([]PendingMessage, error) {
-	var out []PendingMessage
-	err := f.View(func(tx *bolt.Tx) error {
+	out, _, err := f.PendingOutboundFrom(nil, skip, limit)
+	return out, err
+}
+
+// PendingOutboundFrom is PendingOutbound starting at the first key at or
+// after from (nil: the oldest). last is the last key it walked, skipped or
+// not (nil when it walked none): a poller resumes near it instead of
+// walking a backlog it has already claimed, every poll.
+func (f *FSM) PendingOutboundFrom(from []byte, skip func(key []byte) bool, limit int) (out []PendingMessage, last []byte, err error) {
+	err = f.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSignalPending).Cursor()
 		msgs := tx.Bucket(bucketMessages)
-		for k, phone := c.First(); k != nil && len(out) < limit; k, phone = c.Next() {
+		var k, phone []byte
+		if from == nil {
+			k, phone = c.First()
+		} else {
+			k, phone = c.Seek(from)
+		}
+		for ; k != nil && len(out) < limit; k, phone = c.Next() {
+			last = k
 			if skip != nil && skip(k) {
 				continue
 			}
@@ -336,9 +351,10 @@ func (f *FSM) PendingOutbound(skip func(key []byte) bool, limit int) ([]PendingM
 			}
 			out = append(out, PendingMessage{Key: bytes.Clone(k), Message: m})
 		}
+		last = bytes.Clone(last)
 		return nil
 	})
-	return out, err
+	return out, last, err
 }
 
 // StoredEnvelope is a committed outbound ciphertext not yet accepted by the

@@ -213,3 +213,32 @@ func TestExpiryClearsConnectorQueues(t *testing.T) {
 		t.Fatalf("after expiry: %d pending, %d envelopes, %d reads", len(p), len(e), len(r))
 	}
 }
+
+// TestPendingOutboundFrom: a walk starts at the first key at or after
+// from, reports the last key it walked (skipped keys too), and nil from
+// walks from the oldest.
+func TestPendingOutboundFrom(t *testing.T) {
+	a, k1 := signalFixture(t)
+	k2 := append(make([]byte, 15), 2)
+	a.mustApply(cmd(t, CmdAcceptMessage, AcceptMessage{Key: k2, IDRef: MessageIDRef("w2"), PhoneNumberID: "3001", BusinessID: "1001",
+		PeerRef: "ref1", Type: "text", Content: []byte("sealed"), CreatedAt: 2001}))
+	all, last, err := a.f.PendingOutboundFrom(nil, nil, 10)
+	if err != nil || len(all) != 2 || string(all[0].Key) != string(k1) || string(last) != string(k2) {
+		t.Fatalf("from the oldest: %d messages, last %x, %v", len(all), last, err)
+	}
+	from := append(make([]byte, 15), 2)
+	p, last, _ := a.f.PendingOutboundFrom(from, nil, 10)
+	if len(p) != 1 || string(p[0].Key) != string(k2) || string(last) != string(k2) {
+		t.Fatalf("from k2: %d messages, last %x", len(p), last)
+	}
+	skipAll := func([]byte) bool { return true }
+	if p, last, _ := a.f.PendingOutboundFrom(nil, skipAll, 10); len(p) != 0 || string(last) != string(k2) {
+		t.Fatalf("all skipped: %d messages, last %x", len(p), last)
+	}
+	if p, last, _ := a.f.PendingOutboundFrom(append(make([]byte, 15), 3), nil, 10); len(p) != 0 || last != nil {
+		t.Fatalf("past the end: %d messages, last %x", len(p), last)
+	}
+	if p, last, _ := a.f.PendingOutboundFrom(nil, nil, 1); len(p) != 1 || string(last) != string(k1) {
+		t.Fatalf("limit 1: %d messages, last %x", len(p), last)
+	}
+}

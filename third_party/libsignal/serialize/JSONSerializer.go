@@ -3,6 +3,8 @@ package serialize
 import (
 	"encoding/json"
 
+	fastjson "github.com/goccy/go-json"
+
 	groupRecord "go.mau.fi/libsignal/groups/state/record"
 	"go.mau.fi/libsignal/logger"
 	"go.mau.fi/libsignal/protocol"
@@ -142,7 +144,7 @@ type JSONStateSerializer struct{}
 
 // Serialize will take a session state structure and convert it to JSON bytes.
 func (j *JSONStateSerializer) Serialize(state *record.StateStructure) []byte {
-	serialized, err := json.Marshal(state)
+	serialized, err := fastjson.Marshal(state)
 	if err != nil {
 		logger.Error("Error serializing session state: ", err)
 	}
@@ -154,7 +156,7 @@ func (j *JSONStateSerializer) Serialize(state *record.StateStructure) []byte {
 // Deserialize will take in JSON bytes and return a session state structure.
 func (j *JSONStateSerializer) Deserialize(serialized []byte) (*record.StateStructure, error) {
 	var stateStructure record.StateStructure
-	err := json.Unmarshal(serialized, &stateStructure)
+	err := fastjson.Unmarshal(serialized, &stateStructure)
 	if err != nil {
 		logger.Error("Error deserializing session state: ", err)
 		return nil, err
@@ -169,7 +171,7 @@ type JSONSessionSerializer struct{}
 
 // Serialize will take a session structure and convert it to JSON bytes.
 func (j *JSONSessionSerializer) Serialize(session *record.SessionStructure) []byte {
-	serialized, err := json.Marshal(session)
+	serialized, err := fastjson.Marshal(session)
 	if err != nil {
 		logger.Error("Error serializing session: ", err)
 	}
@@ -182,7 +184,7 @@ func (j *JSONSessionSerializer) Serialize(session *record.SessionStructure) []by
 // used to create a new Session Record object.
 func (j *JSONSessionSerializer) Deserialize(serialized []byte) (*record.SessionStructure, error) {
 	var sessionStructure record.SessionStructure
-	err := json.Unmarshal(serialized, &sessionStructure)
+	err := fastjson.Unmarshal(serialized, &sessionStructure)
 	if err != nil {
 		logger.Error("Error deserializing session: ", err)
 		return nil, err
