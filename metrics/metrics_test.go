@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -238,5 +239,61 @@ func TestDashboardNamesExist(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the dashboard does not show %s", want)
 		}
+	}
+}
+
+// TestCommitStages: writes forwarded by a follower show up in the
+// follower's forward and wait_applied stages and in the leader's
+// raft_apply, serve_forwarded, log_store and fsm_apply stages, as
+// summaries whose count and sum grow.
+func TestCommitStages(t *testing.T) {
+	nodes := nodetest.Cluster(t, 3)
+	leader := nodetest.Leader(t, nodes)
+	var follower *node.Node
+	for _, n := range nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	const writes = 5
+	for i := range writes {
+		propose(t, follower, raftfsm.CmdPutClusterValue, raftfsm.PutClusterValue{Key: fmt.Sprintf("k%d", i), Value: []byte("v")})
+	}
+	stageOf := func(n *node.Node, name string) (uint64, float64) {
+		f := gather(t, metrics.New(n, metrics.BuildInfo{}, 0).Registry())["waedge_commit_stage_seconds"]
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "stage" && l.GetValue() == name {
+					return m.GetSummary().GetSampleCount(), m.GetSummary().GetSampleSum()
+				}
+			}
+		}
+		t.Fatalf("no waedge_commit_stage_seconds{stage=%q}", name)
+		return 0, 0
+	}
+	check := func(stage string, atLeast uint64, on ...*node.Node) {
+		var count uint64
+		var sum float64
+		for _, n := range on {
+			c, s := stageOf(n, stage)
+			count += c
+			sum += s
+		}
+		if count < atLeast || sum <= 0 {
+			t.Errorf("stage %s: %d events taking %vs in all, want at least %d", stage, count, sum, atLeast)
+		}
+	}
+	// The follower forwarded every write and waited for each to apply.
+	for _, s := range []string{"queue", "forward", "wait_applied"} {
+		check(s, writes, follower)
+	}
+	// Whoever led replicated them (leadership may move on a loaded machine).
+	check("raft_apply", writes, nodes...)
+	check("serve_forwarded", writes, nodes...)
+	// Every member wrote its log and applied its state machine.
+	for _, n := range nodes {
+		check("log_store", 1, n)
+		check("fsm_apply", 1, n)
 	}
 }

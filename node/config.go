@@ -11,6 +11,15 @@ import (
 // DefaultFSMCheckpointEvery is Config.FSMCheckpointEvery's default.
 const DefaultFSMCheckpointEvery = 1024
 
+// DefaultLogCacheSize is Config.LogCacheSize's default.
+const DefaultLogCacheSize = 1024
+
+// DefaultMaxInFlight is Config.MaxInFlight's default.
+const DefaultMaxInFlight = 1
+
+// DefaultMaxRPCsInFlight is Config.MaxRPCsInFlight's default.
+const DefaultMaxRPCsInFlight = 8
+
 // Config is everything a node needs to start. Zero values of the tuning
 // fields mean "use the default".
 type Config struct {
@@ -68,6 +77,15 @@ type Config struct {
 	// MaxRPCsInFlight is how many AppendEntries a leader keeps outstanding
 	// per follower (Raft's pipelining; 1 turns it off).
 	MaxRPCsInFlight int
+	// CommitTimeout is how long the leader's replication to a follower may
+	// sit idle before it sends an (empty) AppendEntries anyway, so the
+	// follower learns the commit index (randomised up to 2×). A forwarded
+	// write waits for its node to learn it. Zero means DefaultCommitTimeout.
+	CommitTimeout time.Duration
+	// LogCacheSize is how many recent Raft log entries are kept in memory,
+	// so replication reads them without touching the log store. Zero means
+	// DefaultLogCacheSize.
+	LogCacheSize int
 	// MaxCommandSize bounds one encoded command.
 	MaxCommandSize int
 	// ApplyTimeout bounds a proposal when the caller's context has no deadline.
@@ -85,7 +103,11 @@ type Config struct {
 // shorter lease (150 ms with a 300 ms heartbeat) made a CPU-starved
 // leader step down under load.
 const (
-	DefaultHeartbeatTimeout   = 350 * time.Millisecond
+	DefaultHeartbeatTimeout = 350 * time.Millisecond
+	// DefaultCommitTimeout: measured 9.6 ms → 5 ms per single-writer
+	// forwarded request going from 5 ms to 1 ms; 2 ms keeps the idle
+	// cluster's empty AppendEntries to a few hundred a second.
+	DefaultCommitTimeout      = 2 * time.Millisecond
 	DefaultElectionTimeout    = 350 * time.Millisecond
 	DefaultLeaderLeaseTimeout = 350 * time.Millisecond
 )
@@ -175,10 +197,14 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxBatch = 1024
 	}
 	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = 1
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 	if c.MaxRPCsInFlight <= 0 {
-		c.MaxRPCsInFlight = 8
+		c.MaxRPCsInFlight = DefaultMaxRPCsInFlight
+	}
+	def(&c.CommitTimeout, DefaultCommitTimeout)
+	if c.LogCacheSize <= 0 {
+		c.LogCacheSize = DefaultLogCacheSize
 	}
 	if c.MaxCommandSize <= 0 {
 		c.MaxCommandSize = 1 << 20

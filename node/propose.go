@@ -20,6 +20,7 @@ type proposal struct {
 	ctx  context.Context
 	cmd  []byte
 	done chan proposalResult
+	t0   time.Time
 }
 
 type proposalResult struct {
@@ -38,16 +39,18 @@ type batcher struct {
 	max    int
 	sem    chan struct{}
 	apply  applyFunc
+	clock  *stageClock
 	closed chan struct{}
 	wg     sync.WaitGroup
 }
 
-func newBatcher(max, inFlight int, apply applyFunc) *batcher {
+func newBatcher(max, inFlight int, apply applyFunc, clock *stageClock) *batcher {
 	b := &batcher{
 		in:     make(chan *proposal, 4*max),
 		max:    max,
 		sem:    make(chan struct{}, inFlight),
 		apply:  apply,
+		clock:  clock,
 		closed: make(chan struct{}),
 	}
 	b.wg.Add(1)
@@ -100,6 +103,7 @@ func (b *batcher) run() {
 func (b *batcher) exec(batch []*proposal) {
 	live := batch[:0]
 	for _, p := range batch {
+		b.clock.since(stageQueue, p.t0)
 		if err := p.ctx.Err(); err != nil {
 			p.done <- proposalResult{err: err}
 			continue
@@ -139,7 +143,7 @@ func (b *batcher) failQueued() {
 
 // submit queues cmd and waits for its result.
 func (b *batcher) submit(ctx context.Context, cmd []byte) proposalResult {
-	p := &proposal{ctx: ctx, cmd: cmd, done: make(chan proposalResult, 1)}
+	p := &proposal{ctx: ctx, cmd: cmd, done: make(chan proposalResult, 1), t0: time.Now()}
 	select {
 	case b.in <- p:
 	case <-ctx.Done():
@@ -163,6 +167,7 @@ var errRetryable = errors.New("not proposed")
 
 // applyLocal replicates cmds as one entry from this (leader) node.
 func (n *Node) applyLocal(cmds [][]byte) (uint64, []raftfsm.Result, error) {
+	defer n.stages.since(stageRaftApply, time.Now())
 	f := n.raft.Apply(raftfsm.EncodeEntry(cmds), n.cfg.ApplyTimeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) {
@@ -185,6 +190,7 @@ func (n *Node) applyLocal(cmds [][]byte) (uint64, []raftfsm.Result, error) {
 
 // applyForward sends cmds to the leader, which replicates them as one entry.
 func (n *Node) applyForward(cmds [][]byte) (uint64, []raftfsm.Result, error) {
+	defer n.stages.since(stageForward, time.Now())
 	leaderAddr, _ := n.raft.LeaderWithID()
 	if leaderAddr == "" {
 		return 0, nil, fmt.Errorf("%w: %w", errRetryable, ErrNoLeader)
@@ -234,7 +240,10 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error) 
 		r := b.submit(ctx, cmd)
 		if r.err == nil {
 			if !leader {
-				if err := n.fsm.WaitApplied(ctx, r.index); err != nil {
+				start := time.Now()
+				err := n.fsm.WaitApplied(ctx, r.index)
+				n.stages.since(stageWaitApplied, start)
+				if err != nil {
 					// Committed but not yet applied here: the write stands.
 					return r.res, nil
 				}
