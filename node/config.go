@@ -15,7 +15,7 @@ const DefaultFSMCheckpointEvery = 1024
 const DefaultLogCacheSize = 1024
 
 // DefaultMaxInFlight is Config.MaxInFlight's default.
-const DefaultMaxInFlight = 1
+const DefaultMaxInFlight = 4
 
 // DefaultMaxRPCsInFlight is Config.MaxRPCsInFlight's default.
 const DefaultMaxRPCsInFlight = 8
@@ -68,11 +68,14 @@ type Config struct {
 	// (raftfsm.Options; the Raft log is fsynced either way). Zero means
 	// DefaultFSMCheckpointEvery; negative fsyncs every commit.
 	FSMCheckpointEvery int
-	// MaxInFlight bounds the batches a batcher has outstanding at once.
-	// While they are in flight, new proposals queue up and form the next,
-	// larger batch: that is the whole group-commit mechanism. Measured on the
-	// 2-core machine, 1 beats 2, 4 and 8 at every concurrency (fewer, larger
-	// entries; each Raft round costs ~2.5 ms of fsyncs).
+	// MaxInFlight bounds the batches a batcher has outstanding at once
+	// (serve's --propose-in-flight). While they are all in flight, new
+	// proposals queue up and form the next, larger batch: that is the whole
+	// group-commit mechanism. With one slot, a proposal at light load waits
+	// for the round in flight before its own starts (a third to a half of
+	// a forwarded write's time, measured in DESIGN.md "Where a write's time
+	// goes"); with several, Raft's BatchApplyCh still puts the entries that
+	// meet in its queue into one log write.
 	MaxInFlight int
 	// MaxRPCsInFlight is how many AppendEntries a leader keeps outstanding
 	// per follower (Raft's pipelining; 1 turns it off).
