@@ -258,7 +258,18 @@ func TestCommitStages(t *testing.T) {
 	}
 	const writes = 5
 	for i := range writes {
-		propose(t, follower, raftfsm.CmdPutClusterValue, raftfsm.PutClusterValue{Key: fmt.Sprintf("k%d", i), Value: []byte("v")})
+		cmd, err := raftfsm.EncodeCommand(raftfsm.CmdPutClusterValue, raftfsm.PutClusterValue{Key: fmt.Sprintf("k%d", i), Value: []byte("v")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A leader change on a loaded machine may leave a write's outcome
+		// unknown; writing the same value again is harmless.
+		nodetest.WaitFor(t, "a write through the follower", 20*time.Second, func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			res, err := follower.Propose(ctx, cmd)
+			return err == nil && res.Err == nil
+		})
 	}
 	stageOf := func(n *node.Node, name string) (uint64, float64) {
 		f := gather(t, metrics.New(n, metrics.BuildInfo{}, 0).Registry())["waedge_commit_stage_seconds"]
@@ -284,13 +295,15 @@ func TestCommitStages(t *testing.T) {
 			t.Errorf("stage %s: %d events taking %vs in all, want at least %d", stage, count, sum, atLeast)
 		}
 	}
-	// The follower forwarded every write and waited for each to apply.
-	for _, s := range []string{"queue", "forward", "wait_applied"} {
-		check(s, writes, follower)
-	}
-	// Whoever led replicated them (leadership may move on a loaded machine).
+	// Every write queued in the follower's batcher; while it followed, it
+	// forwarded them and waited for each to apply (leadership may move on
+	// a loaded machine, so at least one).
+	check("queue", writes, follower)
+	check("forward", 1, follower)
+	check("wait_applied", 1, follower)
+	// Whoever led replicated them.
 	check("raft_apply", writes, nodes...)
-	check("serve_forwarded", writes, nodes...)
+	check("serve_forwarded", 1, nodes...)
 	// Every member wrote its log and applied its state machine.
 	for _, n := range nodes {
 		check("log_store", 1, n)
