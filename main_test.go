@@ -42,10 +42,16 @@ func TestServeRejectsBadCommitPathFlags(t *testing.T) {
 		{"--raft-commit-timeout", "500us"},
 		{"--raft-commit-timeout", "2s"},
 	} {
-		var out, errb bytes.Buffer
-		code := run(append([]string{"serve", "--data-dir", t.TempDir()}, args...), &out, &errb, func(string) string { return "" })
-		if code != 2 || !strings.Contains(errb.String(), args[0]) {
-			t.Errorf("%q: exit %d, stderr %q: want 2 naming the flag", args, code, errb.String())
-		}
+		serveRefuses(t, args)
+	}
+}
+
+// serveRefuses checks that serve exits 2 with args, naming the flag args[0].
+func serveRefuses(t *testing.T, args []string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"serve", "--data-dir", t.TempDir()}, args...), &out, &errb, func(string) string { return "" })
+	if code != 2 || !strings.Contains(errb.String(), args[0]) {
+		t.Errorf("%q: exit %d, stderr %q: want 2 naming the flag", args, code, errb.String())
 	}
 }

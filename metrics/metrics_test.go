@@ -248,14 +248,7 @@ func TestDashboardNamesExist(t *testing.T) {
 // summaries whose count and sum grow.
 func TestCommitStages(t *testing.T) {
 	nodes := nodetest.Cluster(t, 3)
-	leader := nodetest.Leader(t, nodes)
-	var follower *node.Node
-	for _, n := range nodes {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	follower := nodetest.Follower(nodes, nodetest.Leader(t, nodes))
 	const writes = 5
 	for i := range writes {
 		cmd, err := raftfsm.EncodeCommand(raftfsm.CmdPutClusterValue, raftfsm.PutClusterValue{Key: fmt.Sprintf("k%d", i), Value: []byte("v")})
