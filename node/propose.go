@@ -34,21 +34,35 @@ type proposalResult struct {
 type applyFunc func(cmds [][]byte) (uint64, []raftfsm.Result, error)
 
 // batcher packs concurrently submitted commands into few Raft entries.
+//
+// It keeps up to inFlight batches outstanding, but at most one *large*
+// one: a batch that finds smallBatch or more proposals already queued
+// when it gets its slot waits until no other large batch is in flight,
+// and everything that queues meanwhile joins it. So at light load a
+// proposal starts at once instead of waiting for the round in flight,
+// and under load the batcher makes one large entry per round, as with a
+// single slot, rather than several smaller ones that cost more per
+// command (DESIGN.md, "Where a write's time goes").
 type batcher struct {
 	in     chan *proposal
 	max    int
 	sem    chan struct{}
+	large  chan struct{}
 	apply  applyFunc
 	clock  *stageClock
 	closed chan struct{}
 	wg     sync.WaitGroup
 }
 
+// smallBatch is the queue length from which a batch counts as large.
+const smallBatch = 8
+
 func newBatcher(max, inFlight int, apply applyFunc, clock *stageClock) *batcher {
 	b := &batcher{
 		in:     make(chan *proposal, 4*max),
 		max:    max,
 		sem:    make(chan struct{}, inFlight),
+		large:  make(chan struct{}, 1),
 		apply:  apply,
 		clock:  clock,
 		closed: make(chan struct{}),
@@ -70,11 +84,12 @@ func (b *batcher) run() {
 		}
 		// Wait for a free slot first: proposals keep queueing meanwhile and
 		// join this batch.
-		select {
-		case b.sem <- struct{}{}:
-		case <-b.closed:
-			first.done <- proposalResult{err: ErrClosed}
-			b.failQueued()
+		if !b.acquire(b.sem, first) {
+			return
+		}
+		large := len(b.in)+1 >= smallBatch
+		if large && !b.acquire(b.large, first) {
+			<-b.sem
 			return
 		}
 		batch := []*proposal{first}
@@ -92,9 +107,27 @@ func (b *batcher) run() {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			defer func() { <-b.sem }()
+			defer func() {
+				if large {
+					<-b.large
+				}
+				<-b.sem
+			}()
 			b.exec(batch)
 		}()
+	}
+}
+
+// acquire takes a token of sem, or fails first and everything queued when
+// the batcher closes first.
+func (b *batcher) acquire(sem chan struct{}, first *proposal) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-b.closed:
+		first.done <- proposalResult{err: ErrClosed}
+		b.failQueued()
+		return false
 	}
 }
 

@@ -134,3 +134,100 @@ func TestForwardedWriteAckedAfterCommitAndLocalApply(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// orderedApply is an applyFunc whose calls each wait for their own
+// release, recording when each started and finished.
+type orderedApply struct {
+	mu      sync.Mutex
+	sizes   []int
+	gates   []chan struct{}
+	events  []string // "start N" / "end N", in order
+	started chan int
+}
+
+func (o *orderedApply) apply(cmds [][]byte) (uint64, []raftfsm.Result, error) {
+	o.mu.Lock()
+	i := len(o.sizes)
+	gate := make(chan struct{})
+	o.sizes = append(o.sizes, len(cmds))
+	o.gates = append(o.gates, gate)
+	o.events = append(o.events, fmt.Sprintf("start %d", i))
+	o.mu.Unlock()
+	o.started <- i
+	<-gate
+	o.mu.Lock()
+	o.events = append(o.events, fmt.Sprintf("end %d", i))
+	o.mu.Unlock()
+	return 1, make([]raftfsm.Result, len(cmds)), nil
+}
+
+func (o *orderedApply) release(i int) {
+	o.mu.Lock()
+	g := o.gates[i]
+	o.mu.Unlock()
+	close(g)
+}
+
+// TestBatcherOneLargeBatchInFlight: small batches use every slot, but a
+// batch that finds smallBatch or more proposals queued waits until the
+// large batch in flight is done, even with slots free, and takes
+// everything queued meanwhile.
+func TestBatcherOneLargeBatchInFlight(t *testing.T) {
+	o := &orderedApply{started: make(chan int, 16)}
+	b := newBatcher(1024, 4, o.apply, &stageClock{})
+	defer b.close()
+	var wg sync.WaitGroup
+	submit := func(n int) {
+		for range n {
+			wg.Go(func() {
+				if r := b.submit(context.Background(), []byte{1}); r.err != nil {
+					t.Errorf("submit: %v", r.err)
+				}
+			})
+		}
+	}
+	// Four small batches, one at a time: every slot busy.
+	for i := range 4 {
+		submit(1)
+		if got := <-o.started; got != i {
+			t.Fatalf("batch %d started as %d", i, got)
+		}
+	}
+	// A queue forms; a slot frees: it goes as one large batch (4).
+	submit(2 * smallBatch)
+	waitFor(t, "the queue", 5*time.Second, func() bool { return len(b.in) == 2*smallBatch-1 })
+	o.release(0)
+	if got := <-o.started; got != 4 {
+		t.Fatalf("batch %d started, want 4", got)
+	}
+	// Another queue forms; a slot frees, but large batch 4 is in flight.
+	submit(2 * smallBatch)
+	waitFor(t, "the second queue", 5*time.Second, func() bool { return len(b.in) == 2*smallBatch-1 })
+	o.release(1)
+	waitFor(t, "the batcher to take the free slot", 5*time.Second, func() bool { return len(b.sem) == 4 })
+	o.release(4)
+	if got := <-o.started; got != 5 {
+		t.Fatalf("batch %d started, want 5", got)
+	}
+	o.release(2)
+	o.release(3)
+	o.release(5)
+	wg.Wait()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.sizes[4] != 2*smallBatch || o.sizes[5] != 2*smallBatch {
+		t.Fatalf("batch sizes %v: want the queues as batches of %d", o.sizes, 2*smallBatch)
+	}
+	end4, start5 := -1, -1
+	for i, e := range o.events {
+		switch e {
+		case "end 4":
+			end4 = i
+		case "start 5":
+			start5 = i
+		}
+	}
+	if start5 < end4 {
+		t.Fatalf("large batch 5 started while large batch 4 was in flight: %v", o.events)
+	}
+}
