@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -44,14 +45,16 @@ type applyFunc func(cmds [][]byte) (uint64, []raftfsm.Result, error)
 // single slot, rather than several smaller ones that cost more per
 // command (DESIGN.md, "Where a write's time goes").
 type batcher struct {
-	in     chan *proposal
-	max    int
-	sem    chan struct{}
-	large  chan struct{}
-	apply  applyFunc
-	clock  *stageClock
-	closed chan struct{}
-	wg     sync.WaitGroup
+	in    chan *proposal
+	max   int
+	sem   chan struct{}
+	large chan struct{}
+	// largeWaits counts the large batches that waited for another.
+	largeWaits atomic.Uint64
+	apply      applyFunc
+	clock      *stageClock
+	closed     chan struct{}
+	wg         sync.WaitGroup
 }
 
 // smallBatch is the queue length from which a batch counts as large.
@@ -88,9 +91,16 @@ func (b *batcher) run() {
 			return
 		}
 		large := len(b.in)+1 >= smallBatch
-		if large && !b.acquire(b.large, first) {
-			<-b.sem
-			return
+		if large {
+			select {
+			case b.large <- struct{}{}:
+			default:
+				b.largeWaits.Add(1)
+				if !b.acquire(b.large, first) {
+					<-b.sem
+					return
+				}
+			}
 		}
 		batch := []*proposal{first}
 		size := len(first.cmd)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -143,6 +144,8 @@ type orderedApply struct {
 	gates   []chan struct{}
 	events  []string // "start N" / "end N", in order
 	started chan int
+	freed   []bool
+	open    bool // set by releaseAll: no call waits any more
 }
 
 func (o *orderedApply) apply(cmds [][]byte) (uint64, []raftfsm.Result, error) {
@@ -151,9 +154,16 @@ func (o *orderedApply) apply(cmds [][]byte) (uint64, []raftfsm.Result, error) {
 	gate := make(chan struct{})
 	o.sizes = append(o.sizes, len(cmds))
 	o.gates = append(o.gates, gate)
+	o.freed = append(o.freed, o.open)
+	if o.open {
+		close(gate)
+	}
 	o.events = append(o.events, fmt.Sprintf("start %d", i))
 	o.mu.Unlock()
-	o.started <- i
+	select {
+	case o.started <- i:
+	default: // nobody listens any more (releaseAll)
+	}
 	<-gate
 	o.mu.Lock()
 	o.events = append(o.events, fmt.Sprintf("end %d", i))
@@ -163,9 +173,25 @@ func (o *orderedApply) apply(cmds [][]byte) (uint64, []raftfsm.Result, error) {
 
 func (o *orderedApply) release(i int) {
 	o.mu.Lock()
-	g := o.gates[i]
-	o.mu.Unlock()
-	close(g)
+	defer o.mu.Unlock()
+	if !o.freed[i] {
+		o.freed[i] = true
+		close(o.gates[i])
+	}
+}
+
+// releaseAll lets every call, present and future, return (so a failed
+// test can close its batcher).
+func (o *orderedApply) releaseAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.open = true
+	for i, g := range o.gates {
+		if !o.freed[i] {
+			o.freed[i] = true
+			close(g)
+		}
+	}
 }
 
 // TestBatcherOneLargeBatchInFlight: small batches use every slot, but a
@@ -174,13 +200,15 @@ func (o *orderedApply) release(i int) {
 // everything queued meanwhile.
 func TestBatcherOneLargeBatchInFlight(t *testing.T) {
 	o := &orderedApply{started: make(chan int, 16)}
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	b := newBatcher(1024, 4, o.apply, &stageClock{})
 	defer b.close()
-	var wg sync.WaitGroup
+	defer o.releaseAll()
 	submit := func(n int) {
 		for range n {
 			wg.Go(func() {
-				if r := b.submit(context.Background(), []byte{1}); r.err != nil {
+				if r := b.submit(context.Background(), []byte{1}); r.err != nil && !errors.Is(r.err, ErrClosed) {
 					t.Errorf("submit: %v", r.err)
 				}
 			})
@@ -204,14 +232,15 @@ func TestBatcherOneLargeBatchInFlight(t *testing.T) {
 	submit(2 * smallBatch)
 	waitFor(t, "the second queue", 5*time.Second, func() bool { return len(b.in) == 2*smallBatch-1 })
 	o.release(1)
-	waitFor(t, "the batcher to take the free slot", 5*time.Second, func() bool { return len(b.sem) == 4 })
+	waitFor(t, "the next large batch to wait for the one in flight", 5*time.Second, func() bool { return b.largeWaits.Load() == 1 })
+	if got := len(b.in); got != 2*smallBatch-1 {
+		t.Fatalf("%d proposals left in the queue, want %d", got, 2*smallBatch-1)
+	}
 	o.release(4)
 	if got := <-o.started; got != 5 {
 		t.Fatalf("batch %d started, want 5", got)
 	}
-	o.release(2)
-	o.release(3)
-	o.release(5)
+	o.releaseAll()
 	wg.Wait()
 	o.mu.Lock()
 	defer o.mu.Unlock()
