@@ -75,7 +75,9 @@ type Config struct {
 	// for the round in flight before its own starts (a third to a half of
 	// a forwarded write's time, measured in DESIGN.md "Where a write's time
 	// goes"); with several, Raft's BatchApplyCh still puts the entries that
-	// meet in its queue into one log write.
+	// meet in its queue into one log write. Only one of them may be a large
+	// batch (8+ proposals queued), so under load entries stay as large as
+	// with one slot.
 	MaxInFlight int
 	// MaxRPCsInFlight is how many AppendEntries a leader keeps outstanding
 	// per follower (Raft's pipelining; 1 turns it off).
