@@ -237,6 +237,10 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	raftHeartbeat := str("raft-heartbeat-timeout", node.DefaultHeartbeatTimeout.String(), "a follower that hears nothing from the leader this long (randomised up to 2×) starts an election")
 	raftElection := str("raft-election-timeout", node.DefaultElectionTimeout.String(), "how long a candidate waits for votes before it tries again (not shorter than the heartbeat timeout)")
 	raftLease := str("raft-lease-timeout", node.DefaultLeaderLeaseTimeout.String(), "a leader that cannot reach a quorum this long steps down (not longer than the heartbeat timeout)")
+	proposeInFlight := str("propose-in-flight", strconv.Itoa(node.DefaultMaxInFlight), "batches of writes each node keeps in flight towards the leader at once; writes that arrive meanwhile queue and form the next batch")
+	raftPipeline := str("raft-pipeline-depth", strconv.Itoa(node.DefaultMaxRPCsInFlight), "AppendEntries the leader keeps outstanding per follower (1: no pipelining)")
+	raftCommit := str("raft-commit-timeout", node.DefaultCommitTimeout.String(), "with no new entries, the leader tells followers the commit index after this long (randomised up to 2×); a write forwarded by a follower waits for it")
+	raftLogCache := str("raft-log-cache", strconv.Itoa(node.DefaultLogCacheSize), "recent Raft log entries kept in memory for replication")
 	fsmCheckpoint := str("fsm-checkpoint-every", strconv.Itoa(node.DefaultFSMCheckpointEvery), "the state machine fsyncs once per this many applied Raft entries instead of at every commit (the Raft log is fsynced either way); 0 fsyncs every commit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -278,6 +282,19 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	expiryEvery, err := time.ParseDuration(*expiryInterval)
 	if err != nil || expiryEvery < 10*time.Millisecond {
 		fmt.Fprintf(stderr, "waedge serve: --expiry-interval %q: want a duration of at least 10ms\n", *expiryInterval)
+		return 2
+	}
+	var tuning [3]int
+	for i, f := range []struct{ name, v string }{{"propose-in-flight", *proposeInFlight},
+		{"raft-pipeline-depth", *raftPipeline}, {"raft-log-cache", *raftLogCache}} {
+		if tuning[i], err = strconv.Atoi(f.v); err != nil || tuning[i] < 1 || tuning[i] > 1<<20 {
+			fmt.Fprintf(stderr, "waedge serve: --%s %q: want a whole number from 1\n", f.name, f.v)
+			return 2
+		}
+	}
+	commitTimeout, err := time.ParseDuration(*raftCommit)
+	if err != nil || commitTimeout < time.Millisecond || commitTimeout > time.Second {
+		fmt.Fprintf(stderr, "waedge serve: --raft-commit-timeout %q: want a duration from 1ms to 1s\n", *raftCommit)
 		return 2
 	}
 	var raftTimeouts [3]time.Duration
@@ -385,6 +402,10 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 		ElectionTimeout:    raftTimeouts[1],
 		LeaderLeaseTimeout: raftTimeouts[2],
 		FSMCheckpointEvery: cmp.Or(checkpointEvery, -1),
+		MaxInFlight:        tuning[0],
+		MaxRPCsInFlight:    tuning[1],
+		LogCacheSize:       tuning[2],
+		CommitTimeout:      commitTimeout,
 	})
 	if err != nil {
 		_ = ln.Close()

@@ -30,3 +30,28 @@ func TestServeRejectsBadRaftTimeouts(t *testing.T) {
 		t.Errorf("WAEDGE_RAFT_ELECTION_TIMEOUT=2ms: exit %d, stderr %q", code, errb.String())
 	}
 }
+
+// TestServeRejectsBadCommitPathFlags: the commit-path knobs refuse values
+// Raft or the batcher cannot run with, naming the flag, before anything
+// starts.
+func TestServeRejectsBadCommitPathFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--propose-in-flight", "0"},
+		{"--raft-pipeline-depth", "many"},
+		{"--raft-log-cache", "-1"},
+		{"--raft-commit-timeout", "500us"},
+		{"--raft-commit-timeout", "2s"},
+	} {
+		serveRefuses(t, args)
+	}
+}
+
+// serveRefuses checks that serve exits 2 with args, naming the flag args[0].
+func serveRefuses(t *testing.T, args []string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"serve", "--data-dir", t.TempDir()}, args...), &out, &errb, func(string) string { return "" })
+	if code != 2 || !strings.Contains(errb.String(), args[0]) {
+		t.Errorf("%q: exit %d, stderr %q: want 2 naming the flag", args, code, errb.String())
+	}
+}

@@ -95,3 +95,14 @@ type Cluster interface {
 	// FSM gives read access to this node's replica of the state.
 	FSM() *raftfsm.FSM
 }
+
+// StageTiming is how often one part of a write's life happened on a node
+// since it started, and how long it took in total (node.CommitStages; the
+// metrics export it as waedge_commit_stage_seconds).
+type StageTiming struct {
+	// Stage names the part: queue, forward, raft_apply, wait_applied,
+	// serve_forwarded, log_store or fsm_apply (docs/monitoring.md).
+	Stage string
+	Count uint64
+	Total time.Duration
+}

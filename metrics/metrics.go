@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/waedge/waedge/cluster"
 	"github.com/waedge/waedge/raftfsm"
 )
 
@@ -31,6 +32,12 @@ type Node interface {
 	PeerContacts() map[string]time.Time
 	// LeaderChanges counts the leader changes the node observed.
 	LeaderChanges() uint64
+}
+
+// stageTimer is what a node that times the parts of a write's life
+// (*node.Node) offers besides Node.
+type stageTimer interface {
+	CommitStages() []cluster.StageTiming
 }
 
 // BuildInfo labels waedge_build_info.
@@ -229,6 +236,7 @@ type nodeCollector struct {
 	state, term, commit, applied, lag, leaderChanges, lastContact *prometheus.Desc
 	peerContact, fsmBytes, bucketKeys, outbox, netQueue, sessions *prometheus.Desc
 	messages, scrapeErrors                                        *prometheus.Desc
+	stages                                                        *prometheus.Desc
 
 	mu       sync.Mutex
 	cachedAt time.Time
@@ -258,13 +266,14 @@ func newNodeCollector(n Node, cacheFor time.Duration) *nodeCollector {
 		sessions:      d("waedge_signal_sessions", "Signal sessions held (one per business number and consumer)."),
 		messages:      d("waedge_messages_total", "Messages counted by the replicated statistics (cluster-wide, the same on every node), by type, direction and status.", "type", "direction", "status"),
 		scrapeErrors:  d("waedge_metrics_fsm_read_errors_total", "State machine reads for the metrics that failed."),
+		stages:        d("waedge_commit_stage_seconds", "Time this node spent in each part of a write's life since it started, and how often (the mean between two scrapes is Δsum ÷ Δcount): queue, forward, raft_apply, wait_applied, serve_forwarded, log_store, fsm_apply.", "stage"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.state, c.term, c.commit, c.applied, c.lag, c.leaderChanges, c.lastContact,
-		c.peerContact, c.fsmBytes, c.bucketKeys, c.outbox, c.netQueue, c.sessions, c.messages, c.scrapeErrors} {
+		c.peerContact, c.fsmBytes, c.bucketKeys, c.outbox, c.netQueue, c.sessions, c.messages, c.scrapeErrors, c.stages} {
 		ch <- d
 	}
 }
@@ -293,6 +302,11 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.lag, lag)
 	ch <- prometheus.MustNewConstMetric(c.leaderChanges, prometheus.CounterValue, float64(c.node.LeaderChanges()))
+	if st, ok := c.node.(stageTimer); ok {
+		for _, s := range st.CommitStages() {
+			ch <- prometheus.MustNewConstSummary(c.stages, s.Count, s.Total.Seconds(), nil, s.Stage)
+		}
+	}
 	since := 0.0
 	if lc := r.LastContact(); state != raft.Leader && !lc.IsZero() {
 		since = time.Since(lc).Seconds()

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -238,5 +239,67 @@ func TestDashboardNamesExist(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the dashboard does not show %s", want)
 		}
+	}
+}
+
+// TestCommitStages: writes forwarded by a follower show up in the
+// follower's forward and wait_applied stages and in the leader's
+// raft_apply, serve_forwarded, log_store and fsm_apply stages, as
+// summaries whose count and sum grow.
+func TestCommitStages(t *testing.T) {
+	nodes := nodetest.Cluster(t, 3)
+	follower := nodetest.Follower(nodes, nodetest.Leader(t, nodes))
+	const writes = 5
+	for i := range writes {
+		cmd, err := raftfsm.EncodeCommand(raftfsm.CmdPutClusterValue, raftfsm.PutClusterValue{Key: fmt.Sprintf("k%d", i), Value: []byte("v")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A leader change on a loaded machine may leave a write's outcome
+		// unknown; writing the same value again is harmless.
+		nodetest.WaitFor(t, "a write through the follower", 20*time.Second, func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			res, err := follower.Propose(ctx, cmd)
+			return err == nil && res.Err == nil
+		})
+	}
+	stageOf := func(n *node.Node, name string) (uint64, float64) {
+		f := gather(t, metrics.New(n, metrics.BuildInfo{}, 0).Registry())["waedge_commit_stage_seconds"]
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "stage" && l.GetValue() == name {
+					return m.GetSummary().GetSampleCount(), m.GetSummary().GetSampleSum()
+				}
+			}
+		}
+		t.Fatalf("no waedge_commit_stage_seconds{stage=%q}", name)
+		return 0, 0
+	}
+	check := func(stage string, atLeast uint64, on ...*node.Node) {
+		var count uint64
+		var sum float64
+		for _, n := range on {
+			c, s := stageOf(n, stage)
+			count += c
+			sum += s
+		}
+		if count < atLeast || sum <= 0 {
+			t.Errorf("stage %s: %d events taking %vs in all, want at least %d", stage, count, sum, atLeast)
+		}
+	}
+	// Every write queued in the follower's batcher; while it followed, it
+	// forwarded them and waited for each to apply (leadership may move on
+	// a loaded machine, so at least one).
+	check("queue", writes, follower)
+	check("forward", 1, follower)
+	check("wait_applied", 1, follower)
+	// Whoever led replicated them.
+	check("raft_apply", writes, nodes...)
+	check("serve_forwarded", 1, nodes...)
+	// Every member wrote its log and applied its state machine.
+	for _, n := range nodes {
+		check("log_store", 1, n)
+		check("fsm_apply", 1, n)
 	}
 }

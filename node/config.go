@@ -11,6 +11,15 @@ import (
 // DefaultFSMCheckpointEvery is Config.FSMCheckpointEvery's default.
 const DefaultFSMCheckpointEvery = 1024
 
+// DefaultLogCacheSize is Config.LogCacheSize's default.
+const DefaultLogCacheSize = 1024
+
+// DefaultMaxInFlight is Config.MaxInFlight's default.
+const DefaultMaxInFlight = 4
+
+// DefaultMaxRPCsInFlight is Config.MaxRPCsInFlight's default.
+const DefaultMaxRPCsInFlight = 8
+
 // Config is everything a node needs to start. Zero values of the tuning
 // fields mean "use the default".
 type Config struct {
@@ -59,15 +68,29 @@ type Config struct {
 	// (raftfsm.Options; the Raft log is fsynced either way). Zero means
 	// DefaultFSMCheckpointEvery; negative fsyncs every commit.
 	FSMCheckpointEvery int
-	// MaxInFlight bounds the batches a batcher has outstanding at once.
-	// While they are in flight, new proposals queue up and form the next,
-	// larger batch: that is the whole group-commit mechanism. Measured on the
-	// 2-core machine, 1 beats 2, 4 and 8 at every concurrency (fewer, larger
-	// entries; each Raft round costs ~2.5 ms of fsyncs).
+	// MaxInFlight bounds the batches a batcher has outstanding at once
+	// (serve's --propose-in-flight). While they are all in flight, new
+	// proposals queue up and form the next, larger batch: that is the whole
+	// group-commit mechanism. With one slot, a proposal at light load waits
+	// for the round in flight before its own starts (a third to a half of
+	// a forwarded write's time, measured in DESIGN.md "Where a write's time
+	// goes"); with several, Raft's BatchApplyCh still puts the entries that
+	// meet in its queue into one log write. Only one of them may be a large
+	// batch (8+ proposals queued), so under load entries stay as large as
+	// with one slot.
 	MaxInFlight int
 	// MaxRPCsInFlight is how many AppendEntries a leader keeps outstanding
 	// per follower (Raft's pipelining; 1 turns it off).
 	MaxRPCsInFlight int
+	// CommitTimeout is how long the leader's replication to a follower may
+	// sit idle before it sends an (empty) AppendEntries anyway, so the
+	// follower learns the commit index (randomised up to 2×). A forwarded
+	// write waits for its node to learn it. Zero means DefaultCommitTimeout.
+	CommitTimeout time.Duration
+	// LogCacheSize is how many recent Raft log entries are kept in memory,
+	// so replication reads them without touching the log store. Zero means
+	// DefaultLogCacheSize.
+	LogCacheSize int
 	// MaxCommandSize bounds one encoded command.
 	MaxCommandSize int
 	// ApplyTimeout bounds a proposal when the caller's context has no deadline.
@@ -85,7 +108,11 @@ type Config struct {
 // shorter lease (150 ms with a 300 ms heartbeat) made a CPU-starved
 // leader step down under load.
 const (
-	DefaultHeartbeatTimeout   = 350 * time.Millisecond
+	DefaultHeartbeatTimeout = 350 * time.Millisecond
+	// DefaultCommitTimeout: measured 9.6 ms → 5 ms per single-writer
+	// forwarded request going from 5 ms to 1 ms; 2 ms keeps the idle
+	// cluster's empty AppendEntries to a few hundred a second.
+	DefaultCommitTimeout      = 2 * time.Millisecond
 	DefaultElectionTimeout    = 350 * time.Millisecond
 	DefaultLeaderLeaseTimeout = 350 * time.Millisecond
 )
@@ -175,10 +202,14 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxBatch = 1024
 	}
 	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = 1
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 	if c.MaxRPCsInFlight <= 0 {
-		c.MaxRPCsInFlight = 8
+		c.MaxRPCsInFlight = DefaultMaxRPCsInFlight
+	}
+	def(&c.CommitTimeout, DefaultCommitTimeout)
+	if c.LogCacheSize <= 0 {
+		c.LogCacheSize = DefaultLogCacheSize
 	}
 	if c.MaxCommandSize <= 0 {
 		c.MaxCommandSize = 1 << 20

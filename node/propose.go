@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -20,6 +21,7 @@ type proposal struct {
 	ctx  context.Context
 	cmd  []byte
 	done chan proposalResult
+	t0   time.Time
 }
 
 type proposalResult struct {
@@ -33,21 +35,39 @@ type proposalResult struct {
 type applyFunc func(cmds [][]byte) (uint64, []raftfsm.Result, error)
 
 // batcher packs concurrently submitted commands into few Raft entries.
+//
+// It keeps up to inFlight batches outstanding, but at most one *large*
+// one: a batch that finds smallBatch or more proposals already queued
+// when it gets its slot waits until no other large batch is in flight,
+// and everything that queues meanwhile joins it. So at light load a
+// proposal starts at once instead of waiting for the round in flight,
+// and under load the batcher makes one large entry per round, as with a
+// single slot, rather than several smaller ones that cost more per
+// command (DESIGN.md, "Where a write's time goes").
 type batcher struct {
-	in     chan *proposal
-	max    int
-	sem    chan struct{}
-	apply  applyFunc
-	closed chan struct{}
-	wg     sync.WaitGroup
+	in    chan *proposal
+	max   int
+	sem   chan struct{}
+	large chan struct{}
+	// largeWaits counts the large batches that waited for another.
+	largeWaits atomic.Uint64
+	apply      applyFunc
+	clock      *stageClock
+	closed     chan struct{}
+	wg         sync.WaitGroup
 }
 
-func newBatcher(max, inFlight int, apply applyFunc) *batcher {
+// smallBatch is the queue length from which a batch counts as large.
+const smallBatch = 8
+
+func newBatcher(max, inFlight int, apply applyFunc, clock *stageClock) *batcher {
 	b := &batcher{
 		in:     make(chan *proposal, 4*max),
 		max:    max,
 		sem:    make(chan struct{}, inFlight),
+		large:  make(chan struct{}, 1),
 		apply:  apply,
+		clock:  clock,
 		closed: make(chan struct{}),
 	}
 	b.wg.Add(1)
@@ -67,12 +87,20 @@ func (b *batcher) run() {
 		}
 		// Wait for a free slot first: proposals keep queueing meanwhile and
 		// join this batch.
-		select {
-		case b.sem <- struct{}{}:
-		case <-b.closed:
-			first.done <- proposalResult{err: ErrClosed}
-			b.failQueued()
+		if !b.acquire(b.sem, first) {
 			return
+		}
+		large := len(b.in)+1 >= smallBatch
+		if large {
+			select {
+			case b.large <- struct{}{}:
+			default:
+				b.largeWaits.Add(1)
+				if !b.acquire(b.large, first) {
+					<-b.sem
+					return
+				}
+			}
 		}
 		batch := []*proposal{first}
 		size := len(first.cmd)
@@ -89,9 +117,27 @@ func (b *batcher) run() {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			defer func() { <-b.sem }()
+			defer func() {
+				if large {
+					<-b.large
+				}
+				<-b.sem
+			}()
 			b.exec(batch)
 		}()
+	}
+}
+
+// acquire takes a token of sem, or fails first and everything queued when
+// the batcher closes first.
+func (b *batcher) acquire(sem chan struct{}, first *proposal) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-b.closed:
+		first.done <- proposalResult{err: ErrClosed}
+		b.failQueued()
+		return false
 	}
 }
 
@@ -100,6 +146,7 @@ func (b *batcher) run() {
 func (b *batcher) exec(batch []*proposal) {
 	live := batch[:0]
 	for _, p := range batch {
+		b.clock.since(stageQueue, p.t0)
 		if err := p.ctx.Err(); err != nil {
 			p.done <- proposalResult{err: err}
 			continue
@@ -139,7 +186,7 @@ func (b *batcher) failQueued() {
 
 // submit queues cmd and waits for its result.
 func (b *batcher) submit(ctx context.Context, cmd []byte) proposalResult {
-	p := &proposal{ctx: ctx, cmd: cmd, done: make(chan proposalResult, 1)}
+	p := &proposal{ctx: ctx, cmd: cmd, done: make(chan proposalResult, 1), t0: time.Now()}
 	select {
 	case b.in <- p:
 	case <-ctx.Done():
@@ -163,6 +210,7 @@ var errRetryable = errors.New("not proposed")
 
 // applyLocal replicates cmds as one entry from this (leader) node.
 func (n *Node) applyLocal(cmds [][]byte) (uint64, []raftfsm.Result, error) {
+	defer n.stages.since(stageRaftApply, time.Now())
 	f := n.raft.Apply(raftfsm.EncodeEntry(cmds), n.cfg.ApplyTimeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) {
@@ -185,6 +233,7 @@ func (n *Node) applyLocal(cmds [][]byte) (uint64, []raftfsm.Result, error) {
 
 // applyForward sends cmds to the leader, which replicates them as one entry.
 func (n *Node) applyForward(cmds [][]byte) (uint64, []raftfsm.Result, error) {
+	defer n.stages.since(stageForward, time.Now())
 	leaderAddr, _ := n.raft.LeaderWithID()
 	if leaderAddr == "" {
 		return 0, nil, fmt.Errorf("%w: %w", errRetryable, ErrNoLeader)
@@ -234,7 +283,10 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error) 
 		r := b.submit(ctx, cmd)
 		if r.err == nil {
 			if !leader {
-				if err := n.fsm.WaitApplied(ctx, r.index); err != nil {
+				start := time.Now()
+				err := n.fsm.WaitApplied(ctx, r.index)
+				n.stages.since(stageWaitApplied, start)
+				if err != nil {
 					// Committed but not yet applied here: the write stands.
 					return r.res, nil
 				}

@@ -23,7 +23,11 @@ func (n *Node) serveRPC(conn net.Conn, peerID string) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+		start := time.Now()
 		resp := n.dispatchRPC(ctx, peerID, &req)
+		if req.Op == "propose" {
+			n.stages.since(stageServeRPC, start)
+		}
 		cancel()
 		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if err := writeFrame(w, resp); err != nil {

@@ -93,3 +93,14 @@ func Leader(t testing.TB, nodes []*node.Node) *node.Node {
 	})
 	return l
 }
+
+// Follower returns the first of nodes that is not leader (nil entries
+// skipped), or nil when there is none.
+func Follower(nodes []*node.Node, leader *node.Node) *node.Node {
+	for _, n := range nodes {
+		if n != nil && n != leader {
+			return n
+		}
+	}
+	return nil
+}
