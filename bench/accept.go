@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // runAccept measures POST /{phone-number-id}/messages accepted per
@@ -31,6 +32,7 @@ func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 		r.add("senders", n)
 		s := newSender(c, biz, n)
 		marks := c.elections()
+		cpu0 := c.cpuTime()
 		var cnt counter
 		done := pr.run(fmt.Sprintf("accept  senders=%-4d", n), o.Duration, &cnt)
 		l := closedLoop(ctx, n, o.Duration, &cnt, func(ctx context.Context, sender int, seq int64) error {
@@ -40,6 +42,7 @@ func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 		s.close()
 		cnt.report(pr)
 		addLoad(&r, "accepted_per_s", l)
+		r.add("cpu_us_per_msg", cpuPerOp(cpu0, c.cpuTime(), l.OK))
 		c.addMemory(&r)
 		if c.owned() {
 			r.add("elections", c.elections()-marks)
@@ -81,4 +84,14 @@ func addBaseline(r *Result, rate float64, bl Load) {
 	} else {
 		r.add("ratio", nil)
 	}
+}
+
+// cpuPerOp is the nodes' CPU time between two cpuTime readings per
+// acknowledged operation, in µs (nil when either reading failed or
+// nothing was acknowledged).
+func cpuPerOp(from, to time.Duration, ops int64) any {
+	if from < 0 || to < 0 || ops <= 0 {
+		return nil
+	}
+	return float64((to - from).Microseconds()) / float64(ops)
 }

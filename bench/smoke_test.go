@@ -32,7 +32,7 @@ func TestSmokeAcceptWithBaseline(t *testing.T) {
 	if got["scenario"] != "accept" || got["senders"] != 2.0 {
 		t.Errorf("scenario/senders: %s", lines[0])
 	}
-	for _, k := range []string{"accepted_per_s", "baseline_per_s", "ratio", "peak_rss_mb"} {
+	for _, k := range []string{"accepted_per_s", "baseline_per_s", "ratio", "peak_rss_mb", "cpu_us_per_msg"} {
 		if v, _ := got[k].(float64); !(v > 0) {
 			t.Errorf("%s = %v, want > 0 (%s)", k, got[k], lines[0])
 		}
