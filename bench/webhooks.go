@@ -168,10 +168,7 @@ type drained struct {
 // cpuPerEvent is the nodes' CPU time per drained event in µs (nil when
 // not measured).
 func (d drained) cpuPerEvent() any {
-	if d.cpu < 0 || d.events == 0 {
-		return nil
-	}
-	return float64(d.cpu.Microseconds()) / float64(d.events)
+	return cpuPerOp(0, d.cpu, int64(d.events))
 }
 
 func (d drained) rate() float64 {

@@ -1,7 +1,6 @@
 package raftfsm
 
 import (
-	"bytes"
 	"cmp"
 	"container/heap"
 	"slices"
@@ -201,20 +200,12 @@ func (b *applyBatch) dayOf(at int64) string {
 // writes no phone or template (before drops them for other commands).
 func (b *applyBatch) flush() {
 	if len(b.stats) > 0 {
-		keys := make([][]byte, 0, len(b.stats))
 		adds := make(map[string]int64, len(b.stats))
 		for id, n := range b.stats {
-			k := statKey(id.phone, id.day, id.dir, id.typ, id.status, id.category)
-			if _, dup := adds[string(k)]; !dup { // parts holding 0 bytes can join alike
-				keys = append(keys, k)
-			}
-			adds[string(k)] += n
+			// parts holding 0 bytes can join alike: their sums add up
+			adds[string(statKey(id.phone, id.day, id.dir, id.typ, id.status, id.category))] += n
 		}
-		slices.SortFunc(keys, bytes.Compare)
-		sb := b.tx.Bucket(bucketStats)
-		for _, k := range keys {
-			mustPut(b.tx, bucketStats, k, be64(counter(sb, k)+adds[string(k)]))
-		}
+		addCounters(b.tx, bucketStats, adds)
 		b.stats = nil
 	}
 	if len(b.tstats) > 0 {
