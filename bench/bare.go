@@ -28,15 +28,35 @@ const bareMessageSize = 300
 // and a bbolt state machine that stores each message under its log index,
 // one bbolt transaction (with its fsync) per ApplyBatch. Nothing else: no
 // HTTP, no validation, no sealing, no batching of messages into entries.
+//
+// The same cluster with a state machine that stores nothing is the Raft
+// floor (floor.go): refKind says which of the two a cluster is.
 type bareRaft struct {
 	dir    string
 	nodes  []*raft.Raft
 	closes []func() error
+	// applied[i] is node i's applied index (the floor's state machines
+	// only); fwdAddrs[i] is the address of node i's forward RPC (forward
+	// clusters only).
+	applied  []*appliedIndex
+	fwdAddrs []string
+}
+
+// refKind is what startBare builds.
+type refKind struct {
+	// noop: a state machine that stores nothing (the floor) instead of
+	// the bbolt one.
+	noop bool
+	// forward: each node also serves the forward RPC, and the Raft
+	// settings are waedge's (CommitTimeout, MaxAppendEntries, BatchApplyCh)
+	// instead of hashicorp/raft's defaults, so a follower learns the commit
+	// index as soon as a waedge node would.
+	forward bool
 }
 
 // startBare starts the reference cluster in a temporary directory and
 // waits for its leader.
-func startBare(ctx context.Context, n int) (*bareRaft, error) {
+func startBare(ctx context.Context, n int, kind refKind) (*bareRaft, error) {
 	dir, err := os.MkdirTemp("", "waedge-bench-bare-")
 	if err != nil {
 		return nil, err
@@ -45,7 +65,7 @@ func startBare(ctx context.Context, n int) (*bareRaft, error) {
 	var servers []raft.Server
 	type member struct {
 		cfg   *raft.Config
-		fsm   *bareFSM
+		fsm   raft.BatchingFSM
 		store *raftboltdb.BoltStore
 		trans *raft.NetworkTransport
 	}
@@ -62,12 +82,20 @@ func startBare(ctx context.Context, n int) (*bareRaft, error) {
 			return nil, err
 		}
 		b.closes = append(b.closes, store.Close)
-		fsm, err := openBareFSM(filepath.Join(d, "fsm.db"))
-		if err != nil {
-			b.close()
-			return nil, err
+		var fsm raft.BatchingFSM
+		if kind.noop {
+			a := &appliedIndex{changed: make(chan struct{})}
+			b.applied = append(b.applied, a)
+			fsm = floorFSM{a}
+		} else {
+			bf, err := openBareFSM(filepath.Join(d, "fsm.db"))
+			if err != nil {
+				b.close()
+				return nil, err
+			}
+			b.closes = append(b.closes, bf.db.Close)
+			fsm = bf
 		}
-		b.closes = append(b.closes, fsm.db.Close)
 		trans, err := raft.NewTCPTransport("127.0.0.1:0", nil, 3, 10*time.Second, io.Discard)
 		if err != nil {
 			b.close()
@@ -81,6 +109,11 @@ func startBare(ctx context.Context, n int) (*bareRaft, error) {
 		cfg.HeartbeatTimeout = node.DefaultHeartbeatTimeout
 		cfg.ElectionTimeout = node.DefaultElectionTimeout
 		cfg.LeaderLeaseTimeout = node.DefaultLeaderLeaseTimeout
+		if kind.forward {
+			cfg.CommitTimeout = node.DefaultCommitTimeout
+			cfg.MaxAppendEntries = 512
+			cfg.BatchApplyCh = true
+		}
 		cfg.Logger = hclog.NewNullLogger()
 		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: cfg.LocalID, Address: trans.LocalAddr()})
 		members = append(members, member{cfg, fsm, store, trans})
@@ -92,6 +125,15 @@ func startBare(ctx context.Context, n int) (*bareRaft, error) {
 			return nil, err
 		}
 		b.nodes = append(b.nodes, r)
+		if kind.forward {
+			addr, stop, err := serveForward(r)
+			if err != nil {
+				b.close()
+				return nil, err
+			}
+			b.closes = append(b.closes, stop)
+			b.fwdAddrs = append(b.fwdAddrs, addr)
+		}
 		if i == 0 {
 			if err := r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
 				b.close()
@@ -120,9 +162,7 @@ func (b *bareRaft) leader() *raft.Raft {
 func (b *bareRaft) run(ctx context.Context, senders int, duration time.Duration, c *counter) Load {
 	leader := b.leader()
 	return closedLoop(ctx, senders, duration, c, func(ctx context.Context, _ int, seq int64) error {
-		msg := make([]byte, bareMessageSize)
-		_, _ = rand.Read(msg[8:])
-		binary.BigEndian.PutUint64(msg, uint64(seq))
+		msg := bareMessage(seq)
 		r := leader
 		if r == nil {
 			return raft.ErrNotLeader
@@ -136,6 +176,15 @@ func (b *bareRaft) run(ctx context.Context, senders int, duration time.Duration,
 		}
 		return nil
 	})
+}
+
+// bareMessage is one client message: its sequence number, then random
+// bytes.
+func bareMessage(seq int64) []byte {
+	msg := make([]byte, bareMessageSize)
+	_, _ = rand.Read(msg[8:])
+	binary.BigEndian.PutUint64(msg, uint64(seq))
+	return msg
 }
 
 func (b *bareRaft) close() {

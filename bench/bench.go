@@ -21,17 +21,20 @@ import (
 
 // Options is one invocation of the bench.
 type Options struct {
-	Scenario  string
-	Nodes     int
-	Senders   []int
-	Duration  time.Duration
-	Messages  int
-	Phones    int
-	Rounds    int
-	Targets   []string
-	Token     string
-	JSON      bool
-	Baseline  bool
+	Scenario string
+	Nodes    int
+	Senders  []int
+	Duration time.Duration
+	Messages int
+	Phones   int
+	Rounds   int
+	Targets  []string
+	Token    string
+	JSON     bool
+	Baseline bool
+	// Stages adds the mean of each waedge_commit_stage_seconds stage
+	// over the level (accept).
+	Stages    bool
 	Binary    string
 	ServeArgs []string
 	Keep      bool
@@ -125,6 +128,7 @@ func parseOptions(name, defSenders string, args []string, stderr io.Writer, gete
 	fs.StringVar(&o.CAFile, "ca-file", getenv("WAEDGE_CA_FILE"), "PEM certificate(s) to trust for https:// --target URLs (env WAEDGE_CA_FILE)")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per result line instead of a table")
 	fs.BoolVar(&o.Baseline, "baseline", false, "also measure the bare reference in the same invocation and print the ratio")
+	fs.BoolVar(&o.Stages, "stages", false, "accept: also print the mean time of each stage of a write (waedge_commit_stage_seconds) over the level, in ms")
 	fs.StringVar(&o.Binary, "binary", "", "waedge binary the bench's nodes run (default: this one)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the bench's cluster directory (data and node logs) and print its path")
 	serveArgs := fs.String("serve-args", "", "extra flags for every node the bench starts, space-separated (e.g. \"--raft-heartbeat-timeout 300ms\")")

@@ -234,32 +234,41 @@ func drainWebhooks(ctx context.Context, c *cluster, biz business, rc *receiver, 
 // outboxDepth reads the webhook outbox depth from the first node's
 // metrics (the outbox is replicated: any node has it).
 func (c *cluster) outboxDepth(ctx context.Context) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", c.urls[0]+"/metrics", nil)
+	text, err := c.metrics(ctx, c.urls[0])
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.api.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != 200 {
-		return 0, fmt.Errorf("GET /metrics: %d", resp.StatusCode)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		if v, ok := strings.CutPrefix(line, "waedge_webhook_outbox_depth "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			return int(f), err
 		}
 	}
 	return 0, fmt.Errorf("GET /metrics: no waedge_webhook_outbox_depth")
+}
+
+// metrics is the text of GET /metrics on the node at url.
+func (c *cluster) metrics(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", url+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.api.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("GET /metrics: %d", resp.StatusCode)
+	}
+	return string(b), nil
 }
 
 // cpuTime is the CPU time (user and system) the bench's node processes
