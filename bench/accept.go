@@ -92,7 +92,7 @@ func runFloors(ctx context.Context, r *Result, senders int, d time.Duration, pr 
 		kind      refKind
 	}{
 		{"floor  ", "floor", refKind{noop: true}},
-		{"spread ", "floor_spread", refKind{noop: true, forward: true}},
+		{"spread ", "floor_spread", refKind{noop: true, forward: true, waedgeRaft: true}},
 	} {
 		fl, err := startBare(ctx, 3, f.kind)
 		if err != nil {

@@ -47,11 +47,12 @@ type refKind struct {
 	// noop: a state machine that stores nothing (the floor) instead of
 	// the bbolt one.
 	noop bool
-	// forward: each node also serves the forward RPC, and the Raft
-	// settings are waedge's (CommitTimeout, MaxAppendEntries, BatchApplyCh)
-	// instead of hashicorp/raft's defaults, so a follower learns the commit
-	// index as soon as a waedge node would.
+	// forward: each node also serves the forward RPC (floor.go).
 	forward bool
+	// waedgeRaft: waedge's Raft settings (CommitTimeout, MaxAppendEntries,
+	// BatchApplyCh) instead of hashicorp/raft's defaults, so a follower
+	// learns the commit index as soon as a waedge node would.
+	waedgeRaft bool
 }
 
 // startBare starts the reference cluster in a temporary directory and
@@ -109,7 +110,7 @@ func startBare(ctx context.Context, n int, kind refKind) (*bareRaft, error) {
 		cfg.HeartbeatTimeout = node.DefaultHeartbeatTimeout
 		cfg.ElectionTimeout = node.DefaultElectionTimeout
 		cfg.LeaderLeaseTimeout = node.DefaultLeaderLeaseTimeout
-		if kind.forward {
+		if kind.waedgeRaft {
 			cfg.CommitTimeout = node.DefaultCommitTimeout
 			cfg.MaxAppendEntries = 512
 			cfg.BatchApplyCh = true

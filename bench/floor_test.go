@@ -11,7 +11,7 @@ import (
 // their own apply) for a short while: every write is acknowledged, none
 // fails, and the figures the accept scenario reports are positive.
 func TestFloorReferences(t *testing.T) {
-	for _, kind := range []refKind{{noop: true}, {noop: true, forward: true}} {
+	for _, kind := range []refKind{{noop: true}, {noop: true, forward: true, waedgeRaft: true}} {
 		fl, err := startBare(t.Context(), 3, kind)
 		if err != nil {
 			t.Fatal(err)
