@@ -61,15 +61,13 @@ func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 			addStages(&r, st0, st)
 		}
 		if bare != nil {
-			var bc counter
-			done := pr.run(fmt.Sprintf("bare    senders=%-4d", n), o.Duration, &bc)
-			bl := bare.run(ctx, n, o.Duration, &bc)
-			done()
-			bc.report(pr)
-			addBaseline(&r, l.Rate(), bl)
-			if err := runFloors(ctx, &r, n, o.Duration, pr, l.Rate(), bl.Rate()); err != nil {
+			refs, err := runReferences(ctx, bare, n, o.Duration, pr)
+			if err != nil {
 				return err
 			}
+			addBaseline(&r, l.Rate(), refs[0])
+			addFloor(&r, "floor", l.Rate(), refs[0].Rate(), refs[1])
+			addFloor(&r, "floor_spread", l.Rate(), refs[0].Rate(), refs[2])
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -79,42 +77,56 @@ func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 	return nil
 }
 
-// runFloors measures the Raft floor (the bare reference with a state
-// machine that stores nothing, clients on the leader) and the spread
-// floor (the same with waedge's Raft settings, clients spread over the
-// nodes as the accept's senders are, followers forwarding) at senders,
-// and adds their figures to r. Each floor cluster lives for one level
-// only, so its idle work (the spread floor's commit-timeout appends) does
-// not load the machine while the others run.
-func runFloors(ctx context.Context, r *Result, senders int, d time.Duration, pr *progress, rate, bareRate float64) error {
-	for _, f := range []struct {
-		name, key string
-		kind      refKind
-	}{
-		{"floor  ", "floor", refKind{noop: true}},
-		{"spread ", "floor_spread", refKind{noop: true, forward: true, waedgeRaft: true}},
-	} {
-		fl, err := startBare(ctx, 3, f.kind)
-		if err != nil {
-			return fmt.Errorf("%s reference: %w", f.key, err)
-		}
-		var fc counter
-		done := pr.run(fmt.Sprintf("%s senders=%-4d", f.name, senders), d, &fc)
-		var l Load
-		if f.kind.forward {
-			l, err = fl.runSpread(ctx, senders, d, &fc)
-		} else {
-			l = fl.run(ctx, senders, d, &fc)
-		}
-		done()
-		fl.close()
-		if err != nil {
-			return fmt.Errorf("%s reference: %w", f.key, err)
-		}
-		fc.report(pr)
-		addFloor(r, f.key, rate, bareRate, l)
+// runReferences measures, at senders, the bare reference, the Raft
+// floor (the bare reference with a state machine that stores nothing,
+// clients on the leader) and the spread floor (the same with waedge's Raft
+// settings, clients spread over the nodes as the accept's senders are,
+// followers forwarding), in that order. They take turns in slices of
+// about a second (each slice starting with the next of the three), so a
+// change in the load of a shared machine falls on all three alike and
+// floor ÷ bare is not a comparison of two different moments. The floor
+// clusters live for one level only.
+func runReferences(ctx context.Context, bare *bareRaft, senders int, d time.Duration, pr *progress) ([3]Load, error) {
+	var out [3]Load
+	floor, err := startBare(ctx, 3, refKind{noop: true})
+	if err != nil {
+		return out, fmt.Errorf("floor reference: %w", err)
 	}
-	return nil
+	defer floor.close()
+	spread, err := startBare(ctx, 3, refKind{noop: true, forward: true, waedgeRaft: true})
+	if err != nil {
+		return out, fmt.Errorf("spread floor reference: %w", err)
+	}
+	defer spread.close()
+	turns := max(1, min(8, int(d/time.Second)))
+	slice := d / time.Duration(turns)
+	labels := [3]string{"bare   ", "floor  ", "spread "}
+	for i := range turns {
+		for k := range 3 {
+			ref := (i + k) % 3
+			var c counter
+			done := pr.run(fmt.Sprintf("%s senders=%-4d %d/%d", labels[ref], senders, i+1, turns), slice, &c)
+			var l Load
+			switch ref {
+			case 0:
+				l = bare.run(ctx, senders, slice, &c)
+			case 1:
+				l = floor.run(ctx, senders, slice, &c)
+			default:
+				l, err = spread.runSpread(ctx, senders, slice, &c)
+			}
+			done()
+			if err != nil {
+				return out, fmt.Errorf("spread floor reference: %w", err)
+			}
+			c.report(pr)
+			out[ref] = out[ref].merge(l)
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // addFloor adds a floor's figures under key (rate, p50, p99, errors) and

@@ -12,7 +12,7 @@ import (
 
 // TestSmokeAcceptWithBaseline builds the waedge binary (as e2e does) and
 // runs the documented command at its smallest: three real processes and
-// the bare reference, one second each.
+// the bare reference and the two Raft floors, one second each.
 func TestSmokeAcceptWithBaseline(t *testing.T) {
 	stdout, stderr := runBench(t, "accept", "--senders", "2", "--duration", "1s", "--json", "--baseline")
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -24,7 +24,9 @@ func TestSmokeAcceptWithBaseline(t *testing.T) {
 		t.Fatalf("not JSON: %q: %v", lines[0], err)
 	}
 	for _, k := range []string{"scenario", "senders", "accepted_per_s", "p50_ms", "p99_ms", "errors", "peak_rss_mb",
-		"baseline_per_s", "baseline_p99_ms", "ratio"} {
+		"baseline_per_s", "baseline_p99_ms", "ratio",
+		"floor_per_s", "floor_p50_ms", "floor_p99_ms", "floor_errors", "ratio_floor", "floor_over_bare",
+		"floor_spread_per_s", "floor_spread_p50_ms", "floor_spread_p99_ms", "floor_spread_errors", "ratio_floor_spread", "floor_spread_over_bare"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("key %q missing from %s", k, lines[0])
 		}
@@ -32,13 +34,31 @@ func TestSmokeAcceptWithBaseline(t *testing.T) {
 	if got["scenario"] != "accept" || got["senders"] != 2.0 {
 		t.Errorf("scenario/senders: %s", lines[0])
 	}
-	for _, k := range []string{"accepted_per_s", "baseline_per_s", "ratio", "peak_rss_mb", "cpu_us_per_msg"} {
+	for _, k := range []string{"accepted_per_s", "baseline_per_s", "ratio", "peak_rss_mb", "cpu_us_per_msg",
+		"floor_per_s", "floor_p50_ms", "floor_p99_ms", "ratio_floor", "floor_over_bare",
+		"floor_spread_per_s", "floor_spread_p50_ms", "floor_spread_p99_ms", "ratio_floor_spread", "floor_spread_over_bare"} {
 		if v, _ := got[k].(float64); !(v > 0) {
 			t.Errorf("%s = %v, want > 0 (%s)", k, got[k], lines[0])
 		}
 	}
-	if got["errors"] != 0.0 {
-		t.Errorf("errors = %v\nstderr:\n%s", got["errors"], stderr.String())
+	if got["errors"] != 0.0 || got["floor_errors"] != 0.0 || got["floor_spread_errors"] != 0.0 {
+		t.Errorf("errors = %v / %v / %v\nstderr:\n%s", got["errors"], got["floor_errors"], got["floor_spread_errors"], stderr.String())
+	}
+}
+
+// TestSmokeAcceptStages runs one level with --stages: the stages every
+// write of a spread load goes through are reported with a positive mean.
+func TestSmokeAcceptStages(t *testing.T) {
+	stdout, stderr := runBench(t, "accept", "--senders", "3", "--duration", "1s", "--json", "--stages")
+	var got map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &got); err != nil {
+		t.Fatalf("not one JSON object: %q: %v\nstderr:\n%s", stdout.String(), err, stderr.String())
+	}
+	for _, k := range []string{"stage_queue_ms", "stage_forward_ms", "stage_serve_forwarded_ms", "stage_raft_apply_ms",
+		"stage_wait_applied_ms", "stage_log_store_ms", "stage_fsm_apply_ms"} {
+		if v, _ := got[k].(float64); !(v > 0) {
+			t.Errorf("%s = %v, want > 0 (%s)", k, got[k], stdout.String())
+		}
 	}
 }
 

@@ -62,3 +62,11 @@ func (l Load) Rate() float64 {
 
 // P returns the p-th percentile latency in milliseconds.
 func (l Load) P(p float64) float64 { return ms(Percentile(l.Lats, p)) }
+
+// merge is l and m measured one after the other: their requests and
+// their times added up, their latencies together.
+func (l Load) merge(m Load) Load {
+	lats := append(slices.Clone(l.Lats), m.Lats...)
+	slices.Sort(lats)
+	return Load{OK: l.OK + m.OK, Errors: l.Errors + m.Errors, Elapsed: l.Elapsed + m.Elapsed, Lats: lats}
+}

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -88,5 +89,20 @@ func TestResultJSONKeepsOrderAndNulls(t *testing.T) {
 	want := `{"scenario":"accept","senders":64,"accepted_per_s":1234.568,"peak_rss_mb":null,"ratio":null}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
+	}
+}
+
+func TestLoadMerge(t *testing.T) {
+	a := Load{OK: 2, Errors: 1, Elapsed: time.Second, Lats: []time.Duration{1, 5}}
+	b := Load{OK: 3, Elapsed: 2 * time.Second, Lats: []time.Duration{2, 3, 9}}
+	m := Load{}.merge(a).merge(b)
+	if m.OK != 5 || m.Errors != 1 || m.Elapsed != 3*time.Second || !slices.Equal(m.Lats, []time.Duration{1, 2, 3, 5, 9}) {
+		t.Fatalf("merged %+v", m)
+	}
+	if r := m.Rate(); r < 1.666 || r > 1.667 {
+		t.Errorf("rate %v, want 5/3", r)
+	}
+	if !slices.Equal(a.Lats, []time.Duration{1, 5}) {
+		t.Errorf("merge changed its input: %v", a.Lats)
 	}
 }
