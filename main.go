@@ -233,6 +233,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 		return 2
 	}
 	metricsF := addMetricsFlags(fs, getenv)
+	gcF := addGCFlags(fs, getenv)
 	tlsF := addTLSFlags(fs, getenv)
 	raftHeartbeat := str("raft-heartbeat-timeout", node.DefaultHeartbeatTimeout.String(), "a follower that hears nothing from the leader this long (randomised up to 2×) starts an election")
 	raftElection := str("raft-election-timeout", node.DefaultElectionTimeout.String(), "how long a candidate waits for votes before it tries again (not shorter than the heartbeat timeout)")
@@ -266,6 +267,10 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 		return 2
 	}
 	if err := metricsF.check(); err != nil {
+		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
+		return 2
+	}
+	if err := gcF.apply(!checkOnly); err != nil {
 		fmt.Fprintf(stderr, "waedge serve: %v\n", err)
 		return 2
 	}
