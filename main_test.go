@@ -41,6 +41,8 @@ func TestServeRejectsBadCommitPathFlags(t *testing.T) {
 		{"--raft-log-cache", "-1"},
 		{"--raft-commit-timeout", "500us"},
 		{"--raft-commit-timeout", "2s"},
+		{"--gc-percent", "5"},
+		{"--memory-limit", "1MiB"},
 	} {
 		serveRefuses(t, args)
 	}
