@@ -16,8 +16,11 @@ import (
 // the offending field.
 func ParseSend(body []byte) (*SendRequest, error) {
 	var r SendRequest
-	if err := decodeStrict(body, &r); err != nil {
-		return nil, err
+	if !decodeSendFast(body, &r) {
+		r = SendRequest{}
+		if err := decodeStrict(body, &r); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err

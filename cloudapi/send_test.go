@@ -478,3 +478,79 @@ func BenchmarkParseSendText(b *testing.B) {
 		}
 	}
 }
+
+// decodeBoth decodes body with the fast decoder and with decodeStrict.
+func decodeBoth(body []byte) (fast SendRequest, fastOK bool, strict SendRequest, strictErr error) {
+	fastOK = decodeSendFast(body, &fast)
+	strictErr = decodeStrict(body, &strict)
+	return
+}
+
+// TestFastSendTakesCommonShapes: the shapes the bench and most clients
+// send go through the fast decoder and decode as decodeStrict decodes
+// them; the others fall back to it.
+func TestFastSendTakesCommonShapes(t *testing.T) {
+	fast := []string{"text", "text default", "image by id", "audio voice", "video", "document", "sticker", "reaction", "reaction removal"}
+	for _, name := range fast {
+		f, ok, s, err := decodeBoth([]byte(valid[name]))
+		if !ok || err != nil || !reflect.DeepEqual(f, s) {
+			t.Errorf("%s: fast %v, strict err %v, equal %v", name, ok, err, reflect.DeepEqual(f, s))
+		}
+	}
+	for _, body := range []string{
+		`{"messaging_product":"whatsapp","to":"491700000042","type":"template","template":{"name":"bench_message","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"waedge bench"}]}]}}`,
+		`{"messaging_product":"whatsapp","status":"read","message_id":"wamid.x","typing_indicator":{"type":"text"}}`,
+		` {"messaging_product":"whatsapp","to":"1555","context":{"message_id":"wamid.q"},"text":{"body":"line\nbreak \u00e9 \"q\""}} ` + "\n",
+		`{"messaging_product":"whatsapp","to":"1555","type":"template","template":{"name":"t","language":{"code":"en","policy":"deterministic"},"components":[]}}`,
+		`{"messaging_product":"whatsapp","to":"1555","text":{}}`,
+		`{"messaging_product":"whatsapp","to":"1555","text":{"body":"ünïcødé 👍"}}`,
+	} {
+		f, ok, s, err := decodeBoth([]byte(body))
+		if !ok || err != nil || !reflect.DeepEqual(f, s) {
+			t.Errorf("%s: fast %v, strict err %v\nfast   %+v\nstrict %+v", body, ok, err, f, s)
+		}
+	}
+	for _, body := range []string{
+		valid["location"], valid["contacts"], valid["buttons"], valid["template"],
+		`{"messaging_product":"whatsapp","TO":"1555","text":{"body":"x"}}`,
+		`{"messaging_product":"whatsapp","to":"1555","to":"1666","text":{"body":"x"}}`,
+		`{"messaging_product":"whatsapp","to":null,"text":{"body":"x"}}`,
+		`{"messaging_product":"whatsapp","to":15551234567,"text":{"body":"x"}}`,
+		`{"messaging_product":"whatsapp","to":"1555","text":{"body":"x"}} {}`,
+		`{"messaging_product":"whatsapp","to":"1555","text":{"body":"x","preview_url":"yes"}}`,
+		"{\"messaging_product\":\"whatsapp\",\"to\":\"1555\",\"text\":{\"body\":\"\xff\"}}",
+		"{\"messaging_product\":\"whatsapp\",\"to\":\"1555\",\"text\":{\"body\":\"tab\there\"}}",
+		`{"messaging_product":"whatsapp","to":"1555","text":{"body":"x"}`,
+		`{"messaging_product":"whatsapp","to":"1555","text":{"body":"x"},}`,
+		`{"messaging_product":"whatsapp","t\u006f":"1555","text":{"body":"x"}}`,
+		``, `[]`, `{`,
+	} {
+		if _, ok, _, _ := decodeBoth([]byte(body)); ok {
+			t.Errorf("%s: taken by the fast decoder", body)
+		}
+	}
+}
+
+// FuzzFastSendMatchesStrict: whatever the fast decoder accepts,
+// decodeStrict accepts too and decodes to the same value; so ParseSend's
+// answers (values and errors) are those of decodeStrict alone.
+func FuzzFastSendMatchesStrict(f *testing.F) {
+	for _, b := range valid {
+		f.Add(b)
+	}
+	f.Add(`{"messaging_product":"whatsapp","to":"491700000042","type":"template","template":{"name":"bench_message","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"w\u00e9 \"b\""},{"type":"image","image":{"id":"1"}}]}]}}`)
+	f.Add(`{"messaging_product":"whatsapp","status":"read","message_id":"wamid.x","typing_indicator":{"type":"text"}}`)
+	f.Add(`{"messaging_product":"whatsapp","to":"1555","context":{"message_id":"q"},"text":{"body":"a\\b\/c\ud83d\ude00\ud800","preview_url":false}}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		fast, ok, strict, err := decodeBoth([]byte(body))
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("fast decoder accepted what decodeStrict refuses (%v)", err)
+		}
+		if !reflect.DeepEqual(fast, strict) {
+			t.Fatalf("fast %+v\nstrict %+v", fast, strict)
+		}
+	})
+}
