@@ -331,6 +331,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 		slog.String("http_addr", *httpAddr), slog.String("cluster_addr", *clusterAddr),
 		slog.String("advertise_addr", *advertise), slog.String("join", *join))
 
+	if tuneGC(getenv) {
+		logger.Info("garbage collector tuned for serve", slog.Int("gogc", serveGCPercent),
+			slog.Int64("memory_limit_bytes", serveMemoryLimit))
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -543,6 +543,9 @@ func FuzzFastSendMatchesStrict(f *testing.F) {
 	f.Add(`{"messaging_product":"whatsapp","to":"1555","context":{"message_id":"q"},"text":{"body":"a\\b\/c\ud83d\ude00\ud800","preview_url":false}}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		fast, ok, strict, err := decodeBoth([]byte(body))
+		if err == nil {
+			fastContentAgrees(t, "fuzzed", strict.MessageContent())
+		}
 		if !ok {
 			return
 		}
@@ -553,4 +556,81 @@ func FuzzFastSendMatchesStrict(f *testing.F) {
 			t.Fatalf("fast %+v\nstrict %+v", fast, strict)
 		}
 	})
+}
+
+// fastContentAgrees reports (as a test error) where the fast content
+// encoder and json.Marshal disagree about r; it returns whether the fast
+// encoder took r.
+func fastContentAgrees(t *testing.T, name string, r *SendRequest) bool {
+	t.Helper()
+	want, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := appendContentFast(nil, r)
+	if ok && string(got) != string(want) {
+		t.Errorf("%s:\nfast    %s\nMarshal %s", name, got, want)
+	}
+	return ok
+}
+
+// TestFastContentMatchesMarshal: stored content and the send response are
+// the bytes json.Marshal writes, whichever encoder wrote them; the fast
+// encoder takes the shapes the fast decoder reads and leaves the others.
+func TestFastContentMatchesMarshal(t *testing.T) {
+	taken := map[string]bool{"text": true, "text default": true, "image by id": true, "audio voice": true, "video": true,
+		"document": true, "sticker": true, "reaction": true, "reaction removal": true, "named params": true,
+		"reply context": true, "individual": true, "mark read": true, "mark read typing": true}
+	for name, body := range valid {
+		r, err := ParseSend([]byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if ok := fastContentAgrees(t, name, r.MessageContent()); ok != taken[name] {
+			t.Errorf("%s: fast encoder took it: %v", name, ok)
+		}
+		c, err := EncodeContent(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := encodeContent(contentOutbound, r.MessageContent()); string(c) != string(want) {
+			t.Errorf("%s: EncodeContent %s, want %s", name, c, want)
+		}
+	}
+	odd := "<a href=\"x\">&amp;</a> \\ \x00\x01\x1f\x7f \b\f\n\r\t \u2028\u2029 é 👍 \xff\xfe bad\xe2\x82 end"
+	text := odd
+	for _, r := range []*SendRequest{
+		{Text: &Text{Body: odd, PreviewURL: true}, Context: &Context{}},
+		{Type: "template", Template: &Template{Name: odd}},
+		{Type: "template", Template: &Template{Name: "t", Language: &Language{Code: "en", Policy: odd},
+			Components: []Component{{Type: "body", Parameters: []Parameter{{Type: "text", Text: &text}, {Type: "text", Text: new(string)},
+				{Type: "image", Image: &Media{Link: odd}}, {Type: "payload", Payload: odd, ParameterName: "n", CouponCode: "c"}}},
+				{Type: "button", SubType: "quick_reply", Parameters: []Parameter{}}, {}}}},
+		{Status: "read", MessageID: odd, TypingIndicator: &TypingIndicator{}},
+		{Reaction: &Reaction{}, Image: &Media{}, Audio: &Media{Voice: true}, Video: &Media{Caption: odd}, Document: &Media{Filename: odd}, Sticker: &Media{ID: "1"}},
+		{MessagingProduct: "whatsapp", RecipientType: "individual", To: odd, Recipient: odd, BizOpaqueCallbackData: odd, RecipientIdentityKeyHash: odd},
+	} {
+		if !fastContentAgrees(t, "built", r) {
+			t.Errorf("fast encoder refused %+v", r)
+		}
+	}
+	for _, r := range []*SendRequest{
+		{Location: &Location{}},
+		{Template: &Template{Components: []Component{{Index: json.RawMessage(`1`)}}}},
+		{Template: &Template{Components: []Component{{Parameters: []Parameter{{Currency: &Currency{}}}}}}},
+	} {
+		if fastContentAgrees(t, "other", r) {
+			t.Errorf("fast encoder took %+v", r)
+		}
+	}
+	for _, resp := range []SendResponse{
+		NewSendResponse(&SendRequest{To: odd}, "wamid."+odd),
+		NewSendResponse(&SendRequest{To: "+1 555", Type: "template"}, "wamid.x"),
+		{},
+	} {
+		want, _ := json.Marshal(resp)
+		if got := resp.AppendJSON(nil); string(got) != string(want) {
+			t.Errorf("response:\nfast    %s\nMarshal %s", got, want)
+		}
+	}
 }
