@@ -225,6 +225,11 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 // NormalizePhone strips "+", spaces, dashes, dots and parentheses; the
 // result is "" unless 8 to 15 digits remain and nothing else was present.
 func NormalizePhone(s string) string {
+	// Already digits only (the usual case, and every wa_id): s itself,
+	// without building a copy — this runs several times per send.
+	if len(s) >= 8 && len(s) <= 15 && NormalizeID(s) != "" {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, c := range s {
