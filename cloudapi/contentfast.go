@@ -55,19 +55,15 @@ func appendContentFast(dst []byte, r *SendRequest) ([]byte, bool) {
 	w.str("recipient", r.Recipient, true)
 	w.str("type", r.Type, true)
 	if r.Context != nil {
-		w.key("context")
-		c := jsonObj{b: w.b}
-		c.str("message_id", r.Context.MessageID, false)
-		w.b = c.end()
+		w.object("context", func(o *jsonObj) { o.str("message_id", r.Context.MessageID, false) })
 	}
 	w.str("biz_opaque_callback_data", r.BizOpaqueCallbackData, true)
 	w.str("recipient_identity_key_hash", r.RecipientIdentityKeyHash, true)
 	if r.Text != nil {
-		w.key("text")
-		t := jsonObj{b: w.b}
-		t.str("body", r.Text.Body, false)
-		t.boolean("preview_url", r.Text.PreviewURL)
-		w.b = t.end()
+		w.object("text", func(o *jsonObj) {
+			o.str("body", r.Text.Body, false)
+			o.boolean("preview_url", r.Text.PreviewURL)
+		})
 	}
 	w.media("image", r.Image)
 	w.media("audio", r.Audio)
@@ -79,19 +75,15 @@ func appendContentFast(dst []byte, r *SendRequest) ([]byte, bool) {
 		w.b = appendTemplate(w.b, r.Template)
 	}
 	if r.Reaction != nil {
-		w.key("reaction")
-		e := jsonObj{b: w.b}
-		e.str("message_id", r.Reaction.MessageID, false)
-		e.str("emoji", r.Reaction.Emoji, false)
-		w.b = e.end()
+		w.object("reaction", func(o *jsonObj) {
+			o.str("message_id", r.Reaction.MessageID, false)
+			o.str("emoji", r.Reaction.Emoji, false)
+		})
 	}
 	w.str("status", r.Status, true)
 	w.str("message_id", r.MessageID, true)
 	if r.TypingIndicator != nil {
-		w.key("typing_indicator")
-		e := jsonObj{b: w.b}
-		e.str("type", r.TypingIndicator.Type, false)
-		w.b = e.end()
+		w.object("typing_indicator", func(o *jsonObj) { o.str("type", r.TypingIndicator.Type, false) })
 	}
 	return w.end(), true
 }
@@ -99,45 +91,29 @@ func appendContentFast(dst []byte, r *SendRequest) ([]byte, bool) {
 func appendTemplate(dst []byte, t *Template) []byte {
 	w := jsonObj{b: dst}
 	w.str("name", t.Name, false)
-	w.key("language")
 	if t.Language == nil {
+		w.key("language")
 		w.b = append(w.b, "null"...)
 	} else {
-		l := jsonObj{b: w.b}
-		l.str("code", t.Language.Code, false)
-		l.str("policy", t.Language.Policy, true)
-		w.b = l.end()
+		w.object("language", func(o *jsonObj) {
+			o.str("code", t.Language.Code, false)
+			o.str("policy", t.Language.Policy, true)
+		})
 	}
 	if len(t.Components) > 0 {
-		w.key("components")
-		w.b = append(w.b, '[')
-		for i, c := range t.Components {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			o := jsonObj{b: w.b}
+		objects(&w, "components", t.Components, func(o *jsonObj, c Component) {
 			o.str("type", c.Type, false)
 			o.str("sub_type", c.SubType, true)
 			if len(c.Parameters) > 0 {
-				o.key("parameters")
-				o.b = append(o.b, '[')
-				for j, p := range c.Parameters {
-					if j > 0 {
-						o.b = append(o.b, ',')
-					}
-					o.b = appendParameter(o.b, &p)
-				}
-				o.b = append(o.b, ']')
+				objects(o, "parameters", c.Parameters, parameterMembers)
 			}
-			w.b = o.end()
-		}
-		w.b = append(w.b, ']')
+		})
 	}
 	return w.end()
 }
 
-func appendParameter(dst []byte, p *Parameter) []byte {
-	w := jsonObj{b: dst}
+// parameterMembers writes the members of a template parameter.
+func parameterMembers(w *jsonObj, p Parameter) {
 	w.str("type", p.Type, false)
 	w.str("parameter_name", p.ParameterName, true)
 	if p.Text != nil {
@@ -148,46 +124,42 @@ func appendParameter(dst []byte, p *Parameter) []byte {
 	w.media("video", p.Video)
 	w.media("document", p.Document)
 	w.str("coupon_code", p.CouponCode, true)
-	return w.end()
 }
 
 // AppendJSON appends json.Marshal(r) to dst, without reflection.
 func (r SendResponse) AppendJSON(dst []byte) []byte {
 	w := jsonObj{b: dst}
 	w.str("messaging_product", r.MessagingProduct, false)
-	w.key("contacts")
-	if r.Contacts == nil {
-		w.b = append(w.b, "null"...)
-	} else {
-		w.b = append(w.b, '[')
-		for i, c := range r.Contacts {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			o := jsonObj{b: w.b}
-			o.str("input", c.Input, false)
-			o.str("wa_id", c.WAID, false)
-			w.b = o.end()
-		}
-		w.b = append(w.b, ']')
-	}
-	w.key("messages")
-	if r.Messages == nil {
-		w.b = append(w.b, "null"...)
-	} else {
-		w.b = append(w.b, '[')
-		for i, m := range r.Messages {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			o := jsonObj{b: w.b}
-			o.str("id", m.ID, false)
-			o.str("message_status", m.MessageStatus, true)
-			w.b = o.end()
-		}
-		w.b = append(w.b, ']')
-	}
+	objects(&w, "contacts", r.Contacts, func(o *jsonObj, c ResponseContact) {
+		o.str("input", c.Input, false)
+		o.str("wa_id", c.WAID, false)
+	})
+	objects(&w, "messages", r.Messages, func(o *jsonObj, m ResponseMessage) {
+		o.str("id", m.ID, false)
+		o.str("message_status", m.MessageStatus, true)
+	})
 	return w.end()
+}
+
+// objects writes member k, an array (null when nil, as json.Marshal
+// writes a nil slice without omitempty) of objects whose members each
+// writes.
+func objects[T any](w *jsonObj, k string, xs []T, each func(*jsonObj, T)) {
+	w.key(k)
+	if xs == nil {
+		w.b = append(w.b, "null"...)
+		return
+	}
+	w.b = append(w.b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		o := jsonObj{b: w.b}
+		each(&o, x)
+		w.b = o.end()
+	}
+	w.b = append(w.b, ']')
 }
 
 // jsonObj writes one JSON object member by member.
@@ -240,13 +212,20 @@ func (w *jsonObj) media(k string, m *Media) {
 	if m == nil {
 		return
 	}
+	w.object(k, func(o *jsonObj) {
+		o.str("id", m.ID, true)
+		o.str("link", m.Link, true)
+		o.str("caption", m.Caption, true)
+		o.str("filename", m.Filename, true)
+		o.boolean("voice", m.Voice)
+	})
+}
+
+// object writes member k, an object whose members each writes.
+func (w *jsonObj) object(k string, each func(*jsonObj)) {
 	w.key(k)
 	o := jsonObj{b: w.b}
-	o.str("id", m.ID, true)
-	o.str("link", m.Link, true)
-	o.str("caption", m.Caption, true)
-	o.str("filename", m.Filename, true)
-	o.boolean("voice", m.Voice)
+	each(&o)
 	w.b = o.end()
 }
 

@@ -634,3 +634,52 @@ func TestFastContentMatchesMarshal(t *testing.T) {
 		}
 	}
 }
+
+// benchTemplateSend is the body `waedge bench accept` sends.
+var benchTemplateSend = []byte(`{"messaging_product":"whatsapp","to":"491700000042","type":"template","template":{"name":"bench_message",` +
+	`"language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"` +
+	strings.Repeat("waedge bench message ", 13)[:270] + `"}]}]}}`)
+
+// BenchmarkSendCodec is what a send costs in this package: parse and
+// validate the bench's template send, encode its stored content and the
+// answer. The strict variant forces the reflective paths the fast ones
+// replace, for comparison in one run.
+func BenchmarkSendCodec(b *testing.B) {
+	for _, strict := range []bool{false, true} {
+		name := "fast"
+		if strict {
+			name = "strict"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var r *SendRequest
+				if strict {
+					r = new(SendRequest)
+					if err := decodeStrict(benchTemplateSend, r); err != nil {
+						b.Fatal(err)
+					}
+					if err := r.Validate(); err != nil {
+						b.Fatal(err)
+					}
+				} else {
+					var err error
+					if r, err = ParseSend(benchTemplateSend); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var c, resp []byte
+				if strict {
+					c, _ = encodeContent(contentOutbound, r.MessageContent())
+					resp, _ = json.Marshal(NewSendResponse(r, "wamid.x"))
+				} else {
+					c, _ = EncodeContent(r)
+					resp = NewSendResponse(r, "wamid.x").AppendJSON(nil)
+				}
+				if len(c) == 0 || len(resp) == 0 {
+					b.Fatal("empty")
+				}
+			}
+		})
+	}
+}
