@@ -119,8 +119,8 @@ func (s *fastScan) boolean(dst *bool) bool {
 // object reads an object whose keys field decodes; field is given the
 // key (only while it runs) and reports false for a key it does not know.
 // A key that comes twice is refused (encoding/json would merge or
-// overwrite; the strict path decides what that means). Keys are indexed
-// by field's answer of their bit in seen.
+// overwrite; the strict path decides what that means): field marks each
+// key's own bit in seen with once.
 func (s *fastScan) object(field func(key []byte, seen *uint32) bool) bool {
 	if !s.next('{') {
 		return false
