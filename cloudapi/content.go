@@ -17,7 +17,11 @@ const (
 // into the bytes that are stored (and sealed by the caller). It keeps only
 // what the recipient sees: no recipient, no callback data.
 func EncodeContent(r *SendRequest) ([]byte, error) {
-	return encodeContent(contentOutbound, r.MessageContent())
+	c := r.MessageContent()
+	if b, ok := appendContentFast(append(make([]byte, 0, 512), contentOutbound), c); ok {
+		return b, nil
+	}
+	return encodeContent(contentOutbound, c)
 }
 
 // DecodeContent reverses EncodeContent.

@@ -16,8 +16,11 @@ import (
 // the offending field.
 func ParseSend(body []byte) (*SendRequest, error) {
 	var r SendRequest
-	if err := decodeStrict(body, &r); err != nil {
-		return nil, err
+	if !decodeSendFast(body, &r) {
+		r = SendRequest{}
+		if err := decodeStrict(body, &r); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -222,6 +225,11 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 // NormalizePhone strips "+", spaces, dashes, dots and parentheses; the
 // result is "" unless 8 to 15 digits remain and nothing else was present.
 func NormalizePhone(s string) string {
+	// Already digits only (the usual case, and every wa_id): s itself,
+	// without building a copy — this runs several times per send.
+	if len(s) >= 8 && len(s) <= 15 && NormalizeID(s) != "" {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, c := range s {

@@ -478,3 +478,208 @@ func BenchmarkParseSendText(b *testing.B) {
 		}
 	}
 }
+
+// decodeBoth decodes body with the fast decoder and with decodeStrict.
+func decodeBoth(body []byte) (fast SendRequest, fastOK bool, strict SendRequest, strictErr error) {
+	fastOK = decodeSendFast(body, &fast)
+	strictErr = decodeStrict(body, &strict)
+	return
+}
+
+// TestFastSendTakesCommonShapes: the shapes the bench and most clients
+// send go through the fast decoder and decode as decodeStrict decodes
+// them; the others fall back to it.
+func TestFastSendTakesCommonShapes(t *testing.T) {
+	fast := []string{"text", "text default", "image by id", "audio voice", "video", "document", "sticker", "reaction", "reaction removal"}
+	for _, name := range fast {
+		f, ok, s, err := decodeBoth([]byte(valid[name]))
+		if !ok || err != nil || !reflect.DeepEqual(f, s) {
+			t.Errorf("%s: fast %v, strict err %v, equal %v", name, ok, err, reflect.DeepEqual(f, s))
+		}
+	}
+	for _, body := range []string{
+		`{"messaging_product":"whatsapp","to":"491700000042","type":"template","template":{"name":"bench_message","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"waedge bench"}]}]}}`,
+		`{"messaging_product":"whatsapp","status":"read","message_id":"wamid.x","typing_indicator":{"type":"text"}}`,
+		` {"messaging_product":"whatsapp","to":"1555","context":{"message_id":"wamid.q"},"text":{"body":"line\nbreak \u00e9 \"q\""}} ` + "\n",
+		`{"messaging_product":"whatsapp","to":"1555","type":"template","template":{"name":"t","language":{"code":"en","policy":"deterministic"},"components":[]}}`,
+		`{"messaging_product":"whatsapp","to":"1555","text":{}}`,
+		`{"messaging_product":"whatsapp","to":"1555","text":{"body":"ünïcødé 👍"}}`,
+	} {
+		f, ok, s, err := decodeBoth([]byte(body))
+		if !ok || err != nil || !reflect.DeepEqual(f, s) {
+			t.Errorf("%s: fast %v, strict err %v\nfast   %+v\nstrict %+v", body, ok, err, f, s)
+		}
+	}
+	for _, body := range []string{
+		valid["location"], valid["contacts"], valid["buttons"], valid["template"],
+		`{"messaging_product":"whatsapp","TO":"1555","text":{"body":"x"}}`,
+		`{"messaging_product":"whatsapp","to":"1555","to":"1666","text":{"body":"x"}}`,
+		`{"messaging_product":"whatsapp","to":null,"text":{"body":"x"}}`,
+		`{"messaging_product":"whatsapp","to":15551234567,"text":{"body":"x"}}`,
+		`{"messaging_product":"whatsapp","to":"1555","text":{"body":"x"}} {}`,
+		`{"messaging_product":"whatsapp","to":"1555","text":{"body":"x","preview_url":"yes"}}`,
+		"{\"messaging_product\":\"whatsapp\",\"to\":\"1555\",\"text\":{\"body\":\"\xff\"}}",
+		"{\"messaging_product\":\"whatsapp\",\"to\":\"1555\",\"text\":{\"body\":\"tab\there\"}}",
+		`{"messaging_product":"whatsapp","to":"1555","text":{"body":"x"}`,
+		`{"messaging_product":"whatsapp","to":"1555","text":{"body":"x"},}`,
+		`{"messaging_product":"whatsapp","t\u006f":"1555","text":{"body":"x"}}`,
+		``, `[]`, `{`,
+	} {
+		if _, ok, _, _ := decodeBoth([]byte(body)); ok {
+			t.Errorf("%s: taken by the fast decoder", body)
+		}
+	}
+}
+
+// FuzzFastSendMatchesStrict: whatever the fast decoder accepts,
+// decodeStrict accepts too and decodes to the same value; so ParseSend's
+// answers (values and errors) are those of decodeStrict alone.
+func FuzzFastSendMatchesStrict(f *testing.F) {
+	for _, b := range valid {
+		f.Add(b)
+	}
+	f.Add(`{"messaging_product":"whatsapp","to":"491700000042","type":"template","template":{"name":"bench_message","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"w\u00e9 \"b\""},{"type":"image","image":{"id":"1"}}]}]}}`)
+	f.Add(`{"messaging_product":"whatsapp","status":"read","message_id":"wamid.x","typing_indicator":{"type":"text"}}`)
+	f.Add(`{"messaging_product":"whatsapp","to":"1555","context":{"message_id":"q"},"text":{"body":"a\\b\/c\ud83d\ude00\ud800","preview_url":false}}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		fast, ok, strict, err := decodeBoth([]byte(body))
+		if err == nil {
+			fastContentAgrees(t, "fuzzed", strict.MessageContent())
+		}
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("fast decoder accepted what decodeStrict refuses (%v)", err)
+		}
+		if !reflect.DeepEqual(fast, strict) {
+			t.Fatalf("fast %+v\nstrict %+v", fast, strict)
+		}
+	})
+}
+
+// fastContentAgrees reports (as a test error) where the fast content
+// encoder and json.Marshal disagree about r; it returns whether the fast
+// encoder took r.
+func fastContentAgrees(t *testing.T, name string, r *SendRequest) bool {
+	t.Helper()
+	want, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := appendContentFast(nil, r)
+	if ok && string(got) != string(want) {
+		t.Errorf("%s:\nfast    %s\nMarshal %s", name, got, want)
+	}
+	return ok
+}
+
+// TestFastContentMatchesMarshal: stored content and the send response are
+// the bytes json.Marshal writes, whichever encoder wrote them; the fast
+// encoder takes the shapes the fast decoder reads and leaves the others.
+func TestFastContentMatchesMarshal(t *testing.T) {
+	taken := map[string]bool{"text": true, "text default": true, "image by id": true, "audio voice": true, "video": true,
+		"document": true, "sticker": true, "reaction": true, "reaction removal": true, "named params": true,
+		"reply context": true, "individual": true, "mark read": true, "mark read typing": true}
+	for name, body := range valid {
+		r, err := ParseSend([]byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if ok := fastContentAgrees(t, name, r.MessageContent()); ok != taken[name] {
+			t.Errorf("%s: fast encoder took it: %v", name, ok)
+		}
+		c, err := EncodeContent(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := encodeContent(contentOutbound, r.MessageContent()); string(c) != string(want) {
+			t.Errorf("%s: EncodeContent %s, want %s", name, c, want)
+		}
+	}
+	odd := "<a href=\"x\">&amp;</a> \\ \x00\x01\x1f\x7f \b\f\n\r\t \u2028\u2029 é 👍 \xff\xfe bad\xe2\x82 end"
+	text := odd
+	for _, r := range []*SendRequest{
+		{Text: &Text{Body: odd, PreviewURL: true}, Context: &Context{}},
+		{Type: "template", Template: &Template{Name: odd}},
+		{Type: "template", Template: &Template{Name: "t", Language: &Language{Code: "en", Policy: odd},
+			Components: []Component{{Type: "body", Parameters: []Parameter{{Type: "text", Text: &text}, {Type: "text", Text: new(string)},
+				{Type: "image", Image: &Media{Link: odd}}, {Type: "payload", Payload: odd, ParameterName: "n", CouponCode: "c"}}},
+				{Type: "button", SubType: "quick_reply", Parameters: []Parameter{}}, {}}}},
+		{Status: "read", MessageID: odd, TypingIndicator: &TypingIndicator{}},
+		{Reaction: &Reaction{}, Image: &Media{}, Audio: &Media{Voice: true}, Video: &Media{Caption: odd}, Document: &Media{Filename: odd}, Sticker: &Media{ID: "1"}},
+		{MessagingProduct: "whatsapp", RecipientType: "individual", To: odd, Recipient: odd, BizOpaqueCallbackData: odd, RecipientIdentityKeyHash: odd},
+	} {
+		if !fastContentAgrees(t, "built", r) {
+			t.Errorf("fast encoder refused %+v", r)
+		}
+	}
+	for _, r := range []*SendRequest{
+		{Location: &Location{}},
+		{Template: &Template{Components: []Component{{Index: json.RawMessage(`1`)}}}},
+		{Template: &Template{Components: []Component{{Parameters: []Parameter{{Currency: &Currency{}}}}}}},
+	} {
+		if fastContentAgrees(t, "other", r) {
+			t.Errorf("fast encoder took %+v", r)
+		}
+	}
+	for _, resp := range []SendResponse{
+		NewSendResponse(&SendRequest{To: odd}, "wamid."+odd),
+		NewSendResponse(&SendRequest{To: "+1 555", Type: "template"}, "wamid.x"),
+		{},
+	} {
+		want, _ := json.Marshal(resp)
+		if got := resp.AppendJSON(nil); string(got) != string(want) {
+			t.Errorf("response:\nfast    %s\nMarshal %s", got, want)
+		}
+	}
+}
+
+// benchTemplateSend is the body `waedge bench accept` sends.
+var benchTemplateSend = []byte(`{"messaging_product":"whatsapp","to":"491700000042","type":"template","template":{"name":"bench_message",` +
+	`"language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"` +
+	strings.Repeat("waedge bench message ", 13)[:270] + `"}]}]}}`)
+
+// BenchmarkSendCodec is what a send costs in this package: parse and
+// validate the bench's template send, encode its stored content and the
+// answer. The strict variant forces the reflective paths the fast ones
+// replace, for comparison in one run.
+func BenchmarkSendCodec(b *testing.B) {
+	for _, strict := range []bool{false, true} {
+		name := "fast"
+		if strict {
+			name = "strict"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var r *SendRequest
+				if strict {
+					r = new(SendRequest)
+					if err := decodeStrict(benchTemplateSend, r); err != nil {
+						b.Fatal(err)
+					}
+					if err := r.Validate(); err != nil {
+						b.Fatal(err)
+					}
+				} else {
+					var err error
+					if r, err = ParseSend(benchTemplateSend); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var c, resp []byte
+				if strict {
+					c, _ = encodeContent(contentOutbound, r.MessageContent())
+					resp, _ = json.Marshal(NewSendResponse(r, "wamid.x"))
+				} else {
+					c, _ = EncodeContent(r)
+					resp = NewSendResponse(r, "wamid.x").AppendJSON(nil)
+				}
+				if len(c) == 0 || len(resp) == 0 {
+					b.Fatal("empty")
+				}
+			}
+		})
+	}
+}

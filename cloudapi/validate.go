@@ -208,17 +208,23 @@ func (r *SendRequest) MediaRefs() []MediaRef {
 		}
 	}
 	if t := r.Template; typ == "template" && t != nil {
-		params := func(prefix string, ps []Parameter) {
+		// The field names are built only for parameters that reference
+		// an uploaded id: most sends have none, and this runs per send.
+		params := func(prefix func() string, ps []Parameter) {
 			for j, p := range ps {
-				add(fmt.Sprintf("%s.parameters[%d].%s", prefix, j, p.Type), p.Type, headerMedia(p.Type, p.Image, p.Video, p.Document))
+				if m := headerMedia(p.Type, p.Image, p.Video, p.Document); m != nil && m.ID != "" {
+					add(fmt.Sprintf("%s.parameters[%d].%s", prefix(), j, p.Type), p.Type, m)
+				}
 			}
 		}
 		for i, c := range t.Components {
-			params(fmt.Sprintf("template.components[%d]", i), c.Parameters)
+			params(func() string { return fmt.Sprintf("template.components[%d]", i) }, c.Parameters)
 			// Carousel cards carry their own header media.
 			for k, card := range c.carouselCards() {
 				for m, cc := range card.Components {
-					params(fmt.Sprintf("template.components[%d].cards[%d].components[%d]", i, k, m), cc.Parameters)
+					params(func() string {
+						return fmt.Sprintf("template.components[%d].cards[%d].components[%d]", i, k, m)
+					}, cc.Parameters)
 				}
 			}
 		}
