@@ -750,7 +750,8 @@ func (r *run) statusUpdate(ctx context.Context, n *number, m revealed, status st
 	if m.wamid == "" {
 		return u // nothing to tell the business about (its data key is gone)
 	}
-	if body, err := r.sealEvent(ctx, n, cloudapi.StatusNotification(n.wabaID, md, st)); err == nil {
+	body := cloudapi.MarshalStatusNotification(n.wabaID, md, st) // MarshalASCII's bytes, without reflection
+	if body, err := r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.WebhookAAD(n.wabaID), body); err == nil {
 		u.Event = &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}
 	}
 	return u
