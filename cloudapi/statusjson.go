@@ -98,3 +98,60 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// MarshalMessageNotification returns exactly the bytes of
+// MarshalASCII(MessageNotification(wabaID, md, contact, m)). A plain text
+// message (the common case: no context, referral or identity) is encoded
+// without reflection; any other message goes through MarshalASCII.
+func MarshalMessageNotification(wabaID string, md Metadata, contact WebhookContact, m InboundMessage) ([]byte, error) {
+	if !plainText(&m) {
+		return MarshalASCII(MessageNotification(wabaID, md, contact, m))
+	}
+	b := make([]byte, 0, 512+len(m.Text.Body)+len(contact.Profile.Name))
+	b = append(b, `{"object":"`+ObjectWABA+`","entry":[{"id":`...)
+	b = appendJSONString(b, wabaID)
+	b = append(b, `,"changes":[{"field":"`+FieldMessages+`","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":`...)
+	b = appendJSONString(b, md.DisplayPhoneNumber)
+	b = append(b, `,"phone_number_id":`...)
+	b = appendJSONString(b, md.PhoneNumberID)
+	b = append(b, '}')
+	if contact != (WebhookContact{}) {
+		b = append(b, `,"contacts":[{"profile":{"name":`...)
+		b = appendJSONString(b, contact.Profile.Name)
+		b = append(b, `},"wa_id":`...)
+		b = appendJSONString(b, contact.WAID)
+		b = append(b, `}]`...)
+	}
+	b = append(b, `,"messages":[{`...)
+	if m.From != "" {
+		b = append(b, `"from":`...)
+		b = appendJSONString(b, m.From)
+		b = append(b, ',')
+	}
+	if m.ID != "" {
+		b = append(b, `"id":`...)
+		b = appendJSONString(b, m.ID)
+		b = append(b, ',')
+	}
+	if m.Timestamp != "" {
+		b = append(b, `"timestamp":`...)
+		b = appendJSONString(b, m.Timestamp)
+		b = append(b, ',')
+	}
+	b = append(b, `"type":`...)
+	b = appendJSONString(b, m.Type)
+	b = append(b, `,"text":{"body":`...)
+	b = appendJSONString(b, m.Text.Body)
+	return append(b, `}}]}}]}]}`...), nil
+}
+
+// plainText reports whether m is a text message with nothing but its
+// sender, id, timestamp and body (TestPlainTextCoversInboundMessage fails
+// when InboundMessage gains a field this does not look at).
+func plainText(m *InboundMessage) bool {
+	return m.Type == "text" && m.Text != nil && m.Context == nil && m.Referral == nil && m.Identity == nil &&
+		m.Image == nil && m.Audio == nil && m.Video == nil && m.Document == nil && m.Sticker == nil &&
+		m.Location == nil && len(m.Contacts) == 0 && m.Interactive == nil && m.Button == nil &&
+		m.Reaction == nil && m.Order == nil && m.System == nil && m.Unsupported == nil && m.Edit == nil &&
+		m.Revoke == nil && len(m.Errors) == 0
+}

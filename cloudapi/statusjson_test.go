@@ -2,6 +2,7 @@ package cloudapi
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"github.com/waedge/waedge/graph"
@@ -86,4 +87,56 @@ func BenchmarkStatusNotification(b *testing.B) {
 			MarshalStatusNotification("102290129340398", md, st)
 		}
 	})
+}
+
+// TestMarshalMessageNotificationIsMarshalASCII checks plain text messages
+// (with and without a contact, with empty optional fields, every escaping
+// case) and messages that take the fallback, byte for byte.
+func TestMarshalMessageNotificationIsMarshalASCII(t *testing.T) {
+	strs := []string{"", "plain", `quote"d`, `back\slash`, "tab\tnl\n", "\x00\x1f\x7f", "<b>&</b>", "ünï 😀",
+		"line\u2028sep", "bad\xffutf8"}
+	var msgs []InboundMessage
+	for _, s := range strs {
+		msgs = append(msgs, TextMessage("16505551234", "wamid.x", 1700000000, s),
+			InboundMessage{From: s, ID: s, Timestamp: s, Type: "text", Text: &InboundText{Body: s}},
+			InboundMessage{Type: "text", Text: &InboundText{Body: s}})
+	}
+	ctx := TextMessage("16505551234", "wamid.y", 1700000000, "reply")
+	ctx.Context = &InboundContext{From: "15550783881", ID: "wamid.z"}
+	ident := TextMessage("16505551234", "wamid.y", 1700000000, "hi")
+	ident.Identity = &Identity{CreatedTimestamp: 1, Hash: "h"}
+	msgs = append(msgs, ctx, ident, InboundMessage{Type: "text"}, // no text object: the fallback
+		InboundMessage{Type: "unsupported", Unsupported: &Unsupported{}})
+	contacts := []WebhookContact{{}, {Profile: Profile{Name: "Ana"}, WAID: "16505551234"}, {Profile: Profile{Name: "ü\"x"}}}
+	fast := 0
+	for _, m := range msgs {
+		for _, c := range contacts {
+			want, err := MarshalASCII(MessageNotification("102290129340398", md, c, m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := MarshalMessageNotification("102290129340398", md, c, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("message %+v contact %+v:\n got %s\nwant %s", m, c, got, want)
+			}
+			if plainText(&m) {
+				fast++
+			}
+		}
+	}
+	if fast < 3*len(strs)*len(contacts) {
+		t.Fatalf("only %d cases took the direct path", fast)
+	}
+}
+
+// TestPlainTextCoversInboundMessage fails when InboundMessage gains a
+// field: plainText (the direct encoder's guard) must then be taught it.
+func TestPlainTextCoversInboundMessage(t *testing.T) {
+	const known = 24 // the fields plainText and MarshalMessageNotification look at
+	if n := reflect.TypeOf(InboundMessage{}).NumField(); n != known {
+		t.Fatalf("InboundMessage has %d fields, plainText knows %d: teach plainText and MarshalMessageNotification the new ones", n, known)
+	}
 }
