@@ -100,3 +100,34 @@ func commitAlone(ctx context.Context, u *unit, sc raftfsm.SignalCommit) error {
 	}
 	return outs[0]
 }
+
+// BenchmarkOverlayEncrypt is one outbound operation's Signal work on the
+// leader for a pair with a session: open the store, check the session,
+// encrypt one message and seal the commit's writes (not proposed, so
+// every iteration starts from the same committed session).
+func BenchmarkOverlayEncrypt(b *testing.B) {
+	u := newUnit(b, Config{})
+	const business, consumer = "15550001000", "4915100000045"
+	ph := newTestPhone(b, consumer)
+	u.deliver(ph.envelope(b, u.fn, business, "ph.1", "hello"), "ph.1")
+	nodetest.WaitFor(b, "message acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.1") == 1 })
+	ctx := context.Background()
+	addr := signalstore.Address(consumer, 1)
+	body := make([]byte, 300)
+	for b.Loop() {
+		ov := newOverlay(ctx, u.n.FSM(), u.sealer, "3")
+		st, err := signalstore.Open(ov)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ok, err := st.ContainsSession(ctx, addr); err != nil || !ok {
+			b.Fatalf("no session (%v)", err)
+		}
+		if _, _, err := st.Encrypt(ctx, addr, body); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ov.commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
