@@ -11,14 +11,8 @@ import (
 // was most of that cost. The equality is checked field by field against
 // MarshalASCII in the tests, over every optional field and escaping case.
 func MarshalStatusNotification(wabaID string, md Metadata, st Status) []byte {
-	b := make([]byte, 0, 768+len(st.BizOpaqueCallbackData))
-	b = append(b, `{"object":"`+ObjectWABA+`","entry":[{"id":`...)
-	b = appendJSONString(b, wabaID)
-	b = append(b, `,"changes":[{"field":"`+FieldMessages+`","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":`...)
-	b = appendJSONString(b, md.DisplayPhoneNumber)
-	b = append(b, `,"phone_number_id":`...)
-	b = appendJSONString(b, md.PhoneNumberID)
-	b = append(b, `},"statuses":[{"id":`...)
+	b := appendMessagesHead(make([]byte, 0, 768+len(st.BizOpaqueCallbackData)), wabaID, md)
+	b = append(b, `,"statuses":[{"id":`...)
 	b = appendJSONString(b, st.ID)
 	b = append(b, `,"status":`...)
 	b = appendJSONString(b, st.Status)
@@ -80,6 +74,18 @@ func MarshalStatusNotification(wabaID string, md Metadata, st Status) []byte {
 	return append(b, `}]}}]}]}`...)
 }
 
+// appendMessagesHead appends a messages notification up to the end of its
+// value's metadata object.
+func appendMessagesHead(b []byte, wabaID string, md Metadata) []byte {
+	b = append(b, `{"object":"`+ObjectWABA+`","entry":[{"id":`...)
+	b = appendJSONString(b, wabaID)
+	b = append(b, `,"changes":[{"field":"`+FieldMessages+`","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":`...)
+	b = appendJSONString(b, md.DisplayPhoneNumber)
+	b = append(b, `,"phone_number_id":`...)
+	b = appendJSONString(b, md.PhoneNumberID)
+	return append(b, '}')
+}
+
 // appendJSONString appends s as MarshalASCII encodes a string. Printable
 // ASCII without a quote or a backslash is copied as it is; anything else
 // (control characters, non-ASCII, invalid UTF-8) goes through MarshalASCII
@@ -107,14 +113,7 @@ func MarshalMessageNotification(wabaID string, md Metadata, contact WebhookConta
 	if !plainText(&m) {
 		return MarshalASCII(MessageNotification(wabaID, md, contact, m))
 	}
-	b := make([]byte, 0, 512+len(m.Text.Body)+len(contact.Profile.Name))
-	b = append(b, `{"object":"`+ObjectWABA+`","entry":[{"id":`...)
-	b = appendJSONString(b, wabaID)
-	b = append(b, `,"changes":[{"field":"`+FieldMessages+`","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":`...)
-	b = appendJSONString(b, md.DisplayPhoneNumber)
-	b = append(b, `,"phone_number_id":`...)
-	b = appendJSONString(b, md.PhoneNumberID)
-	b = append(b, '}')
+	b := appendMessagesHead(make([]byte, 0, 512+len(m.Text.Body)+len(contact.Profile.Name)), wabaID, md)
 	if contact != (WebhookContact{}) {
 		b = append(b, `,"contacts":[{"profile":{"name":`...)
 		b = appendJSONString(b, contact.Profile.Name)

@@ -17,11 +17,8 @@ import (
 // two of its reads is not seen by the second, and the commit is refused
 // (ErrVersion), so the operation is redone from fresh state as before.
 func TestOverlayReadsEachKeyOnce(t *testing.T) {
-	u := newUnit(t, Config{})
-	const business, consumer = "15550001000", "4915100000044"
-	ph := newTestPhone(t, consumer)
-	u.deliver(ph.envelope(t, u.fn, business, "ph.1", "hello"), "ph.1")
-	nodetest.WaitFor(t, "message acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.1") == 1 })
+	const consumer = "4915100000044"
+	u := unitWithSession(t, consumer)
 
 	ctx := context.Background()
 	encrypt := func(ov *overlay, n int) {
@@ -106,11 +103,8 @@ func commitAlone(ctx context.Context, u *unit, sc raftfsm.SignalCommit) error {
 // encrypt one message and seal the commit's writes (not proposed, so
 // every iteration starts from the same committed session).
 func BenchmarkOverlayEncrypt(b *testing.B) {
-	u := newUnit(b, Config{})
-	const business, consumer = "15550001000", "4915100000045"
-	ph := newTestPhone(b, consumer)
-	u.deliver(ph.envelope(b, u.fn, business, "ph.1", "hello"), "ph.1")
-	nodetest.WaitFor(b, "message acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.1") == 1 })
+	const consumer = "4915100000045"
+	u := unitWithSession(b, consumer)
 	ctx := context.Background()
 	addr := signalstore.Address(consumer, 1)
 	body := make([]byte, 300)
@@ -130,4 +124,14 @@ func BenchmarkOverlayEncrypt(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// unitWithSession is a unit whose business number has a session with
+// consumer (the consumer's first message was decrypted and committed).
+func unitWithSession(tb testing.TB, consumer string) *unit {
+	u := newUnit(tb, Config{})
+	ph := newTestPhone(tb, consumer)
+	u.deliver(ph.envelope(tb, u.fn, "15550001000", "ph.1", "hello"), "ph.1")
+	nodetest.WaitFor(tb, "message acked", 10*time.Second, func() bool { return u.fn.ackCount("ph.1") == 1 })
+	return u
 }
