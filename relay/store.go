@@ -190,8 +190,9 @@ func newDeliveryID(prefix string) string {
 
 // boltOptions are the relay's bbolt options. The free list is not written
 // at each commit (it is rebuilt by a scan at open) and is kept as a map:
-// the writer commits a transaction per group of requests, and writing and
-// releasing and merging the array free list was a tenth of its work under load.
+// the writer commits a transaction per group of requests, and writing,
+// releasing and merging the array free list was a tenth of its work under
+// load.
 func boltOptions() *bolt.Options {
 	return &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
 }
