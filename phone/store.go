@@ -32,9 +32,7 @@ type BoltStore struct {
 
 // OpenBoltDB opens (or creates) a bbolt file for BoltStores with batching tuned for interactive use.
 func OpenBoltDB(path string) (*bolt.DB, error) {
-	// The free list is rebuilt at open instead of written at each commit,
-	// and kept as a map (cheaper to release pages into under many commits).
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

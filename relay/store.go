@@ -75,7 +75,7 @@ type store struct {
 }
 
 func openStore(path string, cfg *Config, log *slog.Logger) (*store, error) {
-	db, err := bolt.Open(path, 0o600, boltOptions())
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -186,15 +186,6 @@ func newDeliveryID(prefix string) string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
-}
-
-// boltOptions are the relay's bbolt options. The free list is not written
-// at each commit (it is rebuilt by a scan at open) and is kept as a map:
-// the writer commits a transaction per group of requests, and writing,
-// releasing and merging the array free list was a tenth of its work under
-// load.
-func boltOptions() *bolt.Options {
-	return &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
 }
 
 // deviceRegistered reports whether number is registered, without decoding
