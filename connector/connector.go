@@ -750,7 +750,8 @@ func (r *run) statusUpdate(ctx context.Context, n *number, m revealed, status st
 	if m.wamid == "" {
 		return u // nothing to tell the business about (its data key is gone)
 	}
-	if body, err := r.sealEvent(ctx, n, cloudapi.StatusNotification(n.wabaID, md, st)); err == nil {
+	body := cloudapi.MarshalStatusNotification(n.wabaID, md, st) // MarshalASCII's bytes, without reflection
+	if body, err := r.sealBody(ctx, n, body); err == nil {
 		u.Event = &raftfsm.OutboxEvent{Key: r.newKey(), Body: body, CreatedAt: now.UnixMilli(), PhoneNumberID: n.phoneID}
 	}
 	return u
@@ -763,6 +764,11 @@ func (r *run) sealEvent(ctx context.Context, n *number, v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.sealBody(ctx, n, body)
+}
+
+// sealBody seals an encoded webhook body for the outbox.
+func (r *run) sealBody(ctx context.Context, n *number, body []byte) ([]byte, error) {
 	return r.c.d.Sealer.SealFor(ctx, n.retention(), raftfsm.WebhookAAD(n.wabaID), body)
 }
 
@@ -1094,7 +1100,10 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 		}
 		md := cloudapi.Metadata{DisplayPhoneNumber: n.digits, PhoneNumberID: n.phoneID}
 		contact := cloudapi.WebhookContact{Profile: cloudapi.Profile{Name: env.ProfileName}, WAID: env.From}
-		body, err := r.sealEvent(ctx, n, cloudapi.MessageNotification(n.wabaID, md, contact, msg))
+		body, err := cloudapi.MarshalMessageNotification(n.wabaID, md, contact, msg) // MarshalASCII's bytes
+		if err == nil {
+			body, err = r.sealBody(ctx, n, body)
+		}
 		if err != nil {
 			return
 		}

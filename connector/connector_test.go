@@ -297,7 +297,7 @@ type unit struct {
 
 func (u *unit) now() time.Time { return time.Now().Add(time.Duration(u.clock.Load())) }
 
-func propose(t *testing.T, n *node.Node, typ raftfsm.CommandType, payload any) {
+func propose(t testing.TB, n *node.Node, typ raftfsm.CommandType, payload any) {
 	t.Helper()
 	cmd, err := raftfsm.EncodeCommand(typ, payload)
 	if err != nil {
@@ -311,11 +311,11 @@ func propose(t *testing.T, n *node.Node, typ raftfsm.CommandType, payload any) {
 
 // newUnit runs a connector on a one-node cluster with a fake network; the
 // business number is 15550001000 (phone-number id 3, WABA 2).
-func newUnit(t *testing.T, cfg Config) *unit { return newUnitWith(t, cfg, nil) }
+func newUnit(t testing.TB, cfg Config) *unit { return newUnitWith(t, cfg, nil) }
 
 // newUnitWith is newUnit with the connector's proposer wrapped by wrap
 // (nil: the node itself).
-func newUnitWith(t *testing.T, cfg Config, wrap func(*unit, Proposer) Proposer) *unit {
+func newUnitWith(t testing.TB, cfg Config, wrap func(*unit, Proposer) Proposer) *unit {
 	n := nodetest.Cluster(t, 1)[0]
 	u := &unit{n: n, fn: newFakeNet(), sealer: seal.New(n, n.KEK(), nil), clock: &atomic.Int64{}}
 	u.sealer = seal.New(n, n.KEK(), u.now)

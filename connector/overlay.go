@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"bytes"
 	"context"
 	"sort"
 	"strings"
@@ -36,12 +37,14 @@ type overlay struct {
 	phoneID string
 
 	versions map[string]uint64  // store key → version read from the FSM
+	reads    map[string][]byte  // store key → plaintext read from the FSM (nil = absent)
 	writes   map[string]*string // store key → new plaintext value; nil = delete
+	fsmReads int                // values read from the FSM (one per key: the rest come from reads)
 }
 
 func newOverlay(ctx context.Context, fsm *raftfsm.FSM, s Sealer, phoneID string) *overlay {
 	return &overlay{ctx: ctx, fsm: fsm, seal: s, phoneID: phoneID,
-		versions: make(map[string]uint64), writes: make(map[string]*string)}
+		versions: make(map[string]uint64), reads: make(map[string][]byte), writes: make(map[string]*string)}
 }
 
 var _ signalstore.Store = (*overlay)(nil)
@@ -80,17 +83,31 @@ func (o *overlay) load(k string) ([]byte, error) {
 		}
 		return []byte(*v), nil
 	}
+	// One operation reads a key several times (libsignal loads the session
+	// to check it exists, to encrypt, and again under StoreSession's Put):
+	// the first read's plaintext serves the others. It is the value of the
+	// version recorded for the commit's compare-and-set, so what the
+	// operation saw and what it is checked against stay the same; each
+	// caller gets its own copy (signalstore deserializes every load).
+	if pt, ok := o.reads[k]; ok {
+		return bytes.Clone(pt), nil
+	}
 	sealed, version, err := o.fsm.SignalRecord(o.phoneID, k)
 	if err != nil {
 		return nil, err
 	}
+	o.fsmReads++
 	if _, seen := o.versions[k]; !seen {
 		o.versions[k] = version
 	}
-	if sealed == nil {
-		return nil, nil
+	var pt []byte
+	if sealed != nil {
+		pt = o.open(k, sealed)
 	}
-	return o.open(k, sealed), nil
+	if o.versions[k] == version { // not when ForEach recorded an older version
+		o.reads[k] = pt
+	}
+	return bytes.Clone(pt), nil
 }
 
 // Get implements signalstore.Store.

@@ -188,6 +188,12 @@ func newDeliveryID(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
+// deviceRegistered reports whether number is registered, without decoding
+// its record (sends and receipts only need to know it exists).
+func deviceRegistered(tx *bolt.Tx, number string) bool {
+	return tx.Bucket(bDevices).Get([]byte(number)) != nil
+}
+
 func getDevice(tx *bolt.Tx, number string) (*deviceRecord, error) {
 	v := tx.Bucket(bDevices).Get([]byte(number))
 	if v == nil {
@@ -464,11 +470,7 @@ type sendOutcome struct {
 func sendOp(env network.Envelope, data []byte, senderRole network.Role, now time.Time, cfg *Config, out *sendOutcome) func(tx *bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		*out = sendOutcome{}
-		to, err := getDevice(tx, env.To)
-		if err != nil {
-			return err
-		}
-		if to == nil {
+		if !deviceRegistered(tx, env.To) {
 			out.err = network.ErrUnknownRecipient
 			return nil
 		}
@@ -593,11 +595,7 @@ func receiptOp(r network.Receipt, now time.Time, result *error) func(tx *bolt.Tx
 	id := newDeliveryID("rcpt-")
 	return func(tx *bolt.Tx) error {
 		*result = nil
-		to, err := getDevice(tx, r.To)
-		if err != nil {
-			return err
-		}
-		if to == nil {
+		if !deviceRegistered(tx, r.To) {
 			*result = network.ErrUnknownRecipient
 			return nil
 		}
