@@ -13,39 +13,39 @@ import (
 func MarshalStatusNotification(wabaID string, md Metadata, st Status) []byte {
 	b := appendMessagesHead(make([]byte, 0, 768+len(st.BizOpaqueCallbackData)), wabaID, md)
 	b = append(b, `,"statuses":[{"id":`...)
-	b = appendJSONString(b, st.ID)
+	b = appendASCIIString(b, st.ID)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, st.Status)
+	b = appendASCIIString(b, st.Status)
 	b = append(b, `,"timestamp":`...)
-	b = appendJSONString(b, st.Timestamp)
+	b = appendASCIIString(b, st.Timestamp)
 	b = append(b, `,"recipient_id":`...)
-	b = appendJSONString(b, st.RecipientID)
+	b = appendASCIIString(b, st.RecipientID)
 	if st.BizOpaqueCallbackData != "" {
 		b = append(b, `,"biz_opaque_callback_data":`...)
-		b = appendJSONString(b, st.BizOpaqueCallbackData)
+		b = appendASCIIString(b, st.BizOpaqueCallbackData)
 	}
 	if c := st.Conversation; c != nil {
 		b = append(b, `,"conversation":{"id":`...)
-		b = appendJSONString(b, c.ID)
+		b = appendASCIIString(b, c.ID)
 		if c.ExpirationTimestamp != "" {
 			b = append(b, `,"expiration_timestamp":`...)
-			b = appendJSONString(b, c.ExpirationTimestamp)
+			b = appendASCIIString(b, c.ExpirationTimestamp)
 		}
 		b = append(b, `,"origin":{"type":`...)
-		b = appendJSONString(b, c.Origin.Type)
+		b = appendASCIIString(b, c.Origin.Type)
 		b = append(b, `}}`...)
 	}
 	if p := st.Pricing; p != nil {
 		b = append(b, `,"pricing":{"billable":`...)
 		b = strconv.AppendBool(b, p.Billable)
 		b = append(b, `,"pricing_model":`...)
-		b = appendJSONString(b, p.PricingModel)
+		b = appendASCIIString(b, p.PricingModel)
 		if p.Type != "" {
 			b = append(b, `,"type":`...)
-			b = appendJSONString(b, p.Type)
+			b = appendASCIIString(b, p.Type)
 		}
 		b = append(b, `,"category":`...)
-		b = appendJSONString(b, p.Category)
+		b = appendASCIIString(b, p.Category)
 		b = append(b, '}')
 	}
 	if len(st.Errors) > 0 {
@@ -57,15 +57,15 @@ func MarshalStatusNotification(wabaID string, md Metadata, st Status) []byte {
 			b = append(b, `{"code":`...)
 			b = strconv.AppendInt(b, int64(e.Code), 10)
 			b = append(b, `,"title":`...)
-			b = appendJSONString(b, e.Title)
+			b = appendASCIIString(b, e.Title)
 			b = append(b, `,"message":`...)
-			b = appendJSONString(b, e.Message)
+			b = appendASCIIString(b, e.Message)
 			b = append(b, `,"error_data":{"details":`...)
-			b = appendJSONString(b, e.ErrorData.Details)
+			b = appendASCIIString(b, e.ErrorData.Details)
 			b = append(b, '}')
 			if e.Href != "" {
 				b = append(b, `,"href":`...)
-				b = appendJSONString(b, e.Href)
+				b = appendASCIIString(b, e.Href)
 			}
 			b = append(b, '}')
 		}
@@ -78,19 +78,19 @@ func MarshalStatusNotification(wabaID string, md Metadata, st Status) []byte {
 // value's metadata object.
 func appendMessagesHead(b []byte, wabaID string, md Metadata) []byte {
 	b = append(b, `{"object":"`+ObjectWABA+`","entry":[{"id":`...)
-	b = appendJSONString(b, wabaID)
+	b = appendASCIIString(b, wabaID)
 	b = append(b, `,"changes":[{"field":"`+FieldMessages+`","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":`...)
-	b = appendJSONString(b, md.DisplayPhoneNumber)
+	b = appendASCIIString(b, md.DisplayPhoneNumber)
 	b = append(b, `,"phone_number_id":`...)
-	b = appendJSONString(b, md.PhoneNumberID)
+	b = appendASCIIString(b, md.PhoneNumberID)
 	return append(b, '}')
 }
 
-// appendJSONString appends s as MarshalASCII encodes a string. Printable
+// appendASCIIString appends s as MarshalASCII encodes a string. Printable
 // ASCII without a quote or a backslash is copied as it is; anything else
 // (control characters, non-ASCII, invalid UTF-8) goes through MarshalASCII
 // itself, so the escaping rules live in one place.
-func appendJSONString(b []byte, s string) []byte {
+func appendASCIIString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
 			enc, err := MarshalASCII(s)
@@ -116,31 +116,31 @@ func MarshalMessageNotification(wabaID string, md Metadata, contact WebhookConta
 	b := appendMessagesHead(make([]byte, 0, 512+len(m.Text.Body)+len(contact.Profile.Name)), wabaID, md)
 	if contact != (WebhookContact{}) {
 		b = append(b, `,"contacts":[{"profile":{"name":`...)
-		b = appendJSONString(b, contact.Profile.Name)
+		b = appendASCIIString(b, contact.Profile.Name)
 		b = append(b, `},"wa_id":`...)
-		b = appendJSONString(b, contact.WAID)
+		b = appendASCIIString(b, contact.WAID)
 		b = append(b, `}]`...)
 	}
 	b = append(b, `,"messages":[{`...)
 	if m.From != "" {
 		b = append(b, `"from":`...)
-		b = appendJSONString(b, m.From)
+		b = appendASCIIString(b, m.From)
 		b = append(b, ',')
 	}
 	if m.ID != "" {
 		b = append(b, `"id":`...)
-		b = appendJSONString(b, m.ID)
+		b = appendASCIIString(b, m.ID)
 		b = append(b, ',')
 	}
 	if m.Timestamp != "" {
 		b = append(b, `"timestamp":`...)
-		b = appendJSONString(b, m.Timestamp)
+		b = appendASCIIString(b, m.Timestamp)
 		b = append(b, ',')
 	}
 	b = append(b, `"type":`...)
-	b = appendJSONString(b, m.Type)
+	b = appendASCIIString(b, m.Type)
 	b = append(b, `,"text":{"body":`...)
-	b = appendJSONString(b, m.Text.Body)
+	b = appendASCIIString(b, m.Text.Body)
 	return append(b, `}}]}}]}]}`...), nil
 }
 
