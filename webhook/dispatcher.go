@@ -124,7 +124,7 @@ type job struct {
 	fields []string
 }
 
-// maxRound bounds the outcomes one CmdWebhookAttemptsV2 carries.
+// maxRound bounds the outcomes one CmdWebhookAttemptsV3 carries.
 const maxRound = 1024
 
 // New returns a dispatcher; run it with Run as a leader-only worker.
@@ -579,7 +579,7 @@ func wait(ctx context.Context, done chan struct{}) {
 	}
 }
 
-// recorder replicates outcomes, one CmdWebhookAttemptsV2 per round: it
+// recorder replicates outcomes, one CmdWebhookAttemptsV3 per round: it
 // takes every outcome that arrived while the previous round was being
 // committed (group commit), so the cost of Raft and of Apply's command
 // overhead is shared by all the deliveries that finished meanwhile.
@@ -605,7 +605,7 @@ func (d *Dispatcher) recorder(ctx context.Context) {
 		for i, o := range round {
 			attempts[i] = o.a
 		}
-		d.propose(ctx, raftfsm.CmdWebhookAttemptsV2, raftfsm.WebhookAttempts{Attempts: attempts})
+		d.propose(ctx, raftfsm.EncodeWebhookAttempts(raftfsm.WebhookAttempts{Attempts: attempts}))
 		// Only now may a scan pick these events again: their outcomes are
 		// committed (or failed to be, and they are retried as queued).
 		d.mu.Lock()
@@ -632,11 +632,8 @@ func (d *Dispatcher) recorder(ctx context.Context) {
 	}
 }
 
-func (d *Dispatcher) propose(ctx context.Context, t raftfsm.CommandType, payload any) {
-	cmd, err := raftfsm.EncodeCommand(t, payload)
-	if err != nil {
-		return
-	}
+// propose proposes an encoded command, logging a failure.
+func (d *Dispatcher) propose(ctx context.Context, cmd []byte) {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := d.p.Propose(pctx, cmd); err != nil && ctx.Err() == nil {
