@@ -310,8 +310,8 @@ func (f *FSM) OutboxEachFrom(from []byte, skip func(key []byte) bool, fn func(Ou
 			if skip != nil && skip(k) {
 				return true, nil
 			}
-			var e OutboxEvent
-			if err := unmarshal(v, &e); err != nil {
+			e, err := readOutboxRecord(v)
+			if err != nil {
 				return false, err
 			}
 			return fn(e), nil

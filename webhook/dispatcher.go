@@ -162,7 +162,10 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	// Keep a connection per open delivery: a transport keeps two idle
 	// connections per host by default, so at the endpoint limit almost
 	// every POST would dial (and TLS-handshake) anew.
-	client := cfg.Egress.Client(egress.ClientConfig{Timeout: 10 * time.Second, IdleConnsPerHost: cfg.PerEndpoint})
+	// No client-wide timeout: each attempt's context carries Config.Timeout,
+	// and a client timeout would cost every request a second timer and a
+	// goroutine of its own.
+	client := cfg.Egress.Client(egress.ClientConfig{IdleConnsPerHost: cfg.PerEndpoint})
 	return &Dispatcher{p: p, cfg: cfg, client: client, logger: logger, inflight: map[string]bool{}, eps: map[string]*endpoint{}, settled: map[string]uint64{},
 		memo: newMemo(), wake: make(chan struct{}, 1), outcomes: make(chan outcome, maxRound)}
 }
@@ -497,9 +500,10 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, url, bytes.NewReader(body))
 	if err == nil && url != "" {
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Hub-Signature-256", cloudapi.Sign(app.Secret, body))
-		req.Header.Set("User-Agent", "waedge-webhooks/1")
+		// The header map built whole, its names already canonical (Set
+		// canonicalizes and grows the map, per request).
+		req.Header = http.Header{"Content-Type": {"application/json"},
+			"X-Hub-Signature-256": {cloudapi.Sign(app.Secret, body)}, "User-Agent": {"waedge-webhooks/1"}}
 		var resp *http.Response
 		resp, err = d.client.Do(req)
 		if err == nil {
