@@ -311,18 +311,7 @@ func TestApplyIsDeterministicForEveryCommand(t *testing.T) {
 
 	cmds := make([][]byte, len(script))
 	for i, s := range script {
-		switch s.typ {
-		case CmdAcceptMessageV2: // the hot commands' own binary encoding
-			cmds[i] = EncodeAcceptMessage(s.body.(AcceptMessage))
-		case CmdMessageStatusesV2:
-			cmds[i] = EncodeMessageStatuses(s.body.(MessageStatuses))
-		case CmdSignalRoundV2:
-			cmds[i] = EncodeSignalRound(s.body.(SignalRound))
-		case CmdWebhookAttemptsV3:
-			cmds[i] = EncodeWebhookAttempts(s.body.(WebhookAttempts))
-		default:
-			cmds[i] = cmd(t, s.typ, s.body)
-		}
+		cmds[i] = scriptCommand(t, s) // the hot commands in their own binary encoding
 	}
 	logs := make([]*raft.Log, len(cmds))
 	for i, c := range cmds {
