@@ -298,16 +298,34 @@ func readOutboxRecordFast(v []byte) (OutboxEvent, bool) {
 	return e, r.ok && len(r.b) == 0
 }
 
-// outboxFields are OutboxEvent's field names as stored.
-var outboxFields = [...]string{"Attempts", "Body", "BusinessID", "CreatedAt", "Group", "Held", "Key",
-	"LastAttemptAt", "LastStatus", "NextAt", "PhoneNumberID", "WABAID"}
-
-// outboxFieldBit is the bit of a stored field name (0: not a field).
+// outboxFieldBit is the bit of a stored OutboxEvent field name (0: not
+// one of its fields).
 func outboxFieldBit(name []byte) uint16 {
-	for i, f := range outboxFields {
-		if string(name) == f {
-			return 1 << i
-		}
+	switch string(name) {
+	case "Attempts":
+		return 1 << 0
+	case "Body":
+		return 1 << 1
+	case "BusinessID":
+		return 1 << 2
+	case "CreatedAt":
+		return 1 << 3
+	case "Group":
+		return 1 << 4
+	case "Held":
+		return 1 << 5
+	case "Key":
+		return 1 << 6
+	case "LastAttemptAt":
+		return 1 << 7
+	case "LastStatus":
+		return 1 << 8
+	case "NextAt":
+		return 1 << 9
+	case "PhoneNumberID":
+		return 1 << 10
+	case "WABAID":
+		return 1 << 11
 	}
 	return 0
 }
