@@ -129,13 +129,7 @@ func FuzzDecodeWebhookAttempts(f *testing.F) {
 // messages with three status events each (all but the oldest held), and
 // one event of no message.
 func webhookRoundFixture(t *testing.T) *applier {
-	a := &applier{t: t, f: openFSM(t)}
-	a.mustApply(tenantCmd(t, 1, "+15551234567"))
-	a.mustApply(cmd(t, CmdSetSubscription, SetSubscription{WABAID: "2001", BusinessID: "1001", AppID: "4001", CallbackURL: "https://example.com/h", At: st0}))
-	for i, id := range []string{"m1", "m2"} {
-		a.mustApply(cmd(t, CmdAcceptMessage, AcceptMessage{Key: statMsgKey(i + 1), IDRef: MessageIDRef(id), PhoneNumberID: "3001",
-			BusinessID: "1001", PeerRef: "ref" + id, Type: "text", CreatedAt: st0}))
-	}
+	a := twoSentMessages(t)
 	ev := func(n int) *OutboxEvent {
 		return &OutboxEvent{Key: statMsgKey(100 + n), Body: []byte(fmt.Sprint("sealed event ", n)), CreatedAt: st0 + int64(n)}
 	}
