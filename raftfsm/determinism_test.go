@@ -231,6 +231,14 @@ func determinismScript(t testing.TB) []step {
 			Keys: [][]byte{detKey(t0+22, 22), detKey(t0+41, 41)}, NewKeys: [][]byte{detKey(t0+1073, 141), detKey(t0+1073, 142)}, At: t0 + 1073}, want: ErrInvalid},
 		{name: "webhook redeliver, another business", typ: CmdWebhookRedeliver, body: WebhookRedeliver{BusinessID: "1002", Keys: [][]byte{detKey(t0+22, 22)},
 			NewKeys: [][]byte{detKey(t0+1073, 143)}, At: t0 + 1073}, want: ErrNotFound},
+		{name: "webhook round v3 (binary)", typ: CmdWebhookAttemptsV3, body: WebhookAttempts{Attempts: []WebhookAttempt{
+			{Key: detKey(t0+1072, 140), Status: "503", At: t0 + 1074, NextAt: t0 + 2074},
+			{Key: detKey(t0+1062, 130), Delivered: true, Status: "200", At: t0 + 1074},
+			{Key: detKey(t0+1063, 131), GiveUp: true, Status: "not_subscribed", At: t0 + 1075},
+			{Key: detKey(t0+9, 9999), Delivered: true, Status: "200", At: t0 + 1075},
+			{Key: detKey(t0+1072, 140), Delivered: true, Status: "200", At: t0 + 1076}}}},
+		{name: "webhook round v3 a week later (prunes the log)", typ: CmdWebhookAttemptsV3, body: WebhookAttempts{Attempts: []WebhookAttempt{
+			{Key: detKey(t0+1064, 132), Delivered: true, Status: "200", At: t0 + 1063 + WebhookLogKeep.Milliseconds()}}}},
 		{name: "media chunk", typ: CmdPutMediaChunk, body: PutMediaChunk{ID: "555", PhoneNumberID: "3001", BusinessID: "1001", Sealed: []byte("chunk"), CreatedAt: t0 + 60}},
 		{name: "media commit", typ: CmdCommitMedia, body: CommitMedia{ID: "555", PhoneNumberID: "3001", BusinessID: "1001", MIME: "image/png",
 			SHA256: [32]byte{1}, Size: 5, Chunks: 1, Filename: "a.png", At: t0 + 61}},
@@ -303,16 +311,7 @@ func TestApplyIsDeterministicForEveryCommand(t *testing.T) {
 
 	cmds := make([][]byte, len(script))
 	for i, s := range script {
-		switch s.typ {
-		case CmdAcceptMessageV2: // the hot commands' own binary encoding
-			cmds[i] = EncodeAcceptMessage(s.body.(AcceptMessage))
-		case CmdMessageStatusesV2:
-			cmds[i] = EncodeMessageStatuses(s.body.(MessageStatuses))
-		case CmdSignalRoundV2:
-			cmds[i] = EncodeSignalRound(s.body.(SignalRound))
-		default:
-			cmds[i] = cmd(t, s.typ, s.body)
-		}
+		cmds[i] = scriptCommand(t, s) // the hot commands in their own binary encoding
 	}
 	logs := make([]*raft.Log, len(cmds))
 	for i, c := range cmds {

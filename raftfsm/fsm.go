@@ -145,6 +145,7 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdConsoleSignInCleared:   f.applyConsoleSignInCleared,
 		CmdWebhookRetryNow:        f.applyWebhookRetryNow,
 		CmdWebhookAttemptsV2:      f.applyWebhookAttemptsV2,
+		CmdWebhookAttemptsV3:      f.applyWebhookAttemptsV3,
 		CmdWebhookRedeliver:       f.applyWebhookRedeliver,
 		CmdSetProfilePicture:      f.applySetProfilePicture,
 		CmdSetUserPreference:      f.applySetUserPreference,

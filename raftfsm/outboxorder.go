@@ -75,8 +75,7 @@ func outboxLeft(tx *bolt.Tx, e *OutboxEvent, at int64) {
 	mustPut(tx, bucketOutboxGroups, []byte(e.Group), q)
 	head := q[:16]
 	v := tx.Bucket(bucketOutbox).Get(head)
-	var next OutboxEvent
-	decode(v, &next)
+	next := decodeOutboxRecord(v)
 	if next.Held {
 		next.Held = false
 		next.NextAt = max(next.NextAt, at)

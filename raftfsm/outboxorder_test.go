@@ -5,11 +5,9 @@ import (
 	"testing"
 )
 
-// TestStatusEventsOfOneMessageGoOneAtATime: a message's sent, delivered
-// and read events are queued in that order with only the oldest
-// deliverable; each leaves the outbox and releases the next, also when
-// the older one is given up; another message's event is independent.
-func TestStatusEventsOfOneMessageGoOneAtATime(t *testing.T) {
+// twoSentMessages is a fresh state machine with a subscribed WABA and two
+// accepted messages, m1 and m2 (keys statMsgKey(1) and (2)).
+func twoSentMessages(t *testing.T) *applier {
 	a := &applier{t: t, f: openFSM(t)}
 	a.mustApply(tenantCmd(t, 1, "+15551234567"))
 	a.mustApply(cmd(t, CmdSetSubscription, SetSubscription{WABAID: "2001", BusinessID: "1001", AppID: "4001", CallbackURL: "https://example.com/h", At: st0}))
@@ -17,6 +15,15 @@ func TestStatusEventsOfOneMessageGoOneAtATime(t *testing.T) {
 		a.mustApply(cmd(t, CmdAcceptMessage, AcceptMessage{Key: statMsgKey(i + 1), IDRef: MessageIDRef(id), PhoneNumberID: "3001",
 			BusinessID: "1001", PeerRef: "ref" + id, Type: "text", CreatedAt: st0}))
 	}
+	return a
+}
+
+// TestStatusEventsOfOneMessageGoOneAtATime: a message's sent, delivered
+// and read events are queued in that order with only the oldest
+// deliverable; each leaves the outbox and releases the next, also when
+// the older one is given up; another message's event is independent.
+func TestStatusEventsOfOneMessageGoOneAtATime(t *testing.T) {
+	a := twoSentMessages(t)
 	ev := func(n int) *OutboxEvent {
 		return &OutboxEvent{Key: statMsgKey(100 + n), Body: []byte(fmt.Sprint("event ", n)), CreatedAt: st0 + int64(n)}
 	}

@@ -269,6 +269,8 @@ func scriptCommand(t testing.TB, s step) []byte {
 		return EncodeMessageStatuses(s.body.(MessageStatuses))
 	case CmdSignalRoundV2:
 		return EncodeSignalRound(s.body.(SignalRound))
+	case CmdWebhookAttemptsV3:
+		return EncodeWebhookAttempts(s.body.(WebhookAttempts))
 	}
 	return cmd(t, s.typ, s.body)
 }

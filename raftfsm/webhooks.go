@@ -223,25 +223,8 @@ type WebhookLogEntry struct {
 // logWebhook records a finished event and drops a few entries older than
 // WebhookLogKeep (relative to the attempt's time, chosen by the leader).
 func logWebhook(tx *bolt.Tx, key []byte, e WebhookLogEntry) {
-	b := tx.Bucket(bucketWebhookLog)
 	mustPut(tx, bucketWebhookLog, bytes.Clone(key), marshal(e))
-	horizon := e.LastAttemptAt - WebhookLogKeep.Milliseconds()
-	var old [][]byte
-	c := b.Cursor()
-	for k, v := c.First(); k != nil && len(old) < webhookLogPrune; k, v = c.Next() {
-		// Only the age is needed: decoding the whole entry would copy its
-		// sealed body, once per event logged (the oldest entry is almost
-		// always young enough to stop at).
-		var l webhookLogAge
-		decode(v, &l)
-		if l.CreatedAt >= horizon {
-			break
-		}
-		old = append(old, bytes.Clone(k))
-	}
-	for _, k := range old {
-		mustDelete(tx, bucketWebhookLog, k)
-	}
+	pruneWebhookLog(tx.Bucket(bucketWebhookLog), e.LastAttemptAt-WebhookLogKeep.Milliseconds(), webhookLogPrune)
 }
 
 // webhookLogAge is the part of a WebhookLogEntry the log's pruning reads
@@ -327,8 +310,8 @@ func (f *FSM) OutboxEachFrom(from []byte, skip func(key []byte) bool, fn func(Ou
 			if skip != nil && skip(k) {
 				return true, nil
 			}
-			var e OutboxEvent
-			if err := unmarshal(v, &e); err != nil {
+			e, err := readOutboxRecord(v)
+			if err != nil {
 				return false, err
 			}
 			return fn(e), nil

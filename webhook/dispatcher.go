@@ -124,7 +124,7 @@ type job struct {
 	fields []string
 }
 
-// maxRound bounds the outcomes one CmdWebhookAttemptsV2 carries.
+// maxRound bounds the outcomes one CmdWebhookAttemptsV3 carries.
 const maxRound = 1024
 
 // New returns a dispatcher; run it with Run as a leader-only worker.
@@ -162,7 +162,10 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	// Keep a connection per open delivery: a transport keeps two idle
 	// connections per host by default, so at the endpoint limit almost
 	// every POST would dial (and TLS-handshake) anew.
-	client := cfg.Egress.Client(egress.ClientConfig{Timeout: 10 * time.Second, IdleConnsPerHost: cfg.PerEndpoint})
+	// No client-wide timeout: each attempt's context carries Config.Timeout,
+	// and a client timeout would cost every request a second timer and a
+	// goroutine of its own.
+	client := cfg.Egress.Client(egress.ClientConfig{IdleConnsPerHost: cfg.PerEndpoint})
 	return &Dispatcher{p: p, cfg: cfg, client: client, logger: logger, inflight: map[string]bool{}, eps: map[string]*endpoint{}, settled: map[string]uint64{},
 		memo: newMemo(), wake: make(chan struct{}, 1), outcomes: make(chan outcome, maxRound)}
 }
@@ -497,9 +500,10 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, url, bytes.NewReader(body))
 	if err == nil && url != "" {
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Hub-Signature-256", cloudapi.Sign(app.Secret, body))
-		req.Header.Set("User-Agent", "waedge-webhooks/1")
+		// The header map built whole, its names already canonical (Set
+		// canonicalizes and grows the map, per request).
+		req.Header = http.Header{"Content-Type": {"application/json"},
+			"X-Hub-Signature-256": {cloudapi.Sign(app.Secret, body)}, "User-Agent": {"waedge-webhooks/1"}}
 		var resp *http.Response
 		resp, err = d.client.Do(req)
 		if err == nil {
@@ -579,7 +583,7 @@ func wait(ctx context.Context, done chan struct{}) {
 	}
 }
 
-// recorder replicates outcomes, one CmdWebhookAttemptsV2 per round: it
+// recorder replicates outcomes, one CmdWebhookAttemptsV3 per round: it
 // takes every outcome that arrived while the previous round was being
 // committed (group commit), so the cost of Raft and of Apply's command
 // overhead is shared by all the deliveries that finished meanwhile.
@@ -605,7 +609,7 @@ func (d *Dispatcher) recorder(ctx context.Context) {
 		for i, o := range round {
 			attempts[i] = o.a
 		}
-		d.propose(ctx, raftfsm.CmdWebhookAttemptsV2, raftfsm.WebhookAttempts{Attempts: attempts})
+		d.propose(ctx, raftfsm.EncodeWebhookAttempts(raftfsm.WebhookAttempts{Attempts: attempts}))
 		// Only now may a scan pick these events again: their outcomes are
 		// committed (or failed to be, and they are retried as queued).
 		d.mu.Lock()
@@ -632,11 +636,8 @@ func (d *Dispatcher) recorder(ctx context.Context) {
 	}
 }
 
-func (d *Dispatcher) propose(ctx context.Context, t raftfsm.CommandType, payload any) {
-	cmd, err := raftfsm.EncodeCommand(t, payload)
-	if err != nil {
-		return
-	}
+// propose proposes an encoded command, logging a failure.
+func (d *Dispatcher) propose(ctx context.Context, cmd []byte) {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := d.p.Propose(pctx, cmd); err != nil && ctx.Err() == nil {
