@@ -199,3 +199,130 @@ func TestLastExpireApplyIsReported(t *testing.T) {
 		t.Fatalf("a batch without CmdExpire changed it: %v → %v", got, again)
 	}
 }
+
+// costed is a proposer whose commands apply at perRecord per deleted
+// record, except those listed in spikes (by 0-based command number),
+// which take spike whatever their size (a checkpoint's fsync or a
+// descheduled process in the same batch); it notes each command's budget.
+type costed struct {
+	d         *fsmtest.Direct
+	perRecord time.Duration
+	spikes    map[int]bool
+	spike     time.Duration
+	latency   time.Duration // added to every round trip
+	budgets   []int
+	applied   time.Duration
+}
+
+func (c *costed) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error) {
+	_, payload, err := raftfsm.DecodeCommand(cmd)
+	if err != nil {
+		return raftfsm.Result{}, err
+	}
+	var e raftfsm.Expire
+	if err := raftfsm.DecodePayload(payload, &e); err != nil {
+		return raftfsm.Result{}, err
+	}
+	res, err := c.d.Propose(ctx, cmd)
+	if err != nil {
+		return res, err
+	}
+	r, err := raftfsm.DecodeExpireResult(res.Value)
+	if err != nil {
+		return res, err
+	}
+	c.applied = time.Duration(r.Deleted) * c.perRecord
+	if c.spikes[len(c.budgets)] {
+		c.applied = c.spike
+	}
+	c.budgets = append(c.budgets, e.Budget)
+	if c.latency > 0 {
+		time.Sleep(c.latency) // a slow round trip, not synchronisation
+	}
+	return res, nil
+}
+
+// TestOneSlowBatchDoesNotShrinkCommands: the worker sizes commands by the
+// median apply time per record of the latest ones, so a single slow batch
+// (here the fourth, 50 ms for 2,000 records where they take 10 ms) leaves
+// the next commands at the target's size; with the latest reading alone
+// the next one had 400 records and the size took three commands to come
+// back.
+func TestOneSlowBatchDoesNotShrinkCommands(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	d := expiring(t, 6000, now)
+	p := &costed{d: d, perRecord: 5 * time.Microsecond, spikes: map[int]bool{3: true}, spike: 50 * time.Millisecond}
+	w := retention.New(p, retention.Config{Budget: 500, Yield: -1, TargetApply: 10 * time.Millisecond,
+		ApplyTime: func() time.Duration { return p.applied }, MaxCommandsPerRun: 7}, nil, func() time.Time { return now })
+	if _, err := w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{500, 1000, 2000, 2000, 2000, 2000, 2000}; !slices.Equal(p.budgets, want) {
+		t.Fatalf("budgets %v, want %v", p.budgets, want)
+	}
+	// A lasting change (from the fourth command on, twice the cost) is
+	// followed once it is most of the latest five readings: from the
+	// seventh.
+	d2 := expiring(t, 7500, now)
+	p2 := &costed{d: d2, perRecord: 5 * time.Microsecond, spikes: map[int]bool{3: true, 4: true, 5: true, 6: true, 7: true}, spike: 20 * time.Millisecond}
+	w2 := retention.New(p2, retention.Config{Budget: 2000, Yield: -1, TargetApply: 10 * time.Millisecond,
+		ApplyTime: func() time.Duration { return p2.applied }, MaxCommandsPerRun: 8}, nil, func() time.Time { return now })
+	if _, err := w2.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{2000, 2000, 2000, 2000, 2000, 2000, 1000, 1000}; !slices.Equal(p2.budgets, want) {
+		t.Fatalf("budgets %v, want %v", p2.budgets, want)
+	}
+}
+
+// TestPauseCountsTheRoundTrip: after a command that held the apply path
+// for A, the worker owes the others Yield × A; the part of the command's
+// round trip beyond A (queueing behind their batches, replication)
+// already was theirs: the pause is (1 + Yield) × A less the round trip,
+// none when the round trip was longer. (Before, it was Yield × A after
+// any round trip, so under load expiry went at the pace of its round
+// trips and held the apply path for less than its share.)
+func TestPauseCountsTheRoundTrip(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name      string
+		perRecord time.Duration // 1,000 records a command
+		latency   time.Duration
+		paused    func(time.Duration) bool
+	}{
+		// 100 ms of apply: a pause of up to 400 ms, less the round trip.
+		{"fast round trip", 100 * time.Microsecond, 0, func(d time.Duration) bool { return d > 0 && d <= 400*time.Millisecond }},
+		// 10 ms of apply, a round trip of more than 60 ms: no pause.
+		{"slow round trip", 10 * time.Microsecond, 60 * time.Millisecond, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := expiring(t, 3000, now)
+			p := &costed{d: d, perRecord: c.perRecord, latency: c.latency}
+			target := time.Duration(1000) * c.perRecord
+			w := retention.New(p, retention.Config{Budget: 1000, Yield: 3, TargetApply: target,
+				ApplyTime: func() time.Duration { return p.applied }}, nil, func() time.Time { return now })
+			var pauses []time.Duration
+			retention.RecordPauses(w, &pauses)
+			run, err := w.RunOnce(context.Background())
+			if err != nil || run.More || run.Deleted != 6000 {
+				t.Fatalf("run %+v: %v", run, err)
+			}
+			if c.paused == nil {
+				if len(pauses) != 0 {
+					t.Fatalf("paused %v after round trips longer than 4 × the apply time", pauses)
+				}
+				return
+			}
+			// 6,000 records in commands of 1,000: a pause after each of
+			// the six that ran out of budget (the seventh finds nothing).
+			if len(pauses) != 6 {
+				t.Fatalf("%d pauses %v, want 6 (budgets %v)", len(pauses), pauses, p.budgets)
+			}
+			for _, d := range pauses {
+				if !c.paused(d) {
+					t.Fatalf("pause %v, want within (0, 400 ms]", d)
+				}
+			}
+		})
+	}
+}
