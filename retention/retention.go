@@ -33,21 +33,25 @@ type Config struct {
 	// MaxCommandsPerRun bounds the commands of one run, so a huge backlog
 	// is worked off over several runs (default 10,000).
 	MaxCommandsPerRun int
-	// Yield is how long the worker waits after an expire command that left
-	// work, as a multiple of the time the command took to apply (with
-	// ApplyTime; else of its round trip) — default 3: expiry takes at most
-	// about a quarter of the state machine's apply time, so sends
+	// Yield is how much of the state machine's apply time the worker
+	// leaves to others after an expire command that left work, as a
+	// multiple of the time the command took to apply — default 3: expiry
+	// takes at most about a quarter of the apply time, so sends
 	// interleave with a long run instead of queueing behind it (issue 12:
-	// sends during expiry at ≥ 0.8× idle); capped at one second per
-	// pause. A negative value disables pausing.
+	// sends during expiry at ≥ 0.8× idle). With ApplyTime the part of the
+	// command's round trip beyond its apply counts towards it (the pause
+	// is (1+Yield) × apply time − round trip); without, the pause is
+	// Yield × the round trip. Capped at one second per pause. A negative
+	// value disables pausing.
 	Yield float64
 	// ApplyTime, when set, reports how long this node's state machine
 	// took to apply the latest CmdExpire (node.Node.LastExpireApply;
 	// the worker runs on the leader, whose apply is done when Propose
 	// returns). The worker then sizes each command so that its apply
-	// takes about TargetApply, and bases the pause on the apply time, not
-	// on the round trip (which, under load, is mostly queueing behind
-	// sends and says nothing about the command's own cost).
+	// takes about TargetApply at the median apply time per record of the
+	// latest commands, and bases the pause on the apply time, not on the
+	// round trip (which, under load, is mostly queueing behind sends and
+	// says nothing about the command's own cost).
 	ApplyTime func() time.Duration
 	// TargetApply is the apply time a command is sized to with ApplyTime
 	// (default 10 ms): the longest a send waits behind one.
