@@ -35,8 +35,8 @@ type Config struct {
 	MaxCommandsPerRun int
 	// Yield is how much of the state machine's apply time the worker
 	// leaves to others after an expire command that left work, as a
-	// multiple of the time the command took to apply — default 3: expiry
-	// takes at most about a quarter of the apply time, so sends
+	// multiple of the time the command took to apply — default 4: expiry
+	// takes at most about a fifth of the apply time, so sends
 	// interleave with a long run instead of queueing behind it (issue 12:
 	// sends during expiry at ≥ 0.8× idle). With ApplyTime the part of the
 	// command's round trip beyond its apply counts towards it (the pause
@@ -74,8 +74,11 @@ const minBudget = 200
 // that a send queued behind one waits little.
 const defaultTargetApply = 10 * time.Millisecond
 
-// defaultYield is Yield's default.
-const defaultYield = 3
+// defaultYield is Yield's default: 4 since the round trip counts towards
+// the pause (stop 20; 3 before), so that at the round trips of an idle
+// cluster (~25 ms) expiry holds about the share of the apply path it held
+// with 3 after the round trip.
+const defaultYield = 4
 
 // Run is what one expiry run did.
 type Run struct {
