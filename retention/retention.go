@@ -33,16 +33,13 @@ type Config struct {
 	// MaxCommandsPerRun bounds the commands of one run, so a huge backlog
 	// is worked off over several runs (default 10,000).
 	MaxCommandsPerRun int
-	// Yield is how much of the state machine's apply time the worker
-	// leaves to others after an expire command that left work, as a
-	// multiple of the time the command took to apply — default 4: expiry
-	// takes at most about a fifth of the apply time, so sends
+	// Yield is how long the worker waits after an expire command that left
+	// work, as a multiple of the time the command took to apply (with
+	// ApplyTime; else of its round trip) — default 3: expiry takes at most
+	// about a quarter of the state machine's apply time, so sends
 	// interleave with a long run instead of queueing behind it (issue 12:
-	// sends during expiry at ≥ 0.8× idle). With ApplyTime the part of the
-	// command's round trip beyond its apply counts towards it (the pause
-	// is (1+Yield) × apply time − round trip); without, the pause is
-	// Yield × the round trip. Capped at one second per pause. A negative
-	// value disables pausing.
+	// sends during expiry at ≥ 0.8× idle); capped at one second per
+	// pause. A negative value disables pausing.
 	Yield float64
 	// ApplyTime, when set, reports how long this node's state machine
 	// took to apply the latest CmdExpire (node.Node.LastExpireApply;
@@ -74,11 +71,8 @@ const minBudget = 200
 // that a send queued behind one waits little.
 const defaultTargetApply = 10 * time.Millisecond
 
-// defaultYield is Yield's default: 4 since the round trip counts towards
-// the pause (stop 20; 3 before), so that at the round trips of an idle
-// cluster (~25 ms) expiry holds about the share of the apply path it held
-// with 3 after the round trip.
-const defaultYield = 4
+// defaultYield is Yield's default.
+const defaultYield = 3
 
 // Run is what one expiry run did.
 type Run struct {
@@ -227,11 +221,10 @@ func (w *Worker) RunOnce(ctx context.Context) (run Run, err error) {
 		if applied > 0 {
 			cost.add(applied, r.Deleted)
 			budget = nextBudget(budget, cost.perRecord(), w.cfg.TargetApply)
-			// The command held the apply path for applied; the rest of
-			// its round trip (queueing, replication) the path served
-			// others, so it counts towards the Yield × applied they are
-			// owed.
-			pause = time.Duration(float64(applied)*(1+w.cfg.Yield)) - roundTrip
+			// The round trip is not counted towards the pause: on a
+			// loaded machine it is long, and counting it made expiry
+			// faster at the sends' expense (BENCHMARKS.md, stop 20).
+			pause = time.Duration(float64(applied) * w.cfg.Yield)
 		}
 		w.logger.Debug("expire command", slog.Int("deleted", r.Deleted), slog.Duration("applied", applied),
 			slog.Duration("round_trip", roundTrip), slog.Int("next_budget", budget))
