@@ -24,8 +24,8 @@ const defaultExpiring = 1_000_000
 // the leader's log with more=false; the counts of deleted records of every
 // "expiry run" line after the move are added up — a run that failed part
 // way logs one too, with more=true — and reported as they are). Reported: both
-// rates and p99s, their ratios, and the time from the clock's move to
-// the end of the run.
+// rates and p99s, their ratios, the time from the clock's move to the
+// end of the run, and the nodes' CPU per idle send and per expired record.
 func runExpiry(ctx context.Context, o Options, pr *progress, emit func(Result)) error {
 	if err := ownClusterOnly(o, "expiry moves the nodes' test clock"); err != nil {
 		return err
@@ -54,7 +54,9 @@ func runExpiry(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 	}
 	var ic counter
 	done := pr.run(fmt.Sprintf("idle    senders=%-4d", senders), o.Duration, &ic)
+	cpu0 := c.cpuTime()
 	idle := closedLoop(ctx, senders, o.Duration, &ic, send(&ic))
+	cpu1 := c.cpuTime()
 	done()
 	ic.report(pr)
 
@@ -80,6 +82,7 @@ func runExpiry(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 	var ec counter
 	done = pr.run(fmt.Sprintf("expiry  senders=%-4d", senders), 0, &ec)
 	during := closedLoopUntil(ctx, senders, stop, &ec, send(&ec))
+	cpu2 := c.cpuTime()
 	done()
 	ec.report(pr)
 	if waitErr != nil {
@@ -104,6 +107,16 @@ func runExpiry(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 		r.add("p99_ratio", nil)
 	}
 	r.add("expiry_s", finished.Sub(moved).Seconds())
+	// The nodes' CPU per idle send, and per expired record: their CPU
+	// during expiry less what the sends of that time cost at the idle
+	// rate per send (a figure that holds on a loaded machine, where the
+	// rates do not).
+	r.add("idle_cpu_us_per_msg", cpuPerOp(cpu0, cpu1, idle.OK))
+	if perSend, ok := cpuPerOp(cpu0, cpu1, idle.OK).(float64); ok && cpu2 >= 0 && deleted > 0 {
+		r.add("expiry_cpu_us_per_record", (float64((cpu2-cpu1).Microseconds())-perSend*float64(during.OK))/float64(deleted))
+	} else {
+		r.add("expiry_cpu_us_per_record", nil)
+	}
 	r.add("errors", idle.Errors+during.Errors)
 	r.add("store_errors", storeErrors)
 	c.addMemory(&r)

@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -245,24 +246,21 @@ func expireMessagesOfPhone(tx *bolt.Tx, phoneID string, cutoff int64, budget int
 }
 
 // deleteMessageRange deletes up to budget messages under prefix (one
-// phone's range) whose key time is before cutoff (unix ms): one cursor
-// walks the front of the range in key order and deletes under itself, and
-// the connector's queues (keyed by the 16-byte message key, so in the same
-// order) are walked beside it by queueSweep, which seeks a queue only when
-// it may hold the key. Only a message with a plain wamid reference
+// phone's range) whose key time is before cutoff (unix ms), oldest first.
+// A first pass only reads: it walks the front of the range in key order
+// and notes the keys, then each bucket holding them — the messages, the
+// template tags (keyed like the messages) and the connector's queues
+// (pending, envelopes, read receipts: keyed by the 16-byte message key,
+// so in the same order) — loses them last first, one cursor step apart
+// (deleteBackward). Only a message with a plain wamid reference
 // (needsRefEntry) costs a point delete elsewhere.
 func deleteMessageRange(tx *bolt.Tx, prefix []byte, cutoff int64, budget int) int {
 	cutNs := cutoff * int64(time.Millisecond)
 	refs := tx.Bucket(bucketMessageIDs)
-	queues := [...]queueSweep{
-		{c: tx.Bucket(bucketSignalPending).Cursor()},
-		{c: tx.Bucket(bucketSignalEnvelopes).Cursor()},
-		{c: tx.Bucket(bucketSignalReads).Cursor()},
-	}
-	tagged := queueSweep{c: tx.Bucket(bucketTemplateMsgs).Cursor()} // keyed like bucketMessages
+	klen := len(prefix) + messageKeyLen
+	var arena []byte // the keys, klen bytes each
 	c := tx.Bucket(bucketMessages).Cursor()
-	n := 0
-	for k, v := c.Seek(prefix); n < budget && k != nil && bytes.HasPrefix(k, prefix); n++ {
+	for k, v := c.Seek(prefix); len(arena)/klen < budget && k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		mk := k[len(prefix):]
 		if len(mk) != messageKeyLen || int64(beUint64(mk)) >= cutNs {
 			break
@@ -276,48 +274,73 @@ func deleteMessageRange(tx *bolt.Tx, prefix []byte, cutoff int64, budget int) in
 				panic(fmt.Sprintf("raftfsm: delete %s: %v", bucketMessageIDs, err))
 			}
 		}
-		pos := bytes.Clone(k)
-		key := pos[len(prefix):]
-		for i := range queues {
-			queues[i].drop(key)
-		}
-		tagged.drop(pos)
-		if err := c.Delete(); err != nil {
-			panic(fmt.Sprintf("raftfsm: delete %s: %v", bucketMessages, err))
-		}
-		// After Delete the cursor's position is not defined (bbolt's
-		// Next may skip a key): seek past the deleted key instead.
-		k, v = c.Seek(pos)
+		arena = append(arena, k...)
+	}
+	n := len(arena) / klen
+	if n == 0 {
+		return 0
+	}
+	full := make([][]byte, n)  // messages and template tags
+	short := make([][]byte, n) // the queues
+	for i := range n {
+		full[i] = arena[i*klen : (i+1)*klen : (i+1)*klen]
+		short[i] = full[i][len(prefix):]
+	}
+	deleteBackward(c, bucketMessages, full)
+	deleteBackward(tx.Bucket(bucketTemplateMsgs).Cursor(), bucketTemplateMsgs, present(tx.Bucket(bucketTemplateMsgs).Cursor(), full))
+	for _, q := range [...][]byte{bucketSignalPending, bucketSignalEnvelopes, bucketSignalReads} {
+		deleteBackward(tx.Bucket(q).Cursor(), q, present(tx.Bucket(q).Cursor(), short))
 	}
 	return n
 }
 
-// queueSweep deletes entries of one connector queue for a rising sequence
-// of message keys. It remembers the queue's first key at or after the
-// last key asked for, so a key below it is known to be absent without a
-// seek: a sparse or empty queue costs nothing per message, a full one one
-// seek per entry deleted.
-type queueSweep struct {
-	c     *bolt.Cursor
-	next  []byte // first key ≥ the last key asked for (nil: none), when known
-	known bool
+// present returns the keys of keys (rising) that c's bucket holds, in the
+// same order: one seek, then a walk that skips ahead by seeking wherever
+// the bucket has nothing between two wanted keys (a sparse or empty
+// queue costs a seek per stretch, not per key).
+func present(c *bolt.Cursor, keys [][]byte) [][]byte {
+	var out [][]byte
+	k, _ := c.Seek(keys[0])
+	for i := 0; i < len(keys) && k != nil; {
+		switch cmp := bytes.Compare(k, keys[i]); {
+		case cmp == 0:
+			out = append(out, keys[i])
+			i++
+			k, _ = c.Next()
+		case cmp > 0: // keys[i] is absent: skip to the first wanted key ≥ k
+			i += sort.Search(len(keys)-i, func(j int) bool { return bytes.Compare(keys[i+j], k) >= 0 })
+		default: // k is not wanted: the next bucket key ≥ keys[i]
+			k, _ = c.Seek(keys[i])
+		}
+	}
+	return out
 }
 
-// drop deletes key from the queue if it is there; keys must rise from one
-// call to the next.
-func (q *queueSweep) drop(key []byte) {
-	if q.known && (q.next == nil || bytes.Compare(q.next, key) > 0) {
+// deleteBackward deletes keys (rising, every one in c's bucket) last
+// first: after a Delete the entries before the cursor are as they were,
+// so Prev reaches the next one to go without a seek from the root (after
+// a Delete bbolt's Next may skip a key, and the cursor's page still shows
+// the deleted one). Where Prev does not land on the expected key, a seek
+// finds it.
+func deleteBackward(c *bolt.Cursor, bucket []byte, keys [][]byte) {
+	if len(keys) == 0 {
 		return
 	}
-	k, _ := q.c.Seek(key)
-	if k != nil && bytes.Equal(k, key) {
-		if err := q.c.Delete(); err != nil {
-			panic(fmt.Sprintf("raftfsm: delete queue entry: %v", err))
+	k, _ := c.Seek(keys[len(keys)-1])
+	for i := len(keys) - 1; ; {
+		if !bytes.Equal(k, keys[i]) {
+			if k, _ = c.Seek(keys[i]); !bytes.Equal(k, keys[i]) {
+				panic(fmt.Sprintf("raftfsm: delete %s: key %x is gone", bucket, keys[i]))
+			}
 		}
-		q.known = false // the next key is not known without another seek
-		return
+		if err := c.Delete(); err != nil {
+			panic(fmt.Sprintf("raftfsm: delete %s: %v", bucket, err))
+		}
+		if i--; i < 0 {
+			return
+		}
+		k, _ = c.Prev()
 	}
-	q.next, q.known = bytes.Clone(k), true
 }
 
 // sweepMessages deletes up to budget messages of any phone (also of phones

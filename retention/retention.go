@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/waedge/waedge/raftfsm"
@@ -44,9 +45,10 @@ type Config struct {
 	// took to apply the latest CmdExpire (node.Node.LastExpireApply;
 	// the worker runs on the leader, whose apply is done when Propose
 	// returns). The worker then sizes each command so that its apply
-	// takes about TargetApply, and bases the pause on the apply time, not
-	// on the round trip (which, under load, is mostly queueing behind
-	// sends and says nothing about the command's own cost).
+	// takes about TargetApply at the median apply time per record of the
+	// latest commands, and bases the pause on the apply time, not on the
+	// round trip (which, under load, is mostly queueing behind sends and
+	// says nothing about the command's own cost).
 	ApplyTime func() time.Duration
 	// TargetApply is the apply time a command is sized to with ApplyTime
 	// (default 10 ms): the longest a send waits behind one.
@@ -87,6 +89,8 @@ type Worker struct {
 	logger *slog.Logger
 	now    func() time.Time
 	kick   chan struct{}
+	// wait pauses between commands (a timer; tests record the pauses).
+	wait func(ctx context.Context, d time.Duration) error
 }
 
 // ErrExpire: a CmdExpire was not applied (not replicated, or rejected by
@@ -118,7 +122,19 @@ func New(p Proposer, cfg Config, logger *slog.Logger, now func() time.Time) *Wor
 	if now == nil {
 		now = time.Now
 	}
-	return &Worker{p: p, cfg: cfg, logger: logger, now: now, kick: make(chan struct{}, 1)}
+	return &Worker{p: p, cfg: cfg, logger: logger, now: now, kick: make(chan struct{}, 1), wait: sleep}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Kick asks a running worker for an expiry run now (tests and the debug
@@ -171,6 +187,7 @@ func (w *Worker) RunOnce(ctx context.Context) (run Run, err error) {
 		}
 	}()
 	budget := w.cfg.Budget
+	var cost costEstimate
 	for run.Commands < w.cfg.MaxCommandsPerRun {
 		began := time.Now()
 		cmd, err := raftfsm.EncodeCommand(raftfsm.CmdExpire, raftfsm.Expire{Now: now, Budget: budget})
@@ -181,7 +198,7 @@ func (w *Worker) RunOnce(ctx context.Context) (run Run, err error) {
 		if err != nil {
 			return run, fmt.Errorf("%w: %w", ErrExpire, err)
 		}
-		took := time.Since(began)
+		roundTrip := time.Since(began)
 		r, err := raftfsm.DecodeExpireResult(v)
 		if err != nil {
 			return run, err
@@ -194,34 +211,74 @@ func (w *Worker) RunOnce(ctx context.Context) (run Run, err error) {
 			break
 		}
 		run.More = true
+		// Without ApplyTime the pause follows the round trip, as before
+		// there was a reading of the apply time.
+		pause := time.Duration(float64(roundTrip) * w.cfg.Yield)
+		var applied time.Duration
 		if w.cfg.ApplyTime != nil {
-			if applied := w.cfg.ApplyTime(); applied > 0 {
-				took = applied
-				budget = nextBudget(budget, r.Deleted, applied, w.cfg.TargetApply)
-			}
+			applied = w.cfg.ApplyTime()
 		}
-		if w.cfg.Yield > 0 {
-			pause := min(time.Duration(float64(took)*w.cfg.Yield), time.Second)
-			t := time.NewTimer(pause)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return run, ctx.Err()
-			case <-t.C:
+		if applied > 0 {
+			cost.add(applied, r.Deleted)
+			budget = nextBudget(budget, cost.perRecord(), w.cfg.TargetApply)
+			// The round trip is not counted towards the pause: on a
+			// loaded machine it is long, and counting it made expiry
+			// faster at the sends' expense (BENCHMARKS.md, stop 20).
+			pause = time.Duration(float64(applied) * w.cfg.Yield)
+		}
+		w.logger.Debug("expire command", slog.Int("deleted", r.Deleted), slog.Duration("applied", applied),
+			slog.Duration("round_trip", roundTrip), slog.Int("next_budget", budget))
+		if w.cfg.Yield > 0 && pause > 0 {
+			if err := w.wait(ctx, min(pause, time.Second)); err != nil {
+				return run, err
 			}
 		}
 	}
 	return run, nil
 }
 
-// nextBudget sizes the next command from the last one (deleted records in
-// applied time) so that it applies in about target: at most twice the last
-// budget (one slow or fast reading must not swing it far), at least
-// minBudget, at most raftfsm.MaxExpireBudget.
-func nextBudget(budget, deleted int, applied, target time.Duration) int {
-	if deleted <= 0 || applied <= 0 {
+// costReadings is how many of the latest commands' apply times per record
+// the worker's cost estimate is the median of.
+const costReadings = 5
+
+// costEstimate is the apply time per deleted record, from the latest
+// costReadings commands: their median, so that one batch slowed by
+// something else (a checkpoint's fsync, sends in the same batch, the
+// process descheduled) does not shrink the next commands — with the
+// latest reading alone the size swung between 200 and 4,000 records from
+// one command to the next under load, and stayed far below the target.
+type costEstimate struct {
+	perRec []float64 // ns per record, oldest first
+}
+
+func (c *costEstimate) add(applied time.Duration, deleted int) {
+	if deleted <= 0 {
+		return
+	}
+	c.perRec = append(c.perRec, float64(applied)/float64(deleted))
+	if len(c.perRec) > costReadings {
+		c.perRec = c.perRec[1:]
+	}
+}
+
+// perRecord is the median reading (the upper one of an even count); 0
+// before the first.
+func (c *costEstimate) perRecord() float64 {
+	if len(c.perRec) == 0 {
+		return 0
+	}
+	s := slices.Clone(c.perRec)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// nextBudget sizes the next command so that it applies in about target at
+// perRecord ns per record: at most twice the last budget (a run starts
+// small and grows), at least minBudget, at most raftfsm.MaxExpireBudget.
+func nextBudget(budget int, perRecord float64, target time.Duration) int {
+	if perRecord <= 0 {
 		return budget
 	}
-	next := int(float64(deleted) * float64(target) / float64(applied))
+	next := int(float64(target) / perRecord)
 	return max(minBudget, min(next, 2*budget, raftfsm.MaxExpireBudget))
 }

@@ -199,3 +199,105 @@ func TestLastExpireApplyIsReported(t *testing.T) {
 		t.Fatalf("a batch without CmdExpire changed it: %v → %v", got, again)
 	}
 }
+
+// costed is a proposer whose commands apply at perRecord per deleted
+// record, except those listed in spikes (by 0-based command number),
+// which take spike whatever their size (a checkpoint's fsync or a
+// descheduled process in the same batch); it notes each command's budget.
+type costed struct {
+	d         *fsmtest.Direct
+	perRecord time.Duration
+	spikes    map[int]bool
+	spike     time.Duration
+	latency   time.Duration // added to every round trip
+	budgets   []int
+	applied   time.Duration
+}
+
+func (c *costed) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error) {
+	_, payload, err := raftfsm.DecodeCommand(cmd)
+	if err != nil {
+		return raftfsm.Result{}, err
+	}
+	var e raftfsm.Expire
+	if err := raftfsm.DecodePayload(payload, &e); err != nil {
+		return raftfsm.Result{}, err
+	}
+	res, err := c.d.Propose(ctx, cmd)
+	if err != nil {
+		return res, err
+	}
+	r, err := raftfsm.DecodeExpireResult(res.Value)
+	if err != nil {
+		return res, err
+	}
+	c.applied = time.Duration(r.Deleted) * c.perRecord
+	if c.spikes[len(c.budgets)] {
+		c.applied = c.spike
+	}
+	c.budgets = append(c.budgets, e.Budget)
+	if c.latency > 0 {
+		time.Sleep(c.latency) // a slow round trip, not synchronisation
+	}
+	return res, nil
+}
+
+// TestOneSlowBatchDoesNotShrinkCommands: the worker sizes commands by the
+// median apply time per record of the latest ones, so a single slow batch
+// (here the fourth, 50 ms for 2,000 records where they take 10 ms) leaves
+// the next commands at the target's size; with the latest reading alone
+// the next one had 400 records and the size took three commands to come
+// back.
+func TestOneSlowBatchDoesNotShrinkCommands(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	d := expiring(t, 6000, now)
+	p := &costed{d: d, perRecord: 5 * time.Microsecond, spikes: map[int]bool{3: true}, spike: 50 * time.Millisecond}
+	w := retention.New(p, retention.Config{Budget: 500, Yield: -1, TargetApply: 10 * time.Millisecond,
+		ApplyTime: func() time.Duration { return p.applied }, MaxCommandsPerRun: 7}, nil, func() time.Time { return now })
+	if _, err := w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{500, 1000, 2000, 2000, 2000, 2000, 2000}; !slices.Equal(p.budgets, want) {
+		t.Fatalf("budgets %v, want %v", p.budgets, want)
+	}
+	// A lasting change (from the fourth command on, twice the cost) is
+	// followed once it is most of the latest five readings: from the
+	// seventh.
+	d2 := expiring(t, 7500, now)
+	p2 := &costed{d: d2, perRecord: 5 * time.Microsecond, spikes: map[int]bool{3: true, 4: true, 5: true, 6: true, 7: true}, spike: 20 * time.Millisecond}
+	w2 := retention.New(p2, retention.Config{Budget: 2000, Yield: -1, TargetApply: 10 * time.Millisecond,
+		ApplyTime: func() time.Duration { return p2.applied }, MaxCommandsPerRun: 8}, nil, func() time.Time { return now })
+	if _, err := w2.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{2000, 2000, 2000, 2000, 2000, 2000, 1000, 1000}; !slices.Equal(p2.budgets, want) {
+		t.Fatalf("budgets %v, want %v", p2.budgets, want)
+	}
+}
+
+// TestPauseFollowsTheApplyTime: after a command that held the apply path
+// for A, the worker pauses Yield × A, however long the round trip was (a
+// variant that counted the round trip beyond A towards the pause made
+// expiry faster on a loaded machine at the sends' expense, BENCHMARKS.md
+// stop 20).
+func TestPauseFollowsTheApplyTime(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	d := expiring(t, 3000, now)
+	// 1,000 records a command at 10 µs each, a round trip of more than
+	// 60 ms.
+	p := &costed{d: d, perRecord: 10 * time.Microsecond, latency: 60 * time.Millisecond}
+	w := retention.New(p, retention.Config{Budget: 1000, Yield: 3, TargetApply: 10 * time.Millisecond,
+		ApplyTime: func() time.Duration { return p.applied }}, nil, func() time.Time { return now })
+	var pauses []time.Duration
+	retention.RecordPauses(w, &pauses)
+	run, err := w.RunOnce(context.Background())
+	if err != nil || run.More || run.Deleted != 6000 {
+		t.Fatalf("run %+v: %v", run, err)
+	}
+	// 6,000 records in commands of 1,000: a pause after each of the six
+	// that ran out of budget (the seventh finds nothing).
+	want := slices.Repeat([]time.Duration{30 * time.Millisecond}, 6)
+	if !slices.Equal(pauses, want) {
+		t.Fatalf("pauses %v, want %v (budgets %v)", pauses, want, p.budgets)
+	}
+}
