@@ -105,6 +105,7 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 		{method: "GET", path: "/backup", roles: roleAdmin, handler: a.backup},
 		{method: "POST", path: "/phones/:id/tier", roles: roleAdmin, action: "phone.tier", targetKind: "phone", handler: a.setPhoneTier},
 		{method: "POST", path: "/phones/:id/display-name", roles: roleAdmin, action: "phone.display_name_review", targetKind: "phone", handler: a.decideDisplayName},
+		{method: "POST", path: "/phones/:id/oba", roles: roleAdmin, action: "phone.oba_review", targetKind: "phone", handler: a.decideOBA},
 		{method: "POST", path: "/templates/:id/quality", roles: roleAdmin, action: "template.quality", targetKind: "template", handler: a.setTemplateQuality},
 		{method: "POST", path: "/templates/:id/category", roles: roleAdmin, action: "template.category", targetKind: "template", handler: a.setTemplateCategory},
 		{method: "GET", path: "/stats", roles: staff, handler: a.stats},
