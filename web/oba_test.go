@@ -26,7 +26,9 @@ func TestOfficialBusinessAccount(t *testing.T) {
 	if v := view(a); !strings.Contains(v, `"oba_status":"NOT_STARTED"`) || !strings.Contains(v, `"is_official_business_account":false`) {
 		t.Fatalf("before a request: %s", v)
 	}
-	edge := func(x map[string]string) string { return "/v21.0/" + x["phone_number_id"] + "/official_business_account" }
+	edge := func(x map[string]string) string {
+		return "/v21.0/" + x["phone_number_id"] + "/official_business_account"
+	}
 	for _, bad := range []string{
 		`{"primary_country_of_operation":"US","primary_language":"en_US"}`,
 		`{"business_website_url":"ftp://shrub.example","primary_country_of_operation":"US","primary_language":"en_US"}`,
