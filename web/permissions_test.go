@@ -382,6 +382,12 @@ func permRoutes() map[string]permRoute {
 			}
 			return jsonReq("/admin/v1/phones/"+x["phone_number_id"]+"/display-name", `{"decision":"APPROVED"}`)
 		}},
+		"GET /admin/v1/businesses/:id/marketing-cap": {allow: staffRoles, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/businesses/"+w.a["business_id"]+"/marketing-cap", "")
+		}},
+		"POST /admin/v1/businesses/:id/marketing-cap": {allow: adminOnly, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/businesses/"+w.a["business_id"]+"/marketing-cap", `{"limit":3,"window":"24h"}`)
+		}},
 		"POST /admin/v1/phones/:id/oba": {allow: adminOnly, prep: func(w *permWorld) request {
 			x := w.createTenant(fmt.Sprintf("+1555007%04d", w.next()))
 			if code, out := w.do("POST", "/v21.0/"+x["phone_number_id"]+"/official_business_account?business_website_url=https://x.example&primary_country_of_operation=US&primary_language=en_US",
