@@ -40,6 +40,7 @@ import (
 	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/embed"
 	"github.com/waedge/waedge/keyring"
+	"github.com/waedge/waedge/messages"
 	"github.com/waedge/waedge/metrics"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node"
@@ -226,6 +227,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	relayAddr := str("relay-addr", "127.0.0.1:8089", "listen address of the embedded sandbox relay (its phone API and WebSocket), when --network is empty")
 	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	expiryInterval := str("expiry-interval", "1m", "how often the leader expires what is past retention")
+	marketingCap := str("marketing-cap", "off", "default limit of marketing template messages from one business to one consumer per rolling window, as N/DURATION (e.g. 2/24h; window at most 720h); a send over it is accepted and fails with 131049 by status webhook. off (the default, as Meta publishes no number) or per business through the admin API; give every node the same value")
 	egressAllow := str("egress-allow", "", "CIDR ranges (comma-separated) that webhook callbacks and media links may reach although they are internal (loopback, private, link-local…), e.g. 10.20.0.0/16; this node's own addresses stay refused")
 	edgeF, err := addEdgeFlags(fs, getenv)
 	if err != nil {
@@ -277,6 +279,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	allow, err := egress.ParseAllow(*egressAllow)
 	if err != nil {
 		fmt.Fprintf(stderr, "waedge serve: --egress-allow: %v\n", err)
+		return 2
+	}
+	mktCap, err := messages.ParseMarketingCap(*marketingCap)
+	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: --marketing-cap: %v\n", err)
 		return 2
 	}
 	checkpointEvery, err := strconv.Atoi(*fsmCheckpoint)
@@ -484,6 +491,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 		Sealer:         sealer,
 		DebugClock:     debugClock,
 		Identities:     connector.Identities{FSM: n.FSM(), Sealer: sealer},
+		MarketingCap:   mktCap,
 		Egress:         egressPolicy,
 		Metrics:        mets,
 		HSTS:           tlsF.enabled(),

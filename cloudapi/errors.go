@@ -98,6 +98,13 @@ var (
 	// reported by the user_preferences webhook).
 	ErrMarketingOptedOut = &graph.Error{Status: 400, Code: 131050, Title: "Unable to deliver the marketing message",
 		Details: "The user has stopped marketing messages from this business."}
+	// ErrMarketingCapped: a marketing template over the operator's
+	// per-consumer cap of marketing messages (131049, 400, reported by
+	// status webhook). Meta raises it "to maintain healthy ecosystem
+	// engagement" without publishing its limit; waedge only under a
+	// policy its operator set (messages.MarketingCap).
+	ErrMarketingCapped = &graph.Error{Status: 400, Code: 131049, Title: "This message was not delivered to maintain healthy ecosystem engagement.",
+		Details: "The user has received as many marketing messages from this business as the platform allows in the current period; the message was not delivered."}
 )
 
 // Plain errors for inputs that are not Graph requests.

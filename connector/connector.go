@@ -1127,12 +1127,34 @@ func (r *run) receive(ctx context.Context, n *number, d network.Delivery) {
 			return // not acked: the relay redelivers
 		}
 		r.ack(ctx, n.digits, d.ID)
+		if err == nil {
+			r.countClick(ctx, n, sm.IDRef, content)
+		}
 		if env.Kind == network.KindPreKeyMessage {
 			r.mu.Lock()
 			r.replenish[n.phoneID] = true
 			r.mu.Unlock()
 		}
 		return
+	}
+}
+
+// countClick counts a tap on a quick-reply button of a template message
+// in the template's analytics (raftfsm templateclicks.go): content is the
+// tap, committed as the inbound message tapRef. Nothing is proposed for
+// other messages. A click that is not committed (the leader changes) is
+// lost: analytics, not a message.
+func (r *run) countClick(ctx context.Context, n *number, tapRef string, content network.Content) {
+	if content.Type != network.ContentButtonReply || content.Context == nil || content.Reply == nil {
+		return
+	}
+	m, err := r.fsm.MessageByID(content.Context.MessageID)
+	if err != nil || m.PhoneNumberID != n.phoneID || m.Direction != raftfsm.DirectionOut || m.Type != "template" {
+		return
+	}
+	if _, err := raftfsm.Outcome(r.propose(ctx, raftfsm.CmdTemplateClick, raftfsm.TemplateClick{PhoneNumberID: n.phoneID,
+		IDRef: tapRef, ContextIDRef: raftfsm.MessageIDRef(content.Context.MessageID), Button: content.Reply.Title})); err != nil && ctx.Err() == nil {
+		r.c.log.Debug("template click not counted", slog.String("phone_number_id", n.phoneID), slog.Any("err", err))
 	}
 }
 

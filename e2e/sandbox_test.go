@@ -257,7 +257,8 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 	var spring struct{ ID string }
 	if code, err := doJSON(ctx, "POST", solo.url("/v21.0/"+ten.WABAID+"/message_templates"), ten.AccessToken,
 		map[string]any{"name": "spring_sale", "language": "en_US", "category": "MARKETING",
-			"components": []map[string]string{{"type": "BODY", "text": "Spring sale!"}}}, &spring); err != nil || code != 200 || spring.ID == "" {
+			"components": []map[string]any{{"type": "BODY", "text": "Spring sale!"},
+				{"type": "BUTTONS", "buttons": []map[string]string{{"type": "QUICK_REPLY", "text": "Yes please"}}}}}, &spring); err != nil || code != 200 || spring.ID == "" {
 		t.Fatalf("marketing template: %d %v", code, err)
 	}
 	graphCall := func(method, path string, body map[string]any) (int, int) {
@@ -325,6 +326,31 @@ func TestBlackBoxEmbeddedSandbox(t *testing.T) {
 		ta.Data[0].DataPoints[0].Sent != 1 || ta.Data[0].DataPoints[0].Delivered != 1 {
 		t.Fatalf("template analytics: %d %v %+v", code, err, ta)
 	}
+	// The consumer taps the template's quick-reply button: template
+	// analytics count the click under the button's text.
+	send("--type", "button_reply", "--reply-id", "yes", "--reply-title", "Yes please", "--message", resumedID)
+	type clicked struct {
+		Type          string `json:"type"`
+		ButtonContent string `json:"button_content"`
+		Count         int64  `json:"count"`
+	}
+	var field struct {
+		TemplateAnalytics struct {
+			Data []struct {
+				DataPoints []struct {
+					Clicked []clicked `json:"clicked"`
+				} `json:"data_points"`
+			}
+		} `json:"template_analytics"`
+	}
+	waitFor(t, "the click in template analytics", 30*time.Second, func() bool {
+		code, err := doJSON(ctx, "GET", solo.url(fmt.Sprintf("/v21.0/%s?fields=template_analytics.start(%d).end(%d).granularity(DAILY).template_ids([%s]).metric_types([CLICKED])",
+			ten.WABAID, today, today+86400, spring.ID)), ten.AccessToken, nil, &field)
+		clicks := field.TemplateAnalytics
+		return err == nil && code == 200 && len(clicks.Data) == 1 && len(clicks.Data[0].DataPoints) == 1 &&
+			len(clicks.Data[0].DataPoints[0].Clicked) == 1 &&
+			clicks.Data[0].DataPoints[0].Clicked[0] == clicked{Type: "quick_reply_button", ButtonContent: "Yes please", Count: 1}
+	})
 
 	// The business blocks the consumer (block_users): its sends answer
 	// 131026 and what the consumer sends never reaches the webhook; after

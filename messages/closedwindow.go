@@ -28,7 +28,7 @@ func (s *Service) closedWindowCommand(ctx context.Context, t raftfsm.Tenant, acc
 }
 
 // failedCommand returns the accept command of a send the platform accepts
-// and then fails with cause (131048, 131050): the message is stored as
+// and then fails with cause (131048, 131049, 131050): the message is stored as
 // failed and its failed status webhook, built and sealed here, is queued
 // by the same command (raftfsm.CmdAcceptFailedMessage). Meta reports these
 // in statuses[].errors[] of the messages webhook, not in the send's answer

@@ -46,6 +46,9 @@ type Deps struct {
 	// Identities backs recipient_identity_key_hash; nil skips that check.
 	Identities Identities
 	Now        func() time.Time
+	// MarketingCap is the default policy behind 131049 for businesses
+	// without their own (MarketingCapKey); the zero value is off.
+	MarketingCap MarketingCap
 }
 
 // Service sends messages and marks inbound messages read.
@@ -119,6 +122,11 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 	if refuse != nil {
 		return "", refuse
 	}
+	if fail == nil && req.Type == "template" && tplCategory == raftfsm.CategoryMarketing {
+		if fail, err = s.overMarketingCap(t, waID, now); err != nil {
+			return "", err
+		}
+	}
 	content, err := cloudapi.EncodeContent(req)
 	if err != nil {
 		return "", err
@@ -156,7 +164,7 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 	// state machine when the command applies (cluster-wide, raftfsm
 	// ratelimit.go); a free-form send outside the 24-hour window is
 	// accepted and fails by status webhook (closedWindowCommand), and so
-	// do 131048 and 131050 (failedCommand).
+	// do 131048, 131049 and 131050 (failedCommand).
 	var cmd []byte
 	if fail != nil {
 		if cmd, err = s.failedCommand(ctx, t, acc, wamid, waID, req.BizOpaqueCallbackData, phone.EffectiveRetention(), fail); err != nil {

@@ -54,6 +54,7 @@ func determinismScript(t testing.TB) []step {
 		Components: []byte(`[{"type":"BODY","text":"Hi {{1}}"}]`), BodyParams: 1, CreatedAt: t0 + 5}
 	tpl2 := tpl
 	tpl2.ID, tpl2.Name, tpl2.Category = "78", "promo", "MARKETING"
+	tpl2.Components = []byte(`[{"type":"BODY","text":"Hi {{1}}"},{"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"Yes"}]}]`)
 	tpl3 := tpl
 	tpl3.ID, tpl3.Name = "79", "manual_one"
 	audit := make([]byte, AuditKeyLen)
@@ -167,6 +168,23 @@ func determinismScript(t testing.TB) []step {
 				InboundHash: []byte("fedcba9876543210")}},
 			Statuses: []MessageStatuses{{PhoneNumberID: "3001",
 				Updates: []StatusUpdate{{IDRef: MessageIDRef("w-out2"), Status: StatusDelivered, At: t0 + 52, Event: ev(53, t0+52)}}}}}},
+		{name: "template click", typ: CmdTemplateClick, body: TemplateClick{PhoneNumberID: "3001", IDRef: MessageIDRef("w-in3"),
+			ContextIDRef: MessageIDRef("w-out2"), Button: "Yes"}},
+		{name: "template click again (counted once)", typ: CmdTemplateClick, body: TemplateClick{PhoneNumberID: "3001", IDRef: MessageIDRef("w-in3"),
+			ContextIDRef: MessageIDRef("w-out2"), Button: "Yes"}},
+		{name: "template click: not a button of the template", typ: CmdTemplateClick, body: TemplateClick{PhoneNumberID: "3001", IDRef: MessageIDRef("w-in2"),
+			ContextIDRef: MessageIDRef("w-out2"), Button: "anything a consumer types"}},
+		{name: "template click: unknown tap", typ: CmdTemplateClick, body: TemplateClick{PhoneNumberID: "3001", IDRef: MessageIDRef("w-nope"),
+			ContextIDRef: MessageIDRef("w-out2"), Button: "Yes"}, want: ErrNotFound},
+		{name: "OBA request", typ: CmdRequestOBA, body: RequestOBA{PhoneNumberID: "3001", BusinessID: "1001", At: t0 + 52,
+			Request: OBARequest{BusinessWebsiteURL: "https://shrub.example", PrimaryCountryOfOperation: "US", PrimaryLanguage: "en_US"}}},
+		{name: "OBA request: pending", typ: CmdRequestOBA, body: RequestOBA{PhoneNumberID: "3001", BusinessID: "1001", At: t0 + 53}, want: ErrConflict},
+		{name: "OBA request: other business", typ: CmdRequestOBA, body: RequestOBA{PhoneNumberID: "3001", BusinessID: "1002", At: t0 + 53}, want: ErrNotFound},
+		{name: "OBA rejected", typ: CmdDecideOBA, body: DecideOBA{PhoneNumberID: "3001", At: t0 + 54, Event: ev(154, t0+54)}},
+		{name: "OBA decided: none pending", typ: CmdDecideOBA, body: DecideOBA{PhoneNumberID: "3001", Approve: true, At: t0 + 55}, want: ErrNotFound},
+		{name: "OBA request: too soon after rejection", typ: CmdRequestOBA, body: RequestOBA{PhoneNumberID: "3001", BusinessID: "1001", At: t0 + 56}, want: ErrRateLimited},
+		{name: "OBA request again after 30 days", typ: CmdRequestOBA, body: RequestOBA{PhoneNumberID: "3001", BusinessID: "1001", At: t0 + 54 + OBAResubmitMillis}},
+		{name: "OBA approved", typ: CmdDecideOBA, body: DecideOBA{PhoneNumberID: "3001", Approve: true, At: t0 + 55 + OBAResubmitMillis, Event: ev(155, t0+55)}},
 		{name: "webhook failed", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+10, 10), Status: "503", At: t0 + 52, NextAt: t0 + 1052}},
 		{name: "webhook delivered", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+10, 10), Delivered: true, Status: "200", At: t0 + 1060}},
 		{name: "webhook dropped", typ: CmdWebhookAttempt, body: WebhookAttempt{Key: detKey(t0+21, 21), GiveUp: true, Status: "unreadable", At: t0 + 1061}},

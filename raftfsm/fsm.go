@@ -157,6 +157,9 @@ func OpenWithOptions(path string, logger *slog.Logger, opts Options) (*FSM, erro
 		CmdEnableTemplateInsights: f.applyEnableTemplateInsights,
 		CmdAcceptFailedMessage:    f.applyAcceptFailedMessage,
 		CmdSetSubscriptionV2:      f.applySetSubscriptionV2,
+		CmdRequestOBA:             f.applyRequestOBA,
+		CmdDecideOBA:              f.applyDecideOBA,
+		CmdTemplateClick:          f.applyTemplateClick,
 
 		// Consumer preferences, display-name review, template quality and
 		// category, tier changes with their webhooks (accountchanges.go).

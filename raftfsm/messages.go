@@ -228,6 +228,9 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 	if tplID != "" {
 		tagTemplateMessage(tx, c.PhoneNumberID, c.Key, p.WABAID, tplID)
 	}
+	if category == CategoryMarketing {
+		recordMarketingSend(tx, c.PhoneNumberID, c.PeerRef, c.CreatedAt, c.Key)
+	}
 	b.bumpStat(c.PhoneNumberID, c.CreatedAt, DirectionOut, c.Type, StatusAccepted, category)
 	b.distinctTouch(setReach, c.PhoneNumberID, c.PeerRef, c.CreatedAt, reachHorizon)
 	if businessInitiated {

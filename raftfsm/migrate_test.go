@@ -194,7 +194,8 @@ func withoutNewDerivedState(dump string) string {
 		name, rest, _ := strings.Cut(l, " ")
 		switch name {
 		case string(bucketRateLimits), string(bucketRatePairs), string(bucketOutboxGroups),
-			string(bucketTemplateMsgs), string(bucketTemplateStats): // messages migrated from older schemas count for no template
+			string(bucketTemplateMsgs), string(bucketTemplateStats), // messages migrated from older schemas count for no template
+			string(bucketMarketingSends), string(bucketMarketingSendsByTime): // nor for the marketing cap (131049)
 			continue
 		case string(bucketOutbox):
 			k, v, _ := strings.Cut(rest, "=")

@@ -188,6 +188,14 @@ func (f *FSM) applyExpire(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		}
 		r.Deleted += expireWindowsOfPhone(tx, ph, max(cutoff(ph), c.Now-WindowMillis), left())
 	}
+	// Marketing sends (131049): gone with the phone's retention, and
+	// useless after the longest cap window.
+	for _, ph := range phones {
+		if left() <= 0 {
+			break
+		}
+		r.Deleted += expireMarketingSendsOfPhone(tx, ph, max(cutoff(ph), c.Now-MaxMarketingCapWindow.Milliseconds()), left())
+	}
 	if left() > 0 {
 		r.Deleted += expireOutbox(tx, c.Now, cutoff, left())
 	}

@@ -150,6 +150,12 @@ var (
 	// more) → BE64 unix ms: the WABA confirmed template analytics
 	// (is_enabled_for_insights, templateanalytics.go).
 	bucketTemplateStats = []byte("template_stats")
+	// bucketMarketingSends: phone-number id "/" consumer ref 0 BE64 unix
+	// ms message key → nil: accepted marketing template messages per
+	// consumer (131049, marketingcap.go); bucketMarketingSendsByTime:
+	// phone-number id 0 BE64 unix ms 0 ref message key → nil, for expiry.
+	bucketMarketingSends       = []byte("marketing_sends")
+	bucketMarketingSendsByTime = []byte("marketing_sends_by_time")
 )
 
 // allBuckets is created on open.
@@ -163,7 +169,7 @@ var allBuckets = [][]byte{
 	bucketMedia, bucketMediaChunks, bucketAudit,
 	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
 	bucketWebhookLog, bucketPhoneSettings, bucketRateLimits, bucketRatePairs, bucketOutboxGroups, bucketAppWebhooks, bucketPhoneWebhooks,
-	bucketProfilePictures, bucketTemplateMsgs, bucketTemplateStats,
+	bucketProfilePictures, bucketTemplateMsgs, bucketTemplateStats, bucketMarketingSends, bucketMarketingSendsByTime,
 	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions, bucketConsoleFailures,
 }
 

@@ -95,6 +95,9 @@ func (g *graphAPI) getNode(c *fiber.Ctx) error {
 			}
 		}
 	}
+	if names := fields.Names(); slices.Contains(names, "official_business_account") || slices.Contains(names, "is_official_business_account") {
+		obaView(g.d.Cluster.FSM().OBA(p.ID), names, view)
+	}
 	if slices.Contains(fields.Names(), "webhook_configuration") {
 		if view["webhook_configuration"], err = g.webhookConfiguration(t); err != nil {
 			return err

@@ -222,6 +222,20 @@ func (w *permWorld) pendingCode(code string) {
 	}
 }
 
+// resetOBA forgets business A's Official Business Account request, so
+// that the next one is accepted.
+func (w *permWorld) resetOBA() {
+	w.t.Helper()
+	cmd, err := raftfsm.EncodeCommand(raftfsm.CmdPutPhoneSetting, raftfsm.PutPhoneSetting{PhoneNumberID: w.a["phone_number_id"],
+		BusinessID: w.a["business_id"], Name: "oba", Value: []byte(`{}`)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if r, err := w.c.Propose(context.Background(), cmd); err != nil || r.Err != nil {
+		w.t.Fatalf("OBA state: %v %v", err, r.Err)
+	}
+}
+
 // deliveredEvent queues a webhook event of business A, records it
 // delivered (its body kept in the delivery log) and returns its log id.
 func (w *permWorld) deliveredEvent() string {
@@ -367,6 +381,20 @@ func permRoutes() map[string]permRoute {
 				w.t.Fatalf("display name: %d %s", code, out)
 			}
 			return jsonReq("/admin/v1/phones/"+x["phone_number_id"]+"/display-name", `{"decision":"APPROVED"}`)
+		}},
+		"GET /admin/v1/businesses/:id/marketing-cap": {allow: staffRoles, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/businesses/"+w.a["business_id"]+"/marketing-cap", "")
+		}},
+		"POST /admin/v1/businesses/:id/marketing-cap": {allow: adminOnly, prep: func(w *permWorld) request {
+			return jsonReq("/admin/v1/businesses/"+w.a["business_id"]+"/marketing-cap", `{"limit":3,"window":"24h"}`)
+		}},
+		"POST /admin/v1/phones/:id/oba": {allow: adminOnly, prep: func(w *permWorld) request {
+			x := w.createTenant(fmt.Sprintf("+1555007%04d", w.next()))
+			if code, out := w.do("POST", "/v21.0/"+x["phone_number_id"]+"/official_business_account?business_website_url=https://x.example&primary_country_of_operation=US&primary_language=en_US",
+				x["access_token"], ""); code != 200 {
+				w.t.Fatalf("OBA request: %d %s", code, out)
+			}
+			return jsonReq("/admin/v1/phones/"+x["phone_number_id"]+"/oba", `{"decision":"APPROVED"}`)
 		}},
 		"POST /admin/v1/wabas/:id/template-review": {allow: adminOnly, prep: func(w *permWorld) request {
 			return jsonReq("/admin/v1/wabas/"+w.a["waba_id"]+"/template-review", `{"policy":"approve"}`)
@@ -519,6 +547,10 @@ func permRoutes() map[string]permRoute {
 		}},
 		"DELETE " + node + "/message_qrdls/:code": {allow: apiA, prep: func(w *permWorld) request {
 			return jsonReq(pn(w)+"/message_qrdls/"+w.qrCode(), "")
+		}},
+		"POST " + node + "/official_business_account": {allow: apiA, prep: func(w *permWorld) request {
+			w.resetOBA()
+			return jsonReq(pn(w)+"/official_business_account", `{"business_website_url":"https://a.example","primary_country_of_operation":"US","primary_language":"en_US"}`)
 		}},
 		"POST " + node + "/request_code": {allow: apiA, prep: func(w *permWorld) request {
 			w.pendingCode("")

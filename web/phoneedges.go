@@ -46,6 +46,7 @@ func (g *graphAPI) registerPhoneEdges(app *fiber.App) {
 	app.Get(pn+"/block_users", g.auth, g.blockedUsers)
 	app.Post(pn+"/block_users", g.auth, g.blockUsers(true))
 	app.Delete(pn+"/block_users", g.auth, g.blockUsers(false))
+	app.Post(pn+"/official_business_account", g.auth, g.requestOBA)
 }
 
 // edgeBody is a phone-number edge's request as JSON: the JSON body, or

@@ -105,6 +105,9 @@ func (a *adminAPI) adminRoutes() []adminRoute {
 		{method: "GET", path: "/backup", roles: roleAdmin, handler: a.backup},
 		{method: "POST", path: "/phones/:id/tier", roles: roleAdmin, action: "phone.tier", targetKind: "phone", handler: a.setPhoneTier},
 		{method: "POST", path: "/phones/:id/display-name", roles: roleAdmin, action: "phone.display_name_review", targetKind: "phone", handler: a.decideDisplayName},
+		{method: "GET", path: "/businesses/:id/marketing-cap", roles: staff, handler: a.getMarketingCap},
+		{method: "POST", path: "/businesses/:id/marketing-cap", roles: roleAdmin, action: "business.marketing_cap", targetKind: "business", handler: a.setMarketingCap},
+		{method: "POST", path: "/phones/:id/oba", roles: roleAdmin, action: "phone.oba_review", targetKind: "phone", handler: a.decideOBA},
 		{method: "POST", path: "/templates/:id/quality", roles: roleAdmin, action: "template.quality", targetKind: "template", handler: a.setTemplateQuality},
 		{method: "POST", path: "/templates/:id/category", roles: roleAdmin, action: "template.category", targetKind: "template", handler: a.setTemplateCategory},
 		{method: "GET", path: "/stats", roles: staff, handler: a.stats},
@@ -330,6 +333,7 @@ func (a *adminAPI) business(c *fiber.Ctx) error {
 		VerifiedName       string `json:"verified_name"`
 		Registered         bool   `json:"registered"`
 		RetentionHours     int    `json:"retention_hours"`
+		OBAStatus          string `json:"oba_status"` // Official Business Account request (oba.go)
 	}
 	phones := make([]phone, 0, len(ts))
 	for _, t := range ts {
@@ -338,7 +342,8 @@ func (a *adminAPI) business(c *fiber.Ctx) error {
 			return err
 		}
 		phones = append(phones, phone{ID: p.ID, WABAID: p.WABAID, DisplayPhoneNumber: p.DisplayPhoneNumber,
-			VerifiedName: p.VerifiedName, Registered: p.Registered, RetentionHours: int(p.EffectiveRetention() / time.Hour)})
+			VerifiedName: p.VerifiedName, Registered: p.Registered, RetentionHours: int(p.EffectiveRetention() / time.Hour),
+			OBAStatus: fsm.OBA(p.ID).Status})
 	}
 	type waba struct {
 		ID             string `json:"id"`

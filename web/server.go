@@ -42,6 +42,9 @@ type Deps struct {
 	// Identities knows consumers' current identity keys (for
 	// recipient_identity_key_hash); nil skips that check.
 	Identities Identities
+	// MarketingCap is this node's default policy behind 131049 for
+	// businesses without their own (serve --marketing-cap); off when zero.
+	MarketingCap messages.MarketingCap
 	// PublicURL is the base of every absolute URL waedge hands out (media
 	// download URLs, paging links), e.g. "https://wa.example.com"; the
 	// request's Host header is never used. Empty: "http://localhost".
@@ -155,7 +158,8 @@ func New(d Deps) *fiber.App {
 	}
 
 	api := &graphAPI{d: d, body: body,
-		msgs: messages.New(messages.Deps{Cluster: d.Cluster, Sealer: d.Sealer, Identities: d.Identities, Now: d.Now})}
+		msgs: messages.New(messages.Deps{Cluster: d.Cluster, Sealer: d.Sealer, Identities: d.Identities, Now: d.Now,
+			MarketingCap: d.MarketingCap})}
 	app.Get("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.getNode)
 	app.Delete("/:node<regex(^[0-9]{1,32}$)>", api.auth, api.deleteNode)
 	app.Post("/:node<regex(^[0-9]{1,32}$)>/media", api.auth, api.uploadMedia)

@@ -19,7 +19,7 @@ import (
 // Template analytics (GET /{waba-id}/template_analytics, or the
 // template_analytics field of GET /{waba-id}), as Meta documents it
 // (https://developers.facebook.com/docs/whatsapp/business-management-api/analytics#template-analytics):
-// daily sent, delivered and read counts per template, from the replicated
+// daily sent, delivered, read and quick-reply click counts per template, from the replicated
 // counters (raftfsm templateanalytics.go), once the WABA confirmed
 // template analytics (POST /{waba-id}?is_enabled_for_insights=true).
 
@@ -32,8 +32,9 @@ const (
 	daySeconds                = 24 * 60 * 60
 )
 
-// templateMetrics are the metric_types waedge answers; CLICKED is always
-// an empty list (button clicks are not counted, docs/cloud-api.md).
+// templateMetrics are the metric_types waedge answers; CLICKED lists the
+// quick-reply button clicks (URL-button clicks are not observed,
+// docs/cloud-api.md §11.3).
 var templateMetrics = []string{"SENT", "DELIVERED", "READ", "CLICKED", "COST"}
 
 // templateAnalyticsQuery is a parsed template analytics request.
@@ -172,8 +173,14 @@ func (g *graphAPI) templateAnalyticsView(w raftfsm.WABA, q templateAnalyticsQuer
 	if err != nil {
 		return nil, err
 	}
-	counts := map[string]int64{} // template 0 day 0 metric
+	counts := map[string]int64{}       // template 0 day 0 metric
+	clicks := map[string][]fiber.Map{} // template 0 day → clicked entries, in counter order
 	for _, r := range rows {
+		if typ, button, ok := raftfsm.TemplateClickOf(r.Metric); ok {
+			k := r.TemplateID + "\x00" + r.Day
+			clicks[k] = append(clicks[k], fiber.Map{"type": typ, "button_content": button, "count": r.Count})
+			continue
+		}
 		counts[r.TemplateID+"\x00"+r.Day+"\x00"+r.Metric] = r.Count
 	}
 	points := []fiber.Map{}
@@ -191,7 +198,11 @@ func (g *graphAPI) templateAnalyticsView(w raftfsm.WABA, q templateAnalyticsQuer
 				pt["read"] = n(raftfsm.TemplateMetricRead)
 			}
 			if q.metrics["CLICKED"] {
-				pt["clicked"] = []fiber.Map{}
+				c := clicks[id+"\x00"+raftfsm.Day(d*1000)]
+				if c == nil {
+					c = []fiber.Map{}
+				}
+				pt["clicked"] = c
 			}
 			if q.metrics["COST"] {
 				rate := rates.Micros[categories[id]]

@@ -115,6 +115,10 @@ func versionCases() map[string][]versionCase {
 			w.pendingCode("246801")
 			return jsonReq(pn(w)+"/verify_code?code=246801", "")
 		}}},
+		"POST " + node + "/official_business_account": {{fresh: true, prep: func(w *permWorld) request {
+			w.resetOBA()
+			return jsonReq(pn(w)+"/official_business_account", `{"business_website_url":"https://a.example","primary_country_of_operation":"US","primary_language":"en_US"}`)
+		}}},
 		"GET " + node + "/block_users":    {{prep: at("/PN/block_users", "")}},
 		"POST " + node + "/block_users":   {{prep: at("/PN/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)}},
 		"DELETE " + node + "/block_users": {{prep: at("/PN/block_users", `{"messaging_product":"whatsapp","block_users":[{"user":"+15551230000"}]}`)}},

@@ -173,6 +173,7 @@ async function businessDetail(session, id, reload) {
     ["Registered", (p) => p.registered ? pill("registered", "ok") : pill("not registered")],
     ["Retention", (p) => p.retention_hours + " h"],
     ["Quality / tier", (p) => p.integrity ? [pill(p.integrity.quality_rating || "?"), " ", p.integrity.messaging_limit_tier || ""] : "—"],
+    ["Official Business Account", (p) => p.oba_status === "APPROVED" ? pill("official", "ok") : (p.oba_status || "—").replace("_", " ").toLowerCase()],
     ["", (p) => isAdmin(session) ? phoneSettings(p, reload) : ""],
   ], phones))];
   if (session.user.role !== "operator") out.push(await tokens(session, id));
@@ -191,7 +192,12 @@ function phoneSettings(p, reload) {
     h("div", {}, tier, h("button", { class: "secondary", onclick: () => act("tier",
       () => api("POST", base + "/tier", { tier: tier.value }), reload) }, "Set tier")),
     h("div", {}, mps, h("button", { class: "secondary", onclick: () => act("throughput",
-      () => api("POST", base + "/limits", { throughput_mps: Number(mps.value) }), reload) }, "Set throughput")));
+      () => api("POST", base + "/limits", { throughput_mps: Number(mps.value) }), reload) }, "Set throughput")),
+    p.oba_status === "PENDING" ? h("div", {}, "Official Business Account request: ",
+      h("button", { class: "secondary", onclick: () => act("approve OBA",
+        () => api("POST", base + "/oba", { decision: "APPROVED" }), reload) }, "Approve"), " ",
+      h("button", { class: "danger", onclick: () => act("reject OBA",
+        () => api("POST", base + "/oba", { decision: "REJECTED" }), reload) }, "Reject")) : "");
 }
 
 async function tokens(session, id) {
