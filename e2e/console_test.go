@@ -251,6 +251,30 @@ func TestConsoleBrowser(t *testing.T) {
 	bizA, tokA := b.createBusiness(n1, "Console Shop", "+15550071000")
 	b.shot("businesses")
 
+	// The business asks for an Official Business Account through the Cloud
+	// API; the operator approves it on the business page, which then shows
+	// the number as official (and the Graph API agrees).
+	var pnid string
+	b.eval(`(document.body.innerText.match(/id (\S+) · WABA/) || [])[1] || ""`, &pnid)
+	if pnid == "" {
+		t.Fatal("the business page shows no phone number id")
+	}
+	if code, err := doJSON(context.Background(), "POST", n1.url("/v21.0/"+pnid+"/official_business_account"), tokA,
+		map[string]string{"business_website_url": "https://shop.example", "primary_country_of_operation": "US", "primary_language": "en_US"}, nil); err != nil || code != 200 {
+		t.Fatalf("OBA request: %d %v", code, err)
+	}
+	b.open(n1.url("/console/#/businesses/" + bizA))
+	b.waitText("Official Business Account request:", 10*time.Second)
+	b.click("Approve")
+	b.waitText("approve OBA: done", 10*time.Second)
+	b.waitText("official", 10*time.Second)
+	var oba struct {
+		Official bool `json:"is_official_business_account"`
+	}
+	if code, err := doJSON(context.Background(), "GET", n1.url("/v21.0/"+pnid+"?fields=is_official_business_account"), tokA, nil, &oba); err != nil || code != 200 || !oba.Official {
+		t.Fatalf("after the console's approval: %d %v official=%v", code, err, oba.Official)
+	}
+
 	// A sandbox phone writes to the business number.
 	const consumer = "4917600000088"
 	consumerNumber(t, consumer)
