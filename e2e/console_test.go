@@ -263,6 +263,8 @@ func TestConsoleBrowser(t *testing.T) {
 		map[string]string{"business_website_url": "https://shop.example", "primary_country_of_operation": "US", "primary_language": "en_US"}, nil); err != nil || code != 200 {
 		t.Fatalf("OBA request: %d %v", code, err)
 	}
+	b.open(n1.url("/console/#/businesses")) // leave the page, so opening it again loads it anew
+	b.waitText("New business", 10*time.Second)
 	b.open(n1.url("/console/#/businesses/" + bizA))
 	b.waitText("Official Business Account request:", 10*time.Second)
 	b.click("Approve")
