@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"io"
+	"math"
 	"runtime/debug"
 	"testing"
 )
@@ -18,8 +19,8 @@ func gcFlagsFor(t *testing.T, env map[string]string, args ...string) *gcFlags {
 	return f
 }
 
-// TestGCFlags: the node sets the collector from its flags (default 400 %
-// and a 384 MiB soft limit), refuses nonsense, and leaves alone what GOGC
+// TestGCFlags: the node sets the collector from its flags (default 200 %
+// and no soft limit), refuses nonsense, and leaves alone what GOGC
 // and GOMEMLIMIT in the environment set.
 func TestGCFlags(t *testing.T) {
 	pct0 := debug.SetGCPercent(100)
@@ -34,8 +35,8 @@ func TestGCFlags(t *testing.T) {
 	if err := gcFlagsFor(t, nil).apply(true); err != nil {
 		t.Fatal(err)
 	}
-	if p, l := readBack(); p != defaultGCPercent || l != 384<<20 {
-		t.Errorf("defaults set %d %%, limit %d; want %d %%, %d", p, l, defaultGCPercent, 384<<20)
+	if p, l := readBack(); p != 200 || l != math.MaxInt64 {
+		t.Errorf("defaults set %d %%, limit %d; want 200 %%, none", p, l)
 	}
 	if err := gcFlagsFor(t, map[string]string{"WAEDGE_GC_PERCENT": "200"}, "--memory-limit", "1GiB").apply(true); err != nil {
 		t.Fatal(err)
