@@ -34,12 +34,10 @@ func (f *FSM) applySetUserPreference(tx *bolt.Tx, payload []byte) ([]byte, error
 	if c.PeerRef == "" || c.At <= 0 {
 		return nil, domainErr(ErrInvalid, "consumer and time")
 	}
-	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
+	p, err := storedPhone(tx, c.PhoneNumberID)
+	if err != nil {
+		return nil, err
 	}
-	var p Phone
-	decode(v, &p)
 	key := phoneSettingKey(c.PhoneNumberID, marketingStopPrefix+c.PeerRef)
 	if c.Stop {
 		mustPut(tx, bucketPhoneSettings, key, be64(c.At))
@@ -151,12 +149,10 @@ func (f *FSM) applyRequestDisplayName(tx *bolt.Tx, payload []byte) ([]byte, erro
 func (f *FSM) applyDecideDisplayName(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c DecideDisplayName
 	decode(payload, &c)
-	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
+	p, err := storedPhone(tx, c.PhoneNumberID)
+	if err != nil {
+		return nil, err
 	}
-	var p Phone
-	decode(v, &p)
 	pn, ok := pendingName(tx, p.ID)
 	if !ok || pn.Status != NamePendingReview {
 		return nil, domainErr(ErrNotFound, "pending display name")
@@ -323,12 +319,10 @@ func (f *FSM) applyChangeMessagingTier(tx *bolt.Tx, payload []byte) ([]byte, err
 	if _, ok := TierLimit(c.Tier); !ok && c.Tier != "" {
 		return nil, domainErr(ErrInvalid, "tier %q", c.Tier)
 	}
-	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
+	p, err := storedPhone(tx, c.PhoneNumberID)
+	if err != nil {
+		return nil, err
 	}
-	var p Phone
-	decode(v, &p)
 	if TierOf(p) != c.Previous {
 		return nil, domainErr(ErrConflict, "the number's tier changed")
 	}

@@ -114,12 +114,10 @@ func (f *FSM) applyRecordIntegrity(tx *bolt.Tx, payload []byte) ([]byte, error) 
 	if c.Count < 1 || c.Count > 1_000_000 || c.At <= 0 {
 		return nil, domainErr(ErrInvalid, "signal count and time")
 	}
-	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
+	p, err := storedPhone(tx, c.PhoneNumberID)
+	if err != nil {
+		return nil, err
 	}
-	var p Phone
-	decode(v, &p)
 	day := Day(c.At)
 	var seenKey []byte
 	if c.DeliveryRef != "" {

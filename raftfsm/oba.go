@@ -104,12 +104,10 @@ func (f *FSM) applyRequestOBA(tx *bolt.Tx, payload []byte) ([]byte, error) {
 func (f *FSM) applyDecideOBA(tx *bolt.Tx, payload []byte) ([]byte, error) {
 	var c DecideOBA
 	decode(payload, &c)
-	v := tx.Bucket(bucketPhones).Get([]byte(c.PhoneNumberID))
-	if v == nil {
-		return nil, domainErr(ErrNotFound, "phone number")
+	p, err := storedPhone(tx, c.PhoneNumberID)
+	if err != nil {
+		return nil, err
 	}
-	var p Phone
-	decode(v, &p)
 	st, ok := obaState(tx, p.ID)
 	if !ok || st.Status != OBAPending {
 		return nil, domainErr(ErrNotFound, "pending Official Business Account request")

@@ -56,18 +56,24 @@ const MaxNameChanges = 10
 
 const nameChangeWindow = 30 * 24 * 60 * 60 * 1000
 
-// ownPhone loads a phone of the business (ErrNotFound otherwise).
-func ownPhone(tx *bolt.Tx, id, business string) (Phone, error) {
+// storedPhone loads the phone number id (ErrNotFound when there is none).
+func storedPhone(tx *bolt.Tx, id string) (Phone, error) {
 	var p Phone
 	v := tx.Bucket(bucketPhones).Get([]byte(id))
 	if v == nil {
 		return p, domainErr(ErrNotFound, "phone number")
 	}
 	decode(v, &p)
-	if p.BusinessID != business {
-		return p, domainErr(ErrNotFound, "phone number")
-	}
 	return p, nil
+}
+
+// ownPhone loads a phone of the business (ErrNotFound otherwise).
+func ownPhone(tx *bolt.Tx, id, business string) (Phone, error) {
+	p, err := storedPhone(tx, id)
+	if err == nil && p.BusinessID != business {
+		err = domainErr(ErrNotFound, "phone number")
+	}
+	return p, err
 }
 
 func (f *FSM) applyRegisterPhone(tx *bolt.Tx, payload []byte) ([]byte, error) {
