@@ -30,6 +30,34 @@ func displayNameParam(c *fiber.Ctx) (string, bool) {
 	return "", false
 }
 
+// reviewDecision is an operator's decision on a phone number's pending
+// review (display name, Official Business Account): the body
+// {"decision":"APPROVED"|"REJECTED","reason":"…"} — decision upper-cased,
+// reason at most 512 characters — and the number named by the :id path
+// parameter.
+func (a *adminAPI) reviewDecision(c *fiber.Ctx) (req decisionRequest, p raftfsm.Phone, err error) {
+	if err = decodeJSON(c, &req); err != nil {
+		return req, p, err
+	}
+	req.Decision = strings.ToUpper(req.Decision)
+	if req.Decision != "APPROVED" && req.Decision != "REJECTED" {
+		return req, p, graph.ErrParameterValue.With("decision must be APPROVED or REJECTED")
+	}
+	if len(req.Reason) > 512 {
+		return req, p, graph.ErrParameterValue.With("reason is at most 512 characters")
+	}
+	if p, err = a.d.Cluster.FSM().Phone(strings.Clone(c.Params("id"))); err != nil {
+		return req, p, graph.ErrObjectNotFound.With("no phone number with this id")
+	}
+	return req, p, nil
+}
+
+// decisionRequest is the body of a review decision.
+type decisionRequest struct {
+	Decision string `json:"decision"`
+	Reason   string `json:"reason"`
+}
+
 // wabaEvent seals a WABA-level webhook body (default retention class) as
 // an outbox event created at now.
 func (g *graphAPI) wabaEvent(c *fiber.Ctx, wabaID string, body []byte, now time.Time) (*raftfsm.OutboxEvent, error) {
@@ -101,25 +129,11 @@ func nameReviewView(pn raftfsm.PendingName, ok bool, view fiber.Map) {
 // number's pending display name, with its phone_number_name_update
 // webhook. No name pending review: 131009; an unknown number: not found.
 func (a *adminAPI) decideDisplayName(c *fiber.Ctx) error {
-	var req struct {
-		Decision string `json:"decision"`
-		Reason   string `json:"reason"`
-	}
-	if err := decodeJSON(c, &req); err != nil {
+	req, p, err := a.reviewDecision(c)
+	if err != nil {
 		return err
 	}
-	req.Decision = strings.ToUpper(req.Decision)
-	if req.Decision != "APPROVED" && req.Decision != "REJECTED" {
-		return graph.ErrParameterValue.With("decision must be APPROVED or REJECTED")
-	}
-	if len(req.Reason) > 512 {
-		return graph.ErrParameterValue.With("reason is at most 512 characters")
-	}
 	fsm := a.d.Cluster.FSM()
-	p, err := fsm.Phone(strings.Clone(c.Params("id")))
-	if err != nil {
-		return graph.ErrObjectNotFound.With("no phone number with this id")
-	}
 	pn, ok := fsm.PendingDisplayName(p.ID)
 	if !ok || pn.Status != raftfsm.NamePendingReview {
 		return graph.ErrParameterValue.With("the phone number has no display name pending review")

@@ -151,26 +151,11 @@ func obaView(st raftfsm.OBAState, names []string, view fiber.Map) {
 // critical, with the reason as its description when given). No request
 // pending: 100; an unknown number: not found.
 func (a *adminAPI) decideOBA(c *fiber.Ctx) error {
-	var req struct {
-		Decision string `json:"decision"`
-		Reason   string `json:"reason"`
-	}
-	if err := decodeJSON(c, &req); err != nil {
+	req, p, err := a.reviewDecision(c)
+	if err != nil {
 		return err
 	}
-	req.Decision = strings.ToUpper(req.Decision)
-	if req.Decision != raftfsm.OBAApproved && req.Decision != raftfsm.OBARejected {
-		return graph.ErrParameterValue.With("decision must be APPROVED or REJECTED")
-	}
-	if len(req.Reason) > 512 {
-		return graph.ErrParameterValue.With("reason is at most 512 characters")
-	}
-	fsm := a.d.Cluster.FSM()
-	p, err := fsm.Phone(strings.Clone(c.Params("id")))
-	if err != nil {
-		return graph.ErrObjectNotFound.With("no phone number with this id")
-	}
-	if fsm.OBA(p.ID).Status != raftfsm.OBAPending {
+	if a.d.Cluster.FSM().OBA(p.ID).Status != raftfsm.OBAPending {
 		return graph.ErrParameterValue.With("the phone number has no Official Business Account request pending")
 	}
 	now := a.d.Now()
