@@ -61,10 +61,13 @@ func Start(t testing.TB, cfg node.Config) *node.Node {
 // test machine (CI at load 20–40 on two cores, race detector on) does not
 // lose its leader in the middle of a test: for tests about something other
 // than failover, which Config's fast timeouts would otherwise interrupt with
-// "leader changed" answers.
+// "leader changed" answers. A proposal without a deadline of its own gets a
+// minute instead of 10 s: there, one 1 MiB media chunk can take longer to
+// commit.
 func PatientConfig(t testing.TB) node.Config {
 	cfg := Config(t)
 	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, time.Second
+	cfg.ApplyTimeout = time.Minute
 	return cfg
 }
 
