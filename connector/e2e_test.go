@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/waedge/waedge/cloudapi"
+	"github.com/waedge/waedge/internal/poll"
 	"github.com/waedge/waedge/internal/syncbuf"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node"
@@ -205,6 +206,24 @@ func (w *world) leader() *member {
 	return l
 }
 
+// propose commits cmd through the leader of the moment. The cluster's
+// fast Raft timeouts make a loaded machine change leaders now and then, and
+// a write cut off by that has an unknown outcome: it is tried again, and a
+// retry that conflicts with the first attempt's effect counts as done.
+func (w *world) propose(cmd []byte) {
+	w.t.Helper()
+	var err error
+	for attempt := 0; ; attempt++ {
+		_, err = raftfsm.Outcome(w.leader().n.Propose(context.Background(), cmd))
+		if err == nil || (attempt > 0 && errors.Is(err, raftfsm.ErrConflict)) {
+			return
+		}
+		if !errors.Is(err, node.ErrNoLeader) && !errors.Is(err, node.ErrOutcomeUnknown) || attempt == 10 {
+			w.t.Fatal(err)
+		}
+	}
+}
+
 // do sends an API request through any live member, retrying transient
 // failures (no leader, member stopped) until it gets a final answer.
 func (w *world) do(method, path, token string, body any) (int, []byte) {
@@ -261,23 +280,30 @@ func newWorld(t testing.TB, tp *tap, rc *receiver) *world {
 	t.Cleanup(func() { _ = rl.Close() })
 	w := &world{t: t, relay: rl, relayURL: "http://" + rln.Addr().String(), client: &http.Client{Timeout: 10 * time.Second}}
 
-	// Three members: the first bootstraps, the others join.
-	first := &member{cfg: nodetest.Config(t)}
+	// Three members: the first bootstraps, the others join. Patient Raft
+	// timeouts: with nodetest's fast ones a machine at load 20-40 loses its
+	// leader every few seconds, while forming the cluster too; the tests
+	// that need a leader change crash it.
+	first := &member{cfg: nodetest.PatientConfig(t)}
 	w.members = append(w.members, first)
 	w.start(first)
-	nodetest.WaitFor(t, "first member ready", 10*time.Second, first.n.Ready)
+	nodetest.WaitFor(t, "first member ready", 30*time.Second, first.n.Ready)
 	for i := 0; i < 2; i++ {
-		tok, err := first.n.CreateJoinToken(context.Background(), time.Hour)
-		if err != nil {
-			t.Fatal(err)
+		var tok string
+		var err error
+		if !poll.Wait(30*time.Second, func() bool {
+			tok, err = first.n.CreateJoinToken(context.Background(), time.Hour)
+			return err == nil
+		}) {
+			t.Fatalf("join token: %v", err)
 		}
-		m := &member{cfg: nodetest.Config(t)}
+		m := &member{cfg: nodetest.PatientConfig(t)}
 		m.cfg.Join, m.cfg.JoinToken = []string{first.cfg.ClusterAddr}, tok
 		w.members = append(w.members, m)
 		w.start(m)
 	}
 	for _, m := range w.members {
-		nodetest.WaitFor(t, "member ready", 15*time.Second, m.n.Ready)
+		nodetest.WaitFor(t, "member ready", 30*time.Second, m.n.Ready)
 	}
 	t.Cleanup(func() {
 		for _, m := range w.members {
@@ -292,13 +318,9 @@ func newWorld(t testing.TB, tp *tap, rc *receiver) *world {
 	cmd, _ := raftfsm.EncodeCommand(raftfsm.CmdCreateTenant, raftfsm.CreateTenant{BusinessID: "1", BusinessName: "Acme",
 		WABAID: "2", PhoneNumberID: "3", DisplayPhoneNumber: "+15550001000", AppID: "4", AppSecret: "s3cr3t", TokenID: "t",
 		TokenHash: sha256.Sum256([]byte(token))})
-	if res, err := w.leader().n.Propose(context.Background(), cmd); err != nil || res.Err != nil {
-		t.Fatal(err, res.Err)
-	}
+	w.propose(cmd)
 	cmd, _ = raftfsm.EncodeCommand(raftfsm.CmdSetPhoneLimits, raftfsm.SetPhoneLimits{PhoneNumberID: "3", ThroughputMPS: 1000, PairPerMinute: 1000})
-	if res, err := w.leader().n.Propose(context.Background(), cmd); err != nil || res.Err != nil {
-		t.Fatal(err, res.Err)
-	}
+	w.propose(cmd)
 	hook := httptest.NewServer(rc)
 	t.Cleanup(hook.Close)
 	if code, body := w.do("POST", "/v21.0/2/subscribed_apps", token, map[string]string{

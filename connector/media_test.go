@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waedge/waedge/internal/poll"
 	"github.com/waedge/waedge/keyring"
 	"github.com/waedge/waedge/network"
 	"github.com/waedge/waedge/node/nodetest"
@@ -177,27 +178,45 @@ func (w *world) uploadAs(token string, data []byte, filename, mime string) strin
 	_, _ = fw.Write(data)
 	_ = mw.WriteField("type", mime)
 	_ = mw.Close()
-	for _, m := range w.members {
-		if m.n == nil {
-			continue
+	// Through any live member, again while the answer is a transport error
+	// or a 5xx: on a loaded machine the cluster's fast Raft timeouts change
+	// the leader now and then, and the upload is answered 503 (its outcome
+	// unknown). A retried upload gets a new id; the first may stay unused.
+	var id string
+	var last string
+	if !poll.Wait(2*time.Minute, func() bool {
+		for _, m := range w.members {
+			if m.n == nil {
+				continue
+			}
+			req, _ := http.NewRequest("POST", m.base+"/v21.0/3/media", bytes.NewReader(body.Bytes()))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			resp, err := w.client.Do(req)
+			if err != nil {
+				last = err.Error()
+				w.t.Logf("upload attempt: %s", last)
+				continue
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode >= 500 {
+				last = fmt.Sprintf("%d %s", resp.StatusCode, out)
+				w.t.Logf("upload attempt: %s", last)
+				continue
+			}
+			var r struct{ ID string }
+			if resp.StatusCode != 200 || json.Unmarshal(out, &r) != nil {
+				w.t.Fatalf("upload: %d %s", resp.StatusCode, out)
+			}
+			id = r.ID
+			return true
 		}
-		req, _ := http.NewRequest("POST", m.base+"/v21.0/3/media", bytes.NewReader(body.Bytes()))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		resp, err := w.client.Do(req)
-		if err != nil {
-			continue
-		}
-		out, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var r struct{ ID string }
-		if resp.StatusCode == 200 && json.Unmarshal(out, &r) == nil {
-			return r.ID
-		}
-		w.t.Fatalf("upload: %d %s", resp.StatusCode, out)
+		return false
+	}) {
+		w.t.Fatalf("no member took the upload: %s", last)
 	}
-	w.t.Fatal("no member took the upload")
-	return ""
+	return id
 }
 
 // blobNet is a fakeNet that also keeps blobs (network.BlobStore).

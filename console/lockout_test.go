@@ -32,7 +32,7 @@ func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 // creates a console admin named name (password "password of <name>").
 func accountsOn(t *testing.T, names ...string) ([]*node.Node, []*console.Accounts, *clock) {
 	t.Helper()
-	nodes := patientCluster(t)
+	nodes := nodetest.PatientCluster(t, 3)
 	clk := &clock{now: time.Unix(1_800_000_000, 0)}
 	var accts []*console.Accounts
 	for _, n := range nodes {
@@ -56,35 +56,6 @@ func accountsOn(t *testing.T, names ...string) ([]*node.Node, []*console.Account
 		}
 	}
 	return nodes, accts, clk
-}
-
-// patientCluster starts a real 3-node cluster with Raft timeouts long
-// enough that a CPU-starved test machine does not lose its leader in the
-// middle of a count (nodetest's are tuned for fast failover).
-func patientCluster(t *testing.T) []*node.Node {
-	t.Helper()
-	patient := func() node.Config {
-		cfg := nodetest.Config(t)
-		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, time.Second
-		return cfg
-	}
-	cfg1 := patient()
-	n1 := nodetest.Start(t, cfg1)
-	nodetest.WaitFor(t, "first node ready", 20*time.Second, n1.Ready)
-	nodes := []*node.Node{n1}
-	for i := 1; i < 3; i++ {
-		tok, err := n1.CreateJoinToken(context.Background(), time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := patient()
-		cfg.Join, cfg.JoinToken = []string{cfg1.ClusterAddr}, tok
-		nodes = append(nodes, nodetest.Start(t, cfg))
-	}
-	for _, n := range nodes {
-		nodetest.WaitFor(t, "node ready", 30*time.Second, n.Ready)
-	}
-	return nodes
 }
 
 func propose(t *testing.T, n *node.Node, typ raftfsm.CommandType, payload any) {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -823,4 +824,52 @@ func TestMediaIDsInHeaders(t *testing.T) {
 	if n := h.c.FSM().MessageCount(); n != stored+3 {
 		t.Fatalf("stored %d messages, want 3", n-stored)
 	}
+}
+
+// slowCluster commits each proposal after a delay, as a loaded cluster does.
+type slowCluster struct {
+	*fakeCluster
+	delay time.Duration
+}
+
+func (c *slowCluster) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error) {
+	select {
+	case <-time.After(c.delay):
+	case <-ctx.Done():
+		return raftfsm.Result{}, ctx.Err()
+	}
+	return c.fakeCluster.Propose(ctx, cmd)
+}
+
+// TestSlowUploadOutlastsRequestTimeout: a media upload may take as long as
+// the server lets its body arrive (uploadTimeout, 10 minutes for up to
+// 100 MB), not just the request deadline every other route gets. Before,
+// an upload whose chunks took longer than RequestTimeout (30 s) to commit
+// — a 20 MB document on a loaded machine — was answered 503 "timed out;
+// retry", and every retry the same.
+func TestSlowUploadOutlastsRequestTimeout(t *testing.T) {
+	h := newMediaHarness(t)
+	const timeout = 200 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three proposals (two chunks and the commit) of 150 ms each: 450 ms.
+	slow := &slowCluster{fakeCluster: h.c, delay: 3 * timeout / 4}
+	app := web.New(web.Deps{Cluster: slow, Sealer: h.sealer, Now: h.now, PublicURL: "http://" + ln.Addr().String(),
+		RequestTimeout: timeout})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second); <-done })
+	h.base = "http://" + ln.Addr().String()
+
+	const size = raftfsm.MediaChunkSize + 1000
+	body, n, ct := multipartBody([]part{field("messaging_product", "whatsapp"), file("application/pdf", pdfMagic, size)})
+	code, b := h.request("POST", "/v21.0/"+h.a["phone_number_id"]+"/media", h.a["access_token"], body, n, ct)
+	var out struct{ ID string }
+	if code != 200 || json.Unmarshal(b, &out) != nil {
+		t.Fatalf("slow upload: %d %s", code, b)
+	}
+	h.checkStored(h.a, out.ID, "application/pdf", content(pdfMagic, size))
+	// Other routes keep the request deadline (surface_test.go checks that).
 }

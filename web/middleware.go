@@ -58,10 +58,17 @@ func withRecover(logger *slog.Logger) fiber.Handler {
 }
 
 // withDeadline bounds every request: fasthttp does not cancel a request's
-// context when the client goes away, so waedge sets its own deadline.
+// context when the client goes away, so waedge sets its own deadline — d,
+// and for a media upload uploadTimeout, the time its body may take.
 func withDeadline(d time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithTimeout(c.UserContext(), d)
+		limit := d
+		// A media upload (up to 100 MB, stored chunk by chunk through Raft)
+		// gets as long as its body may take to arrive (configureServer).
+		if c.Method() == fiber.MethodPost && isUploadURI(c.Request().RequestURI()) {
+			limit = max(d, uploadTimeout)
+		}
+		ctx, cancel := context.WithTimeout(c.UserContext(), limit)
 		defer cancel()
 		c.SetUserContext(ctx)
 		return c.Next()

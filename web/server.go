@@ -26,7 +26,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Console holds the console's static files; nil serves no console.
 	Console fs.FS
-	// RequestTimeout bounds each request (default 30s).
+	// RequestTimeout bounds each request (default 30s); a media upload gets
+	// at least uploadTimeout (10 minutes).
 	RequestTimeout time.Duration
 	// Now is the clock (tests inject one).
 	Now func() time.Time

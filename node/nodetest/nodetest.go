@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/waedge/waedge/internal/freeport"
+	"github.com/waedge/waedge/internal/poll"
 	"github.com/waedge/waedge/node"
 )
 
@@ -56,24 +57,58 @@ func Start(t testing.TB, cfg node.Config) *node.Node {
 	return n
 }
 
-// Cluster starts size nodes: the first bootstraps, the others join.
+// PatientConfig is Config with Raft timeouts long enough that a CPU-starved
+// test machine (CI at load 20–40 on two cores, race detector on) does not
+// lose its leader in the middle of a test: for tests about something other
+// than failover, which Config's fast timeouts would otherwise interrupt with
+// "leader changed" answers. A proposal without a deadline of its own gets a
+// minute instead of 10 s: there, one 1 MiB media chunk can take longer to
+// commit.
+func PatientConfig(t testing.TB) node.Config {
+	cfg := Config(t)
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, time.Second
+	cfg.ApplyTimeout = time.Minute
+	return cfg
+}
+
+// Cluster starts size nodes with Config: the first bootstraps, the others
+// join.
 func Cluster(t testing.TB, size int) []*node.Node {
 	t.Helper()
-	cfg1 := Config(t)
+	return cluster(t, size, Config)
+}
+
+// PatientCluster starts size nodes with PatientConfig: the first
+// bootstraps, the others join.
+func PatientCluster(t testing.TB, size int) []*node.Node {
+	t.Helper()
+	return cluster(t, size, PatientConfig)
+}
+
+func cluster(t testing.TB, size int, config func(testing.TB) node.Config) []*node.Node {
+	t.Helper()
+	cfg1 := config(t)
 	n1 := Start(t, cfg1)
-	WaitFor(t, "first node ready", 10*time.Second, n1.Ready)
+	WaitFor(t, "first node ready", 30*time.Second, n1.Ready)
 	nodes := []*node.Node{n1}
 	for i := 1; i < size; i++ {
-		tok, err := n1.CreateJoinToken(context.Background(), time.Hour)
-		if err != nil {
-			t.Fatal(err)
+		// A join may cost the young cluster its leader on a loaded machine;
+		// the token's write then has an unknown outcome, and a new token is
+		// as good (an unused one expires).
+		var tok string
+		var err error
+		if !poll.Wait(30*time.Second, func() bool {
+			tok, err = n1.CreateJoinToken(context.Background(), time.Hour)
+			return err == nil
+		}) {
+			t.Fatalf("join token: %v", err)
 		}
-		cfg := Config(t)
+		cfg := config(t)
 		cfg.Join, cfg.JoinToken = []string{cfg1.ClusterAddr}, tok
 		nodes = append(nodes, Start(t, cfg))
 	}
 	for _, n := range nodes {
-		WaitFor(t, "node ready", 15*time.Second, n.Ready)
+		WaitFor(t, "node ready", 30*time.Second, n.Ready)
 	}
 	return nodes
 }
