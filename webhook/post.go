@@ -197,7 +197,11 @@ func (c *h1conn) exchange(ctx context.Context, t *target, sig string, body []byt
 		return 0, false, err
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer func() {
+		if !stop() {
+			keep = false // interrupted, or about to be: not for another request
+		}
+	}()
 	b := append(c.buf[:0], t.head...)
 	b = append(b, sig...)
 	b = append(b, "\r\nContent-Length: "...)
