@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -131,6 +132,8 @@ func runWebhooks(ctx context.Context, o Options, pr *progress, emit func(Result)
 	r.add("drain_duration_s", drain.el.Seconds())
 	r.add("drain_per_s", drain.rate())
 	r.add("drain_cpu_us_per_event", drain.cpuPerEvent())
+	r.add("drain_events_per_entry", drain.perEntry())
+	r.add("drain_bench_cpu_us_per_event", cpuPerOp(0, drain.benchCPU, int64(drain.events)))
 	r.add("bad_signatures", rc.badSignatures.Load())
 	c.addMemory(&r)
 	if o.Baseline {
@@ -163,6 +166,22 @@ type drained struct {
 	// release until every event was delivered (-1: not measured, a
 	// --target cluster).
 	cpu time.Duration
+	// entries is how many Raft entries were committed meanwhile (0: not
+	// read): the outcome rounds, mostly.
+	entries int
+	// benchCPU is the bench process's own CPU time meanwhile: mostly the
+	// receiver (parsing, the signature check), which shares the machine
+	// with the nodes (-1: not read).
+	benchCPU time.Duration
+}
+
+// perEntry is the drained events per committed Raft entry (nil when not
+// read).
+func (d drained) perEntry() any {
+	if d.entries <= 0 {
+		return nil
+	}
+	return float64(d.events) / float64(d.entries)
 }
 
 // cpuPerEvent is the nodes' CPU time per drained event in µs (nil when
@@ -209,8 +228,12 @@ func drainWebhooks(ctx context.Context, c *cluster, biz business, rc *receiver, 
 		return drained{}, fmt.Errorf("%w (%d of %d queued)", err, depth, queued)
 	}
 	var dc counter
+	// Announced before the release, so a profiler watching the output
+	// can start with the drain.
+	pr.note("drain: all %d events queued; releasing the receiver", queued)
 	done = pr.run(fmt.Sprintf("drain %d", queued), 0, &dc)
-	cpu0 := c.cpuTime()
+	cpu0, self0 := c.cpuTime(), selfCPU()
+	idx0, err0 := c.commitIndex(ctx)
 	start := time.Now()
 	release()
 	err = poll(ctx, 10*time.Minute, "every queued event delivered", func() (bool, error) {
@@ -218,33 +241,61 @@ func drainWebhooks(ctx context.Context, c *cluster, biz business, rc *receiver, 
 		dc.ok.Store(int64(got))
 		return got >= queued, nil
 	})
-	cpu := c.cpuTime()
+	cpu, self := c.cpuTime(), selfCPU()
 	done()
 	if err != nil {
 		return drained{}, fmt.Errorf("%w (%d of %d delivered)", err, rc.delivered()-before, queued)
+	}
+	entries := 0
+	if idx, err := c.commitIndex(ctx); err == nil && err0 == nil {
+		entries = idx - idx0
 	}
 	if cpu0 < 0 || cpu < 0 {
 		cpu = -1
 	} else {
 		cpu -= cpu0
 	}
-	return drained{events: queued, el: rc.lastDelivery().Sub(start), cpu: cpu}, nil
+	benchCPU := time.Duration(-1)
+	if self0 >= 0 && self >= 0 {
+		benchCPU = self - self0
+	}
+	return drained{events: queued, el: rc.lastDelivery().Sub(start), cpu: cpu, entries: entries, benchCPU: benchCPU}, nil
+}
+
+// selfCPU is the CPU time (user and system) of the bench process (-1:
+// not readable).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return -1
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// commitIndex reads the first node's Raft commit index from its metrics.
+func (c *cluster) commitIndex(ctx context.Context) (int, error) {
+	return c.gauge(ctx, "waedge_raft_commit_index")
 }
 
 // outboxDepth reads the webhook outbox depth from the first node's
 // metrics (the outbox is replicated: any node has it).
 func (c *cluster) outboxDepth(ctx context.Context) (int, error) {
+	return c.gauge(ctx, "waedge_webhook_outbox_depth")
+}
+
+// gauge reads an unlabelled gauge from the first node's metrics.
+func (c *cluster) gauge(ctx context.Context, name string) (int, error) {
 	text, err := c.metrics(ctx, c.urls[0])
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(text, "\n") {
-		if v, ok := strings.CutPrefix(line, "waedge_webhook_outbox_depth "); ok {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			return int(f), err
 		}
 	}
-	return 0, fmt.Errorf("GET /metrics: no waedge_webhook_outbox_depth")
+	return 0, fmt.Errorf("GET /metrics: no %s", name)
 }
 
 // metrics is the text of GET /metrics on the node at url.

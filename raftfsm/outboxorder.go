@@ -59,9 +59,13 @@ func outboxLeft(tx *bolt.Tx, e *OutboxEvent, at int64) {
 	}
 	// Most messages have one event queued at a time: when the group holds
 	// only e, it simply ends (what the general case below does too, with
-	// a copy and a lookup per key).
-	if v := tx.Bucket(bucketOutboxGroups).Get([]byte(e.Group)); bytes.Equal(v, e.Key) {
-		mustDelete(tx, bucketOutboxGroups, []byte(e.Group))
+	// a copy and a lookup per key) — found and deleted with one seek.
+	group := []byte(e.Group)
+	c := tx.Bucket(bucketOutboxGroups).Cursor()
+	if k, v := c.Seek(group); bytes.Equal(k, group) && bytes.Equal(v, e.Key) {
+		if err := c.Delete(); err != nil {
+			panic("raftfsm: delete outbox group: " + err.Error())
+		}
 		return
 	}
 	q := liveGroupQueue(tx, e.Group)

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // msgpackInts are the integers at the edges of every msgpack integer form.
@@ -46,8 +48,9 @@ func TestWebhookLogEntryBytesAsMarshal(t *testing.T) {
 	}
 }
 
-// TestOutboxRecordAsUnmarshal: readOutboxRecord decodes what marshal
-// writes without the msgpack decoder, to the same value; other encodings
+// TestOutboxRecordAsUnmarshal: readOutboxRecord (and viewOutboxRecord,
+// its aliasing form) decodes what marshal writes without the msgpack
+// decoder, to the same value; other encodings
 // of a record (integers as unsigned, fields unknown or repeated, strings
 // as nil) and broken ones give what unmarshal gives.
 func TestOutboxRecordAsUnmarshal(t *testing.T) {
@@ -62,6 +65,11 @@ func TestOutboxRecordAsUnmarshal(t *testing.T) {
 		}
 		if _, ok := readOutboxRecordFast(v); ok != fast {
 			t.Fatalf("%x: fast path %v, want %v", v[:min(len(v), 64)], ok, fast)
+		}
+		if werr == nil {
+			if got := viewOutboxRecord(v); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%x: viewed %s; unmarshal %s", v[:min(len(v), 64)], brief(got), brief(want))
+			}
 		}
 	}
 	for i := 0; i < 3000; i++ {
@@ -218,5 +226,74 @@ func TestWebhookRoundV3PrunesOncePerRound(t *testing.T) {
 		{Key: statMsgKey(101), Delivered: true, Status: "200", At: st0 - 500 + week}}}))
 	if n := count(); n != 3 {
 		t.Fatalf("%d entries after the second round, want 3", n)
+	}
+}
+
+// TestWebhookRoundV3AsV2ManyEvents: rounds over many events, each the only
+// one of its message, with bodies the size of a sealed status event (so
+// the outbox, its groups and the log span many pages), in an order other
+// than the keys' and with every outcome, leave exactly the state
+// CmdWebhookAttemptsV2 leaves, and the delivered events' bodies in the
+// log byte for byte.
+func TestWebhookRoundV3AsV2ManyEvents(t *testing.T) {
+	const n = 600
+	body := func(i int) []byte { return append(bytes.Repeat([]byte{byte(i)}, 700), fmt.Sprint(i)...) }
+	key := func(i int) []byte { // the same in both fixtures (msgKey counts)
+		var k [16]byte
+		binary.BigEndian.PutUint64(k[:8], uint64(t0+int64(i))*uint64(time.Millisecond))
+		binary.BigEndian.PutUint64(k[8:], uint64(i))
+		return k[:]
+	}
+	fixture := func() *applier {
+		a := &applier{t: t, f: openFSM(t)}
+		a.mustApply(tenantCmd(t, 1, "+15551234567"))
+		a.mustApply(cmd(t, CmdSetSubscription, SetSubscription{WABAID: "2001", BusinessID: "1001", AppID: "4001", CallbackURL: "http://x"}))
+		for i := 0; i < n; i++ {
+			a.mustApply(cmd(t, CmdRecordInbound, RecordInbound{Key: key(i), IDRef: MessageIDRef(fmt.Sprint("wamid.many.", i)),
+				PhoneNumberID: "3001", PeerRef: "ref-c", PeerSealed: []byte("sealed"), Type: "text", Content: []byte("c"),
+				ReceivedAt: t0 + int64(i), Event: &OutboxEvent{Key: key(i), Body: body(i), CreatedAt: t0 + int64(i)}}))
+		}
+		return a
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	var rounds []WebhookAttempts
+	for _, size := range []int{250, 250, 300} {
+		var c WebhookAttempts
+		for j := 0; j < size; j++ {
+			i := r.IntN(n + 20) // a few never queued
+			a := WebhookAttempt{Key: key(i), Status: "200", At: t0 + int64(n+j)}
+			switch r.IntN(4) {
+			case 0:
+				a.Status, a.NextAt = "503", t0+int64(n+j+1000)
+			case 1:
+				a.GiveUp, a.Status = true, "unreadable"
+			default:
+				a.Delivered = true
+			}
+			c.Attempts = append(c.Attempts, a)
+		}
+		rounds = append(rounds, c)
+	}
+	v2, v3 := fixture(), fixture()
+	for _, c := range rounds {
+		v2.mustApply(cmd(t, CmdWebhookAttemptsV2, c))
+		v3.mustApply(EncodeWebhookAttempts(c))
+	}
+	if got, want := stateOf(t, v3.f), stateOf(t, v2.f); got != want {
+		t.Fatal("state after the v3 rounds differs from after v2")
+	}
+	logged := 0
+	if err := v3.f.WebhookLog(func(k []byte, e WebhookLogEntry) bool {
+		i := int(binary.BigEndian.Uint64(k[8:]))
+		if !bytes.Equal(e.Body, body(i)) {
+			t.Fatalf("log entry %d: body %q…", i, e.Body[:min(len(e.Body), 16)])
+		}
+		logged++
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := v3.f.Outbox(n); logged == 0 || len(left) == 0 || logged+len(left) != n {
+		t.Fatalf("%d logged, %d left in the outbox, want %d in all", logged, len(left), n)
 	}
 }

@@ -123,6 +123,8 @@ func encodeWebhookLogEntry(e *WebhookLogEntry) []byte {
 type mpReader struct {
 	b  []byte
 	ok bool
+	// alias: bin returns slices of b instead of copies.
+	alias bool
 }
 
 func (r *mpReader) take(n int) []byte {
@@ -179,8 +181,9 @@ func (r *mpReader) str() []byte {
 	return nil
 }
 
-// bin reads a byte-slice field as a copy (nil for msgpack nil, empty but
-// not nil for an empty one, as the msgpack decoder gives).
+// bin reads a byte-slice field as a copy, or aliasing the input with
+// alias set (nil for msgpack nil, empty but not nil for an empty one, as
+// the msgpack decoder gives).
 func (r *mpReader) bin() []byte {
 	var v []byte
 	switch h := r.head(); h {
@@ -195,6 +198,9 @@ func (r *mpReader) bin() []byte {
 	default:
 		r.ok = false
 		return nil
+	}
+	if r.alias && v != nil {
+		return v
 	}
 	return append([]byte{}, v...)
 }
@@ -251,9 +257,25 @@ func decodeOutboxRecord(v []byte) OutboxEvent {
 	return e
 }
 
-func readOutboxRecordFast(v []byte) (OutboxEvent, bool) {
+// viewOutboxRecord is decodeOutboxRecord with Key and Body aliasing v
+// (when v is in a form marshal writes): for a record about to leave the
+// outbox in the same transaction, whose body is copied into its log entry
+// anyway. v must stay unchanged while the result is used.
+func viewOutboxRecord(v []byte) OutboxEvent {
+	e, ok := readOutboxRecordIn(v, true)
+	if !ok {
+		decode(v, &e)
+	}
+	return e
+}
+
+func readOutboxRecordFast(v []byte) (OutboxEvent, bool) { return readOutboxRecordIn(v, false) }
+
+// readOutboxRecordIn is readOutboxRecordFast; alias makes Key and Body
+// slices of v instead of copies.
+func readOutboxRecordIn(v []byte, alias bool) (OutboxEvent, bool) {
 	var e OutboxEvent
-	r := mpReader{b: v, ok: true}
+	r := mpReader{b: v, ok: true, alias: alias}
 	n := r.mapLen()
 	var seen uint16 // a repeated field is left to the msgpack decoder
 	for i := 0; i < n && r.ok; i++ {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -71,7 +72,8 @@ type Config struct {
 type Dispatcher struct {
 	p      Proposer
 	cfg    Config
-	client *http.Client
+	client *http.Client // callbacks over TLS or with credentials
+	post   *poster      // plain-HTTP callbacks (post.go)
 	logger *slog.Logger
 
 	mu       sync.Mutex
@@ -166,7 +168,7 @@ func New(p Proposer, cfg Config, logger *slog.Logger) *Dispatcher {
 	// and a client timeout would cost every request a second timer and a
 	// goroutine of its own.
 	client := cfg.Egress.Client(egress.ClientConfig{IdleConnsPerHost: cfg.PerEndpoint})
-	return &Dispatcher{p: p, cfg: cfg, client: client, logger: logger, inflight: map[string]bool{}, eps: map[string]*endpoint{}, settled: map[string]uint64{},
+	return &Dispatcher{p: p, cfg: cfg, client: client, post: newPoster(cfg.Egress.DialContext, cfg.PerEndpoint), logger: logger, inflight: map[string]bool{}, eps: map[string]*endpoint{}, settled: map[string]uint64{},
 		memo: newMemo(), wake: make(chan struct{}, 1), outcomes: make(chan outcome, maxRound)}
 }
 
@@ -197,6 +199,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	reset()
 	var wg sync.WaitGroup
+	defer d.post.closeIdle()
 	defer reset() // claims left by this term (queued, or outcomes not recorded)
 	defer wg.Wait()
 	wg.Add(1)
@@ -498,23 +501,22 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, url, bytes.NewReader(body))
-	if err == nil && url != "" {
-		// The header map built whole, its names already canonical (Set
-		// canonicalizes and grows the map, per request).
-		req.Header = http.Header{"Content-Type": {"application/json"},
-			"X-Hub-Signature-256": {cloudapi.Sign(app.Secret, body)}, "User-Agent": {"waedge-webhooks/1"}}
-		var resp *http.Response
-		resp, err = d.client.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-			resp.Body.Close()
-			status = strconv.Itoa(resp.StatusCode)
-		} else if ctx.Err() != nil {
+	if url != "" {
+		var code int
+		code, err = d.send(actx, url, cloudapi.Sign(app.Secret, body), body)
+		switch {
+		case err == nil:
+			status = "200"
+			if code != 200 {
+				status = strconv.Itoa(code)
+			}
+		case errors.Is(err, errRequest):
+			// status stays "error": the request could not be made
+		case ctx.Err() != nil:
 			return a, false // leadership lost mid-attempt: the next leader retries
-		} else if actx.Err() != nil {
+		case actx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded):
 			status = "timeout"
-		} else {
+		default:
 			status = "unreachable" // refused, reset, no route, TLS failure…
 		}
 	}
@@ -534,6 +536,34 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 	}
 	return a, true
 }
+
+// send POSTs body, signed with sig, to url and returns the answer's
+// status code: plain HTTP through the poster, anything else through the
+// net/http client.
+func (d *Dispatcher) send(ctx context.Context, url, sig string, body []byte) (int, error) {
+	if t := d.post.target(url); t != nil {
+		return d.post.post(ctx, t, sig, body)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errRequest, err)
+	}
+	// The header map built whole, its names already canonical (Set
+	// canonicalizes and grows the map, per request).
+	req.Header = http.Header{"Content-Type": {"application/json"},
+		"X-Hub-Signature-256": {sig}, "User-Agent": {"waedge-webhooks/1"}}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// errRequest: the request could not be made (a callback URL net/http
+// does not take).
+var errRequest = errors.New("webhook: cannot make the request")
 
 // eventField is the webhook field of an event body
 // (entry[0].changes[0].field; "" when the body has none).
