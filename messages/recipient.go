@@ -38,3 +38,26 @@ func checkRecipient(phone raftfsm.Phone, st raftfsm.RecipientState, typ, categor
 	}
 	return nil, nil
 }
+
+// recipientParts is what checkRecipient and the closed-window decision
+// read of the recipient's state for a send of type typ (the request's
+// type) and stored type stored (a template's category category): the
+// block list always; the marketing preference for a marketing template;
+// the 24-hour window for a template to a RED number and for every
+// message that is not a template (RequireWindow). Each part costs a
+// B+tree lookup on every request.
+func recipientParts(phone raftfsm.Phone, typ, stored, category string) raftfsm.RecipientPart {
+	parts := raftfsm.RecipientBlocked
+	if stored != "template" {
+		parts |= raftfsm.RecipientWindow
+	}
+	if typ == "template" {
+		if raftfsm.QualityOf(phone) == raftfsm.QualityRed {
+			parts |= raftfsm.RecipientWindow
+		}
+		if category == raftfsm.CategoryMarketing {
+			parts |= raftfsm.RecipientMarketingStopped
+		}
+	}
+	return parts
+}

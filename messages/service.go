@@ -117,7 +117,9 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 		}
 	}
 	peerRef := s.d.Sealer.ConsumerRef(t.PhoneNumberID, waID)
-	recipient := s.d.Cluster.FSM().Recipient(t.PhoneNumberID, peerRef, now.UnixMilli())
+	typ := req.MessageType() // the stored type: MessageContent().Type
+	recipient := s.d.Cluster.FSM().RecipientParts(t.PhoneNumberID, peerRef, now.UnixMilli(),
+		recipientParts(phone, req.Type, typ, tplCategory))
 	refuse, fail := checkRecipient(phone, recipient, req.Type, tplCategory)
 	if refuse != nil {
 		return "", refuse
@@ -148,7 +150,6 @@ func (s *Service) Send(ctx context.Context, in Send) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	typ := req.MessageContent().Type
 	var tplName, tplLang string
 	if typ == "template" && req.Template != nil {
 		tplName, tplLang = req.Template.Name, req.Template.Language.Code

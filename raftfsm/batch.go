@@ -2,7 +2,6 @@ package raftfsm
 
 import (
 	"cmp"
-	"container/heap"
 	"slices"
 	"strings"
 
@@ -343,7 +342,7 @@ func (g *distinctGroup) cut(c int64) {
 		g.hasCut, g.maxCut = true, c
 	}
 	for len(g.byTime) > 0 && g.byTime[0].at <= c {
-		e := heap.Pop(&g.byTime).(timeRef)
+		e := g.byTime.pop()
 		if t, ok := g.over[e.ref]; ok && t == e.at {
 			delete(g.over, e.ref)
 		}
@@ -365,7 +364,7 @@ func (g *distinctGroup) touch(ref string, at, horizon int64) {
 		g.added = true
 	}
 	g.over[ref] = at
-	heap.Push(&g.byTime, timeRef{at, ref})
+	g.byTime.push(timeRef{at, ref})
 }
 
 // flush writes the group as the one-by-one rules would have left it.
@@ -420,18 +419,49 @@ type timeRef struct {
 }
 
 // timeHeap is a min-heap of entries by time (then ref, so ties pop in a
-// fixed order).
+// fixed order). It is typed rather than a container/heap.Interface: that
+// boxes every entry pushed or popped, two allocations per accept.
 type timeHeap []timeRef
 
-func (h timeHeap) Len() int { return len(h) }
-func (h timeHeap) Less(i, j int) bool {
+func (h timeHeap) less(i, j int) bool {
 	return h[i].at < h[j].at || h[i].at == h[j].at && h[i].ref < h[j].ref
 }
-func (h timeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *timeHeap) Push(x any)   { *h = append(*h, x.(timeRef)) }
-func (h *timeHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+// push adds e.
+func (h *timeHeap) push(e timeRef) {
+	*h = append(*h, e)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !s.less(i, parent) {
+			break
+		}
+		s[i], s[parent] = s[parent], s[i]
+		i = parent
+	}
+}
+
+// pop removes and returns the least entry (the heap is not empty).
+func (h *timeHeap) pop() timeRef {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < len(s) && s.less(l, least) {
+			least = l
+		}
+		if r < len(s) && s.less(r, least) {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		s[i], s[least] = s[least], s[i]
+		i = least
+	}
+	*h = s
+	return top
 }

@@ -87,9 +87,16 @@ func refKey(idRef string) []byte {
 // needsRefEntry reports whether a message stored under key with
 // reference idRef needs a message_refs entry to be found: every message
 // but a keyed one whose reference names its own key.
+// It decodes into a stack array: every accept asks, on every replica.
 func needsRefEntry(idRef string, key []byte) bool {
-	k := refKey(idRef)
-	return k == nil || !bytes.Equal(k, key)
+	if len(idRef) != 2*messageKeyLen+32 {
+		return true
+	}
+	var k [messageKeyLen]byte
+	if _, err := hex.Decode(k[:], []byte(idRef[:2*messageKeyLen])); err != nil {
+		return true
+	}
+	return !bytes.Equal(k[:], key)
 }
 
 // lookupKeyed finds a keyed reference's message under phoneID (every

@@ -263,9 +263,11 @@ type keyTop struct {
 // above reports whether key sorts after the top (so it is not stored).
 func (t keyTop) above(key []byte) bool { return t.k == nil || bytes.Compare(key, t.k) > 0 }
 
+// raise keeps key itself, not a copy: it is an accept's key, the
+// decoded command's own bytes, which nothing changes.
 func (t *keyTop) raise(key []byte) {
 	if t.loaded && t.above(key) {
-		t.k = bytes.Clone(key)
+		t.k = key
 	}
 }
 

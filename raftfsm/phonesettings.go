@@ -124,13 +124,43 @@ type RecipientState struct {
 // Recipient reads the consumer ref's state towards the number phoneID at
 // at (unix ms), as this replica sees it.
 func (f *FSM) Recipient(phoneID, ref string, at int64) RecipientState {
+	return f.RecipientParts(phoneID, ref, at, RecipientAll)
+}
+
+// RecipientPart selects parts of a RecipientState to read.
+type RecipientPart uint8
+
+// The parts of a RecipientState.
+const (
+	RecipientBlocked RecipientPart = 1 << iota
+	RecipientMarketingStopped
+	RecipientWindow
+	RecipientAll = RecipientBlocked | RecipientMarketingStopped | RecipientWindow
+)
+
+// RecipientParts is Recipient reading only the parts asked for (the
+// others are false): a send reads it on every request, and most need
+// one key of the three (a template that is not marketing, to a number
+// whose quality is not red, needs only the block list).
+func (f *FSM) RecipientParts(phoneID, ref string, at int64, parts RecipientPart) RecipientState {
 	var st RecipientState
+	if parts == 0 {
+		return st
+	}
 	_ = f.View(func(tx *bolt.Tx) error {
-		settings := tx.Bucket(bucketPhoneSettings)
-		st.Blocked = settings.Get(phoneSettingKey(phoneID, BlockSettingPrefix+ref)) != nil
-		st.MarketingStopped = settings.Get(phoneSettingKey(phoneID, marketingStopPrefix+ref)) != nil
-		w := tx.Bucket(bucketWindows).Get(windowKey(phoneID, ref))
-		st.WindowOpen = len(w) == 8 && at-int64(beUint64(w)) <= WindowMillis
+		if parts&(RecipientBlocked|RecipientMarketingStopped) != 0 {
+			settings := tx.Bucket(bucketPhoneSettings)
+			if parts&RecipientBlocked != 0 {
+				st.Blocked = settings.Get(phoneSettingKey(phoneID, BlockSettingPrefix+ref)) != nil
+			}
+			if parts&RecipientMarketingStopped != 0 {
+				st.MarketingStopped = settings.Get(phoneSettingKey(phoneID, marketingStopPrefix+ref)) != nil
+			}
+		}
+		if parts&RecipientWindow != 0 {
+			w := tx.Bucket(bucketWindows).Get(windowKey(phoneID, ref))
+			st.WindowOpen = len(w) == 8 && at-int64(beUint64(w)) <= WindowMillis
+		}
 		return nil
 	})
 	return st
