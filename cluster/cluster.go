@@ -27,9 +27,11 @@ var (
 	ErrClosed = errors.New("node is closed")
 	// ErrTooLarge means a proposed command exceeds the size limit.
 	ErrTooLarge = errors.New("command too large")
-	// ErrOutcomeUnknown means a write was handed to Raft but the leader lost
-	// its leadership before it learnt the outcome: the write may or may not
-	// be committed. It is never retried on the caller's behalf.
+	// ErrOutcomeUnknown means a write was handed to Raft but its outcome
+	// cannot be confirmed to the caller: the leader lost its leadership
+	// before it learnt it (the write may or may not be committed), or the
+	// write committed but the node that took it did not apply it in time.
+	// It is never retried on the caller's behalf.
 	ErrOutcomeUnknown = errors.New("the write's outcome is unknown")
 )
 

@@ -17,8 +17,8 @@ var (
 	ErrNodeNotFound = cluster.ErrNodeNotFound
 	// ErrTooLarge: a proposed command exceeds MaxCommandSize.
 	ErrTooLarge = cluster.ErrTooLarge
-	// ErrOutcomeUnknown: leadership was lost before the write's outcome was
-	// known.
+	// ErrOutcomeUnknown: the write's outcome cannot be confirmed (leadership
+	// lost before it was known, or committed but not applied here in time).
 	ErrOutcomeUnknown = cluster.ErrOutcomeUnknown
 )
 

@@ -57,6 +57,7 @@ type Node struct {
 	leaderB  *batcher
 	forwardB *batcher
 	stages   stageClock
+	hold     applyHold // tests only: stalls the state machine
 	workers  *workerSet
 	expiry   *expiry
 
@@ -474,7 +475,7 @@ func (n *Node) open(bootstrap bool) error {
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
-	if n.raft, err = raft.NewRaft(rc, stagedFSM{timedFSM{n.fsm, n.expiry}, &n.stages}, logs, n.logStore, n.snaps, contactTransport{pipelinedTransport{n.trans}, n.contacts}); err != nil {
+	if n.raft, err = raft.NewRaft(rc, stagedFSM{timedFSM{n.fsm, n.expiry}, &n.stages, &n.hold}, logs, n.logStore, n.snaps, contactTransport{pipelinedTransport{n.trans}, n.contacts}); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.observerCh = make(chan raft.Observation, 16)

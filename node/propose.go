@@ -287,8 +287,11 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (raftfsm.Result, error) 
 				err := n.fsm.WaitApplied(ctx, r.index)
 				n.stages.since(stageWaitApplied, start)
 				if err != nil {
-					// Committed but not yet applied here: the write stands.
-					return r.res, nil
+					// Committed, but this node has not applied it: its
+					// caller could not read its own write here, so it is
+					// not acknowledged (DESIGN §4). The write stands; to
+					// the caller its outcome is unknown.
+					return raftfsm.Result{}, fmt.Errorf("%w: committed at index %d, not applied on this node in time: %w", ErrOutcomeUnknown, r.index, err)
 				}
 			}
 			return r.res, nil

@@ -260,3 +260,45 @@ func TestBatcherOneLargeBatchInFlight(t *testing.T) {
 		t.Fatalf("large batch 5 started while large batch 4 was in flight: %v", o.events)
 	}
 }
+
+// TestForwardedWriteNotAckedBeforeLocalApply: a write forwarded by a
+// follower whose state machine has not applied it when the caller's
+// deadline passes is not acknowledged — the caller gets ErrOutcomeUnknown
+// (it could not read its own write there) — and it stands: once the
+// follower applies again, the write is there.
+func TestForwardedWriteNotAckedBeforeLocalApply(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.leader()
+	var follower *Node
+	for _, n := range c.live() {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	held := make(chan struct{})
+	follower.hold.ch.Store(&held)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			follower.hold.ch.Store(nil)
+			close(held)
+		}
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	res, err := follower.Propose(ctx, putValue(t, "held", "v"))
+	cancel()
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("a write the follower had not applied was answered %+v, %v; want ErrOutcomeUnknown", res, err)
+	}
+	if v, err := leader.FSM().ClusterValue("held"); err != nil || string(v) != "v" {
+		t.Fatalf("the write did not commit: %q %v", v, err)
+	}
+	release()
+	waitFor(t, "the follower applies the write", 10*time.Second, func() bool {
+		v, err := follower.FSM().ClusterValue("held")
+		return err == nil && string(v) == "v"
+	})
+}

@@ -70,10 +70,24 @@ func (s timedLogStore) StoreLogs(logs []*raft.Log) error {
 type stagedFSM struct {
 	timedFSM
 	clock *stageClock
+	hold  *applyHold
+}
+
+// applyHold stalls this node's state machine while a test holds it (the
+// follower that has not applied a committed write yet). Unheld, it costs
+// one atomic load per batch.
+type applyHold struct{ ch atomic.Pointer[chan struct{}] }
+
+// wait returns once no hold is set or the one set is released.
+func (h *applyHold) wait() {
+	if c := h.ch.Load(); c != nil {
+		<-*c
+	}
 }
 
 // ApplyBatch implements raft.BatchingFSM.
 func (f stagedFSM) ApplyBatch(logs []*raft.Log) []any {
+	f.hold.wait()
 	defer f.clock.since(stageFSMApply, time.Now())
 	return f.timedFSM.ApplyBatch(logs)
 }

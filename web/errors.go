@@ -75,7 +75,7 @@ func toGraph(err error) (*graph.Error, bool) {
 	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrNotReady), errors.Is(err, cluster.ErrClosed):
 		return graph.ErrServiceUnavailable.With("the cluster is electing a leader or shutting down; retry"), true
 	case errors.Is(err, cluster.ErrOutcomeUnknown):
-		return graph.ErrServiceUnavailable.With("the leader changed while this request was being committed; it may or may not have taken effect"), true
+		return graph.ErrServiceUnavailable.With("the outcome of this request could not be confirmed (the leader changed, or this node fell behind, while it was committed); it may or may not have taken effect"), true
 	case errors.Is(err, context.DeadlineExceeded):
 		return graph.ErrServiceUnavailable.With("the request timed out; retry"), true
 	case errors.Is(err, cluster.ErrTooLarge):
