@@ -161,14 +161,22 @@ func (p *proc) kill() {
 	<-p.done
 }
 
-// stop sends SIGTERM and waits for a graceful exit.
+// stop sends SIGTERM and waits for a graceful exit. A process that does
+// not exit gets SIGQUIT, so the Go runtime writes every goroutine's stack
+// to its log (printed with the failure) before it ends.
 func (p *proc) stop() {
 	p.t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
 	case <-time.After(20 * time.Second):
-		p.t.Fatalf("%s did not stop on SIGTERM", p.name)
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			p.kill()
+		}
+		p.t.Fatalf("%s did not stop on SIGTERM (its goroutines, from SIGQUIT, are at the end of its log)", p.name)
 	}
 }
 
