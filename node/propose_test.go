@@ -99,14 +99,7 @@ func TestBatcherInFlight(t *testing.T) {
 // for every one of many concurrent writes.
 func TestForwardedWriteAckedAfterCommitAndLocalApply(t *testing.T) {
 	c := newTestClusterWith(t, func(cfg *Config) { cfg.MaxInFlight = 4 })
-	leader := c.leader()
-	var follower *Node
-	for _, n := range c.live() {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	leader, follower := c.leader(), c.follower()
 	const writers, each = 16, 15
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -268,14 +261,7 @@ func TestBatcherOneLargeBatchInFlight(t *testing.T) {
 // follower applies again, the write is there.
 func TestForwardedWriteNotAckedBeforeLocalApply(t *testing.T) {
 	c := newTestCluster(t)
-	leader := c.leader()
-	var follower *Node
-	for _, n := range c.live() {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	leader, follower := c.leader(), c.follower()
 	held := make(chan struct{})
 	follower.hold.ch.Store(&held)
 	released := false
