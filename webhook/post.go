@@ -30,6 +30,12 @@ import (
 // its connection.
 const maxAnswer = 1 << 16
 
+// maxRead bounds what one exchange reads from the receiver (status line,
+// headers, body and chunk framing): the receiver is the tenant's, and its
+// answer must not grow waedge's memory (net/http bounds headers the same
+// way). Past it the read ends and the connection is dropped.
+const maxRead = maxAnswer + 1<<16
+
 // idleFor is how long an idle connection is kept for reuse.
 const idleFor = 60 * time.Second
 
@@ -61,9 +67,10 @@ type target struct {
 // h1conn is one kept-alive connection.
 type h1conn struct {
 	c    net.Conn
-	br   *bufio.Reader
-	buf  []byte    // the request, reused
-	used time.Time // when it was last put back
+	lim  *io.LimitedReader // c, with what this exchange may still read
+	br   *bufio.Reader     // reads lim
+	buf  []byte            // the request, reused
+	used time.Time         // when it was last put back
 }
 
 func newPoster(dial func(ctx context.Context, network, addr string) (net.Conn, error), maxIdle int) *poster {
@@ -158,7 +165,8 @@ func (p *poster) get(ctx context.Context, addr string) (c *h1conn, reused bool, 
 	if err != nil {
 		return nil, false, err
 	}
-	return &h1conn{c: nc, br: bufio.NewReaderSize(nc, 4096)}, false, nil
+	lim := &io.LimitedReader{R: nc}
+	return &h1conn{c: nc, lim: lim, br: bufio.NewReaderSize(lim, 4096)}, false, nil
 }
 
 // put keeps c for reuse (or closes it when addr has enough idle ones).
@@ -209,6 +217,7 @@ func (c *h1conn) exchange(ctx context.Context, t *target, sig string, body []byt
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, body...)
 	c.buf = b
+	c.lim.N = maxRead // nothing is buffered: a kept connection's reader is empty
 	if _, err := c.c.Write(b); err != nil {
 		return 0, false, errors.Join(errNoAnswer, err)
 	}

@@ -188,3 +188,53 @@ func TestPlainHTTPTimeout(t *testing.T) {
 		t.Fatalf("status %q, want timeout", ev[0].LastStatus)
 	}
 }
+
+// TestPlainHTTPBoundsWhatItReads: a receiver (the tenant's) that answers
+// with endless headers gets an error once maxRead bytes are read, not
+// waedge's memory: the poster drops the connection long before the
+// receiver has written what it meant to (net/http bounds headers too).
+func TestPlainHTTPBoundsWhatItReads(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const flood = 64 << 20
+	written := make(chan int, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			written <- -1
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			written <- -1
+			return
+		}
+		n, _ := io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := []byte("X-Pad: " + strings.Repeat("x", 1000) + "\r\n")
+		for n < flood {
+			m, err := c.Write(line)
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		written <- n
+	}()
+	var dialer net.Dialer
+	p := newPoster(dialer.DialContext, 1)
+	tg := p.target("http://" + ln.Addr().String() + "/hook")
+	if tg == nil {
+		t.Fatal("a plain http URL is not the poster's")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if code, err := p.post(ctx, tg, "sha256=00", []byte(`{}`)); err == nil {
+		t.Fatalf("an answer of endless headers was read as %d", code)
+	}
+	if n := <-written; n < 0 || n >= flood/2 {
+		t.Fatalf("the receiver wrote %d bytes before the poster gave up (want well under %d)", n, flood/2)
+	}
+}
