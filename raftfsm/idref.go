@@ -74,29 +74,30 @@ func wamidMessageKey(wamid string) []byte {
 // refKey returns the message key a keyed reference starts with (nil for
 // a plain hash).
 func refKey(idRef string) []byte {
+	var k [messageKeyLen]byte
+	if !decodeRefKey(&k, idRef) {
+		return nil
+	}
+	return k[:]
+}
+
+// decodeRefKey decodes the message key a keyed reference starts with into
+// k; false for a plain hash. It needs no allocation of its own: every
+// accept asks, on every replica (needsRefEntry).
+func decodeRefKey(k *[messageKeyLen]byte, idRef string) bool {
 	if len(idRef) != 2*messageKeyLen+32 {
-		return nil
+		return false
 	}
-	key, err := hex.DecodeString(idRef[:2*messageKeyLen])
-	if err != nil {
-		return nil
-	}
-	return key
+	_, err := hex.Decode(k[:], []byte(idRef[:2*messageKeyLen]))
+	return err == nil
 }
 
 // needsRefEntry reports whether a message stored under key with
 // reference idRef needs a message_refs entry to be found: every message
 // but a keyed one whose reference names its own key.
-// It decodes into a stack array: every accept asks, on every replica.
 func needsRefEntry(idRef string, key []byte) bool {
-	if len(idRef) != 2*messageKeyLen+32 {
-		return true
-	}
 	var k [messageKeyLen]byte
-	if _, err := hex.Decode(k[:], []byte(idRef[:2*messageKeyLen])); err != nil {
-		return true
-	}
-	return !bytes.Equal(k[:], key)
+	return !decodeRefKey(&k, idRef) || !bytes.Equal(k[:], key)
 }
 
 // lookupKeyed finds a keyed reference's message under phoneID (every
