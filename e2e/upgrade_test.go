@@ -43,6 +43,37 @@ func buildRevision(t *testing.T, rev string) (string, string) {
 	return bin, commit
 }
 
+// buildUpgradeBase builds the revision the rolling upgrade starts from
+// (upgradeFrom). Without WAEDGE_UPGRADE_FROM or a tag, the first-parent
+// commit 20 back may sit inside an integration (branches merged, their
+// fix in the next commit) and not build: the walk then goes on to older
+// first-parent commits, up to 10 of them, and uses the first that builds.
+func buildUpgradeBase(t *testing.T) (string, string) {
+	t.Helper()
+	rev := upgradeFrom(t)
+	if rev != "HEAD~20" {
+		return buildRevision(t, rev)
+	}
+	for back := 20; back < 30; back++ {
+		out, err := exec.Command("git", "rev-parse", "--verify", fmt.Sprintf("HEAD~%d^{commit}", back)).Output()
+		if err != nil {
+			t.Fatalf("git rev-parse HEAD~%d: %v (set WAEDGE_UPGRADE_FROM to a revision of this repository)", back, err)
+		}
+		commit := strings.TrimSpace(string(out))
+		src := cloneAt(t, commit)
+		bin := filepath.Join(t.TempDir(), "waedge")
+		cmd := exec.Command("go", "build", "-o", bin, ".")
+		cmd.Dir = src
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("HEAD~%d (%s) does not build, trying the one before: %v\n%s", back, commit[:12], err, b)
+			continue
+		}
+		return bin, commit
+	}
+	t.Fatal("none of HEAD~20…HEAD~29 builds; set WAEDGE_UPGRADE_FROM")
+	return "", ""
+}
+
 // cloneAt clones this repository into a temporary directory at commit. A
 // clone, not a `git worktree`: nothing is registered in this repository,
 // so an interrupted test leaves nothing behind in it.
@@ -64,7 +95,7 @@ func cloneAt(t *testing.T, commit string) string {
 // coming. No acknowledged write is lost, every node ends up running this
 // binary, and the cluster is whole at the end.
 func TestBlackBoxRollingUpgrade(t *testing.T) {
-	old, commit := buildRevision(t, upgradeFrom(t))
+	old, commit := buildUpgradeBase(t)
 	t.Logf("upgrading from %s (%s)", commit[:12], versionOf(t, old))
 	nodes, token := startClusterOf(t, old, nil)
 
