@@ -72,8 +72,10 @@ func runWalkthrough(t *testing.T, name string) (dir, log string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The background processes share the script's process group.
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) })
+	// The background processes share the script's process group. The next
+	// walkthrough uses the same ports, so the group must be gone, not only
+	// signalled, before this test ends.
+	t.Cleanup(func() { stopGroup(t, cmd.Process.Pid) })
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	logOf := func() string { b, _ := os.ReadFile(out.Name()); return string(b) }
@@ -128,4 +130,31 @@ func TestREADMEClusterWalkthrough(t *testing.T) {
 	if !strings.Contains(log, `"phones"`) {
 		t.Fatalf("sandbox phone list did not reach the shared relay:\n%s", tail(log, 60))
 	}
+}
+
+// stopGroup sends SIGTERM to process group pgid and waits until no process
+// of it is left; after 20 s it sends SIGQUIT (goroutine dumps into the
+// walkthrough's log) and, 2 s later, SIGKILL.
+func stopGroup(t *testing.T, pgid int) {
+	t.Helper()
+	gone := func() bool { return syscall.Kill(-pgid, 0) == syscall.ESRCH }
+	waitGone := func(d time.Duration) bool {
+		for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if gone() {
+				return true
+			}
+		}
+		return gone()
+	}
+	for _, step := range []struct {
+		sig  syscall.Signal
+		wait time.Duration
+	}{{syscall.SIGTERM, 20 * time.Second}, {syscall.SIGQUIT, 2 * time.Second}, {syscall.SIGKILL, 10 * time.Second}} {
+		_ = syscall.Kill(-pgid, step.sig)
+		if waitGone(step.wait) {
+			return
+		}
+		t.Logf("walkthrough processes still running %v after %v", step.wait, step.sig)
+	}
+	t.Errorf("walkthrough processes survived SIGKILL: the next walkthrough's ports may be taken")
 }

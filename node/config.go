@@ -95,6 +95,10 @@ type Config struct {
 	MaxCommandSize int
 	// ApplyTimeout bounds a proposal when the caller's context has no deadline.
 	ApplyTimeout time.Duration
+
+	// heldFromStart, tests only: the state machine applies nothing until
+	// this channel is closed (applyHold, set before Raft starts).
+	heldFromStart chan struct{}
 	// JoinTimeout bounds the whole join procedure at start-up.
 	JoinTimeout time.Duration
 }

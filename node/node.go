@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -58,6 +59,9 @@ type Node struct {
 	forwardB *batcher
 	stages   stageClock
 	hold     applyHold // tests only: stalls the state machine
+	// caughtUpOnStart is set once this node's state machine has applied
+	// everything committed before it started (catchup.go).
+	caughtUpOnStart atomic.Bool
 	workers  *workerSet
 	expiry   *expiry
 
@@ -93,6 +97,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		contacts: newPeerContacts(),
 	}
 	n.expiry = newExpiry(n)
+	if cfg.heldFromStart != nil {
+		n.hold.ch.Store(&cfg.heldFromStart)
+	}
 	before := snapshotDir(cfg.DataDir)
 	for _, d := range []string{cfg.DataDir, cfg.path(dirTLS), cfg.path(dirRaft)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -495,6 +502,8 @@ func (n *Node) open(bootstrap bool) error {
 	go n.workers.run()
 	n.bg.Add(1)
 	go n.expiry.run()
+	n.bg.Add(1)
+	go n.catchUpOnStart()
 
 	if bootstrap && !hasState {
 		f := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
@@ -551,7 +560,8 @@ func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 func (n *Node) Raft() *raft.Raft { return n.raft }
 
 // Ready reports whether this node is a member with a known leader and has
-// applied everything it knows to be committed.
+// applied everything it knows to be committed — for a follower, at least
+// everything the cluster had committed when it started (catchup.go).
 func (n *Node) Ready() bool {
 	select {
 	case <-n.closed:
@@ -573,6 +583,12 @@ func (n *Node) Ready() bool {
 	// restart, the state machine may replay from its last checkpoint) it
 	// would answer from a state that lags what was acknowledged.
 	if st == raft.Leader && (n.workers == nil || !n.workers.caughtUp()) {
+		return false
+	}
+	// A follower's commit index is whatever the leader's last append said,
+	// which after a restart may not cover what it had acknowledged before
+	// (catchup.go).
+	if st == raft.Follower && !n.caughtUpOnStart.Load() {
 		return false
 	}
 	return n.isMember()

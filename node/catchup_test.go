@@ -1,0 +1,53 @@
+package node
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// A follower that restarts behind the cluster is not ready until its state
+// machine has applied what the cluster committed meanwhile, even once Raft
+// has handed those entries to the state machine and knows the leader.
+func TestRestartedFollowerNotReadyBeforeItCatchesUp(t *testing.T) {
+	c := newTestCluster(t)
+	leader, f := c.leader(), c.follower()
+	i := c.index(f)
+	c.stop(f)
+	for k := 0; k < 20; k++ {
+		mustPropose(t, leader, putValue(t, fmt.Sprintf("while-down-%d", k), "v"))
+	}
+	committed := leader.raft.CommitIndex()
+
+	held := make(chan struct{})
+	c.cfgs[i].heldFromStart = held
+	n := c.restart(i)
+	c.cfgs[i].heldFromStart = nil
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			n.hold.ch.Store(nil)
+			close(held)
+		}
+	}
+	defer release()
+
+	// Raft knows the leader and has passed everything committed to the
+	// (held) state machine: all that the old readiness looked at.
+	waitFor(t, "the restarted follower's Raft to reach the commit", 15*time.Second, func() bool {
+		_, id := n.raft.LeaderWithID()
+		return id != "" && n.raft.CommitIndex() >= committed && n.raft.AppliedIndex() >= committed
+	})
+	if _, err := n.FSM().ClusterValue("while-down-19"); err == nil {
+		t.Fatal("the held state machine applied the write: the test no longer holds it")
+	}
+	if n.Ready() {
+		t.Fatal("ready while its state machine lags what the cluster committed before it started")
+	}
+	release()
+	waitFor(t, "the follower to catch up and be ready", 15*time.Second, n.Ready)
+	if v, err := n.FSM().ClusterValue("while-down-19"); err != nil || string(v) != "v" {
+		t.Fatalf("ready without the write committed before it started: %q %v", v, err)
+	}
+}
