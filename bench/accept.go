@@ -32,7 +32,7 @@ func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 		r.add("senders", n)
 		s := newSender(c, biz, n)
 		marks := c.elections()
-		cpu0 := c.cpuTime()
+		cpu0, self0 := c.cpuTime(), selfCPU()
 		var st0 stageTotals
 		if o.Stages {
 			if st0, err = c.stageTotals(ctx); err != nil {
@@ -45,10 +45,14 @@ func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 			return cnt.note(s.send(ctx, sender%len(c.urls), seq))
 		})
 		done()
+		cpu1, self1 := c.cpuTime(), selfCPU()
 		s.close()
 		cnt.report(pr)
 		addLoad(&r, "accepted_per_s", l)
-		r.add("cpu_us_per_msg", cpuPerOp(cpu0, c.cpuTime(), l.OK))
+		r.add("cpu_us_per_msg", cpuPerOp(cpu0, cpu1, l.OK))
+		// The load generator shares the machine's cores with the nodes:
+		// what it spends is what the nodes could not.
+		r.add("bench_cpu_us_per_msg", cpuPerOp(self0, self1, l.OK))
 		c.addMemory(&r)
 		if c.owned() {
 			r.add("elections", c.elections()-marks)
@@ -65,9 +69,12 @@ func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 			if err != nil {
 				return err
 			}
-			addBaseline(&r, l.Rate(), refs[0])
-			addFloor(&r, "floor", l.Rate(), refs[0].Rate(), refs[1])
-			addFloor(&r, "floor_spread", l.Rate(), refs[0].Rate(), refs[2])
+			addBaseline(&r, l.Rate(), refs[0].Load)
+			// The bare reference's whole cost: its three nodes and its
+			// clients, all in this process.
+			r.add("baseline_cpu_us_per_msg", cpuPerOp(0, refs[0].cpu, refs[0].OK))
+			addFloor(&r, "floor", l.Rate(), refs[0].Rate(), refs[1].Load)
+			addFloor(&r, "floor_spread", l.Rate(), refs[0].Rate(), refs[2].Load)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -85,9 +92,10 @@ func runAccept(ctx context.Context, o Options, pr *progress, emit func(Result)) 
 // about a second (each slice starting with the next of the three), so a
 // change in the load of a shared machine falls on all three alike and
 // floor ÷ bare is not a comparison of two different moments. The floor
-// clusters live for one level only.
-func runReferences(ctx context.Context, bare *bareRaft, senders int, d time.Duration, pr *progress) ([3]Load, error) {
-	var out [3]Load
+// clusters live for one level only. Each result carries the CPU this
+// process spent in that reference's slices.
+func runReferences(ctx context.Context, bare *bareRaft, senders int, d time.Duration, pr *progress) ([3]refLoad, error) {
+	var out [3]refLoad
 	floor, err := startBare(ctx, 3, refKind{noop: true})
 	if err != nil {
 		return out, fmt.Errorf("floor reference: %w", err)
@@ -106,6 +114,7 @@ func runReferences(ctx context.Context, bare *bareRaft, senders int, d time.Dura
 			ref := (i + k) % 3
 			var c counter
 			done := pr.run(fmt.Sprintf("%s senders=%-4d %d/%d", labels[ref], senders, i+1, turns), slice, &c)
+			cpu0 := selfCPU()
 			var l Load
 			switch ref {
 			case 0:
@@ -116,17 +125,25 @@ func runReferences(ctx context.Context, bare *bareRaft, senders int, d time.Dura
 				l, err = spread.runSpread(ctx, senders, slice, &c)
 			}
 			done()
+			out[ref].cpu += selfCPU() - cpu0
 			if err != nil {
 				return out, fmt.Errorf("spread floor reference: %w", err)
 			}
 			c.report(pr)
-			out[ref] = out[ref].merge(l)
+			out[ref].Load = out[ref].Load.merge(l)
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
 		}
 	}
 	return out, nil
+}
+
+// refLoad is one reference's load over its slices and this process's CPU
+// time in them.
+type refLoad struct {
+	Load
+	cpu time.Duration
 }
 
 // addFloor adds a floor's figures under key (rate, p50, p99, errors) and

@@ -34,7 +34,7 @@ func TestSmokeAcceptWithBaseline(t *testing.T) {
 	if got["scenario"] != "accept" || got["senders"] != 2.0 {
 		t.Errorf("scenario/senders: %s", lines[0])
 	}
-	for _, k := range []string{"accepted_per_s", "baseline_per_s", "ratio", "peak_rss_mb", "cpu_us_per_msg",
+	for _, k := range []string{"accepted_per_s", "baseline_per_s", "ratio", "peak_rss_mb", "cpu_us_per_msg", "bench_cpu_us_per_msg", "baseline_cpu_us_per_msg",
 		"floor_per_s", "floor_p50_ms", "floor_p99_ms", "ratio_floor", "floor_over_bare",
 		"floor_spread_per_s", "floor_spread_p50_ms", "floor_spread_p99_ms", "ratio_floor_spread", "floor_spread_over_bare"} {
 		if v, _ := got[k].(float64); !(v > 0) {
