@@ -65,6 +65,15 @@ func (n *Node) tryCatchUp(noop []byte) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 	defer cancel()
+	// Close waits for this goroutine before it closes the state machine,
+	// so neither the call nor the wait may outlive the node's closing.
+	go func() {
+		select {
+		case <-n.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	resp, err := n.pool.call(ctx, string(addr), &rpcRequest{Op: "propose", Cmds: [][]byte{noop}})
 	if err != nil || rpcError(resp.ErrKind, resp.Err) != nil || resp.Index == 0 {
 		return false

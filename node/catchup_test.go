@@ -51,3 +51,37 @@ func TestRestartedFollowerNotReadyBeforeItCatchesUp(t *testing.T) {
 		t.Fatalf("ready without the write committed before it started: %q %v", v, err)
 	}
 }
+
+// A node closed while its catch-up waits on the leader closes at once, not
+// when the wait's deadline ends: the leader's state machine is held, so the
+// no-op the restarted follower proposes is never answered.
+func TestCloseDuringCatchUpDoesNotWait(t *testing.T) {
+	c := newTestClusterWith(t, func(cfg *Config) { cfg.ApplyTimeout = time.Minute })
+	leader, f := c.leader(), c.follower()
+	i := c.index(f)
+	c.stop(f)
+	held := make(chan struct{})
+	leader.hold.ch.Store(&held)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			leader.hold.ch.Store(nil)
+			close(held)
+		}
+	}
+	defer release()
+	n := c.restart(i)
+	waitFor(t, "the restarted follower to know the leader", 15*time.Second, func() bool {
+		_, id := n.raft.LeaderWithID()
+		return id != ""
+	})
+	if n.Ready() {
+		t.Fatal("ready although the leader never answered its catch-up")
+	}
+	start := time.Now()
+	c.stop(n)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("close took %v while the catch-up waited for the leader", d)
+	}
+}
