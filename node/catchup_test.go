@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -23,15 +24,7 @@ func TestRestartedFollowerNotReadyBeforeItCatchesUp(t *testing.T) {
 	c.cfgs[i].heldFromStart = held
 	n := c.restart(i)
 	c.cfgs[i].heldFromStart = nil
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			n.hold.ch.Store(nil)
-			close(held)
-		}
-	}
-	defer release()
+	release := heldRelease(t, &n.hold, held)
 
 	// Raft knows the leader and has passed everything committed to the
 	// (held) state machine: all that the old readiness looked at.
@@ -60,17 +53,7 @@ func TestCloseDuringCatchUpDoesNotWait(t *testing.T) {
 	leader, f := c.leader(), c.follower()
 	i := c.index(f)
 	c.stop(f)
-	held := make(chan struct{})
-	leader.hold.ch.Store(&held)
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			leader.hold.ch.Store(nil)
-			close(held)
-		}
-	}
-	defer release()
+	holdApply(t, leader)
 	n := c.restart(i)
 	waitFor(t, "the restarted follower to know the leader", 15*time.Second, func() bool {
 		_, id := n.raft.LeaderWithID()
@@ -84,4 +67,20 @@ func TestCloseDuringCatchUpDoesNotWait(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("close took %v while the catch-up waited for the leader", d)
 	}
+}
+
+// holdApply stalls n's state machine until the returned release is called
+// or the test ends (before its cluster closes: cleanups run last first).
+func holdApply(t testing.TB, n *Node) (release func()) {
+	held := make(chan struct{})
+	n.hold.ch.Store(&held)
+	return heldRelease(t, &n.hold, held)
+}
+
+// heldRelease returns the idempotent release of hold h set to held.
+func heldRelease(t testing.TB, h *applyHold, held chan struct{}) func() {
+	var once sync.Once
+	release := func() { once.Do(func() { h.ch.Store(nil); close(held) }) }
+	t.Cleanup(release)
+	return release
 }

@@ -59,11 +59,12 @@ type Node struct {
 	forwardB *batcher
 	stages   stageClock
 	hold     applyHold // tests only: stalls the state machine
+	workers  *workerSet
+	expiry   *expiry
+
 	// caughtUpOnStart is set once this node's state machine has applied
 	// everything committed before it started (catchup.go).
 	caughtUpOnStart atomic.Bool
-	workers  *workerSet
-	expiry   *expiry
 
 	leaderMu   sync.Mutex
 	leaderCh   chan struct{} // closed and replaced on every leader change

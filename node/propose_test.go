@@ -262,17 +262,7 @@ func TestBatcherOneLargeBatchInFlight(t *testing.T) {
 func TestForwardedWriteNotAckedBeforeLocalApply(t *testing.T) {
 	c := newTestCluster(t)
 	leader, follower := c.leader(), c.follower()
-	held := make(chan struct{})
-	follower.hold.ch.Store(&held)
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			follower.hold.ch.Store(nil)
-			close(held)
-		}
-	}
-	defer release()
+	release := holdApply(t, follower)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	res, err := follower.Propose(ctx, putValue(t, "held", "v"))
 	cancel()
