@@ -91,9 +91,19 @@ func hexVal(c byte) (byte, bool) {
 
 // get returns ref's time in slot (ok false when absent).
 func (x *consumerIndex) get(phoneID, ref string, slot int) (int64, bool) {
+	e := x.times(phoneID, ref)
+	if e[slot] == noTime {
+		return 0, false
+	}
+	return e[slot], true
+}
+
+// times returns every time of ref at phoneID (noTime where it has none):
+// one lookup where an accept needs the three.
+func (x *consumerIndex) times(phoneID, ref string) consumerTimes {
 	p := x.phones[phoneID]
 	if p == nil {
-		return 0, false
+		return emptyTimes
 	}
 	var e consumerTimes
 	var ok bool
@@ -102,10 +112,10 @@ func (x *consumerIndex) get(phoneID, ref string, slot int) (int64, bool) {
 	} else {
 		e, ok = p.other[ref]
 	}
-	if !ok || e[slot] == noTime {
-		return 0, false
+	if !ok {
+		return emptyTimes
 	}
-	return e[slot], true
+	return e
 }
 
 // set puts ref's time in slot; at == noTime clears the slot (and the entry

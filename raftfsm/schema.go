@@ -224,6 +224,11 @@ func configValue(index uint64, data []byte) []byte {
 // windowKey is the bucketWindows key: phone-number id "/" consumer reference.
 func windowKey(phoneID, ref string) []byte { return []byte(phoneID + "/" + ref) }
 
+// appendWindowKey appends windowKey(phoneID, ref) to dst.
+func appendWindowKey(dst []byte, phoneID, ref string) []byte {
+	return append(append(append(dst, phoneID...), '/'), ref...)
+}
+
 // windowTimeKey is the bucketWindowsByTime key: phone-number id 0 time 0 ref.
 func windowTimeKey(phoneID string, at int64, ref string) []byte {
 	return phoneTimeKey(phoneID, at, ref)
