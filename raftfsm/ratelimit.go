@@ -145,10 +145,10 @@ func rateLimitsOf(p *Phone) (numPerMin, numBurst, pairPerMin, pairBurst int64) {
 // it is on disk).
 type rateSlot struct {
 	s       rateState
-	at      int64 // a pair bucket's key time
-	present bool  // the bucket exists
-	dirty   bool  // its value changed since it was written: flushRates writes it
-	key     string
+	at      int64  // a pair bucket's key time
+	present bool   // the bucket exists
+	dirty   bool   // its value changed since it was written: flushRates writes it
+	key     string // its key in the batch's map (rateNumberKey or ratePairKey)
 }
 
 // isPair tells a ratePairKey from a rateNumberKey.
