@@ -1,6 +1,10 @@
 package raftfsm
 
-import bolt "go.etcd.io/bbolt"
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // The accept path's memory. Each accepted message used to allocate, on
 // every replica, every key and value it handed to bbolt (the record, its
@@ -69,9 +73,27 @@ func (a *arena) reset() {
 }
 
 // hotBuckets are the buckets every accept writes, opened once per batch
-// (tx.Bucket looks the name up in the root bucket's map each time).
+// (tx.Bucket looks the name up in the root bucket's map each time), and
+// the cursor its window lookup seeks with.
 type hotBuckets struct {
 	messages, pending, windows, ratePairs, distinctByTime *bolt.Bucket
+	windowCur                                             *bolt.Cursor
+}
+
+// window returns the stored window of key (nil when none) as Get would,
+// through one cursor for the batch: Get opens a cursor per call and bbolt
+// grows each new cursor's stack in two or three allocations, while Seek
+// reuses it. Seek searches from the bucket's root every time, so the
+// cursor sees what the batch wrote before (a window an inbound message
+// opened).
+func (b *applyBatch) window(key []byte) []byte {
+	if b.bks.windowCur == nil {
+		b.bks.windowCur = b.bucket(&b.bks.windows, bucketWindows).Cursor()
+	}
+	if k, v := b.bks.windowCur.Seek(key); bytes.Equal(k, key) {
+		return v
+	}
+	return nil
 }
 
 // bucket returns tx's bucket name, through *slot once opened.

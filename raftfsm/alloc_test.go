@@ -2,10 +2,12 @@ package raftfsm
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
 
+	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -134,5 +136,48 @@ func TestAcceptApplyAllocations(t *testing.T) {
 	t.Logf("%.1f allocations per accept", perMsg)
 	if perMsg > 38 {
 		t.Errorf("%.1f allocations per accept, want at most 38", perMsg)
+	}
+}
+
+// TestWindowCursorSeesTheBatchsWrites: an accept finds the window through
+// a cursor the batch keeps (applyBatch.window). In one entry, a free-form
+// message to a consumer without a window is refused, the consumer's
+// inbound message opens the window, and the same message is then
+// accepted — the cursor, opened by the first accept, sees the inbound's
+// write — as applying the three one per batch decides.
+func TestWindowCursorSeesTheBatchsWrites(t *testing.T) {
+	key := func(n uint64) []byte { return detKey(1700000000000+int64(n), n) }
+	freeForm := func(n uint64) []byte {
+		return EncodeAcceptMessage(AcceptMessage{Key: key(n), IDRef: MessageIDRef(fmt.Sprint("out", n)), PhoneNumberID: "3001",
+			BusinessID: "1001", PeerRef: "peer", Type: "text", Content: []byte("c"), RequireWindow: true,
+			CreatedAt: 1700000000000 + int64(n)})
+	}
+	script := [][]byte{
+		freeForm(1),
+		cmd(t, CmdRecordInbound, RecordInbound{Key: key(2), IDRef: MessageIDRef("in2"), PhoneNumberID: "3001",
+			PeerRef: "peer", Type: "text", ReceivedAt: 1700000000002}),
+		freeForm(3),
+	}
+	want := []error{ErrWindowClosed, nil, nil}
+	for _, oneEntry := range []bool{true, false} {
+		f := openFSM(t)
+		a := &applier{t: t, f: f}
+		a.mustApply(tenantCmd(t, 1, "+15551234567"))
+		var got []error
+		if oneEntry {
+			a.idx++
+			for _, r := range results(t, f.Apply(&raft.Log{Index: a.idx, Term: 1, Type: raft.LogCommand, Data: EncodeEntry(script)})) {
+				got = append(got, r.Err)
+			}
+		} else {
+			for _, c := range script {
+				got = append(got, a.apply(c).Err)
+			}
+		}
+		for i := range want {
+			if !errors.Is(got[i], want[i]) {
+				t.Fatalf("one entry %v: command %d: %v, want %v", oneEntry, i, got[i], want[i])
+			}
+		}
 	}
 }

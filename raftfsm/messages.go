@@ -199,7 +199,7 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 		return domainErr(ErrConflict, "message id")
 	}
 	b.key = appendWindowKey(b.key[:0], c.PhoneNumberID, c.PeerRef)
-	w := b.bucket(&b.bks.windows, bucketWindows).Get(b.key)
+	w := b.window(b.key)
 	windowOpen := len(w) == 8 && c.CreatedAt-int64(beUint64(w)) <= WindowMillis
 	closed := c.RequireWindow && !windowOpen
 	if closed && c.ClosedWindowEvent == nil {
