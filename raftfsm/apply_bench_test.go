@@ -102,20 +102,40 @@ func BenchmarkApplyDurable(b *testing.B) {
 // a millisecond. With lag > 0, two messages in three are proposed as by
 // a follower: lag milliseconds earlier than their place in the log.
 func benchApplyAccept(b *testing.B, f *FSM, consumers, per, lag int) {
-	a := &applier{t: b, f: f}
-	a.mustApply(tenantCmd(b, 1, "+15551234567"))
-	a.mustApply(cmd(b, CmdSetMessagingTier, SetMessagingTier{PhoneNumberID: "3001", Tier: TierUnlimited}))
+	a, entries := acceptWorkload(b, f, b.N, consumers, per, lag)
+	b.ReportAllocs()
+	b.ResetTimer()
+	st0 := f.db.Stats().TxStats
+	cpu0 := processCPU()
+	applyAcceptEntries(b, a, entries)
+	// The machine may be shared: CPU time is the budget, wall time is not.
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/msg")
+	// What the commits wrote: pages written (one pwrite each) and pages
+	// allocated per message.
+	st := f.db.Stats().TxStats
+	b.ReportMetric(float64(st.GetWrite()-st0.GetWrite())/float64(b.N), "pwrites/msg")
+	b.ReportMetric(float64(st.GetPageCount()-st0.GetPageCount())/float64(b.N), "pages/msg")
+}
+
+// acceptWorkload sets up f for benchApplyAccept's workload (a tenant
+// without tier or rate limits in the way, a UTILITY template) and builds
+// its n accepts as entries of per commands; the applier is at the index
+// the entries follow.
+func acceptWorkload(t testing.TB, f *FSM, n, consumers, per, lag int) (*applier, [][]byte) {
+	a := &applier{t: t, f: f}
+	a.mustApply(tenantCmd(t, 1, "+15551234567"))
+	a.mustApply(cmd(t, CmdSetMessagingTier, SetMessagingTier{PhoneNumberID: "3001", Tier: TierUnlimited}))
 	// A message a millisecond: the limits lifted, as bench accept does
 	// (they are still checked, and their buckets written, per message).
-	a.mustApply(cmd(b, CmdSetPhoneLimits, SetPhoneLimits{PhoneNumberID: "3001", ThroughputMPS: 100_000, PairPerMinute: 100_000}))
-	a.mustApply(cmd(b, CmdSubmitTemplate, SubmitTemplate{Template: Template{ID: "77", WABAID: "2001", BusinessID: "1001",
+	a.mustApply(cmd(t, CmdSetPhoneLimits, SetPhoneLimits{PhoneNumberID: "3001", ThroughputMPS: 100_000, PairPerMinute: 100_000}))
+	a.mustApply(cmd(t, CmdSubmitTemplate, SubmitTemplate{Template: Template{ID: "77", WABAID: "2001", BusinessID: "1001",
 		Name: "hello", Language: "en", Category: "UTILITY", CreatedAt: 1700000000000}}))
 	content := make([]byte, 300)
 	sealed := make([]byte, 60)
-	entries := make([][]byte, 0, b.N/per+1)
-	for n := 0; n < b.N; n += per {
+	entries := make([][]byte, 0, n/per+1)
+	for i := 0; i < n; i += per {
 		cmds := make([][]byte, 0, per)
-		for j := n; j < min(n+per, b.N); j++ {
+		for j := i; j < min(i+per, n); j++ {
 			at := int64(1700000000000 + j)
 			if lag > 0 && j%3 != 0 {
 				at -= int64(lag)
@@ -125,33 +145,28 @@ func benchApplyAccept(b *testing.B, f *FSM, consumers, per, lag int) {
 			binary.BigEndian.PutUint64(k[8:], uint64(j))
 			// The wamid as the API issues it: carrying the message key.
 			wamid := cloudapi.NewWAMIDWithKeyID(fmt.Sprint(15550000000+j%consumers), true, WAMIDKeyID(k, [9]byte{byte(j)}))
-			cmds = append(cmds, benchAcceptCmd(b, AcceptMessage{Key: k, IDRef: MessageIDRef(wamid),
+			cmds = append(cmds, EncodeAcceptMessage(AcceptMessage{Key: k, IDRef: MessageIDRef(wamid),
 				IDSealed: sealed, PhoneNumberID: "3001", BusinessID: "1001",
 				PeerRef: fmt.Sprintf("%032x", uint32(j*2654435761)%uint32(consumers)), PeerSealed: sealed,
 				Type: "template", Content: content, CreatedAt: at, TemplateName: "hello", TemplateLanguage: "en"}))
 		}
 		entries = append(entries, EncodeEntry(cmds))
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	st0 := f.db.Stats().TxStats
-	cpu0 := processCPU()
+	return a, entries
+}
+
+// applyAcceptEntries applies entries, one per ApplyBatch, and fails on
+// any refusal.
+func applyAcceptEntries(t testing.TB, a *applier, entries [][]byte) {
 	for _, e := range entries {
 		a.idx++
-		rs := results(b, f.Apply(&raft.Log{Index: a.idx, Term: 1, Type: raft.LogCommand, Data: e}))
+		rs := results(t, a.f.Apply(&raft.Log{Index: a.idx, Term: 1, Type: raft.LogCommand, Data: e}))
 		for _, r := range rs {
 			if r.Err != nil {
-				b.Fatal(r.Err)
+				t.Fatal(r.Err)
 			}
 		}
 	}
-	// The machine may be shared: CPU time is the budget, wall time is not.
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/msg")
-	// What the commits wrote: pages written (one pwrite each) and pages
-	// allocated per message.
-	st := f.db.Stats().TxStats
-	b.ReportMetric(float64(st.GetWrite()-st0.GetWrite())/float64(b.N), "pwrites/msg")
-	b.ReportMetric(float64(st.GetPageCount()-st0.GetPageCount())/float64(b.N), "pages/msg")
 }
 
 // processCPU is the process's user+system CPU time (ns), all threads
@@ -163,8 +178,6 @@ func processCPU() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
-
-func benchAcceptCmd(_ *testing.B, c AcceptMessage) []byte { return EncodeAcceptMessage(c) }
 
 // BenchmarkIndexMemory applies b.N accepts, each to a new consumer, and
 // reports the heap in use afterwards (after a GC): what the in-memory

@@ -44,10 +44,18 @@ type applyBatch struct {
 	dayOK   bool
 
 	rates       map[string]*rateSlot // rate buckets (ratelimit.go)
+	slots       []rateSlot           // where they live (newRateSlot)
 	rateFront   []byte               // first key of rate_pairs, when rateFrontOK
 	rateFrontOK bool
 
 	tops keyTops // upper bounds of stored message keys (acceptKeyTaken)
+
+	// The accept path's memory (alloc.go): values put in this
+	// transaction carved from the FSM's arena, keys built in key (bbolt
+	// copies a key it stores), the hot buckets opened once.
+	vals *arena
+	key  []byte
+	bks  hotBuckets
 }
 
 type setID struct{ set, phone string }
@@ -63,8 +71,9 @@ type templateID struct{ waba, name, lang string }
 // records of an earlier batch are reused when they were read from the
 // same database: the hot handlers never write those buckets and every
 // other command drops them first (before), so they equal what tx holds.
-func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRecords) *applyBatch {
-	b := &applyBatch{tx: tx, index: index, pairs: pairs}
+func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRecords, vals *arena) *applyBatch {
+	vals.reset() // the previous transaction is over: bbolt holds none of it
+	b := &applyBatch{tx: tx, index: index, pairs: pairs, vals: vals}
 	if kept.db == tx.DB() {
 		b.phones, b.cats = kept.phones, kept.cats
 	}
@@ -101,6 +110,9 @@ func (b *applyBatch) before(t CommandType) {
 	}
 	if t != CmdAcceptMessageV2 && t != CmdAcceptMessage {
 		b.tops = keyTops{}
+	}
+	if !isHot(t) {
+		b.bks = hotBuckets{} // opened again after whatever the command does
 	}
 }
 
@@ -223,7 +235,7 @@ func (b *applyBatch) flush() {
 			return compareStrings(x.phone, y.phone)
 		})
 		for _, id := range ids {
-			b.sets[id].flush(b.tx, b.index)
+			b.sets[id].flush(b)
 		}
 		b.sets = nil
 	}
@@ -270,9 +282,18 @@ func (b *applyBatch) group(set, phoneID string) *distinctGroup {
 	return g
 }
 
-// distinctTouch records that ref was reached at at (see distinct.go).
-func (b *applyBatch) distinctTouch(set, phoneID, ref string, at, horizon int64) {
-	b.group(set, phoneID).touch(ref, at, horizon)
+// distinctTouch records that ref was reached at at (see distinct.go);
+// disk is ref's time in the set's index (noTime: none), read by the
+// caller after any flush of the set in this batch (consumerIndex.times).
+func (b *applyBatch) distinctTouch(set, phoneID, ref string, at, horizon, disk int64) {
+	g := b.group(set, phoneID)
+	if _, ok := g.disk[ref]; !ok {
+		if disk == noTime {
+			disk = -1 // as diskTime has it
+		}
+		g.disk[ref] = disk
+	}
+	g.touch(ref, at, horizon)
 }
 
 // tierRefused reports whether reaching ref at at would exceed limit
@@ -289,7 +310,7 @@ func (b *applyBatch) tierRefused(set, phoneID, ref string, cutoff, limit int64) 
 		if g.stored+int64(len(g.over)) < limit {
 			return false
 		}
-		g.flush(b.tx, b.index)
+		g.flush(b)
 		delete(b.sets, setID{set, phoneID})
 	}
 	if t, ok := b.index.time(set, phoneID, ref); ok && t > cutoff {
@@ -368,7 +389,9 @@ func (g *distinctGroup) touch(ref string, at, horizon int64) {
 }
 
 // flush writes the group as the one-by-one rules would have left it.
-func (g *distinctGroup) flush(tx *bolt.Tx, x distinctIndex) {
+func (g *distinctGroup) flush(b *applyBatch) {
+	tx, x := b.tx, g.index
+	byTime := b.bucket(&b.bks.distinctByTime, bucketDistinctByTime)
 	countKey := distinctCountKey(g.set, g.phone)
 	var n int64
 	if g.hasCut {
@@ -399,12 +422,14 @@ func (g *distinctGroup) flush(tx *bolt.Tx, x distinctIndex) {
 		case old == at:
 			continue
 		case old >= 0:
-			mustDelete(tx, bucketDistinctByTime, distinctTimeKey(g.set, g.phone, old, ref))
+			b.key = appendDistinctTimeKey(b.key[:0], g.set, g.phone, old, ref)
+			del(byTime, b.key)
 		default:
 			n++
 		}
 		x.put(g.set, g.phone, ref, at)
-		mustPut(tx, bucketDistinctByTime, distinctTimeKey(g.set, g.phone, at, ref), nil)
+		b.key = appendDistinctTimeKey(b.key[:0], g.set, g.phone, at, ref)
+		put(byTime, b.key, nil)
 	}
 	// One by one, every add wrote the count: it exists after any add even
 	// if this batch's adds were dropped again.

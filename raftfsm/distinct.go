@@ -54,10 +54,14 @@ func distinctTimePrefix(set, phoneID string) []byte {
 // distinctTimeKey is set 0 phone 0 BE64 time 0 ref, in one allocation
 // (the accept path writes one per message per set).
 func distinctTimeKey(set, phoneID string, at int64, ref string) []byte {
-	k := make([]byte, 0, len(set)+len(phoneID)+len(ref)+11)
-	k = append(append(append(k, set...), 0), phoneID...)
-	k = binary.BigEndian.AppendUint64(append(k, 0), uint64(at))
-	return append(append(k, 0), ref...)
+	return appendDistinctTimeKey(make([]byte, 0, len(set)+len(phoneID)+len(ref)+11), set, phoneID, at, ref)
+}
+
+// appendDistinctTimeKey appends distinctTimeKey(set, phoneID, at, ref) to dst.
+func appendDistinctTimeKey(dst []byte, set, phoneID string, at int64, ref string) []byte {
+	dst = append(append(append(dst, set...), 0), phoneID...)
+	dst = binary.BigEndian.AppendUint64(append(dst, 0), uint64(at))
+	return append(append(dst, 0), ref...)
 }
 
 // counter reads a BE64 counter value (0 when absent).

@@ -62,38 +62,56 @@ func newConsumerIndex() *consumerIndex {
 }
 
 // parseRef hex-decodes a canonical reference (ok false for any other).
+// Every accept parses its consumer's reference a few times: a table and
+// no branch per digit.
 func parseRef(ref string) (k consumerKey, ok bool) {
 	if len(ref) != 2*len(k) {
 		return k, false
 	}
+	var bad byte
 	for i := range k {
-		hi, ok1 := hexVal(ref[2*i])
-		lo, ok2 := hexVal(ref[2*i+1])
-		if !ok1 || !ok2 {
-			return k, false
-		}
+		hi, lo := hexDigits[ref[2*i]], hexDigits[ref[2*i+1]]
+		bad |= hi | lo
 		k[i] = hi<<4 | lo
+	}
+	if bad > 0xf {
+		return consumerKey{}, false
 	}
 	return k, true
 }
 
-// hexVal decodes one lowercase hex digit (uppercase is not canonical: it
-// would not encode back to the same reference).
-func hexVal(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
+// hexDigits decodes one lowercase hex digit; 0xff marks anything else
+// (uppercase is not canonical: it would not encode back to the same
+// reference).
+var hexDigits = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = byte(c - '0')
+		case c >= 'a' && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		default:
+			t[c] = 0xff
+		}
 	}
-	return 0, false
-}
+	return t
+}()
 
 // get returns ref's time in slot (ok false when absent).
 func (x *consumerIndex) get(phoneID, ref string, slot int) (int64, bool) {
+	e := x.times(phoneID, ref)
+	if e[slot] == noTime {
+		return 0, false
+	}
+	return e[slot], true
+}
+
+// times returns every time of ref at phoneID (noTime where it has none):
+// one lookup where an accept needs the three.
+func (x *consumerIndex) times(phoneID, ref string) consumerTimes {
 	p := x.phones[phoneID]
 	if p == nil {
-		return 0, false
+		return emptyTimes
 	}
 	var e consumerTimes
 	var ok bool
@@ -102,10 +120,10 @@ func (x *consumerIndex) get(phoneID, ref string, slot int) (int64, bool) {
 	} else {
 		e, ok = p.other[ref]
 	}
-	if !ok || e[slot] == noTime {
-		return 0, false
+	if !ok {
+		return emptyTimes
 	}
-	return e[slot], true
+	return e
 }
 
 // set puts ref's time in slot; at == noTime clears the slot (and the entry

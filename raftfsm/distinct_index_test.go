@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"reflect"
@@ -126,4 +127,30 @@ func TestConsumerIndexMemory(t *testing.T) {
 		t.Fatalf("%d consumers, want %d", x.len(), n)
 	}
 	runtime.KeepAlive(refs)
+}
+
+// TestParseRefCanonicalOnly: parseRef decodes exactly the references
+// seal.ConsumerRef makes (32 lowercase hex digits) and refuses any other
+// string, whatever position holds the odd byte.
+func TestParseRefCanonicalOnly(t *testing.T) {
+	const ref = "0123456789abcdef00ff10fe2d3c4b5a"
+	k, ok := parseRef(ref)
+	if want, _ := hex.DecodeString(ref); !ok || !bytes.Equal(k[:], want) {
+		t.Fatalf("parseRef(%q) = %x, %v", ref, k, ok)
+	}
+	for c := range 256 {
+		valid := c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
+		for _, pos := range []int{0, 1, 17, 31} {
+			r := []byte(ref)
+			r[pos] = byte(c)
+			if _, ok := parseRef(string(r)); ok != valid {
+				t.Fatalf("byte %#x at %d: ok %v", c, pos, ok)
+			}
+		}
+	}
+	for _, r := range []string{"", ref[:31], ref + "0"} {
+		if _, ok := parseRef(r); ok {
+			t.Fatalf("parseRef(%q) accepted", r)
+		}
+	}
 }

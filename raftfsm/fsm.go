@@ -51,6 +51,9 @@ type FSM struct {
 	// hot is the last committed batch's decoded phone and template
 	// records, reused by the next (newApplyBatch); only ApplyBatch uses it.
 	hot hotRecords
+	// vals is the memory of the values a batch puts (alloc.go), reused by
+	// the next batch once its transaction is over.
+	vals arena
 
 	// sets and pairs are the in-memory halves of the distinct-consumer
 	// sets and of the pair rate buckets: two views of one consumerIndex,
@@ -322,7 +325,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	defer f.ckMu.Unlock()
 	var kept hotRecords
 	err := f.db.Update(func(tx *bolt.Tx) error {
-		f.batch = newApplyBatch(tx, f.sets, f.pairs, f.hot)
+		f.batch = newApplyBatch(tx, f.sets, f.pairs, f.hot, &f.vals)
 		f.hot = hotRecords{} // kept again only once this transaction committed
 		defer func() { f.batch = nil }()
 		// Append-mostly buckets: fill pages (bbolt splits at half by

@@ -64,15 +64,24 @@ func EncodeAcceptMessage(c AcceptMessage) []byte {
 }
 
 // DecodeAcceptMessage decodes a CmdAcceptMessageV2 payload. Nothing
-// aliases payload, in four allocations whatever the fields (every message
-// pays this on every replica): the byte fields share one copy of the
-// payload, and the strings used only while the command applies (the
+// aliases payload, in four allocations whatever the fields (three in
+// Apply, which every message pays on every replica: decodeAcceptMessage):
+// the byte fields share one copy of the payload, and the strings used only while the command applies (the
 // wamid reference, business, type and template) are substrings of one
 // string; the number and the consumer reference, which the in-memory
 // indexes keep, have their own.
 func DecodeAcceptMessage(payload []byte) (AcceptMessage, error) {
+	return decodeAcceptMessage(append([]byte(nil), payload...)) // the byte fields alias this copy
+}
+
+// decodeAcceptMessage is DecodeAcceptMessage with the byte fields aliasing
+// payload itself. Apply uses it: it keeps no byte field beyond the batch
+// (the record and the queue's value are encoded copies, the key bounds
+// keep the key only until the batch ends), and the log entry's bytes do
+// not change while it is applied.
+func decodeAcceptMessage(payload []byte) (AcceptMessage, error) {
 	var c AcceptMessage
-	r := rbuf{b: append([]byte(nil), payload...)} // the byte fields alias this copy
+	r := rbuf{b: payload}
 	bytesField := func() []byte {
 		if v := r.raw(); len(v) > 0 {
 			return v

@@ -125,6 +125,16 @@ func putMessage(tx *bolt.Tx, m *Message) {
 	}
 }
 
+// putAccepted is putMessage for the accept path, in the batch's memory
+// (alloc.go); refEntry is needsRefEntry(m.IDRef, m.Key).
+func (b *applyBatch) putAccepted(m *Message, refEntry bool) {
+	pk := appendMessageKey(b.vals.take(len(m.PhoneNumberID)+1+len(m.Key)), m.PhoneNumberID, m.Key)
+	put(b.bucket(&b.bks.messages, bucketMessages), pk, appendMessage(b.vals.take(messageLen(m)), m))
+	if refEntry {
+		mustPut(b.tx, bucketMessageIDs, []byte(m.IDRef), pk)
+	}
+}
+
 // lookupMessage finds a message of phoneID ("": any phone) by its wamid
 // reference: its primary key (a copy) and stored record (valid in tx),
 // nil when absent. Callers still check the record's phone.
@@ -168,7 +178,7 @@ func (f *FSM) applyAcceptMessage(_ *bolt.Tx, payload []byte) ([]byte, error) {
 }
 
 func (f *FSM) applyAcceptMessageV2(_ *bolt.Tx, payload []byte) ([]byte, error) {
-	c := mustDecodeHot(payload, DecodeAcceptMessage)
+	c := mustDecodeHot(payload, decodeAcceptMessage)
 	return nil, f.acceptMessage(&c)
 }
 
@@ -184,10 +194,12 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 	if p == nil || p.BusinessID != c.BusinessID {
 		return domainErr(ErrNotFound, "phone number")
 	}
-	if b.acceptKeyTaken(c.PhoneNumberID, c.IDRef, c.Key) {
+	refEntry := needsRefEntry(c.IDRef, c.Key)
+	if b.acceptKeyTaken(c.PhoneNumberID, c.IDRef, c.Key, refEntry) {
 		return domainErr(ErrConflict, "message id")
 	}
-	w := tx.Bucket(bucketWindows).Get(windowKey(c.PhoneNumberID, c.PeerRef))
+	b.key = appendWindowKey(b.key[:0], c.PhoneNumberID, c.PeerRef)
+	w := b.window(b.key)
 	windowOpen := len(w) == 8 && c.CreatedAt-int64(beUint64(w)) <= WindowMillis
 	closed := c.RequireWindow && !windowOpen
 	if closed && c.ClosedWindowEvent == nil {
@@ -211,7 +223,11 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 			return ErrMessagingLimit
 		}
 	}
-	if err := b.rateAdmit(p, c.PeerRef, c.CreatedAt); err != nil {
+	// The consumer's times in the in-memory indexes, in one lookup: the
+	// tier check above may have flushed its set, nothing below changes
+	// them before they are used (a rate prune moves other pairs only).
+	times := b.index.times(c.PhoneNumberID, c.PeerRef)
+	if err := b.rateAdmit(p, c.PeerRef, c.CreatedAt, times[slotPair]); err != nil {
 		return err
 	}
 	b.tops.raise(c.PhoneNumberID, c.Key)
@@ -219,12 +235,12 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 		b.failClosedWindow(p, c, category)
 		return nil
 	}
-	putMessage(tx, &Message{
+	b.putAccepted(&Message{
 		Key: c.Key, IDRef: c.IDRef, IDSealed: c.IDSealed, PhoneNumberID: c.PhoneNumberID, BusinessID: c.BusinessID,
 		PeerRef: c.PeerRef, PeerSealed: c.PeerSealed,
 		Direction: DirectionOut, Type: c.Type, Content: c.Content, CallbackSealed: c.CallbackSealed,
 		Status: StatusAccepted, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt, Category: category,
-	})
+	}, refEntry)
 	if tplID != "" {
 		tagTemplateMessage(tx, c.PhoneNumberID, c.Key, p.WABAID, tplID)
 	}
@@ -232,12 +248,12 @@ func (f *FSM) acceptMessage(c *AcceptMessage) error {
 		recordMarketingSend(tx, c.PhoneNumberID, c.PeerRef, c.CreatedAt, c.Key)
 	}
 	b.bumpStat(c.PhoneNumberID, c.CreatedAt, DirectionOut, c.Type, StatusAccepted, category)
-	b.distinctTouch(setReach, c.PhoneNumberID, c.PeerRef, c.CreatedAt, reachHorizon)
+	b.distinctTouch(setReach, c.PhoneNumberID, c.PeerRef, c.CreatedAt, reachHorizon, times[slotReach])
 	if businessInitiated {
-		b.distinctTouch(setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt, tierHorizon)
+		b.distinctTouch(setTier, c.PhoneNumberID, c.PeerRef, c.CreatedAt, tierHorizon, times[slotTier])
 	}
 	// The network connector picks it up from the pending queue.
-	mustPut(tx, bucketSignalPending, c.Key, []byte(c.PhoneNumberID))
+	put(b.bucket(&b.bks.pending, bucketSignalPending), c.Key, b.vals.bytes(c.PhoneNumberID))
 	return nil
 }
 
@@ -309,9 +325,9 @@ func lastKey(tx *bolt.Tx, name, prefix []byte) keyTop {
 
 // acceptKeyTaken is messageTaken(tx, phoneID, idRef, key, pending,
 // envelopes) with the lookups the bounds rule out skipped.
-func (b *applyBatch) acceptKeyTaken(phoneID, idRef string, key []byte) bool {
+func (b *applyBatch) acceptKeyTaken(phoneID, idRef string, key []byte, refEntry bool) bool {
 	tx := b.tx
-	if needsRefEntry(idRef, key) && tx.Bucket(bucketMessageIDs).Get([]byte(idRef)) != nil {
+	if refEntry && tx.Bucket(bucketMessageIDs).Get([]byte(idRef)) != nil {
 		return true
 	}
 	t := &b.tops

@@ -65,12 +65,15 @@ func decodeRate(v []byte) (rateState, bool) {
 	return rateState{int64(beUint64(v)), int64(beUint64(v[8:]))}, true
 }
 
-func (s rateState) encode() []byte {
-	v := make([]byte, 16)
-	binary.BigEndian.PutUint64(v, uint64(s.tokens))
-	binary.BigEndian.PutUint64(v[8:], uint64(s.last))
-	return v
+func (s rateState) encode() []byte { return s.appendTo(make([]byte, 0, 16)) }
+
+// appendTo appends s's stored value to dst.
+func (s rateState) appendTo(dst []byte) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(dst, uint64(s.tokens)), uint64(s.last))
 }
+
+// value is s's stored value in the batch's memory (alloc.go).
+func (b *applyBatch) rateValue(s rateState) []byte { return s.appendTo(b.vals.take(16)) }
 
 // take refills s to now at perMinute messages a minute, capped at burst
 // messages, and spends one message; ok is false (s unchanged in meaning)
@@ -104,6 +107,14 @@ func ratePairKey(phoneID, peerRef string) string {
 	return "p\x00" + phoneID + "\x00" + peerRef
 }
 
+// appendRateNumberKey and appendRatePairKey append the keys to dst.
+func appendRateNumberKey(dst []byte, phoneID string) []byte {
+	return append(append(dst, "n\x00"...), phoneID...)
+}
+func appendRatePairKey(dst []byte, phoneID, peerRef string) []byte {
+	return append(append(append(append(dst, "p\x00"...), phoneID...), 0), peerRef...)
+}
+
 // limits returns p's effective limits: messages a minute and burst for
 // the number and for one pair.
 func rateLimitsOf(p *Phone) (numPerMin, numBurst, pairPerMin, pairBurst int64) {
@@ -134,9 +145,10 @@ func rateLimitsOf(p *Phone) (numPerMin, numBurst, pairPerMin, pairBurst int64) {
 // it is on disk).
 type rateSlot struct {
 	s       rateState
-	at      int64 // a pair bucket's key time
-	present bool  // the bucket exists
-	dirty   bool  // its value changed since it was written: flushRates writes it
+	at      int64  // a pair bucket's key time
+	present bool   // the bucket exists
+	dirty   bool   // its value changed since it was written: flushRates writes it
+	key     string // its key in the batch's map (rateNumberKey or ratePairKey)
 }
 
 // isPair tells a ratePairKey from a rateNumberKey.
@@ -148,12 +160,26 @@ func (b *applyBatch) rate(k string) *rateSlot {
 	if r, ok := b.rates[k]; ok {
 		return r
 	}
-	r := new(rateSlot)
+	at := int64(noTime)
+	if isPair(k) {
+		if t, ok := b.pairs.at(k); ok {
+			at = t
+		}
+	}
+	return b.loadRate(k, at)
+}
+
+// loadRate makes the batch's slot for key k, which it has none for; at
+// is a pair bucket's key time as the index has it (noTime: no bucket).
+func (b *applyBatch) loadRate(k string, at int64) *rateSlot {
+	r := b.newRateSlot()
 	if !isPair(k) {
-		r.s, r.present = decodeRate(b.tx.Bucket(bucketRateLimits).Get([]byte(k)))
-	} else if at, ok := b.pairs.at(k); ok {
+		b.key = append(b.key[:0], k...)
+		r.s, r.present = decodeRate(b.tx.Bucket(bucketRateLimits).Get(b.key))
+	} else if at != noTime {
 		r.at = at
-		if r.s, r.present = decodeRate(b.tx.Bucket(bucketRatePairs).Get(rateTimeKey(at, k))); !r.present {
+		b.key = appendRateTimeKey(b.key[:0], at, k)
+		if r.s, r.present = decodeRate(b.bucket(&b.bks.ratePairs, bucketRatePairs).Get(b.key)); !r.present {
 			panic(fmt.Sprintf("raftfsm: rate pair %x: index and disk disagree", k))
 		}
 	}
@@ -161,23 +187,48 @@ func (b *applyBatch) rate(k string) *rateSlot {
 		b.rates = make(map[string]*rateSlot, 128) // a batch holds up to 64 accepts: two keys each at most
 	}
 	b.rates[k] = r
+	r.key = k
 	return r
+}
+
+// newRateSlot returns a zero slot from the batch's slab (one allocation
+// per 64 slots; a slot stays where it is, the slab is never grown).
+func (b *applyBatch) newRateSlot() *rateSlot {
+	if len(b.slots) == cap(b.slots) {
+		b.slots = make([]rateSlot, 0, 64)
+	}
+	b.slots = b.slots[:len(b.slots)+1]
+	return &b.slots[len(b.slots)-1]
+}
+
+// rateOf is rate for a key in memory the caller may reuse (b.key among
+// others), with the pair's key time from the index read by the caller
+// (at: noTime for none, and for a number's key): the slot map's own
+// string is made only for a new slot.
+func (b *applyBatch) rateOf(k []byte, at int64) *rateSlot {
+	if r, ok := b.rates[string(k)]; ok {
+		return r
+	}
+	return b.loadRate(string(k), at)
 }
 
 // rateAdmit charges one message from p to the consumer peerRef at now
 // against the pair budget, then the number's. Nothing changes when either
 // refuses: a refused message costs no tokens. Existing buckets change in
 // the batch's memory (flushRates writes each once); a new pair bucket is
-// written at once under now, which appends.
-func (b *applyBatch) rateAdmit(p *Phone, peerRef string, now int64) error {
+// written at once under now, which appends. pairAt is the pair's key time
+// in the index now (noTime: none), read by the caller with the pair's
+// other times (consumerIndex.times).
+func (b *applyBatch) rateAdmit(p *Phone, peerRef string, now, pairAt int64) error {
 	numPerMin, numBurst, pairPerMin, pairBurst := rateLimitsOf(p)
-	pk := ratePairKey(p.ID, peerRef)
-	ps := b.rate(pk)
+	b.key = appendRatePairKey(b.key[:0], p.ID, peerRef)
+	ps := b.rateOf(b.key, pairAt)
 	pair, ok := ps.s.take(ps.present, now, pairPerMin, pairBurst)
 	if !ok {
 		return ErrPairRate
 	}
-	ns := b.rate(rateNumberKey(p.ID))
+	b.key = appendRateNumberKey(b.key[:0], p.ID)
+	ns := b.rateOf(b.key, noTime)
 	num, ok := ns.s.take(ns.present, now, numPerMin, numBurst)
 	if !ok {
 		return ErrThroughput
@@ -187,7 +238,7 @@ func (b *applyBatch) rateAdmit(p *Phone, peerRef string, now int64) error {
 	if ps.present {
 		ps.dirty = true
 	} else {
-		b.ratePairPut(ps, pk, pair.last)
+		b.ratePairPut(ps, ps.key, pair.last)
 	}
 	b.ratePrune(now)
 	return nil
@@ -195,18 +246,24 @@ func (b *applyBatch) rateAdmit(p *Phone, peerRef string, now int64) error {
 
 // rateTimeKey is the bucketRatePairs key: time BE64 | pair key.
 func rateTimeKey(at int64, pairKey string) []byte {
-	return append(be64(at), pairKey...)
+	return appendRateTimeKey(make([]byte, 0, 8+len(pairKey)), at, pairKey)
+}
+
+// appendRateTimeKey appends rateTimeKey(at, pairKey) to dst.
+func appendRateTimeKey(dst []byte, at int64, pairKey string) []byte {
+	return append(binary.BigEndian.AppendUint64(dst, uint64(at)), pairKey...)
 }
 
 // ratePairPut writes the pair bucket of slot r under at (its new key),
 // records it in the index and keeps the batch's idea of the front current.
 func (b *applyBatch) ratePairPut(r *rateSlot, pk string, at int64) {
-	k := rateTimeKey(at, pk)
-	mustPut(b.tx, bucketRatePairs, k, r.s.encode())
+	b.key = appendRateTimeKey(b.key[:0], at, pk)
+	k := b.key
+	put(b.bucket(&b.bks.ratePairs, bucketRatePairs), k, b.rateValue(r.s))
 	r.at, r.present, r.dirty = at, true, false
 	b.pairs.put(pk, at)
 	if b.rateFrontOK && (b.rateFront == nil || bytes.Compare(k, b.rateFront) < 0) {
-		b.rateFront = k
+		b.rateFront = bytes.Clone(k)
 	}
 }
 
@@ -262,11 +319,11 @@ func (b *applyBatch) flushRates() {
 	}
 	slices.SortFunc(nums, bytes.Compare)
 	for _, k := range nums {
-		mustPut(b.tx, bucketRateLimits, k, b.rates[string(k)].s.encode())
+		mustPut(b.tx, bucketRateLimits, k, b.rateValue(b.rates[string(k)].s))
 	}
 	slices.SortFunc(pairs, bytes.Compare)
 	for _, k := range pairs {
-		mustPut(b.tx, bucketRatePairs, k, b.rates[string(k[8:])].s.encode())
+		mustPut(b.tx, bucketRatePairs, k, b.rateValue(b.rates[string(k[8:])].s))
 	}
 	b.rates, b.rateFront, b.rateFrontOK = nil, nil, false
 }

@@ -19,10 +19,14 @@ const messageKeyLen = 16
 
 // messageKey is the bucketMessages key: phone-number id 0 message key.
 func messageKey(phoneID string, key []byte) []byte {
-	k := make([]byte, 0, len(phoneID)+1+len(key))
-	k = append(k, phoneID...)
-	k = append(k, 0)
-	return append(k, key...)
+	return appendMessageKey(make([]byte, 0, len(phoneID)+1+len(key)), phoneID, key)
+}
+
+// appendMessageKey appends messageKey(phoneID, key) to dst.
+func appendMessageKey(dst []byte, phoneID string, key []byte) []byte {
+	dst = append(dst, phoneID...)
+	dst = append(dst, 0)
+	return append(dst, key...)
 }
 
 // splitMessageKey splits a bucketMessages key into the phone-number id and
@@ -36,11 +40,19 @@ func splitMessageKey(k []byte) (phoneID string, key []byte, ok bool) {
 
 // encodeMessage encodes m as a stored record (Key and PhoneNumberID are
 // in the bucket key).
-func encodeMessage(m *Message) []byte {
+func encodeMessage(m *Message) []byte { return appendMessage(make([]byte, 0, messageLen(m)), m) }
+
+// messageLen bounds the size of m's stored record.
+func messageLen(m *Message) int {
 	n := len(m.IDRef) + len(m.IDSealed) + len(m.BusinessID) + len(m.PeerRef) + len(m.PeerSealed) +
 		len(m.Direction) + len(m.Type) + len(m.Content) + len(m.CallbackSealed) + len(m.Status) +
 		len(m.NetworkID) + len(m.Category)
-	w := wbuf{b: make([]byte, 0, 1+fieldsLen(12, n)+2*10)}
+	return 1 + fieldsLen(12, n) + 2*10
+}
+
+// appendMessage appends m's stored record to dst.
+func appendMessage(dst []byte, m *Message) []byte {
+	w := wbuf{b: dst}
 	w.byte1(messageRecordVersion)
 	w.str(m.IDRef)
 	w.bytes(m.IDSealed)

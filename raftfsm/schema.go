@@ -224,6 +224,11 @@ func configValue(index uint64, data []byte) []byte {
 // windowKey is the bucketWindows key: phone-number id "/" consumer reference.
 func windowKey(phoneID, ref string) []byte { return []byte(phoneID + "/" + ref) }
 
+// appendWindowKey appends windowKey(phoneID, ref) to dst.
+func appendWindowKey(dst []byte, phoneID, ref string) []byte {
+	return append(append(append(dst, phoneID...), '/'), ref...)
+}
+
 // windowTimeKey is the bucketWindowsByTime key: phone-number id 0 time 0 ref.
 func windowTimeKey(phoneID string, at int64, ref string) []byte {
 	return phoneTimeKey(phoneID, at, ref)
@@ -264,6 +269,20 @@ func beUint32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
 // pass over the whole list, so the accept path would slow down as expired
 // volume grows (BenchmarkAcceptAfterExpire). The file format is the same
 // either way.
+//
+// A new database gets pages of dbPageSize bytes, twice the OS page:
+// every commit writes one page per dirty node (a pwrite each) and the
+// root, the branch path and the last leaf of each bucket an accept
+// appends to, so at ~100 accepts a commit half of what it wrote were
+// those; with 8 KiB pages a commit writes ~40 % fewer pages and the trees
+// are a level shallower (BENCHMARKS.md, "Stop 22"). bbolt reads the page
+// size from the file's meta page, so an existing database, and a
+// snapshot streamed from a leader, keeps the size it was created with:
+// replicas may differ in it, their content (Dump) does not.
 func boltOptions() *bolt.Options {
-	return &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
+	return &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+		PageSize: dbPageSize}
 }
+
+// dbPageSize is the page size of a database the state machine creates.
+const dbPageSize = 8192
