@@ -21,7 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/raftfsm"
 )
@@ -98,7 +97,11 @@ type Dispatcher struct {
 	// outcomes feeds the recorder (record): the outcomes of a round are
 	// replicated by one command.
 	outcomes chan outcome
+	signers  signers
 }
+
+// sign is cloudapi.Sign with each secret's keyed HMAC reused (sign.go).
+func (d *Dispatcher) sign(secret string, body []byte) string { return d.signers.sign(secret, body) }
 
 // outcome is one attempt waiting to be replicated. When its command has
 // committed (or failed to), the recorder releases its claim on the event
@@ -499,11 +502,9 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	if url != "" {
 		var code int
-		code, err = d.send(actx, url, cloudapi.Sign(app.Secret, body), body)
+		code, err = d.send(ctx, timeout, url, d.sign(app.Secret, body), body)
 		switch {
 		case err == nil:
 			status = "200"
@@ -514,7 +515,7 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 			// status stays "error": the request could not be made
 		case ctx.Err() != nil:
 			return a, false // leadership lost mid-attempt: the next leader retries
-		case actx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded):
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			status = "timeout"
 		default:
 			status = "unreachable" // refused, reset, no route, TLS failure…
@@ -537,13 +538,27 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 	return a, true
 }
 
-// send POSTs body, signed with sig, to url and returns the answer's
-// status code: plain HTTP through the poster, anything else through the
-// net/http client.
-func (d *Dispatcher) send(ctx context.Context, url, sig string, body []byte) (int, error) {
+// send POSTs body, signed with sig, to url within timeout and returns the
+// answer's status code: plain HTTP through the poster, anything else
+// through the net/http client. An attempt that ran out of time fails with
+// os.ErrDeadlineExceeded; ctx is the leader's term.
+func (d *Dispatcher) send(ctx context.Context, timeout time.Duration, url, sig string, body []byte) (int, error) {
 	if t := d.post.target(url); t != nil {
-		return d.post.post(ctx, t, sig, body)
+		// No context of its own: the deadline goes on the connection, and
+		// the connection watches the term.
+		return d.post.post(ctx, time.Now().Add(timeout), t, sig, body)
 	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	code, err := d.sendHTTP(actx, url, sig, body)
+	if err != nil && ctx.Err() == nil && actx.Err() != nil {
+		err = errors.Join(os.ErrDeadlineExceeded, err)
+	}
+	return code, err
+}
+
+// sendHTTP is send through the net/http client, bounded by ctx.
+func (d *Dispatcher) sendHTTP(ctx context.Context, url, sig string, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", errRequest, err)

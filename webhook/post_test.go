@@ -231,10 +231,72 @@ func TestPlainHTTPBoundsWhatItReads(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if code, err := p.post(ctx, tg, "sha256=00", []byte(`{}`)); err == nil {
+	if code, err := p.post(ctx, time.Now().Add(30*time.Second), tg, "sha256=00", []byte(`{}`)); err == nil {
 		t.Fatalf("an answer of endless headers was read as %d", code)
 	}
 	if n := <-written; n < 0 || n >= flood/2 {
 		t.Fatalf("the receiver wrote %d bytes before the poster gave up (want well under %d)", n, flood/2)
+	}
+}
+
+// TestPlainHTTPTermEndInterrupts: the end of the leader's term interrupts
+// an exchange on a kept-alive connection at once, well before its
+// deadline (the connection watches the term it was dialed in), and the
+// connection is not kept for another request.
+func TestPlainHTTPTermEndInterrupts(t *testing.T) {
+	got := make(chan struct{}, 2)
+	release := make(chan struct{})
+	defer close(release)
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		got <- struct{}{}
+		if r.Header.Get("X-Hub-Signature-256") == "sha256=hold" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	var dialer net.Dialer
+	p := newPoster(dialer.DialContext, 1)
+	defer p.closeIdle()
+	tg := p.target(srv.URL + "/hook")
+	term, end := context.WithCancel(context.Background())
+	defer end()
+	far := time.Now().Add(time.Hour)
+	if code, err := p.post(term, far, tg, "sha256=00", []byte(`{}`)); err != nil || code != 200 {
+		t.Fatalf("first post: %d %v", code, err)
+	}
+	<-got
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.post(term, far, tg, "sha256=hold", []byte(`{}`)) // on the kept connection
+		errc <- err
+	}()
+	<-got // the receiver holds it
+	end()
+	if err := <-errc; err == nil {
+		t.Fatal("an exchange outlived its term")
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want the kept one only", n)
+	}
+	p.mu.Lock()
+	idle := len(p.idle)
+	p.mu.Unlock()
+	if idle != 0 {
+		t.Fatal("an interrupted connection was kept")
+	}
+	// A new term dials anew.
+	if code, err := p.post(context.Background(), far, tg, "sha256=00", []byte(`{}`)); err != nil || code != 200 {
+		t.Fatalf("post in the next term: %d %v", code, err)
 	}
 }
