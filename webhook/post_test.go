@@ -300,3 +300,53 @@ func TestPlainHTTPTermEndInterrupts(t *testing.T) {
 		t.Fatalf("post in the next term: %d %v", code, err)
 	}
 }
+
+// TestPlainAnswerAsReadResponse: the poster reads the common answer (a
+// final status, a Content-Length, the head buffered) without
+// http.ReadResponse, with the same status and the same decision to keep
+// the connection; anything else it leaves unread for the standard
+// parser.
+func TestPlainAnswerAsReadResponse(t *testing.T) {
+	big := strings.Repeat("x", maxAnswer+10)
+	for _, c := range []struct {
+		answer string
+		fast   bool
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true},
+		{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length:0\r\nDate: Mon, 07 Dec 2026 14:00:00 GMT\r\n\r\n", true},
+		{"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", true},
+		{"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\nerror", true},
+		{"HTTP/1.1 301 Moved Permanently\r\nLocation: http://10.0.0.1/\r\nContent-Length: 0\r\n\r\n", true},
+		{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", true},
+		{"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n", true},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nokEXTRA", true},                             // something follows: not kept
+		{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", true},                              // ended early: not kept
+		{"HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(big)) + "\r\n\r\n" + big, true}, // longer than read: not kept
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", false},
+		{"HTTP/1.1 200 OK\r\n\r\nno length: ends with the connection", false},
+		{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false},
+		{"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false},
+		{"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok", false},
+		{"HTTP/1.1 200 OK\r\nX-A: b\r\n folded\r\nContent-Length: 2\r\n\r\nok", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok", false},
+		{"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok", false},
+		{"HTTP/1.1 200OK\r\nContent-Length: 2\r\n\r\nok", false},
+	} {
+		wantCode, wantKeep, wantErr := readAnswer(bufio.NewReader(strings.NewReader(c.answer)))
+		h := &h1conn{br: bufio.NewReaderSize(strings.NewReader(c.answer), 4096)}
+		if _, err := h.br.Peek(1); err != nil {
+			t.Fatal(err)
+		}
+		code, keep, ok := h.plainAnswer()
+		var err error
+		if !ok {
+			code, keep, err = readAnswer(h.br) // what exchange does next
+		}
+		if ok != c.fast || code != wantCode || keep != wantKeep || (err == nil) != (wantErr == nil) {
+			t.Errorf("%q: fast %v, %d keep %v err %v; want fast %v, %d keep %v err %v",
+				c.answer, ok, code, keep, err, c.fast, wantCode, wantKeep, wantErr)
+		}
+	}
+}
