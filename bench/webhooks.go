@@ -26,7 +26,8 @@ const defaultWebhookEvents = 10000
 const webhookSlots = 32
 
 // runWebhooks measures webhook events delivered per second to a local
-// receiver (a net/http server in the bench, checking every signature).
+// receiver (an HTTP/1.1 server in the bench, receiver.go, checking every
+// signature).
 // The bench's nodes run the embedded sandbox network; --messages template
 // messages go to consumers nobody hosts, so the leader's connector marks
 // each failed and queues one signed `failed` status event. events_per_s
