@@ -8,14 +8,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -29,7 +26,8 @@ const defaultWebhookEvents = 10000
 const webhookSlots = 32
 
 // runWebhooks measures webhook events delivered per second to a local
-// receiver (a net/http server in the bench, checking every signature).
+// receiver (an HTTP/1.1 server in the bench, receiver.go, checking every
+// signature).
 // The bench's nodes run the embedded sandbox network; --messages template
 // messages go to consumers nobody hosts, so the leader's connector marks
 // each failed and queues one signed `failed` status event. events_per_s
@@ -378,145 +376,6 @@ func procCPU(pid int) (time.Duration, bool) {
 func egressFlag(bin string) bool {
 	out, _ := exec.Command(bin, "serve", "-h").CombinedOutput()
 	return bytes.Contains(out, []byte("-egress-allow"))
-}
-
-// receiver is the local webhook endpoint: it answers the subscription
-// handshake, checks each event's signature, and counts distinct events
-// delivered (a retried event counts once).
-type receiver struct {
-	secret        []byte
-	url           string
-	srv           *http.Server
-	badSignatures atomic.Int64
-	mu            sync.Mutex
-	deliveredSet  map[[32]byte]bool
-	last          time.Time
-	sample        []byte // one real event body, for the bare loop
-	bareOK        atomic.Int64
-	// paused, while not nil, holds every event request until it is
-	// closed (pause).
-	paused  chan struct{}
-	onEvent func(body []byte) // each distinct event, once (optional)
-}
-
-// subscribeReceiver starts a receiver, calling onEvent (if not nil) with
-// each distinct event, and subscribes biz's WABA to it.
-func subscribeReceiver(ctx context.Context, c *cluster, biz business, onEvent func([]byte)) (*receiver, error) {
-	rc, err := newReceiver(biz.AppSecret)
-	if err != nil {
-		return nil, err
-	}
-	rc.onEvent = onEvent
-	if err := c.call(ctx, "POST", c.urls[0]+"/v21.0/"+biz.WABAID+"/subscribed_apps", biz.AccessToken,
-		map[string]string{"override_callback_uri": rc.url + "/hook", "verify_token": "bench"}, nil); err != nil {
-		rc.close()
-		return nil, fmt.Errorf("subscribe: %w", err)
-	}
-	return rc, nil
-}
-
-func newReceiver(secret string) (*receiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	rc := &receiver{secret: []byte(secret), url: "http://" + ln.Addr().String(),
-		deliveredSet: map[[32]byte]bool{}}
-	rc.srv = &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = rc.srv.Serve(ln) }()
-	return rc, nil
-}
-
-func (rc *receiver) close() { _ = rc.srv.Close() }
-
-// pause makes rc hold every event request, unanswered, until the
-// returned release is called (more than once is harmless). A request
-// whose sender gave up meanwhile is not counted.
-func (rc *receiver) pause() (release func()) {
-	ch := make(chan struct{})
-	rc.mu.Lock()
-	rc.paused = ch
-	rc.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			rc.mu.Lock()
-			rc.paused = nil
-			rc.mu.Unlock()
-			close(ch)
-		})
-	}
-}
-
-// ServeHTTP implements http.Handler.
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet {
-		_, _ = io.WriteString(w, r.URL.Query().Get("hub.challenge"))
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	if !rc.validSignature(body, r.Header.Get("X-Hub-Signature-256")) {
-		rc.badSignatures.Add(1)
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	if r.URL.Path == "/bare" {
-		rc.bareOK.Add(1)
-		return
-	}
-	rc.mu.Lock()
-	paused := rc.paused
-	rc.mu.Unlock()
-	if paused != nil {
-		select {
-		case <-paused:
-		case <-r.Context().Done():
-			return // the dispatcher gave up on it: it will come again
-		}
-	}
-	k := sha256.Sum256(body)
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if rc.sample == nil {
-		rc.sample = body
-	}
-	if !rc.deliveredSet[k] {
-		rc.deliveredSet[k] = true
-		rc.last = time.Now()
-		if rc.onEvent != nil {
-			rc.onEvent(body)
-		}
-	}
-}
-
-func (rc *receiver) validSignature(body []byte, header string) bool {
-	got, ok := strings.CutPrefix(header, "sha256=")
-	if !ok {
-		return false
-	}
-	sig, err := hex.DecodeString(got)
-	if err != nil {
-		return false
-	}
-	m := hmac.New(sha256.New, rc.secret)
-	m.Write(body)
-	return hmac.Equal(sig, m.Sum(nil))
-}
-
-func (rc *receiver) delivered() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.deliveredSet)
-}
-
-func (rc *receiver) lastDelivery() time.Time {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.last
 }
 
 // bareLoop signs a real event body with HMAC-SHA256 and POSTs it to the

@@ -21,7 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/raftfsm"
 )
@@ -90,6 +89,17 @@ type Dispatcher struct {
 	// resume is where the next outbox walk starts (nil: the head). Only
 	// scan touches it.
 	resume []byte
+	// resumeBusy: resume is where the previous scan stopped because every
+	// endpoint was at its limit (only scan touches it). Such a resume is
+	// kept (the claimed events behind it are not walked again by every
+	// scan) until a walk from the head is due: headEvery after the last
+	// (headWalk, unix ms), or at once when this leader released a held
+	// event behind it or dropped a claim (headDue, under mu).
+	resumeBusy bool
+	headWalk   int64
+	headDue    bool
+	// walked counts the keys scans have passed (skipped or decoded).
+	walked int
 	// memo: events a scan may pass without decoding (memo.go).
 	memo memo
 	// wake asks for a scan now: an endpoint slot was freed, so waiting for
@@ -98,7 +108,11 @@ type Dispatcher struct {
 	// outcomes feeds the recorder (record): the outcomes of a round are
 	// replicated by one command.
 	outcomes chan outcome
+	signers  signers
 }
+
+// sign is cloudapi.Sign with each secret's keyed HMAC reused (sign.go).
+func (d *Dispatcher) sign(secret string, body []byte) string { return d.signers.sign(secret, body) }
 
 // outcome is one attempt waiting to be replicated. When its command has
 // committed (or failed to), the recorder releases its claim on the event
@@ -240,6 +254,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // busyPoll is the poll while every endpoint is at its limit.
 const busyPoll = 250 * time.Millisecond
 
+// headEvery is how long a busy scan's resume may keep walks from the
+// outbox's head: what comes due behind it unannounced (a back-off that
+// ended) waits at most this much longer.
+const headEvery = 100 * time.Millisecond
+
 // scan claims due events for endpoints with room; busy reports that it
 // stopped because every endpoint was at its limit.
 func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) (busy bool, err error) {
@@ -280,6 +299,13 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) (busy bool, e
 		}
 	}
 	d.memo.startScan(gen, now)
+	if d.resumeBusy && (d.headDue || now-d.headWalk >= headEvery.Milliseconds()) {
+		d.resume = nil
+	}
+	if d.resume == nil {
+		d.headWalk, d.headDue = now, false
+	}
+	d.resumeBusy = false
 	d.mu.Unlock()
 	// Events already being delivered are skipped without being decoded, and
 	// the walk stops once every endpoint is busy: a backlog costs nothing.
@@ -292,6 +318,11 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) (busy bool, e
 	// keys, then stops where the next scan resumes.
 	var last, stopAt []byte
 	walked := 0
+	defer func() {
+		d.mu.Lock()
+		d.walked += min(walked, walkCap)
+		d.mu.Unlock()
+	}()
 	err = d.p.FSM().OutboxEachFrom(d.resume, func(k []byte) bool {
 		walked++
 		if walked > walkCap {
@@ -357,11 +388,16 @@ func (d *Dispatcher) scan(ctx context.Context, wg *sync.WaitGroup) (busy bool, e
 		return scanned < d.cfg.Scan
 	})
 	// Next scan: after the last event looked at when this one stopped at
-	// its bound, from the head when it saw the whole queue.
+	// its bound, at the event it could not claim when every endpoint was
+	// busy (the claimed ones before it would only be walked past again),
+	// from the head when it saw the whole queue.
 	d.resume = nil
 	switch {
 	case err == nil && stopAt != nil:
 		d.resume = append([]byte(nil), stopAt...)
+	case err == nil && busy && last != nil:
+		d.resume = append([]byte(nil), last...)
+		d.resumeBusy = true
 	case err == nil && scanned >= d.cfg.Scan && last != nil:
 		d.resume = append(append([]byte(nil), last...), 0)
 	}
@@ -436,10 +472,12 @@ func (d *Dispatcher) work(ctx context.Context, url string) {
 		}
 		a, ok := d.attempt(ctx, j.e, url, j.app, j.fields)
 		if !ok {
-			// Nothing to record: the event may be picked again.
+			// Nothing to record: the event may be picked again (it may be
+			// behind a busy scan's resume: the next walk starts at the head).
 			d.mu.Lock()
 			delete(d.inflight, string(j.e.Key))
 			d.settled[string(j.e.Key)] = d.scanGen
+			d.headDue = true
 			d.mu.Unlock()
 			continue
 		}
@@ -499,11 +537,9 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	if url != "" {
 		var code int
-		code, err = d.send(actx, url, cloudapi.Sign(app.Secret, body), body)
+		code, err = d.send(ctx, timeout, url, d.sign(app.Secret, body), body)
 		switch {
 		case err == nil:
 			status = "200"
@@ -514,7 +550,7 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 			// status stays "error": the request could not be made
 		case ctx.Err() != nil:
 			return a, false // leadership lost mid-attempt: the next leader retries
-		case actx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded):
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			status = "timeout"
 		default:
 			status = "unreachable" // refused, reset, no route, TLS failure…
@@ -537,13 +573,27 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 	return a, true
 }
 
-// send POSTs body, signed with sig, to url and returns the answer's
-// status code: plain HTTP through the poster, anything else through the
-// net/http client.
-func (d *Dispatcher) send(ctx context.Context, url, sig string, body []byte) (int, error) {
+// send POSTs body, signed with sig, to url within timeout and returns the
+// answer's status code: plain HTTP through the poster, anything else
+// through the net/http client. An attempt that ran out of time fails with
+// os.ErrDeadlineExceeded; ctx is the leader's term.
+func (d *Dispatcher) send(ctx context.Context, timeout time.Duration, url, sig string, body []byte) (int, error) {
 	if t := d.post.target(url); t != nil {
-		return d.post.post(ctx, t, sig, body)
+		// No context of its own: the deadline goes on the connection, and
+		// the connection watches the term.
+		return d.post.post(ctx, time.Now().Add(timeout), t, sig, body)
 	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	code, err := d.sendHTTP(actx, url, sig, body)
+	if err != nil && ctx.Err() == nil && actx.Err() != nil {
+		err = errors.Join(os.ErrDeadlineExceeded, err)
+	}
+	return code, err
+}
+
+// sendHTTP is send through the net/http client, bounded by ctx.
+func (d *Dispatcher) sendHTTP(ctx context.Context, url, sig string, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", errRequest, err)
@@ -651,7 +701,9 @@ func (d *Dispatcher) recorder(ctx context.Context) {
 			delete(d.inflight, k)
 			d.settled[k] = d.scanGen
 			if o.a.Delivered || o.a.GiveUp {
-				d.memo.releaseGroup(o.group, d.scanGen)
+				if d.memo.releaseGroup(o.group, d.scanGen) {
+					d.headDue = true // a held event is due now, maybe behind a busy scan's resume
+				}
 			} else {
 				d.memo.wait(k, o.a.NextAt)
 			}

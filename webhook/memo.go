@@ -86,16 +86,19 @@ func (m *memo) hold(key, group string, now int64) {
 }
 
 // releaseGroup forgets group's held events: its head left the outbox by
-// a command committed while scan generation gen was current.
-func (m *memo) releaseGroup(group string, gen uint64) {
+// a command committed while scan generation gen was current. It reports
+// whether it knew of any (the next is now due).
+func (m *memo) releaseGroup(group string, gen uint64) (hadHeld bool) {
 	if group == "" {
-		return
+		return false
 	}
+	hadHeld = len(m.heldGroups[group]) > 0
 	for _, k := range m.heldGroups[group] {
 		delete(m.held, k)
 	}
 	delete(m.heldGroups, group)
 	m.released[group] = gen
+	return hadHeld
 }
 
 // startScan drops what scan generation gen no longer needs: releases

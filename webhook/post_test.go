@@ -231,10 +231,122 @@ func TestPlainHTTPBoundsWhatItReads(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if code, err := p.post(ctx, tg, "sha256=00", []byte(`{}`)); err == nil {
+	if code, err := p.post(ctx, time.Now().Add(30*time.Second), tg, "sha256=00", []byte(`{}`)); err == nil {
 		t.Fatalf("an answer of endless headers was read as %d", code)
 	}
 	if n := <-written; n < 0 || n >= flood/2 {
 		t.Fatalf("the receiver wrote %d bytes before the poster gave up (want well under %d)", n, flood/2)
+	}
+}
+
+// TestPlainHTTPTermEndInterrupts: the end of the leader's term interrupts
+// an exchange on a kept-alive connection at once, well before its
+// deadline (the connection watches the term it was dialed in), and the
+// connection is not kept for another request.
+func TestPlainHTTPTermEndInterrupts(t *testing.T) {
+	got := make(chan struct{}, 2)
+	release := make(chan struct{})
+	defer close(release)
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		got <- struct{}{}
+		if r.Header.Get("X-Hub-Signature-256") == "sha256=hold" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	var dialer net.Dialer
+	p := newPoster(dialer.DialContext, 1)
+	defer p.closeIdle()
+	tg := p.target(srv.URL + "/hook")
+	term, end := context.WithCancel(context.Background())
+	defer end()
+	far := time.Now().Add(time.Hour)
+	if code, err := p.post(term, far, tg, "sha256=00", []byte(`{}`)); err != nil || code != 200 {
+		t.Fatalf("first post: %d %v", code, err)
+	}
+	<-got
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.post(term, far, tg, "sha256=hold", []byte(`{}`)) // on the kept connection
+		errc <- err
+	}()
+	<-got // the receiver holds it
+	end()
+	if err := <-errc; err == nil {
+		t.Fatal("an exchange outlived its term")
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want the kept one only", n)
+	}
+	p.mu.Lock()
+	idle := len(p.idle)
+	p.mu.Unlock()
+	if idle != 0 {
+		t.Fatal("an interrupted connection was kept")
+	}
+	// A new term dials anew.
+	if code, err := p.post(context.Background(), far, tg, "sha256=00", []byte(`{}`)); err != nil || code != 200 {
+		t.Fatalf("post in the next term: %d %v", code, err)
+	}
+}
+
+// TestPlainAnswerAsReadResponse: the poster reads the common answer (a
+// final status, a Content-Length, the head buffered) without
+// http.ReadResponse, with the same status and the same decision to keep
+// the connection; anything else it leaves unread for the standard
+// parser.
+func TestPlainAnswerAsReadResponse(t *testing.T) {
+	big := strings.Repeat("x", maxAnswer+10)
+	for _, c := range []struct {
+		answer string
+		fast   bool
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true},
+		{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length:0\r\nDate: Mon, 07 Dec 2026 14:00:00 GMT\r\n\r\n", true},
+		{"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", true},
+		{"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\nerror", true},
+		{"HTTP/1.1 301 Moved Permanently\r\nLocation: http://10.0.0.1/\r\nContent-Length: 0\r\n\r\n", true},
+		{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", true},
+		{"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n", true},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nokEXTRA", true},                             // something follows: not kept
+		{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", true},                              // ended early: not kept
+		{"HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(big)) + "\r\n\r\n" + big, true}, // longer than read: not kept
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", false},
+		{"HTTP/1.1 200 OK\r\n\r\nno length: ends with the connection", false},
+		{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false},
+		{"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false},
+		{"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok", false},
+		{"HTTP/1.1 200 OK\r\nX-A: b\r\n folded\r\nContent-Length: 2\r\n\r\nok", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok", false},
+		{"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok", false},
+		{"HTTP/1.1 200OK\r\nContent-Length: 2\r\n\r\nok", false},
+	} {
+		wantCode, wantKeep, wantErr := readAnswer(bufio.NewReader(strings.NewReader(c.answer)))
+		h := &h1conn{br: bufio.NewReaderSize(strings.NewReader(c.answer), 4096)}
+		if _, err := h.br.Peek(1); err != nil {
+			t.Fatal(err)
+		}
+		code, keep, ok := h.plainAnswer()
+		var err error
+		if !ok {
+			code, keep, err = readAnswer(h.br) // what exchange does next
+		}
+		if ok != c.fast || code != wantCode || keep != wantKeep || (err == nil) != (wantErr == nil) {
+			t.Errorf("%q: fast %v, %d keep %v err %v; want fast %v, %d keep %v err %v",
+				c.answer, ok, code, keep, err, c.fast, wantCode, wantKeep, wantErr)
+		}
 	}
 }
