@@ -53,15 +53,19 @@ func testConfig(t testing.TB, dir string) Config {
 	}
 }
 
-func startNode(t testing.TB, cfg Config) *Node {
-	t.Helper()
+func startNode(t testing.TB, cfg Config) *Node { return startNodeFor(t, t, cfg) }
+
+// startNodeFor starts a node that closes when owner ends; a failure to
+// start fails fail.
+func startNodeFor(owner, fail testing.TB, cfg Config) *Node {
+	fail.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n, err := New(ctx, cfg)
 	if err != nil {
-		t.Fatalf("start node in %s: %v", cfg.DataDir, err)
+		fail.Fatalf("start node in %s: %v", cfg.DataDir, err)
 	}
-	t.Cleanup(func() { _ = n.Close() })
+	owner.Cleanup(func() { _ = n.Close() })
 	return n
 }
 
@@ -163,9 +167,28 @@ func TestBootstrapSingleNode(t *testing.T) {
 
 // testCluster is three in-process nodes on loopback.
 type testCluster struct {
-	t     *testing.T
+	t     *testing.T // owns the nodes: they close when it ends
+	fail  *testing.T // the test the helpers' failures go to (a subtest, see in)
 	cfgs  []Config
 	nodes []*Node
+}
+
+// in makes the helpers report their failures to subtest t until the
+// returned restore is called: a parent's FailNow from inside a subtest
+// would hide the failure behind "subtest may have called FailNow on a
+// parent test". Nodes started meanwhile still belong to the parent.
+func (c *testCluster) in(t *testing.T) (restore func()) {
+	prev := c.fail
+	c.fail = t
+	return func() { c.fail = prev }
+}
+
+// f is the test the helpers report failures to.
+func (c *testCluster) f() *testing.T {
+	if c.fail != nil {
+		return c.fail
+	}
+	return c.t
 }
 
 func newTestCluster(t *testing.T) *testCluster { return newTestClusterWith(t, func(*Config) {}) }
@@ -210,7 +233,7 @@ func (c *testCluster) live() []*Node {
 
 func (c *testCluster) leader() *Node {
 	var l *Node
-	waitFor(c.t, "a leader", 10*time.Second, func() bool {
+	waitFor(c.f(), "a leader", 10*time.Second, func() bool {
 		l = leaderOf(c.nodes...)
 		return l != nil
 	})
@@ -224,7 +247,7 @@ func (c *testCluster) follower() *Node {
 			return n
 		}
 	}
-	c.t.Fatal("no follower")
+	c.f().Fatal("no follower")
 	return nil
 }
 
@@ -246,19 +269,19 @@ func (c *testCluster) stop(n *Node) {
 }
 
 func (c *testCluster) restart(i int) *Node {
-	n := startNode(c.t, c.cfgs[i])
+	n := startNodeFor(c.t, c.f(), c.cfgs[i])
 	c.nodes[i] = n
 	return n
 }
 
 // converged waits until every live node holds the same state.
 func (c *testCluster) converged() {
-	c.t.Helper()
+	c.f().Helper()
 	nodes := c.live()
-	waitFor(c.t, "replicas to converge", 15*time.Second, func() bool {
-		want := dump(c.t, nodes[0])
+	waitFor(c.f(), "replicas to converge", 15*time.Second, func() bool {
+		want := dump(c.f(), nodes[0])
 		for _, n := range nodes[1:] {
-			if !bytes.Equal(want, dump(c.t, n)) {
+			if !bytes.Equal(want, dump(c.f(), n)) {
 				return false
 			}
 		}
@@ -270,6 +293,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	c := newTestCluster(t)
 
 	t.Run("membership", func(t *testing.T) {
+		defer c.in(t)()
 		st, err := c.nodes[2].Status(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -285,6 +309,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	})
 
 	t.Run("write via follower is forwarded and readable at once", func(t *testing.T) {
+		defer c.in(t)()
 		f := c.follower()
 		for i := 0; i < 20; i++ {
 			key := fmt.Sprintf("fwd-%d", i)
@@ -305,6 +330,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	})
 
 	t.Run("bad, replayed and foreign tokens are refused", func(t *testing.T) {
+		defer c.in(t)()
 		tok, err := c.leader().CreateJoinToken(context.Background(), time.Hour)
 		if err != nil {
 			t.Fatal(err)
@@ -352,6 +378,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	})
 
 	t.Run("a node of another cluster cannot talk to this one", func(t *testing.T) {
+		defer c.in(t)()
 		other := startNode(t, testConfig(t, t.TempDir()))
 		waitFor(t, "other cluster ready", 10*time.Second, other.Ready)
 		_, err := other.pool.call(context.Background(), c.cfgs[0].ClusterAddr, &rpcRequest{Op: "propose", Cmds: [][]byte{noop(t)}})
@@ -362,6 +389,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	})
 
 	t.Run("leader loss: new leader, writes continue, restarted node catches up", func(t *testing.T) {
+		defer c.in(t)()
 		old := c.leader()
 		oldIdx := c.index(old)
 		c.stop(old)
@@ -394,6 +422,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	})
 
 	t.Run("leader stops without handover, connections cut: new leader, no acknowledged write lost", func(t *testing.T) {
+		defer c.in(t)()
 		old := c.leader()
 		oldIdx := c.index(old)
 		// Writes in flight while the leader dies: every acknowledged one
@@ -434,6 +463,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	})
 
 	t.Run("restart of a joined node with unchanged command line", func(t *testing.T) {
+		defer c.in(t)()
 		f := c.follower()
 		i := c.index(f)
 		c.stop(f)
@@ -447,6 +477,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	})
 
 	t.Run("removed node cannot come back without a new token", func(t *testing.T) {
+		defer c.in(t)()
 		victim := c.follower()
 		i := c.index(victim)
 		id := victim.ID()
@@ -484,6 +515,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	})
 
 	t.Run("transfer leadership under writes through the old leader: no acknowledged write lost", func(t *testing.T) {
+		defer c.in(t)()
 		old := c.leader()
 		// Proposals in flight on the leader as it steps down fail (not
 		// leader, transfer in progress, leadership lost) or are routed
