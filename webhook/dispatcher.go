@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/waedge/waedge/cloudapi"
 	"github.com/waedge/waedge/egress"
 	"github.com/waedge/waedge/raftfsm"
 )
@@ -108,11 +109,7 @@ type Dispatcher struct {
 	// outcomes feeds the recorder (record): the outcomes of a round are
 	// replicated by one command.
 	outcomes chan outcome
-	signers  signers
 }
-
-// sign is cloudapi.Sign with each secret's keyed HMAC reused (sign.go).
-func (d *Dispatcher) sign(secret string, body []byte) string { return d.signers.sign(secret, body) }
 
 // outcome is one attempt waiting to be replicated. When its command has
 // committed (or failed to), the recorder releases its claim on the event
@@ -539,7 +536,7 @@ func (d *Dispatcher) attempt(ctx context.Context, e raftfsm.OutboxEvent, url str
 	}
 	if url != "" {
 		var code int
-		code, err = d.send(ctx, timeout, url, d.sign(app.Secret, body), body)
+		code, err = d.send(ctx, timeout, url, cloudapi.Sign(app.Secret, body), body)
 		switch {
 		case err == nil:
 			status = "200"
