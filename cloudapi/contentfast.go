@@ -231,6 +231,16 @@ func (w *jsonObj) object(k string, each func(*jsonObj)) {
 
 const lowerHex = "0123456789abcdef"
 
+// plainJSON marks the bytes appendJSONString copies as they are: ASCII
+// other than the control characters, quote, backslash, <, > and &. Text
+// is mostly such bytes, so the common case is one lookup a byte.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string the way encoding/json writes
 // it: quote and backslash escaped, the control characters with a short
 // escape where JSON has one and as \u00XX otherwise, <, > and & as \u00XX
@@ -241,6 +251,10 @@ func appendJSONString(dst []byte, s string) []byte {
 	from := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if plainJSON[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
 			var esc string
 			switch {

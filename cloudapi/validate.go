@@ -810,31 +810,43 @@ func validateTemplate(t *Template) error {
 	}
 	for i := range t.Components {
 		c := normalizeComponent(&t.Components[i])
-		f := fmt.Sprintf("template.components[%d]", i)
+		// A field's path is formatted only when there is an error to
+		// report: the checks are pure, so a failing component is checked
+		// again with its path (a valid one, every accepted send, is
+		// checked once without).
+		if validateComponent("", c) != nil {
+			return validateComponent(fmt.Sprintf("template.components[%d]", i), c)
+		}
+	}
+	return nil
+}
+
+// validateComponent checks one (normalized) template component; f is its
+// path in error messages.
+func validateComponent(f string, c Component) error {
+	switch {
+	case c.Type == "":
+		return missing(f + ".type")
+	case !componentTypes[c.Type]:
+		return badParam("%s.type %q is not supported", f, c.Type)
+	}
+	if c.Type == "button" {
 		switch {
-		case c.Type == "":
-			return missing(f + ".type")
-		case !componentTypes[c.Type]:
-			return badParam("%s.type %q is not supported", f, c.Type)
+		case c.SubType == "":
+			return missing(f + ".sub_type")
+		case !buttonSubTypes[c.SubType]:
+			return invalid("%s.sub_type %q is not supported", f, c.SubType)
 		}
-		if c.Type == "button" {
-			switch {
-			case c.SubType == "":
-				return missing(f + ".sub_type")
-			case !buttonSubTypes[c.SubType]:
-				return invalid("%s.sub_type %q is not supported", f, c.SubType)
-			}
-			if len(c.Index) == 0 {
-				return missing(f + ".index")
-			}
-			if _, err := buttonIndex(c.Index); err != nil {
-				return invalid("%s.index must be the button position (0 to 9)", f)
-			}
+		if len(c.Index) == 0 {
+			return missing(f + ".index")
 		}
-		for j, p := range c.Parameters {
-			if err := validateParameter(fmt.Sprintf("%s.parameters[%d]", f, j), c.Type, p); err != nil {
-				return err
-			}
+		if _, err := buttonIndex(c.Index); err != nil {
+			return invalid("%s.index must be the button position (0 to 9)", f)
+		}
+	}
+	for j, p := range c.Parameters {
+		if validateParameter("", c.Type, p) != nil { // as above: the path only for an error
+			return validateParameter(fmt.Sprintf("%s.parameters[%d]", f, j), c.Type, p)
 		}
 	}
 	return nil

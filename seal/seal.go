@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 	"time"
 
 	"github.com/waedge/waedge/keyring"
@@ -34,6 +36,10 @@ type Sealer struct {
 	now  func() time.Time
 	// refKey keys ConsumerRef.
 	refKey [32]byte
+	// refMACs are HMAC-SHA256 states keyed with refKey: ConsumerRef runs
+	// on every send and receive, and resetting a keyed state is cheaper
+	// than keying a new one.
+	refMACs sync.Pool
 	// state seals long-lived secrets (SealState).
 	state keyring.DataKey
 	// urlKey signs media download URLs.
@@ -45,8 +51,10 @@ func New(p Proposer, kek keyring.KEK, now func() time.Time) *Sealer {
 	if now == nil {
 		now = time.Now
 	}
-	return &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now, refKey: RefKey(kek), state: stateKey(kek),
+	s := &Sealer{p: p, kek: kek, ring: keyring.NewRing(kek), now: now, refKey: RefKey(kek), state: stateKey(kek),
 		urlKey: URLKey(kek)}
+	s.refMACs.New = func() any { return hmac.New(sha256.New, s.refKey[:]) }
+	return s
 }
 
 // Enabled reports whether this binary seals content (false only in a
@@ -148,7 +156,11 @@ func (s *Sealer) ensure(ctx context.Context, day uint32) error {
 // consumer's number itself never appears in a key on disk. It is 32 hex
 // digits and the same on every node.
 func (s *Sealer) ConsumerRef(phoneNumberID, waID string) string {
-	return ConsumerRef(s.refKey, phoneNumberID, waID)
+	m := s.refMACs.Get().(hash.Hash)
+	m.Reset()
+	ref := consumerRef(m, phoneNumberID, waID)
+	s.refMACs.Put(m)
+	return ref
 }
 
 // RefKey derives the consumer-reference key from the cluster KEK.
@@ -177,11 +189,19 @@ func URLKey(kek keyring.KEK) [32]byte {
 
 // ConsumerRef computes a consumer reference under refKey (see RefKey).
 func ConsumerRef(refKey [32]byte, phoneNumberID, waID string) string {
-	m := hmac.New(sha256.New, refKey[:])
-	m.Write([]byte(phoneNumberID))
-	m.Write([]byte{0})
-	m.Write([]byte(waID))
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	return consumerRef(hmac.New(sha256.New, refKey[:]), phoneNumberID, waID)
+}
+
+// consumerRef is the first 16 bytes, in hex, of m (HMAC-SHA256 under the
+// reference key, fresh) over phoneNumberID, a zero byte and waID.
+func consumerRef(m hash.Hash, phoneNumberID, waID string) string {
+	b := make([]byte, 0, max(len(phoneNumberID)+1+len(waID), sha256.Size))
+	b = append(append(append(b, phoneNumberID...), 0), waID...)
+	m.Write(b)
+	sum := m.Sum(b[:0])
+	var ref [32]byte
+	hex.Encode(ref[:], sum[:16])
+	return string(ref[:])
 }
 
 // stateKeyID is the key id of the state key: outside the range of day ids,

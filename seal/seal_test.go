@@ -2,8 +2,12 @@ package seal
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,6 +80,33 @@ func TestConsumerRef(t *testing.T) {
 	if strings.Contains(a, "15550001111") {
 		t.Fatal("ref contains the number")
 	}
+}
+
+// TestSealerConsumerRef checks the Sealer's pooled HMAC states against the
+// definition (HMAC-SHA256(RefKey, phone 0 number), first 16 bytes in hex),
+// from goroutines that share the pool.
+func TestSealerConsumerRef(t *testing.T) {
+	kek := keyring.KEK{5}
+	s := New(fsmtest.Open(t), kek, nil)
+	want := func(phone, waID string) string {
+		k := RefKey(kek)
+		m := hmac.New(sha256.New, k[:])
+		m.Write([]byte(phone + "\x00" + waID))
+		return hex.EncodeToString(m.Sum(nil)[:16])
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				phone, waID := "100"+strings.Repeat("1", g), strings.Repeat("4", 1+i%40)
+				if got := s.ConsumerRef(phone, waID); got != want(phone, waID) || got != ConsumerRef(RefKey(kek), phone, waID) {
+					t.Errorf("ConsumerRef(%s, %s) = %s, want %s", phone, waID, got, want(phone, waID))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestSealForRetentionClasses: content sealed for a short retention goes
