@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,14 +149,18 @@ var routeParam = regexp.MustCompile(`<[^>]*>`)
 
 // ObserveHTTP counts one answered request. route is the matched route
 // template (e.g. "/:node<regex(…)>/messages"); its parameter constraints
-// are dropped from the label ("/:node/messages").
+// are dropped from the label ("/:node/messages"). method and route may
+// point into buffers the caller reuses: they are copied where they are
+// kept (a new series), so the common case, a known series, copies nothing.
 func (m *Metrics) ObserveHTTP(method, route string, status int, d time.Duration) {
 	key := httpSeries{method: method, route: route, status: status}
 	m.seriesMu.RLock()
 	in, ok := m.series[key]
 	m.seriesMu.RUnlock()
 	if !ok {
-		label := routeParam.ReplaceAllString(route, "")
+		key.method, key.route = strings.Clone(method), strings.Clone(route)
+		method = key.method
+		label := routeParam.ReplaceAllString(key.route, "")
 		in = httpInstruments{requests: m.httpRequests.WithLabelValues(method, label, strconv.Itoa(status)),
 			latency: m.httpLatency.WithLabelValues(method, label)}
 		m.seriesMu.Lock()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -301,5 +302,21 @@ func TestCommitStages(t *testing.T) {
 	for _, n := range nodes {
 		check("log_store", 1, n)
 		check("fsm_apply", 1, n)
+	}
+}
+
+// TestObserveHTTPCopiesWhatItKeeps: the web layer passes strings that
+// point into request buffers reused by the next request; a series keeps
+// its labels even when those bytes are overwritten afterwards.
+func TestObserveHTTPCopiesWhatItKeeps(t *testing.T) {
+	m := metrics.New(nil, metrics.BuildInfo{}, 0)
+	buf := []byte("POST /:node<regex(^[0-9]{1,32}$)>/messages")
+	method, route := unsafe.String(&buf[0], 4), unsafe.String(&buf[5], len(buf)-5)
+	m.ObserveHTTP(method, route, 200, time.Millisecond)
+	copy(buf, "GETX /admin/v1/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz")
+	m.ObserveHTTP("POST", "/:node<regex(^[0-9]{1,32}$)>/messages", 200, time.Millisecond)
+	v, ok := series(t, m.Registry(), "waedge_http_requests_total", map[string]string{"method": "POST", "route": "/:node/messages", "status": "200"})
+	if !ok || v != 2 {
+		t.Fatalf("POST /:node/messages 200 = %v (found %v), want 2 in one series", v, ok)
 	}
 }

@@ -47,14 +47,15 @@ type Message struct {
 // callback data ("" for none) under retention's data key.
 func SealMessage(ctx context.Context, k SealingKeys, retention time.Duration, wamid, peer string, content []byte, callback string) (Message, error) {
 	m := Message{IDRef: raftfsm.MessageIDRef(wamid)}
+	id := []byte(wamid) // the content's AAD and the id's plaintext: neither is written to
 	var err error
-	if m.Content, err = k.SealFor(ctx, retention, []byte(wamid), content); err != nil {
+	if m.Content, err = k.SealFor(ctx, retention, id, content); err != nil {
 		return Message{}, err
 	}
 	if m.Peer, err = k.SealFor(ctx, retention, raftfsm.PeerAAD(wamid), []byte(peer)); err != nil {
 		return Message{}, err
 	}
-	if m.ID, err = k.SealFor(ctx, retention, raftfsm.IDAAD(m.IDRef), []byte(wamid)); err != nil {
+	if m.ID, err = k.SealFor(ctx, retention, raftfsm.IDAAD(m.IDRef), id); err != nil {
 		return Message{}, err
 	}
 	if callback != "" {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -14,7 +13,8 @@ import (
 // Metrics counts the HTTP traffic and serves GET /metrics (package
 // metrics).
 type Metrics interface {
-	// ObserveHTTP counts one answered request by its route template.
+	// ObserveHTTP counts one answered request by its route template;
+	// it copies the strings it keeps (the caller's may be reused).
 	ObserveHTTP(method, route string, status int, d time.Duration)
 	// Handler serves the Prometheus text format.
 	Handler() http.Handler
@@ -26,25 +26,12 @@ func withMetrics(m Metrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
-		// Fiber's strings may point into buffers reused by the next
-		// request (the method always, the route when Fiber has none and
-		// makes one of the path); the registry keeps label values, so the
-		// method becomes a constant and the route is copied.
-		m.ObserveHTTP(methodLabel(c.Method()), strings.Clone(routeOf(c)), c.Response().StatusCode(), time.Since(start))
+		// The method and, when Fiber matched no route, the route point
+		// into buffers reused by the next request: ObserveHTTP copies
+		// what it keeps.
+		m.ObserveHTTP(c.Method(), routeOf(c), c.Response().StatusCode(), time.Since(start))
 		return err
 	}
-}
-
-// methodLabel returns a string that outlives the request for method: the
-// standard methods' constants, a copy of anything else.
-func methodLabel(m string) string {
-	for _, k := range [...]string{fiber.MethodGet, fiber.MethodPost, fiber.MethodDelete, fiber.MethodPut,
-		fiber.MethodHead, fiber.MethodPatch, fiber.MethodOptions} {
-		if m == k {
-			return k
-		}
-	}
-	return strings.Clone(m)
 }
 
 // registerMetrics serves GET /metrics to admin and operator tokens: the
