@@ -43,7 +43,9 @@ const (
 func runes(s string) int { return utf8.RuneCountInString(s) }
 
 func checkLen(field, s string, limit int) error {
-	if runes(s) > limit {
+	// A string of at most limit bytes has at most limit characters: only
+	// a longer one is counted.
+	if len(s) > limit && runes(s) > limit {
 		return invalid("%s must be at most %d characters", field, limit)
 	}
 	return nil
