@@ -174,3 +174,23 @@ func TestSealingIsOnInRealBuilds(t *testing.T) {
 		t.Fatal("sealing is off: this test binary was built with -tags waedge_noseal")
 	}
 }
+
+// BenchmarkConsumerRef compares the Sealer's pooled HMAC states with
+// keying a new HMAC per reference (the package function).
+func BenchmarkConsumerRef(b *testing.B) {
+	kek := keyring.KEK{5}
+	s := New(fsmtest.Open(b), kek, nil)
+	b.Run("pooled", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			_ = s.ConsumerRef("100000000000001", "491700000042")
+		}
+	})
+	b.Run("new", func(b *testing.B) {
+		b.ReportAllocs()
+		k := RefKey(kek)
+		for range b.N {
+			_ = ConsumerRef(k, "100000000000001", "491700000042")
+		}
+	})
+}
