@@ -50,6 +50,11 @@ type applyBatch struct {
 
 	tops keyTops // upper bounds of stored message keys (acceptKeyTaken)
 
+	// cold: a command that is not hot was applied in this batch (before),
+	// so the read model is refreshed after the commit; hot commands write
+	// none of its buckets.
+	cold bool
+
 	// The accept path's memory (alloc.go): values put in this
 	// transaction carved from the FSM's arena, keys built in key (bbolt
 	// copies a key it stores), the hot buckets opened once.
@@ -107,6 +112,7 @@ func (b *applyBatch) before(t CommandType) {
 	if !isHot(t) {
 		b.flush()
 		b.phones, b.cats = nil, nil
+		b.cold = true
 	}
 	if t != CmdAcceptMessageV2 && t != CmdAcceptMessage {
 		b.tops = keyTops{}

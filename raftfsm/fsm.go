@@ -324,6 +324,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	f.ckMu.Lock()
 	defer f.ckMu.Unlock()
 	var kept hotRecords
+	cold := false // a command that is not hot applied: the read model may have changed
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		f.batch = newApplyBatch(tx, f.sets, f.pairs, f.hot, &f.vals)
 		f.hot = hotRecords{} // kept again only once this transaction committed
@@ -351,6 +352,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			applied, lastIdx, lastTerm = l.Index, l.Index, l.Term
 			n++
 		}
+		cold = f.batch.cold
 		if lastIdx == 0 {
 			return nil
 		}
@@ -364,9 +366,13 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	f.hot = kept
 	if lastIdx != 0 {
 		// The read model follows the commit before the index is
-		// published: whoever waits for lastIdx reads it there too.
-		if err := f.reads.Load().refresh(f.db); err != nil {
-			panic(fmt.Sprintf("raftfsm: read model: %v", err))
+		// published: whoever waits for lastIdx reads it there too. Hot
+		// commands write none of its buckets (TestHotCommandsLeaveTheReadModel),
+		// so after a batch of nothing else it has not changed.
+		if cold {
+			if err := f.reads.Load().refresh(f.db); err != nil {
+				panic(fmt.Sprintf("raftfsm: read model: %v", err))
+			}
 		}
 		f.setApplied(lastIdx, lastTerm)
 		f.afterCommit(n)
