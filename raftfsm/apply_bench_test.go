@@ -32,6 +32,9 @@ func BenchmarkApplyAccept(b *testing.B) {
 		// The live cluster's entries at 64 senders hold ~20 accepts: the
 		// per-commit costs (branch pages, meta) weigh more.
 		{"consumers=100k,per=16", 100_000, 16, 0},
+		// ~13 accepts per ApplyBatch at 64 senders (issue 12): a batch's
+		// fixed cost, per accept, at its heaviest.
+		{"consumers=100k,per=13", 100_000, 13, 0},
 		// At 512 senders a commit of the live cluster holds ~95 accepts,
 		// two thirds of them proposed by the followers ~50 ms (~250
 		// messages) before they reach the leader: their keys land behind
