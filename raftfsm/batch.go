@@ -59,6 +59,7 @@ type applyBatch struct {
 	// transaction carved from the FSM's arena, keys built in key (bbolt
 	// copies a key it stores), the hot buckets opened once.
 	vals *arena
+	mem  *batchMem
 	key  []byte
 	bks  hotBuckets
 }
@@ -76,9 +77,9 @@ type templateID struct{ waba, name, lang string }
 // records of an earlier batch are reused when they were read from the
 // same database: the hot handlers never write those buckets and every
 // other command drops them first (before), so they equal what tx holds.
-func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRecords, vals *arena) *applyBatch {
+func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRecords, vals *arena, mem *batchMem) *applyBatch {
 	vals.reset() // the previous transaction is over: bbolt holds none of it
-	b := &applyBatch{tx: tx, index: index, pairs: pairs, vals: vals}
+	b := &applyBatch{tx: tx, index: index, pairs: pairs, vals: vals, mem: mem, key: mem.key[:0], slots: mem.slots[:0]}
 	if kept.db == tx.DB() {
 		b.phones, b.cats = kept.phones, kept.cats
 	}
@@ -95,6 +96,11 @@ type hotRecords struct {
 
 // maxKeptRecords bounds what a batch hands to the next one.
 const maxKeptRecords = 4096
+
+// done hands the batch's buffers back to the FSM for the next batch.
+func (b *applyBatch) done() {
+	b.mem.key, b.mem.slots = b.key[:0], b.slots[:0]
+}
 
 // keep returns the batch's decoded records for the next batch, once its
 // transaction committed.
@@ -282,7 +288,7 @@ func (b *applyBatch) group(set, phoneID string) *distinctGroup {
 		if b.sets == nil {
 			b.sets = map[setID]*distinctGroup{}
 		}
-		g = &distinctGroup{set: set, phone: phoneID, over: make(map[string]int64, 64), disk: make(map[string]int64, 64), index: b.index}
+		g = b.mem.group(set, phoneID, b.index)
 		b.sets[id] = g
 	}
 	return g
@@ -442,6 +448,7 @@ func (g *distinctGroup) flush(b *applyBatch) {
 	if n != n0 || g.added && tx.Bucket(bucketDistinct).Get(countKey) == nil {
 		mustPut(tx, bucketDistinct, countKey, be64(n))
 	}
+	b.mem.free(g) // its batch drops it now
 }
 
 type timeRef struct {

@@ -54,6 +54,7 @@ type FSM struct {
 	// vals is the memory of the values a batch puts (alloc.go), reused by
 	// the next batch once its transaction is over.
 	vals arena
+	mem  batchMem // the batch's containers, reused (alloc.go)
 
 	// sets and pairs are the in-memory halves of the distinct-consumer
 	// sets and of the pair rate buckets: two views of one consumerIndex,
@@ -326,9 +327,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	var kept hotRecords
 	cold := false // a command that is not hot applied: the read model may have changed
 	err := f.db.Update(func(tx *bolt.Tx) error {
-		f.batch = newApplyBatch(tx, f.sets, f.pairs, f.hot, &f.vals)
+		f.batch = newApplyBatch(tx, f.sets, f.pairs, f.hot, &f.vals, &f.mem)
 		f.hot = hotRecords{} // kept again only once this transaction committed
-		defer func() { f.batch = nil }()
+		defer func() { f.batch.done(); f.batch = nil }()
 		// Append-mostly buckets: fill pages (bbolt splits at half by
 		// default, which doubles the pages a commit writes). Layout only:
 		// the content, and so Dump, is the same.
