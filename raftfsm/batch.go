@@ -81,17 +81,22 @@ func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRe
 	vals.reset() // the previous transaction is over: bbolt holds none of it
 	b := &applyBatch{tx: tx, index: index, pairs: pairs, vals: vals, mem: mem, key: mem.key[:0], slots: mem.slots[:0]}
 	if kept.db == tx.DB() {
-		b.phones, b.cats = kept.phones, kept.cats
+		b.phones, b.cats, b.tops = kept.phones, kept.cats, kept.tops
 	}
 	return b
 }
 
 // hotRecords are a batch's decoded phone and template records, kept by
-// the FSM for the next batch (newApplyBatch).
+// the FSM for the next batch (newApplyBatch), and its key bounds: every
+// command that may write the keyed buckets drops them first (before), and
+// the flush writes none of them, so after the commit they still bound
+// what the database holds, and the next batch's accepts need not seek
+// them again.
 type hotRecords struct {
 	db     *bolt.DB
 	phones map[string]*Phone
 	cats   map[templateID]tplInfo
+	tops   keyTops
 }
 
 // maxKeptRecords bounds what a batch hands to the next one.
@@ -105,10 +110,11 @@ func (b *applyBatch) done() {
 // keep returns the batch's decoded records for the next batch, once its
 // transaction committed.
 func (b *applyBatch) keep() hotRecords {
-	if len(b.phones)+len(b.cats) > maxKeptRecords {
-		return hotRecords{}
+	kept := hotRecords{db: b.tx.DB(), tops: b.tops.detached()}
+	if len(b.phones)+len(b.cats) <= maxKeptRecords {
+		kept.phones, kept.cats = b.phones, b.cats
 	}
-	return hotRecords{db: b.tx.DB(), phones: b.phones, cats: b.cats}
+	return kept
 }
 
 // before is called before each command of type t: any command that is

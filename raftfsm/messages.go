@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -296,6 +297,25 @@ func (t *keyTops) raise(phoneID string, key []byte) {
 	}
 	t.pending.raise(key)
 }
+
+// detached returns the bounds with keys of their own (a raised key is
+// the decoded command's, which the next batch must not keep), or none
+// when they cover more numbers than a batch is worth keeping for.
+func (t keyTops) detached() keyTops {
+	if len(t.msgs) > maxKeptRecords {
+		return keyTops{}
+	}
+	out := keyTops{pending: t.pending.detached(), envelopes: t.envelopes.detached()}
+	if t.msgs != nil {
+		out.msgs = make(map[string]keyTop, len(t.msgs))
+		for phone, m := range t.msgs {
+			out.msgs[strings.Clone(phone)] = m.detached()
+		}
+	}
+	return out
+}
+
+func (t keyTop) detached() keyTop { return keyTop{k: bytes.Clone(t.k), loaded: t.loaded} }
 
 // lastKey loads a top: the last key of bucket name below prefix (all of
 // it when prefix is nil), without the prefix.
