@@ -126,8 +126,8 @@ func (m *batchMem) free(g *distinctGroup) {
 // (tx.Bucket looks the name up in the root bucket's map each time), and
 // the cursor its window lookup seeks with.
 type hotBuckets struct {
-	messages, pending, windows, ratePairs, distinctByTime *bolt.Bucket
-	windowCur                                             *bolt.Cursor
+	messages, pending, envelopes, windows, ratePairs, distinctByTime *bolt.Bucket
+	windowCur, messageCur, pendingCur, envelopeCur                   *bolt.Cursor
 }
 
 // window returns the stored window of key (nil when none) as Get would,
@@ -144,6 +144,18 @@ func (b *applyBatch) window(key []byte) []byte {
 		return v
 	}
 	return nil
+}
+
+// has reports whether bucket name (through *slot) holds key, exactly as
+// Get(key) != nil would, through the batch's cursor *cur as window does:
+// the accept's duplicate-key checks of a late proposer's key (below the
+// bounds) are up to three lookups per accept.
+func (b *applyBatch) has(cur **bolt.Cursor, slot **bolt.Bucket, name, key []byte) bool {
+	if *cur == nil {
+		*cur = b.bucket(slot, name).Cursor()
+	}
+	k, v := (*cur).Seek(key)
+	return v != nil && bytes.Equal(k, key)
 }
 
 // bucket returns tx's bucket name, through *slot once opened.

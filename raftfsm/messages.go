@@ -359,17 +359,23 @@ func (b *applyBatch) acceptKeyTaken(phoneID, idRef string, key []byte, refEntry 
 		}
 		t.msgs[phoneID] = m
 	}
-	if !m.above(key) && tx.Bucket(bucketMessages).Get(messageKey(phoneID, key)) != nil {
-		return true
+	if !m.above(key) {
+		b.key = appendMessageKey(b.key[:0], phoneID, key)
+		if b.has(&b.bks.messageCur, &b.bks.messages, bucketMessages, b.key) {
+			return true
+		}
 	}
 	for _, q := range []struct {
 		top  *keyTop
 		name []byte
-	}{{&t.pending, bucketSignalPending}, {&t.envelopes, bucketSignalEnvelopes}} {
+		cur  **bolt.Cursor
+		bk   **bolt.Bucket
+	}{{&t.pending, bucketSignalPending, &b.bks.pendingCur, &b.bks.pending},
+		{&t.envelopes, bucketSignalEnvelopes, &b.bks.envelopeCur, &b.bks.envelopes}} {
 		if !q.top.loaded {
 			*q.top = lastKey(tx, q.name, nil)
 		}
-		if !q.top.above(key) && tx.Bucket(q.name).Get(key) != nil {
+		if !q.top.above(key) && b.has(q.cur, q.bk, q.name, key) {
 			return true
 		}
 	}
