@@ -50,10 +50,16 @@ type applyBatch struct {
 
 	tops keyTops // upper bounds of stored message keys (acceptKeyTaken)
 
+	// cold: a command that is not hot was applied in this batch (before),
+	// so the read model is refreshed after the commit; hot commands write
+	// none of its buckets.
+	cold bool
+
 	// The accept path's memory (alloc.go): values put in this
 	// transaction carved from the FSM's arena, keys built in key (bbolt
 	// copies a key it stores), the hot buckets opened once.
 	vals *arena
+	mem  *batchMem
 	key  []byte
 	bks  hotBuckets
 }
@@ -71,33 +77,44 @@ type templateID struct{ waba, name, lang string }
 // records of an earlier batch are reused when they were read from the
 // same database: the hot handlers never write those buckets and every
 // other command drops them first (before), so they equal what tx holds.
-func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRecords, vals *arena) *applyBatch {
+func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRecords, vals *arena, mem *batchMem) *applyBatch {
 	vals.reset() // the previous transaction is over: bbolt holds none of it
-	b := &applyBatch{tx: tx, index: index, pairs: pairs, vals: vals}
+	b := &applyBatch{tx: tx, index: index, pairs: pairs, vals: vals, mem: mem, key: mem.key[:0], slots: mem.slots[:0]}
 	if kept.db == tx.DB() {
-		b.phones, b.cats = kept.phones, kept.cats
+		b.phones, b.cats, b.tops = kept.phones, kept.cats, kept.tops
 	}
 	return b
 }
 
 // hotRecords are a batch's decoded phone and template records, kept by
-// the FSM for the next batch (newApplyBatch).
+// the FSM for the next batch (newApplyBatch), and its key bounds: every
+// command that may write the keyed buckets drops them first (before), and
+// the flush writes none of them, so after the commit they still bound
+// what the database holds, and the next batch's accepts need not seek
+// them again.
 type hotRecords struct {
 	db     *bolt.DB
 	phones map[string]*Phone
 	cats   map[templateID]tplInfo
+	tops   keyTops
 }
 
 // maxKeptRecords bounds what a batch hands to the next one.
 const maxKeptRecords = 4096
 
+// done hands the batch's buffers back to the FSM for the next batch.
+func (b *applyBatch) done() {
+	b.mem.key, b.mem.slots = b.key[:0], b.slots[:0]
+}
+
 // keep returns the batch's decoded records for the next batch, once its
 // transaction committed.
 func (b *applyBatch) keep() hotRecords {
-	if len(b.phones)+len(b.cats) > maxKeptRecords {
-		return hotRecords{}
+	kept := hotRecords{db: b.tx.DB(), tops: b.tops.detached()}
+	if len(b.phones)+len(b.cats) <= maxKeptRecords {
+		kept.phones, kept.cats = b.phones, b.cats
 	}
-	return hotRecords{db: b.tx.DB(), phones: b.phones, cats: b.cats}
+	return kept
 }
 
 // before is called before each command of type t: any command that is
@@ -107,6 +124,7 @@ func (b *applyBatch) before(t CommandType) {
 	if !isHot(t) {
 		b.flush()
 		b.phones, b.cats = nil, nil
+		b.cold = true
 	}
 	if t != CmdAcceptMessageV2 && t != CmdAcceptMessage {
 		b.tops = keyTops{}
@@ -276,7 +294,7 @@ func (b *applyBatch) group(set, phoneID string) *distinctGroup {
 		if b.sets == nil {
 			b.sets = map[setID]*distinctGroup{}
 		}
-		g = &distinctGroup{set: set, phone: phoneID, over: make(map[string]int64, 64), disk: make(map[string]int64, 64), index: b.index}
+		g = b.mem.group(set, phoneID, b.index)
 		b.sets[id] = g
 	}
 	return g
@@ -436,6 +454,7 @@ func (g *distinctGroup) flush(b *applyBatch) {
 	if n != n0 || g.added && tx.Bucket(bucketDistinct).Get(countKey) == nil {
 		mustPut(tx, bucketDistinct, countKey, be64(n))
 	}
+	b.mem.free(g) // its batch drops it now
 }
 
 type timeRef struct {

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -297,6 +298,25 @@ func (t *keyTops) raise(phoneID string, key []byte) {
 	t.pending.raise(key)
 }
 
+// detached returns the bounds with keys of their own (a raised key is
+// the decoded command's, which the next batch must not keep), or none
+// when they cover more numbers than a batch is worth keeping for.
+func (t keyTops) detached() keyTops {
+	if len(t.msgs) > maxKeptRecords {
+		return keyTops{}
+	}
+	out := keyTops{pending: t.pending.detached(), envelopes: t.envelopes.detached()}
+	if t.msgs != nil {
+		out.msgs = make(map[string]keyTop, len(t.msgs))
+		for phone, m := range t.msgs {
+			out.msgs[strings.Clone(phone)] = m.detached()
+		}
+	}
+	return out
+}
+
+func (t keyTop) detached() keyTop { return keyTop{k: bytes.Clone(t.k), loaded: t.loaded} }
+
 // lastKey loads a top: the last key of bucket name below prefix (all of
 // it when prefix is nil), without the prefix.
 func lastKey(tx *bolt.Tx, name, prefix []byte) keyTop {
@@ -339,17 +359,23 @@ func (b *applyBatch) acceptKeyTaken(phoneID, idRef string, key []byte, refEntry 
 		}
 		t.msgs[phoneID] = m
 	}
-	if !m.above(key) && tx.Bucket(bucketMessages).Get(messageKey(phoneID, key)) != nil {
-		return true
+	if !m.above(key) {
+		b.key = appendMessageKey(b.key[:0], phoneID, key)
+		if b.has(&b.bks.messageCur, &b.bks.messages, bucketMessages, b.key) {
+			return true
+		}
 	}
 	for _, q := range []struct {
 		top  *keyTop
 		name []byte
-	}{{&t.pending, bucketSignalPending}, {&t.envelopes, bucketSignalEnvelopes}} {
+		cur  **bolt.Cursor
+		bk   **bolt.Bucket
+	}{{&t.pending, bucketSignalPending, &b.bks.pendingCur, &b.bks.pending},
+		{&t.envelopes, bucketSignalEnvelopes, &b.bks.envelopeCur, &b.bks.envelopes}} {
 		if !q.top.loaded {
 			*q.top = lastKey(tx, q.name, nil)
 		}
-		if !q.top.above(key) && tx.Bucket(q.name).Get(key) != nil {
+		if !q.top.above(key) && b.has(q.cur, q.bk, q.name, key) {
 			return true
 		}
 	}

@@ -17,19 +17,7 @@ func TestPageSizeIsLayoutOnly(t *testing.T) {
 	if ps := f8.db.Info().PageSize; ps != dbPageSize {
 		t.Fatalf("new database: %d-byte pages, want %d", ps, dbPageSize)
 	}
-	path := filepath.Join(t.TempDir(), "fsm.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{PageSize: 4096})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f4, err := Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f4.Close() }()
+	f4 := openFSMWithPageSize(t, 4096)
 	if ps := f4.db.Info().PageSize; ps != 4096 {
 		t.Fatalf("existing database: %d-byte pages, want its own 4096", ps)
 	}
@@ -43,4 +31,24 @@ func TestPageSizeIsLayoutOnly(t *testing.T) {
 	if d8, d4 := dumpOf(t, f8), dumpOf(t, f4); d8 != d4 {
 		t.Fatalf("same log, different state:\n%s", diffLines(d8, d4))
 	}
+}
+
+// openFSMWithPageSize opens a state machine on a database created with
+// pages of size bytes (as an older binary, or a restored backup, made it).
+func openFSMWithPageSize(t testing.TB, size int) *FSM {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "fsm.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{PageSize: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return f
 }

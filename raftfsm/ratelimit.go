@@ -184,7 +184,7 @@ func (b *applyBatch) loadRate(k string, at int64) *rateSlot {
 		}
 	}
 	if b.rates == nil {
-		b.rates = make(map[string]*rateSlot, 128) // a batch holds up to 64 accepts: two keys each at most
+		b.rates = b.mem.rateMap()
 	}
 	b.rates[k] = r
 	r.key = k
@@ -192,13 +192,16 @@ func (b *applyBatch) loadRate(k string, at int64) *rateSlot {
 }
 
 // newRateSlot returns a zero slot from the batch's slab (one allocation
-// per 64 slots; a slot stays where it is, the slab is never grown).
+// per 64 slots, the last one reused by the next batch; a slot stays where
+// it is, the slab is never grown).
 func (b *applyBatch) newRateSlot() *rateSlot {
 	if len(b.slots) == cap(b.slots) {
 		b.slots = make([]rateSlot, 0, 64)
 	}
 	b.slots = b.slots[:len(b.slots)+1]
-	return &b.slots[len(b.slots)-1]
+	r := &b.slots[len(b.slots)-1]
+	*r = rateSlot{} // an earlier batch's
+	return r
 }
 
 // rateOf is rate for a key in memory the caller may reuse (b.key among
