@@ -90,6 +90,11 @@ type batchMem struct {
 // touched).
 const maxFreeGroups = 64
 
+// maxKeptLen bounds the size of a container handed to the next batch:
+// clearing a map or a slice costs what it once held, so one large batch
+// (a replay after a restart) must not make every later batch pay for it.
+const maxKeptLen = 256
+
 // rateMap returns the empty rate-slot map.
 func (m *batchMem) rateMap() map[string]*rateSlot {
 	if m.rates == nil {
@@ -117,7 +122,7 @@ func (m *batchMem) group(set, phone string, index distinctIndex) *distinctGroup 
 
 // free takes back a group its batch is done with (flushed and dropped).
 func (m *batchMem) free(g *distinctGroup) {
-	if len(m.groups) < maxFreeGroups {
+	if len(m.groups) < maxFreeGroups && len(g.over)+len(g.disk) <= maxKeptLen && cap(g.byTime) <= maxKeptLen {
 		m.groups = append(m.groups, g)
 	}
 }

@@ -105,6 +105,9 @@ const maxKeptRecords = 4096
 // done hands the batch's buffers back to the FSM for the next batch.
 func (b *applyBatch) done() {
 	b.mem.key, b.mem.slots = b.key[:0], b.slots[:0]
+	if len(b.rates) > maxKeptLen {
+		b.mem.rates = nil // b.rates is it (rateMap): too large to clear every batch
+	}
 }
 
 // keep returns the batch's decoded records for the next batch, once its
