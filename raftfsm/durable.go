@@ -143,6 +143,11 @@ func (f *FSM) checkpoint() error {
 			slog.Int64("bytes", st.Size()))
 		return f.stopCheckpoints()
 	}
+	// The checkpoint's commit carries bbolt's free list, so that a restart
+	// from it reads the list instead of walking every page of the file.
+	if err := f.commitFreelist(); err != nil {
+		return err
+	}
 	pin, err := f.db.Begin(false)
 	if err != nil {
 		return err
@@ -185,8 +190,27 @@ func (f *FSM) checkpoint() error {
 	return nil
 }
 
+// commitFreelist commits an empty transaction that writes bbolt's free
+// list (boltOptions: NoFreelistSync), then goes back to commits without
+// it. A meta page that names a free list lets bbolt open the file by
+// reading that list; one that does not makes it rebuild the list by
+// walking and checking every page reachable from the root — the whole
+// file, 14 minutes for 11 GB (BENCHMARKS.md, "Stop 24: restart time").
+// The list is a handful of pages (8 bytes per free page), written at
+// checkpoints and on Close, not at every commit. Callers hold ckMu (or
+// own f), so no other write transaction reads the flag meanwhile.
+func (f *FSM) commitFreelist() error {
+	f.db.NoFreelistSync = false
+	defer func() { f.db.NoFreelistSync = true }()
+	return f.db.Update(func(*bolt.Tx) error { return nil })
+}
+
 // boltMeta is what recovery reads of a bbolt meta page.
-type boltMeta struct{ txid, pgid uint64 }
+type boltMeta struct{ txid, pgid, freelist uint64 }
+
+// noFreelist is the free-list page id bbolt writes in a meta page when
+// the list was not written with that commit.
+const noFreelist = ^uint64(0)
 
 // parseMeta checks a meta page (header + meta, little-endian as bbolt
 // writes it on the platforms it runs on) and its checksum.
@@ -203,7 +227,8 @@ func parseMeta(p []byte) (boltMeta, bool) {
 	if h.Sum64() != binary.LittleEndian.Uint64(m[56:]) {
 		return boltMeta{}, false
 	}
-	return boltMeta{txid: binary.LittleEndian.Uint64(m[48:]), pgid: binary.LittleEndian.Uint64(m[40:])}, true
+	return boltMeta{txid: binary.LittleEndian.Uint64(m[48:]), pgid: binary.LittleEndian.Uint64(m[40:]),
+		freelist: binary.LittleEndian.Uint64(m[32:])}, true
 }
 
 // readSidecar returns the newest valid checkpoint (ok false: none).

@@ -248,6 +248,11 @@ func (f *FSM) Close() error {
 	}
 	f.ckMu.Lock()
 	cerr := f.stopCheckpoints()
+	if cerr == nil {
+		// Fsynced (NoSync is off again): the next Open reads the free
+		// list instead of walking the whole file.
+		cerr = f.commitFreelist()
+	}
 	f.ckMu.Unlock()
 	err := errors.Join(cerr, f.db.Close())
 	f.db = nil
