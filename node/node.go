@@ -669,6 +669,30 @@ func (n *Node) StopWithoutHandover() error {
 	return n.shutdown(false)
 }
 
+// shutdownSnapshotWait bounds the snapshot a clean stop takes.
+const shutdownSnapshotWait = 30 * time.Second
+
+// snapshotForRestart takes a Raft snapshot before a clean stop. Raft's
+// start (raft.NewRaft) reads and decodes every log entry after the last
+// snapshot to find configuration changes: up to SnapshotThreshold entries,
+// each a whole batch of writes — 10 s of a 1M-message node's cold restart
+// (BENCHMARKS.md, "Stop 24: restart time"). The state machine's snapshot
+// copies nothing (a checkpoint and the applied index), so after it the
+// next start scans no entry. Best effort: a stop never fails for it.
+func (n *Node) snapshotForRestart() {
+	f := n.raft.Snapshot()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			n.logger.Warn("snapshot on shutdown failed; the next start reads the log since the last one", slog.Any("err", err))
+		}
+	case <-time.After(shutdownSnapshotWait):
+		n.logger.Warn("snapshot on shutdown did not finish in time; the next start reads the log since the last one")
+	}
+}
+
 func (n *Node) shutdown(graceful bool) error {
 	var err error
 	n.closeOnce.Do(func() {
@@ -684,6 +708,9 @@ func (n *Node) shutdown(graceful bool) error {
 		if n.leaderB != nil {
 			n.leaderB.close()
 			n.forwardB.close()
+		}
+		if graceful && n.raft != nil {
+			n.snapshotForRestart()
 		}
 		if n.raft != nil {
 			n.raft.DeregisterObserver(n.observer)
