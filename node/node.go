@@ -744,7 +744,11 @@ func (n *Node) shutdown(graceful bool) error {
 func (n *Node) closeStores() error {
 	var err error
 	if n.logStore != nil {
-		err = errors.Join(err, n.logStore.Close())
+		cerr := n.logStore.Close()
+		if cerr == nil {
+			cerr = keepRaftLogFreelist(n.cfg.path(dirRaft, fileRaftDB))
+		}
+		err = errors.Join(err, cerr)
 		n.logStore = nil
 	}
 	if n.fsm != nil {

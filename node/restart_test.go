@@ -1,7 +1,9 @@
 package node
 
 import (
+	"encoding/binary"
 	"fmt"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -24,6 +26,9 @@ func TestCleanStopSnapshotsForTheNextStart(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if !raftLogKeepsFreelist(t, cfg.path(dirRaft, fileRaftDB)) {
+		t.Fatal("the stopped node's Raft log names no free list: its next open walks the whole file")
+	}
 	m := startNode(t, cfg)
 	snap, err := strconv.ParseUint(m.raft.Stats()["last_snapshot_index"], 10, 64)
 	if err != nil {
@@ -37,4 +42,34 @@ func TestCleanStopSnapshotsForTheNextStart(t *testing.T) {
 	if v, err := m.FSM().ClusterValue("k29"); err != nil || string(v) != "v" {
 		t.Fatalf("write lost across the restart: %q %v", v, err)
 	}
+}
+
+// raftLogKeepsFreelist reports whether the newest meta page of the bbolt
+// file at path names a free-list page (bbolt's meta: magic at 0, page
+// size at 8, free list at 32, txid at 48, after a 16-byte page header).
+func raftLogKeepsFreelist(t *testing.T, path string) bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := func(off int) (txid, freelist uint64, ok bool) {
+		if off+16+64 > len(b) || binary.LittleEndian.Uint32(b[off+16:]) != 0xED0CDAED {
+			return 0, 0, false
+		}
+		return binary.LittleEndian.Uint64(b[off+16+48:]), binary.LittleEndian.Uint64(b[off+16+32:]), true
+	}
+	if len(b) < 16+12 {
+		t.Fatalf("%s: too short", path)
+	}
+	pageSize := int(binary.LittleEndian.Uint32(b[16+8:]))
+	t0, f0, ok0 := meta(0)
+	t1, f1, ok1 := meta(pageSize)
+	if !ok0 && !ok1 {
+		t.Fatalf("%s: no meta page", path)
+	}
+	if !ok0 || (ok1 && t1 > t0) {
+		return f1 != ^uint64(0)
+	}
+	return f0 != ^uint64(0)
 }
