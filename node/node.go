@@ -669,8 +669,10 @@ func (n *Node) StopWithoutHandover() error {
 	return n.shutdown(false)
 }
 
-// shutdownSnapshotWait bounds the snapshot a clean stop takes.
-const shutdownSnapshotWait = 30 * time.Second
+// shutdownSnapshotWait bounds the snapshot a clean stop takes: a third of
+// the packaged unit's TimeoutStopSec (30 s), so a slow one never turns the
+// stop into systemd's SIGKILL.
+const shutdownSnapshotWait = 10 * time.Second
 
 // snapshotForRestart takes a Raft snapshot before a clean stop. Raft's
 // start (raft.NewRaft) reads and decodes every log entry after the last
