@@ -83,6 +83,8 @@ type batchMem struct {
 	rates  map[string]*rateSlot
 	slots  []rateSlot       // the last slab handed out
 	groups []*distinctGroup // free
+	// changed is flushDistinct's list of time-index keys to write.
+	changed []timeRef
 	key    []byte
 }
 
@@ -131,7 +133,7 @@ func (m *batchMem) free(g *distinctGroup) {
 // (tx.Bucket looks the name up in the root bucket's map each time), and
 // the cursor its window lookup seeks with.
 type hotBuckets struct {
-	messages, pending, envelopes, windows, ratePairs, distinctByTime *bolt.Bucket
+	messages, pending, envelopes, windows, ratePairs, distinctTimes *bolt.Bucket
 	windowCur, messageCur, pendingCur, envelopeCur                   *bolt.Cursor
 }
 
