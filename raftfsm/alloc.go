@@ -85,7 +85,7 @@ type batchMem struct {
 	groups []*distinctGroup // free
 	// changed is flushDistinct's list of time-index keys to write.
 	changed []timeRef
-	key    []byte
+	key     []byte
 }
 
 // maxFreeGroups bounds the groups kept (one per set and number a batch
@@ -134,7 +134,7 @@ func (m *batchMem) free(g *distinctGroup) {
 // the cursor its window lookup seeks with.
 type hotBuckets struct {
 	messages, pending, envelopes, windows, ratePairs, distinctTimes *bolt.Bucket
-	windowCur, messageCur, pendingCur, envelopeCur                   *bolt.Cursor
+	windowCur, messageCur, pendingCur, envelopeCur                  *bolt.Cursor
 }
 
 // window returns the stored window of key (nil when none) as Get would,

@@ -31,7 +31,7 @@ type applyBatch struct {
 	tx     *bolt.Tx
 	index  distinctIndex  // the FSM's, updated by flush
 	floors distinctFloors // the FSM's: where walks of the sets' stale entries start
-	pairs  pairIndex     // the FSM's, updated as pair buckets are added, moved, dropped
+	pairs  pairIndex      // the FSM's, updated as pair buckets are added, moved, dropped
 	stats  map[statID]int64
 	sets   map[setID]*distinctGroup
 	phones map[string]*Phone

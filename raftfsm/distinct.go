@@ -198,7 +198,7 @@ func distinctPruneN(tx *bolt.Tx, x distinctIndex, fl distinctFloors, set, phoneI
 	bit := setBit(set)
 	prefix := distinctTimePrefix(phoneID)
 	bk := tx.Bucket(bucketDistinctTimes)
-	var stale [][]byte // keys, each followed by its bits
+	var stale [][]byte         // keys, each followed by its bits
 	stop := uint64(cutoff) + 1 // the walk ran off the range: no entry of the set is left
 	c := bk.Cursor()
 	for k, v := c.Seek(fl.seek(set, phoneID)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
