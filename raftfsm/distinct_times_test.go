@@ -1,0 +1,174 @@
+package raftfsm
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// distinctKeys reads bucketDistinctTimes as key → set bits.
+func distinctKeys(t testing.TB, f *FSM) map[string]byte {
+	t.Helper()
+	keys := map[string]byte{}
+	if err := f.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDistinctTimes).ForEach(func(k, v []byte) error {
+			if len(v) != 1 {
+				return fmt.Errorf("value %x of %x", v, k)
+			}
+			keys[string(k)] = v[0]
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// TestDistinctTimesOneKeyPerConsumerAndTime: the time index holds one key
+// per number, time and consumer, with the bits of exactly the sets whose
+// entry for that consumer is at that time (the in-memory index), after
+// every batch of the hot log applied one entry at a time; the log reaches
+// every case the merged key has — a consumer in both sets under one key,
+// in the tier set only (a late template behind a newer message), in the
+// reach set only, and a key that lost one set's bit to a prune while the
+// other set kept it — so TestDeterminismHotPath's groupings cover them.
+// Every set's floor stays at or below its oldest entry.
+func TestDistinctTimesOneKeyPerConsumerAndTime(t *testing.T) {
+	logs := hotLog(t)
+	f := openFSM(t)
+	seen := map[byte]int{}
+	partlyPruned := 0 // keys that went from both sets to one, at the same time
+	prev := map[string]byte{}
+	for i := range logs {
+		f.ApplyBatch(logs[i : i+1])
+		keys := distinctKeys(t, f)
+		want := map[string]byte{}
+		for _, e := range indexEntries(f.sets.consumerIndex) {
+			if e.slot == slotPair {
+				continue
+			}
+			want[string(distinctTimeKey(e.phone, e.at, e.ref))] |= []byte{slotTier: distinctBitTier, slotReach: distinctBitReach}[e.slot]
+		}
+		if !reflect.DeepEqual(keys, want) {
+			t.Fatalf("entry %d: the time index %v is not the index's %v", i+1, keys, want)
+		}
+		for k, bits := range keys {
+			seen[bits]++
+			if prev[k] == distinctBitTier|distinctBitReach && bits != prev[k] {
+				partlyPruned++
+			}
+		}
+		prev = keys
+		for id, floor := range f.floors {
+			prefix := distinctTimePrefix(id.phone)
+			for k, bits := range keys {
+				if bytes.HasPrefix([]byte(k), prefix) && bits&setBit(id.set) != 0 && beUint64([]byte(k[len(prefix):])) < floor {
+					t.Fatalf("entry %d: %s floor %d above entry %x", i+1, id.set, floor, k)
+				}
+			}
+		}
+	}
+	for _, bits := range []byte{distinctBitTier, distinctBitReach, distinctBitTier | distinctBitReach} {
+		if seen[bits] == 0 {
+			t.Errorf("the log never left a key with set bits %d", bits)
+		}
+	}
+	if partlyPruned == 0 {
+		t.Error("no key of both sets ever lost one of them")
+	}
+	if len(f.floors) == 0 {
+		t.Error("no floor was ever set")
+	}
+}
+
+// TestDistinctFloorsChangeNothing: the floors decide only where walks
+// start: a replica whose floors are forgotten before every batch refuses
+// and writes exactly what one that keeps them does.
+func TestDistinctFloorsChangeNothing(t *testing.T) {
+	logs := hotLog(t)
+	kept, forgot := openFSM(t), openFSM(t)
+	for i := 0; i < len(logs); i += 5 {
+		batch := logs[i:min(i+5, len(logs))]
+		clear(forgot.floors)
+		if want, got := fmt.Sprint(kept.ApplyBatch(batch)), fmt.Sprint(forgot.ApplyBatch(batch)); want != got {
+			t.Fatalf("entries %d…: results %v without floors, %v with", i+1, got, want)
+		}
+	}
+	if dumpOf(t, kept) != dumpOf(t, forgot) {
+		t.Fatal("same log, different state without floors")
+	}
+}
+
+// TestMigrateSchema4MergesDistinctTimes: schema 4 kept each distinct set in
+// its own region of distinct_by_time (set 0 phone 0 time 0 ref → empty);
+// opening such a database merges them into distinct_times, drops the old
+// bucket, rebuilds the same in-memory index, and the state then follows
+// the log exactly as one that never had schema 4.
+func TestMigrateSchema4MergesDistinctTimes(t *testing.T) {
+	logs := hotLog(t)
+	half := len(logs) / 2
+	straight, f := openFSM(t), openFSM(t)
+	straight.ApplyBatch(logs[:half])
+	f.ApplyBatch(logs[:half])
+	want := dumpOf(t, f)
+	both := 0
+	for _, bits := range distinctKeys(t, f) {
+		if bits == distinctBitTier|distinctBitReach {
+			both++
+		}
+	}
+	if both == 0 {
+		t.Fatal("no consumer in both sets under one key to migrate")
+	}
+	// Write the schema-4 layout: a region per set, the merged bucket empty.
+	if err := f.db.Update(func(tx *bolt.Tx) error {
+		old, err := tx.CreateBucket(legacyDistinctByTime)
+		if err != nil {
+			return err
+		}
+		merged := tx.Bucket(bucketDistinctTimes)
+		var ks [][]byte
+		var vs []byte
+		if err := merged.ForEach(func(k, v []byte) error {
+			ks, vs = append(ks, bytes.Clone(k)), append(vs, v[0])
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i, k := range ks {
+			phone, rest, _ := bytes.Cut(k, []byte{0})
+			for _, set := range []string{setTier, setReach} {
+				if vs[i]&setBit(set) != 0 {
+					if err := old.Put(append([]byte(set+"\x00"+string(phone)+"\x00"), rest...), nil); err != nil {
+						return err
+					}
+				}
+			}
+			if err := merged.Delete(k); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, be64(4))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	index := f.sets
+	g := reopenMigrated(t, f, want, 4)
+	if !reflect.DeepEqual(g.sets, index) || index.len() == 0 {
+		t.Fatal("the rebuilt distinct index differs")
+	}
+	if err := g.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(legacyDistinctByTime) != nil {
+			return fmt.Errorf("bucket %s left", legacyDistinctByTime)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(straight.ApplyBatch(logs[half:])) != fmt.Sprint(g.ApplyBatch(logs[half:])) || dumpOf(t, straight) != dumpOf(t, g) {
+		t.Fatal("after the migration the same log gives other results or state")
+	}
+}
