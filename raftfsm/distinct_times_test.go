@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -123,38 +124,7 @@ func TestMigrateSchema4MergesDistinctTimes(t *testing.T) {
 	if both == 0 {
 		t.Fatal("no consumer in both sets under one key to migrate")
 	}
-	// Write the schema-4 layout: a region per set, the merged bucket empty.
-	if err := f.db.Update(func(tx *bolt.Tx) error {
-		old, err := tx.CreateBucket(legacyDistinctByTime)
-		if err != nil {
-			return err
-		}
-		merged := tx.Bucket(bucketDistinctTimes)
-		var ks [][]byte
-		var vs []byte
-		if err := merged.ForEach(func(k, v []byte) error {
-			ks, vs = append(ks, bytes.Clone(k)), append(vs, v[0])
-			return nil
-		}); err != nil {
-			return err
-		}
-		for i, k := range ks {
-			phone, rest, _ := bytes.Cut(k, []byte{0})
-			for _, set := range []string{setTier, setReach} {
-				if vs[i]&setBit(set) != 0 {
-					if err := old.Put(append([]byte(set+"\x00"+string(phone)+"\x00"), rest...), nil); err != nil {
-						return err
-					}
-				}
-			}
-			if err := merged.Delete(k); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketMeta).Put(keySchema, be64(4))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	writeSchema4Distinct(t, f)
 	index := f.sets
 	g := reopenMigrated(t, f, want, 4)
 	if !reflect.DeepEqual(g.sets, index) || index.len() == 0 {
@@ -170,5 +140,95 @@ func TestMigrateSchema4MergesDistinctTimes(t *testing.T) {
 	}
 	if fmt.Sprint(straight.ApplyBatch(logs[half:])) != fmt.Sprint(g.ApplyBatch(logs[half:])) || dumpOf(t, straight) != dumpOf(t, g) {
 		t.Fatal("after the migration the same log gives other results or state")
+	}
+}
+
+// writeSchema4Distinct rewrites f's distinct time index in the schema-4
+// layout (a region per set in distinct_by_time, distinct_times empty) and
+// stamps the database schema 4.
+func writeSchema4Distinct(t testing.TB, f *FSM) {
+	t.Helper()
+	if err := f.db.Update(func(tx *bolt.Tx) error {
+		old, err := tx.CreateBucket(legacyDistinctByTime)
+		if err != nil {
+			return err
+		}
+		old.FillPercent = 1.0
+		merged := tx.Bucket(bucketDistinctTimes)
+		var ks [][]byte
+		var vs []byte
+		if err := merged.ForEach(func(k, v []byte) error {
+			ks, vs = append(ks, bytes.Clone(k)), append(vs, v[0])
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, set := range []string{setReach, setTier} { // key order: a region per set
+			for i, k := range ks {
+				if vs[i]&setBit(set) != 0 {
+					phone, rest, _ := bytes.Cut(k, []byte{0})
+					if err := old.Put(append([]byte(set+"\x00"+string(phone)+"\x00"), rest...), nil); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := tx.DeleteBucket(bucketDistinctTimes); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bucketDistinctTimes); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, be64(4))
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkMigrateSchema4 opens a schema-4 database that holds 1M accepted
+// messages (template accepts a millisecond apart to ~1M consumers, so
+// every consumer is in both sets: two schema-4 entries each) — the open
+// migrates it — and, beside it, the same database already at schema 5.
+// The difference is the migration (one bbolt transaction):
+//
+//	go test ./raftfsm -run '^$' -bench MigrateSchema4 -benchtime 1x
+func BenchmarkMigrateSchema4(b *testing.B) {
+	const n, chunk = 1_000_000, 100_000
+	f := openFSM(b)
+	f.db.NoSync = true
+	a, _ := acceptWorkload(b, f, 0, n, 96, 0)
+	for i := 0; i < n; i += chunk {
+		applyAcceptEntries(b, a, acceptEntries(i, min(i+chunk, n), n, 96, 0))
+	}
+	path := f.path
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for _, from := range []int{4, 5} {
+		b.Run(fmt.Sprintf("schema=%d", from), func(b *testing.B) {
+			var ns, cpu int64
+			for i := 0; i < b.N; i++ {
+				g, err := Open(path, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if from == 4 {
+					writeSchema4Distinct(b, g)
+				}
+				if err := g.Close(); err != nil {
+					b.Fatal(err)
+				}
+				t0, cpu0 := time.Now(), processCPU()
+				if g, err = Open(path, nil); err != nil {
+					b.Fatal(err)
+				}
+				ns, cpu = ns+time.Since(t0).Nanoseconds(), cpu+processCPU()-cpu0
+				if err := g.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(ns)/float64(b.N)/1e6, "open-ms")
+			b.ReportMetric(float64(cpu)/float64(b.N)/1e6, "open-cpu-ms")
+		})
 	}
 }
