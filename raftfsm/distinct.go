@@ -146,11 +146,9 @@ func counter(b *bolt.Bucket, k []byte) int64 {
 }
 
 // distinctLive returns how many entries of the set are newer than cutoff,
-// from the disk alone (the stored count less the set's stale entries),
-// without writing: the refusal path must leave no state behind, and read
-// paths outside Apply use it too (with nil floors: from the front of the
-// number's range, which may walk the reach-only entries older than the
-// cut-off).
+// from the disk alone (the stored count less the set's stale entries,
+// walked from the set's floor), without writing: the refusal path must
+// leave no state behind.
 func distinctLive(tx *bolt.Tx, fl distinctFloors, set, phoneID string, cutoff int64) int64 {
 	n := counter(tx.Bucket(bucketDistinct), distinctCountKey(set, phoneID))
 	bit := setBit(set)
@@ -162,6 +160,27 @@ func distinctLive(tx *bolt.Tx, fl distinctFloors, set, phoneID string, cutoff in
 		}
 		if len(v) == 1 && v[0]&bit != 0 {
 			n--
+		}
+	}
+	return n
+}
+
+// distinctNewer counts the entries of the set newer than cutoff by walking
+// them (distinctLive's result, for reads outside Apply, which have no
+// floors: walking the number's keys of the last cut-off period costs what
+// it reached in that period, where walking its stale entries from the
+// front of its range could pass a week of reach-only keys).
+func distinctNewer(tx *bolt.Tx, set, phoneID string, cutoff int64) int64 {
+	if cutoff < 0 { // every stored time (as keys order them) is newer
+		return counter(tx.Bucket(bucketDistinct), distinctCountKey(set, phoneID))
+	}
+	bit := setBit(set)
+	prefix := distinctTimePrefix(phoneID)
+	var n int64
+	c := tx.Bucket(bucketDistinctTimes).Cursor()
+	for k, v := c.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(cutoff)+1)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(v) == 1 && v[0]&bit != 0 {
+			n++
 		}
 	}
 	return n

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"reflect"
 	"testing"
@@ -36,22 +37,36 @@ func distinctKeys(t testing.TB, f *FSM) map[string]byte {
 // in the tier set only (a late template behind a newer message), in the
 // reach set only, and a key that lost one set's bit to a prune while the
 // other set kept it — so TestDeterminismHotPath's groupings cover them.
-// Every set's floor stays at or below its oldest entry.
+// Every set's floor stays at or below its oldest entry, and a set's live
+// count is the same from its floor, from the front of the number's range
+// and walking the newer keys (distinctNewer, the reads').
 func TestDistinctTimesOneKeyPerConsumerAndTime(t *testing.T) {
 	logs := hotLog(t)
 	f := openFSM(t)
+	f.db.NoSync = true // a commit per entry; durability is not what is tested
 	seen := map[byte]int{}
 	partlyPruned := 0 // keys that went from both sets to one, at the same time
 	prev := map[string]byte{}
+	var lastAt int64 // the newest time in the time index so far
 	for i := range logs {
 		f.ApplyBatch(logs[i : i+1])
 		keys := distinctKeys(t, f)
 		want := map[string]byte{}
-		for _, e := range indexEntries(f.sets.consumerIndex) {
-			if e.slot == slotPair {
-				continue
+		add := func(phone, ref string, e consumerTimes) {
+			for slot, bit := range []byte{slotTier: distinctBitTier, slotReach: distinctBitReach} {
+				if e[slot] != noTime {
+					want[string(distinctTimeKey(phone, e[slot], ref))] |= bit
+					lastAt = max(lastAt, e[slot])
+				}
 			}
-			want[string(distinctTimeKey(e.phone, e.at, e.ref))] |= []byte{slotTier: distinctBitTier, slotReach: distinctBitReach}[e.slot]
+		}
+		for phone, p := range f.sets.phones {
+			for k, e := range p.refs {
+				add(phone, hex.EncodeToString(k[:]), e)
+			}
+			for ref, e := range p.other {
+				add(phone, ref, e)
+			}
 		}
 		if !reflect.DeepEqual(keys, want) {
 			t.Fatalf("entry %d: the time index %v is not the index's %v", i+1, keys, want)
@@ -70,6 +85,27 @@ func TestDistinctTimesOneKeyPerConsumerAndTime(t *testing.T) {
 					t.Fatalf("entry %d: %s floor %d above entry %x", i+1, id.set, floor, k)
 				}
 			}
+		}
+		// The three ways to count a set's live entries agree: from the
+		// floor, from the front, and walking the newer keys (reads).
+		if i%8 != 0 {
+			continue
+		}
+		if err := f.View(func(tx *bolt.Tx) error {
+			for _, phone := range []string{"3001", "3002"} {
+				for _, s := range distinctSets {
+					for _, back := range []int64{0, s.horizon / 2, s.horizon, 2 * s.horizon} {
+						cutoff := lastAt - back
+						a, b, c := distinctLive(tx, f.floors, s.name, phone, cutoff), distinctLive(tx, nil, s.name, phone, cutoff), distinctNewer(tx, s.name, phone, cutoff)
+						if a != b || b != c {
+							return fmt.Errorf("%s of %s newer than %d: %d from the floor, %d from the front, %d walking the newer", s.name, phone, cutoff, a, b, c)
+						}
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("entry %d: %v", i+1, err)
 		}
 	}
 	for _, bits := range []byte{distinctBitTier, distinctBitReach, distinctBitTier | distinctBitReach} {
@@ -91,6 +127,7 @@ func TestDistinctTimesOneKeyPerConsumerAndTime(t *testing.T) {
 func TestDistinctFloorsChangeNothing(t *testing.T) {
 	logs := hotLog(t)
 	kept, forgot := openFSM(t), openFSM(t)
+	kept.db.NoSync, forgot.db.NoSync = true, true
 	for i := 0; i < len(logs); i += 5 {
 		batch := logs[i:min(i+5, len(logs))]
 		clear(forgot.floors)
