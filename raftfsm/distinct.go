@@ -53,10 +53,11 @@ var distinctSets = []struct {
 	horizon int64
 }{{setTier, tierHorizon}, {setReach, reachHorizon}}
 
-// The set bits of a bucketDistinctTimes value.
+// The set bits of a bucketDistinctTimes value: a set's slot in
+// consumerTimes (distinct_index.go) is its bit's position.
 const (
-	distinctBitTier  byte = 1
-	distinctBitReach byte = 2
+	distinctBitTier  byte = 1 << slotTier
+	distinctBitReach byte = 1 << slotReach
 )
 
 // distinctValues are the stored values by set bits (bbolt keeps a put
@@ -65,13 +66,7 @@ var distinctValues = [4][]byte{nil, {distinctBitTier}, {distinctBitReach}, {dist
 
 // setBit is the bit of a set in bucketDistinctTimes.
 func setBit(set string) byte {
-	switch set {
-	case setTier:
-		return distinctBitTier
-	case setReach:
-		return distinctBitReach
-	}
-	panic(fmt.Sprintf("raftfsm: unknown distinct set %q", set))
+	return 1 << setSlotOf(set)
 }
 
 // distinctBits is the value of key (at, ref) given ref's times (the
