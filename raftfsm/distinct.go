@@ -109,9 +109,9 @@ func appendDistinctTimeKey(dst []byte, phoneID string, at int64, ref string) []b
 // before it. A floor is a lower bound only (a late proposer's older entry
 // lowers it, a prune raises it to where its walk stopped): it decides
 // where walks start, never what they find, so it is not part of the state
-// and two replicas' floors may differ. Only Apply keeps them; a number
-// without a floor is walked from the front of its range, and openDB starts
-// with none (the first prune of each set after an open sets its floor).
+// and two replicas' floors may differ. Only Apply keeps them; openDB
+// rebuilds them with the index (each set's oldest key per number), and a
+// number without a floor is walked from the front of its range.
 type distinctFloors map[setID]uint64
 
 // seek returns the key a walk of set's entries of phoneID starts at.

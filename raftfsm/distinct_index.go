@@ -264,19 +264,26 @@ func (x pairIndex) drop(pk string) {
 // loadConsumerIndex rebuilds the index from the disk: the distinct sets'
 // time index and the pair buckets' keys.
 func loadConsumerIndex(tx *bolt.Tx) (*consumerIndex, error) {
-	x := newConsumerIndex()
-	if err := loadDistinctIndex(tx, distinctIndex{x}); err != nil {
-		return nil, err
+	x, _, err := loadConsumerState(tx)
+	return x, err
+}
+
+// loadConsumerState is loadConsumerIndex with the distinct sets' floors
+// (distinct.go): each set's oldest key time per number, found on the way.
+func loadConsumerState(tx *bolt.Tx) (*consumerIndex, distinctFloors, error) {
+	x, fl := newConsumerIndex(), distinctFloors{}
+	if err := loadDistinctIndex(tx, distinctIndex{x}, fl); err != nil {
+		return nil, nil, err
 	}
 	if err := loadPairIndex(tx, pairIndex{x}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return x, nil
+	return x, fl, nil
 }
 
 // loadDistinctIndex reads the time index (phone 0 BE64 time 0 ref → set
-// bits) into x.
-func loadDistinctIndex(tx *bolt.Tx, x distinctIndex) error {
+// bits) into x, and each set's first key time per number into fl.
+func loadDistinctIndex(tx *bolt.Tx, x distinctIndex, fl distinctFloors) error {
 	return tx.Bucket(bucketDistinctTimes).ForEach(func(k, v []byte) error {
 		phone, rest, ok := bytes.Cut(k, []byte{0})
 		if !ok || len(rest) < 9 || rest[8] != 0 || len(v) != 1 || v[0] == 0 || v[0] > distinctBitTier|distinctBitReach {
@@ -286,15 +293,18 @@ func loadDistinctIndex(tx *bolt.Tx, x distinctIndex) error {
 		if at == noTime {
 			return fmt.Errorf("%w: distinct time key %x", ErrCorrupt, k)
 		}
-		ref := string(rest[9:])
+		ref, ph := string(rest[9:]), string(phone)
 		for _, set := range []string{setTier, setReach} {
 			if v[0]&setBit(set) == 0 {
 				continue
 			}
-			if _, dup := x.time(set, string(phone), ref); dup {
+			if _, dup := x.time(set, ph, ref); dup {
 				return fmt.Errorf("%w: distinct entry %x stored twice in %s", ErrCorrupt, k, set)
 			}
-			x.put(set, string(phone), ref, at)
+			x.put(set, ph, ref, at)
+			if _, ok := fl[setID{set, ph}]; !ok { // keys come in order: the first is the oldest
+				fl[setID{set, ph}] = uint64(at)
+			}
 		}
 		return nil
 	})

@@ -37,7 +37,8 @@ func distinctKeys(t testing.TB, f *FSM) map[string]byte {
 // in the tier set only (a late template behind a newer message), in the
 // reach set only, and a key that lost one set's bit to a prune while the
 // other set kept it — so TestDeterminismHotPath's groupings cover them.
-// Every set's floor stays at or below its oldest entry, and a set's live
+// Every set's floor stays at or below its oldest entry (and is that entry's
+// time after an open), and a set's live
 // count is the same from its floor, from the front of the number's range
 // and walking the newer keys (distinctNewer, the reads').
 func TestDistinctTimesOneKeyPerConsumerAndTime(t *testing.T) {
@@ -118,6 +119,29 @@ func TestDistinctTimesOneKeyPerConsumerAndTime(t *testing.T) {
 	}
 	if len(f.floors) == 0 {
 		t.Error("no floor was ever set")
+	}
+	// An open rebuilds the floors exactly: each set's oldest key time per
+	// number.
+	oldest := distinctFloors{}
+	for k, bits := range prev {
+		phone, rest, _ := bytes.Cut([]byte(k), []byte{0})
+		for _, set := range []string{setTier, setReach} {
+			id := setID{set, string(phone)}
+			if at, ok := oldest[id]; bits&setBit(set) != 0 && (!ok || beUint64(rest) < at) {
+				oldest[id] = beUint64(rest)
+			}
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(f.path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	if !reflect.DeepEqual(g.floors, oldest) || len(oldest) == 0 {
+		t.Fatalf("floors after an open %v, want %v", g.floors, oldest)
 	}
 }
 

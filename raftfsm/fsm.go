@@ -62,7 +62,7 @@ type FSM struct {
 	sets  distinctIndex
 	pairs pairIndex
 	// floors are where walks of the distinct sets' stale entries start
-	// (distinct.go); Apply's only, reset by openDB.
+	// (distinct.go); Apply's only, rebuilt by openDB.
 	floors distinctFloors
 
 	// reads is the read model of the hot small records (readmodel.go),
@@ -198,6 +198,7 @@ func (f *FSM) openDB() error {
 	}
 	var idx, term uint64
 	var index *consumerIndex
+	var floors distinctFloors
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -208,7 +209,7 @@ func (f *FSM) openDB() error {
 			return err
 		}
 		idx, term = parseApplied(tx.Bucket(bucketMeta).Get(keyApplied))
-		index, err = loadConsumerIndex(tx)
+		index, floors, err = loadConsumerState(tx)
 		return err
 	})
 	if err != nil {
@@ -222,7 +223,7 @@ func (f *FSM) openDB() error {
 		f.reads.Store(nil)
 		return fmt.Errorf("read model %s: %w", f.path, err)
 	}
-	f.db, f.sets, f.pairs, f.floors = db, distinctIndex{index}, pairIndex{index}, distinctFloors{}
+	f.db, f.sets, f.pairs, f.floors = db, distinctIndex{index}, pairIndex{index}, floors
 	f.reads.Store(reads)
 	f.setApplied(idx, term)
 	if err := f.startCheckpoints(); err != nil {
