@@ -132,15 +132,7 @@ func TestDistinctTimesOneKeyPerConsumerAndTime(t *testing.T) {
 			}
 		}
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	g, err := Open(f.path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = g.Close() })
-	if !reflect.DeepEqual(g.floors, oldest) || len(oldest) == 0 {
+	if g := reopenFSM(t, f); !reflect.DeepEqual(g.floors, oldest) || len(oldest) == 0 {
 		t.Fatalf("floors after an open %v, want %v", g.floors, oldest)
 	}
 }
@@ -294,4 +286,19 @@ func BenchmarkMigrateSchema4(b *testing.B) {
 			b.ReportMetric(float64(consumers), "consumers")
 		})
 	}
+}
+
+// reopenFSM closes f and opens its database again (closed at the test's
+// end).
+func reopenFSM(t testing.TB, f *FSM) *FSM {
+	t.Helper()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(f.path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	return g
 }
