@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"reflect"
+	"regexp"
 	"testing"
 	"time"
 
@@ -301,4 +302,40 @@ func reopenFSM(t testing.TB, f *FSM) *FSM {
 	}
 	t.Cleanup(func() { _ = g.Close() })
 	return g
+}
+
+// TestExpireDistinctInSmallBudgets: expiry that prunes the merged time
+// index a few entries per command — its walk stopping at the budget, the
+// set's floor where it stopped — ends exactly where one command with room
+// for everything does, a day on (the tier bits cleared from keys the reach
+// set keeps) and a week on (the keys gone).
+func TestExpireDistinctInSmallBudgets(t *testing.T) {
+	whole, small := retentionFixture(t), retentionFixture(t)
+	for i := int64(0); i < 30; i++ { // ten consumers reached twice
+		at := t0 + i*60_000
+		c := cmd(t, CmdAcceptMessage, AcceptMessage{Key: msgKey(at), IDRef: MessageIDRef(fmt.Sprint("wamid.budget.", i)), PhoneNumberID: "3001",
+			BusinessID: "1001", PeerRef: fmt.Sprint("ref-c", i%20), Type: "template", Content: []byte("c"), CreatedAt: at})
+		whole.mustApply(c)
+		small.mustApply(c)
+	}
+	for _, now := range []int64{t0 + dayMs + 15*60_000, t0 + 2*dayMs, t0 + 8*dayMs} {
+		if r := whole.expire(now, MaxExpireBudget); r.More {
+			t.Fatal("one expiry command could not do it all")
+		}
+		commands := 0
+		for r := small.expire(now, 3); r.More; r = small.expire(now, 3) {
+			commands++
+		}
+		if commands < 2 {
+			t.Fatalf("at %d: the small budget took %d commands", now, commands+1)
+		}
+		// The applied index differs (more commands): compare the rest.
+		applied := regexp.MustCompile(`(?m)^meta ` + hex.EncodeToString(keyApplied) + `=.*$`)
+		if w, s := applied.ReplaceAllString(dumpOf(t, whole.f), ""), applied.ReplaceAllString(dumpOf(t, small.f), ""); w != s {
+			t.Fatalf("at %d: expiry in budgets of 3 left another state:\n%s\n--- want\n%s", now, s, w)
+		}
+	}
+	if n := len(distinctKeys(t, small.f)); n != 0 {
+		t.Fatalf("%d time-index keys a week on", n)
+	}
 }
