@@ -106,20 +106,7 @@ func TestBlackBoxRollingUpgrade(t *testing.T) {
 	// A business that sends templates (no window: business-initiated)
 	// to consumers through the old binary, and on during the upgrade.
 	first := leaderProc(t, nodes, token)
-	var ten tenantCreated
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	code, err := doJSON(ctx, "POST", first.url("/admin/v1/tenants"), token, map[string]string{"name": "upgrade sender", "phone": "+15550170000"}, &ten)
-	cancel()
-	if err != nil || code != 200 {
-		t.Fatalf("create tenant: %d %v", code, err)
-	}
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	code, err = doJSON(ctx, "POST", first.url("/admin/v1/phones/"+ten.PhoneNumberID+"/tier"), token, map[string]string{"tier": "TIER_UNLIMITED"}, nil)
-	cancel()
-	if err != nil || code != 200 {
-		t.Fatalf("set tier: %d %v", code, err)
-	}
-	createTemplate(t, first, ten.AccessToken, ten.WABAID, "upgrade_probe", "Hello")
+	ten := templateSender(t, first, token, "upgrade sender", "+15550170000", "upgrade_probe")
 	send := func(p *proc, i int64) bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
