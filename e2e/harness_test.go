@@ -379,6 +379,26 @@ func leaderProc(t testing.TB, nodes []*proc, token string) *proc {
 	return leader
 }
 
+// templateSender creates a business through p with the admin token, lifts
+// its number's messaging-limit tier (distinct consumers a day) and creates
+// its template `template` ("Hello", UTILITY, en).
+func templateSender(t testing.TB, p *proc, admin, name, phone, template string) tenantCreated {
+	t.Helper()
+	var ten tenantCreated
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, err := doJSON(ctx, "POST", p.url("/admin/v1/tenants"), admin, map[string]string{"name": name, "phone": phone}, &ten)
+	if err != nil || code != 200 {
+		t.Fatalf("create tenant: %d %v", code, err)
+	}
+	code, err = doJSON(ctx, "POST", p.url("/admin/v1/phones/"+ten.PhoneNumberID+"/tier"), admin, map[string]string{"tier": "TIER_UNLIMITED"}, nil)
+	if err != nil || code != 200 {
+		t.Fatalf("set tier: %d %v", code, err)
+	}
+	createTemplate(t, p, ten.AccessToken, ten.WABAID, template, "Hello")
+	return ten
+}
+
 // createTemplate defines an approved template through the Graph API.
 func createTemplate(t testing.TB, p *proc, token, wabaID, name, bodyText string) {
 	t.Helper()

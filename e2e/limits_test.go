@@ -20,22 +20,9 @@ func TestBlackBoxLimitsThroughOneNode(t *testing.T) {
 	nodes, admin := startCluster(t)
 	leader := leaderProc(t, nodes, admin)
 	follower := anotherThan(nodes, leader)
-	var ten tenantCreated
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	code, err := doJSON(ctx, "POST", leader.url("/admin/v1/tenants"), admin, map[string]string{"name": "Limits", "phone": "+15550140000"}, &ten)
-	cancel()
-	if err != nil || code != 200 {
-		t.Fatalf("create tenant: %d %v", code, err)
-	}
 	// Templates reach consumers without a window; the messaging-limit tier
 	// (distinct consumers a day) is not under test.
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	code, err = doJSON(ctx, "POST", leader.url("/admin/v1/phones/"+ten.PhoneNumberID+"/tier"), admin, map[string]string{"tier": "TIER_UNLIMITED"}, nil)
-	cancel()
-	if err != nil || code != 200 {
-		t.Fatalf("set tier: %d %v", code, err)
-	}
-	createTemplate(t, leader, ten.AccessToken, ten.WABAID, "limits_probe", "Hello")
+	ten := templateSender(t, leader, admin, "Limits", "+15550140000", "limits_probe")
 	waitFor(t, "the follower to see the template approved", 10*time.Second, func() bool {
 		var list struct{ Data []struct{ Status string } }
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -83,7 +83,9 @@ type batchMem struct {
 	rates  map[string]*rateSlot
 	slots  []rateSlot       // the last slab handed out
 	groups []*distinctGroup // free
-	key    []byte
+	// changed is flushDistinct's list of time-index keys to write.
+	changed []timeRef
+	key     []byte
 }
 
 // maxFreeGroups bounds the groups kept (one per set and number a batch
@@ -131,8 +133,8 @@ func (m *batchMem) free(g *distinctGroup) {
 // (tx.Bucket looks the name up in the root bucket's map each time), and
 // the cursor its window lookup seeks with.
 type hotBuckets struct {
-	messages, pending, envelopes, windows, ratePairs, distinctByTime *bolt.Bucket
-	windowCur, messageCur, pendingCur, envelopeCur                   *bolt.Cursor
+	messages, pending, envelopes, windows, ratePairs, distinctTimes *bolt.Bucket
+	windowCur, messageCur, pendingCur, envelopeCur                  *bolt.Cursor
 }
 
 // window returns the stored window of key (nil when none) as Get would,

@@ -142,10 +142,16 @@ func acceptWorkload(t testing.TB, f *FSM, n, consumers, per, lag int) (*applier,
 	a.mustApply(cmd(t, CmdSetPhoneLimits, SetPhoneLimits{PhoneNumberID: "3001", ThroughputMPS: 100_000, PairPerMinute: 100_000}))
 	a.mustApply(cmd(t, CmdSubmitTemplate, SubmitTemplate{Template: Template{ID: "77", WABAID: "2001", BusinessID: "1001",
 		Name: "hello", Language: "en", Category: "UTILITY", CreatedAt: 1700000000000}}))
+	return a, acceptEntries(0, n, consumers, per, lag)
+}
+
+// acceptEntries builds acceptWorkload's accepts from, …, n-1 as entries of
+// per commands.
+func acceptEntries(from, n, consumers, per, lag int) [][]byte {
 	content := make([]byte, 300)
 	sealed := make([]byte, 60)
-	entries := make([][]byte, 0, n/per+1)
-	for i := 0; i < n; i += per {
+	entries := make([][]byte, 0, (n-from)/per+1)
+	for i := from; i < n; i += per {
 		cmds := make([][]byte, 0, per)
 		for j := i; j < min(i+per, n); j++ {
 			at := int64(1700000000000 + j)
@@ -164,7 +170,7 @@ func acceptWorkload(t testing.TB, f *FSM, n, consumers, per, lag int) (*applier,
 		}
 		entries = append(entries, EncodeEntry(cmds))
 	}
-	return a, entries
+	return entries
 }
 
 // applyAcceptEntries applies entries, one per ApplyBatch, and fails on

@@ -29,8 +29,9 @@ import (
 // database exactly as without aggregation.
 type applyBatch struct {
 	tx     *bolt.Tx
-	index  distinctIndex // the FSM's, updated by flush
-	pairs  pairIndex     // the FSM's, updated as pair buckets are added, moved, dropped
+	index  distinctIndex  // the FSM's, updated by flush
+	floors distinctFloors // the FSM's: where walks of the sets' stale entries start
+	pairs  pairIndex      // the FSM's, updated as pair buckets are added, moved, dropped
 	stats  map[statID]int64
 	sets   map[setID]*distinctGroup
 	phones map[string]*Phone
@@ -77,9 +78,9 @@ type templateID struct{ waba, name, lang string }
 // records of an earlier batch are reused when they were read from the
 // same database: the hot handlers never write those buckets and every
 // other command drops them first (before), so they equal what tx holds.
-func newApplyBatch(tx *bolt.Tx, index distinctIndex, pairs pairIndex, kept hotRecords, vals *arena, mem *batchMem) *applyBatch {
+func newApplyBatch(tx *bolt.Tx, index distinctIndex, floors distinctFloors, pairs pairIndex, kept hotRecords, vals *arena, mem *batchMem) *applyBatch {
 	vals.reset() // the previous transaction is over: bbolt holds none of it
-	b := &applyBatch{tx: tx, index: index, pairs: pairs, vals: vals, mem: mem, key: mem.key[:0], slots: mem.slots[:0]}
+	b := &applyBatch{tx: tx, index: index, floors: floors, pairs: pairs, vals: vals, mem: mem, key: mem.key[:0], slots: mem.slots[:0]}
 	if kept.db == tx.DB() {
 		b.phones, b.cats, b.tops = kept.phones, kept.cats, kept.tops
 	}
@@ -250,13 +251,19 @@ func (b *applyBatch) flush() {
 			ids = append(ids, id)
 		}
 		slices.SortFunc(ids, func(x, y setID) int {
-			if x.set != y.set {
-				return compareStrings(x.set, y.set)
+			if x.phone != y.phone {
+				return compareStrings(x.phone, y.phone)
 			}
-			return compareStrings(x.phone, y.phone)
+			return compareStrings(x.set, y.set)
 		})
-		for _, id := range ids {
-			b.sets[id].flush(b)
+		// A number's sets together: they share its time index.
+		var gs []*distinctGroup
+		for i, id := range ids {
+			gs = append(gs, b.sets[id])
+			if i+1 == len(ids) || ids[i+1].phone != id.phone {
+				b.flushDistinct(id.phone, gs...)
+				gs = gs[:0]
+			}
 		}
 		b.sets = nil
 	}
@@ -331,13 +338,13 @@ func (b *applyBatch) tierRefused(set, phoneID, ref string, cutoff, limit int64) 
 		if g.stored+int64(len(g.over)) < limit {
 			return false
 		}
-		g.flush(b)
+		b.flushDistinct(phoneID, g)
 		delete(b.sets, setID{set, phoneID})
 	}
 	if t, ok := b.index.time(set, phoneID, ref); ok && t > cutoff {
 		return false // already counted
 	}
-	return distinctLive(b.tx, set, phoneID, cutoff) >= limit
+	return distinctLive(b.tx, b.floors, set, phoneID, cutoff) >= limit
 }
 
 // distinctGroup is one set of one phone inside a batch. The rules it
@@ -409,55 +416,71 @@ func (g *distinctGroup) touch(ref string, at, horizon int64) {
 	g.byTime.push(timeRef{at, ref})
 }
 
-// flush writes the group as the one-by-one rules would have left it.
-func (g *distinctGroup) flush(b *applyBatch) {
-	tx, x := b.tx, g.index
-	byTime := b.bucket(&b.bks.distinctByTime, bucketDistinctByTime)
-	countKey := distinctCountKey(g.set, g.phone)
-	var n int64
-	if g.hasCut {
-		n, _ = distinctPruneN(tx, x, g.set, g.phone, g.maxCut, -1) // writes the count if it dropped any
-	} else {
-		n = counter(tx.Bucket(bucketDistinct), countKey)
+// flushDistinct writes groups of one number (one group per set) as the
+// one-by-one rules would have left them: each set's entries at or before
+// its largest cut dropped, its added and moved entries in the index, and
+// then every key of the number's time index whose set bits changed written
+// once, from the index, in time order (the new keys append; bbolt inserts
+// at the end of the last leaf instead of shifting it). A consumer reached
+// in both sets at once costs one key.
+func (b *applyBatch) flushDistinct(phone string, gs ...*distinctGroup) {
+	tx, x := b.tx, b.index
+	bk := b.bucket(&b.bks.distinctTimes, bucketDistinctTimes)
+	counts := [2]int64{}
+	for i, g := range gs {
+		if g.hasCut {
+			counts[i], _ = distinctPruneN(tx, x, b.floors, g.set, phone, g.maxCut, -1) // writes the count if it dropped any
+		} else {
+			counts[i] = counter(tx.Bucket(bucketDistinct), distinctCountKey(g.set, phone))
+		}
 	}
-	n0 := n
-	// In time-index order: the puts append (bbolt inserts at the end of
-	// the last leaf instead of shifting it).
-	refs := make([]timeRef, 0, len(g.over))
-	for r, at := range g.over {
-		refs = append(refs, timeRef{at, r})
+	changed := b.mem.changed[:0] // keys to write: (time, ref)
+	for i, g := range gs {
+		slot, n := setSlotOf(g.set), counts[i]
+		for ref, at := range g.over {
+			// The index holds what is on disk: the entry as the batch
+			// began, unless the prune above dropped it.
+			old, ok := x.get(phone, ref, slot)
+			switch {
+			case ok && old == at:
+				continue
+			case ok:
+				changed = append(changed, timeRef{old, ref})
+			default:
+				n++
+			}
+			x.set(phone, ref, slot, at)
+			b.floors.lower(g.set, phone, at)
+			changed = append(changed, timeRef{at, ref})
+		}
+		// One by one, every add wrote the count: it exists after any add
+		// even if this batch's adds were dropped again.
+		if countKey := distinctCountKey(g.set, phone); n != counts[i] || g.added && tx.Bucket(bucketDistinct).Get(countKey) == nil {
+			mustPut(tx, bucketDistinct, countKey, be64(n))
+		}
 	}
-	slices.SortFunc(refs, func(x, y timeRef) int {
-		if c := cmp.Compare(x.at, y.at); c != 0 {
+	slices.SortFunc(changed, func(p, q timeRef) int {
+		if c := cmp.Compare(p.at, q.at); c != 0 {
 			return c
 		}
-		return strings.Compare(x.ref, y.ref)
+		return strings.Compare(p.ref, q.ref)
 	})
-	for _, e := range refs {
-		ref, at := e.ref, e.at
-		old := g.diskTime(ref)
-		if old >= 0 && g.hasCut && old <= g.maxCut {
-			old = -1 // deleted by the prune above
-		}
-		switch {
-		case old == at:
+	for i, e := range changed {
+		if i > 0 && changed[i-1] == e {
 			continue
-		case old >= 0:
-			b.key = appendDistinctTimeKey(b.key[:0], g.set, g.phone, old, ref)
-			del(byTime, b.key)
-		default:
-			n++
 		}
-		x.put(g.set, g.phone, ref, at)
-		b.key = appendDistinctTimeKey(b.key[:0], g.set, g.phone, at, ref)
-		put(byTime, b.key, nil)
+		b.key = appendDistinctTimeKey(b.key[:0], phone, e.at, e.ref)
+		if bits := distinctBits(x.times(phone, e.ref), e.at); bits == 0 {
+			del(bk, b.key)
+		} else {
+			put(bk, b.key, distinctValues[bits])
+		}
 	}
-	// One by one, every add wrote the count: it exists after any add even
-	// if this batch's adds were dropped again.
-	if n != n0 || g.added && tx.Bucket(bucketDistinct).Get(countKey) == nil {
-		mustPut(tx, bucketDistinct, countKey, be64(n))
+	clear(changed) // no reference of this batch stays reachable
+	b.mem.changed = changed[:0]
+	for _, g := range gs {
+		b.mem.free(g) // its batch drops it now
 	}
-	b.mem.free(g) // its batch drops it now
 }
 
 type timeRef struct {

@@ -11,7 +11,7 @@ import (
 // consumerIndex is the in-memory half of the distinct-consumer sets and of
 // the pair rate buckets: per business number and consumer, the time the
 // consumer was last reached in each set and the key time of its pair
-// bucket. The disk keeps only time-ordered keys (bucketDistinctByTime,
+// bucket. The disk keeps only time-ordered keys (bucketDistinctTimes,
 // bucketRatePairs), so a touch writes no random-key record: the index is
 // rebuilt from them whenever the database is opened (Open, snapshot
 // install, restore), which makes it a pure function of the database, and
@@ -264,33 +264,48 @@ func (x pairIndex) drop(pk string) {
 // loadConsumerIndex rebuilds the index from the disk: the distinct sets'
 // time index and the pair buckets' keys.
 func loadConsumerIndex(tx *bolt.Tx) (*consumerIndex, error) {
-	x := newConsumerIndex()
-	if err := loadDistinctIndex(tx, distinctIndex{x}); err != nil {
-		return nil, err
-	}
-	if err := loadPairIndex(tx, pairIndex{x}); err != nil {
-		return nil, err
-	}
-	return x, nil
+	x, _, err := loadConsumerState(tx)
+	return x, err
 }
 
-// loadDistinctIndex reads the time index (set 0 phone 0 BE64 time 0 ref)
-// into x.
-func loadDistinctIndex(tx *bolt.Tx, x distinctIndex) error {
-	return tx.Bucket(bucketDistinctByTime).ForEach(func(k, _ []byte) error {
-		set, rest, ok1 := bytes.Cut(k, []byte{0})
-		phone, rest, ok2 := bytes.Cut(rest, []byte{0})
-		if !ok1 || !ok2 || len(rest) < 9 || rest[8] != 0 {
-			return fmt.Errorf("%w: distinct time key %x", ErrCorrupt, k)
-		}
-		if s := string(set); s != setTier && s != setReach {
-			return fmt.Errorf("%w: distinct set %q", ErrCorrupt, set)
+// loadConsumerState is loadConsumerIndex with the distinct sets' floors
+// (distinct.go): each set's oldest key time per number, found on the way.
+func loadConsumerState(tx *bolt.Tx) (*consumerIndex, distinctFloors, error) {
+	x, fl := newConsumerIndex(), distinctFloors{}
+	if err := loadDistinctIndex(tx, distinctIndex{x}, fl); err != nil {
+		return nil, nil, err
+	}
+	if err := loadPairIndex(tx, pairIndex{x}); err != nil {
+		return nil, nil, err
+	}
+	return x, fl, nil
+}
+
+// loadDistinctIndex reads the time index (phone 0 BE64 time 0 ref → set
+// bits) into x, and each set's first key time per number into fl.
+func loadDistinctIndex(tx *bolt.Tx, x distinctIndex, fl distinctFloors) error {
+	return tx.Bucket(bucketDistinctTimes).ForEach(func(k, v []byte) error {
+		phone, rest, ok := bytes.Cut(k, []byte{0})
+		if !ok || len(rest) < 9 || rest[8] != 0 || len(v) != 1 || v[0] == 0 || v[0] > distinctBitTier|distinctBitReach {
+			return fmt.Errorf("%w: distinct time key %x=%x", ErrCorrupt, k, v)
 		}
 		at := int64(beUint64(rest))
 		if at == noTime {
 			return fmt.Errorf("%w: distinct time key %x", ErrCorrupt, k)
 		}
-		x.put(string(set), string(phone), string(rest[9:]), at)
+		ref, ph := string(rest[9:]), string(phone)
+		for _, set := range []string{setTier, setReach} {
+			if v[0]&setBit(set) == 0 {
+				continue
+			}
+			if _, dup := x.time(set, ph, ref); dup {
+				return fmt.Errorf("%w: distinct entry %x stored twice in %s", ErrCorrupt, k, set)
+			}
+			x.put(set, ph, ref, at)
+			if _, ok := fl[setID{set, ph}]; !ok { // keys come in order: the first is the oldest
+				fl[setID{set, ph}] = uint64(at)
+			}
+		}
 		return nil
 	})
 }

@@ -61,6 +61,9 @@ type FSM struct {
 	// rebuilt by openDB (distinct_index.go).
 	sets  distinctIndex
 	pairs pairIndex
+	// floors are where walks of the distinct sets' stale entries start
+	// (distinct.go); Apply's only, rebuilt by openDB.
+	floors distinctFloors
 
 	// reads is the read model of the hot small records (readmodel.go),
 	// built by openDB and refreshed after every commit; nil when closed.
@@ -195,6 +198,7 @@ func (f *FSM) openDB() error {
 	}
 	var idx, term uint64
 	var index *consumerIndex
+	var floors distinctFloors
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -205,7 +209,7 @@ func (f *FSM) openDB() error {
 			return err
 		}
 		idx, term = parseApplied(tx.Bucket(bucketMeta).Get(keyApplied))
-		index, err = loadConsumerIndex(tx)
+		index, floors, err = loadConsumerState(tx)
 		return err
 	})
 	if err != nil {
@@ -219,7 +223,7 @@ func (f *FSM) openDB() error {
 		f.reads.Store(nil)
 		return fmt.Errorf("read model %s: %w", f.path, err)
 	}
-	f.db, f.sets, f.pairs = db, distinctIndex{index}, pairIndex{index}
+	f.db, f.sets, f.pairs, f.floors = db, distinctIndex{index}, pairIndex{index}, floors
 	f.reads.Store(reads)
 	f.setApplied(idx, term)
 	if err := f.startCheckpoints(); err != nil {
@@ -332,13 +336,13 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	var kept hotRecords
 	cold := false // a command that is not hot applied: the read model may have changed
 	err := f.db.Update(func(tx *bolt.Tx) error {
-		f.batch = newApplyBatch(tx, f.sets, f.pairs, f.hot, &f.vals, &f.mem)
+		f.batch = newApplyBatch(tx, f.sets, f.floors, f.pairs, f.hot, &f.vals, &f.mem)
 		f.hot = hotRecords{} // kept again only once this transaction committed
 		defer func() { f.batch.done(); f.batch = nil }()
 		// Append-mostly buckets: fill pages (bbolt splits at half by
 		// default, which doubles the pages a commit writes). Layout only:
 		// the content, and so Dump, is the same.
-		for _, b := range [][]byte{bucketMessages, bucketSignalPending, bucketDistinctByTime, bucketRatePairs} {
+		for _, b := range [][]byte{bucketMessages, bucketSignalPending, bucketDistinctTimes, bucketRatePairs} {
 			tx.Bucket(b).FillPercent = 1.0
 		}
 		meta := tx.Bucket(bucketMeta)

@@ -138,7 +138,7 @@ func (f *FSM) applyRecordIntegrity(tx *bolt.Tx, payload []byte) ([]byte, error) 
 	k := integrityKey(c.PhoneNumberID, day, c.Kind)
 	mustPut(tx, bucketIntegrity, k, be64(counter(tx.Bucket(bucketIntegrity), k)+int64(c.Count)))
 
-	reached := distinctPrune(tx, f.sets, setReach, c.PhoneNumberID, c.At-reachHorizon)
+	reached := distinctPrune(tx, f.sets, f.floors, setReach, c.PhoneNumberID, c.At-reachHorizon)
 	rating := deriveQuality(tx, c.PhoneNumberID, c.At, reached)
 	res := IntegrityResult{Rating: rating}
 	if rating != QualityOf(p) {

@@ -20,7 +20,11 @@ import (
 // (distinct_index.go); the counts stay. Schema 4 keeps the pair rate
 // buckets under time | pair key in bucket rate_pairs (the time the
 // schema-3 time index held them under) instead of a random-key bucket
-// beside a time index (ratelimit.go).
+// beside a time index (ratelimit.go). Schema 5 keeps both distinct-consumer
+// sets of a number in one time index, bucket distinct_times (phone 0 time
+// 0 ref → set bits), instead of one region per set in distinct_by_time
+// (set 0 phone 0 time 0 ref → empty): an accept that reaches a consumer in
+// both sets appends one key instead of two (distinct.go).
 //
 // Open migrates a schema-1 database once, in one bbolt transaction (all
 // or nothing), before anything reads it. The result is a pure function of
@@ -31,7 +35,7 @@ import (
 // schema than this binary knows is refused.
 
 // schemaVersion is the layout this binary reads and writes.
-const schemaVersion = 4
+const schemaVersion = 5
 
 // Schema-1 buckets, read only by the migration.
 var (
@@ -41,6 +45,9 @@ var (
 	// legacyRateLimitsByTime: schema 3's time index of the pair rate
 	// buckets (last BE64 | pair key → empty).
 	legacyRateLimitsByTime = []byte("rate_limits_by_time")
+	// legacyDistinctByTime: schema 2–4's time index of the distinct sets,
+	// one region per set (set 0 phone 0 BE64 time 0 ref → empty).
+	legacyDistinctByTime = []byte("distinct_by_time")
 )
 
 // migrate brings the database in tx to schemaVersion. A database without
@@ -68,6 +75,9 @@ func migrate(tx *bolt.Tx) error {
 		return err
 	}
 	if err := mergeRatePairs(tx); err != nil {
+		return err
+	}
+	if err := mergeDistinctTimes(tx); err != nil {
 		return err
 	}
 	return meta.Put(keySchema, be64(schemaVersion))
@@ -126,6 +136,44 @@ func mergeRatePairs(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// mergeDistinctTimes moves schema 4's distinct time index (a region per
+// set) into bucket distinct_times, one key per number, time and consumer
+// with the bits of the sets that hold it there, and drops the old bucket.
+// The counts (bucket distinct) stay as they are.
+func mergeDistinctTimes(tx *bolt.Tx) error {
+	old := tx.Bucket(legacyDistinctByTime)
+	if old == nil {
+		return nil
+	}
+	merged := tx.Bucket(bucketDistinctTimes)
+	merged.FillPercent = 1.0 // appended in key order within each set's region
+	err := old.ForEach(func(k, _ []byte) error {
+		set, rest, ok := bytes.Cut(k, []byte{0})
+		phone, tail, ok2 := bytes.Cut(rest, []byte{0})
+		if !ok || !ok2 || len(tail) < 9 || tail[8] != 0 {
+			return fmt.Errorf("%w: schema-4 distinct time key %x", ErrCorrupt, k)
+		}
+		var bit byte
+		switch string(set) {
+		case setTier:
+			bit = distinctBitTier
+		case setReach:
+			bit = distinctBitReach
+		default:
+			return fmt.Errorf("%w: schema-4 distinct set %q", ErrCorrupt, set)
+		}
+		nk := append(append(bytes.Clone(phone), 0), tail...)
+		if v := merged.Get(nk); len(v) == 1 {
+			bit |= v[0]
+		}
+		return merged.Put(nk, distinctValues[bit])
+	})
+	if err != nil {
+		return err
+	}
+	return tx.DeleteBucket(legacyDistinctByTime)
 }
 
 // dropDistinctRefs deletes the schema-2 consumer records of bucket

@@ -271,14 +271,7 @@ func reopenMigrated(t *testing.T, f *FSM, want string, from int) *FSM {
 	if dumpOf(t, f) == want {
 		t.Fatalf("the schema-%d layout was not written", from)
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	g, err := Open(f.path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = g.Close() })
+	g := reopenFSM(t, f)
 	if got := dumpOf(t, g); got != want {
 		t.Fatalf("migrated schema %d:\n%s\n--- want\n%s", from, got, want)
 	}

@@ -211,7 +211,7 @@ func (f *FSM) applyExpire(tx *bolt.Tx, payload []byte) ([]byte, error) {
 		if left() <= 0 {
 			break
 		}
-		r.Deleted += expireDistinct(tx, f.sets, ph, c.Now, left())
+		r.Deleted += expireDistinct(tx, f.sets, f.floors, ph, c.Now, left())
 	}
 	if left() > 0 {
 		r.Deleted += expireAudit(tx, c.Now-AuditRetention.Milliseconds(), left())

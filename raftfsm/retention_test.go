@@ -332,15 +332,17 @@ func distinctRefs(t *testing.T, f *FSM) []string {
 		}
 	}
 	err := f.View(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketDistinctByTime} {
-			_ = tx.Bucket(b).ForEach(func(k, _ []byte) error {
-				if i := strings.LastIndex(string(k), "ref-"); i >= 0 {
-					refs = append(refs, string(b)+":"+string(k[i:]))
+		// One per set a time-index key holds the consumer in.
+		return tx.Bucket(bucketDistinctTimes).ForEach(func(k, v []byte) error {
+			if i := strings.LastIndex(string(k), "ref-"); i >= 0 {
+				for _, bit := range []byte{distinctBitTier, distinctBitReach} {
+					if len(v) == 1 && v[0]&bit != 0 {
+						refs = append(refs, string(bucketDistinctTimes)+":"+string(k[i:]))
+					}
 				}
-				return nil
-			})
-		}
-		return nil
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -108,10 +108,13 @@ var (
 	// (BE64) of a rolling set of distinct consumers (see distinct.go). The
 	// consumer → last time half lives in memory (distinct_index.go).
 	bucketDistinct = []byte("distinct")
-	// bucketDistinctByTime: set name 0 phone-number id 0 time BE64 0
-	// consumer reference → empty: the same sets in time order, so entries
-	// past the horizon are dropped from the front.
-	bucketDistinctByTime = []byte("distinct_by_time")
+	// bucketDistinctTimes: phone-number id 0 time BE64 0 consumer
+	// reference → set bits (one byte: distinctBitTier | distinctBitReach):
+	// both sets of a number in one time order, one entry per consumer and
+	// time whatever sets it belongs to, so an accept appends one entry and
+	// entries past a set's horizon are dropped or lose that set's bit from
+	// the front (schema 5; distinct.go, migrate.go for schema 4).
+	bucketDistinctTimes = []byte("distinct_times")
 	// bucketIntegrity: phone-number id 0 day (YYYY-MM-DD) 0 signal kind →
 	// count (BE64): integrity signals per business number and day.
 	bucketIntegrity = []byte("integrity")
@@ -167,7 +170,7 @@ var allBuckets = [][]byte{
 	bucketSignal, bucketSignalPending, bucketSignalEnvelopes, bucketSignalInbound, bucketSignalReads, bucketSignalInboundByTime,
 	bucketSignalByTime,
 	bucketMedia, bucketMediaChunks, bucketAudit,
-	bucketStats, bucketDistinct, bucketDistinctByTime, bucketIntegrity, bucketIntegritySeen,
+	bucketStats, bucketDistinct, bucketDistinctTimes, bucketIntegrity, bucketIntegritySeen,
 	bucketWebhookLog, bucketPhoneSettings, bucketRateLimits, bucketRatePairs, bucketOutboxGroups, bucketAppWebhooks, bucketPhoneWebhooks,
 	bucketProfilePictures, bucketTemplateMsgs, bucketTemplateStats, bucketMarketingSends, bucketMarketingSendsByTime,
 	bucketConsoleUsers, bucketConsoleNames, bucketConsoleLinks, bucketConsoleSessions, bucketConsoleFailures,

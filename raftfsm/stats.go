@@ -165,7 +165,7 @@ func (f *FSM) applySetMessagingTier(tx *bolt.Tx, payload []byte) ([]byte, error)
 func (f *FSM) ReachedToday(phoneID string, now int64) int64 {
 	var n int64
 	_ = f.View(func(tx *bolt.Tx) error {
-		n = distinctLive(tx, setTier, phoneID, now-tierHorizon)
+		n = distinctNewer(tx, setTier, phoneID, now-tierHorizon)
 		return nil
 	})
 	return n
