@@ -187,6 +187,15 @@ func (f *FSM) openDB() error {
 		f.reads.Store(nil)
 		return fmt.Errorf("recover %s: %w", f.path, err)
 	}
+	// The file is durable at its checkpoint now, and opens there by itself.
+	// Drop the sidecar before anything commits: the commits below (the
+	// migration's steps) hold no pin, so a later commit may reuse pages of
+	// the checkpoint's tree, and a crash before startCheckpoints takes the
+	// next checkpoint must not roll the file back to it.
+	if err := removeSidecar(f.path); err != nil {
+		f.reads.Store(nil)
+		return fmt.Errorf("recover %s: %w", f.path, err)
+	}
 	bo := boltOptions()
 	if f.opts.CheckpointEvery > 0 {
 		bo.InitialMmapSize = checkpointMmapSize // no remap while a checkpoint is pinned
@@ -195,6 +204,11 @@ func (f *FSM) openDB() error {
 	if err != nil {
 		f.reads.Store(nil)
 		return fmt.Errorf("open %s: %w", f.path, err)
+	}
+	if err := mergeDistinctTimesInSteps(db, distinctMergeStep); err != nil {
+		_ = db.Close()
+		f.reads.Store(nil)
+		return fmt.Errorf("initialise %s: %w", f.path, err)
 	}
 	var idx, term uint64
 	var index *consumerIndex

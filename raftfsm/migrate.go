@@ -141,7 +141,9 @@ func mergeRatePairs(tx *bolt.Tx) error {
 // mergeDistinctTimes moves schema 4's distinct time index (a region per
 // set) into bucket distinct_times, one key per number, time and consumer
 // with the bits of the sets that hold it there, and drops the old bucket.
-// The counts (bucket distinct) stay as they are.
+// The counts (bucket distinct) stay as they are. A schema-4 database has
+// normally been merged already, in steps, before migrate runs
+// (mergeDistinctTimesInSteps); this is the path of older schemas.
 func mergeDistinctTimes(tx *bolt.Tx) error {
 	old := tx.Bucket(legacyDistinctByTime)
 	if old == nil {
@@ -149,31 +151,124 @@ func mergeDistinctTimes(tx *bolt.Tx) error {
 	}
 	merged := tx.Bucket(bucketDistinctTimes)
 	merged.FillPercent = 1.0 // appended in key order within each set's region
-	err := old.ForEach(func(k, _ []byte) error {
-		set, rest, ok := bytes.Cut(k, []byte{0})
-		phone, tail, ok2 := bytes.Cut(rest, []byte{0})
-		if !ok || !ok2 || len(tail) < 9 || tail[8] != 0 {
-			return fmt.Errorf("%w: schema-4 distinct time key %x", ErrCorrupt, k)
-		}
-		var bit byte
-		switch string(set) {
-		case setTier:
-			bit = distinctBitTier
-		case setReach:
-			bit = distinctBitReach
-		default:
-			return fmt.Errorf("%w: schema-4 distinct set %q", ErrCorrupt, set)
-		}
-		nk := append(append(bytes.Clone(phone), 0), tail...)
-		if v := merged.Get(nk); len(v) == 1 {
-			bit |= v[0]
-		}
-		return merged.Put(nk, distinctValues[bit])
-	})
-	if err != nil {
+	if err := old.ForEach(func(k, _ []byte) error { return mergeDistinctKey(merged, k) }); err != nil {
 		return err
 	}
 	return tx.DeleteBucket(legacyDistinctByTime)
+}
+
+// mergeDistinctKey adds schema-4 time-index key k (set 0 phone 0 BE64
+// time 0 ref) to distinct_times: its set's bit under phone 0 BE64 time 0
+// ref, with the bits the key already has there.
+func mergeDistinctKey(merged *bolt.Bucket, k []byte) error {
+	set, rest, ok := bytes.Cut(k, []byte{0})
+	phone, tail, ok2 := bytes.Cut(rest, []byte{0})
+	if !ok || !ok2 || len(tail) < 9 || tail[8] != 0 {
+		return fmt.Errorf("%w: schema-4 distinct time key %x", ErrCorrupt, k)
+	}
+	var bit byte
+	switch string(set) {
+	case setTier:
+		bit = distinctBitTier
+	case setReach:
+		bit = distinctBitReach
+	default:
+		return fmt.Errorf("%w: schema-4 distinct set %q", ErrCorrupt, set)
+	}
+	nk := append(append(bytes.Clone(phone), 0), tail...)
+	if v := merged.Get(nk); len(v) == 1 {
+		bit |= v[0]
+	}
+	return merged.Put(nk, distinctValues[bit])
+}
+
+// distinctMergeStep is how many schema-4 keys one transaction of the
+// stepped 4 → 5 migration moves: bbolt keeps every page a transaction
+// writes in memory until it commits, ~110 bytes per moved key, so one
+// transaction for a node with 10M consumers would need gigabytes
+// (BENCHMARKS.md, "Stop 24: the schema-5 migration in steps").
+const distinctMergeStep = 100_000
+
+// schemaDistinctTimes is the schema whose migration runs in steps.
+const schemaDistinctTimes = 5
+
+// mergeDistinctTimesInSteps migrates a schema-4 database to schema 5 in
+// transactions of at most step keys each, before the migration of
+// openDB's one transaction (which then finds nothing left to do). The
+// first step stamps the file schema 5 and marks it (keyMergingDistinct):
+// a schema-4 binary refuses the half-merged file instead of reading half
+// of its sets, and this one resumes after a crash — every step moves its
+// keys (added to distinct_times, deleted from distinct_by_time) in one
+// transaction, and the result does not depend on where the steps cut.
+// The last step drops the old bucket and the mark.
+func mergeDistinctTimesInSteps(db *bolt.DB, step int) error {
+	for {
+		done, err := mergeDistinctStep(db, step)
+		if err != nil {
+			return fmt.Errorf("merge the distinct time index: %w", err)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// mergeDistinctStep runs one step of mergeDistinctTimesInSteps; done is
+// true when there is nothing (more) to merge.
+func mergeDistinctStep(db *bolt.DB, step int) (done bool, err error) {
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			done = true
+			return nil
+		}
+		resuming := meta.Get(keyMergingDistinct) != nil
+		if v := meta.Get(keySchema); !resuming && (len(v) != 8 || beUint64(v) != schemaDistinctTimes-1) {
+			done = true // another schema: migrate handles it, in one transaction
+			return nil
+		}
+		old := tx.Bucket(legacyDistinctByTime)
+		if old == nil {
+			done = true
+			return meta.Delete(keyMergingDistinct)
+		}
+		if !resuming {
+			if err := meta.Put(keySchema, be64(schemaDistinctTimes)); err != nil {
+				return err
+			}
+			if err := meta.Put(keyMergingDistinct, []byte{1}); err != nil {
+				return err
+			}
+		}
+		merged, err := tx.CreateBucketIfNotExists(bucketDistinctTimes)
+		if err != nil {
+			return err
+		}
+		merged.FillPercent = 1.0
+		var moved [][]byte
+		c := old.Cursor()
+		k, _ := c.First()
+		for ; k != nil && len(moved) < step; k, _ = c.Next() {
+			if err := mergeDistinctKey(merged, k); err != nil {
+				return err
+			}
+			moved = append(moved, bytes.Clone(k))
+		}
+		if k != nil { // more after this step: take these out of the old bucket
+			for _, k := range moved {
+				if err := old.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		done = true
+		if err := tx.DeleteBucket(legacyDistinctByTime); err != nil {
+			return err
+		}
+		return meta.Delete(keyMergingDistinct)
+	})
+	return done, err
 }
 
 // dropDistinctRefs deletes the schema-2 consumer records of bucket

@@ -186,6 +186,9 @@ var (
 	// keySchema is the layout version of the database (BE64; absent:
 	// schema 1, migrated on open — see migrate.go).
 	keySchema = []byte("schema")
+	// keyMergingDistinct marks a database whose 4 → 5 migration of the
+	// distinct time index is under way (mergeDistinctTimesInSteps).
+	keyMergingDistinct = []byte("merging_distinct")
 )
 
 // Key and value layouts shared by several buckets.
