@@ -64,7 +64,7 @@ func newConsumerIndex() *consumerIndex {
 // parseRef hex-decodes a canonical reference (ok false for any other).
 // Every accept parses its consumer's reference a few times: a table and
 // no branch per digit.
-func parseRef(ref string) (k consumerKey, ok bool) {
+func parseRef[S ~string | ~[]byte](ref S) (k consumerKey, ok bool) {
 	if len(ref) != 2*len(k) {
 		return k, false
 	}
@@ -284,6 +284,10 @@ func loadConsumerState(tx *bolt.Tx) (*consumerIndex, distinctFloors, error) {
 // loadDistinctIndex reads the time index (phone 0 BE64 time 0 ref → set
 // bits) into x, and each set's first key time per number into fl.
 func loadDistinctIndex(tx *bolt.Tx, x distinctIndex, fl distinctFloors) error {
+	// Keys come by number, each number's in time order: a set's first key
+	// at a number is its floor there.
+	var number []byte
+	var floored [2]bool // tier, reach: floor taken at number
 	return tx.Bucket(bucketDistinctTimes).ForEach(func(k, v []byte) error {
 		phone, rest, ok := bytes.Cut(k, []byte{0})
 		if !ok || len(rest) < 9 || rest[8] != 0 || len(v) != 1 || v[0] == 0 || v[0] > distinctBitTier|distinctBitReach {
@@ -293,38 +297,86 @@ func loadDistinctIndex(tx *bolt.Tx, x distinctIndex, fl distinctFloors) error {
 		if at == noTime {
 			return fmt.Errorf("%w: distinct time key %x", ErrCorrupt, k)
 		}
-		ref, ph := string(rest[9:]), string(phone)
-		for _, set := range []string{setTier, setReach} {
+		if number == nil || !bytes.Equal(phone, number) {
+			number, floored = append(number[:0], phone...), [2]bool{}
+		}
+		for i, set := range []string{setTier, setReach} {
 			if v[0]&setBit(set) == 0 {
 				continue
 			}
-			if _, dup := x.time(set, ph, ref); dup {
+			if !x.loadSlot(phone, rest[9:], setSlotOf(set), at) {
 				return fmt.Errorf("%w: distinct entry %x stored twice in %s", ErrCorrupt, k, set)
 			}
-			x.put(set, ph, ref, at)
-			if _, ok := fl[setID{set, ph}]; !ok { // keys come in order: the first is the oldest
-				fl[setID{set, ph}] = uint64(at)
+			if !floored[i] {
+				if _, ok := fl[setID{set, string(phone)}]; !ok {
+					fl[setID{set, string(phone)}] = uint64(at)
+				}
+				floored[i] = true
 			}
 		}
 		return nil
 	})
 }
 
+// loadSlot puts at into slot of consumer ref at number phone for the
+// loaders, which read millions of keys at a start: one lookup of the
+// number and two of the consumer, and no allocation but for a new
+// number's or a non-canonical reference's string (phone and ref are
+// bbolt's bytes, not kept). ok false: the slot already held a time (the
+// same entry stored twice on disk).
+func (x *consumerIndex) loadSlot(phone, ref []byte, slot int, at int64) bool {
+	p := x.phones[string(phone)]
+	if p == nil {
+		p = &phoneConsumers{}
+		x.phones[string(phone)] = p
+	}
+	if k, canon := parseRef(ref); canon {
+		if p.refs == nil {
+			p.refs = map[consumerKey]consumerTimes{}
+		}
+		e, ok := p.refs[k]
+		if !ok {
+			e = emptyTimes
+		}
+		if e[slot] != noTime {
+			return false
+		}
+		e[slot] = at
+		p.refs[k] = e
+		return true
+	}
+	if p.other == nil {
+		p.other = map[string]consumerTimes{}
+	}
+	e, ok := p.other[string(ref)]
+	if !ok {
+		e = emptyTimes
+	}
+	if e[slot] != noTime {
+		return false
+	}
+	e[slot] = at
+	p.other[string(ref)] = e
+	return true
+}
+
 // loadPairIndex reads bucketRatePairs (time BE64 | pair key) into x.
 func loadPairIndex(tx *bolt.Tx, x pairIndex) error {
 	return tx.Bucket(bucketRatePairs).ForEach(func(k, _ []byte) error {
-		if len(k) < 10 || k[8] != 'p' || k[9] != 0 || bytes.IndexByte(k[10:], 0) < 0 {
+		if len(k) < 10 || k[8] != 'p' || k[9] != 0 {
 			return fmt.Errorf("%w: rate pair key %x", ErrCorrupt, k)
 		}
-		pk := string(k[8:])
-		if _, dup := x.at(pk); dup {
-			return fmt.Errorf("%w: rate pair %x stored twice", ErrCorrupt, k)
+		phone, ref, ok := bytes.Cut(k[10:], []byte{0})
+		if !ok {
+			return fmt.Errorf("%w: rate pair key %x", ErrCorrupt, k)
 		}
 		at := int64(beUint64(k))
 		if at == noTime {
 			return fmt.Errorf("%w: rate pair key %x", ErrCorrupt, k)
 		}
-		x.put(pk, at)
+		if !x.loadSlot(phone, ref, slotPair, at) {
+			return fmt.Errorf("%w: rate pair %x stored twice", ErrCorrupt, k)
+		}
 		return nil
 	})
 }
