@@ -253,6 +253,10 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	from := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plainJSON8(word8(s, i)) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if plainJSON[c] {
 			i++

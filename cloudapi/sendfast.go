@@ -64,6 +64,12 @@ func (s *fastScan) rawString() (raw []byte, escaped, ok bool) {
 	}
 	start := s.i + 1
 	for j := start; j < len(s.b); j++ {
+		for j+8 <= len(s.b) && quietString8(word8b(s.b, j)) {
+			j += 8
+		}
+		if j >= len(s.b) {
+			break
+		}
 		switch c := s.b[j]; {
 		case c == '"':
 			s.i = j + 1
