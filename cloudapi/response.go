@@ -38,6 +38,29 @@ func NewSendResponse(r *SendRequest, wamid string) SendResponse {
 	}
 }
 
+// AppendSendResponse appends the JSON of NewSendResponse(r, wamid) to dst:
+// the bytes json.Marshal writes (TestAppendSendResponseMatchesMarshal).
+// Written member by member, with no closures, so that dst does not escape:
+// a caller passing a stack buffer allocates nothing for an answer that
+// fits it.
+func AppendSendResponse(dst []byte, r *SendRequest, wamid string) []byte {
+	w := jsonObj{b: dst}
+	w.str("messaging_product", "whatsapp", false)
+	w.key("contacts")
+	c := jsonObj{b: append(w.b, '[')}
+	c.str("input", r.To, false)
+	c.str("wa_id", r.WAID(), false)
+	w.b = append(c.end(), ']')
+	w.key("messages")
+	m := jsonObj{b: append(w.b, '[')}
+	m.str("id", wamid, false)
+	if r.MessageType() == "template" {
+		m.str("message_status", MessageStatusAccepted, false)
+	}
+	w.b = append(m.end(), ']')
+	return w.end()
+}
+
 // SuccessResponse is the {"success":true} answer of mutations such as
 // mark-as-read.
 type SuccessResponse struct {

@@ -64,6 +64,12 @@ func (s *fastScan) rawString() (raw []byte, escaped, ok bool) {
 	}
 	start := s.i + 1
 	for j := start; j < len(s.b); j++ {
+		for j+8 <= len(s.b) && quietString8(word8b(s.b, j)) {
+			j += 8
+		}
+		if j >= len(s.b) {
+			break
+		}
 		switch c := s.b[j]; {
 		case c == '"':
 			s.i = j + 1
@@ -91,13 +97,70 @@ func (s *fastScan) str(dst *string) bool {
 		if !utf8.Valid(raw) {
 			return false
 		}
-		*dst = string(raw)
+		*dst = protocolWord(raw)
 		return true
 	}
 	for begin < len(s.b) && s.b[begin] != '"' {
 		begin++
 	}
 	return json.Unmarshal(s.b[begin:s.i], dst) == nil
+}
+
+// protocolWord returns raw as a string: one of the Cloud API's own words
+// that every send repeats (messaging_product, the types of a message,
+// component and parameter, the common language codes) as the constant,
+// without allocating; anything else as a copy. A switch on string(raw)
+// compares without converting.
+func protocolWord(raw []byte) string {
+	switch string(raw) {
+	case "whatsapp":
+		return "whatsapp"
+	case "individual":
+		return "individual"
+	case "template":
+		return "template"
+	case "text":
+		return "text"
+	case "body":
+		return "body"
+	case "header":
+		return "header"
+	case "button":
+		return "button"
+	case "image":
+		return "image"
+	case "document":
+		return "document"
+	case "video":
+		return "video"
+	case "currency":
+		return "currency"
+	case "date_time":
+		return "date_time"
+	case "payload":
+		return "payload"
+	case "quick_reply":
+		return "quick_reply"
+	case "url":
+		return "url"
+	case "read":
+		return "read"
+	case "en":
+		return "en"
+	case "en_US":
+		return "en_US"
+	case "en_GB":
+		return "en_GB"
+	case "de":
+		return "de"
+	case "es":
+		return "es"
+	case "fr":
+		return "fr"
+	case "pt_BR":
+		return "pt_BR"
+	}
+	return string(raw)
 }
 
 // boolean reads true or false.

@@ -40,7 +40,10 @@ func NewWAMID(waID string, fromMe bool, keyID [9]byte) string {
 // than 128 characters), for ids that carry more than random bytes (see
 // raftfsm.WAMIDKeyID).
 func NewWAMIDWithKeyID(waID string, fromMe bool, key string) string {
-	b := make([]byte, 0, 16+len(waID)+len(key))
+	// Built in stack buffers when it fits (every send's id), so the
+	// returned string is the only allocation.
+	var raw [160]byte
+	b := raw[:0]
 	b = append(b, 1<<4|ctStruct) // field 1: struct
 	b = append(b, 1<<4|ctBinary) // .1: wa_id
 	b = appendVarint(b, uint64(len(waID)))
@@ -56,7 +59,8 @@ func NewWAMIDWithKeyID(waID string, fromMe bool, key string) string {
 	b = appendVarint(b, uint64(len(key)))
 	b = append(b, key...)
 	b = append(b, ctStop)
-	return wamidPrefix + base64.StdEncoding.EncodeToString(b)
+	var out [len(wamidPrefix) + 216]byte
+	return string(base64.StdEncoding.AppendEncode(append(out[:0], wamidPrefix...), b))
 }
 
 func appendVarint(b []byte, v uint64) []byte {

@@ -80,13 +80,23 @@ func fullAAD(id uint32, aad []byte) []byte {
 }
 
 func sealWith(a cipher.AEAD, id uint32, aad, pt []byte) ([]byte, error) {
-	out := make([]byte, headerLen, headerLen+len(pt)+tagLen)
+	// One allocation holds the blob and, after it, the full AAD (a send
+	// seals three times). The blob is capped at its own length, so
+	// appending to it reallocates rather than reaching the AAD, and the
+	// AAD is cleared once sealed.
+	n := headerLen + len(pt) + tagLen
+	buf := make([]byte, n+4+len(aad))
+	out, full := buf[:headerLen:n], buf[n:]
+	binary.BigEndian.PutUint32(full, id)
+	copy(full[4:], aad)
 	out[0] = sealVersion
 	binary.BigEndian.PutUint32(out[idOff:], id)
 	if _, err := rand.Read(out[nonceOff:headerLen]); err != nil {
 		return nil, fmt.Errorf("seal: nonce: %w", err)
 	}
-	return a.Seal(out, out[nonceOff:headerLen], pt, fullAAD(id, aad)), nil
+	out = a.Seal(out, out[nonceOff:headerLen], pt, full)
+	clear(full)
+	return out, nil
 }
 
 func openWith(a cipher.AEAD, id uint32, aad, sealed []byte) ([]byte, error) {

@@ -41,6 +41,14 @@ func TestSealRoundTrip(t *testing.T) {
 			if len(s) != len(tc.pt)+Overhead {
 				t.Fatalf("sealed %d bytes for %d", len(s), len(tc.pt))
 			}
+			if cap(s) != len(s) {
+				// The AAD shares the blob's allocation: appending to the
+				// blob must not reach it.
+				t.Fatalf("sealed blob has capacity %d for %d bytes", cap(s), len(s))
+			}
+			if _, err := Open(dk, append(bytes.Clone(tc.aad), 'x'), s); err == nil {
+				t.Fatal("opened with another AAD")
+			}
 			if s[0] != 1 || binary.BigEndian.Uint32(s[1:5]) != 20000 {
 				t.Fatalf("header % x", s[:5])
 			}
@@ -317,4 +325,17 @@ func benchRing(b *testing.B) (*Ring, uint32) {
 		b.Fatal(err)
 	}
 	return r, dk.ID
+}
+
+// TestSealAllocatesOnlyTheBlob: the full AAD shares the blob's allocation.
+func TestSealAllocatesOnlyTheBlob(t *testing.T) {
+	dk := mustDataKey(t, 20000)
+	aead, err := newAEAD(&dk.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aad, pt := []byte("peer:wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI5QTdCRkQ2RkE0MTNFNzc0RDYA"), []byte("491700000042")
+	if n := testing.AllocsPerRun(100, func() { _, _ = sealWith(aead, dk.ID, aad, pt) }); n != 1 {
+		t.Errorf("sealWith: %v allocations, want 1", n)
+	}
 }

@@ -17,9 +17,10 @@ func (n *Node) serveRPC(conn net.Conn, peerID string) {
 	defer conn.Close()
 	r := bufio.NewReader(conn)
 	w := bufio.NewWriter(conn)
+	var frame frameCodec
 	for {
 		var req rpcRequest
-		if err := readFrame(r, &req); err != nil {
+		if err := frame.read(r, &req, maxFrame); err != nil {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
@@ -30,7 +31,7 @@ func (n *Node) serveRPC(conn net.Conn, peerID string) {
 		}
 		cancel()
 		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if err := writeFrame(w, resp); err != nil {
+		if err := frame.write(w, resp); err != nil {
 			return
 		}
 		_ = conn.SetWriteDeadline(time.Time{})

@@ -26,49 +26,75 @@ const keyedKeyIDLen = 2 * (messageKeyLen + 9)
 
 // WAMIDKeyID is the key id of a keyed wamid for the message key key
 // (messageKeyLen bytes) and 9 random bytes: upper-case hex, like Meta's.
+// It allocates only the string it returns (every send asks).
 func WAMIDKeyID(key []byte, random [9]byte) string {
-	return strings.ToUpper(hex.EncodeToString(key) + hex.EncodeToString(random[:]))
+	var buf [2 * (messageKeyLen + 9)]byte
+	if len(key) != messageKeyLen {
+		return strings.ToUpper(hex.EncodeToString(key) + hex.EncodeToString(random[:]))
+	}
+	n := appendUpperHex(buf[:0], key)
+	n = appendUpperHex(n, random[:])
+	return string(n)
 }
+
+// appendUpperHex appends src to dst in upper-case hex.
+func appendUpperHex(dst, src []byte) []byte {
+	const digits = "0123456789ABCDEF"
+	for _, b := range src {
+		dst = append(dst, digits[b>>4], digits[b&0x0f])
+	}
+	return dst
+}
+
+// wamidRefDomain prefixes a wamid in the hash of its reference.
+const wamidRefDomain = "waedge wamid v1\x00"
 
 // MessageIDRef is how a message id is stored and looked up: a wamid embeds
 // the consumer's number (base64), so it never reaches the disk in clear.
 // Our wamids carry 72 random bits, so the hash cannot be reversed by
 // enumerating numbers. A keyed wamid's reference starts with its message
-// key in hex (see WAMIDKeyID).
+// key in hex (see WAMIDKeyID). For a wamid of up to 512 characters it
+// allocates only the string it returns (every send asks, and every
+// status, read and lookup by id).
 func MessageIDRef(wamid string) string {
-	h := sha256.Sum256([]byte("waedge wamid v1\x00" + wamid))
-	ref := hex.EncodeToString(h[:16])
-	if key := wamidMessageKey(wamid); key != nil {
-		return hex.EncodeToString(key) + ref
+	var in [len(wamidRefDomain) + 6 + 512]byte
+	h := sha256.Sum256(append(append(in[:0], wamidRefDomain...), wamid...))
+	var key [messageKeyLen]byte
+	var out [2*messageKeyLen + 32]byte
+	n := out[:0]
+	if wamidMessageKeyInto(&key, wamid) {
+		n = hex.AppendEncode(n, key[:])
 	}
-	return ref
+	n = hex.AppendEncode(n, h[:16])
+	return string(n)
 }
 
-// wamidMessageKey returns the message key a keyed wamid carries (nil for
-// any other id). A keyed wamid is cloudapi.NewWAMID's encoding ending in
-// field 3 (binary, header 0x18), length keyedKeyIDLen, the key id, stop.
-func wamidMessageKey(wamid string) []byte {
+// wamidMessageKeyInto decodes the message key a keyed wamid carries into
+// k; false for any other id. A keyed wamid is cloudapi.NewWAMID's encoding
+// ending in field 3 (binary, header 0x18), length keyedKeyIDLen, the key
+// id, stop. It needs no allocation of its own.
+func wamidMessageKeyInto(k *[messageKeyLen]byte, wamid string) bool {
 	raw, ok := strings.CutPrefix(wamid, "wamid.")
 	if !ok || len(raw) > 512 {
-		return nil
+		return false
 	}
-	b, err := base64.StdEncoding.DecodeString(raw)
+	var src [512]byte
+	var dec [512 / 4 * 3]byte
+	n, err := base64.StdEncoding.Decode(dec[:], src[:copy(src[:], raw)])
 	if err != nil {
-		return nil
+		return false
 	}
+	b := dec[:n]
 	const tail = 2 + keyedKeyIDLen + 1
 	if len(b) < tail {
-		return nil
+		return false
 	}
 	t := b[len(b)-tail:]
 	if t[0] != 0x18 || t[1] != keyedKeyIDLen || t[tail-1] != 0 {
-		return nil
+		return false
 	}
-	key, err := hex.DecodeString(string(t[2 : 2+2*messageKeyLen]))
-	if err != nil {
-		return nil
-	}
-	return key
+	_, err = hex.Decode(k[:], t[2:2+2*messageKeyLen])
+	return err == nil
 }
 
 // refKey returns the message key a keyed reference starts with (nil for

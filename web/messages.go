@@ -50,9 +50,12 @@ func (g *graphAPI) sendMessage(c *fiber.Ctx) error {
 		return err
 	}
 	// Written by hand (the bytes c.JSON would write): this answer goes
-	// out once per accepted message. The buffer fits the whole answer
-	// (about 120 bytes besides the three strings), so it is never grown.
-	c.Response().SetBodyRaw(cloudapi.NewSendResponse(req, wamid).AppendJSON(make([]byte, 0, 128+2*len(req.To)+len(wamid))))
-	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	// out once per accepted message. It is appended to the bytes of the
+	// response's pooled body buffer (taken out and put back with
+	// SwapBody), so once that buffer has grown an answer costs no
+	// allocation.
+	resp := c.Response()
+	resp.SwapBody(cloudapi.AppendSendResponse(resp.SwapBody(nil)[:0], req, wamid))
+	resp.Header.SetContentType(fiber.MIMEApplicationJSON)
 	return nil
 }
