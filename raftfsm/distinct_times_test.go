@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"github.com/hashicorp/raft"
 	"reflect"
 	"regexp"
 	"testing"
@@ -157,18 +158,26 @@ func TestDistinctFloorsChangeNothing(t *testing.T) {
 	}
 }
 
+// halfApplied applies the first half of the hot log to two state
+// machines: one to migrate (f, whose dump is want) and one that stays as
+// it is (straight), to apply the rest beside it.
+func halfApplied(t *testing.T) (logs []*raft.Log, half int, straight, f *FSM, want string) {
+	t.Helper()
+	logs = hotLog(t)
+	half = len(logs) / 2
+	straight, f = openFSM(t), openFSM(t)
+	straight.ApplyBatch(logs[:half])
+	f.ApplyBatch(logs[:half])
+	return logs, half, straight, f, dumpOf(t, f)
+}
+
 // TestMigrateSchema4MergesDistinctTimes: schema 4 kept each distinct set in
 // its own region of distinct_by_time (set 0 phone 0 time 0 ref → empty);
 // opening such a database merges them into distinct_times, drops the old
 // bucket, rebuilds the same in-memory index, and the state then follows
 // the log exactly as one that never had schema 4.
 func TestMigrateSchema4MergesDistinctTimes(t *testing.T) {
-	logs := hotLog(t)
-	half := len(logs) / 2
-	straight, f := openFSM(t), openFSM(t)
-	straight.ApplyBatch(logs[:half])
-	f.ApplyBatch(logs[:half])
-	want := dumpOf(t, f)
+	logs, half, straight, f, want := halfApplied(t)
 	both := 0
 	for _, bits := range distinctKeys(t, f) {
 		if bits == distinctBitTier|distinctBitReach {
@@ -348,12 +357,7 @@ func TestExpireDistinctInSmallBudgets(t *testing.T) {
 // transaction (and as the log applied by this binary), and the rest of
 // the log gives the same results.
 func TestMigrateDistinctTimesInSteps(t *testing.T) {
-	logs := hotLog(t)
-	half := len(logs) / 2
-	straight, f := openFSM(t), openFSM(t)
-	straight.ApplyBatch(logs[:half])
-	f.ApplyBatch(logs[:half])
-	want := dumpOf(t, f)
+	logs, half, straight, f, want := halfApplied(t)
 	keys := len(distinctKeys(t, f))
 	writeSchema4Distinct(t, f)
 	path := f.path
