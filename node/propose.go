@@ -213,16 +213,17 @@ func (n *Node) applyLocal(cmds [][]byte) (uint64, []raftfsm.Result, error) {
 	defer n.stages.since(stageRaftApply, time.Now())
 	f := n.raft.Apply(raftfsm.EncodeEntry(cmds), n.cfg.ApplyTimeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) {
+		// Refused before it was enqueued: not proposed, route it again.
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) ||
+			errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 			return 0, nil, fmt.Errorf("%w: %w", errRetryable, err)
 		}
 		if errors.Is(err, raft.ErrRaftShutdown) {
 			return 0, nil, ErrClosed
 		}
-		if errors.Is(err, raft.ErrLeadershipLost) {
-			return 0, nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
-		}
-		return 0, nil, err
+		// Anything else (leadership lost, aborted by a restore) came after
+		// the entry was handed to Raft: it may be committed or not.
+		return 0, nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 	}
 	results, ok := f.Response().([]raftfsm.Result)
 	if !ok {
@@ -242,10 +243,7 @@ func (n *Node) applyForward(cmds [][]byte) (uint64, []raftfsm.Result, error) {
 	defer cancel()
 	resp, err := n.pool.call(ctx, string(leaderAddr), &rpcRequest{Op: "propose", Cmds: cmds})
 	if err != nil {
-		if errors.Is(err, errDial) {
-			return 0, nil, fmt.Errorf("%w: %w", errRetryable, err)
-		}
-		return 0, nil, err
+		return 0, nil, forwardFailure(err)
 	}
 	if err := rpcError(resp.ErrKind, resp.Err); err != nil {
 		if errors.Is(err, errNotLeaderRemote) || errors.Is(err, ErrNoLeader) {
@@ -254,6 +252,19 @@ func (n *Node) applyForward(cmds [][]byte) (uint64, []raftfsm.Result, error) {
 		return 0, nil, err
 	}
 	return resp.Index, fromWire(resp.Results), nil
+}
+
+// forwardFailure classifies a forward round trip that failed. A dial
+// failure sent nothing: the batch may be routed again. Any other failure
+// (the connection lost, reset or timed out once the request may have gone
+// out) leaves the outcome unknown — the leader may have committed the
+// batch — which the client is told as such (503 "may or may not have taken
+// effect"), never as an internal error.
+func forwardFailure(err error) error {
+	if errors.Is(err, errDial) {
+		return fmt.Errorf("%w: %w", errRetryable, err)
+	}
+	return fmt.Errorf("%w: forward to the leader: %w", ErrOutcomeUnknown, err)
 }
 
 // Propose replicates one encoded raftfsm command and returns its result. It

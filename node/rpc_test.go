@@ -1,7 +1,10 @@
 package node
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"testing"
 )
 
@@ -19,6 +22,24 @@ func TestRPCErrorKindsRoundTrip(t *testing.T) {
 		}
 		if kind == errKindUnknown && (errors.Is(err, errRetryable) || errors.Is(err, ErrNoLeader) || errors.Is(err, errNotLeaderRemote)) {
 			t.Errorf("an unknown outcome would be retried: %v", err)
+		}
+	}
+}
+
+// TestForwardFailureOutcome: a forward that could not even dial the leader
+// may be routed again; one that failed after the request may have gone out
+// (the connection lost or timed out) is a write of unknown outcome — the
+// client is told it may or may not have taken effect — never an internal
+// error.
+func TestForwardFailureOutcome(t *testing.T) {
+	dial := forwardFailure(fmt.Errorf("%w: leader:1: %w", errDial, errors.New("connection refused")))
+	if !errors.Is(dial, errRetryable) || errors.Is(dial, ErrOutcomeUnknown) {
+		t.Fatalf("dial failure: %v", dial)
+	}
+	for _, cause := range []error{io.EOF, io.ErrUnexpectedEOF, context.DeadlineExceeded, errors.New("connection reset by peer")} {
+		err := forwardFailure(fmt.Errorf("rpc to leader:1: %w", cause))
+		if !errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, errRetryable) {
+			t.Fatalf("lost round trip (%v): %v, want ErrOutcomeUnknown", cause, err)
 		}
 	}
 }

@@ -54,8 +54,8 @@ func (n *Node) dispatchRPC(ctx context.Context, peerID string, req *rpcRequest) 
 			if errors.Is(err, errRetryable) {
 				return &rpcResponse{ErrKind: errKindNotLeader, Err: "not the leader"}
 			}
-			if errors.Is(err, ErrOutcomeUnknown) {
-				return &rpcResponse{ErrKind: errKindUnknown, Err: "leadership lost before the outcome was known"}
+			if errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrClosed) {
+				return &rpcResponse{ErrKind: errKindUnknown, Err: "leadership lost or shutting down before the outcome was known"}
 			}
 			return &rpcResponse{ErrKind: errKindInternal, Err: "apply failed"}
 		}
