@@ -36,6 +36,10 @@ type cluster struct {
 	ports *ports
 	keep  bool    // leave dir behind (--keep)
 	extra []*proc // processes beside the nodes (the relay)
+	// fault is set when a node answered a send with a server error other
+	// than 503 (a fault, not a refusal or an unknown outcome): close keeps
+	// the directory then, so the node logs say why.
+	fault atomic.Bool
 	// anonKB is the largest RssAnon seen (sampleAnon); stopSampler ends it.
 	anonKB      atomic.Int64
 	stopSampler chan struct{}
@@ -329,8 +333,20 @@ func (c *cluster) close() {
 	for _, p := range append(c.nodes, c.extra...) {
 		p.kill()
 	}
-	if c.dir != "" && !c.keep {
+	switch {
+	case c.dir == "" || c.keep:
+	case c.fault.Load():
+		fmt.Fprintf(os.Stderr, "a node answered a send with a server error: keeping %s (node logs)\n", c.dir)
+	default:
 		_ = os.RemoveAll(c.dir)
+	}
+}
+
+// noteStatus records a send's HTTP status: a server error other than 503
+// marks the cluster's run as faulty (see fault).
+func (c *cluster) noteStatus(code int) {
+	if code >= 500 && code != 503 {
+		c.fault.Store(true)
 	}
 }
 

@@ -177,6 +177,7 @@ func (s *sender) post(ctx context.Context, i int, body string) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
+		s.c.noteStatus(resp.StatusCode)
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("send: %d %s", resp.StatusCode, b)
 	}
@@ -206,6 +207,7 @@ func (s *sender) postFast(ctx context.Context, i int, body string) error {
 		return err
 	}
 	if code := resp.StatusCode(); code != 200 {
+		s.c.noteStatus(code)
 		b := resp.Body()
 		return fmt.Errorf("send: %d %s", code, b[:min(len(b), 512)])
 	}
