@@ -307,10 +307,8 @@ func loadDistinctIndex(tx *bolt.Tx, x distinctIndex, fl distinctFloors) error {
 			if !x.loadSlot(phone, rest[9:], setSlotOf(set), at) {
 				return fmt.Errorf("%w: distinct entry %x stored twice in %s", ErrCorrupt, k, set)
 			}
-			if !floored[i] {
-				if _, ok := fl[setID{set, string(phone)}]; !ok {
-					fl[setID{set, string(phone)}] = uint64(at)
-				}
+			if !floored[i] { // fl is new: nothing to keep
+				fl[setID{set, string(phone)}] = uint64(at)
 				floored[i] = true
 			}
 		}
@@ -324,40 +322,36 @@ func loadDistinctIndex(tx *bolt.Tx, x distinctIndex, fl distinctFloors) error {
 // number's or a non-canonical reference's string (phone and ref are
 // bbolt's bytes, not kept). ok false: the slot already held a time (the
 // same entry stored twice on disk).
-func (x *consumerIndex) loadSlot(phone, ref []byte, slot int, at int64) bool {
+func (x *consumerIndex) loadSlot(phone, ref []byte, slot int, at int64) (ok bool) {
 	p := x.phones[string(phone)]
 	if p == nil {
 		p = &phoneConsumers{}
 		x.phones[string(phone)] = p
 	}
 	if k, canon := parseRef(ref); canon {
-		if p.refs == nil {
-			p.refs = map[consumerKey]consumerTimes{}
-		}
-		e, ok := p.refs[k]
-		if !ok {
-			e = emptyTimes
-		}
-		if e[slot] != noTime {
-			return false
-		}
-		e[slot] = at
-		p.refs[k] = e
-		return true
+		p.refs, ok = loadTime(p.refs, k, slot, at)
+	} else {
+		p.other, ok = loadTime(p.other, string(ref), slot, at)
 	}
-	if p.other == nil {
-		p.other = map[string]consumerTimes{}
+	return ok
+}
+
+// loadTime sets slot of m[k] to at unless it holds a time already (ok
+// false), and returns m (made when nil).
+func loadTime[K comparable](m map[K]consumerTimes, k K, slot int, at int64) (map[K]consumerTimes, bool) {
+	if m == nil {
+		m = map[K]consumerTimes{}
 	}
-	e, ok := p.other[string(ref)]
-	if !ok {
+	e, found := m[k]
+	if !found {
 		e = emptyTimes
 	}
 	if e[slot] != noTime {
-		return false
+		return m, false
 	}
 	e[slot] = at
-	p.other[string(ref)] = e
-	return true
+	m[k] = e
+	return m, true
 }
 
 // loadPairIndex reads bucketRatePairs (time BE64 | pair key) into x.

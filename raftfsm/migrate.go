@@ -202,6 +202,12 @@ const schemaDistinctTimes = 5
 // transaction, and the result does not depend on where the steps cut.
 // The last step drops the old bucket and the mark.
 func mergeDistinctTimesInSteps(db *bolt.DB, step int) error {
+	// Every open comes here: find out in a read transaction, so that a
+	// database with nothing to merge costs no commit (and no fsync).
+	var pending bool
+	if err := db.View(func(tx *bolt.Tx) error { pending = distinctMergePending(tx); return nil }); err != nil || !pending {
+		return err
+	}
 	for {
 		done, err := mergeDistinctStep(db, step)
 		if err != nil {
@@ -213,20 +219,30 @@ func mergeDistinctTimesInSteps(db *bolt.DB, step int) error {
 	}
 }
 
+// distinctMergePending reports whether tx's database is one the stepped
+// merge converts: schema 4, or marked as half-merged.
+func distinctMergePending(tx *bolt.Tx) bool {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return false
+	}
+	if meta.Get(keyMergingDistinct) != nil {
+		return true
+	}
+	v := meta.Get(keySchema)
+	return len(v) == 8 && beUint64(v) == schemaDistinctTimes-1
+}
+
 // mergeDistinctStep runs one step of mergeDistinctTimesInSteps; done is
 // true when there is nothing (more) to merge.
 func mergeDistinctStep(db *bolt.DB, step int) (done bool, err error) {
 	err = db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			done = true
-			return nil
-		}
-		resuming := meta.Get(keyMergingDistinct) != nil
-		if v := meta.Get(keySchema); !resuming && (len(v) != 8 || beUint64(v) != schemaDistinctTimes-1) {
+		if !distinctMergePending(tx) {
 			done = true // another schema: migrate handles it, in one transaction
 			return nil
 		}
+		meta := tx.Bucket(bucketMeta)
+		resuming := meta.Get(keyMergingDistinct) != nil
 		old := tx.Bucket(legacyDistinctByTime)
 		if old == nil {
 			done = true
