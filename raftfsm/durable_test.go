@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
@@ -47,51 +48,12 @@ func TestCheckpointSurvivesLostTail(t *testing.T) {
 		latest := readFile(t, path) // the page cache at the crash
 		pageSize := f.db.Info().PageSize
 
-		// The disk after the crash: seed 0 is kill -9 (everything), the
-		// others power loss (each page old or new at random).
-		img := latest
-		if seed > 0 {
-			rnd := rand.New(rand.NewSource(seed))
-			img = append([]byte(nil), latest...)
-			for p := 0; p*pageSize < len(img); p++ {
-				if rnd.Intn(2) == 0 {
-					continue
-				}
-				old := make([]byte, pageSize)
-				if p*pageSize < len(durable) {
-					copy(old, durable[p*pageSize:])
-				}
-				copy(img[p*pageSize:], old)
-			}
-		}
 		crashed := filepath.Join(t.TempDir(), "fsm.db")
-		writeFile(t, crashed, img)
+		writeFile(t, crashed, crashImage(latest, durable, pageSize, seed))
 		writeFile(t, sidecarPath(crashed), side)
 		_ = f.Close()
 
-		g, err := OpenWithOptions(crashed, nil, Options{CheckpointEvery: 64})
-		if err != nil {
-			t.Fatalf("seed %d: reopen after the crash: %v", seed, err)
-		}
-		if err := g.View(func(tx *bolt.Tx) error {
-			for err := range tx.Check() {
-				return err
-			}
-			return nil
-		}); err != nil {
-			t.Fatalf("seed %d: inconsistent database after the crash: %v", seed, err)
-		}
-		if idx, _ := g.AppliedIndex(); idx != atCheckpoint {
-			t.Fatalf("seed %d: applied index %d after the crash, want the checkpoint's %d", seed, idx, atCheckpoint)
-		}
-		// Raft replays its log from its last snapshot; the FSM skips what
-		// it holds.
-		for i := 0; i < len(logs); i += 64 {
-			g.ApplyBatch(logs[i:min(i+64, len(logs))])
-		}
-		if dumpOf(t, g) != want {
-			t.Fatalf("seed %d: state after replay differs from a node that never stopped", seed)
-		}
+		g := reopenAfterCrash(t, crashed, atCheckpoint, logs, want, seed)
 		if err := g.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +88,6 @@ func writeFile(t *testing.T, p string, b []byte) {
 	}
 }
 
-var _ = raft.LogCommand
 
 // TestCheckpointRecoveryLeavesAnOpenDatabaseAlone: opening a database
 // that another state machine has open fails without touching it (the
@@ -235,4 +196,146 @@ func newestMeta(t *testing.T, path string, pageSize int) boltMeta {
 		t.Fatalf("%s: no valid meta page", path)
 	}
 	return newest
+}
+
+// TestCheckpointSyncRunsBesideApply: a checkpoint due after a commit
+// leaves its fdatasync and sidecar to a goroutine of its own, so Apply goes
+// on while they run (on a loaded node the fdatasync held every write for
+// 12–43 ms each second or so); at most one runs, and until it is done the
+// sidecar still names the previous checkpoint, whose pages stay pinned. A
+// crash while it runs — kill -9 or power loss — reopens at that previous
+// checkpoint, consistent, and the replayed log gives the state of a node
+// that never stopped.
+func TestCheckpointSyncRunsBesideApply(t *testing.T) {
+	logs := hotLog(t)
+	ref := openFSM(t)
+	ref.ApplyBatch(logs)
+	want := dumpOf(t, ref)
+
+	for seed := int64(0); seed < 4; seed++ {
+		path := filepath.Join(t.TempDir(), "fsm.db")
+		f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut := len(logs)/4 + int(seed)*29
+		for i := 0; i < cut; i += 5 {
+			f.ApplyBatch(logs[i:min(i+5, cut)])
+		}
+		if _, err := f.Snapshot(); err != nil { // a checkpoint, synchronous
+			t.Fatal(err)
+		}
+		atCheckpoint, _ := f.AppliedIndex()
+		durable := readFile(t, path)
+		side := readFile(t, sidecarPath(path))
+		sideTxid, _, _, _, _ := readSidecar(sidecarPath(path))
+
+		// From here a checkpoint is due every 8 entries, and its sync
+		// blocks until released.
+		entered := make(chan struct{}, 16)
+		release := make(chan struct{})
+		realSync := f.ck.sync
+		f.ck.every = 8
+		f.ck.sync = func() error {
+			entered <- struct{}{}
+			<-release
+			return realSync()
+		}
+		applied := make(chan struct{})
+		go func() {
+			defer close(applied)
+			for i := cut; i < len(logs); i += 3 {
+				f.ApplyBatch(logs[i:min(i+3, len(logs))])
+			}
+		}()
+		select {
+		case <-applied:
+		case <-time.After(30 * time.Second):
+			close(release)
+			t.Fatalf("seed %d: Apply waited for a checkpoint's fsync", seed)
+		}
+		if n := len(entered); n != 1 {
+			t.Fatalf("seed %d: %d checkpoint syncs started while one was running, want 1", seed, n)
+		}
+		if txid, _, _, _, _ := readSidecar(sidecarPath(path)); txid != sideTxid {
+			t.Fatalf("seed %d: the sidecar names txid %d before its checkpoint's fsync, want still %d", seed, txid, sideTxid)
+		}
+		latest := readFile(t, path) // the page cache at a crash now
+		pageSize := f.db.Info().PageSize
+		crashed := filepath.Join(t.TempDir(), "fsm.db")
+		writeFile(t, crashed, crashImage(latest, durable, pageSize, seed))
+		writeFile(t, sidecarPath(crashed), side)
+
+		// Released, the checkpoint completes: the sidecar moves on.
+		close(release)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			txid, _, _, ok, _ := readSidecar(sidecarPath(path))
+			if ok && txid > sideTxid {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("seed %d: the sidecar still names txid %d after the fsync was released", seed, txid)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		_ = reopenAfterCrash(t, crashed, atCheckpoint, logs, want, seed).Close()
+	}
+}
+
+// crashImage is the disk a crash leaves of a file that was durable at a
+// checkpoint and holds latest in the page cache: seed 0 is kill -9 (every
+// write reached the file), any other seed power loss (each page as it was
+// at the checkpoint or as it is now, at random; meta pages included).
+func crashImage(latest, durable []byte, pageSize int, seed int64) []byte {
+	if seed == 0 {
+		return latest
+	}
+	rnd := rand.New(rand.NewSource(seed))
+	img := append([]byte(nil), latest...)
+	for p := 0; p*pageSize < len(img); p++ {
+		if rnd.Intn(2) == 0 {
+			continue
+		}
+		old := make([]byte, pageSize)
+		if p*pageSize < len(durable) {
+			copy(old, durable[p*pageSize:])
+		}
+		copy(img[p*pageSize:], old)
+	}
+	return img
+}
+
+// reopenAfterCrash opens the crashed file at path and checks that it is
+// consistent and exactly at the checkpoint's applied index, then replays
+// the whole log over it (Raft replays from its last snapshot; the FSM
+// skips what it holds) and checks the state of a node that never stopped.
+func reopenAfterCrash(t *testing.T, path string, atCheckpoint uint64, logs []*raft.Log, want string, seed int64) *FSM {
+	t.Helper()
+	g, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 64})
+	if err != nil {
+		t.Fatalf("seed %d: reopen after the crash: %v", seed, err)
+	}
+	if err := g.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("seed %d: inconsistent database after the crash: %v", seed, err)
+	}
+	if idx, _ := g.AppliedIndex(); idx != atCheckpoint {
+		t.Fatalf("seed %d: applied index %d after the crash, want the last finished checkpoint's %d", seed, idx, atCheckpoint)
+	}
+	for i := 0; i < len(logs); i += 64 {
+		g.ApplyBatch(logs[i:min(i+64, len(logs))])
+	}
+	if dumpOf(t, g) != want {
+		t.Fatalf("seed %d: state after replay differs from a node that never stopped", seed)
+	}
+	return g
 }
