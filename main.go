@@ -245,6 +245,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	raftCommit := str("raft-commit-timeout", node.DefaultCommitTimeout.String(), "with no new entries, the leader tells followers the commit index after this long (randomised up to 2×); a write forwarded by a follower waits for it")
 	raftLogCache := str("raft-log-cache", strconv.Itoa(node.DefaultLogCacheSize), "recent Raft log entries kept in memory for replication")
 	fsmCheckpoint := str("fsm-checkpoint-every", strconv.Itoa(node.DefaultFSMCheckpointEvery), "the state machine fsyncs once per this many applied Raft entries instead of at every commit (the Raft log is fsynced either way); 0 fsyncs every commit")
+	fsmCheckpointBytes := str("fsm-checkpoint-bytes", "4MiB", "with checkpoints, the state machine also fsyncs once its commits since the last fsync wrote this much (bounds what one fsync flushes, which the Raft log's fsyncs would queue behind), e.g. 4MiB")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -289,6 +290,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	checkpointEvery, err := strconv.Atoi(*fsmCheckpoint)
 	if err != nil || checkpointEvery < 0 {
 		fmt.Fprintf(stderr, "waedge serve: --fsm-checkpoint-every %q: want a number of entries (0: fsync every commit)\n", *fsmCheckpoint)
+		return 2
+	}
+	checkpointBytes, err := parseSize(*fsmCheckpointBytes)
+	if err != nil || checkpointBytes < 64<<10 {
+		fmt.Fprintf(stderr, "waedge serve: --fsm-checkpoint-bytes %q: want a size of at least 64KiB, e.g. 4MiB\n", *fsmCheckpointBytes)
 		return 2
 	}
 	expiryEvery, err := time.ParseDuration(*expiryInterval)
@@ -414,6 +420,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 		ElectionTimeout:    raftTimeouts[1],
 		LeaderLeaseTimeout: raftTimeouts[2],
 		FSMCheckpointEvery: cmp.Or(checkpointEvery, -1),
+		FSMCheckpointBytes: checkpointBytes,
 		MaxInFlight:        tuning[0],
 		MaxRPCsInFlight:    tuning[1],
 		LogCacheSize:       tuning[2],

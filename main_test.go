@@ -43,6 +43,8 @@ func TestServeRejectsBadCommitPathFlags(t *testing.T) {
 		{"--raft-commit-timeout", "2s"},
 		{"--gc-percent", "5"},
 		{"--memory-limit", "1MiB"},
+		{"--fsm-checkpoint-bytes", "4KiB"},
+		{"--fsm-checkpoint-bytes", "lots"},
 	} {
 		serveRefuses(t, args)
 	}

@@ -68,6 +68,10 @@ type Config struct {
 	// (raftfsm.Options; the Raft log is fsynced either way). Zero means
 	// DefaultFSMCheckpointEvery; negative fsyncs every commit.
 	FSMCheckpointEvery int
+	// FSMCheckpointBytes makes a checkpoint due, too, once the state
+	// machine's commits since the last one wrote this many bytes of pages
+	// (raftfsm.Options.CheckpointBytes; zero: its default).
+	FSMCheckpointBytes int64
 	// MaxInFlight bounds the batches a batcher has outstanding at once
 	// (serve's --propose-in-flight). While they are all in flight, new
 	// proposals queue up and form the next, larger batch: that is the whole

@@ -422,7 +422,7 @@ func (n *Node) open(bootstrap bool) error {
 	}
 
 	if n.fsm, err = raftfsm.OpenWithOptions(cfg.path(fileFSM), cfg.Logger.With(slog.String("component", "raftfsm")),
-		raftfsm.Options{CheckpointEvery: max(cfg.FSMCheckpointEvery, 0)}); err != nil {
+		raftfsm.Options{CheckpointEvery: max(cfg.FSMCheckpointEvery, 0), CheckpointBytes: cfg.FSMCheckpointBytes}); err != nil {
 		return fmt.Errorf("open state machine: %w", err)
 	}
 	n.fsm.SetExpireHook(n.expiry.onExpire)

@@ -49,6 +49,10 @@ type Options struct {
 	// many applied entries instead of an fsync per ApplyBatch. 0 syncs
 	// every commit.
 	CheckpointEvery int
+	// CheckpointBytes bounds what one checkpoint flushes: with
+	// checkpoints, one is also due once the commits since the last one
+	// allocated this many bytes of pages (0: DefaultCheckpointBytes).
+	CheckpointBytes int64
 }
 
 const (
@@ -80,6 +84,24 @@ type checkpointer struct {
 
 	busy chan struct{} // nil: no finish started since the last wait
 	err  error         // what the last finish met (read after busy closed)
+
+	bytes int64 // a checkpoint is also due after the commits allocated this much
+	alloc int64 // bbolt's bytes allocated when the last checkpoint began
+}
+
+// DefaultCheckpointBytes is Options.CheckpointBytes's default. A
+// checkpoint every 1024 entries alone flushed ~13 MB at once every second
+// or so on a node at 64 senders, and the Raft log's fsyncs — on every
+// write's path — queued behind it: each node's writes stalled 50–100 ms,
+// which made the bench's p99 (BENCHMARKS.md, "Stop 25"). Checkpoints every
+// 128–256 entries there (1.6–3.2 MB) took its p99 from ~85 to ~50 ms,
+// and released the pin sooner, so bbolt reused pages sooner.
+const DefaultCheckpointBytes = 4 << 20
+
+// allocated is bbolt's running count of bytes allocated by commits.
+func allocated(db *bolt.DB) int64 {
+	st := db.Stats()
+	return st.TxStats.GetPageAlloc()
 }
 
 // running reports whether a checkpoint's finish is still under way.
@@ -126,7 +148,11 @@ func (f *FSM) startCheckpoints() error {
 		_ = side.Close()
 		return err
 	}
-	f.ck = &checkpointer{every: f.opts.CheckpointEvery, side: side, file: file, sync: f.db.Sync}
+	f.ck = &checkpointer{every: f.opts.CheckpointEvery, side: side, file: file, sync: f.db.Sync,
+		bytes: f.opts.CheckpointBytes}
+	if f.ck.bytes <= 0 {
+		f.ck.bytes = DefaultCheckpointBytes
+	}
 	f.db.NoSync = true
 	if err := f.checkpoint(); err != nil {
 		f.ck, f.db.NoSync = nil, false
@@ -170,9 +196,10 @@ func (f *FSM) afterCommit(n int) {
 			panic(fmt.Sprintf("raftfsm: checkpoint: %v", err))
 		}
 	}
+	// Due after every entries or bytes of pages, whichever comes first.
 	// One finish at a time: while one runs, the next checkpoint waits for
 	// a later commit rather than holding this one up.
-	if ck.since < ck.every || ck.running() {
+	if ck.since < ck.every && allocated(f.db)-ck.alloc < ck.bytes || ck.running() {
 		return
 	}
 	if err := f.beginCheckpoint(); err != nil {
@@ -233,7 +260,7 @@ func (f *FSM) beginCheckpoint() error {
 	binary.LittleEndian.PutUint32(slot[16:], uint32(pageSize))
 	copy(slot[20:], meta)
 	binary.LittleEndian.PutUint32(slot[20+metaBytes:], crc32.ChecksumIEEE(slot[:20+metaBytes]))
-	ck.since = 0
+	ck.since, ck.alloc = 0, allocated(f.db)
 	done := make(chan struct{})
 	ck.busy = done
 	go func() {

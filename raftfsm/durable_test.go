@@ -26,7 +26,7 @@ func TestCheckpointSurvivesLostTail(t *testing.T) {
 	for seed := int64(0); seed < 6; seed++ {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "fsm.db")
-		f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30}) // only explicit ones
+		f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30, CheckpointBytes: 1 << 62}) // only explicit ones
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,14 +88,13 @@ func writeFile(t *testing.T, p string, b []byte) {
 	}
 }
 
-
 // TestCheckpointRecoveryLeavesAnOpenDatabaseAlone: opening a database
 // that another state machine has open fails without touching it (the
 // recovery would otherwise roll the live file's meta pages back under it).
 func TestCheckpointRecoveryLeavesAnOpenDatabaseAlone(t *testing.T) {
 	logs := hotLog(t)[:200]
 	path := filepath.Join(t.TempDir(), "fsm.db")
-	f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30})
+	f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30, CheckpointBytes: 1 << 62})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +127,7 @@ func TestCheckpointRecoveryLeavesAnOpenDatabaseAlone(t *testing.T) {
 func TestFreelistWrittenAtCheckpointsAndClose(t *testing.T) {
 	logs := hotLog(t)
 	path := filepath.Join(t.TempDir(), "fsm.db")
-	f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30}) // only explicit ones
+	f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30, CheckpointBytes: 1 << 62}) // only explicit ones
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +213,7 @@ func TestCheckpointSyncRunsBesideApply(t *testing.T) {
 
 	for seed := int64(0); seed < 4; seed++ {
 		path := filepath.Join(t.TempDir(), "fsm.db")
-		f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30})
+		f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30, CheckpointBytes: 1 << 62})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,4 +337,39 @@ func reopenAfterCrash(t *testing.T, path string, atCheckpoint uint64, logs []*ra
 		t.Fatalf("seed %d: state after replay differs from a node that never stopped", seed)
 	}
 	return g
+}
+
+// TestCheckpointDueByBytes: a checkpoint is due after CheckpointEvery
+// entries or once the commits since the last one allocated
+// CheckpointBytes, whichever comes first, so that no fsync has to flush
+// more than about that much: with the entry count out of reach, small
+// bytes checkpoint as the log goes, and large bytes do not.
+func TestCheckpointDueByBytes(t *testing.T) {
+	logs := hotLog(t)
+	for _, tc := range []struct {
+		bytes int64
+		moves bool
+	}{{64 << 10, true}, {1 << 62, false}} {
+		path := filepath.Join(t.TempDir(), "fsm.db")
+		f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30, CheckpointBytes: tc.bytes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _, _, _ := readSidecar(sidecarPath(path)) // the one Open takes
+		for i := 0; i < len(logs); i += 3 {
+			f.ApplyBatch(logs[i:min(i+3, len(logs))])
+		}
+		if err := f.ck.wait(); err != nil {
+			t.Fatal(err)
+		}
+		last, _, _, _, _ := readSidecar(sidecarPath(path))
+		finished := f.ck.seq - 1 // checkpoints since Open's
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if moves := last > first; moves != tc.moves || moves != (finished > 0) {
+			t.Fatalf("CheckpointBytes %d: the sidecar went from txid %d to %d (%d checkpoints), want it to move: %v",
+				tc.bytes, first, last, finished, tc.moves)
+		}
+	}
 }

@@ -281,7 +281,7 @@ func scriptCommand(t testing.TB, s step) []byte {
 // seen), and follows the replay.
 func TestReadModelAfterCheckpointRollback(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fsm.db")
-	f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30})
+	f, err := OpenWithOptions(path, nil, Options{CheckpointEvery: 1 << 30, CheckpointBytes: 1 << 62})
 	if err != nil {
 		t.Fatal(err)
 	}
