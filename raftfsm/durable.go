@@ -104,6 +104,17 @@ func allocated(db *bolt.DB) int64 {
 	return st.TxStats.GetPageAlloc()
 }
 
+// bytesDue reports whether the commits since the last checkpoint
+// allocated enough for the next one: ck.bytes, or four times the free
+// list when that is larger — every checkpoint writes the whole list (a
+// restart after a crash reads it instead of walking the file), so after a
+// large expiry, when it holds hundreds of thousands of pages, the bound
+// keeps it a quarter of what a checkpoint flushes at most.
+func (ck *checkpointer) bytesDue(db *bolt.DB) bool {
+	st := db.Stats()
+	return st.TxStats.GetPageAlloc()-ck.alloc >= max(ck.bytes, 4*int64(st.FreelistInuse))
+}
+
 // running reports whether a checkpoint's finish is still under way.
 func (ck *checkpointer) running() bool {
 	if ck.busy == nil {
@@ -199,7 +210,7 @@ func (f *FSM) afterCommit(n int) {
 	// Due after every entries or bytes of pages, whichever comes first.
 	// One finish at a time: while one runs, the next checkpoint waits for
 	// a later commit rather than holding this one up.
-	if ck.since < ck.every && allocated(f.db)-ck.alloc < ck.bytes || ck.running() {
+	if ck.since < ck.every && !ck.bytesDue(f.db) || ck.running() {
 		return
 	}
 	if err := f.beginCheckpoint(); err != nil {

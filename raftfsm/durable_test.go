@@ -373,3 +373,43 @@ func TestCheckpointDueByBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointBytesGrowWithTheFreeList: every checkpoint writes bbolt's
+// whole free list, so when the list is large (after an expiry freed many
+// pages) a checkpoint is due only after four times its size, whatever
+// CheckpointBytes says: the list stays at most a quarter of a flush.
+func TestCheckpointBytesGrowWithTheFreeList(t *testing.T) {
+	f, err := OpenWithOptions(filepath.Join(t.TempDir(), "fsm.db"), nil, Options{CheckpointEvery: 1 << 30, CheckpointBytes: 1 << 62})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	logs := hotLog(t)
+	for i := 0; i < len(logs); i += 5 {
+		f.ApplyBatch(logs[i:min(i+5, len(logs))])
+	}
+	if err := f.ck.wait(); err != nil {
+		t.Fatal(err)
+	}
+	st := f.db.Stats()
+	list := int64(st.FreelistInuse)
+	if list < 8<<10 {
+		t.Fatalf("a free list of %d bytes (%d free, %d pending pages): nothing to test", list, st.FreePageN, st.PendingPageN)
+	}
+	now := allocated(f.db)
+	f.ck.bytes = 1
+	for _, tc := range []struct {
+		since int64
+		due   bool
+	}{{4*list - 1, false}, {4 * list, true}} {
+		f.ck.alloc = now - tc.since
+		if got := f.ck.bytesDue(f.db); got != tc.due {
+			t.Fatalf("%d bytes allocated since the last checkpoint with a %d-byte free list: due %v, want %v", tc.since, list, got, tc.due)
+		}
+	}
+	f.ck.bytes = 8 * list
+	f.ck.alloc = now - 4*list
+	if f.ck.bytesDue(f.db) {
+		t.Fatal("due below CheckpointBytes")
+	}
+}
