@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -82,8 +83,9 @@ type checkpointer struct {
 	seq   uint64   // sidecar slot counter
 	sync  func() error
 
-	busy chan struct{} // nil: no finish started since the last wait
-	err  error         // what the last finish met (read after busy closed)
+	busy  chan struct{} // nil: no finish started since the last wait
+	hurry chan struct{} // closed by wait: the finish skips its gap
+	err   error         // what the last finish met (read after busy closed)
 
 	bytes int64 // a checkpoint is also due after the commits allocated this much
 	alloc int64 // bbolt's bytes allocated when the last checkpoint began
@@ -98,6 +100,10 @@ type checkpointer struct {
 // and released the pin sooner, so bbolt reused pages sooner.
 const DefaultCheckpointBytes = 4 << 20
 
+// checkpointGap is the least time from one checkpoint's start to the
+// next's (finish): at most four fsyncs a second, whatever the write rate.
+const checkpointGap = 250 * time.Millisecond
+
 // allocated is bbolt's running count of bytes allocated by commits.
 func allocated(db *bolt.DB) int64 {
 	st := db.Stats()
@@ -105,14 +111,14 @@ func allocated(db *bolt.DB) int64 {
 }
 
 // bytesDue reports whether the commits since the last checkpoint
-// allocated enough for the next one: ck.bytes, or four times the free
-// list when that is larger — every checkpoint writes the whole list (a
-// restart after a crash reads it instead of walking the file), so after a
-// large expiry, when it holds hundreds of thousands of pages, the bound
-// keeps it a quarter of what a checkpoint flushes at most.
+// allocated enough for the next one: ck.bytes, or sixteen times the free
+// list when that is larger — every checkpoint writes (and sorts) the whole
+// list (a restart after a crash reads it instead of walking the file), so
+// after a large expiry, when it holds hundreds of thousands of pages, the
+// bound keeps it a sixteenth of what a checkpoint flushes at most.
 func (ck *checkpointer) bytesDue(db *bolt.DB) bool {
 	st := db.Stats()
-	return st.TxStats.GetPageAlloc()-ck.alloc >= max(ck.bytes, 4*int64(st.FreelistInuse))
+	return st.TxStats.GetPageAlloc()-ck.alloc >= max(ck.bytes, 16*int64(st.FreelistInuse))
 }
 
 // running reports whether a checkpoint's finish is still under way.
@@ -133,8 +139,9 @@ func (ck *checkpointer) wait() error {
 	if ck.busy == nil {
 		return nil
 	}
+	close(ck.hurry)
 	<-ck.busy
-	ck.busy = nil
+	ck.busy, ck.hurry = nil, nil
 	err := ck.err
 	ck.err = nil
 	return err
@@ -272,11 +279,11 @@ func (f *FSM) beginCheckpoint() error {
 	copy(slot[20:], meta)
 	binary.LittleEndian.PutUint32(slot[20+metaBytes:], crc32.ChecksumIEEE(slot[:20+metaBytes]))
 	ck.since, ck.alloc = 0, allocated(f.db)
-	done := make(chan struct{})
-	ck.busy = done
+	done, hurry := make(chan struct{}), make(chan struct{})
+	ck.busy, ck.hurry = done, hurry
 	go func() {
 		defer close(done)
-		ck.err = ck.finish(pin, slot)
+		ck.err = ck.finish(pin, slot, hurry)
 	}()
 	return nil
 }
@@ -287,7 +294,21 @@ func (f *FSM) beginCheckpoint() error {
 // released, so a crash at any point finds one checkpoint whose pages are
 // all on disk and untouched. On failure pin is released and the previous
 // checkpoint stays the one recovery uses.
-func (ck *checkpointer) finish(pin *bolt.Tx, slot []byte) error {
+//
+// It then lets at least checkpointGap pass since it began before the next
+// checkpoint may start (unless hurry closes: Snapshot, Close and an install
+// wait for it): under a heavy write rate (an expiry of a million messages)
+// the byte bound alone would make the node fsync many times a second and
+// write the same pages again each time.
+func (ck *checkpointer) finish(pin *bolt.Tx, slot []byte, hurry <-chan struct{}) error {
+	gap := time.NewTimer(checkpointGap)
+	defer func() {
+		select {
+		case <-gap.C:
+		case <-hurry:
+		}
+		gap.Stop()
+	}()
 	err := ck.sync()
 	if err == nil {
 		ck.seq++

@@ -376,8 +376,8 @@ func TestCheckpointDueByBytes(t *testing.T) {
 
 // TestCheckpointBytesGrowWithTheFreeList: every checkpoint writes bbolt's
 // whole free list, so when the list is large (after an expiry freed many
-// pages) a checkpoint is due only after four times its size, whatever
-// CheckpointBytes says: the list stays at most a quarter of a flush.
+// pages) a checkpoint is due only after sixteen times its size, whatever
+// CheckpointBytes says: the list stays at most a sixteenth of a flush.
 func TestCheckpointBytesGrowWithTheFreeList(t *testing.T) {
 	f, err := OpenWithOptions(filepath.Join(t.TempDir(), "fsm.db"), nil, Options{CheckpointEvery: 1 << 30, CheckpointBytes: 1 << 62})
 	if err != nil {
@@ -401,14 +401,14 @@ func TestCheckpointBytesGrowWithTheFreeList(t *testing.T) {
 	for _, tc := range []struct {
 		since int64
 		due   bool
-	}{{4*list - 1, false}, {4 * list, true}} {
+	}{{16*list - 1, false}, {16 * list, true}} {
 		f.ck.alloc = now - tc.since
 		if got := f.ck.bytesDue(f.db); got != tc.due {
 			t.Fatalf("%d bytes allocated since the last checkpoint with a %d-byte free list: due %v, want %v", tc.since, list, got, tc.due)
 		}
 	}
-	f.ck.bytes = 8 * list
-	f.ck.alloc = now - 4*list
+	f.ck.bytes = 32 * list
+	f.ck.alloc = now - 16*list
 	if f.ck.bytesDue(f.db) {
 		t.Fatal("due below CheckpointBytes")
 	}

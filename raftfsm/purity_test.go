@@ -32,6 +32,7 @@ var pureAllowed = map[string]string{
 	// A snapshot's file id carries the creation time so ids of snapshots
 	// of the same index differ; the id is node-local (never replicated).
 	"SnapshotStore.Create": "snapshot file id",
+	"checkpointer.finish":  "the least time between two local fsyncs (durable.go); no replicated state",
 }
 
 // TestNoImpureCallsInStateMachine: no code of package raftfsm outside the
