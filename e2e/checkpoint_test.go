@@ -9,13 +9,14 @@ import (
 )
 
 // TestBlackBoxKilledBetweenCheckpoints: a follower whose state machine
-// has applied writes since its last checkpoint (--fsm-checkpoint-every far
-// above what the test writes: the only checkpoint is at start-up) is
+// has applied writes since its last checkpoint (--fsm-checkpoint-every and
+// --fsm-checkpoint-bytes far above what the test writes: the only
+// checkpoint is at start-up) is
 // killed with SIGKILL while writes go on. Restarted, it rolls its state
 // machine back to the checkpoint, replays the rest from its Raft log, and
 // converges with the others holding every acknowledged write.
 func TestBlackBoxKilledBetweenCheckpoints(t *testing.T) {
-	nodes, token := startCluster(t, "--fsm-checkpoint-every", "1000000")
+	nodes, token := startCluster(t, "--fsm-checkpoint-every", "1000000", "--fsm-checkpoint-bytes", "1GiB")
 	leader := leaderProc(t, nodes, token)
 	var victim *proc
 	for _, p := range nodes {
