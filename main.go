@@ -245,7 +245,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	raftCommit := str("raft-commit-timeout", node.DefaultCommitTimeout.String(), "with no new entries, the leader tells followers the commit index after this long (randomised up to 2×); a write forwarded by a follower waits for it")
 	raftLogCache := str("raft-log-cache", strconv.Itoa(node.DefaultLogCacheSize), "recent Raft log entries kept in memory for replication")
 	fsmCheckpoint := str("fsm-checkpoint-every", strconv.Itoa(node.DefaultFSMCheckpointEvery), "the state machine fsyncs once per this many applied Raft entries instead of at every commit (the Raft log is fsynced either way); 0 fsyncs every commit")
-	fsmCheckpointBytes := str("fsm-checkpoint-bytes", "4MiB", "with checkpoints, the state machine also fsyncs once its commits since the last fsync wrote this much (bounds what one fsync flushes, which the Raft log's fsyncs would queue behind), e.g. 4MiB")
+	fsmCheckpointBytes := str("fsm-checkpoint-bytes", fmt.Sprintf("%dMiB", node.DefaultFSMCheckpointBytes>>20), "with checkpoints, the state machine also fsyncs once its commits since the last fsync wrote this much (bounds what one fsync flushes, which the Raft log's fsyncs would queue behind), e.g. 4MiB")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -6,10 +6,15 @@ import (
 	"net"
 	"path/filepath"
 	"time"
+
+	"github.com/waedge/waedge/raftfsm"
 )
 
 // DefaultFSMCheckpointEvery is Config.FSMCheckpointEvery's default.
 const DefaultFSMCheckpointEvery = 1024
+
+// DefaultFSMCheckpointBytes is Config.FSMCheckpointBytes's default.
+const DefaultFSMCheckpointBytes = raftfsm.DefaultCheckpointBytes
 
 // DefaultLogCacheSize is Config.LogCacheSize's default.
 const DefaultLogCacheSize = 1024
