@@ -10,7 +10,6 @@ package connector
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -190,16 +189,13 @@ type run struct {
 	shards []chan func(context.Context)
 	rounds *rounder // one replicated command per round (round.go)
 	acks   chan ackReq
-	seq    uint64
+	keys   *raftfsm.KeySource
 }
 
 // Run serves the network until ctx ends (leadership lost or shutdown).
 func (c *Connector) Run(ctx context.Context) error {
 	r := &run{c: c, fsm: c.d.Cluster.FSM(), byDigits: map[string]*number{}, byPhoneID: map[string]*number{},
-		inflight: map[string]time.Time{}, replenish: map[string]bool{}}
-	var seed [8]byte
-	_, _ = rand.Read(seed[:])
-	r.seq = binary.BigEndian.Uint64(seed[:])
+		inflight: map[string]time.Time{}, replenish: map[string]bool{}, keys: raftfsm.NewKeySource()}
 	nw, err := c.d.Dial(ctx, r)
 	if err != nil {
 		return fmt.Errorf("connect to network: %w", err)
@@ -306,17 +302,9 @@ func (r *run) shard(ctx context.Context, phoneID, consumer string, task func(con
 	}
 }
 
-// newKey returns a new 16-byte record key: time first, so keys append in
-// order; random low half, unique across nodes.
-func (r *run) newKey() []byte {
-	var k [16]byte
-	binary.BigEndian.PutUint64(k[:8], uint64(r.c.d.Now().UnixNano()))
-	r.mu.Lock()
-	r.seq++
-	binary.BigEndian.PutUint64(k[8:], r.seq)
-	r.mu.Unlock()
-	return k[:]
-}
+// newKey returns a new 16-byte record key (raftfsm.KeySource: time first,
+// so keys append in order; unique across nodes).
+func (r *run) newKey() []byte { return r.keys.Key(r.c.d.Now()) }
 
 // propose encodes and replicates one command.
 func (r *run) propose(ctx context.Context, t raftfsm.CommandType, payload any) (raftfsm.Result, error) {

@@ -9,9 +9,7 @@ package messages
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/waedge/waedge/cloudapi"
@@ -53,8 +51,8 @@ type Deps struct {
 
 // Service sends messages and marks inbound messages read.
 type Service struct {
-	d   Deps
-	seq atomic.Uint64
+	d    Deps
+	keys *raftfsm.KeySource
 }
 
 // New returns a service.
@@ -62,15 +60,7 @@ func New(d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Service{d: d}
-	// Every node numbers its keys from a random start: from 1 on every
-	// node, two nodes that stamped the same nanosecond (equal load keeps
-	// their counts close) made the same key, and the later accept was
-	// refused — one send in about a million answered 500 in bench expiry.
-	var seed [8]byte
-	_, _ = rand.Read(seed[:])
-	s.seq.Store(binary.BigEndian.Uint64(seed[:]))
-	return s
+	return &Service{d: d, keys: raftfsm.NewKeySource()}
 }
 
 // Send is one send request of a business.
@@ -242,13 +232,6 @@ func (s *Service) checkTemplate(wabaID string, req *cloudapi.SendRequest) (raftf
 	return t, req.Template.MatchParams(want)
 }
 
-// Key returns a new message key: the time prefix keeps keys (nearly)
-// monotonic across the cluster, so the messages bucket is appended in
-// order; the sequence, from a random start, makes them unique within this
-// process and, but for a 2^-64 chance per pair, across the nodes.
-func (s *Service) Key() []byte {
-	var k [16]byte
-	binary.BigEndian.PutUint64(k[:8], uint64(s.d.Now().UnixNano()))
-	binary.BigEndian.PutUint64(k[8:], s.seq.Add(1))
-	return k[:]
-}
+// Key returns a new message key (raftfsm.KeySource: unique across the
+// nodes, in time order).
+func (s *Service) Key() []byte { return s.keys.Key(s.d.Now()) }

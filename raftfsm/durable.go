@@ -208,16 +208,19 @@ func (f *FSM) afterCommit(n int) {
 		return
 	}
 	ck.since += n
-	if ck.busy != nil && !ck.running() {
+	if ck.busy != nil {
+		// One finish at a time: while one runs, the next checkpoint waits
+		// for a later commit rather than holding this one up.
+		if ck.running() {
+			return
+		}
 		// A finish that failed stops the node as a failed commit does.
 		if err := ck.wait(); err != nil {
 			panic(fmt.Sprintf("raftfsm: checkpoint: %v", err))
 		}
 	}
 	// Due after every entries or bytes of pages, whichever comes first.
-	// One finish at a time: while one runs, the next checkpoint waits for
-	// a later commit rather than holding this one up.
-	if ck.since < ck.every && !ck.bytesDue(f.db) || ck.running() {
+	if ck.since < ck.every && !ck.bytesDue(f.db) {
 		return
 	}
 	if err := f.beginCheckpoint(); err != nil {

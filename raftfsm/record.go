@@ -1,6 +1,12 @@
 package raftfsm
 
-import "fmt"
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
 
 // Stored message records (schema 2). A message is one record in
 // bucketMessages under messageKey(phone-number id, message key): the
@@ -16,6 +22,32 @@ const messageRecordVersion = 1
 // messageKeyLen is the length of a message key chosen by the proposer:
 // BE64 unix ns | BE64 sequence.
 const messageKeyLen = 16
+
+// KeySource makes the 16-byte keys proposers give new messages and outbox
+// events: the proposer's clock in ns (keys append in time order), then a
+// counter of this process from a random start, so that two nodes stamping
+// the same nanosecond still make different keys — numbered from 1 on every
+// node they did not (equal load keeps the counts close), and the later
+// accept was refused as a duplicate. Safe for concurrent use; Apply never
+// makes keys.
+type KeySource struct{ seq atomic.Uint64 }
+
+// NewKeySource returns a KeySource whose counter starts at a random value.
+func NewKeySource() *KeySource {
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	s := &KeySource{}
+	s.seq.Store(binary.BigEndian.Uint64(seed[:]))
+	return s
+}
+
+// Key returns a new key stamped at now.
+func (s *KeySource) Key(now time.Time) []byte {
+	k := make([]byte, messageKeyLen)
+	binary.BigEndian.PutUint64(k[:8], uint64(now.UnixNano()))
+	binary.BigEndian.PutUint64(k[8:], s.seq.Add(1))
+	return k
+}
 
 // messageKey is the bucketMessages key: phone-number id 0 message key.
 func messageKey(phoneID string, key []byte) []byte {
