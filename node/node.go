@@ -65,6 +65,9 @@ type Node struct {
 	// caughtUpOnStart is set once this node's state machine has applied
 	// everything committed before it started (catchup.go).
 	caughtUpOnStart atomic.Bool
+	// lag tells a state machine that trails the commit index from one
+	// with a write in flight (lag.go).
+	lag applyLag
 
 	leaderMu   sync.Mutex
 	leaderCh   chan struct{} // closed and replaced on every leader change
@@ -561,8 +564,9 @@ func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 func (n *Node) Raft() *raft.Raft { return n.raft }
 
 // Ready reports whether this node is a member with a known leader and has
-// applied everything it knows to be committed — for a follower, at least
-// everything the cluster had committed when it started (catchup.go).
+// applied everything it knows to be committed, allowing a write in flight
+// its moment (lag.go) — for a follower, at least everything the cluster had
+// committed when it started (catchup.go).
 func (n *Node) Ready() bool {
 	select {
 	case <-n.closed:
@@ -576,7 +580,7 @@ func (n *Node) Ready() bool {
 	if st != raft.Leader && st != raft.Follower {
 		return false
 	}
-	if n.raft.AppliedIndex() < n.raft.CommitIndex() {
+	if n.lag.behind(n.raft.AppliedIndex(), n.raft.CommitIndex(), time.Now()) {
 		return false
 	}
 	// A new leader's commit index only moves once it commits an entry of
