@@ -41,6 +41,7 @@ func (c *fakeCluster) RemoveNode(_ context.Context, id string) error {
 
 func (c *fakeCluster) TransferLeadership(context.Context) error { return cluster.ErrNoLeader }
 func (c *fakeCluster) Ready() bool                              { return true }
+func (c *fakeCluster) CaughtUp() bool                           { return true }
 
 // startServer runs a real web app on a loopback port with an admin token.
 func startServer(t *testing.T, adminToken string) string {

@@ -92,8 +92,12 @@ type Cluster interface {
 	// TransferLeadership asks the leader to hand leadership to another voter.
 	TransferLeadership(ctx context.Context) error
 	// Ready reports whether this node is a member with a known leader and
-	// has applied everything committed that it knows of.
+	// has applied everything committed that it knows of (a write on its
+	// way to the state machine is given a moment: /readyz).
 	Ready() bool
+	// CaughtUp is Ready with no such moment: false while anything this
+	// node knows to be committed is not applied yet.
+	CaughtUp() bool
 	// FSM gives read access to this node's replica of the state.
 	FSM() *raftfsm.FSM
 }

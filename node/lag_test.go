@@ -43,6 +43,7 @@ func TestApplyLagCountsOnlyAGapThatOutlastsTheGrace(t *testing.T) {
 // could be a write in flight, is not ready once the gap outlasts the grace,
 // and is ready again when it has caught up. Before, any gap made Ready false,
 // so /readyz blinked under every write (a start-up check in e2e failed on it).
+// CaughtUp keeps the strict reading for the unknown-token answer.
 func TestFollowerBehindTheCommitIndexIsNotReadyAfterTheGrace(t *testing.T) {
 	c := newTestCluster(t)
 	leader, f := c.leader(), c.follower()
@@ -67,10 +68,14 @@ func TestFollowerBehindTheCommitIndexIsNotReadyAfterTheGrace(t *testing.T) {
 	if !f.Ready() {
 		t.Fatal("not ready at the first sight of a gap that may be a write in flight")
 	}
+	if f.CaughtUp() {
+		t.Fatal("caught up with a committed entry not applied: an unknown token in it would be refused as wrong")
+	}
 	waitFor(t, "the follower to stop being ready", 15*time.Second, func() bool { return !f.Ready() })
 	if d := time.Since(seen); d < applyLagGrace {
 		t.Fatalf("not ready %v after the gap was seen, before the grace of %v", d, applyLagGrace)
 	}
 	release()
 	waitFor(t, "the follower to catch up and be ready again", 15*time.Second, f.Ready)
+	waitFor(t, "the follower to be caught up", 15*time.Second, f.CaughtUp)
 }

@@ -567,7 +567,15 @@ func (n *Node) Raft() *raft.Raft { return n.raft }
 // applied everything it knows to be committed, allowing a write in flight
 // its moment (lag.go) — for a follower, at least everything the cluster had
 // committed when it started (catchup.go).
-func (n *Node) Ready() bool {
+func (n *Node) Ready() bool { return n.ready(false) }
+
+// CaughtUp is Ready without the moment a write in flight is allowed: false
+// while any entry this node knows to be committed is not applied yet.
+// Something a replica does not find (an unknown token) may be in such an
+// entry, so it is answered "retry" rather than "no such thing".
+func (n *Node) CaughtUp() bool { return n.ready(true) }
+
+func (n *Node) ready(strict bool) bool {
 	select {
 	case <-n.closed:
 		return false
@@ -580,7 +588,8 @@ func (n *Node) Ready() bool {
 	if st != raft.Leader && st != raft.Follower {
 		return false
 	}
-	if n.lag.behind(n.raft.AppliedIndex(), n.raft.CommitIndex(), time.Now()) {
+	applied, commit := n.raft.AppliedIndex(), n.raft.CommitIndex()
+	if strict && applied < commit || n.lag.behind(applied, commit, time.Now()) {
 		return false
 	}
 	// A new leader's commit index only moves once it commits an entry of

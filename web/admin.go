@@ -31,7 +31,7 @@ type adminAPI struct {
 // yet) — then the token may simply not be applied here yet, and the client
 // is told to retry (503) rather than that its token is wrong.
 func unknownToken(d Deps) error {
-	if !d.Cluster.Ready() {
+	if !d.Cluster.CaughtUp() {
 		return cluster.ErrNotReady
 	}
 	return graph.ErrAuth

@@ -57,6 +57,7 @@ func (c *fakeCluster) RemoveNode(_ context.Context, id string) error {
 
 func (c *fakeCluster) TransferLeadership(context.Context) error { return nil }
 func (c *fakeCluster) Ready() bool                              { return c.ready.Load() }
+func (c *fakeCluster) CaughtUp() bool                           { return c.ready.Load() }
 
 func (c *fakeCluster) token(t *testing.T, tok, kind, business string) {
 	t.Helper()
