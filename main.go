@@ -227,6 +227,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	relayAddr := str("relay-addr", "127.0.0.1:8089", "listen address of the embedded sandbox relay (its phone API and WebSocket), when --network is empty")
 	pprofAddr := str("pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty")
 	expiryInterval := str("expiry-interval", "1m", "how often the leader expires what is past retention")
+	expiryYield := str("expiry-yield", strconv.FormatFloat(retention.DefaultYield, 'g', -1, 64), "after each expire command that left work, the leader pauses this many times the command's apply time, so expiry takes at most 1/(1+N) of the state machine's time (0: no pause; up to 100)")
 	marketingCap := str("marketing-cap", "off", "default limit of marketing template messages from one business to one consumer per rolling window, as N/DURATION (e.g. 2/24h; window at most 720h); a send over it is accepted and fails with 131049 by status webhook. off (the default, as Meta publishes no number) or per business through the admin API; give every node the same value")
 	egressAllow := str("egress-allow", "", "CIDR ranges (comma-separated) that webhook callbacks and media links may reach although they are internal (loopback, private, link-local…), e.g. 10.20.0.0/16; this node's own addresses stay refused")
 	edgeF, err := addEdgeFlags(fs, getenv)
@@ -300,6 +301,11 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	expiryEvery, err := time.ParseDuration(*expiryInterval)
 	if err != nil || expiryEvery < 10*time.Millisecond {
 		fmt.Fprintf(stderr, "waedge serve: --expiry-interval %q: want a duration of at least 10ms\n", *expiryInterval)
+		return 2
+	}
+	yield, err := parseExpiryYield(*expiryYield)
+	if err != nil {
+		fmt.Fprintf(stderr, "waedge serve: --expiry-yield %q: %v\n", *expiryYield, err)
 		return 2
 	}
 	var tuning [3]int
@@ -453,7 +459,7 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string, 
 	}
 	n.RegisterWorker("webhooks", webhook.New(mets.Counting(n), webhook.Config{Open: sealer.Open, Now: clock.Now, Egress: egressPolicy},
 		logger.With(slog.String("component", "webhooks"))).Run)
-	expiry := retention.New(mets.Counting(n), retention.Config{Interval: expiryEvery, ApplyTime: n.LastExpireApply}, logger.With(slog.String("component", "retention")), clock.Now)
+	expiry := retention.New(mets.Counting(n), retention.Config{Interval: expiryEvery, Yield: yield, ApplyTime: n.LastExpireApply}, logger.With(slog.String("component", "retention")), clock.Now)
 	n.RegisterWorker("retention", expiry.Run)
 	var debugClock func(time.Duration) time.Time
 	if clock.enabled {
@@ -674,4 +680,18 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("log format %q: want json, text or auto", format)
 	}
+}
+
+// parseExpiryYield reads --expiry-yield as retention.Config.Yield: a number
+// from 0 to 100, where 0 (no pause) becomes the config's negative value
+// (its zero takes the default).
+func parseExpiryYield(v string) (float64, error) {
+	y, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(y >= 0 && y <= 100) {
+		return 0, errors.New("want a number from 0 to 100")
+	}
+	if y == 0 {
+		return -1, nil
+	}
+	return y, nil
 }

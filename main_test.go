@@ -45,6 +45,9 @@ func TestServeRejectsBadCommitPathFlags(t *testing.T) {
 		{"--memory-limit", "1MiB"},
 		{"--fsm-checkpoint-bytes", "4KiB"},
 		{"--fsm-checkpoint-bytes", "lots"},
+		{"--expiry-yield", "-1"},
+		{"--expiry-yield", "101"},
+		{"--expiry-yield", "NaN"},
 	} {
 		serveRefuses(t, args)
 	}
@@ -57,5 +60,15 @@ func serveRefuses(t *testing.T, args []string) {
 	code := run(append([]string{"serve", "--data-dir", t.TempDir()}, args...), &out, &errb, func(string) string { return "" })
 	if code != 2 || !strings.Contains(errb.String(), args[0]) {
 		t.Errorf("%q: exit %d, stderr %q: want 2 naming the flag", args, code, errb.String())
+	}
+}
+
+// --expiry-yield 0 means no pause, which retention.Config spells as a
+// negative Yield (its zero is "the default").
+func TestExpiryYieldFlag(t *testing.T) {
+	for v, want := range map[string]float64{"0": -1, "3": 3, "0.5": 0.5, "100": 100} {
+		if got, err := parseExpiryYield(v); err != nil || got != want {
+			t.Errorf("%q: %v, %v; want %v", v, got, err, want)
+		}
 	}
 }

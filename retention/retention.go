@@ -35,8 +35,8 @@ type Config struct {
 	MaxCommandsPerRun int
 	// Yield is how long the worker waits after an expire command that left
 	// work, as a multiple of the time the command took to apply (with
-	// ApplyTime; else of its round trip) — default 3: expiry takes at most
-	// about a quarter of the state machine's apply time, so sends
+	// ApplyTime; else of its round trip) — default 6: expiry takes at most
+	// about a seventh of the state machine's apply time, so sends
 	// interleave with a long run instead of queueing behind it (issue 12:
 	// sends during expiry at ≥ 0.8× idle); capped at one second per
 	// pause. A negative value disables pausing.
@@ -71,8 +71,8 @@ const minBudget = 200
 // that a send queued behind one waits little.
 const defaultTargetApply = 10 * time.Millisecond
 
-// defaultYield is Yield's default.
-const defaultYield = 3
+// DefaultYield is Yield's default (serve's --expiry-yield).
+const DefaultYield = 6
 
 // Run is what one expiry run did.
 type Run struct {
@@ -108,7 +108,7 @@ func New(p Proposer, cfg Config, logger *slog.Logger, now func() time.Time) *Wor
 		cfg.Budget = defaultBudget
 	}
 	if cfg.Yield == 0 {
-		cfg.Yield = defaultYield
+		cfg.Yield = DefaultYield
 	}
 	if cfg.TargetApply <= 0 {
 		cfg.TargetApply = defaultTargetApply
