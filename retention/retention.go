@@ -35,8 +35,8 @@ type Config struct {
 	MaxCommandsPerRun int
 	// Yield is how long the worker waits after an expire command that left
 	// work, as a multiple of the time the command took to apply (with
-	// ApplyTime; else of its round trip) — default 6: expiry takes at most
-	// about a seventh of the state machine's apply time, so sends
+	// ApplyTime; else of its round trip) — default 3: expiry takes at most
+	// about a quarter of the state machine's apply time, so sends
 	// interleave with a long run instead of queueing behind it (issue 12:
 	// sends during expiry at ≥ 0.8× idle); capped at one second per
 	// pause. A negative value disables pausing.
@@ -72,7 +72,7 @@ const minBudget = 200
 const defaultTargetApply = 10 * time.Millisecond
 
 // DefaultYield is Yield's default (serve's --expiry-yield).
-const DefaultYield = 6
+const DefaultYield = 3
 
 // Run is what one expiry run did.
 type Run struct {
