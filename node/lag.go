@@ -15,8 +15,8 @@ const applyLagGrace = 2 * time.Second
 // applyLag tells a node that trails its commit index — one whose state
 // machine has not reached, after applyLagGrace, an index that was committed
 // back then — from one that merely has a write in flight. Ready used to treat
-// any gap as lagging, so /readyz blinked (and an unknown token answered 503
-// instead of 401) whenever it was asked during a write.
+// any gap as lagging, so /readyz blinked whenever it was asked during a write.
+// (CaughtUp still treats any gap as lagging: see Node.CaughtUp.)
 type applyLag struct {
 	mark atomic.Pointer[lagMark]
 }
